@@ -1,0 +1,125 @@
+//! The application: shared state, the router, and the `run(listener, shutdown)` seam.
+//!
+//! `main` and the tests start the service the same way: build an [`App`] from [`Settings`]
+//! (connect, migrate, refuse broken configuration), bind a listener (port 0 in tests), and
+//! serve until a shutdown future resolves. Shutdown stops accepting, lets in-flight requests
+//! finish, cancels every background task through one token, and closes the pool, all
+//! within a bounded grace period.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::store::{Db, DbError};
+
+/// How long in-flight work may run after shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// Cloneable state shared by every handler.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub settings: Settings,
+    pub db: Db,
+    pub metrics: PrometheusHandle,
+    /// Cancelled when the server shuts down; every spawned task watches it.
+    pub shutdown: CancellationToken,
+    pub providers: crate::ops::Providers,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// A configured service, ready to serve.
+pub struct App {
+    pub state: AppState,
+}
+
+impl App {
+    /// Opens the database (migrating it) and prepares everything that does not need a socket.
+    pub async fn build(settings: Settings) -> Result<Self, DbError> {
+        if !settings.is_postgres() {
+            let _ = std::fs::create_dir_all(&settings.data_dir);
+        }
+        let db = Db::open(settings.database_url.expose()).await?;
+        let providers = crate::ops::Providers::detect(&settings);
+        if settings.twilio_auth_token.is_none() {
+            tracing::warn!(
+                "TWILIO_AUTH_TOKEN is not set: Twilio webhook signatures are NOT checked \
+                 (development mode only)"
+            );
+        }
+        let state = AppState(Arc::new(Inner {
+            settings,
+            db,
+            metrics: crate::telemetry::metrics_handle(),
+            shutdown: CancellationToken::new(),
+            providers,
+        }));
+        Ok(App { state })
+    }
+
+    pub fn router(&self) -> Router {
+        crate::routes::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains and closes.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let token = state.shutdown.clone();
+        let app = self.router();
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, db = state.db.backend.name(), "mokdan listening");
+        }
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: draining");
+            trigger.cancel();
+        });
+        let server = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned());
+        let forced = async {
+            token.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            result = server => result?,
+            _ = forced => tracing::warn!("shutdown grace period over: closing remaining connections"),
+        }
+        state.db.close().await;
+        tracing::info!("mokdan stopped");
+        Ok(())
+    }
+}
+
+/// Builds and serves in one call: the seam tests and `main` share.
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = App::build(settings).await?;
+    app.serve(listener, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The `mokdan` command line: `serve`, `migrate`, `business add`, `user add` (and more as
+//! the service grows).
+//!
+//! Every failure ends as one line on stderr and a non-zero exit, never a panic or a
+//! backtrace: a configuration refusal names its variable, a database refusal names
+//! `DATABASE_URL` (O2).
+
+mod admin;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mokdan",
+    version,
+    about = "מוקדן — a Hebrew AI phone receptionist for small businesses"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the service (webhooks, media socket, API, web app).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage businesses.
+    Business {
+        #[command(subcommand)]
+        action: admin::BusinessCmd,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: admin::UserCmd,
+    },
+}
+
+/// Parses arguments, runs the command, and turns any failure into one line and an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("{e:#}")),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    let line = message.replace('\n', " ");
+    eprintln!("mokdan: error: {line}");
+    ExitCode::FAILURE
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    let settings = Settings::from_env().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = crate::store::Db::open(settings.database_url.expose()).await?;
+            println!("migrations applied ({})", db.backend.name());
+            db.close().await;
+            Ok(())
+        }
+        Command::Business { action } => admin::business(settings, action).await,
+        Command::User { action } => admin::user(settings, action).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    crate::telemetry::init_logging(settings.env);
+    let listen = settings.listen;
+    let app = crate::app::App::build(settings).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("MOKDAN_LISTEN/PORT: cannot listen on {listen}: {e}"))?;
+    app.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,361 @@
+//! Typed settings, read once from the environment and validated before anything starts.
+//!
+//! The seeds' outages began with a half-configured service that ran anyway (O2). So every
+//! variable is parsed here, once, into types; production refuses to start without what it
+//! needs, and each refusal names the variable in one line. Secrets sit in [`Secret`], whose
+//! `Debug` redacts them, so printing the settings can never leak a token (S2).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A value that must never reach a log line or an API answer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The raw value, for the few places that must use it (signing, auth headers).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// `development` relaxes checks that production must keep (unsigned webhooks, defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Which outbound WhatsApp path the service uses (W5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhatsappProvider {
+    Twilio,
+    Baileys,
+    Meta,
+}
+
+/// A configuration problem: the variable at fault and what is wrong with it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+/// Everything the service reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub env: Environment,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; credentials inside are a secret.
+    pub database_url: Secret,
+    /// Absolute base for every URL put in TwiML, without a trailing slash.
+    pub public_base_url: Option<String>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
+    pub twilio_api_base: String,
+    pub openai_api_key: Option<Secret>,
+    pub openai_base_url: String,
+    pub google_credentials: Option<Secret>,
+    pub whatsapp_provider: Option<WhatsappProvider>,
+    pub baileys_bridge_url: Option<String>,
+    pub jwt_secret: Secret,
+    /// Seconds the watchdog waits for the stream's `start` (V8).
+    pub watchdog_start_timeout: Duration,
+    /// Seconds without a media frame after `start` before the watchdog fires (V8).
+    pub watchdog_media_timeout: Duration,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads settings from a map, so tests can try every refusal without touching the process.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let env = match get("MOKDAN_ENV") {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(err(
+                    "MOKDAN_ENV",
+                    format!("must be `development` or `production`, not `{other}`"),
+                ));
+            }
+        };
+        let listen = match (get("PORT"), get("MOKDAN_LISTEN")) {
+            (Some(port), _) => {
+                let port: u16 = port
+                    .parse()
+                    .map_err(|_| err("PORT", format!("`{port}` is not a port number")))?;
+                SocketAddr::from(([0, 0, 0, 0], port))
+            }
+            (None, Some(addr)) => addr.parse().map_err(|_| {
+                err(
+                    "MOKDAN_LISTEN",
+                    format!("`{addr}` is not an address like 127.0.0.1:8080"),
+                )
+            })?,
+            (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let data_dir = PathBuf::from(get("MOKDAN_DATA_DIR").unwrap_or("./mokdan-data"));
+        let database_url = match get("DATABASE_URL") {
+            Some(url) => {
+                let scheme = url.split("://").next().unwrap_or_default();
+                if !matches!(scheme, "sqlite" | "postgres" | "postgresql") || !url.contains("://") {
+                    return Err(err(
+                        "DATABASE_URL",
+                        "must start with sqlite:// or postgres://",
+                    ));
+                }
+                url.to_string()
+            }
+            None => format!("sqlite://{}/mokdan.db", data_dir.display()),
+        };
+        let public_base_url = match get("PUBLIC_BASE_URL") {
+            Some(url) => Some(normalise_base_url(url)?),
+            None => None,
+        };
+        let twilio_auth_token = get("TWILIO_AUTH_TOKEN").map(Secret::new);
+        let jwt_secret = get("JWT_SECRET").map(Secret::new);
+        let google_credentials = get("GCP_CREDENTIALS_JSON")
+            .or(get("GOOGLE_APPLICATION_CREDENTIALS"))
+            .map(Secret::new);
+        let whatsapp_provider = match get("WHATSAPP_PROVIDER") {
+            None => None,
+            Some("twilio") => Some(WhatsappProvider::Twilio),
+            Some("baileys") => Some(WhatsappProvider::Baileys),
+            Some("meta") => Some(WhatsappProvider::Meta),
+            Some(other) => {
+                return Err(err(
+                    "WHATSAPP_PROVIDER",
+                    format!("must be `twilio`, `baileys` or `meta`, not `{other}`"),
+                ));
+            }
+        };
+        let baileys_bridge_url =
+            get("BAILEYS_BRIDGE_URL").map(|s| s.trim_end_matches('/').to_string());
+        if whatsapp_provider == Some(WhatsappProvider::Baileys) && baileys_bridge_url.is_none() {
+            return Err(err(
+                "BAILEYS_BRIDGE_URL",
+                "is required when WHATSAPP_PROVIDER=baileys",
+            ));
+        }
+        let twilio_api_base = get("TWILIO_API_BASE")
+            .unwrap_or("https://api.twilio.com")
+            .trim_end_matches('/')
+            .to_string();
+        url::Url::parse(&twilio_api_base)
+            .map_err(|_| err("TWILIO_API_BASE", "is not a valid URL"))?;
+        let openai_base_url = get("OPENAI_BASE_URL")
+            .unwrap_or("https://api.openai.com/v1")
+            .trim_end_matches('/')
+            .to_string();
+        url::Url::parse(&openai_base_url)
+            .map_err(|_| err("OPENAI_BASE_URL", "is not a valid URL"))?;
+
+        let secs = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(var) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| *s > 0.0 && *s < 3600.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| err(var, format!("`{v}` is not a number of seconds"))),
+            }
+        };
+
+        if env == Environment::Production {
+            if twilio_auth_token.is_none() {
+                return Err(err(
+                    "TWILIO_AUTH_TOKEN",
+                    "is required in production (webhook signatures are checked with it)",
+                ));
+            }
+            if jwt_secret.is_none() {
+                return Err(err("JWT_SECRET", "is required in production"));
+            }
+            if public_base_url.is_none() {
+                return Err(err(
+                    "PUBLIC_BASE_URL",
+                    "is required in production (every URL in TwiML is built from it)",
+                ));
+            }
+        }
+        if let Some(secret) = &jwt_secret
+            && env == Environment::Production
+            && secret.expose().len() < 16
+        {
+            return Err(err("JWT_SECRET", "must be at least 16 characters"));
+        }
+
+        Ok(Settings {
+            env,
+            listen,
+            data_dir,
+            database_url: Secret::new(database_url),
+            public_base_url,
+            twilio_account_sid: get("TWILIO_ACCOUNT_SID").map(str::to_string),
+            twilio_auth_token,
+            twilio_api_base,
+            openai_api_key: get("OPENAI_API_KEY").map(Secret::new),
+            openai_base_url,
+            google_credentials,
+            whatsapp_provider,
+            baileys_bridge_url,
+            // In development a missing secret gets a fresh random one per process.
+            jwt_secret: jwt_secret.unwrap_or_else(|| Secret::new(random_hex(32))),
+            watchdog_start_timeout: secs("MOKDAN_WATCHDOG_START_SECS", 8)?,
+            watchdog_media_timeout: secs("MOKDAN_WATCHDOG_MEDIA_SECS", 6)?,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+
+    /// Whether the database is PostgreSQL (otherwise the embedded SQLite file).
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.expose().starts_with("postgres")
+    }
+}
+
+/// `PUBLIC_BASE_URL` must be absolute http(s); a trailing slash is dropped so joins stay clean.
+fn normalise_base_url(url: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|_| {
+        err(
+            "PUBLIC_BASE_URL",
+            format!("`{url}` is not an absolute URL like https://example.com"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(err(
+            "PUBLIC_BASE_URL",
+            format!("`{url}` must be an http:// or https:// URL"),
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// Random bytes as lowercase hex, for generated secrets and tokens.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = Settings::from_map(&HashMap::new()).unwrap();
+        assert_eq!(s.env, Environment::Development);
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url.expose(), "sqlite://./mokdan-data/mokdan.db");
+        assert!(!s.is_postgres());
+    }
+
+    #[test]
+    fn port_overrides_listen_and_binds_all_interfaces() {
+        let s =
+            Settings::from_map(&map(&[("PORT", "9000"), ("MOKDAN_LISTEN", "1.2.3.4:5")])).unwrap();
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn production_refuses_each_missing_variable_by_name() {
+        let full = [
+            ("MOKDAN_ENV", "production"),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("JWT_SECRET", "0123456789abcdef0123"),
+            ("PUBLIC_BASE_URL", "https://x.example"),
+        ];
+        assert!(Settings::from_map(&map(&full)).is_ok());
+        for missing in ["TWILIO_AUTH_TOKEN", "JWT_SECRET", "PUBLIC_BASE_URL"] {
+            let partial: Vec<_> = full
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let e = Settings::from_map(&map(&partial)).unwrap_err();
+            assert_eq!(e.var, missing);
+            assert!(e.to_string().starts_with(missing));
+        }
+    }
+
+    #[test]
+    fn trailing_slash_is_normalised_away() {
+        let s =
+            Settings::from_map(&map(&[("PUBLIC_BASE_URL", "https://a.example/base/")])).unwrap();
+        assert_eq!(s.public_base_url.as_deref(), Some("https://a.example/base"));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (k, v) in [
+            ("PORT", "eighty"),
+            ("MOKDAN_LISTEN", "nowhere"),
+            ("MOKDAN_ENV", "staging"),
+            ("DATABASE_URL", "mysql://x"),
+            ("PUBLIC_BASE_URL", "example.com"),
+            ("WHATSAPP_PROVIDER", "telegram"),
+            ("MOKDAN_WATCHDOG_START_SECS", "-1"),
+        ] {
+            let e = Settings::from_map(&map(&[(k, v)])).unwrap_err();
+            assert_eq!(e.var, k, "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings::from_map(&map(&[
+            ("TWILIO_AUTH_TOKEN", "supersecret-token"),
+            ("OPENAI_API_KEY", "sk-verysecret"),
+            ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+        ]))
+        .unwrap();
+        let dbg = format!("{s:?}");
+        for leaked in [
+            "supersecret-token",
+            "sk-verysecret",
+            "hunter2",
+            s.jwt_secret.expose(),
+        ] {
+            assert!(!dbg.contains(leaked), "{leaked} leaked");
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Domain newtypes, parsed once at the edge so the rest of the code can trust them.
+//!
+//! Phone numbers arrive as `050-1234567`, `+972 50…`, `0097250…` or `whatsapp:+972…`; the
+//! database only ever holds E.164, so lookups by number (the business behind a `To`, the
+//! customer behind a `From`) match however the number was typed.
+
+use std::fmt;
+
+/// A phone number in E.164 form (`+` and 8–15 digits).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Phone(String);
+
+/// Why a phone number was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{0}` is not a phone number (expected +972… or 05…)")]
+pub struct PhoneError(pub String);
+
+impl Phone {
+    /// Accepts E.164, `00` international prefixes, and Israeli national forms.
+    pub fn parse(raw: &str) -> Result<Self, PhoneError> {
+        let bad = || PhoneError(raw.chars().take(40).collect());
+        let s = raw.trim();
+        let s = s.strip_prefix("whatsapp:").unwrap_or(s).trim();
+        let mut digits = String::with_capacity(s.len());
+        let mut plus = false;
+        for (i, c) in s.chars().enumerate() {
+            match c {
+                '0'..='9' => digits.push(c),
+                '+' if i == 0 => plus = true,
+                ' ' | '-' | '(' | ')' | '.' | '\u{200f}' | '\u{200e}' => {}
+                _ => return Err(bad()),
+            }
+        }
+        let international = if plus {
+            digits
+        } else if let Some(rest) = digits.strip_prefix("00") {
+            rest.to_string()
+        } else if let Some(rest) = digits.strip_prefix('0') {
+            // Israeli national form: 05X-XXXXXXX (mobile) or 0X-XXXXXXX (landline).
+            if !(8..=9).contains(&rest.len()) {
+                return Err(bad());
+            }
+            format!("972{rest}")
+        } else if digits.starts_with("972") {
+            digits
+        } else {
+            return Err(bad());
+        };
+        // Israel's trunk 0 sometimes survives after the country code: +972 050…
+        let international = match international.strip_prefix("9720") {
+            Some(rest) => format!("972{rest}"),
+            None => international,
+        };
+        if !(8..=15).contains(&international.len()) || international.starts_with('0') {
+            return Err(bad());
+        }
+        Ok(Phone(format!("+{international}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The local Israeli form for display (`050-123-4567`); other countries stay E.164.
+    pub fn local_display(&self) -> String {
+        match self.0.strip_prefix("+972") {
+            Some(rest) if rest.len() == 9 && rest.starts_with('5') => {
+                format!("0{}-{}-{}", &rest[..2], &rest[2..5], &rest[5..])
+            }
+            Some(rest) if rest.len() == 8 => format!("0{}-{}", &rest[..1], &rest[1..]),
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn israeli_forms_normalise_to_e164() {
+        for raw in [
+            "050-1234567",
+            "0501234567",
+            "+972 50 123 4567",
+            "+972501234567",
+            "00972501234567",
+            "972501234567",
+            "+972 050-1234567",
+            "whatsapp:+972501234567",
+            "(050) 123-4567",
+        ] {
+            assert_eq!(
+                Phone::parse(raw).unwrap().as_str(),
+                "+972501234567",
+                "{raw}"
+            );
+        }
+        assert_eq!(Phone::parse("03-1234567").unwrap().as_str(), "+97231234567");
+        assert_eq!(
+            Phone::parse("+14155550100").unwrap().as_str(),
+            "+14155550100"
+        );
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        for raw in [
+            "",
+            "abc",
+            "05",
+            "+1",
+            "050-12345678901234",
+            "12345",
+            "+972-50-12x4567",
+        ] {
+            assert!(Phone::parse(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn local_display() {
+        let p = Phone::parse("+972501234567").unwrap();
+        assert_eq!(p.local_display(), "050-123-4567");
+        assert_eq!(
+            Phone::parse("03-1234567").unwrap().local_display(),
+            "03-1234567"
+        );
+    }
+}

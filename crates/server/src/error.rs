@@ -1,0 +1,72 @@
+//! One error type for the JSON API: causes go to the log, the client gets an opaque message.
+//!
+//! Every API error has the shape `{"error": {"code": "...", "message": "..."}}`. Internal
+//! failures are logged with their cause and counted, and answer a bland 500, so a database
+//! message (which may carry data or credentials) never reaches a client (S2). Twilio
+//! webhooks do not use this type: they answer safe TwiML instead (V12).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        if crate::store::is_unique_violation(&e) {
+            AppError::Conflict("already exists".into())
+        } else if matches!(e, sqlx::Error::RowNotFound) {
+            AppError::NotFound
+        } else {
+            AppError::Internal(e.into())
+        }
+    }
+}
+
+impl AppError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::BadRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            AppError::Internal(cause) => {
+                crate::telemetry::count_error("api");
+                tracing::error!(error = %format!("{cause:#}"), "internal error");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, AppError>;

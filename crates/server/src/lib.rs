@@ -1,0 +1,18 @@
+//! mokdan: a Hebrew AI phone receptionist for small businesses, as one service.
+//!
+//! The binary is thin; everything lives here so tests can start the real application on
+//! port 0 through [`app::run`] and drive it over HTTP and WebSocket.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod ops;
+pub mod routes;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{App, AppState, run};
+pub use config::Settings;

@@ -1,0 +1,44 @@
+//! Operations: liveness, readiness, version, metrics and the landing page (O1).
+
+pub mod routes;
+
+use crate::config::Settings;
+
+/// Which providers are configured, shown by `/readyz`.
+#[derive(Clone, Debug)]
+pub struct Providers {
+    pub openai: bool,
+    pub google: bool,
+    pub twilio_rest: bool,
+    /// The local Hebrew voice (espeak-ng) found on PATH.
+    pub espeak: bool,
+    pub whatsapp: Option<&'static str>,
+}
+
+impl Providers {
+    pub fn detect(s: &Settings) -> Self {
+        Providers {
+            openai: s.openai_api_key.is_some(),
+            google: s.google_credentials.is_some(),
+            twilio_rest: s.twilio_account_sid.is_some() && s.twilio_auth_token.is_some(),
+            espeak: on_path("espeak-ng"),
+            whatsapp: s.whatsapp_provider.map(|p| match p {
+                crate::config::WhatsappProvider::Twilio => "twilio",
+                crate::config::WhatsappProvider::Baileys => "baileys",
+                crate::config::WhatsappProvider::Meta => "meta",
+            }),
+        }
+    }
+
+    /// Text-to-speech is available from any configured or local engine.
+    pub fn tts(&self) -> bool {
+        self.openai || self.google || self.espeak
+    }
+}
+
+/// Whether an executable of that name is on PATH.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+        .unwrap_or(false)
+}

@@ -1,0 +1,13 @@
+//! The whole route table, assembled from each context's `router()`.
+
+use axum::Router;
+use axum::middleware;
+
+use crate::app::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::ops::routes::router())
+        .layer(middleware::from_fn(crate::telemetry::track))
+        .with_state(state)
+}

@@ -1,0 +1,75 @@
+//! Businesses (the tenants) and the Twilio numbers that route calls to them.
+
+use sqlx::FromRow;
+
+use super::{Db, now_ms};
+use crate::domain::Phone;
+
+#[derive(Clone, Debug, FromRow, serde::Serialize)]
+pub struct Business {
+    pub id: i64,
+    pub name: String,
+    pub greeting: Option<String>,
+    pub agent_prompt: Option<String>,
+    pub transfer_number: Option<String>,
+    pub whatsapp_number: Option<String>,
+    pub auto_reply: i64,
+    pub recording_retention_days: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, name, greeting, agent_prompt, transfer_number, whatsapp_number, \
+     auto_reply, recording_retention_days, created_at, updated_at";
+
+/// Creates a business with its first number, in one transaction (numbers are unique).
+pub async fn create(db: &Db, name: &str, phone: &Phone) -> Result<i64, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO businesses (name, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id",
+    )
+    .bind(name)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO business_numbers (number, business_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(phone.as_str())
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The business that owns a Twilio number (the `To` of an inbound call).
+pub async fn by_number(db: &Db, phone: &Phone) -> Result<Option<Business>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM businesses WHERE id = \
+         (SELECT business_id FROM business_numbers WHERE number = $1)"
+    ))
+    .bind(phone.as_str())
+    .fetch_optional(&db.pool)
+    .await
+}
+
+pub async fn get(db: &Db, business_id: i64) -> Result<Option<Business>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM businesses WHERE id = $1"))
+        .bind(business_id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// The business's numbers, first added first (the first is its caller id for outbound calls).
+pub async fn numbers(db: &Db, business_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT number FROM business_numbers WHERE business_id = $1 ORDER BY created_at, number",
+    )
+    .bind(business_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}

@@ -1,0 +1,1 @@
+//! Call log queries (V3).

@@ -1,0 +1,195 @@
+//! The one store layer both databases share.
+//!
+//! Every query goes through sqlx's `Any` driver with `$n` placeholders, which PostgreSQL and
+//! SQLite both accept, over portable column types (BIGINT ids and epoch-millisecond times,
+//! TEXT, no booleans). So one function serves both backends; where the dialects truly differ
+//! (schema DDL, row locking) the difference lives in [`dialect`] and in the two migration
+//! folders. Every function that reads tenant data takes the `business_id` it is scoped to
+//! as its first argument (C4).
+
+pub mod businesses;
+pub mod calls;
+pub mod dialect;
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Connection};
+
+pub use dialect::Backend;
+
+/// A pool on either backend, and which backend it is.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// Why the database could not be opened; the message never carries the password.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL: cannot connect to {url}: {cause}")]
+    Connect { url: String, cause: String },
+    #[error("DATABASE_URL: migrations failed on {url}: {cause}")]
+    Migrate { url: String, cause: String },
+}
+
+impl Db {
+    /// Connects (creating the SQLite file and its folder when needed) without migrating.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url);
+        let shown = redact_url(url);
+        let fail = |e: &dyn std::fmt::Display| DbError::Connect {
+            url: shown.clone(),
+            cause: e.to_string(),
+        };
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url).map_err(|e| fail(&e))?,
+            Backend::Postgres => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| fail(&e))?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        // One direct connection first: its error says why (refused, auth, no such
+        // database), where a pool would only say that it timed out.
+        let probe = tokio::time::timeout(Duration::from_secs(5), options.connect())
+            .await
+            .map_err(|_| fail(&"timed out after 5 s"))?
+            .map_err(|e| fail(&e))?;
+        let _ = probe.close().await;
+        let pool = AnyPoolOptions::new()
+            .max_connections(backend.pool_size())
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(3))
+            .test_before_acquire(true)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    for stmt in backend.session_setup() {
+                        sqlx::query(stmt).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options);
+        let pool = tokio::time::timeout(Duration::from_secs(5), pool)
+            .await
+            .map_err(|_| fail(&"timed out after 5 s"))?
+            .map_err(|e| fail(&e))?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Connects and applies the embedded migrations for this backend (C1).
+    pub async fn open(url: &str) -> Result<Self, DbError> {
+        let db = Self::connect(url).await?;
+        db.migrate().await.map_err(|e| DbError::Migrate {
+            url: redact_url(url),
+            cause: e.to_string(),
+        })?;
+        Ok(db)
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await
+            }
+        }
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time format stored in every table.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// `sqlite://path` → the same URL with `mode=rwc`, after creating the folder.
+fn prepare_sqlite_url(url: &str) -> std::io::Result<String> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:"
+        && let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let query = if query.contains("mode=") {
+        query.to_string()
+    } else if query.is_empty() {
+        "mode=rwc".to_string()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// The URL with any password replaced, for messages and logs (S2).
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// True when the error is a unique-constraint violation on either backend.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db.code().as_deref() == Some("23505")
+                || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:hunter2@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn sqlite_urls_gain_create_mode() {
+        let dir = std::env::temp_dir().join(format!("mokdan-url-{}", std::process::id()));
+        let url = format!("sqlite://{}/a.db", dir.display());
+        let out = prepare_sqlite_url(&url).unwrap();
+        assert!(out.ends_with("a.db?mode=rwc"), "{out}");
+        assert!(dir.is_dir());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

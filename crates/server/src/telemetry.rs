@@ -1,0 +1,103 @@
+//! Logs and metrics: enough to see where a call got stuck (O3).
+//!
+//! One log line per HTTP request (method, matched route, status, latency, request id),
+//! pretty in development and JSON in production. Prometheus counters and histograms by
+//! route, and an error counter, served at `/metrics`. The recorder is process-global, so it
+//! is installed once however many servers a test process starts.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Environment;
+
+/// Installs the log subscriber for the binary (tests leave logging alone).
+pub fn init_logging(env: Environment) {
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn,hyper=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let _ = match env {
+        Environment::Production => builder.json().flatten_event(true).try_init(),
+        Environment::Development => builder.compact().try_init(),
+    };
+}
+
+/// The process's Prometheus handle, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
+                ])
+                .expect("static buckets are valid");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may exist in a test binary; the handle still renders ours.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Counts an error of a kind (`api`, `webhook`, `ws`, `job`…) for alerting.
+pub fn count_error(kind: &'static str) {
+    metrics::counter!("mokdan_errors_total", "kind" => kind).increment(1);
+}
+
+/// Per-request logging, metrics and request id.
+pub async fn track(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let span = tracing::info_span!("request", id = %request_id);
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status();
+    let elapsed = start.elapsed();
+    let _enter = span.enter();
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = status.as_u16(),
+        ms = format_args!("{:.2}", elapsed.as_secs_f64() * 1e3),
+        "HTTP"
+    );
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        count_error("http_500");
+    }
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}

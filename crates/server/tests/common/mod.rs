@@ -1,0 +1,169 @@
+//! Test harness: the real application on port 0, on a fresh database per test.
+//!
+//! Each test gets its own SQLite file or its own PostgreSQL database, so tests never share
+//! state and can run in parallel. `dual_test!` runs one test body on both backends.
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use mokdan::{App, Settings};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the test PostgreSQL server is; databases are created on it per test.
+pub fn pg_admin_url() -> String {
+    std::env::var("MOKDAN_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// Creates an empty PostgreSQL database and returns its name.
+pub async fn create_pg_database() -> String {
+    use sqlx::Connection;
+    let name = format!("mokdan_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&pg_admin_url())
+        .await
+        .expect("PostgreSQL must be running for the test suite (see scripts/test.sh)");
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create test database");
+    let _ = conn.close().await;
+    name
+}
+
+/// A database URL on `host:port` for a database created by [`create_pg_database`].
+pub fn pg_url(host_port: &str, db: &str) -> String {
+    let admin = url::Url::parse(&pg_admin_url()).unwrap();
+    let user = if admin.username().is_empty() {
+        "postgres"
+    } else {
+        admin.username()
+    };
+    format!("postgres://{user}@{host_port}/{db}")
+}
+
+pub fn pg_host_port() -> String {
+    let admin = url::Url::parse(&pg_admin_url()).unwrap();
+    format!(
+        "{}:{}",
+        admin.host_str().unwrap_or("127.0.0.1"),
+        admin.port().unwrap_or(5432)
+    )
+}
+
+/// A fresh database on the backend, and the temp dir that holds the data dir.
+pub async fn fresh_database(backend: Backend) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}/test.db", dir.path().display()),
+        Backend::Postgres => pg_url(&pg_host_port(), &create_pg_database().await),
+    };
+    (url, dir)
+}
+
+/// A running application.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db_url: String,
+    pub http: reqwest::Client,
+    pub state: mokdan::AppState,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Starts the app with extra environment variables on top of the test defaults.
+    pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> Self {
+        let (url, dir) = fresh_database(backend).await;
+        Self::spawn_on(url, dir, vars).await
+    }
+
+    pub async fn spawn_on(db_url: String, dir: tempfile::TempDir, vars: &[(&str, &str)]) -> Self {
+        let mut env: HashMap<String, String> = HashMap::new();
+        env.insert("DATABASE_URL".into(), db_url.clone());
+        env.insert(
+            "MOKDAN_DATA_DIR".into(),
+            dir.path().join("data").display().to_string(),
+        );
+        for (k, v) in vars {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let settings = Settings::from_map(&env).expect("test settings");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = App::build(settings).await.expect("app builds");
+        let state = app.state.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            db_url,
+            http: reqwest::Client::new(),
+            state,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Begins shutdown and waits for the server task to finish.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.take().unwrap().await.unwrap()
+    }
+
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub async fn join(mut self) -> std::io::Result<()> {
+        self.task.take().unwrap().await.unwrap()
+    }
+}
+
+/// Runs an async test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! dual_test {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    };
+}

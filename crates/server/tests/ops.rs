@@ -1,0 +1,121 @@
+//! O1: liveness, readiness, version, metrics and the landing page, on both databases.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, TestApp};
+use serde_json::Value;
+
+async fn health_endpoints(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let r = app.get("/health").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        serde_json::json!({"ok": true})
+    );
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status(), 200);
+    let ready: Value = r.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["db"], "ok");
+    assert_eq!(
+        ready["db_backend"],
+        if backend == Backend::Postgres {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
+    assert_eq!(ready["openai"], "disabled");
+    for key in ["tts", "stt", "twilio", "google", "whatsapp"] {
+        assert!(ready[key].is_string(), "readyz lacks {key}: {ready}");
+    }
+
+    let v: Value = app.get("/version").await.json().await.unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["git_commit"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(v["build_time"].as_str().is_some_and(|s| s.ends_with('Z')));
+
+    let r = app.get("/").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"lang="he""#) && html.contains(r#"dir="rtl""#));
+    assert!(html.contains("מוקדן"));
+
+    let r = app.get("/health").await;
+    assert!(r.headers().contains_key("x-request-id"));
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"http_requests_total{method="GET",route="/health",status="200"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("http_request_duration_seconds_bucket"));
+    app.shutdown().await.unwrap();
+}
+dual_test!(health_endpoints);
+
+async fn configured_providers_show_in_readyz(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("OPENAI_API_KEY", "sk-test-key"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN", "t"),
+        ],
+    )
+    .await;
+    let r = app.get("/readyz").await;
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("sk-test-key"), "a secret reached /readyz");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["openai"], "ok");
+    assert_eq!(ready["twilio"], "ok");
+    assert_eq!(ready["tts"], "ok");
+    app.shutdown().await.unwrap();
+}
+dual_test!(configured_providers_show_in_readyz);
+
+/// `/readyz` goes 503 while PostgreSQL is unreachable and recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_database_down_and_back() {
+    let db = common::create_pg_database().await;
+    let proxy = common::proxy::Proxy::start(&common::pg_host_port()).await;
+    let url = common::pg_url(&proxy.addr.to_string(), &db);
+    let app = TestApp::spawn_on(url, tempfile::tempdir().unwrap(), &[]).await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    proxy.cut().await;
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["db"], "error");
+    assert_eq!(body["status"], "not_ready");
+    // Liveness does not depend on the database.
+    assert_eq!(app.get("/health").await.status(), 200);
+
+    proxy.restore().await;
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get("/readyz").await.status() == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "/readyz did not recover after the database returned"
+    );
+    app.shutdown().await.unwrap();
+}
