@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(resample(&vec![0; 24000], 24000, 8000).len(), 8000);
         assert_eq!(resample(&vec![0; 44100], 44100, 8000).len(), 8000);
         assert_eq!(resample(&vec![0; 48000], 48000, 8000).len(), 8000);
-        assert_eq!(resample(&vec![0; 7], 24000, 8000).len(), 3);
+        assert_eq!(resample(&[0; 7], 24000, 8000).len(), 3);
         assert_eq!(resample(&[], 24000, 8000).len(), 0);
         assert_eq!(resample(&[1, 2, 3], 8000, 8000), vec![1, 2, 3]);
         assert!(resample(&[1, 2, 3], 0, 8000).is_empty());

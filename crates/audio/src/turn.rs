@@ -10,7 +10,8 @@
 //!   `min_speech` of speech has accumulated with no gap of `end_silence`; otherwise it is
 //!   dropped silently (a click, a cough, a door);
 //! - the turn ends after `end_silence` without speech ([`TurnEndReason::Silence`]) or when
-//!   its audio reaches `max_turn` ([`TurnEndReason::MaxLength`]);
+//!   its audio reaches `max_turn` ([`TurnEndReason::MaxLength`], at the first frame
+//!   boundary at or after the cap; nothing is dropped, the next frame starts a new turn);
 //! - the audio handed over starts [`PRE_ROLL`] before the first speech frame, so word
 //!   onsets are not clipped, and keeps at most [`PRE_ROLL`] of the trailing silence.
 
@@ -137,7 +138,7 @@ impl TurnDetector {
     /// Drops any turn in progress (e.g. when our own playback starts); the VAD keeps its
     /// noise floor.
     pub fn reset(&mut self) {
-        self.to_idle();
+        self.go_idle();
         self.pre_roll.clear();
     }
 
@@ -210,7 +211,7 @@ impl TurnDetector {
             let keep = self.audio.len().saturating_sub(self.pre_roll_len);
             self.pre_roll.clear();
             self.pre_roll.extend(&self.audio[keep..]);
-            self.to_idle();
+            self.go_idle();
         }
         None
     }
@@ -220,10 +221,9 @@ impl TurnDetector {
         let cut = trailing.saturating_sub(self.pre_roll_len);
         let mut audio = std::mem::take(&mut self.audio);
         audio.truncate(audio.len() - cut);
-        audio.truncate(self.max_turn_len);
         let speech_ms = (self.speech_samples as u64 * 1000
             / u64::from(self.vad.config().sample_rate.max(1))) as u32;
-        self.to_idle();
+        self.go_idle();
         TurnEvent::TurnEnded {
             audio,
             speech_ms,
@@ -231,7 +231,7 @@ impl TurnDetector {
         }
     }
 
-    fn to_idle(&mut self) {
+    fn go_idle(&mut self) {
         self.state = State::Idle;
         self.audio.clear();
         self.speech_samples = 0;
