@@ -34,6 +34,10 @@ pub struct Inner {
     /// Cancelled when the server shuts down; every spawned task watches it.
     pub shutdown: CancellationToken,
     pub providers: crate::ops::Providers,
+    pub prompts: Arc<crate::prompts::Prompts>,
+    pub watchdog: Arc<crate::calls::watchdog::Watchdog>,
+    /// The Twilio REST client, when an account is configured.
+    pub twilio: Option<telephony::rest::TwilioClient>,
 }
 
 impl Deref for AppState {
@@ -62,12 +66,25 @@ impl App {
                  (development mode only)"
             );
         }
+        let twilio = twilio_client(&settings);
+        let prompts =
+            crate::prompts::Prompts::new(settings.data_dir.clone(), db.clone(), providers.espeak);
+        let watchdog = crate::calls::watchdog::Watchdog::new(
+            settings.watchdog_start_timeout,
+            settings.watchdog_media_timeout,
+            db.clone(),
+            twilio.clone(),
+            prompts.clone(),
+        );
         let state = AppState(Arc::new(Inner {
             settings,
             db,
             metrics: crate::telemetry::metrics_handle(),
             shutdown: CancellationToken::new(),
             providers,
+            prompts,
+            watchdog,
+            twilio,
         }));
         Ok(App { state })
     }
@@ -88,6 +105,7 @@ impl App {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, db = state.db.backend.name(), "mokdan listening");
         }
+        tokio::spawn(state.watchdog.clone().run(token.clone()));
         let trigger = token.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -122,4 +140,18 @@ pub async fn run(
     let app = App::build(settings).await?;
     app.serve(listener, shutdown).await?;
     Ok(())
+}
+
+/// The REST client, when both the account SID and the auth token are set.
+fn twilio_client(settings: &Settings) -> Option<telephony::rest::TwilioClient> {
+    let sid = settings.twilio_account_sid.clone()?;
+    let token = settings.twilio_auth_token.as_ref()?;
+    Some(telephony::rest::TwilioClient::new(
+        telephony::rest::RestConfig {
+            base_url: settings.twilio_api_base.clone(),
+            account_sid: sid,
+            auth_token: token.expose().to_string(),
+            timeout: Duration::from_secs(10),
+        },
+    ))
 }

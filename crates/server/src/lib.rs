@@ -5,11 +5,14 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod auth;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod ops;
+pub mod prompts;
 pub mod routes;
 pub mod store;
 pub mod telemetry;

@@ -8,6 +8,9 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::ops::routes::router())
+        .merge(crate::calls::routes::router())
+        .merge(crate::calls::outbound::router())
+        .merge(crate::prompts::routes::router())
         .layer(middleware::from_fn(crate::telemetry::track))
         .with_state(state)
 }

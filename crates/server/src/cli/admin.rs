@@ -3,7 +3,6 @@
 use std::io::Read;
 
 use anyhow::{Context, bail};
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use clap::Subcommand;
 
 use crate::config::Settings;
@@ -82,7 +81,7 @@ pub async fn user(settings: Settings, cmd: UserCmd) -> anyhow::Result<()> {
     if password.chars().count() < 8 {
         bail!("the password (on standard input) must have at least 8 characters");
     }
-    let hash = hash_password(password)?;
+    let hash = crate::auth::hash_password(password)?;
     let db = Db::open(settings.database_url.expose()).await?;
     if let Some(b) = business
         && store::businesses::get(&db, b).await?.is_none()
@@ -101,13 +100,4 @@ pub async fn user(settings: Settings, cmd: UserCmd) -> anyhow::Result<()> {
     db.close().await;
     println!("{id}");
     Ok(())
-}
-
-/// argon2id with a fresh salt, as a PHC string.
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
 }

@@ -1,1 +1,220 @@
-//! Call log queries (V3).
+//! The call log (V3): one row per call, written at once and only ever moved forward.
+//!
+//! Twilio retries webhooks and delivers them out of order, so every write here is
+//! idempotent: the insert ignores a repeat of the same `call_sid`, and a status only
+//! replaces one of lower rank (a late `ringing` never overwrites `completed`).
+
+use sqlx::FromRow;
+
+use super::{Db, now_ms};
+
+/// A call as stored.
+#[derive(Clone, Debug, FromRow, serde::Serialize)]
+pub struct CallRow {
+    pub id: i64,
+    pub call_sid: String,
+    pub business_id: Option<i64>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub direction: String,
+    pub status: String,
+    pub duration_secs: Option<i64>,
+    pub recording_sid: Option<String>,
+    pub recording_url: Option<String>,
+    pub recording_duration: Option<i64>,
+    pub transcription: Option<String>,
+    pub call_summary: Option<String>,
+    pub stream_sid: Option<String>,
+    pub stream_started_at: Option<i64>,
+    pub stream_ended_at: Option<i64>,
+    pub stream_end_reason: Option<String>,
+    pub fallback_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, call_sid, business_id, from_number, to_number, direction, status, \
+     duration_secs, recording_sid, recording_url, recording_duration, transcription, \
+     call_summary, stream_sid, stream_started_at, stream_ended_at, stream_end_reason, \
+     fallback_reason, created_at, updated_at";
+
+/// The order a call's status may move in. Unknown statuses rank lowest.
+pub fn status_rank(status: &str) -> i64 {
+    match status {
+        "queued" | "initiated" => 0,
+        "ringing" => 1,
+        "in-progress" | "answered" => 2,
+        "fallback_recording" => 3,
+        "completed" | "busy" | "failed" | "no-answer" | "canceled" => 4,
+        "recorded" => 5,
+        "transcribed" => 6,
+        _ => 0,
+    }
+}
+
+/// A new call, as the first webhook (or the outbound API) sees it.
+pub struct NewCall<'a> {
+    pub call_sid: &'a str,
+    pub business_id: Option<i64>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub direction: &'a str,
+    pub status: &'a str,
+}
+
+/// Inserts the call unless it exists; returns whether this call created the row.
+pub async fn insert(db: &Db, call: &NewCall<'_>) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "INSERT INTO call_logs (call_sid, business_id, from_number, to_number, direction, \
+         status, status_rank, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (call_sid) DO NOTHING",
+    )
+    .bind(call.call_sid)
+    .bind(call.business_id)
+    .bind(call.from)
+    .bind(call.to)
+    .bind(call.direction)
+    .bind(call.status)
+    .bind(status_rank(call.status))
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn by_sid(db: &Db, call_sid: &str) -> Result<Option<CallRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM call_logs WHERE call_sid = $1"
+    ))
+    .bind(call_sid)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// A call of one business by id (C4: another tenant's id finds nothing).
+pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<CallRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 AND id = $2"
+    ))
+    .bind(business_id)
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// Moves the status forward only; returns whether it changed. Duration is kept when given.
+pub async fn advance_status(
+    db: &Db,
+    call_sid: &str,
+    status: &str,
+    duration_secs: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE call_logs SET status = $2, status_rank = $3, \
+         duration_secs = COALESCE($4, duration_secs), updated_at = $5 \
+         WHERE call_sid = $1 AND status_rank < $3",
+    )
+    .bind(call_sid)
+    .bind(status)
+    .bind(status_rank(status))
+    .bind(duration_secs)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    if done.rows_affected() == 0 && duration_secs.is_some() {
+        sqlx::query(
+            "UPDATE call_logs SET duration_secs = $2, updated_at = $3 \
+             WHERE call_sid = $1 AND duration_secs IS NULL",
+        )
+        .bind(call_sid)
+        .bind(duration_secs)
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?;
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stores a recording's identity on the call and moves it to `recorded`.
+pub async fn set_recording(
+    db: &Db,
+    call_sid: &str,
+    recording_sid: &str,
+    recording_url: &str,
+    duration_secs: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE call_logs SET recording_sid = $2, recording_url = $3, \
+         recording_duration = COALESCE($4, recording_duration), updated_at = $5 \
+         WHERE call_sid = $1",
+    )
+    .bind(call_sid)
+    .bind(recording_sid)
+    .bind(recording_url)
+    .bind(duration_secs)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    advance_status(db, call_sid, "recorded", None).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks the stream as started, keeping the first start time.
+pub async fn stream_started(db: &Db, call_sid: &str, stream_sid: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE call_logs SET stream_sid = $2, stream_started_at = COALESCE(stream_started_at, $3), \
+         updated_at = $3 WHERE call_sid = $1",
+    )
+    .bind(call_sid)
+    .bind(stream_sid)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    advance_status(db, call_sid, "in-progress", None).await?;
+    Ok(())
+}
+
+/// Marks the stream as ended and why; the first reason wins.
+pub async fn stream_ended(db: &Db, call_sid: &str, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE call_logs SET stream_ended_at = COALESCE(stream_ended_at, $2), \
+         stream_end_reason = COALESCE(stream_end_reason, $3), updated_at = $2 \
+         WHERE call_sid = $1",
+    )
+    .bind(call_sid)
+    .bind(now_ms())
+    .bind(reason)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Records that the call was sent to the recording fallback; true only the first time.
+pub async fn mark_fallback(db: &Db, call_sid: &str, reason: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE call_logs SET fallback_reason = $2, updated_at = $3 \
+         WHERE call_sid = $1 AND fallback_reason IS NULL",
+    )
+    .bind(call_sid)
+    .bind(reason)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    if done.rows_affected() == 1 {
+        advance_status(db, call_sid, "fallback_recording", None).await?;
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+/// The newest calls of a business, newest first.
+pub async fn list(db: &Db, business_id: i64, limit: i64) -> Result<Vec<CallRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2"
+    ))
+    .bind(business_id)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}

@@ -51,3 +51,20 @@ pub async fn create(
     .await?;
     Ok(id)
 }
+
+/// A user as needed to check a login.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserAuth {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub business_id: Option<i64>,
+}
+
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserAuth>, sqlx::Error> {
+    sqlx::query_as("SELECT id, email, password_hash, role, business_id FROM users WHERE email = $1")
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&db.pool)
+        .await
+}

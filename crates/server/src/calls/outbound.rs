@@ -1,0 +1,80 @@
+//! `POST /api/calls`: place an outbound call through Twilio (V4, V11).
+//!
+//! The call is created with `Url` pointing at `/webhook/outbound_call`, status callbacks for
+//! every event, and Twilio's own recording on, so the whole call is fetched afterwards for
+//! offline transcription. The row is written as soon as Twilio returns the CallSid.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::Operator;
+use crate::calls::webhook::public_base;
+use crate::domain::Phone;
+use crate::error::{ApiResult, AppError};
+use crate::store::{businesses, calls};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/calls", post(place_call))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlaceCall {
+    pub to: String,
+    pub business_id: i64,
+}
+
+async fn place_call(
+    State(state): State<AppState>,
+    Operator(_caller): Operator,
+    headers: HeaderMap,
+    Json(body): Json<PlaceCall>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let to = Phone::parse(&body.to).map_err(|e| AppError::BadRequest(format!("to: {e}")))?;
+    businesses::get(&state.db, body.business_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let from = businesses::numbers(&state.db, body.business_id)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::BadRequest("the business has no phone number".into()))?;
+    let twilio = state.twilio.as_ref().ok_or_else(|| {
+        AppError::Unavailable(
+            "Twilio REST is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)".into(),
+        )
+    })?;
+    let base = public_base(&state.settings, &headers);
+    let request = telephony::rest::CreateCall {
+        to: to.to_string(),
+        from: from.clone(),
+        url: format!("{base}/webhook/outbound_call"),
+        status_callback: Some(format!("{base}/webhook/call_status")),
+        status_callback_events: ["initiated", "ringing", "answered", "completed"]
+            .map(String::from)
+            .to_vec(),
+        record: true,
+        recording_status_callback: Some(format!("{base}/webhook/recording_status")),
+    };
+    let created = twilio.create_call(&request).await.map_err(|e| {
+        tracing::warn!(error = %e, "Twilio refused the outbound call");
+        AppError::Unavailable(format!("Twilio refused the call: {e}"))
+    })?;
+    let new = calls::NewCall {
+        call_sid: &created.sid,
+        business_id: Some(body.business_id),
+        from: Some(&from),
+        to: Some(to.as_str()),
+        direction: "outbound-api",
+        status: "queued",
+    };
+    calls::insert(&state.db, &new).await?;
+    tracing::info!(call_sid = %created.sid, business_id = body.business_id, "OUTBOUND_CALL placed");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "call_sid": created.sid, "status": created.status })),
+    ))
+}

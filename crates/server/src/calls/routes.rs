@@ -1,0 +1,309 @@
+//! The voice webhooks (V1, V3, V12): each verifies the signature, records, and answers at once.
+//!
+//! The order of work in `incoming_call` is the seeds' lesson: write the call row first, then
+//! answer; but if the write fails, answer anyway (the caller must hear something) and log.
+//! Statuses only move forward and every handler tolerates repeats, since Twilio retries.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::calls::token;
+use crate::calls::twiml;
+use crate::calls::webhook::{TwilioRequest, Twiml};
+use crate::domain::Phone;
+use crate::store::{businesses, calls};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/webhook/incoming_call",
+            get(incoming_call).post(incoming_call),
+        )
+        .route(
+            "/webhook/outbound_call",
+            get(outbound_call).post(outbound_call),
+        )
+        .route("/webhook/call_status", get(call_status).post(call_status))
+        .route(
+            "/webhook/stream_status",
+            get(stream_status).post(stream_status),
+        )
+        .route(
+            "/webhook/stream_ended",
+            get(stream_ended).post(stream_ended),
+        )
+        .route(
+            "/webhook/handle_recording",
+            get(handle_recording).post(handle_recording),
+        )
+        .route(
+            "/webhook/recording_status",
+            get(recording_status).post(recording_status),
+        )
+}
+
+/// A CallSid as Twilio makes them (`CA` + 32 hex); anything else is not a call of ours.
+fn call_sid(req: &TwilioRequest) -> Option<&str> {
+    req.get("CallSid")
+        .filter(|s| s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn db_error(route: &'static str, call_sid: &str, e: &sqlx::Error) {
+    crate::telemetry::count_error("webhook_db");
+    tracing::error!(route, call_sid, error = %e, "WEBHOOK_DB_ERROR: answering anyway");
+}
+
+async fn incoming_call(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+    answer(&state, &req, "inbound", "/webhook/incoming_call").await
+}
+
+async fn outbound_call(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+    answer(&state, &req, "outbound-api", "/webhook/outbound_call").await
+}
+
+/// Logs the call, then connects it to the media stream (or apologises for an unknown number).
+async fn answer(
+    state: &AppState,
+    req: &TwilioRequest,
+    direction: &str,
+    route: &'static str,
+) -> Twiml {
+    let Some(sid) = call_sid(req) else {
+        tracing::warn!(route, "webhook without a usable CallSid: apologising");
+        return Twiml::new(
+            route,
+            None,
+            &twiml::apology_and_hangup(&state.prompts, &req.base),
+        );
+    };
+    // The business's own number is `To` on an inbound call and `From` on an outbound one.
+    let ours = if direction == "inbound" {
+        req.get("To")
+    } else {
+        req.get("From")
+    };
+    let business = match ours.map(Phone::parse) {
+        Some(Ok(phone)) => businesses::by_number(&state.db, &phone).await,
+        _ => Ok(None),
+    };
+    let business_id = match &business {
+        Ok(b) => b.as_ref().map(|b| b.id),
+        Err(e) => {
+            db_error(route, sid, e);
+            None
+        }
+    };
+    let new = calls::NewCall {
+        call_sid: sid,
+        business_id,
+        from: req.get("From"),
+        to: req.get("To"),
+        direction: req.get("Direction").unwrap_or(direction),
+        status: "ringing",
+    };
+    if let Err(e) = calls::insert(&state.db, &new).await {
+        db_error(route, sid, &e);
+    }
+    if matches!(business, Ok(None)) {
+        tracing::warn!(
+            route,
+            call_sid = sid,
+            number = ours.unwrap_or("-"),
+            "UNKNOWN_NUMBER: no business owns it"
+        );
+        return Twiml::new(
+            route,
+            Some(sid),
+            &twiml::apology_and_hangup(&state.prompts, &req.base),
+        );
+    }
+    state.watchdog.arm(sid, &req.base);
+    let token = token::issue(state.settings.jwt_secret.expose(), sid);
+    Twiml::new(
+        route,
+        Some(sid),
+        &twiml::connect_stream(&req.base, sid, &token),
+    )
+}
+
+fn parse_secs(v: Option<&str>) -> Option<i64> {
+    v.and_then(|s| s.parse::<i64>().ok()).filter(|s| *s >= 0)
+}
+
+async fn call_status(State(state): State<AppState>, req: TwilioRequest) -> Response {
+    let (Some(sid), Some(status)) = (call_sid(&req), req.get("CallStatus")) else {
+        tracing::warn!("call_status without CallSid or CallStatus: ignored");
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let duration = parse_secs(req.get("CallDuration"));
+    // A status for a call we never logged (its first webhook failed) still lands: nothing lost.
+    let new = calls::NewCall {
+        call_sid: sid,
+        business_id: None,
+        from: req.get("From"),
+        to: req.get("To"),
+        direction: req.get("Direction").unwrap_or("inbound"),
+        status,
+    };
+    let result = async {
+        calls::insert(&state.db, &new).await?;
+        calls::advance_status(&state.db, sid, status, duration).await
+    }
+    .await;
+    match result {
+        Ok(moved) => tracing::info!(call_sid = sid, status, moved, "CALL_STATUS"),
+        Err(e) => db_error("/webhook/call_status", sid, &e),
+    }
+    if matches!(
+        status,
+        "completed" | "busy" | "failed" | "no-answer" | "canceled"
+    ) {
+        state.watchdog.disarm(sid);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn stream_status(req: TwilioRequest) -> Response {
+    tracing::info!(
+        call_sid = call_sid(&req).unwrap_or("-"),
+        stream_sid = req.get("StreamSid").unwrap_or("-"),
+        event = req.get("StreamEvent").unwrap_or("-"),
+        error = req.get("StreamError").unwrap_or("-"),
+        "STREAM_STATUS"
+    );
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The `<Connect action>`: a finished conversation hangs up; a failed stream records (V8).
+async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+    const ROUTE: &str = "/webhook/stream_ended";
+    let Some(sid) = call_sid(&req) else {
+        return Twiml::new(ROUTE, None, &twiml::hangup());
+    };
+    state.watchdog.disarm(sid);
+    let row = match calls::by_sid(&state.db, sid).await {
+        Ok(row) => row,
+        Err(e) => {
+            // Without the row we cannot know how the stream went: let the caller record.
+            db_error(ROUTE, sid, &e);
+            return Twiml::new(
+                ROUTE,
+                Some(sid),
+                &twiml::fallback(&state.prompts, &req.base),
+            );
+        }
+    };
+    let reason = match &row {
+        Some(r) if r.stream_end_reason.as_deref() == Some("conversation_complete") => None,
+        Some(r) if r.stream_started_at.is_none() => Some("stream_never_started"),
+        Some(r) if r.stream_end_reason.is_none() => Some("stream_broken"),
+        Some(r) => r
+            .stream_end_reason
+            .as_deref()
+            .filter(|r| *r != "conversation_complete")
+            .map(|_| "stream_broken"),
+        None => Some("stream_never_started"),
+    };
+    let Some(reason) = reason else {
+        return Twiml::new(ROUTE, Some(sid), &twiml::hangup());
+    };
+    if row.is_none() {
+        let new = calls::NewCall {
+            call_sid: sid,
+            business_id: None,
+            from: req.get("From"),
+            to: req.get("To"),
+            direction: req.get("Direction").unwrap_or("inbound"),
+            status: "in-progress",
+        };
+        if let Err(e) = calls::insert(&state.db, &new).await {
+            db_error(ROUTE, sid, &e);
+        }
+    }
+    let _ = calls::stream_ended(&state.db, sid, reason).await;
+    match calls::mark_fallback(&state.db, sid, reason).await {
+        Ok(true) => {
+            tracing::warn!(
+                call_sid = sid,
+                reason,
+                "STREAM_FALLBACK: sending the caller to recording"
+            );
+            Twiml::new(
+                ROUTE,
+                Some(sid),
+                &twiml::fallback(&state.prompts, &req.base),
+            )
+        }
+        // The fallback already ran once for this call: never loop.
+        Ok(false) => Twiml::new(ROUTE, Some(sid), &twiml::hangup()),
+        Err(e) => {
+            db_error(ROUTE, sid, &e);
+            Twiml::new(
+                ROUTE,
+                Some(sid),
+                &twiml::fallback(&state.prompts, &req.base),
+            )
+        }
+    }
+}
+
+/// Stores what the recording webhooks carry; true when a recording was present.
+async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static str) -> bool {
+    let (Some(sid), Some(url), Some(rec_sid)) = (
+        call_sid(req),
+        req.get("RecordingUrl"),
+        req.get("RecordingSid"),
+    ) else {
+        tracing::warn!(
+            route,
+            "recording webhook without CallSid, RecordingUrl or RecordingSid"
+        );
+        return false;
+    };
+    let duration = parse_secs(req.get("RecordingDuration"));
+    let new = calls::NewCall {
+        call_sid: sid,
+        business_id: None,
+        from: req.get("From"),
+        to: req.get("To"),
+        direction: req.get("Direction").unwrap_or("inbound"),
+        status: "in-progress",
+    };
+    let result = async {
+        calls::insert(&state.db, &new).await?;
+        calls::set_recording(&state.db, sid, rec_sid, url, duration).await
+    }
+    .await;
+    match result {
+        Ok(_) => {
+            tracing::info!(route, call_sid = sid, recording_sid = rec_sid, duration = ?duration, "RECORDING stored")
+        }
+        Err(e) => db_error(route, sid, &e),
+    }
+    true
+}
+
+async fn handle_recording(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+    const ROUTE: &str = "/webhook/handle_recording";
+    let sid = call_sid(&req).map(str::to_string);
+    if store_recording(&state, &req, ROUTE).await {
+        Twiml::new(
+            ROUTE,
+            sid.as_deref(),
+            &twiml::goodbye(&state.prompts, &req.base),
+        )
+    } else {
+        Twiml::new(ROUTE, sid.as_deref(), &twiml::hangup())
+    }
+}
+
+async fn recording_status(State(state): State<AppState>, req: TwilioRequest) -> Response {
+    if req.get("RecordingStatus").is_none_or(|s| s == "completed") {
+        store_recording(&state, &req, "/webhook/recording_status").await;
+    }
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,54 @@
+//! The TwiML mokdan answers with, in one place.
+//!
+//! Every URL is absolute (error 11100), the initial answer has no `<Record>` (it broke
+//! streaming) and no `<Say>` (error 13512 for Hebrew): spoken prompts are our own audio.
+
+use std::sync::Arc;
+
+use telephony::twiml::{Connect, Record, Response, Stream};
+
+use crate::calls::webhook::websocket_base;
+use crate::prompts::{Prompts, text};
+
+/// Longest message the fallback records, in seconds.
+pub const FALLBACK_MAX_LENGTH: u32 = 120;
+
+/// Connects the call to the media stream, carrying the call id and its token (V1, S3).
+pub fn connect_stream(base: &str, call_sid: &str, token: &str) -> Response {
+    let stream = Stream::new(format!("{}/ws/twilio-media", websocket_base(base)))
+        .parameter("call_id", call_sid)
+        .parameter("token", token)
+        .status_callback(format!("{base}/webhook/stream_status"));
+    Response::new().connect(Connect::new(stream).action(format!("{base}/webhook/stream_ended")))
+}
+
+/// The recording fallback: a prompt, `<Record>` into `handle_recording`, then hang up (V8).
+pub fn fallback(prompts: &Arc<Prompts>, base: &str) -> Response {
+    let mut record = Record::new(format!("{base}/webhook/handle_recording"));
+    record.max_length = Some(FALLBACK_MAX_LENGTH);
+    record.timeout = Some(5);
+    record.play_beep = Some(true);
+    record.recording_status_callback = Some(format!("{base}/webhook/recording_status"));
+    Response::new()
+        .play(prompts.url(base, text::FALLBACK))
+        .record(record)
+        .hangup()
+}
+
+/// A short spoken apology, then hang up (unknown number, unusable request).
+pub fn apology_and_hangup(prompts: &Arc<Prompts>, base: &str) -> Response {
+    Response::new()
+        .play(prompts.url(base, text::UNKNOWN_NUMBER))
+        .hangup()
+}
+
+/// Thanks the caller for the message and ends the call.
+pub fn goodbye(prompts: &Arc<Prompts>, base: &str) -> Response {
+    Response::new()
+        .play(prompts.url(base, text::GOODBYE))
+        .hangup()
+}
+
+pub fn hangup() -> Response {
+    Response::new().hangup()
+}

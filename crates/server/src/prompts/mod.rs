@@ -1,0 +1,218 @@
+//! Spoken prompts: Hebrew audio made by our own text-to-speech, served at `/static/tts/…` (V2).
+//!
+//! Twilio's `<Say>` cannot speak Hebrew (error 13512), so every fixed prompt (greeting,
+//! fallback, apology, goodbye) is audio we generate. A prompt is named by a hash of its
+//! voice and text, so its URL is stable, its ETag is its name, and any node can regenerate
+//! it from the text kept in `tts_prompts`. Files are cached under the data dir and made
+//! ahead of Twilio's fetch. If no speech engine is available, the standard prompts fall
+//! back to small recordings bundled in the binary, so the caller always hears something.
+
+pub mod routes;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Db, now_ms};
+
+/// The standard prompts, in Hebrew.
+pub mod text {
+    pub const FALLBACK: &str =
+        "שלום, כרגע איננו יכולים לענות. אנא השאירו הודעה אחרי הצליל, ונחזור אליכם בהקדם.";
+    pub const UNKNOWN_NUMBER: &str = "מצטערים, המספר אינו פעיל כרגע. תודה ולהתראות.";
+    pub const GOODBYE: &str = "תודה רבה, ההודעה נשמרה. להתראות.";
+    pub const APOLOGY: &str = "סליחה, הייתה לנו תקלה קטנה.";
+}
+
+/// The voice id that goes into every name, so a change of engine changes the URLs.
+const VOICE: &str = "espeak-ng:he:150";
+
+/// Bundled audio for the standard prompts: the last resort.
+fn bundled(text: &str) -> Option<&'static [u8]> {
+    Some(match text {
+        text::FALLBACK => include_bytes!("../../assets/prompts/fallback.wav"),
+        text::UNKNOWN_NUMBER => include_bytes!("../../assets/prompts/unknown_number.wav"),
+        text::GOODBYE => include_bytes!("../../assets/prompts/goodbye.wav"),
+        text::APOLOGY => include_bytes!("../../assets/prompts/apology.wav"),
+        _ => return None,
+    })
+}
+
+pub struct Prompts {
+    dir: PathBuf,
+    db: Db,
+    engine: bool,
+    /// name → text, for prompts this process has named.
+    texts: Mutex<HashMap<String, String>>,
+    /// Names whose row is known to exist in `tts_prompts`.
+    stored: Mutex<HashSet<String>>,
+    /// One generation at a time per name.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Prompts {
+    pub fn new(data_dir: PathBuf, db: Db, engine: bool) -> Arc<Self> {
+        Arc::new(Prompts {
+            dir: data_dir.join("tts"),
+            db,
+            engine,
+            texts: Mutex::default(),
+            stored: Mutex::default(),
+            locks: Mutex::default(),
+        })
+    }
+
+    /// The file name of a prompt's audio.
+    pub fn name_for(text: &str) -> String {
+        let digest = Sha256::digest(format!("{VOICE}|{text}").as_bytes());
+        format!("p-{}.wav", &hex::encode(digest)[..20])
+    }
+
+    /// The absolute URL of a prompt; its audio is made in the background if needed.
+    pub fn url(self: &Arc<Self>, base: &str, text: &str) -> String {
+        let name = Self::name_for(text);
+        let first = self
+            .texts
+            .lock()
+            .expect("prompt map")
+            .insert(name.clone(), text.to_string())
+            .is_none();
+        if first {
+            let this = self.clone();
+            let name2 = name.clone();
+            tokio::spawn(async move {
+                this.remember(&name2).await;
+                let _ = this.audio(&name2).await;
+            });
+        }
+        format!("{base}/static/tts/{name}")
+    }
+
+    /// Makes sure every node can find the text behind a name.
+    async fn remember(&self, name: &str) {
+        if self.stored.lock().expect("stored set").contains(name) {
+            return;
+        }
+        let Some(text) = self.texts.lock().expect("prompt map").get(name).cloned() else {
+            return;
+        };
+        let done = sqlx::query(
+            "INSERT INTO tts_prompts (name, text, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&text)
+        .bind(now_ms())
+        .execute(&self.db.pool)
+        .await;
+        match done {
+            Ok(_) => {
+                self.stored
+                    .lock()
+                    .expect("stored set")
+                    .insert(name.to_string());
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot store prompt text"),
+        }
+    }
+
+    async fn text_of(&self, name: &str) -> Option<String> {
+        if let Some(t) = self.texts.lock().expect("prompt map").get(name) {
+            return Some(t.clone());
+        }
+        let row: Option<(String,)> = sqlx::query_as("SELECT text FROM tts_prompts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.db.pool)
+            .await
+            .ok()
+            .flatten();
+        row.map(|(t,)| t)
+    }
+
+    /// The audio of a prompt (mu-law 8 kHz WAV), generating and caching it on first use.
+    pub async fn audio(&self, name: &str) -> Option<Bytes> {
+        if !valid_name(name) {
+            return None;
+        }
+        let path = self.dir.join(name);
+        if let Ok(bytes) = tokio::fs::read(&path).await {
+            return Some(bytes.into());
+        }
+        let text = self.text_of(name).await?;
+        let lock = self
+            .locks
+            .lock()
+            .expect("lock map")
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        let _guard = lock.lock().await;
+        if let Ok(bytes) = tokio::fs::read(&path).await {
+            return Some(bytes.into());
+        }
+        if self.engine {
+            match voice::tts::espeak::synthesize(&text).await {
+                Ok(wav) => {
+                    let bytes = voice::tts::espeak::to_twilio_wav(&wav);
+                    if let Err(e) = write_atomically(&path, &bytes).await {
+                        tracing::warn!(error = %e, "cannot cache prompt audio");
+                    }
+                    return Some(bytes.into());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "text-to-speech failed; using a bundled prompt")
+                }
+            }
+        }
+        bundled(&text).map(Bytes::from_static)
+    }
+}
+
+/// Names are ours (`p-<hex>.wav`): nothing else reaches the file system.
+fn valid_name(name: &str) -> bool {
+    name.len() == 26
+        && name.starts_with("p-")
+        && name.ends_with(".wav")
+        && name[2..22].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+async fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, path).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_stable_and_safe() {
+        let a = Prompts::name_for(text::FALLBACK);
+        assert_eq!(a, Prompts::name_for(text::FALLBACK));
+        assert_ne!(a, Prompts::name_for(text::GOODBYE));
+        assert!(valid_name(&a));
+        assert!(!valid_name("../../etc/passwd"));
+        assert!(!valid_name("p-zzzzzzzzzzzzzzzzzzzz.wav"));
+    }
+
+    #[test]
+    fn bundled_prompts_are_twilio_playable() {
+        for t in [
+            text::FALLBACK,
+            text::UNKNOWN_NUMBER,
+            text::GOODBYE,
+            text::APOLOGY,
+        ] {
+            let wav = audio::wav::read(bundled(t).unwrap()).unwrap();
+            assert_eq!(wav.sample_rate, 8000);
+            assert!(wav.samples.len() > 8000, "under a second: {t}");
+        }
+    }
+}
