@@ -1,0 +1,17 @@
+//! Twilio Media Streams: the JSON messages exchanged over the call's WebSocket.
+//!
+//! The server reads caller audio from these messages and writes the agent's
+//! speech back; the simulator plays the opposite side. Sharing one set of serde
+//! types keeps the wire format (camelCase names, numbers sent as strings, base64
+//! audio) defined in exactly one place.
+
+mod inbound;
+mod outbound;
+mod parse;
+
+pub use inbound::{Dtmf, MarkName, MediaFormat, MediaPayload, StartMeta, StopMeta, StreamEvent};
+pub use outbound::{OutMedia, ServerMessage};
+pub use parse::{MediaParseError, parse_event, parse_server_message};
+
+#[cfg(test)]
+mod tests;
