@@ -8,9 +8,11 @@
 //! as its first argument (C4).
 
 pub mod businesses;
+pub mod customers;
 pub mod calls;
 pub mod dialect;
 pub mod users;
+pub mod watch;
 
 use std::path::Path;
 use std::str::FromStr;
