@@ -38,6 +38,8 @@ pub struct Inner {
     pub watchdog: Arc<crate::calls::watchdog::Watchdog>,
     /// The Twilio REST client, when an account is configured.
     pub twilio: Option<telephony::rest::TwilioClient>,
+    /// Speech and agent providers shared by every live call.
+    pub voice: voice::session::Providers,
 }
 
 impl Deref for AppState {
@@ -67,9 +69,16 @@ impl App {
             );
         }
         let twilio = twilio_client(&settings);
+        let voice = crate::calls::conversation::providers(&settings);
         let prompts =
             crate::prompts::Prompts::new(settings.data_dir.clone(), db.clone(), providers.espeak);
+        let registry = if settings.is_postgres() {
+            crate::calls::watchdog::RegistryMode::Shared
+        } else {
+            crate::calls::watchdog::RegistryMode::Memory
+        };
         let watchdog = crate::calls::watchdog::Watchdog::new(
+            registry,
             settings.watchdog_start_timeout,
             settings.watchdog_media_timeout,
             db.clone(),
@@ -85,6 +94,7 @@ impl App {
             prompts,
             watchdog,
             twilio,
+            voice,
         }));
         Ok(App { state })
     }

@@ -10,6 +10,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ops::routes::router())
         .merge(crate::calls::routes::router())
         .merge(crate::calls::outbound::router())
+        .merge(crate::calls::media::routes::router())
         .merge(crate::prompts::routes::router())
         .layer(middleware::from_fn(crate::telemetry::track))
         .with_state(state)

@@ -1,1 +1,25 @@
-//! placeholder
+//! The live Hebrew conversation of a mokdan call, kept apart from the server so that the
+//! providers (speech-to-text, text-to-speech, the agent) and the turn loop that drives them
+//! can be built, tested and benchmarked without HTTP routing, a database or Twilio.
+//!
+//! - [`provider`]: the traits every provider implements, and their shared error.
+//! - [`tts`]: local text-to-speech with espeak-ng (the default with no keys).
+//! - [`openai`], [`google`]: cloud providers over their published HTTP APIs.
+//! - [`agent`]: the scripted intake agent (the default with no LLM).
+//! - [`session`]: the turn loop: frames in, audio and events out, with barge-in.
+#![forbid(unsafe_code)]
+
+pub mod tts;
+
+pub use tts::{TtsError, to_twilio_wav};
+pub mod provider;
+
+pub use provider::{
+    Agent, AgentAction, AgentContext, AgentEvent, AudioChunk, ProviderError, Role, SpeechToText,
+    TextToSpeech, Transcript,
+};
+pub mod agent;
+pub mod google;
+mod http;
+pub mod openai;
+pub mod session;

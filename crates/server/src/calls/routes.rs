@@ -121,7 +121,7 @@ async fn answer(
             &twiml::apology_and_hangup(&state.prompts, &req.base),
         );
     }
-    state.watchdog.arm(sid, &req.base);
+    state.watchdog.arm(sid, &req.base).await;
     let token = token::issue(state.settings.jwt_secret.expose(), sid);
     Twiml::new(
         route,

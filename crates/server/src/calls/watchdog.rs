@@ -9,6 +9,12 @@
 //!
 //! Frame times are kept in an atomic per call, so the media socket's hot path takes no lock.
 //! One ticker scans all armed calls, which costs microseconds for a thousand calls.
+//!
+//! Two registries sit behind the same interface. In memory (one node, the SQLite default)
+//! the ticker scans the map. Shared (the PostgreSQL default) the call is also written to
+//! `call_watch`: a socket landing on another node attaches to it there, frame times are
+//! flushed in batches once a second, every node's ticker asks the table what is due, and
+//! an atomic claim lets exactly one node fire. Armed calls survive a node restart.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,7 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::prompts::Prompts;
-use crate::store::{Db, calls};
+use crate::store::{Db, calls, watch};
 
 /// How often armed calls are checked.
 const TICK: Duration = Duration::from_millis(250);
@@ -28,6 +34,10 @@ const TICK: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub struct CallWatch {
     armed_at: Instant,
+    /// `armed_at` as epoch milliseconds, for the shared registry.
+    armed_epoch_ms: i64,
+    /// The last frame time already written to the shared registry.
+    flushed_ms: AtomicU64,
     /// Public base URL seen when the call was answered, for the fallback TwiML.
     base: String,
     started: AtomicBool,
@@ -74,8 +84,18 @@ impl FallbackReason {
     }
 }
 
+/// Where armed calls are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryMode {
+    /// This process only.
+    Memory,
+    /// The database's `call_watch` table, shared by every node.
+    Shared,
+}
+
 pub struct Watchdog {
     calls: Mutex<HashMap<String, Arc<CallWatch>>>,
+    mode: RegistryMode,
     start_timeout: Duration,
     media_timeout: Duration,
     db: Db,
@@ -85,6 +105,7 @@ pub struct Watchdog {
 
 impl Watchdog {
     pub fn new(
+        mode: RegistryMode,
         start_timeout: Duration,
         media_timeout: Duration,
         db: Db,
@@ -93,6 +114,7 @@ impl Watchdog {
     ) -> Arc<Self> {
         Arc::new(Watchdog {
             calls: Mutex::default(),
+            mode,
             start_timeout,
             media_timeout,
             db,
@@ -101,24 +123,74 @@ impl Watchdog {
         })
     }
 
-    /// Arms the watchdog for a call just answered.
-    pub fn arm(&self, call_sid: &str, base: &str) -> Arc<CallWatch> {
-        let watch = Arc::new(CallWatch {
-            armed_at: Instant::now(),
+    fn new_watch(base: &str, armed_ago: Duration) -> Arc<CallWatch> {
+        let now = Instant::now();
+        Arc::new(CallWatch {
+            armed_at: now.checked_sub(armed_ago).unwrap_or(now),
+            armed_epoch_ms: crate::store::now_ms() - armed_ago.as_millis() as i64,
+            flushed_ms: AtomicU64::new(0),
             base: base.to_string(),
             started: AtomicBool::new(false),
             last_frame_ms: AtomicU64::new(0),
             fired: AtomicBool::new(false),
-        });
+        })
+    }
+
+    pub fn mode(&self) -> RegistryMode {
+        self.mode
+    }
+
+    /// Arms the watchdog for a call just answered.
+    pub async fn arm(&self, call_sid: &str, base: &str) -> Arc<CallWatch> {
+        if self.mode == RegistryMode::Shared
+            && let Err(e) = watch::arm(&self.db, call_sid, base).await
+        {
+            tracing::error!(call_sid, error = %e, "cannot arm the shared watchdog; arming locally");
+        }
         self.calls
             .lock()
             .expect("watchdog map")
             .entry(call_sid.to_string())
-            .or_insert(watch)
+            .or_insert_with(|| Self::new_watch(base, Duration::ZERO))
             .clone()
     }
 
-    /// The watch of an armed call (the media socket takes it at `start`).
+    /// The watch of a call waiting for its stream, found locally or, when shared, on any node.
+    pub async fn attach(&self, call_sid: &str) -> Option<Arc<CallWatch>> {
+        if let Some(w) = self.get(call_sid) {
+            return Some(w);
+        }
+        if self.mode != RegistryMode::Shared {
+            return None;
+        }
+        let (base, armed_at) = watch::pending(&self.db, call_sid).await.ok().flatten()?;
+        let ago = Duration::from_millis((crate::store::now_ms() - armed_at).max(0) as u64);
+        let w = Self::new_watch(&base, ago);
+        Some(
+            self.calls
+                .lock()
+                .expect("watchdog map")
+                .entry(call_sid.to_string())
+                .or_insert(w)
+                .clone(),
+        )
+    }
+
+    /// Records the stream's `start` for the call.
+    pub fn started(&self, call_sid: &str, w: &CallWatch) {
+        w.started();
+        if self.mode == RegistryMode::Shared {
+            let db = self.db.clone();
+            let sid = call_sid.to_string();
+            tokio::spawn(async move {
+                if let Err(e) = watch::started(&db, &sid).await {
+                    tracing::error!(call_sid = %sid, error = %e, "cannot record the stream start");
+                }
+            });
+        }
+    }
+
+    /// The watch of an armed call on this node.
     pub fn get(&self, call_sid: &str) -> Option<Arc<CallWatch>> {
         self.calls
             .lock()
@@ -130,6 +202,13 @@ impl Watchdog {
     /// Stops watching a call (it completed, or its stream ended).
     pub fn disarm(&self, call_sid: &str) {
         self.calls.lock().expect("watchdog map").remove(call_sid);
+        if self.mode == RegistryMode::Shared {
+            let db = self.db.clone();
+            let sid = call_sid.to_string();
+            tokio::spawn(async move {
+                let _ = watch::disarm(&db, &sid).await;
+            });
+        }
     }
 
     pub fn armed(&self) -> usize {
@@ -140,10 +219,72 @@ impl Watchdog {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u64;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tick.tick() => self.check().await,
+                _ = tick.tick() => {}
+            }
+            ticks += 1;
+            match self.mode {
+                RegistryMode::Memory => self.check().await,
+                RegistryMode::Shared => {
+                    if ticks % 4 == 0 {
+                        self.flush_frames().await;
+                    }
+                    self.check_shared().await;
+                }
+            }
+        }
+    }
+
+    /// Writes frame times that moved since the last flush, in one batch.
+    async fn flush_frames(&self) {
+        let times: Vec<(String, i64)> = {
+            let calls = self.calls.lock().expect("watchdog map");
+            calls
+                .iter()
+                .filter(|(_, w)| w.started.load(Ordering::Acquire))
+                .filter_map(|(sid, w)| {
+                    let last = w.last_frame_ms.load(Ordering::Relaxed);
+                    (w.flushed_ms.swap(last, Ordering::Relaxed) != last)
+                        .then(|| (sid.clone(), w.armed_epoch_ms + last as i64))
+                })
+                .collect()
+        };
+        if !times.is_empty()
+            && let Err(e) = watch::frames(&self.db, &times).await
+        {
+            tracing::warn!(error = %e, calls = times.len(), "cannot flush frame times");
+        }
+    }
+
+    async fn check_shared(self: &Arc<Self>) {
+        let due = match watch::due(
+            &self.db,
+            self.start_timeout.as_millis() as i64,
+            self.media_timeout.as_millis() as i64,
+        )
+        .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "watchdog cannot read the shared registry");
+                return;
+            }
+        };
+        for (sid, base, started) in due {
+            let reason = if started.is_none() {
+                FallbackReason::NoStreamStart
+            } else {
+                FallbackReason::MediaTimeout
+            };
+            if let Some(w) = self.get(&sid) {
+                w.fired.store(true, Ordering::Release);
+            }
+            if matches!(watch::claim(&self.db, &sid).await, Ok(true)) {
+                let this = self.clone();
+                tokio::spawn(async move { this.redirect(&sid, &base, reason).await });
             }
         }
     }
@@ -177,6 +318,11 @@ impl Watchdog {
     /// Sends a live call to the recording fallback, once. Also used for `*` and agent failure.
     pub async fn fire(&self, call_sid: &str, watch: &CallWatch, reason: FallbackReason) -> bool {
         if watch.fired.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        if self.mode == RegistryMode::Shared
+            && matches!(watch::claim(&self.db, call_sid).await, Ok(false))
+        {
             return false;
         }
         self.redirect(call_sid, &watch.base, reason).await

@@ -40,6 +40,17 @@ pub enum Command {
         #[command(subcommand)]
         action: admin::UserCmd,
     },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Signed incoming_call webhooks that each write a call row.
+    Webhooks(crate::bench::webhooks::WebhookBench),
 }
 
 /// Parses arguments, runs the command, and turns any failure into one line and an exit code.
@@ -76,6 +87,9 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Business { action } => admin::business(settings, action).await,
         Command::User { action } => admin::user(settings, action).await,
+        Command::Bench { which } => match which {
+            BenchCmd::Webhooks(args) => crate::bench::webhooks::run(args).await,
+        },
     }
 }
 

@@ -63,7 +63,11 @@ pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<Customer>,
     .await
 }
 
-pub async fn by_phone(db: &Db, business_id: i64, phone: &Phone) -> Result<Option<Customer>, sqlx::Error> {
+pub async fn by_phone(
+    db: &Db,
+    business_id: i64,
+    phone: &Phone,
+) -> Result<Option<Customer>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND phone = $2"
     ))

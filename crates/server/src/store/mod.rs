@@ -8,8 +8,8 @@
 //! as its first argument (C4).
 
 pub mod businesses;
-pub mod customers;
 pub mod calls;
+pub mod customers;
 pub mod dialect;
 pub mod users;
 pub mod watch;

@@ -17,12 +17,10 @@ pub async fn arm(db: &Db, call_sid: &str, base: &str) -> Result<(), sqlx::Error>
 
 /// An armed call that has not fired: (base, armed_at ms).
 pub async fn pending(db: &Db, call_sid: &str) -> Result<Option<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT base, armed_at FROM call_watch WHERE call_sid = $1 AND fired_at IS NULL",
-    )
-    .bind(call_sid)
-    .fetch_optional(&db.pool)
-    .await
+    sqlx::query_as("SELECT base, armed_at FROM call_watch WHERE call_sid = $1 AND fired_at IS NULL")
+        .bind(call_sid)
+        .fetch_optional(&db.pool)
+        .await
 }
 
 pub async fn started(db: &Db, call_sid: &str) -> Result<(), sqlx::Error> {
@@ -83,13 +81,12 @@ pub async fn due(
 
 /// Claims the right to fire for a call; exactly one node (and one caller) wins.
 pub async fn claim(db: &Db, call_sid: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE call_watch SET fired_at = $2 WHERE call_sid = $1 AND fired_at IS NULL",
-    )
-    .bind(call_sid)
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await?;
+    let done =
+        sqlx::query("UPDATE call_watch SET fired_at = $2 WHERE call_sid = $1 AND fired_at IS NULL")
+            .bind(call_sid)
+            .bind(now_ms())
+            .execute(&db.pool)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

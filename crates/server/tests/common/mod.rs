@@ -6,6 +6,7 @@
 
 pub mod proxy;
 pub mod twilio;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

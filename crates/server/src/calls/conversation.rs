@@ -1,0 +1,132 @@
+//! The conversation behind a media socket: which agent, with what it knows, and what it keeps.
+//!
+//! The socket does not care who speaks; it takes any session from `crates/voice`. This
+//! module builds that session for a call from its business (greeting, questions, prompt),
+//! stores each turn with its timings (V7), and acts on what the agent decided (details
+//! saved on the call; transfers and callbacks logged for the CRM).
+
+use std::sync::Arc;
+
+use voice::provider::{AgentAction, AgentContext};
+use voice::session::{SessionConfig, SessionHandle, TurnRecord};
+
+use crate::app::AppState;
+use crate::store::{businesses, calls, now_ms};
+
+/// Starts the conversation for an answered call.
+pub async fn start(state: &AppState, call_sid: &str) -> SessionHandle {
+    let row = calls::by_sid(&state.db, call_sid).await.ok().flatten();
+    let business = match row.as_ref().and_then(|r| r.business_id) {
+        Some(id) => businesses::get(&state.db, id).await.ok().flatten(),
+        None => None,
+    };
+    let ctx = AgentContext {
+        business_name: business
+            .as_ref()
+            .map(|b| b.name.clone())
+            .unwrap_or_default(),
+        greeting: business
+            .as_ref()
+            .and_then(|b| b.greeting.clone())
+            .unwrap_or_default(),
+        questions: Vec::new(),
+        system_prompt: business.as_ref().and_then(|b| b.agent_prompt.clone()),
+        history: Vec::new(),
+        caller_number: row.as_ref().and_then(|r| r.from_number.clone()),
+    };
+    voice::session::spawn(SessionConfig::default(), state.voice.clone(), ctx)
+}
+
+/// Stores a finished turn; the caller's audio is kept when no speech-to-text heard it.
+pub async fn store_turn(state: &AppState, call_sid: &str, index: i64, turn: &TurnRecord) {
+    let audio_path = match &turn.caller_audio {
+        Some(pcm) if !pcm.is_empty() => {
+            let dir = state.settings.data_dir.join("turns");
+            let path = dir.join(format!("{call_sid}-{index}.wav"));
+            let bytes = audio::wav::write_pcm16(8000, pcm);
+            match tokio::fs::create_dir_all(&dir).await {
+                Ok(()) => tokio::fs::write(&path, bytes)
+                    .await
+                    .ok()
+                    .map(|_| path.display().to_string()),
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
+    let ms = |v: Option<u32>| v.map(i64::from);
+    let result = sqlx::query(
+        "INSERT INTO call_turns (call_sid, turn_index, caller_text, agent_text, heard_text, \
+         barged_in, stt_ms, llm_first_token_ms, tts_first_audio_ms, first_frame_out_ms, \
+         caller_audio_path, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
+         ON CONFLICT (call_sid, turn_index) DO NOTHING",
+    )
+    .bind(call_sid)
+    .bind(index)
+    .bind(&turn.caller_text)
+    .bind(&turn.agent_text)
+    .bind(&turn.heard_text)
+    .bind(i64::from(turn.barged_in))
+    .bind(ms(turn.stt_ms))
+    .bind(ms(turn.llm_first_token_ms))
+    .bind(ms(turn.tts_first_audio_ms))
+    .bind(ms(turn.first_frame_out_ms))
+    .bind(audio_path)
+    .bind(now_ms())
+    .execute(&state.db.pool)
+    .await;
+    if let Err(e) = result {
+        tracing::error!(call_sid, error = %e, "cannot store a turn");
+    }
+    for (name, value) in [
+        ("stt", turn.stt_ms),
+        ("llm_first_token", turn.llm_first_token_ms),
+        ("tts_first_audio", turn.tts_first_audio_ms),
+        ("first_frame_out", turn.first_frame_out_ms),
+    ] {
+        if let Some(v) = value {
+            metrics::histogram!("mokdan_turn_latency_seconds", "stage" => name)
+                .record(f64::from(v) / 1e3);
+        }
+    }
+}
+
+/// Carries out an agent's decision.
+pub async fn act(state: &AppState, call_sid: &str, action: &AgentAction) {
+    match action {
+        AgentAction::SaveDetails {
+            name,
+            reason,
+            callback_time,
+            urgency,
+        } => {
+            let result = sqlx::query(
+                "UPDATE call_logs SET caller_name = COALESCE($2, caller_name), \
+                 caller_reason = COALESCE($3, caller_reason), \
+                 callback_time = COALESCE($4, callback_time), urgency = COALESCE($5, urgency), \
+                 updated_at = $6 WHERE call_sid = $1",
+            )
+            .bind(call_sid)
+            .bind(name)
+            .bind(reason)
+            .bind(callback_time)
+            .bind(urgency)
+            .bind(now_ms())
+            .execute(&state.db.pool)
+            .await;
+            if let Err(e) = result {
+                tracing::error!(call_sid, error = %e, "cannot save caller details");
+            }
+        }
+        other => tracing::info!(call_sid, action = ?other, "AGENT_ACTION"),
+    }
+}
+
+/// The providers every call shares, chosen once from the configuration.
+pub fn providers(_settings: &crate::config::Settings) -> voice::session::Providers {
+    voice::session::Providers {
+        stt: None,
+        tts: Arc::new(voice::tts::espeak::EspeakTts::default()),
+        agent: Arc::new(voice::agent::scripted::ScriptedAgent::default()),
+    }
+}

@@ -1,0 +1,254 @@
+//! The media socket with a bare client: handshake, token checks, stream discipline (V5, V6, S3).
+
+mod common;
+
+use std::time::Duration;
+
+use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid};
+use common::ws::{self, Next};
+use common::{Backend, TestApp};
+use telephony::media::{ServerMessage, StreamEvent};
+use telephony::twiml::Verb;
+
+async fn answered_call(app: &TestApp) -> (String, String) {
+    let phone = mokdan::domain::Phone::parse("+97231234567").unwrap();
+    let _ = mokdan::store::businesses::create(&app.state.db, "מוסך", &phone).await;
+    let sid = new_call_sid();
+    let t = app
+        .twiml(
+            "/webhook/incoming_call",
+            &call_params(&sid, "+972501234567", "+97231234567"),
+        )
+        .await;
+    let Verb::Connect(c) = &t.verbs[0] else {
+        panic!("{:?}", t.verbs)
+    };
+    let token = c
+        .stream
+        .parameters
+        .iter()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .clone();
+    (sid, token)
+}
+
+async fn spawn(backend: Backend) -> TestApp {
+    TestApp::spawn_with(
+        backend,
+        &[
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+        ],
+    )
+    .await
+}
+
+async fn subprotocol_is_echoed_on_both_paths(backend: Backend) {
+    let app = spawn(backend).await;
+    for path in ["/ws/twilio-media", "/ws/twilio-media/"] {
+        let (mut socket, proto) = ws::connect(&format!("ws://{}{path}", app.addr)).await;
+        assert_eq!(proto.as_deref(), Some("audio.twilio.com"), "{path}");
+        ws::send(&mut socket, &StreamEvent::connected()).await;
+        // Nothing is sent before `start` (V6).
+        assert!(matches!(
+            ws::next(&mut socket, Duration::from_millis(300)).await,
+            Next::Nothing
+        ));
+    }
+    app.shutdown().await.unwrap();
+}
+dual_test!(subprotocol_is_echoed_on_both_paths);
+
+async fn strangers_are_closed_with_policy_violation(backend: Backend) {
+    let app = spawn(backend).await;
+    let (sid, token) = answered_call(&app).await;
+    let url = format!("ws://{}/ws/twilio-media", app.addr);
+    let cases: Vec<(&str, Vec<(&str, String)>, String)> = vec![
+        ("no token", vec![("call_id", sid.clone())], sid.clone()),
+        (
+            "forged token",
+            vec![("call_id", sid.clone()), ("token", "AAAA".repeat(11))],
+            sid.clone(),
+        ),
+        (
+            "token of another call",
+            vec![
+                ("call_id", sid.clone()),
+                ("token", mokdan::calls::token::issue("x", &sid)),
+            ],
+            sid.clone(),
+        ),
+        (
+            "unknown call",
+            vec![
+                ("call_id", "CA00000000000000000000000000000000".into()),
+                (
+                    "token",
+                    mokdan::calls::token::issue(
+                        app.state.settings.jwt_secret.expose(),
+                        "CA00000000000000000000000000000000",
+                    ),
+                ),
+            ],
+            "CA00000000000000000000000000000000".into(),
+        ),
+        (
+            "callSid mismatch",
+            vec![("call_id", sid.clone()), ("token", token.clone())],
+            new_call_sid(),
+        ),
+    ];
+    for (name, params, call_sid) in cases {
+        let (mut socket, _) = ws::connect(&url).await;
+        ws::send(&mut socket, &StreamEvent::connected()).await;
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        ws::send(&mut socket, &ws::start("MZ1", &call_sid, &params)).await;
+        match ws::next(&mut socket, Duration::from_secs(3)).await {
+            Next::Closed(Some(code)) => assert_eq!(code, 1008, "{name}"),
+            other => panic!("{name}: expected a policy close, got {other:?}"),
+        }
+    }
+    app.shutdown().await.unwrap();
+}
+dual_test!(strangers_are_closed_with_policy_violation);
+
+async fn the_greeting_streams_with_the_right_stream_sid(backend: Backend) {
+    let app = spawn(backend).await;
+    let (sid, token) = answered_call(&app).await;
+    let (mut socket, _) = ws::connect(&format!("ws://{}/ws/twilio-media", app.addr)).await;
+    ws::send(&mut socket, &StreamEvent::connected()).await;
+    ws::send(
+        &mut socket,
+        &ws::start(
+            "MZ0123456789abcdef",
+            &sid,
+            &[("call_id", &sid), ("token", &token)],
+        ),
+    )
+    .await;
+    let (mut media, mut mark) = (0, None);
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(20) && mark.is_none() {
+        match ws::next(&mut socket, Duration::from_secs(5)).await {
+            Next::Msg(ServerMessage::Media {
+                stream_sid,
+                media: m,
+            }) => {
+                assert_eq!(stream_sid, "MZ0123456789abcdef");
+                assert_eq!(m.decode().unwrap().len(), 160);
+                media += 1;
+            }
+            Next::Msg(ServerMessage::Mark {
+                stream_sid,
+                mark: m,
+            }) => {
+                assert_eq!(stream_sid, "MZ0123456789abcdef");
+                mark = Some(m.name);
+            }
+            Next::Msg(other) => panic!("unexpected {other:?}"),
+            other => panic!("expected the greeting, got {other:?}"),
+        }
+    }
+    assert!(
+        media >= 25,
+        "the greeting lasts at least half a second ({media} frames)"
+    );
+    assert!(mark.is_some(), "a mark follows the greeting");
+    let row = mokdan::store::calls::by_sid(&app.state.db, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.stream_sid.as_deref(), Some("MZ0123456789abcdef"));
+    assert!(row.stream_started_at.is_some());
+    assert_eq!(row.status, "in-progress");
+    // Twilio hangs up: the stream's end is recorded.
+    ws::send(
+        &mut socket,
+        &StreamEvent::stop("MZ0123456789abcdef", 9, twilio::ACCOUNT_SID, &sid),
+    )
+    .await;
+    for _ in 0..50 {
+        let row = mokdan::store::calls::by_sid(&app.state.db, &sid)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.stream_end_reason.is_some() {
+            assert_eq!(row.stream_end_reason.as_deref(), Some("twilio_stop"));
+            app.shutdown().await.unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("stream end not recorded");
+}
+dual_test!(the_greeting_streams_with_the_right_stream_sid);
+
+async fn a_flood_of_garbage_closes_the_socket(backend: Backend) {
+    let app = spawn(backend).await;
+    let (mut socket, _) = ws::connect(&format!("ws://{}/ws/twilio-media", app.addr)).await;
+    use futures::SinkExt;
+    for _ in 0..60 {
+        if socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                "{not json".into(),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut closed = None;
+    for _ in 0..100 {
+        match ws::next(&mut socket, Duration::from_secs(2)).await {
+            Next::Closed(code) => {
+                closed = Some(code);
+                break;
+            }
+            Next::Nothing => break,
+            Next::Msg(m) => panic!("nothing may be sent before start: {m:?}"),
+        }
+    }
+    assert_eq!(closed, Some(Some(1008)));
+    // The server keeps serving others.
+    assert_eq!(app.get("/health").await.status(), 200);
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_flood_of_garbage_closes_the_socket);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_live_streams_going_away() {
+    let app = spawn(Backend::Sqlite).await;
+    let (sid, token) = answered_call(&app).await;
+    let (mut socket, _) = ws::connect(&format!("ws://{}/ws/twilio-media", app.addr)).await;
+    ws::send(
+        &mut socket,
+        &ws::start("MZ9", &sid, &[("call_id", &sid), ("token", &token)]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = tokio::spawn(app.shutdown());
+    let mut code = None;
+    for _ in 0..500 {
+        match ws::next(&mut socket, Duration::from_secs(5)).await {
+            Next::Closed(c) => {
+                code = c;
+                break;
+            }
+            Next::Msg(_) => continue,
+            Next::Nothing => break,
+        }
+    }
+    assert_eq!(
+        code,
+        Some(1001),
+        "streams close with going-away on shutdown"
+    );
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

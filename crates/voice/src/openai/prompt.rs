@@ -1,0 +1,151 @@
+//! The Hebrew system prompt and tool definitions for an LLM receptionist. Replies are
+//! spoken over the phone, so the prompt asks for short, spoken-style Hebrew with no
+//! formatting, one question at a time, and tells the model when to use each tool.
+
+use serde_json::{Value, json};
+
+use crate::agent::scripted::DEFAULT_QUESTIONS;
+use crate::provider::AgentContext;
+
+/// The system prompt for this business and call.
+pub fn system_prompt(ctx: &AgentContext) -> String {
+    let business = match ctx.business_name.trim() {
+        "" => "העסק",
+        b => b,
+    };
+    let questions: Vec<String> = if ctx.questions.iter().any(|q| !q.trim().is_empty()) {
+        ctx.questions
+            .iter()
+            .filter(|q| !q.trim().is_empty())
+            .cloned()
+            .collect()
+    } else {
+        DEFAULT_QUESTIONS.iter().map(|q| q.to_string()).collect()
+    };
+    let mut p = format!(
+        "את/ה נציג/ת שירות טלפוני של \"{business}\" ומדבר/ת עם לקוח בשיחת טלפון, בעברית.\n\
+         כללים:\n\
+         - ענה/י בקצרה: משפט אחד או שניים, בעברית מדוברת וטבעית, כמו בשיחת טלפון.\n\
+         - בלי רשימות, בלי כותרות, בלי סימני עיצוב, בלי אימוג'י ובלי קישורים; מספרים במילים כשזה טבעי.\n\
+         - שאלה אחת בכל פעם.\n\
+         - אל תמציא/י מידע על העסק; אם אינך יודע/ת, הצע/י שנחזור אל הלקוח.\n\
+         - אסוף/י מהלקוח את הפרטים האלה: {}\n\
+         - כשיש לך את הפרטים, קרא/י לכלי save_caller_details.\n\
+         - אם הלקוח מבקש שיחזרו אליו בזמן מסוים, קרא/י לכלי request_callback.\n\
+         - כשהשיחה הסתיימה, אמור/י תודה ולהתראות וקרא/י לכלי end_call.\n\
+         - העבר/י שיחה בכלי transfer_call רק למספר שמופיע בהנחיות העסק.\n",
+        questions.join(" ")
+    );
+    if let Some(number) = ctx.caller_number.as_deref().filter(|n| !n.is_empty()) {
+        p.push_str(&format!("מספר הטלפון של המתקשר: {number}\n"));
+    }
+    if let Some(extra) = ctx
+        .system_prompt
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
+        p.push_str("\nהנחיות ומידע על העסק:\n");
+        p.push_str(extra.trim());
+        p.push('\n');
+    }
+    p
+}
+
+fn function(name: &str, description: &str, properties: Value, required: &[&str]) -> Value {
+    json!({
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": false,
+            },
+        },
+    })
+}
+
+/// The tools offered to the model; see `sse::tool_action` for their mapping.
+pub(crate) fn tools() -> Value {
+    let s = |d: &str| json!({"type": "string", "description": d});
+    json!([
+        function(
+            "end_call",
+            "End the phone call after saying goodbye.",
+            json!({}),
+            &[]
+        ),
+        function(
+            "transfer_call",
+            "Transfer the call to a phone number given in the business instructions.",
+            json!({"number": s("E.164 phone number")}),
+            &["number"],
+        ),
+        function(
+            "save_caller_details",
+            "Save the caller's details for the business.",
+            json!({
+                "name": s("caller's name"),
+                "reason": s("reason for the call"),
+                "callback_time": s("when to call back"),
+                "urgency": {"type": "string", "enum": ["low", "normal", "urgent"]},
+            }),
+            &[],
+        ),
+        function(
+            "request_callback",
+            "The caller asked to be called back at a given time.",
+            json!({"when": s("when to call back, as the caller said it")}),
+            &["when"],
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_carries_the_business_and_its_knowledge() {
+        let ctx = AgentContext {
+            business_name: "מספרת רותי".into(),
+            system_prompt: Some("פתוח א-ה 9:00-18:00".into()),
+            caller_number: Some("+972501234567".into()),
+            ..Default::default()
+        };
+        let p = system_prompt(&ctx);
+        assert!(p.contains("מספרת רותי"));
+        assert!(p.contains("פתוח א-ה 9:00-18:00"));
+        assert!(p.contains("+972501234567"));
+        assert!(p.contains(DEFAULT_QUESTIONS[0]));
+        assert!(p.contains("בקצרה"));
+    }
+
+    #[test]
+    fn tools_are_openai_function_tools() {
+        let t = tools();
+        let names: Vec<&str> = t
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["function"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "end_call",
+                "transfer_call",
+                "save_caller_details",
+                "request_callback"
+            ]
+        );
+        assert!(
+            t.as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["type"] == "function")
+        );
+    }
+}

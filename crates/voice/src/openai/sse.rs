@@ -1,0 +1,287 @@
+//! Decoding of a streamed `chat/completions` response (server-sent events): text deltas
+//! become [`AgentEvent::Text`] as they arrive, and tool calls — whose JSON arguments
+//! arrive split across many events — are assembled and turned into [`AgentAction`]s when
+//! the choice finishes. Kept free of I/O so it can be fed any byte split in tests.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::provider::{AgentAction, AgentEvent, ProviderError};
+
+#[derive(Debug, Default)]
+struct ToolCall {
+    name: String,
+    arguments: String,
+}
+
+/// Incremental decoder for one response body.
+#[derive(Debug, Default)]
+pub(crate) struct ChatStreamDecoder {
+    line: Vec<u8>,
+    data: Option<String>,
+    tools: BTreeMap<u64, ToolCall>,
+    done: bool,
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default)]
+    index: u64,
+    #[serde(default)]
+    delta: Delta,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Delta {
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallChunk>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallChunk {
+    index: u64,
+    function: Option<FunctionChunk>,
+}
+
+#[derive(Deserialize)]
+struct FunctionChunk {
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+fn arg(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Maps one of our tools to an action; `None` for an unknown tool or unusable arguments.
+pub(crate) fn tool_action(name: &str, arguments: &str) -> Option<AgentAction> {
+    let args: Value = if arguments.trim().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        match serde_json::from_str(arguments) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(tool = name, error = %e, "tool call with invalid JSON arguments");
+                return None;
+            }
+        }
+    };
+    let action = match name {
+        "end_call" => AgentAction::EndCall,
+        "transfer_call" => AgentAction::Transfer {
+            number: arg(&args, "number")?,
+        },
+        "save_caller_details" => AgentAction::SaveDetails {
+            name: arg(&args, "name"),
+            reason: arg(&args, "reason"),
+            callback_time: arg(&args, "callback_time"),
+            urgency: arg(&args, "urgency"),
+        },
+        "request_callback" => AgentAction::CallBack {
+            when: arg(&args, "when")?,
+        },
+        other => {
+            tracing::warn!(tool = other, "model called an unknown tool");
+            return None;
+        }
+    };
+    Some(action)
+}
+
+impl ChatStreamDecoder {
+    /// True once `data: [DONE]` has been seen.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Feeds body bytes; returns the events they complete.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Vec<AgentEvent>, ProviderError> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if b != b'\n' {
+                self.line.push(b);
+                continue;
+            }
+            let mut line = std::mem::take(&mut self.line);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            self.line_done(&line, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// The body ended: dispatches what is pending and any unfinished tool calls.
+    pub(crate) fn finish(&mut self) -> Result<Vec<AgentEvent>, ProviderError> {
+        let mut out = Vec::new();
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.line_done(&line, &mut out)?;
+        }
+        self.dispatch(&mut out)?;
+        self.flush_tools(&mut out);
+        Ok(out)
+    }
+
+    fn line_done(&mut self, line: &[u8], out: &mut Vec<AgentEvent>) -> Result<(), ProviderError> {
+        if line.is_empty() {
+            return self.dispatch(out);
+        }
+        let line = String::from_utf8_lossy(line);
+        if let Some(value) = line.strip_prefix("data:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match &mut self.data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => self.data = Some(value.to_string()),
+            }
+        }
+        // Comments (":keep-alive"), `event:`, `id:` and `retry:` carry nothing we use.
+        Ok(())
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<AgentEvent>) -> Result<(), ProviderError> {
+        let Some(data) = self.data.take() else {
+            return Ok(());
+        };
+        let data = data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            self.flush_tools(out);
+            return Ok(());
+        }
+        if self.done || data.is_empty() {
+            return Ok(());
+        }
+        let chunk: Chunk = serde_json::from_str(data)
+            .map_err(|e| ProviderError::Protocol(format!("bad chat stream chunk: {e}")))?;
+        if let Some(err) = chunk.error {
+            let msg = err
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| err.to_string(), str::to_string);
+            return Err(ProviderError::Protocol(format!("chat stream error: {msg}")));
+        }
+        for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
+            if let Some(text) = choice.delta.content
+                && !text.is_empty()
+            {
+                out.push(AgentEvent::Text(text));
+            }
+            for call in choice.delta.tool_calls {
+                let acc = self.tools.entry(call.index).or_default();
+                if let Some(f) = call.function {
+                    if let Some(n) = f.name {
+                        acc.name.push_str(&n);
+                    }
+                    if let Some(a) = f.arguments {
+                        acc.arguments.push_str(&a);
+                    }
+                }
+            }
+            if choice.finish_reason.is_some() {
+                self.flush_tools(out);
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_tools(&mut self, out: &mut Vec<AgentEvent>) {
+        for (_, call) in std::mem::take(&mut self.tools) {
+            if let Some(action) = tool_action(&call.name, &call.arguments) {
+                out.push(AgentEvent::Action(action));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = concat!(
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n",
+        ": keep-alive\n\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"שלום \"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"דנה.\"},\"finish_reason\":null}]}\r\n\r\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"save_caller_details\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"name\\\": \\\"דנה\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\", \\\"reason\\\": \\\"תור\\\"}\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"end_call\",\"arguments\":\"{}\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+
+    fn expected() -> Vec<AgentEvent> {
+        vec![
+            AgentEvent::Text("שלום ".into()),
+            AgentEvent::Text("דנה.".into()),
+            AgentEvent::Action(AgentAction::SaveDetails {
+                name: Some("דנה".into()),
+                reason: Some("תור".into()),
+                callback_time: None,
+                urgency: None,
+            }),
+            AgentEvent::Action(AgentAction::EndCall),
+        ]
+    }
+
+    #[test]
+    fn decodes_text_and_split_tool_calls_at_any_byte_split() {
+        let bytes = BODY.as_bytes();
+        for step in [1, 2, 3, 7, 64, bytes.len()] {
+            let mut d = ChatStreamDecoder::default();
+            let mut events = vec![];
+            for chunk in bytes.chunks(step) {
+                events.extend(d.feed(chunk).unwrap());
+            }
+            events.extend(d.finish().unwrap());
+            assert!(d.is_done());
+            assert_eq!(events, expected(), "split every {step} bytes");
+        }
+    }
+
+    #[test]
+    fn an_error_object_in_the_stream_is_a_protocol_error() {
+        let mut d = ChatStreamDecoder::default();
+        let r = d.feed(b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n");
+        assert!(matches!(r, Err(ProviderError::Protocol(m)) if m.contains("overloaded")));
+    }
+
+    #[test]
+    fn tools_map_to_actions() {
+        assert_eq!(
+            tool_action("transfer_call", r#"{"number":"+972501234567"}"#),
+            Some(AgentAction::Transfer {
+                number: "+972501234567".into()
+            })
+        );
+        assert_eq!(
+            tool_action("request_callback", r#"{"when":"מחר ב-10"}"#),
+            Some(AgentAction::CallBack {
+                when: "מחר ב-10".into()
+            })
+        );
+        assert_eq!(tool_action("transfer_call", "{}"), None);
+        assert_eq!(tool_action("end_call", ""), Some(AgentAction::EndCall));
+        assert_eq!(tool_action("launch_rockets", "{}"), None);
+        assert_eq!(tool_action("end_call", "{not json"), None);
+    }
+}

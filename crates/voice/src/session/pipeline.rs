@@ -1,0 +1,223 @@
+//! One agent turn as a cancellable task: speech-to-text, then the agent's streamed reply
+//! cut into sentences, each sentence streamed through text-to-speech into mu-law frames.
+//! Reading the agent and speaking run concurrently, so the first sentence is on its way
+//! to the caller while the model is still writing the next. Everything goes back to the
+//! turn loop as messages tagged with the task's generation; on barge-in the loop aborts
+//! the task (dropping every in-flight request) and ignores anything it sent late.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::cache;
+use super::encode::MulawEncoder;
+use super::sentences::SentenceSplitter;
+use crate::provider::{
+    AgentAction, AgentContext, AgentEvent, ProviderError, TextToSpeech, with_timeout,
+};
+
+use super::Providers;
+
+/// Largest audio message for a cached phrase (1 s).
+const PHRASE_CHUNK: usize = 8000;
+
+/// What a pipeline task reports.
+#[derive(Debug)]
+pub(crate) enum PipeMsg {
+    Transcript { text: String, ms: u32 },
+    FirstToken { ms: u32 },
+    FirstAudio { ms: u32 },
+    /// A sentence the agent said (for the turn's full text).
+    Sentence(String),
+    Audio { utterance: u64, mulaw: Vec<u8> },
+    UtteranceEnd { utterance: u64, text: String },
+    Action(AgentAction),
+    Failed(ProviderError),
+    Done,
+}
+
+/// What a task does.
+#[derive(Debug, Clone)]
+pub(crate) enum Job {
+    /// Say fixed phrases (greeting, prompt, goodbye).
+    Say(Vec<String>),
+    /// Answer the caller: optional apology first, then STT (unless the text is known),
+    /// the agent and TTS.
+    Reply {
+        apology: Option<String>,
+        ctx: AgentContext,
+        caller_audio: Arc<Vec<i16>>,
+        caller_text: Option<String>,
+    },
+}
+
+/// A task's handle on the loop.
+#[derive(Clone)]
+pub(crate) struct Pipe {
+    pub generation: u64,
+    pub tx: mpsc::Sender<(u64, PipeMsg)>,
+    pub utterances: Arc<AtomicU64>,
+    pub t0: Instant,
+    pub timeout: Duration,
+    pub providers: Providers,
+}
+
+fn ms_since(t0: Instant) -> u32 {
+    t0.elapsed().as_millis().min(u128::from(u32::MAX)) as u32
+}
+
+impl Pipe {
+    async fn send(&self, msg: PipeMsg) {
+        // If the loop is gone the task is about to be dropped; nothing to do.
+        let _ = self.tx.send((self.generation, msg)).await;
+    }
+
+    fn next_utterance(&self) -> u64 {
+        self.utterances.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Runs the job to completion, reporting `Done` or `Failed`.
+    pub(crate) async fn run(self, job: Job) {
+        let result = match job {
+            Job::Say(phrases) => self.say_all(&phrases).await,
+            Job::Reply {
+                apology,
+                ctx,
+                caller_audio,
+                caller_text,
+            } => {
+                let r = match apology {
+                    Some(a) => self.say_all(&[a]).await,
+                    None => Ok(()),
+                };
+                match r {
+                    Ok(()) => self.reply(ctx, &caller_audio, caller_text).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        self.send(match result {
+            Ok(()) => PipeMsg::Done,
+            Err(e) => PipeMsg::Failed(e),
+        })
+        .await;
+    }
+
+    async fn say_all(&self, phrases: &[String]) -> Result<(), ProviderError> {
+        for text in phrases {
+            let audio = cache::phrase(self.providers.tts.as_ref(), text, self.timeout).await?;
+            let utterance = self.next_utterance();
+            self.send(PipeMsg::Sentence(text.clone())).await;
+            for chunk in audio.chunks(PHRASE_CHUNK) {
+                let mulaw = chunk.to_vec();
+                self.send(PipeMsg::Audio { utterance, mulaw }).await;
+            }
+            let text = text.clone();
+            self.send(PipeMsg::UtteranceEnd { utterance, text }).await;
+        }
+        Ok(())
+    }
+
+    async fn reply(
+        &self,
+        ctx: AgentContext,
+        caller_audio: &[i16],
+        caller_text: Option<String>,
+    ) -> Result<(), ProviderError> {
+        let caller_text = match (caller_text, &self.providers.stt) {
+            (Some(t), _) => t,
+            (None, Some(stt)) => {
+                let t = with_timeout(self.timeout, stt.transcribe(caller_audio, "he")).await?;
+                let ms = ms_since(self.t0);
+                self.send(PipeMsg::Transcript {
+                    text: t.text.clone(),
+                    ms,
+                })
+                .await;
+                t.text
+            }
+            (None, None) => String::new(),
+        };
+        let agent = self.providers.agent.clone();
+        let events = with_timeout(self.timeout, agent.reply(&ctx, &caller_text)).await?;
+        let (sentence_tx, sentence_rx) = mpsc::unbounded_channel();
+        tokio::try_join!(
+            self.read_agent(events, sentence_tx),
+            self.speak_sentences(sentence_rx)
+        )?;
+        Ok(())
+    }
+
+    /// Agent events → sentences (to the speaker) and actions (to the loop).
+    async fn read_agent(
+        &self,
+        mut events: futures::stream::BoxStream<'static, Result<AgentEvent, ProviderError>>,
+        sentences: mpsc::UnboundedSender<String>,
+    ) -> Result<(), ProviderError> {
+        let mut splitter = SentenceSplitter::new();
+        let mut first = true;
+        while let Some(event) =
+            with_timeout(self.timeout, async { events.next().await.transpose() }).await?
+        {
+            match event {
+                AgentEvent::Text(delta) => {
+                    if first && !delta.is_empty() {
+                        first = false;
+                        self.send(PipeMsg::FirstToken {
+                            ms: ms_since(self.t0),
+                        })
+                        .await;
+                    }
+                    for s in splitter.push(&delta) {
+                        let _ = sentences.send(s);
+                    }
+                }
+                AgentEvent::Action(a) => self.send(PipeMsg::Action(a)).await,
+            }
+        }
+        if let Some(s) = splitter.finish() {
+            let _ = sentences.send(s);
+        }
+        Ok(())
+    }
+
+    /// Sentences → streamed speech, one utterance per sentence.
+    async fn speak_sentences(
+        &self,
+        mut sentences: mpsc::UnboundedReceiver<String>,
+    ) -> Result<(), ProviderError> {
+        let mut first_audio = true;
+        while let Some(text) = sentences.recv().await {
+            self.send(PipeMsg::Sentence(text.clone())).await;
+            let tts: &dyn TextToSpeech = self.providers.tts.as_ref();
+            let mut stream = with_timeout(self.timeout, tts.synthesize(&text)).await?;
+            let utterance = self.next_utterance();
+            let mut enc = MulawEncoder::new();
+            while let Some(chunk) =
+                with_timeout(self.timeout, async { stream.next().await.transpose() }).await?
+            {
+                if first_audio {
+                    first_audio = false;
+                    self.send(PipeMsg::FirstAudio {
+                        ms: ms_since(self.t0),
+                    })
+                    .await;
+                }
+                let mulaw = enc.push(&chunk)?;
+                if !mulaw.is_empty() {
+                    self.send(PipeMsg::Audio { utterance, mulaw }).await;
+                }
+            }
+            let mulaw = enc.finish();
+            if !mulaw.is_empty() {
+                self.send(PipeMsg::Audio { utterance, mulaw }).await;
+            }
+            self.send(PipeMsg::UtteranceEnd { utterance, text }).await;
+        }
+        Ok(())
+    }
+}

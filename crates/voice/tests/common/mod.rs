@@ -1,0 +1,151 @@
+//! A stand-in for the server side of a call in session tests: it speaks espeak-ng Hebrew
+//! as the caller (8 kHz mu-law, 20 ms frames, with a little line noise), confirms
+//! playback the way Twilio marks do, and records everything the session sends.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use voice::session::{SessionHandle, SessionInput, SessionOutput, TurnRecord};
+
+pub const FRAME: usize = 160;
+
+/// Low-level line noise, deterministic.
+fn noise(n: usize, seed: &mut u32) -> Vec<i16> {
+    (0..n)
+        .map(|_| {
+            *seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((*seed >> 16) % 61) as i16 - 30
+        })
+        .collect()
+}
+
+/// 8 kHz PCM of espeak-ng saying `text`.
+pub async fn speech_pcm(text: &str) -> Vec<i16> {
+    voice::tts::espeak::synthesize(text)
+        .await
+        .expect("espeak-ng")
+        .mono_at(8000)
+}
+
+/// The caller saying `text`: 200 ms of line noise, the speech, then 1 s of line noise
+/// (enough to end the turn), as 20 ms mu-law frames.
+pub async fn caller_says(text: &str) -> Vec<Vec<u8>> {
+    let mut seed = text.len() as u32;
+    let mut pcm = noise(1600, &mut seed);
+    for s in speech_pcm(text).await {
+        pcm.push(s.saturating_add(noise(1, &mut seed)[0]));
+    }
+    pcm.extend(noise(8000, &mut seed));
+    audio::mulaw::encode(&pcm)
+        .chunks(FRAME)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// The server's side of one session.
+pub struct Call {
+    pub h: SessionHandle,
+    pub log: Vec<SessionOutput>,
+    /// Confirm each utterance as soon as its end arrives (as if played instantly).
+    pub auto_play: bool,
+}
+
+impl Call {
+    pub fn new(h: SessionHandle) -> Self {
+        Self {
+            h,
+            log: Vec::new(),
+            auto_play: true,
+        }
+    }
+
+    async fn take(&mut self, o: SessionOutput) -> SessionOutput {
+        if let (true, SessionOutput::UtteranceEnd { utterance }) = (self.auto_play, &o) {
+            let _ = self
+                .h
+                .input
+                .send(SessionInput::Played {
+                    utterance: *utterance,
+                })
+                .await;
+        }
+        self.log.push(o.clone());
+        o
+    }
+
+    /// The next output; `None` once the session has finished.
+    pub async fn next(&mut self) -> Option<SessionOutput> {
+        let o = tokio::time::timeout(Duration::from_secs(120), self.h.output.recv())
+            .await
+            .expect("the session went quiet")?;
+        Some(self.take(o).await)
+    }
+
+    /// Outputs up to and including the first that matches.
+    pub async fn until(&mut self, mut pred: impl FnMut(&SessionOutput) -> bool) -> Vec<SessionOutput> {
+        let mut seen = Vec::new();
+        loop {
+            let o = self.next().await.expect("session ended early");
+            let hit = pred(&o);
+            seen.push(o);
+            if hit {
+                return seen;
+            }
+        }
+    }
+
+    /// Outputs up to the next turn record, and that record.
+    pub async fn until_turn(&mut self) -> (Vec<SessionOutput>, TurnRecord) {
+        let seen = self.until(|o| matches!(o, SessionOutput::Turn(_))).await;
+        let Some(SessionOutput::Turn(t)) = seen.last().cloned() else {
+            unreachable!()
+        };
+        (seen, t)
+    }
+
+    /// Sends the caller's frames, reading (and logging) outputs meanwhile.
+    pub async fn say(&mut self, frames: &[Vec<u8>]) {
+        for f in frames {
+            loop {
+                tokio::select! {
+                    biased;
+                    r = self.h.input.send(SessionInput::Audio(f.clone())) => {
+                        r.expect("session input closed");
+                        break;
+                    }
+                    Some(o) = self.h.output.recv() => { self.take(o).await; }
+                }
+            }
+        }
+    }
+
+    /// Everything until the session closes its output.
+    pub async fn rest(&mut self) -> Vec<SessionOutput> {
+        let mut seen = Vec::new();
+        while let Some(o) = self.next().await {
+            seen.push(o);
+        }
+        seen
+    }
+
+    pub fn turns(&self) -> Vec<TurnRecord> {
+        self.log
+            .iter()
+            .filter_map(|o| match o {
+                SessionOutput::Turn(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub fn audio_bytes(outputs: &[SessionOutput]) -> usize {
+    outputs
+        .iter()
+        .map(|o| match o {
+            SessionOutput::Audio { mulaw, .. } => mulaw.len(),
+            _ => 0,
+        })
+        .sum()
+}

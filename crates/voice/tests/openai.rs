@@ -1,0 +1,368 @@
+//! The OpenAI providers against stand-in servers that check each request against
+//! OpenAI's published shapes (auth header, multipart fields, JSON body) and answer with
+//! the published response shapes, streamed the way OpenAI streams them.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use futures::{StreamExt, TryStreamExt};
+use serde_json::{Value, json};
+use voice::openai::{OpenAiAgent, OpenAiConfig, OpenAiStt, OpenAiTts};
+use voice::{
+    Agent, AgentAction, AgentContext, AgentEvent, ProviderError, Role, SpeechToText, TextToSpeech,
+};
+
+const KEY: &str = "sk-test-key";
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
+fn config(base: &str) -> OpenAiConfig {
+    let mut c = OpenAiConfig::new(KEY).with_base_url(base);
+    c.timeout = Duration::from_secs(5);
+    c
+}
+
+fn authorized(h: &HeaderMap) -> bool {
+    h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {KEY}"))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})),
+    )
+        .into_response()
+}
+
+#[derive(Default, Debug)]
+struct SeenUpload {
+    fields: Vec<(String, String)>,
+    file_name: Option<String>,
+    file_type: Option<String>,
+    wav: Option<audio::Wav>,
+}
+
+async fn transcriptions(
+    State(seen): State<Arc<Mutex<SeenUpload>>>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    let mut s = SeenUpload::default();
+    while let Some(field) = form.next_field().await.unwrap() {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            s.file_name = field.file_name().map(str::to_string);
+            s.file_type = field.content_type().map(str::to_string);
+            let bytes = field.bytes().await.unwrap();
+            s.wav = audio::wav::read(&bytes).ok();
+        } else {
+            s.fields.push((name, field.text().await.unwrap()));
+        }
+    }
+    let ok = s.wav.is_some()
+        && s.fields
+            .iter()
+            .any(|(k, v)| k == "model" && v == "whisper-1")
+        && s.fields.iter().any(|(k, v)| k == "language" && v == "he");
+    *seen.lock().unwrap() = s;
+    if !ok {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {"message": "missing file, model or language"}})),
+        )
+            .into_response();
+    }
+    axum::Json(
+        json!({"text": " שלום, קוראים לי דנה ", "usage": {"type": "duration", "seconds": 2}}),
+    )
+    .into_response()
+}
+
+#[tokio::test]
+async fn stt_uploads_a_wav_with_model_and_language_and_reads_text() {
+    let seen = Arc::new(Mutex::new(SeenUpload::default()));
+    let app = Router::new()
+        .route("/v1/audio/transcriptions", post(transcriptions))
+        .with_state(seen.clone());
+    let stt = OpenAiStt::new(config(&serve(app).await));
+    let pcm: Vec<i16> = (0..8000).map(|i| ((i % 40) * 500 - 10000) as i16).collect();
+    let t = stt.transcribe(&pcm, "he").await.unwrap();
+    assert_eq!(t.text, "שלום, קוראים לי דנה");
+    assert_eq!(t.confidence, None);
+    let s = seen.lock().unwrap();
+    let wav = s.wav.as_ref().unwrap();
+    assert_eq!((wav.sample_rate, wav.channels), (8000, 1));
+    assert_eq!(wav.samples, pcm);
+    assert_eq!(s.file_name.as_deref(), Some("turn.wav"));
+    assert_eq!(s.file_type.as_deref(), Some("audio/wav"));
+    assert!(
+        s.fields
+            .contains(&("response_format".into(), "json".into()))
+    );
+}
+
+#[tokio::test]
+async fn stt_reports_http_errors_with_status_and_body() {
+    let seen = Arc::new(Mutex::new(SeenUpload::default()));
+    let app = Router::new()
+        .route("/v1/audio/transcriptions", post(transcriptions))
+        .with_state(seen);
+    let mut cfg = config(&serve(app).await);
+    cfg.api_key = "sk-wrong".into();
+    let err = OpenAiStt::new(cfg)
+        .transcribe(&[0; 800], "he")
+        .await
+        .unwrap_err();
+    match err {
+        ProviderError::Http {
+            status,
+            body_excerpt,
+        } => {
+            assert_eq!(status, 401);
+            assert!(body_excerpt.contains("Incorrect API key"), "{body_excerpt}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_is_not_there_is_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    drop(listener);
+    let err = OpenAiTts::new(config(&base))
+        .synthesize("שלום")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
+}
+
+/// SSE body pieces, split mid-JSON and mid-UTF-8, as a network would deliver them.
+fn chat_sse() -> Vec<Vec<u8>> {
+    let events = [
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}),
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"תודה דנה, "},"finish_reason":null}]}),
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"נחזור אלייך מחר."},"finish_reason":null}]}),
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"save_caller_details","arguments":""}}]},"finish_reason":null}]}),
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"name\":\"דנה\",\"reas"}}]},"finish_reason":null}]}),
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"on\":\"תור\",\"callback_time\":\"מחר\",\"urgency\":\"normal\"}"}}]},"finish_reason":null}]}),
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"end_call","arguments":"{}"}}]},"finish_reason":null}]}),
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}),
+    ];
+    let mut body = String::new();
+    for e in events {
+        body.push_str(&format!("data: {e}\n\n"));
+    }
+    body.push_str("data: [DONE]\n\n");
+    body.into_bytes().chunks(37).map(<[u8]>::to_vec).collect()
+}
+
+async fn chat(
+    State(seen): State<Arc<Mutex<Option<Value>>>>,
+    headers: HeaderMap,
+    body: axum::Json<Value>,
+) -> Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    *seen.lock().unwrap() = Some(body.0);
+    let chunks = chat_sse();
+    let stream = futures::stream::iter(chunks).map(Ok::<_, std::io::Error>);
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
+fn ctx() -> AgentContext {
+    AgentContext {
+        business_name: "מספרת רותי".into(),
+        system_prompt: Some("פתוח א-ה".into()),
+        history: vec![
+            (
+                Role::Agent,
+                "שלום, הגעתם למספרת רותי. איך אפשר לעזור?".into(),
+            ),
+            (Role::Caller, "אני רוצה תור".into()),
+            (Role::Agent, "בשמחה. מה השם?".into()),
+        ],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn agent_posts_the_conversation_and_decodes_text_and_tool_calls() {
+    let seen = Arc::new(Mutex::new(None));
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .with_state(seen.clone());
+    let agent = OpenAiAgent::new(config(&serve(app).await));
+    let events: Vec<AgentEvent> = agent
+        .reply(&ctx(), "דנה")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            AgentEvent::Text("תודה דנה, ".into()),
+            AgentEvent::Text("נחזור אלייך מחר.".into()),
+            AgentEvent::Action(AgentAction::SaveDetails {
+                name: Some("דנה".into()),
+                reason: Some("תור".into()),
+                callback_time: Some("מחר".into()),
+                urgency: Some("normal".into()),
+            }),
+            AgentEvent::Action(AgentAction::EndCall),
+        ]
+    );
+    let body = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(body["model"], "gpt-4o-mini");
+    assert_eq!(body["stream"], true);
+    let messages = body["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "assistant", "user", "assistant", "user"]);
+    let system = messages[0]["content"].as_str().unwrap();
+    assert!(system.contains("מספרת רותי") && system.contains("פתוח א-ה"));
+    assert_eq!(messages[4]["content"], "דנה");
+    let tools: Vec<&str> = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert!(tools.contains(&"end_call") && tools.contains(&"transfer_call"));
+    assert!(tools.contains(&"save_caller_details"));
+}
+
+#[tokio::test]
+async fn agent_text_arrives_before_the_reply_is_complete() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let g = gate.clone();
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(move || {
+            let g = g.clone();
+            async move {
+                let first = format!(
+                    "data: {}\n\n",
+                    json!({"id":"c","choices":[{"index":0,"delta":{"content":"רגע אחד."},"finish_reason":null}]})
+                );
+                let rest = format!(
+                    "data: {}\n\ndata: [DONE]\n\n",
+                    json!({"id":"c","choices":[{"index":0,"delta":{"content":" בודקת."},"finish_reason":"stop"}]})
+                );
+                let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(first) })
+                    .chain(futures::stream::once(async move {
+                        g.notified().await;
+                        Ok(rest)
+                    }));
+                Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from_stream(stream))
+                    .unwrap()
+            }
+        }),
+    );
+    let mut cfg = config(&serve(app).await);
+    cfg.api_key.clear();
+    let mut events = OpenAiAgent::new(cfg).reply(&ctx(), "שלום").await.unwrap();
+    // The server holds the rest back until we have the first delta.
+    assert_eq!(
+        events.next().await.unwrap().unwrap(),
+        AgentEvent::Text("רגע אחד.".into())
+    );
+    gate.notify_one();
+    assert_eq!(
+        events.next().await.unwrap().unwrap(),
+        AgentEvent::Text(" בודקת.".into())
+    );
+    assert!(events.next().await.is_none());
+}
+
+#[tokio::test]
+async fn agent_http_error_fails_the_reply() {
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(|| async {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": {"message": "The server had an error", "type": "server_error"}})),
+            )
+        }),
+    );
+    let err = OpenAiAgent::new(config(&serve(app).await))
+        .reply(&ctx(), "שלום")
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, ProviderError::Http { status: 500, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn tts_posts_pcm_request_and_streams_24k_samples() {
+    let samples: Vec<i16> = (0..4801).map(|i| (i * 7 % 20000 - 10000) as i16).collect();
+    let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let seen = Arc::new(Mutex::new(None::<Value>));
+    let s2 = seen.clone();
+    let app = Router::new().route(
+        "/v1/audio/speech",
+        post(move |headers: HeaderMap, body: axum::Json<Value>| {
+            let bytes = bytes.clone();
+            let seen = s2.clone();
+            async move {
+                if !authorized(&headers) {
+                    return unauthorized();
+                }
+                *seen.lock().unwrap() = Some(body.0);
+                // Odd-sized pieces: samples straddle chunk boundaries.
+                let pieces: Vec<Vec<u8>> = bytes.chunks(1001).map(<[u8]>::to_vec).collect();
+                let stream = futures::stream::iter(pieces).map(Ok::<_, std::io::Error>);
+                Response::builder()
+                    .header("content-type", "audio/pcm")
+                    .body(Body::from_stream(stream))
+                    .unwrap()
+            }
+        }),
+    );
+    let mut cfg = config(&serve(app).await);
+    cfg.tts_voice = "nova".into();
+    let chunks: Vec<_> = OpenAiTts::new(cfg)
+        .synthesize("שלום וברכה")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(chunks.iter().all(|c| c.sample_rate == 24_000));
+    let got: Vec<i16> = chunks.into_iter().flat_map(|c| c.pcm).collect();
+    assert_eq!(got, samples);
+    let body = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        body,
+        json!({"model": "tts-1", "voice": "nova", "input": "שלום וברכה", "response_format": "pcm"})
+    );
+}
