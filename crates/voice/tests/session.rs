@@ -148,7 +148,10 @@ async fn the_greeting_plays_first_and_is_cached_for_the_next_call() {
     assert_eq!(record.heard_text, greeting);
     assert!(record.first_frame_out_ms.is_some());
     let bytes = audio_bytes(&call.log);
-    assert!(bytes >= 8000, "at least a second of greeting, got {bytes} bytes");
+    assert!(
+        bytes >= 8000,
+        "at least a second of greeting, got {bytes} bytes"
+    );
     assert!(seen.contains(&SessionOutput::UtteranceEnd { utterance: 1 }));
     assert!(session::is_cached(providers.tts.as_ref(), greeting));
 
@@ -158,12 +161,22 @@ async fn the_greeting_plays_first_and_is_cached_for_the_next_call() {
     assert_eq!(audio_bytes(&again.log), bytes);
     again.h.input.send(SessionInput::Hangup).await.unwrap();
     let rest = again.rest().await;
-    assert_eq!(rest.last(), Some(&SessionOutput::End { reason: "hangup".into() }));
+    assert_eq!(
+        rest.last(),
+        Some(&SessionOutput::End {
+            reason: "hangup".into()
+        })
+    );
 }
 
 #[tokio::test]
 async fn a_full_intake_with_speech_to_text_saves_details_and_ends() {
-    let answers = ["דנה כהן", "אני רוצה לקבוע תור לתספורת", "מחר בבוקר בשעה עשר", "כן, נכון"];
+    let answers = [
+        "דנה כהן",
+        "אני רוצה לקבוע תור לתספורת",
+        "מחר בבוקר בשעה עשר",
+        "כן, נכון",
+    ];
     let stt = KnownPhrases::new(&answers).await;
     let mut call = Call::new(session::spawn(cfg(), local(Some(Arc::new(stt))), ctx()));
     call.until_turn().await; // greeting
@@ -182,7 +195,13 @@ async fn a_full_intake_with_speech_to_text_saves_details_and_ends() {
         assert!(s <= l && l <= t && t <= f, "{record:?}");
     }
     let turns = call.turns();
-    assert!(turns[4].agent_text.starts_with("רק לוודא שרשמתי נכון: דנה כהן"), "{:?}", turns[4]);
+    assert!(
+        turns[3]
+            .agent_text
+            .starts_with("רק לוודא שרשמתי נכון: דנה כהן"),
+        "{:?}",
+        turns[3]
+    );
     let rest = call.rest().await;
     assert_eq!(
         actions(&call.log),
@@ -199,7 +218,12 @@ async fn a_full_intake_with_speech_to_text_saves_details_and_ends() {
     let goodbye = call.turns().last().unwrap().clone();
     assert_eq!(goodbye.agent_text, GOODBYE);
     assert!(audio_bytes(&rest) > 0, "the goodbye is spoken");
-    assert_eq!(rest.last(), Some(&SessionOutput::End { reason: "agent_end_call".into() }));
+    assert_eq!(
+        rest.last(),
+        Some(&SessionOutput::End {
+            reason: "agent_end_call".into()
+        })
+    );
 }
 
 #[tokio::test]
@@ -214,7 +238,11 @@ async fn without_speech_to_text_the_answers_are_kept_as_audio() {
         assert_eq!(record.stt_ms, None);
         let kept = record.caller_audio.expect("caller audio kept");
         let spoken = speech_pcm(answer).await.len();
-        assert!(kept.len() * 2 >= spoken, "kept {} of {spoken} samples", kept.len());
+        assert!(
+            kept.len() * 2 >= spoken,
+            "kept {} of {spoken} samples",
+            kept.len()
+        );
     }
     let rest = call.rest().await;
     assert_eq!(
@@ -229,7 +257,12 @@ async fn without_speech_to_text_the_answers_are_kept_as_audio() {
             AgentAction::EndCall
         ]
     );
-    assert_eq!(rest.last(), Some(&SessionOutput::End { reason: "agent_end_call".into() }));
+    assert_eq!(
+        rest.last(),
+        Some(&SessionOutput::End {
+            reason: "agent_end_call".into()
+        })
+    );
 }
 
 #[tokio::test]
@@ -245,7 +278,11 @@ async fn barge_in_clears_playback_cancels_the_reply_and_keeps_only_what_was_hear
     let Some(SessionOutput::UtteranceEnd { utterance: first }) = seen.last().cloned() else {
         unreachable!()
     };
-    call.h.input.send(SessionInput::Played { utterance: first }).await.unwrap();
+    call.h
+        .input
+        .send(SessionInput::Played { utterance: first })
+        .await
+        .unwrap();
     let before = call.log.len();
     call.say(&caller_says("רגע, מה אמרת").await).await;
     call.auto_play = true;
@@ -269,7 +306,9 @@ async fn barge_in_clears_playback_cancels_the_reply_and_keeps_only_what_was_hear
         .unwrap();
     let (_, next) = call.until_turn().await;
     for o in &call.log[before + clear_at..] {
-        if let SessionOutput::Audio { utterance, .. } | SessionOutput::UtteranceEnd { utterance } = o {
+        if let SessionOutput::Audio { utterance, .. } | SessionOutput::UtteranceEnd { utterance } =
+            o
+        {
             assert!(*utterance > max_before, "stale audio after clear: {o:?}");
         }
     }
@@ -282,7 +321,9 @@ fn failing_tts() -> Arc<OpenAiTts> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     drop(listener);
-    Arc::new(OpenAiTts::new(OpenAiConfig::new("sk-x").with_base_url(base)))
+    Arc::new(OpenAiTts::new(
+        OpenAiConfig::new("sk-x").with_base_url(base),
+    ))
 }
 
 async fn expect_apology_then_fallback(mut call: Call) {
@@ -296,7 +337,10 @@ async fn expect_apology_then_fallback(mut call: Call) {
     let record = call.turns().last().unwrap().clone();
     assert!(record.agent_text.contains(APOLOGY), "{record:?}");
     assert!(audio_bytes(&rest) >= 4000, "the apology is spoken");
-    assert!(rest.iter().any(|o| matches!(o, SessionOutput::UtteranceEnd { .. })));
+    assert!(
+        rest.iter()
+            .any(|o| matches!(o, SessionOutput::UtteranceEnd { .. }))
+    );
 }
 
 #[tokio::test]
@@ -371,7 +415,8 @@ async fn the_first_sentence_is_spoken_while_the_agent_is_still_writing() {
     call.until_turn().await;
     call.say(&caller_says("יש תור למחר?").await).await;
     // The agent has sent only its first sentence; its audio must already be out.
-    call.until(|o| matches!(o, SessionOutput::UtteranceEnd { .. })).await;
+    call.until(|o| matches!(o, SessionOutput::UtteranceEnd { .. }))
+        .await;
     gate.notify_one();
     let (_, record) = call.until_turn().await;
     assert_eq!(record.agent_text, "בשמחה, אני בודקת. יש תור פנוי מחר.");
@@ -386,7 +431,12 @@ async fn star_sends_the_caller_to_the_recording_fallback() {
     call.h.input.send(SessionInput::Dtmf('5')).await.unwrap();
     call.h.input.send(SessionInput::Dtmf('*')).await.unwrap();
     let rest = call.rest().await;
-    assert_eq!(rest, vec![SessionOutput::Fallback { reason: "dtmf_star".into() }]);
+    assert_eq!(
+        rest,
+        vec![SessionOutput::Fallback {
+            reason: "dtmf_star".into()
+        }]
+    );
 }
 
 #[tokio::test]
@@ -406,10 +456,18 @@ async fn a_silent_caller_is_prompted_then_told_goodbye() {
     let (_, bye) = call.until_turn().await;
     assert_eq!(bye.agent_text, SILENCE_GOODBYE);
     let rest = call.rest().await;
-    assert_eq!(rest, vec![SessionOutput::End { reason: "silence".into() }]);
+    assert_eq!(
+        rest,
+        vec![SessionOutput::End {
+            reason: "silence".into()
+        }]
+    );
     // On the paused clock the timers are exact.
     let waited = prompted - greeted;
     assert!(waited >= cfg.silence_prompt_after, "{waited:?}");
-    assert!(waited < cfg.silence_prompt_after + Duration::from_millis(50), "{waited:?}");
+    assert!(
+        waited < cfg.silence_prompt_after + Duration::from_millis(50),
+        "{waited:?}"
+    );
     assert!(tokio::time::Instant::now() - t0 >= cfg.silence_hangup_after);
 }

@@ -53,7 +53,9 @@ pub(crate) async fn render(
     }
     out.extend(enc.finish());
     if out.is_empty() {
-        return Err(ProviderError::Protocol("text-to-speech returned no audio".into()));
+        return Err(ProviderError::Protocol(
+            "text-to-speech returned no audio".into(),
+        ));
     }
     Ok(out)
 }

@@ -22,7 +22,9 @@ impl MulawEncoder {
     /// Encodes a chunk; returns whole frames (a multiple of 160 bytes, possibly empty).
     pub fn push(&mut self, chunk: &AudioChunk) -> Result<Vec<u8>, ProviderError> {
         if chunk.sample_rate == 0 {
-            return Err(ProviderError::Protocol("audio chunk with sample rate 0".into()));
+            return Err(ProviderError::Protocol(
+                "audio chunk with sample rate 0".into(),
+            ));
         }
         self.at_8k.clear();
         if chunk.sample_rate == SAMPLE_RATE {

@@ -28,13 +28,26 @@ const PHRASE_CHUNK: usize = 8000;
 /// What a pipeline task reports.
 #[derive(Debug)]
 pub(crate) enum PipeMsg {
-    Transcript { text: String, ms: u32 },
-    FirstToken { ms: u32 },
-    FirstAudio { ms: u32 },
+    Transcript {
+        text: String,
+        ms: u32,
+    },
+    FirstToken {
+        ms: u32,
+    },
+    FirstAudio {
+        ms: u32,
+    },
     /// A sentence the agent said (for the turn's full text).
     Sentence(String),
-    Audio { utterance: u64, mulaw: Vec<u8> },
-    UtteranceEnd { utterance: u64, text: String },
+    Audio {
+        utterance: u64,
+        mulaw: Vec<u8>,
+    },
+    UtteranceEnd {
+        utterance: u64,
+        text: String,
+    },
     Action(AgentAction),
     Failed(ProviderError),
     Done,

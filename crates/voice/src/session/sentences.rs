@@ -3,7 +3,7 @@
 //! sentence ends at `.`/`!`/`?`/`…`/`;`/`:` followed by white space, or at a newline; a
 //! run-on sentence is cut at a comma or space once it is too long to wait for.
 
-/// Shortest text spoken as its own sentence (avoids "א." or a stray "1.").
+/// Fewest letters spoken as their own sentence (avoids "א." or a stray "1.").
 const MIN_CHARS: usize = 2;
 /// Past this length a sentence is cut at the last comma or space.
 const MAX_CHARS: usize = 160;
@@ -27,19 +27,21 @@ impl SentenceSplitter {
     pub fn push(&mut self, delta: &str) -> Vec<String> {
         self.buf.push_str(delta);
         let mut out = Vec::new();
-        loop {
-            let cut = self.find_cut();
-            let Some(at) = cut else { break };
+        let mut from = 0;
+        while let Some(at) = self.find_cut(from) {
+            let letters = self.buf[..at]
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .count();
+            if letters < MIN_CHARS {
+                // Too short alone ("א."): it joins the sentence that follows.
+                from = at;
+                continue;
+            }
             let rest = self.buf.split_off(at);
             let sentence = std::mem::replace(&mut self.buf, rest);
-            let sentence = sentence.trim();
-            if sentence.chars().count() >= MIN_CHARS {
-                out.push(sentence.to_string());
-            } else if !sentence.is_empty() {
-                // Too short alone: keep it in front of what follows.
-                self.buf.insert_str(0, &format!("{sentence} "));
-                break;
-            }
+            out.push(sentence.trim().to_string());
+            from = 0;
         }
         out
     }
@@ -52,8 +54,11 @@ impl SentenceSplitter {
     }
 
     /// Byte index just after the first sentence end in the buffer.
-    fn find_cut(&self) -> Option<usize> {
-        let mut chars = self.buf.char_indices().peekable();
+    fn find_cut(&self, from: usize) -> Option<usize> {
+        let mut chars = self.buf[from..]
+            .char_indices()
+            .map(|(i, c)| (i + from, c))
+            .peekable();
         while let Some((i, c)) = chars.next() {
             if c == '\n' {
                 return Some(i + 1);
@@ -78,7 +83,7 @@ impl SentenceSplitter {
         if self.buf.chars().count() > MAX_CHARS {
             let head: String = self.buf.chars().take(MAX_CHARS).collect();
             let at = head.rfind(',').map(|i| i + 1).or_else(|| head.rfind(' '))?;
-            return (at > 0).then_some(at);
+            return (at > from).then_some(at);
         }
         None
     }
@@ -99,7 +104,10 @@ mod tests {
     fn sentences_come_out_as_soon_as_they_end() {
         let mut s = SentenceSplitter::new();
         assert!(s.push("שלום, מה").is_empty());
-        assert!(s.push(" שלומך?").is_empty(), "waits for the following space");
+        assert!(
+            s.push(" שלומך?").is_empty(),
+            "waits for the following space"
+        );
         assert_eq!(s.push(" אני כאן.\nמה"), vec!["שלום, מה שלומך?", "אני כאן."]);
         assert_eq!(s.finish(), Some("מה".to_string()));
     }

@@ -83,7 +83,10 @@ impl Call {
     }
 
     /// Outputs up to and including the first that matches.
-    pub async fn until(&mut self, mut pred: impl FnMut(&SessionOutput) -> bool) -> Vec<SessionOutput> {
+    pub async fn until(
+        &mut self,
+        mut pred: impl FnMut(&SessionOutput) -> bool,
+    ) -> Vec<SessionOutput> {
         let mut seen = Vec::new();
         loop {
             let o = self.next().await.expect("session ended early");
