@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::store::{Db, DbError};
+use crate::store::Db;
 
 /// How long in-flight work may run after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -40,6 +40,8 @@ pub struct Inner {
     pub twilio: Option<telephony::rest::TwilioClient>,
     /// Speech and agent providers shared by every live call.
     pub voice: voice::session::Providers,
+    /// Which business owns a number, cached for a few seconds.
+    pub numbers: crate::store::businesses::NumberCache,
 }
 
 impl Deref for AppState {
@@ -56,7 +58,7 @@ pub struct App {
 
 impl App {
     /// Opens the database (migrating it) and prepares everything that does not need a socket.
-    pub async fn build(settings: Settings) -> Result<Self, DbError> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         if !settings.is_postgres() {
             let _ = std::fs::create_dir_all(&settings.data_dir);
         }
@@ -69,7 +71,7 @@ impl App {
             );
         }
         let twilio = twilio_client(&settings);
-        let voice = crate::calls::conversation::providers(&settings);
+        let voice = crate::calls::conversation::providers(&settings)?;
         let prompts =
             crate::prompts::Prompts::new(settings.data_dir.clone(), db.clone(), providers.espeak);
         let registry = if settings.is_postgres() {
@@ -95,6 +97,7 @@ impl App {
             watchdog,
             twilio,
             voice,
+            numbers: Default::default(),
         }));
         Ok(App { state })
     }

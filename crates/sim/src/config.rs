@@ -99,8 +99,16 @@ mod tests {
         assert_eq!(cfg.scaled(Duration::from_secs(4)), Duration::from_secs(1));
         assert_eq!(cfg.verb_frame(), Duration::from_millis(5));
         assert_eq!(cfg.media_frame(), Duration::from_millis(20));
-        assert_eq!(cfg.clone().fast_media(true).media_frame(), Duration::from_millis(5));
-        assert_eq!(SimConfig::default().speed(0.0).scaled(Duration::from_secs(1)), Duration::from_secs(1));
+        assert_eq!(
+            cfg.clone().fast_media(true).media_frame(),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            SimConfig::default()
+                .speed(0.0)
+                .scaled(Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
         assert!(!format!("{cfg:?}").contains("sim-auth-token"));
     }
 }

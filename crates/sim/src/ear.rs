@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use audio::FRAME_BYTES;
 
+/// Quiet shorter than this between two frames is jitter, not a new utterance.
+const UTTERANCE_GAP: Duration = Duration::from_millis(200);
+
 #[derive(Debug)]
 enum Queued {
     Audio { bytes: Vec<u8>, played: usize },
@@ -33,7 +36,6 @@ pub(crate) struct Ear {
     heard: Vec<u8>,
     last_audio_at: Option<Instant>,
     heard_since_turn: bool,
-    playing: bool,
 }
 
 impl Ear {
@@ -88,11 +90,11 @@ impl Ear {
                 self.queue.pop_front();
             }
         }
-        if frame.is_empty() {
-            self.playing = false;
-        } else {
-            out.started = !self.playing;
-            self.playing = true;
+        if !frame.is_empty() {
+            // A short underrun (the server's pacing jitter) does not start a new utterance.
+            out.started = self
+                .last_audio_at
+                .is_none_or(|at| now.saturating_duration_since(at) >= UTTERANCE_GAP);
             self.hear(&frame, now);
             out.frame = Some(frame);
         }
@@ -110,7 +112,6 @@ impl Ear {
                 Queued::Audio { .. } => None,
             })
             .collect();
-        self.playing = false;
         (dropped, marks)
     }
 

@@ -38,7 +38,9 @@ impl Journal {
         let at = self.0.start.elapsed();
         let detail = detail.into();
         tracing::debug!(target: "sim", ?kind, %detail);
-        self.lock().timeline.push(TimelineEntry { at, kind, detail });
+        self.lock()
+            .timeline
+            .push(TimelineEntry { at, kind, detail });
     }
 
     /// Records a protocol error with Twilio's code, in the list and in the timeline.
@@ -46,7 +48,9 @@ impl Journal {
         let message = message.into();
         tracing::warn!(target: "sim", code, %message, "twilio protocol error");
         self.log(TimelineKind::ProtocolError, format!("{code}: {message}"));
-        self.lock().protocol_errors.push(ProtocolError { code, message });
+        self.lock()
+            .protocol_errors
+            .push(ProtocolError { code, message });
     }
 
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut CallReport) -> R) -> R {

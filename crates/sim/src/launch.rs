@@ -93,7 +93,11 @@ pub(crate) async fn start_inbound(
     to: &str,
     from: &str,
     script: &CallerScript,
-) -> anyhow::Result<(String, mpsc::UnboundedSender<Control>, JoinHandle<CallReport>)> {
+) -> anyhow::Result<(
+    String,
+    mpsc::UnboundedSender<Control>,
+    JoinHandle<CallReport>,
+)> {
     let server = server.trim_end_matches('/');
     let base = url::Url::parse(server).with_context(|| format!("server URL {server:?}"))?;
     let steps = prepare(script).await?;

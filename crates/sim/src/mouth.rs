@@ -221,7 +221,11 @@ mod tests {
         assert!(m.tick(&ear, t0, AGENT_QUIET).turn_start.is_none());
         ear.enqueue_audio(vec![0x20; 160]);
         ear.tick(t0 + Duration::from_millis(20));
-        assert!(m.tick(&ear, t0 + Duration::from_millis(300), AGENT_QUIET).turn_start.is_none());
+        assert!(
+            m.tick(&ear, t0 + Duration::from_millis(300), AGENT_QUIET)
+                .turn_start
+                .is_none()
+        );
         let t = m.tick(&ear, t0 + Duration::from_millis(800), AGENT_QUIET);
         assert_eq!(t.turn_start.as_deref(), Some("hello"));
     }
@@ -237,6 +241,10 @@ mod tests {
             audio(160),
         ]);
         assert!(m.tick(&ear, t0, AGENT_QUIET).turn_start.is_none());
-        assert!(m.tick(&ear, t0 + Duration::from_secs(1), AGENT_QUIET).turn_start.is_some());
+        assert!(
+            m.tick(&ear, t0 + Duration::from_secs(1), AGENT_QUIET)
+                .turn_start
+                .is_some()
+        );
     }
 }

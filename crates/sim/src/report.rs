@@ -16,7 +16,10 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 fn millis_vec<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0))
+    s.collect_seq(
+        v.iter()
+            .map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
+    )
 }
 
 fn millis_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -96,6 +99,10 @@ pub struct CallReport {
     /// The agent audio the caller heard (Play and stream media), 8 kHz mu-law.
     #[serde(skip)]
     pub heard_mulaw: Vec<u8>,
+    /// The whole call as a listener on the line hears it: the caller's frames and the
+    /// agent's audio mixed in step, silences included, 8 kHz mu-law.
+    #[serde(skip)]
+    pub conversation_mulaw: Vec<u8>,
     pub recordings: Vec<RecordingInfo>,
     pub marks_echoed: Vec<String>,
     pub clears: usize,
@@ -123,12 +130,20 @@ impl CallReport {
 
     /// The errors with Twilio code `code`.
     pub fn errors_with(&self, code: u32) -> Vec<&ProtocolError> {
-        self.protocol_errors.iter().filter(|e| e.code == code).collect()
+        self.protocol_errors
+            .iter()
+            .filter(|e| e.code == code)
+            .collect()
     }
 
     /// What the caller heard, as an 8 kHz mu-law WAV file.
     pub fn heard_wav(&self) -> Vec<u8> {
         audio::wav::write_mulaw(audio::SAMPLE_RATE, &self.heard_mulaw)
+    }
+
+    /// Both sides of the call in real time, as an 8 kHz mu-law WAV file.
+    pub fn conversation_wav(&self) -> Vec<u8> {
+        audio::wav::write_mulaw(audio::SAMPLE_RATE, &self.conversation_mulaw)
     }
 
     /// How long the heard audio plays.

@@ -15,7 +15,11 @@ mod tests {
         let sid = super::new_sid("CA");
         assert_eq!(sid.len(), 34);
         assert!(sid.starts_with("CA"));
-        assert!(sid[2..].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            sid[2..]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(sid, super::new_sid("CA"));
     }
 }

@@ -74,6 +74,16 @@ impl CallHandle {
     }
 }
 
+impl std::future::IntoFuture for CallHandle {
+    type Output = CallReport;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = CallReport> + Send>>;
+
+    /// `handle.await` is `handle.finish().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.finish())
+    }
+}
+
 /// A running fake Twilio.
 pub struct Sim {
     shared: Arc<Shared>,
@@ -196,11 +206,8 @@ impl Sim {
 
     /// The WAV bytes of recording `sid`.
     pub fn recording_wav(&self, sid: &str) -> Option<Vec<u8>> {
-        self.shared.with_recordings(|r| {
-            r.iter()
-                .find(|r| r.info.sid == sid)
-                .map(|r| r.wav.clone())
-        })
+        self.shared
+            .with_recordings(|r| r.iter().find(|r| r.info.sid == sid).map(|r| r.wav.clone()))
     }
 
     pub fn messages(&self) -> Vec<MessageInfo> {

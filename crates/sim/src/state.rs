@@ -70,7 +70,10 @@ pub struct MessageInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Control {
     Twiml(String),
-    Url { url: String, method: String },
+    Url {
+        url: String,
+        method: String,
+    },
     Hangup,
     /// Start recording the whole call (REST `POST /Calls/{sid}/Recordings.json`).
     StartRecording {

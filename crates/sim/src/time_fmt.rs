@@ -25,7 +25,9 @@ fn civil(days: i64) -> (i64, usize, i64) {
 
 /// `Tue, 10 Aug 2010 08:02:17 +0000`.
 pub(crate) fn rfc2822(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil(days);

@@ -72,7 +72,10 @@ pub(crate) async fn send(
     };
     req = req
         .header("X-Twilio-Signature", signature)
-        .header("I-Twilio-Idempotency-Token", uuid::Uuid::new_v4().to_string())
+        .header(
+            "I-Twilio-Idempotency-Token",
+            uuid::Uuid::new_v4().to_string(),
+        )
         .header("Accept", "*/*")
         .timeout(WEBHOOK_TIMEOUT);
     let started = Instant::now();

@@ -24,7 +24,11 @@ async fn wrong_credentials_get_twilios_401_json_and_are_logged() {
     let resp = client()
         .post(api(&sim, "Calls.json"))
         .basic_auth(ACCOUNT, Some("wrong-token"))
-        .form(&[("To", "+972501234567"), ("From", "+97231234567"), ("Url", "http://x/y")])
+        .form(&[
+            ("To", "+972501234567"),
+            ("From", "+97231234567"),
+            ("Url", "http://x/y"),
+        ])
         .send()
         .await
         .unwrap();
@@ -34,7 +38,11 @@ async fn wrong_credentials_get_twilios_401_json_and_are_logged() {
         body,
         serde_json::json!({"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401})
     );
-    let resp = client().get(api(&sim, "Recordings.json")).send().await.unwrap();
+    let resp = client()
+        .get(api(&sim, "Recordings.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     let log = sim.rest_log();
     assert_eq!(log.len(), 2);
@@ -55,7 +63,12 @@ async fn calls_update_interrupts_the_stream_and_runs_record_fallback() {
         .silence(Duration::from_secs(3))
         .hang_up();
     let call = sim
-        .start_call(CallSpec::new(&server.base, "+972501234567", "+972541112222", script))
+        .start_call(CallSpec::new(
+            &server.base,
+            "+972501234567",
+            "+972541112222",
+            script,
+        ))
         .await
         .unwrap();
     let sid = call.call_sid().to_owned();
@@ -85,9 +98,16 @@ async fn calls_update_interrupts_the_stream_and_runs_record_fallback() {
     let report = call.finish().await;
     let text = report.print_timeline();
     assert!(report.is_clean(), "{text}");
-    assert_eq!(report.entries(TimelineKind::RestUpdate).count(), 1, "{text}");
+    assert_eq!(
+        report.entries(TimelineKind::RestUpdate).count(),
+        1,
+        "{text}"
+    );
     // Twilio ended the stream with `stop`, and did not request the Connect action.
-    assert!(matches!(server.seen().events.last().unwrap().1, StreamEvent::Stop { .. }));
+    assert!(matches!(
+        server.seen().events.last().unwrap().1,
+        StreamEvent::Stop { .. }
+    ));
     assert!(server.forms("stream_ended").is_empty());
     // Heard: the 0.5 s prompt and the 0.5 s beep.
     assert_eq!(report.heard_mulaw.len(), 8000, "{text}");
@@ -105,14 +125,24 @@ async fn calls_update_interrupts_the_stream_and_runs_record_fallback() {
     assert_eq!(report.recordings.len(), 1);
 
     // The recording is served behind Basic auth, as a WAV of what the caller said.
-    let resp = client().get(&url).basic_auth(ACCOUNT, Some(TOKEN)).send().await.unwrap();
+    let resp = client()
+        .get(&url)
+        .basic_auth(ACCOUNT, Some(TOKEN))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "audio/x-wav");
     let wav = audio::wav::read(&resp.bytes().await.unwrap()).unwrap();
     assert_eq!(wav.sample_rate, 8000);
     let secs = wav.duration().as_secs_f64();
     assert!((0.95..=1.05).contains(&secs), "{secs}");
-    let resp = client().get(format!("{url}.wav")).basic_auth(ACCOUNT, Some(TOKEN)).send().await.unwrap();
+    let resp = client()
+        .get(format!("{url}.wav"))
+        .basic_auth(ACCOUNT, Some(TOKEN))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(client().get(&url).send().await.unwrap().status(), 401);
     let list: serde_json::Value = client()
@@ -185,7 +215,10 @@ async fn calls_create_rings_the_server_as_an_outbound_call() {
     assert_eq!(json["direction"], "outbound-api");
     let sid = json["sid"].as_str().unwrap().to_owned();
     assert!(sid.starts_with("CA") && sid.len() == 34);
-    let report = sim.wait_for_call(&sid, Duration::from_secs(10)).await.unwrap();
+    let report = sim
+        .wait_for_call(&sid, Duration::from_secs(10))
+        .await
+        .unwrap();
     assert!(report.is_clean(), "{}", report.print_timeline());
     assert_eq!(report.marks_echoed, vec!["greeting"]);
     let (form, signed) = &server.forms("incoming_call")[0];
@@ -246,7 +279,11 @@ async fn messages_create_sends_signed_status_callbacks_in_order() {
         .map(|(f, _)| field(f, "MessageStatus").unwrap())
         .collect();
     assert_eq!(statuses, vec!["queued", "sent", "delivered", "read"]);
-    assert!(callbacks.iter().all(|(f, ok)| *ok && field(f, "MessageSid") == Some(sid.as_str())));
+    assert!(
+        callbacks
+            .iter()
+            .all(|(f, ok)| *ok && field(f, "MessageSid") == Some(sid.as_str()))
+    );
     let msg = &sim.messages()[0];
     assert_eq!(msg.status, "read");
     assert_eq!(msg.callbacks.len(), 4);

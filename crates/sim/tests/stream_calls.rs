@@ -54,58 +54,76 @@ async fn clean_call_is_signed_paced_and_echoes_marks_after_playback() {
     assert!(report.call_sid.starts_with("CA") && report.call_sid.len() == 34);
 
     // The socket was opened offering Twilio's subprotocol.
-    assert_eq!(server.seen().subprotocol.as_deref(), Some("audio.twilio.com"));
+    assert_eq!(
+        server.seen().subprotocol.as_deref(),
+        Some("audio.twilio.com")
+    );
     assert!(report.socket_open.is_some());
 
-    let seen = server.seen();
-    let events: Vec<&StreamEvent> = seen.events.iter().map(|e| &e.1).collect();
-    assert!(matches!(events[0], StreamEvent::Connected { .. }));
-    let StreamEvent::Start { start, stream_sid, .. } = events[1] else {
-        panic!("second event is not start: {:?}", events[1]);
-    };
-    assert!(stream_sid.starts_with("MZ"));
-    assert_eq!(Some(stream_sid), report.stream_sid.as_ref());
-    assert_eq!(start.call_sid, report.call_sid);
-    assert_eq!(start.account_sid, common::ACCOUNT);
-    assert_eq!(start.tracks, vec!["inbound".to_string()]);
-    assert_eq!(start.media_format.encoding, "audio/x-mulaw");
-    assert_eq!(start.media_format.sample_rate, 8000);
-    assert_eq!(start.custom_parameters.get("call_id").map(String::as_str), Some("42"));
-    assert_eq!(start.custom_parameters.get("token").map(String::as_str), Some("tok-123"));
-    assert!(matches!(events.last(), Some(StreamEvent::Stop { .. })));
+    {
+        let seen = server.seen();
+        let events: Vec<&StreamEvent> = seen.events.iter().map(|e| &e.1).collect();
+        assert!(matches!(events[0], StreamEvent::Connected { .. }));
+        let StreamEvent::Start {
+            start, stream_sid, ..
+        } = events[1]
+        else {
+            panic!("second event is not start: {:?}", events[1]);
+        };
+        assert!(stream_sid.starts_with("MZ"));
+        assert_eq!(Some(stream_sid), report.stream_sid.as_ref());
+        assert_eq!(start.call_sid, report.call_sid);
+        assert_eq!(start.account_sid, common::ACCOUNT);
+        assert_eq!(start.tracks, vec!["inbound".to_string()]);
+        assert_eq!(start.media_format.encoding, "audio/x-mulaw");
+        assert_eq!(start.media_format.sample_rate, 8000);
+        assert_eq!(
+            start.custom_parameters.get("call_id").map(String::as_str),
+            Some("42")
+        );
+        assert_eq!(
+            start.custom_parameters.get("token").map(String::as_str),
+            Some("tok-123")
+        );
+        assert!(matches!(events.last(), Some(StreamEvent::Stop { .. })));
 
-    // Media: 160-byte frames at ~50 per second.
-    let media: Vec<_> = seen
-        .events
-        .iter()
-        .filter_map(|(at, e)| match e {
-            StreamEvent::Media { media, .. } => Some((*at, media.decode().unwrap().len())),
-            _ => None,
-        })
-        .collect();
-    assert!(media.iter().all(|m| m.1 == 160));
-    assert!(media.len() > 100, "{}", media.len());
-    let span = media.last().unwrap().0 - media[0].0;
-    let rate = (media.len() - 1) as f64 / span.as_secs_f64();
-    assert!((45.0..=55.0).contains(&rate), "frames per second {rate}");
-    assert_eq!(report.media_frames_sent as usize, media.len());
+        // Media: 160-byte frames at ~50 per second.
+        let media: Vec<_> = seen
+            .events
+            .iter()
+            .filter_map(|(at, e)| match e {
+                StreamEvent::Media { media, .. } => Some((*at, media.decode().unwrap().len())),
+                _ => None,
+            })
+            .collect();
+        assert!(media.iter().all(|m| m.1 == 160));
+        assert!(media.len() > 100, "{}", media.len());
+        let span = media.last().unwrap().0 - media[0].0;
+        let rate = (media.len() - 1) as f64 / span.as_secs_f64();
+        assert!((45.0..=55.0).contains(&rate), "frames per second {rate}");
+        assert_eq!(report.media_frames_sent as usize, media.len());
 
-    // The greeting mark came back only once its second of audio had played.
-    let sent = seen.marks_sent.iter().find(|m| m.1 == "greeting").unwrap().0;
-    let echoed = seen
-        .events
-        .iter()
-        .find_map(|(at, e)| match e {
-            StreamEvent::Mark { mark, .. } if mark.name == "greeting" => Some(*at),
-            _ => None,
-        })
-        .expect("greeting mark echoed");
-    let waited = echoed - sent;
-    assert!(
-        waited >= Duration::from_millis(950) && waited < Duration::from_millis(1400),
-        "mark echoed after {waited:?}"
-    );
-    drop(seen);
+        // The greeting mark came back only once its second of audio had played.
+        let sent = seen
+            .marks_sent
+            .iter()
+            .find(|m| m.1 == "greeting")
+            .unwrap()
+            .0;
+        let echoed = seen
+            .events
+            .iter()
+            .find_map(|(at, e)| match e {
+                StreamEvent::Mark { mark, .. } if mark.name == "greeting" => Some(*at),
+                _ => None,
+            })
+            .expect("greeting mark echoed");
+        let waited = echoed - sent;
+        assert!(
+            waited >= Duration::from_millis(950) && waited < Duration::from_millis(1400),
+            "mark echoed after {waited:?}"
+        );
+    }
     assert_eq!(report.marks_echoed, vec!["greeting", "reply-1"]);
 
     // The caller heard the greeting and the reply, and the reply's latency is measured.
@@ -113,7 +131,10 @@ async fn clean_call_is_signed_paced_and_echoes_marks_after_playback() {
     assert!((1250..=1350).contains(&heard), "heard {heard} ms");
     assert_eq!(report.turn_latencies.len(), 1);
     let latency = report.turn_latencies[0];
-    assert!(latency >= Duration::from_millis(250) && latency < Duration::from_secs(1), "{latency:?}");
+    assert!(
+        latency >= Duration::from_millis(250) && latency < Duration::from_secs(1),
+        "{latency:?}"
+    );
     assert_eq!(report.entries(TimelineKind::CallerTurnStart).count(), 1);
 
     // Status callbacks, signed and in order; the stream's own callbacks too.
@@ -132,7 +153,13 @@ async fn clean_call_is_signed_paced_and_echoes_marks_after_playback() {
         ]
     );
     let completed = &server.forms("call_status")[2].0;
-    assert!(field(completed, "CallDuration").unwrap().parse::<u64>().unwrap() >= 2);
+    assert!(
+        field(completed, "CallDuration")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 2
+    );
     let stream_events: Vec<String> = server
         .forms("stream_status")
         .iter()
@@ -144,6 +171,12 @@ async fn clean_call_is_signed_paced_and_echoes_marks_after_playback() {
     assert!(text.contains("reply latency per turn"));
     let wav = audio::wav::read(&report.heard_wav()).unwrap();
     assert_eq!(wav.sample_rate, 8000);
+    // The conversation track spans the call in real time, both voices in it.
+    let sent = report.media_frames_sent as usize * 160;
+    let conv = report.conversation_mulaw.len();
+    assert!(conv >= sent && conv <= sent + 1600, "{conv} vs {sent}");
+    let conv_wav = audio::wav::read(&report.conversation_wav()).unwrap();
+    assert_eq!(conv_wav.samples.len(), conv);
 }
 
 #[tokio::test]
@@ -175,7 +208,11 @@ async fn clear_empties_playback_and_returns_pending_marks_at_once() {
         .iter()
         .find_map(|(at, e)| matches!(e, StreamEvent::Mark { .. }).then_some(*at))
         .unwrap();
-    assert!(echoed - clear < Duration::from_millis(150), "{:?}", echoed - clear);
+    assert!(
+        echoed - clear < Duration::from_millis(150),
+        "{:?}",
+        echoed - clear
+    );
     assert!(
         report
             .entries(TimelineKind::CallerTurnStart)
@@ -197,7 +234,12 @@ async fn wrong_stream_sid_is_31951() {
         .silence(Duration::from_millis(600))
         .hang_up();
     let report = sim.call(spec(&server, script)).await.unwrap();
-    assert_eq!(report.errors_with(31951).len(), 1, "{}", report.print_timeline());
+    assert_eq!(
+        report.errors_with(31951).len(),
+        1,
+        "{}",
+        report.print_timeline()
+    );
     assert_eq!(report.protocol_errors.len(), 1);
     // The misaddressed audio was not played; the real greeting was.
     assert_eq!(report.heard_mulaw.len(), 1600);
@@ -249,7 +291,10 @@ async fn server_closing_the_socket_requests_the_connect_action() {
     .await;
     let sim = Sim::start(sim_config(1.0)).await.unwrap();
     let report = sim
-        .call(spec(&server, CallerScript::new().max_duration(Duration::from_secs(10))))
+        .call(spec(
+            &server,
+            CallerScript::new().max_duration(Duration::from_secs(10)),
+        ))
         .await
         .unwrap();
     assert!(report.is_clean(), "{}", report.print_timeline());
@@ -278,13 +323,24 @@ async fn misbehaving_callers_dtmf_stopped_media_and_cut_sentence() {
             .iter()
             .filter(|e| matches!(e.1, StreamEvent::Media { .. }))
             .count();
-        assert!((15..=25).contains(&frames), "{frames} frames before media stopped");
-        assert!(seen.events.iter().any(|e| matches!(&e.1, StreamEvent::Dtmf { dtmf, .. } if dtmf.digit == "*")));
-        assert!(matches!(seen.events.last().unwrap().1, StreamEvent::Stop { .. }));
+        assert!(
+            (15..=25).contains(&frames),
+            "{frames} frames before media stopped"
+        );
+        assert!(
+            seen.events
+                .iter()
+                .any(|e| matches!(&e.1, StreamEvent::Dtmf { dtmf, .. } if dtmf.digit == "*"))
+        );
+        assert!(matches!(
+            seen.events.last().unwrap().1,
+            StreamEvent::Stop { .. }
+        ));
     }
 
     let server = VoiceServer::start(Behaviour::default()).await;
-    let script = CallerScript::new().say_and_hang_up_after("שלום, אני רוצה לקבוע תור למחר", Duration::from_millis(400));
+    let script = CallerScript::new()
+        .say_and_hang_up_after("שלום, אני רוצה לקבוע תור למחר", Duration::from_millis(400));
     let report = sim.call(spec(&server, script)).await.unwrap();
     assert!(
         report
@@ -293,7 +349,11 @@ async fn misbehaving_callers_dtmf_stopped_media_and_cut_sentence() {
         "{}",
         report.print_timeline()
     );
-    assert!((18..=22).contains(&report.media_frames_sent), "{}", report.media_frames_sent);
+    assert!(
+        (18..=22).contains(&report.media_frames_sent),
+        "{}",
+        report.media_frames_sent
+    );
 }
 
 #[tokio::test]
@@ -302,7 +362,12 @@ async fn a_socket_that_never_connects_fails_31920_and_posts_the_action() {
     let sim = Sim::start(sim_config(16.0)).await.unwrap();
     let script = CallerScript::new().never_connect_socket();
     let report = sim.call(spec(&server, script)).await.unwrap();
-    assert_eq!(report.errors_with(31920).len(), 1, "{}", report.print_timeline());
+    assert_eq!(
+        report.errors_with(31920).len(),
+        1,
+        "{}",
+        report.print_timeline()
+    );
     assert!(server.seen().subprotocol.is_none());
     let statuses: Vec<String> = server
         .forms("stream_status")
@@ -311,4 +376,53 @@ async fn a_socket_that_never_connects_fails_31920_and_posts_the_action() {
         .collect();
     assert_eq!(statuses, vec!["stream-error"]);
     assert_eq!(server.forms("stream_ended").len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_and_early_messages_are_flagged() {
+    let server = VoiceServer::start(Behaviour {
+        malformed: true,
+        early: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let sim = Sim::start(sim_config(1.0)).await.unwrap();
+    let script = CallerScript::new()
+        .silence(Duration::from_millis(300))
+        .hang_up();
+    let report = sim.call(spec(&server, script)).await.unwrap();
+    let text = report.print_timeline();
+    assert_eq!(report.errors_with(31924).len(), 2, "{text}");
+    assert_eq!(report.messages_before_start, 1, "{text}");
+    assert!(!report.is_clean());
+}
+
+#[tokio::test]
+async fn rest_call_recording_captures_both_voices_after_the_call() {
+    let sim = Sim::start(sim_config(1.0)).await.unwrap();
+    let server = VoiceServer::start(Behaviour {
+        greeting_ms: 400,
+        record_call_via: Some(sim.api_base()),
+        ..Behaviour::default()
+    })
+    .await;
+    let script = CallerScript::new()
+        .wait_for_agent(Duration::from_secs(5))
+        .wav(tone_wav_16k(500))
+        .silence(Duration::from_millis(200))
+        .hang_up();
+    let report = sim.call(spec(&server, script)).await.unwrap();
+    assert!(report.is_clean(), "{}", report.print_timeline());
+    assert_eq!(report.recordings.len(), 1);
+    let rec = &report.recordings[0];
+    assert_eq!(rec.source, "StartCallRecordingAPI");
+    let secs = rec.duration.as_secs_f64();
+    assert!((1.3..=2.0).contains(&secs), "{secs}");
+    let wav = audio::wav::read(&sim.recording_wav(&rec.sid).unwrap()).unwrap();
+    assert_eq!(wav.duration(), rec.duration);
+    let cb = server.forms("recording_status");
+    assert_eq!(cb.len(), 1);
+    assert!(cb[0].1);
+    assert_eq!(field(&cb[0].0, "RecordingSid"), Some(rec.sid.as_str()));
+    assert_eq!(field(&cb[0].0, "RecordingStatus"), Some("completed"));
 }

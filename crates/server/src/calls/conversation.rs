@@ -123,10 +123,56 @@ pub async fn act(state: &AppState, call_sid: &str, action: &AgentAction) {
 }
 
 /// The providers every call shares, chosen once from the configuration.
-pub fn providers(_settings: &crate::config::Settings) -> voice::session::Providers {
-    voice::session::Providers {
-        stt: None,
-        tts: Arc::new(voice::tts::espeak::EspeakTts::default()),
-        agent: Arc::new(voice::agent::scripted::ScriptedAgent::default()),
-    }
+///
+/// Speech-to-text: OpenAI (or any compatible server) when a key is set, else Google when
+/// credentials are, else none (answers are kept as audio for the offline job). The agent:
+/// the LLM when OpenAI is configured, else the scripted intake. Text-to-speech: `MOKDAN_TTS`
+/// (`espeak`, `google`, `openai`), by default Google when configured, else the local
+/// espeak-ng voice, which starts speaking fastest.
+pub fn providers(settings: &crate::config::Settings) -> anyhow::Result<voice::session::Providers> {
+    use voice::google::{GoogleAuth, GoogleCredentials, GoogleStt, GoogleTts};
+    use voice::openai::{OpenAiAgent, OpenAiConfig, OpenAiStt, OpenAiTts};
+
+    let openai = settings
+        .openai_api_key
+        .as_ref()
+        .map(|k| OpenAiConfig::new(k.expose()).with_base_url(&settings.openai_base_url));
+    let google = match &settings.google_credentials {
+        None => None,
+        Some(secret) => {
+            let raw = secret.expose();
+            let (creds, var) = if raw.trim_start().starts_with('{') {
+                (GoogleCredentials::from_json(raw), "GCP_CREDENTIALS_JSON")
+            } else {
+                (
+                    GoogleCredentials::from_file(raw),
+                    "GOOGLE_APPLICATION_CREDENTIALS",
+                )
+            };
+            let creds =
+                creds.map_err(|e| anyhow::anyhow!("{var}: unusable Google credentials: {e}"))?;
+            Some(GoogleAuth::new(creds))
+        }
+    };
+    let stt: Option<Arc<dyn voice::SpeechToText>> = match (&openai, &google) {
+        (Some(cfg), _) => Some(Arc::new(OpenAiStt::new(cfg.clone()))),
+        (None, Some(auth)) => Some(Arc::new(GoogleStt::new(auth.clone()))),
+        (None, None) => None,
+    };
+    let agent: Arc<dyn voice::Agent> = match &openai {
+        Some(cfg) => Arc::new(OpenAiAgent::new(cfg.clone())),
+        None => Arc::new(voice::agent::scripted::ScriptedAgent::default()),
+    };
+    let choice = std::env::var("MOKDAN_TTS").unwrap_or_default();
+    let tts: Arc<dyn voice::TextToSpeech> = match (choice.as_str(), &openai, &google) {
+        ("openai", Some(cfg), _) => Arc::new(OpenAiTts::new(cfg.clone())),
+        ("openai", None, _) => anyhow::bail!("MOKDAN_TTS: `openai` needs OPENAI_API_KEY"),
+        ("google", _, None) => anyhow::bail!("MOKDAN_TTS: `google` needs Google credentials"),
+        ("google" | "", _, Some(auth)) => Arc::new(GoogleTts::new(auth.clone())),
+        ("espeak" | "", _, _) => Arc::new(voice::tts::espeak::EspeakTts::default()),
+        (other, _, _) => {
+            anyhow::bail!("MOKDAN_TTS: must be espeak, google or openai, not `{other}`")
+        }
+    };
+    Ok(voice::session::Providers { stt, tts, agent })
 }

@@ -13,9 +13,10 @@ use axum::routing::get;
 use crate::app::AppState;
 use crate::calls::token;
 use crate::calls::twiml;
+use crate::calls::watchdog::RegistryMode;
 use crate::calls::webhook::{TwilioRequest, Twiml};
 use crate::domain::Phone;
-use crate::store::{businesses, calls};
+use crate::store::calls;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -87,7 +88,7 @@ async fn answer(
         req.get("From")
     };
     let business = match ours.map(Phone::parse) {
-        Some(Ok(phone)) => businesses::by_number(&state.db, &phone).await,
+        Some(Ok(phone)) => state.numbers.business(&state.db, &phone).await,
         _ => Ok(None),
     };
     let business_id = match &business {
@@ -105,10 +106,10 @@ async fn answer(
         direction: req.get("Direction").unwrap_or(direction),
         status: "ringing",
     };
-    if let Err(e) = calls::insert(&state.db, &new).await {
-        db_error(route, sid, &e);
-    }
     if matches!(business, Ok(None)) {
+        if let Err(e) = calls::insert(&state.db, &new).await {
+            db_error(route, sid, &e);
+        }
         tracing::warn!(
             route,
             call_sid = sid,
@@ -121,7 +122,21 @@ async fn answer(
             &twiml::apology_and_hangup(&state.prompts, &req.base),
         );
     }
-    state.watchdog.arm(sid, &req.base).await;
+    // The row and, on a shared registry, the watchdog entry: one commit.
+    let written = if state.watchdog.mode() == RegistryMode::Shared {
+        calls::insert_armed(&state.db, &new, &req.base).await
+    } else {
+        calls::insert(&state.db, &new).await
+    };
+    match written {
+        Ok(_) => {
+            state.watchdog.arm_local(sid, &req.base);
+        }
+        Err(e) => {
+            db_error(route, sid, &e);
+            state.watchdog.arm(sid, &req.base).await;
+        }
+    }
     let token = token::issue(state.settings.jwt_secret.expose(), sid);
     Twiml::new(
         route,

@@ -147,6 +147,11 @@ impl Watchdog {
         {
             tracing::error!(call_sid, error = %e, "cannot arm the shared watchdog; arming locally");
         }
+        self.arm_local(call_sid, base)
+    }
+
+    /// Arms this node's watch only (the shared row was written with the call).
+    pub fn arm_local(&self, call_sid: &str, base: &str) -> Arc<CallWatch> {
         self.calls
             .lock()
             .expect("watchdog map")

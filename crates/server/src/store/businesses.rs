@@ -73,3 +73,44 @@ pub async fn numbers(db: &Db, business_id: i64) -> Result<Vec<String>, sqlx::Err
     .await?;
     Ok(rows.into_iter().map(|(n,)| n).collect())
 }
+
+/// A short-lived cache of number → business, so the busiest webhook skips a query.
+///
+/// Entries live a few seconds: a business added or renumbered is seen within that time
+/// on every node, and a burst of calls to one number costs one lookup.
+#[derive(Default)]
+pub struct NumberCache {
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (Option<Business>, std::time::Instant)>>,
+}
+
+impl NumberCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub async fn business(&self, db: &Db, phone: &Phone) -> Result<Option<Business>, sqlx::Error> {
+        if let Some((b, at)) = self
+            .entries
+            .lock()
+            .expect("number cache")
+            .get(phone.as_str())
+            && at.elapsed() < Self::TTL
+        {
+            return Ok(b.clone());
+        }
+        let found = by_number(db, phone).await?;
+        let mut entries = self.entries.lock().expect("number cache");
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert(
+            phone.as_str().to_string(),
+            (found.clone(), std::time::Instant::now()),
+        );
+        Ok(found)
+    }
+
+    /// Forgets everything (after a change to businesses or numbers on this node).
+    pub fn clear(&self) {
+        self.entries.lock().expect("number cache").clear();
+    }
+}

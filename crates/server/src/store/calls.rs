@@ -64,6 +64,32 @@ pub struct NewCall<'a> {
 
 /// Inserts the call unless it exists; returns whether this call created the row.
 pub async fn insert(db: &Db, call: &NewCall<'_>) -> Result<bool, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    insert_on(&mut conn, call).await
+}
+
+/// Inserts the call and arms its shared watchdog entry in one transaction: one commit
+/// (one disk flush) on the hot path of `incoming_call`.
+pub async fn insert_armed(db: &Db, call: &NewCall<'_>, base: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    let created = insert_on(&mut tx, call).await?;
+    sqlx::query(
+        "INSERT INTO call_watch (call_sid, base, armed_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (call_sid) DO NOTHING",
+    )
+    .bind(call.call_sid)
+    .bind(base)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+async fn insert_on(
+    conn: &mut sqlx::AnyConnection,
+    call: &NewCall<'_>,
+) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let done = sqlx::query(
         "INSERT INTO call_logs (call_sid, business_id, from_number, to_number, direction, \
@@ -78,7 +104,7 @@ pub async fn insert(db: &Db, call: &NewCall<'_>) -> Result<bool, sqlx::Error> {
     .bind(call.status)
     .bind(status_rank(call.status))
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }

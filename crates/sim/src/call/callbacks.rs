@@ -39,7 +39,10 @@ impl Callbacks {
                     &job.params,
                 )
                 .await;
-                journal.log(TimelineKind::Callback, format!("{}: {}", job.what, out.line));
+                journal.log(
+                    TimelineKind::Callback,
+                    format!("{}: {}", job.what, out.line),
+                );
                 if let Some(e) = out.error {
                     journal.error(e.code, e.message);
                 }

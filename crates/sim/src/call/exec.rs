@@ -148,8 +148,10 @@ async fn follow_control(ctx: &mut Ctx, c: Control, doc_url: &str) -> Option<(Res
             Some((doc, url))
         }
         Control::Hangup => {
-            ctx.journal
-                .log(TimelineKind::RestUpdate, "REST Calls update: Status=completed");
+            ctx.journal.log(
+                TimelineKind::RestUpdate,
+                "REST Calls update: Status=completed",
+            );
             None
         }
         Control::StartRecording { .. } => None,
@@ -271,7 +273,8 @@ async fn run_gather(ctx: &mut Ctx, g: &Gather, doc_url: &str) -> Flow {
         .tick_loop(period, |ctx, t, _| {
             quiet_frames += 1;
             if let Some(d) = t.dtmf {
-                ctx.journal.log(TimelineKind::Dtmf, format!("caller presses {d}"));
+                ctx.journal
+                    .log(TimelineKind::Dtmf, format!("caller presses {d}"));
                 quiet_frames = 0;
                 if d == '#' && wanted.is_none() {
                     return false;

@@ -9,24 +9,32 @@ use audio::FRAME_BYTES;
 #[derive(Debug, Default)]
 pub(crate) struct Mixer {
     samples: Vec<i32>,
+    caller_at: usize,
     agent_at: usize,
 }
 
 impl Mixer {
-    pub(crate) fn caller(&mut self, frame: &[u8]) {
-        self.samples
-            .extend(frame.iter().map(|&b| i32::from(audio::mulaw::decode_sample(b))));
-    }
-
-    pub(crate) fn agent(&mut self, frame: &[u8]) {
-        let floor = self.samples.len().saturating_sub(FRAME_BYTES);
-        let at = self.agent_at.max(floor);
+    fn add(&mut self, at: usize, frame: &[u8]) {
         if self.samples.len() < at + frame.len() {
             self.samples.resize(at + frame.len(), 0);
         }
         for (i, &b) in frame.iter().enumerate() {
             self.samples[at + i] += i32::from(audio::mulaw::decode_sample(b));
         }
+    }
+
+    pub(crate) fn caller(&mut self, frame: &[u8]) {
+        self.add(self.caller_at, frame);
+        self.caller_at += frame.len();
+    }
+
+    /// Agent audio heard during the caller's current frame; consecutive agent frames
+    /// follow each other and never fall behind the caller's clock.
+    pub(crate) fn agent(&mut self, frame: &[u8]) {
+        let at = self
+            .agent_at
+            .max(self.caller_at.saturating_sub(FRAME_BYTES));
+        self.add(at, frame);
         self.agent_at = at + frame.len();
     }
 
@@ -48,9 +56,14 @@ mod tests {
         let loud = audio::mulaw::encode_sample(8000);
         m.caller(&[loud; FRAME_BYTES]);
         m.agent(&[loud; FRAME_BYTES]);
+        // Agent audio running ahead of the caller does not shift the caller's track.
+        m.agent(&[loud; FRAME_BYTES]);
         m.caller(&[audio::mulaw::SILENCE; FRAME_BYTES]);
+        m.caller(&[loud; FRAME_BYTES]);
         let out = m.finish();
-        assert_eq!(out.len(), 2 * FRAME_BYTES);
+        assert_eq!(out.len(), 3 * FRAME_BYTES);
+        let last = audio::mulaw::decode_sample(out[2 * FRAME_BYTES]);
+        assert!((7000..9000).contains(&last), "{last}");
         let first = audio::mulaw::decode_sample(out[0]);
         assert!(first > 14_000, "{first}");
     }

@@ -102,6 +102,8 @@ pub(crate) struct Ctx {
     status: StatusTarget,
     status_seq: u32,
     recording: Option<CallRecording>,
+    /// Both voices of the whole call, for the report.
+    conversation: Mixer,
 }
 
 impl Ctx {
@@ -143,7 +145,11 @@ impl Ctx {
             );
         }
         if t.turn_end {
-            let how = if t.hang_up { " (cut off by hang-up)" } else { "" };
+            let how = if t.hang_up {
+                " (cut off by hang-up)"
+            } else {
+                ""
+            };
             self.journal.log(
                 TimelineKind::CallerTurnEnd,
                 format!("turn {} ends{how}", self.turns),
@@ -155,6 +161,7 @@ impl Ctx {
         if let Some(rec) = &mut self.recording {
             rec.mixer.caller(&t.frame);
         }
+        self.conversation.caller(&t.frame);
     }
 
     /// Agent audio the caller hears, for the call recording.
@@ -162,6 +169,7 @@ impl Ctx {
         if let Some(rec) = &mut self.recording {
             rec.mixer.agent(frame);
         }
+        self.conversation.agent(frame);
     }
 
     /// The first agent media after a caller turn: the reply latency.
@@ -340,10 +348,16 @@ impl Ctx {
             ("RecordingSid".into(), info.sid.clone()),
             ("RecordingUrl".into(), info.url.clone()),
             ("RecordingStatus".into(), "completed".into()),
-            ("RecordingDuration".into(), whole_secs(info.duration).to_string()),
+            (
+                "RecordingDuration".into(),
+                whole_secs(info.duration).to_string(),
+            ),
             ("RecordingChannels".into(), "1".into()),
             ("RecordingSource".into(), info.source.clone()),
-            ("RecordingStartTime".into(), crate::time_fmt::rfc2822(SystemTime::now())),
+            (
+                "RecordingStartTime".into(),
+                crate::time_fmt::rfc2822(SystemTime::now()),
+            ),
         ];
         self.callbacks
             .post("recording status".into(), url, "POST".into(), params);
@@ -392,6 +406,7 @@ pub(crate) async fn run_call(shared: Arc<Shared>, setup: CallSetup) -> CallRepor
         status: setup.status,
         status_seq: 0,
         recording: None,
+        conversation: Mixer::default(),
     };
     let outbound = ctx.direction != "inbound";
     if outbound {
@@ -455,11 +470,13 @@ pub(crate) async fn run_call(shared: Arc<Shared>, setup: CallSetup) -> CallRepor
         callbacks,
         mut ear,
         journal,
+        conversation,
         ..
     } = ctx;
     callbacks.drain().await;
     let mut report = journal.snapshot();
     report.heard_mulaw = ear.take_heard();
+    report.conversation_mulaw = conversation.finish();
     report.final_status = final_status.to_owned();
     report.duration = duration;
     shared.finish_call(report.clone());

@@ -64,7 +64,8 @@ pub(super) async fn run(ctx: &mut Ctx, rec: &Record, doc_url: &str) -> Flow {
             frames.push((t.frame.clone(), t.speech));
             silent_run = if t.speech { 0 } else { silent_run + 1 };
             if let Some(d) = t.dtmf {
-                ctx.journal.log(TimelineKind::Dtmf, format!("caller presses {d}"));
+                ctx.journal
+                    .log(TimelineKind::Dtmf, format!("caller presses {d}"));
                 if keys.contains(d) {
                     digits.push(d);
                     return false;
@@ -148,6 +149,9 @@ mod tests {
     fn beep_is_half_a_second_of_tone() {
         let b = super::beep();
         assert_eq!(b.len(), 4000);
-        assert!(b.iter().any(|&x| audio::mulaw::decode_sample(x).abs() > 7000));
+        assert!(
+            b.iter()
+                .any(|&x| audio::mulaw::decode_sample(x).abs() > 7000)
+        );
     }
 }

@@ -46,7 +46,10 @@ pub(super) async fn run(ctx: &mut Ctx, connect: &Connect, doc_url: &str) -> Flow
     let stream_sid = new_sid("MZ");
     ctx.journal.log(
         TimelineKind::Verb,
-        format!("<Connect><Stream> {url} ({} parameters)", stream.parameters.len()),
+        format!(
+            "<Connect><Stream> {url} ({} parameters)",
+            stream.parameters.len()
+        ),
     );
     if ctx.never_connect_socket {
         ctx.journal.log(
@@ -65,15 +68,25 @@ pub(super) async fn run(ctx: &mut Ctx, connect: &Connect, doc_url: &str) -> Flow
         {
             return flow;
         }
-        ctx.journal.error(
-            codes::STREAM_HANDSHAKE,
-            "the media stream never connected",
+        ctx.journal
+            .error(codes::STREAM_HANDSHAKE, "the media stream never connected");
+        status(
+            ctx,
+            stream,
+            &stream_sid,
+            "stream-error",
+            Some("never connected"),
         );
-        status(ctx, stream, &stream_sid, "stream-error", Some("never connected"));
         return after_stream(ctx, connect, doc_url).await;
     }
     let Some((mut ws, opened_in)) = open(ctx, &url, doc_url).await else {
-        status(ctx, stream, &stream_sid, "stream-error", Some("handshake failed"));
+        status(
+            ctx,
+            stream,
+            &stream_sid,
+            "stream-error",
+            Some("handshake failed"),
+        );
         return after_stream(ctx, connect, doc_url).await;
     };
     ctx.journal.log(
@@ -99,10 +112,7 @@ pub(super) async fn run(ctx: &mut Ctx, connect: &Connect, doc_url: &str) -> Flow
     for (k, v) in &stream.parameters {
         start = start.custom_parameter(k, v);
     }
-    let opening = [
-        StreamEvent::connected(),
-        StreamEvent::start(1, start),
-    ];
+    let opening = [StreamEvent::connected(), StreamEvent::start(1, start)];
     for ev in opening {
         if ws.send(Message::text(ev.to_json())).await.is_err() {
             ctx.journal
@@ -126,7 +136,8 @@ pub(super) async fn run(ctx: &mut Ctx, connect: &Connect, doc_url: &str) -> Flow
         }
         End::Caller(flow) => {
             let _ = ws.close(None).await;
-            ctx.journal.log(TimelineKind::Socket, "socket closed by Twilio");
+            ctx.journal
+                .log(TimelineKind::Socket, "socket closed by Twilio");
             status(ctx, stream, &stream_sid, "stream-stopped", None);
             flow
         }
@@ -162,8 +173,10 @@ async fn open(ctx: &mut Ctx, url: &str, doc_url: &str) -> Option<(Ws, Duration)>
     let mut req = match target.as_str().into_client_request() {
         Ok(r) => r,
         Err(e) => {
-            ctx.journal
-                .error(codes::STREAM_HANDSHAKE, format!("bad stream URL {url}: {e}"));
+            ctx.journal.error(
+                codes::STREAM_HANDSHAKE,
+                format!("bad stream URL {url}: {e}"),
+            );
             return None;
         }
     };

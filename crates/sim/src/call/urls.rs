@@ -35,7 +35,10 @@ fn urls(verb: &Verb, out: &mut Vec<(&'static str, String)>) {
         Verb::Play(p) => push("<Play>", &Some(p.url.clone())),
         Verb::Record(r) => {
             push("<Record action>", &r.action);
-            push("<Record recordingStatusCallback>", &r.recording_status_callback);
+            push(
+                "<Record recordingStatusCallback>",
+                &r.recording_status_callback,
+            );
         }
         Verb::Redirect(r) => push("<Redirect>", &Some(r.url.clone())),
         Verb::Dial(d) => push("<Dial action>", &d.action),

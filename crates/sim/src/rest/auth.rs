@@ -128,13 +128,9 @@ pub(crate) fn resource_not_found(path: &str) -> Response {
     )
 }
 
-/// 404 unless `account` is the sim's account.
-pub(crate) fn check_account(shared: &Shared, account: &str, path: &str) -> Result<(), Response> {
-    if account == shared.cfg.account_sid {
-        Ok(())
-    } else {
-        Err(resource_not_found(path))
-    }
+/// Twilio's 404 when `account` is not the sim's account.
+pub(crate) fn other_account(shared: &Shared, account: &str, path: &str) -> Option<Response> {
+    (account != shared.cfg.account_sid).then(|| resource_not_found(path))
 }
 
 pub(crate) fn json_response(status: StatusCode, body: serde_json::Value) -> Response {

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::auth::{check_account, json_response, resource_not_found};
+use super::auth::{json_response, other_account, resource_not_found};
 use super::{Authed, json, twilio_error};
 use crate::launch::{Outbound, spawn_outbound};
 use crate::state::{Control, Shared};
@@ -23,14 +23,22 @@ pub(super) async fn create(
     Path(account): Path<String>,
     req: Authed,
 ) -> Response {
-    if let Err(r) = check_account(&shared, &account, &path(&account, "Calls.json")) {
+    if let Some(r) = other_account(&shared, &account, &path(&account, "Calls.json")) {
         return r;
     }
     let Some(to) = req.get("To") else {
-        return twilio_error(StatusCode::BAD_REQUEST, 21201, "No 'To' number is specified");
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21201,
+            "No 'To' number is specified",
+        );
     };
     let Some(from) = req.get("From") else {
-        return twilio_error(StatusCode::BAD_REQUEST, 21213, "No 'From' number is specified");
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21213,
+            "No 'From' number is specified",
+        );
     };
     let url = req.get("Url").map(str::to_owned);
     let twiml = req.get("Twiml").map(str::to_owned);
@@ -63,10 +71,7 @@ pub(super) async fn create(
             method: req.get("Method").unwrap_or("POST").to_owned(),
             twiml,
             status_callback: req.get("StatusCallback").map(str::to_owned),
-            status_callback_method: req
-                .get("StatusCallbackMethod")
-                .unwrap_or("POST")
-                .to_owned(),
+            status_callback_method: req.get("StatusCallbackMethod").unwrap_or("POST").to_owned(),
             events,
             record: record.then(|| req.get("RecordingStatusCallback").map(str::to_owned)),
         },
@@ -80,7 +85,7 @@ pub(super) async fn list(
     _req: Authed,
 ) -> Response {
     let p = path(&account, "Calls.json");
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     let calls = shared
@@ -101,7 +106,7 @@ pub(super) async fn fetch(
     _req: Authed,
 ) -> Response {
     let p = path(&account, &format!("Calls/{file}"));
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     match shared.call(call_sid(&file)) {
@@ -116,7 +121,7 @@ pub(super) async fn update(
     req: Authed,
 ) -> Response {
     let p = path(&account, &format!("Calls/{file}"));
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     let control = if let Some(twiml) = req.get("Twiml") {

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::auth::{check_account, json_response, resource_not_found};
+use super::auth::{json_response, other_account, resource_not_found};
 use super::{Authed, json, twilio_error};
 use crate::error::ProtocolError;
 use crate::sid::new_sid;
@@ -27,18 +27,26 @@ pub(super) async fn create(
     req: Authed,
 ) -> Response {
     let p = format!("/2010-04-01/Accounts/{account}/Messages.json");
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     let Some(to) = req.get("To") else {
-        return twilio_error(StatusCode::BAD_REQUEST, 21604, "A 'To' phone number is required.");
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21604,
+            "A 'To' phone number is required.",
+        );
     };
     let from = req
         .get("From")
         .or_else(|| req.get("MessagingServiceSid"))
         .map(str::to_owned);
     let Some(from) = from else {
-        return twilio_error(StatusCode::BAD_REQUEST, 21603, "A 'From' phone number is required.");
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21603,
+            "A 'From' phone number is required.",
+        );
     };
     let body = req.get("Body").unwrap_or("").to_owned();
     if body.is_empty() && req.get("MediaUrl").is_none() && req.get("ContentSid").is_none() {
@@ -69,7 +77,7 @@ pub(super) async fn fetch(
     _req: Authed,
 ) -> Response {
     let p = format!("/2010-04-01/Accounts/{account}/Messages/{file}");
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     let sid = file.strip_suffix(".json").unwrap_or(&file);

@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Authed;
-use super::auth::{check_account, json_response, resource_not_found};
+use super::auth::{json_response, other_account, resource_not_found};
 use super::json;
 use crate::sid::new_sid;
 use crate::state::{Control, Shared};
@@ -22,7 +22,7 @@ pub(super) async fn list(
     req: Authed,
 ) -> Response {
     let p = format!("/2010-04-01/Accounts/{account}/Recordings.json");
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     let filter = req.get("CallSid").map(str::to_owned);
@@ -41,7 +41,7 @@ pub(super) async fn list_for_call(
     _req: Authed,
 ) -> Response {
     let p = format!("/2010-04-01/Accounts/{account}/Calls/{call}/Recordings.json");
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     if shared.call(&call).is_none() {
@@ -63,7 +63,7 @@ pub(super) async fn start_for_call(
     req: Authed,
 ) -> Response {
     let p = format!("/2010-04-01/Accounts/{account}/Calls/{call}/Recordings.json");
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     let sid = new_sid("RE");
@@ -96,7 +96,7 @@ pub(super) async fn fetch(
     _req: Authed,
 ) -> Response {
     let p = format!("/2010-04-01/Accounts/{account}/Recordings/{file}");
-    if let Err(r) = check_account(&shared, &account, &p) {
+    if let Some(r) = other_account(&shared, &account, &p) {
         return r;
     }
     let (sid, ext) = match file.rsplit_once('.') {
@@ -104,21 +104,23 @@ pub(super) async fn fetch(
         None => (file.clone(), String::new()),
     };
     let found = shared.with_recordings(|recs| {
-        recs.iter().find(|r| r.info.sid == sid).map(|r| match ext.as_str() {
-            "json" => Some(json_response(
-                StatusCode::OK,
-                json::recording(&account, &shared.api_base, r),
-            )),
-            "" | "wav" => Some(
-                (
+        recs.iter()
+            .find(|r| r.info.sid == sid)
+            .map(|r| match ext.as_str() {
+                "json" => Some(json_response(
                     StatusCode::OK,
-                    [(header::CONTENT_TYPE, "audio/x-wav")],
-                    r.wav.clone(),
-                )
-                    .into_response(),
-            ),
-            _ => None,
-        })
+                    json::recording(&account, &shared.api_base, r),
+                )),
+                "" | "wav" => Some(
+                    (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "audio/x-wav")],
+                        r.wav.clone(),
+                    )
+                        .into_response(),
+                ),
+                _ => None,
+            })
     });
     match found {
         Some(Some(resp)) => resp,

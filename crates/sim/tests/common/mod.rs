@@ -56,12 +56,20 @@ pub struct Behaviour {
     pub incoming_status: Option<u16>,
     /// Close the socket once the greeting's mark comes back.
     pub close_after_greeting: bool,
+    /// Send garbage and an unknown event after `start`.
+    pub malformed: bool,
+    /// Speak before Twilio's `start` (a guessed streamSid, straight after upgrade).
+    pub early: bool,
+    /// Ask the sim's REST API (at this base) to record the whole call on `start`.
+    pub record_call_via: Option<String>,
 }
+
+pub type Form = Vec<(String, String)>;
 
 #[derive(Default)]
 pub struct Seen {
     /// (path, form, signature valid)
-    pub webhooks: Vec<(String, Vec<(String, String)>, bool)>,
+    pub webhooks: Vec<(String, Form, bool)>,
     pub subprotocol: Option<String>,
     pub events: Vec<(Instant, StreamEvent)>,
     pub marks_sent: Vec<(Instant, String)>,
@@ -106,7 +114,7 @@ impl VoiceServer {
     }
 
     /// Forms posted to `/webhook/{name}`, with their signature validity.
-    pub fn forms(&self, name: &str) -> Vec<(Vec<(String, String)>, bool)> {
+    pub fn forms(&self, name: &str) -> Vec<(Form, bool)> {
         let path = format!("/webhook/{name}");
         self.seen()
             .webhooks
@@ -125,7 +133,9 @@ impl VoiceServer {
 }
 
 pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn twiml(body: String) -> Response {
@@ -135,14 +145,20 @@ fn twiml(body: String) -> Response {
 async fn webhook(State(st): State<AppState>, headers: HeaderMap, req: Request) -> Response {
     let uri = req.uri().to_string();
     let path = req.uri().path().to_owned();
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let sig = headers
         .get("X-Twilio-Signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let ok = telephony::signature::validate(TOKEN, &format!("{}{uri}", st.base), &form, sig);
-    st.seen.lock().unwrap().webhooks.push((path.clone(), form, ok));
+    st.seen
+        .lock()
+        .unwrap()
+        .webhooks
+        .push((path.clone(), form, ok));
     let b = &st.base;
     match path.as_str() {
         "/webhook/incoming_call" => {
@@ -171,7 +187,11 @@ async fn greeting_wav() -> Response {
     ([(header::CONTENT_TYPE, "audio/wav")], wav).into_response()
 }
 
-async fn media_socket(State(st): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn media_socket(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let offered = headers
         .get("sec-websocket-protocol")
         .and_then(|v| v.to_str().ok())
@@ -195,6 +215,13 @@ fn is_speech(frame: &[u8]) -> bool {
 
 async fn run_socket(st: AppState, mut socket: WebSocket) {
     let mut sid = String::new();
+    if st.behaviour.early {
+        send(
+            &mut socket,
+            ServerMessage::media("MZguess", &tone_mulaw(20)),
+        )
+        .await;
+    }
     let mut clear_at: Option<tokio::time::Instant> = None;
     let mut speaking = false;
     let mut quiet = 0;
@@ -217,9 +244,25 @@ async fn run_socket(st: AppState, mut socket: WebSocket) {
                 let ev = telephony::media::parse_event(text.as_str()).unwrap();
                 st.seen.lock().unwrap().events.push((Instant::now(), ev.clone()));
                 match ev {
-                    StreamEvent::Start { stream_sid, .. } => {
-                        sid = stream_sid;
+                    StreamEvent::Start { ref stream_sid, .. } => {
+                        sid = stream_sid.clone();
                         let b = &st.behaviour;
+                        if b.malformed {
+                            let _ = socket.send(Message::Text("{not json".into())).await;
+                            let _ = socket.send(Message::Text(format!(r#"{{"event":"dance","streamSid":"{sid}"}}"#).into())).await;
+                        }
+                        if let Some(api) = &b.record_call_via {
+                            let call_sid = match &ev {
+                                StreamEvent::Start { start, .. } => start.call_sid.clone(),
+                                _ => unreachable!(),
+                            };
+                            let status = reqwest::Client::builder().no_proxy().build().unwrap()
+                                .post(format!("{api}/2010-04-01/Accounts/{ACCOUNT}/Calls/{call_sid}/Recordings.json"))
+                                .basic_auth(ACCOUNT, Some(TOKEN))
+                                .form(&[("RecordingStatusCallback", format!("{}/webhook/recording_status", st.base))])
+                                .send().await.unwrap().status();
+                            assert_eq!(status, 201);
+                        }
                         if b.wrong_sid {
                             send(&mut socket, ServerMessage::media("MZ00000000000000000000000000000000", &tone_mulaw(100))).await;
                         }
@@ -251,11 +294,11 @@ async fn run_socket(st: AppState, mut socket: WebSocket) {
                             }
                         }
                     }
-                    StreamEvent::Mark { mark, .. } => {
-                        if mark.name == "greeting" && st.behaviour.close_after_greeting {
-                            let _ = socket.send(Message::Close(None)).await;
-                            break;
-                        }
+                    StreamEvent::Mark { mark, .. }
+                        if mark.name == "greeting" && st.behaviour.close_after_greeting =>
+                    {
+                        let _ = socket.send(Message::Close(None)).await;
+                        break;
                     }
                     StreamEvent::Stop { .. } => break,
                     _ => {}
