@@ -161,7 +161,7 @@ pub fn providers(settings: &crate::config::Settings) -> anyhow::Result<voice::se
     };
     let agent: Arc<dyn voice::Agent> = match &openai {
         Some(cfg) => Arc::new(OpenAiAgent::new(cfg.clone())),
-        None => Arc::new(voice::agent::scripted::ScriptedAgent::default()),
+        None => Arc::new(voice::agent::scripted::ScriptedAgent),
     };
     let choice = std::env::var("MOKDAN_TTS").unwrap_or_default();
     let tts: Arc<dyn voice::TextToSpeech> = match (choice.as_str(), &openai, &google) {

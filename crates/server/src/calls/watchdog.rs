@@ -234,7 +234,7 @@ impl Watchdog {
             match self.mode {
                 RegistryMode::Memory => self.check().await,
                 RegistryMode::Shared => {
-                    if ticks % 4 == 0 {
+                    if ticks.is_multiple_of(4) {
                         self.flush_frames().await;
                     }
                     self.check_shared().await;

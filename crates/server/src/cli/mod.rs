@@ -6,6 +6,7 @@
 //! `DATABASE_URL` (O2).
 
 mod admin;
+pub mod sim;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,11 @@ pub enum Command {
     User {
         #[command(subcommand)]
         action: admin::UserCmd,
+    },
+    /// A local Twilio: place a simulated call, or serve the fake REST API.
+    Sim {
+        #[command(subcommand)]
+        which: sim::SimCmd,
     },
     /// Benchmarks that print figures.
     Bench {
@@ -89,6 +95,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Business { action } => admin::business(settings, action).await,
         Command::User { action } => admin::user(settings, action).await,
+        Command::Sim { which } => sim::run(which).await,
         Command::Bench { which } => match which {
             BenchCmd::Webhooks(args) => crate::bench::webhooks::run(args).await,
             BenchCmd::Streams(args) => crate::bench::streams::run(args).await,
@@ -99,7 +106,15 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     crate::telemetry::init_logging(settings.env);
     let listen = settings.listen;
+    let production = settings.is_production();
     let app = crate::app::App::build(settings).await?;
+    if !production && let Some(id) = crate::demo::seed_if_empty(&app.state.db).await? {
+        tracing::info!(
+            business_id = id,
+            number = crate::demo::DEMO_NUMBER,
+            "development: added a demo business; try `mokdan sim call`"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("MOKDAN_LISTEN/PORT: cannot listen on {listen}: {e}"))?;

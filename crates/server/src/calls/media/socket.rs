@@ -141,6 +141,11 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
         }
     };
 
+    // Record how the stream ended before closing it: Twilio asks `stream_ended` (the
+    // Connect action) as soon as the socket closes, and that answer depends on the reason.
+    if let Some(l) = live {
+        finish(&state, l, end).await;
+    }
     let (code, why) = match end {
         End::Refused | End::TooManyBadMessages => (close_code::POLICY, end.as_str()),
         End::ServerShutdown => (close_code::AWAY, end.as_str()),
@@ -152,9 +157,6 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
             reason: why.into(),
         })))
         .await;
-    if let Some(l) = live {
-        finish(&state, l, end).await;
-    }
     drop(to_socket);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     metrics::gauge!("mokdan_media_sockets").decrement(1.0);
