@@ -119,6 +119,7 @@ impl App {
             tracing::info!(%addr, db = state.db.backend.name(), "mokdan listening");
         }
         tokio::spawn(state.watchdog.clone().run(token.clone()));
+        tokio::spawn(crate::calls::conversation::prewarm_all(state.clone()));
         let trigger = token.clone();
         tokio::spawn(async move {
             shutdown.await;

@@ -4,6 +4,7 @@
 //! noisy, so the numbers are reported for people to read and compare, never to fail a build.
 
 pub mod streams;
+pub mod voice;
 pub mod webhooks;
 
 use std::time::Duration;

@@ -98,8 +98,11 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
         .env("TWILIO_AUTH_TOKEN", TOKEN)
         .env("MOKDAN_WATCHDOG_START_SECS", "600")
         .env("MOKDAN_WATCHDOG_MEDIA_SECS", "600")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
+        .env(
+            "RUST_LOG",
+            std::env::var("MOKDAN_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(std::process::Stdio::inherit())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true)
         .spawn()?;
@@ -117,6 +120,8 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     anyhow::ensure!(up, "the server did not become ready");
+    // The server renders the (long) greeting at start; let it finish before calls arrive.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let rss_before = rss_kb(pid);
 
     let received = Arc::new(AtomicU64::new(0));

@@ -20,21 +20,49 @@ pub async fn start(state: &AppState, call_sid: &str) -> SessionHandle {
         Some(id) => businesses::get(&state.db, id).await.ok().flatten(),
         None => None,
     };
-    let ctx = AgentContext {
-        business_name: business
-            .as_ref()
-            .map(|b| b.name.clone())
-            .unwrap_or_default(),
+    let ctx = context(
+        business.as_ref(),
+        row.as_ref().and_then(|r| r.from_number.clone()),
+    );
+    voice::session::spawn(SessionConfig::default(), state.voice.clone(), ctx)
+}
+
+/// What the agent knows of the business it answers for.
+fn context(business: Option<&businesses::Business>, caller: Option<String>) -> AgentContext {
+    AgentContext {
+        business_name: business.map(|b| b.name.clone()).unwrap_or_default(),
         greeting: business
-            .as_ref()
             .and_then(|b| b.greeting.clone())
             .unwrap_or_default(),
         questions: Vec::new(),
-        system_prompt: business.as_ref().and_then(|b| b.agent_prompt.clone()),
+        system_prompt: business.and_then(|b| b.agent_prompt.clone()),
         history: Vec::new(),
-        caller_number: row.as_ref().and_then(|r| r.from_number.clone()),
+        caller_number: caller,
+    }
+}
+
+/// Renders every business's greeting (and the fixed phrases) before the first call, so
+/// the greeting starts the moment a stream opens.
+pub async fn prewarm_all(state: AppState) {
+    let ids: Vec<(i64,)> = match sqlx::query_as("SELECT id FROM businesses ORDER BY id LIMIT 1000")
+        .fetch_all(&state.db.pool)
+        .await
+    {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list businesses to prewarm greetings");
+            return;
+        }
     };
-    voice::session::spawn(SessionConfig::default(), state.voice.clone(), ctx)
+    for (id,) in ids {
+        if state.shutdown.is_cancelled() {
+            return;
+        }
+        if let Ok(Some(b)) = businesses::get(&state.db, id).await {
+            let ctx = context(Some(&b), None);
+            voice::session::prewarm(&state.voice, &ctx, std::time::Duration::from_secs(30)).await;
+        }
+    }
 }
 
 /// Stores a finished turn; the caller's audio is kept when no speech-to-text heard it.

@@ -59,6 +59,8 @@ pub enum BenchCmd {
     Webhooks(crate::bench::webhooks::WebhookBench),
     /// Concurrent streamed calls: CPU, memory per call, outbound frame lateness.
     Streams(crate::bench::streams::StreamBench),
+    /// The live pipeline's own latency, apart from the providers' time.
+    Voice(crate::bench::voice::VoiceBench),
 }
 
 /// Parses arguments, runs the command, and turns any failure into one line and an exit code.
@@ -99,6 +101,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Bench { which } => match which {
             BenchCmd::Webhooks(args) => crate::bench::webhooks::run(args).await,
             BenchCmd::Streams(args) => crate::bench::streams::run(args).await,
+            BenchCmd::Voice(args) => crate::bench::voice::run(args).await,
         },
     }
 }

@@ -19,6 +19,8 @@ const MAX_ENTRIES: usize = 512;
 
 type Key = (&'static str, String);
 static CACHE: LazyLock<Mutex<HashMap<Key, Arc<[u8]>>>> = LazyLock::new(Default::default);
+type Gates = HashMap<Key, Arc<tokio::sync::Mutex<()>>>;
+static INFLIGHT: LazyLock<Mutex<Gates>> = LazyLock::new(Default::default);
 
 fn lookup(key: &Key) -> Option<Arc<[u8]>> {
     CACHE.lock().ok()?.get(key).cloned()
@@ -71,6 +73,30 @@ pub(crate) async fn phrase(
     if let Some(hit) = lookup(&key) {
         return Ok(hit);
     }
+    // One synthesis per phrase at a time: a hundred calls arriving together wait for the
+    // first one's audio instead of starting a hundred engines.
+    let gate = {
+        let mut inflight = INFLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+        inflight.entry(key.clone()).or_default().clone()
+    };
+    let _turn = gate.lock().await;
+    if let Some(hit) = lookup(&key) {
+        return Ok(hit);
+    }
+    let result = render_or_fallback(tts, text, timeout, key.clone()).await;
+    INFLIGHT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&key);
+    result
+}
+
+async fn render_or_fallback(
+    tts: &dyn TextToSpeech,
+    text: &str,
+    timeout: Duration,
+    key: Key,
+) -> Result<Arc<[u8]>, ProviderError> {
     let first_err = match render(tts, text, timeout).await {
         Ok(audio) => {
             let audio: Arc<[u8]> = audio.into();
