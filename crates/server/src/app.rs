@@ -42,6 +42,8 @@ pub struct Inner {
     pub voice: voice::session::Providers,
     /// Which business owns a number, cached for a few seconds.
     pub numbers: crate::store::businesses::NumberCache,
+    /// Call-log writes kept on disk while the database is unavailable.
+    pub outbox: Arc<crate::outbox::Outbox>,
 }
 
 impl Deref for AppState {
@@ -71,6 +73,7 @@ impl App {
             );
         }
         let twilio = twilio_client(&settings);
+        let data_dir = settings.data_dir.clone();
         let voice = crate::calls::conversation::providers(&settings)?;
         let prompts =
             crate::prompts::Prompts::new(settings.data_dir.clone(), db.clone(), providers.espeak);
@@ -98,6 +101,7 @@ impl App {
             twilio,
             voice,
             numbers: Default::default(),
+            outbox: Arc::new(crate::outbox::Outbox::new(&data_dir)),
         }));
         Ok(App { state })
     }
@@ -120,6 +124,7 @@ impl App {
         }
         tokio::spawn(state.watchdog.clone().run(token.clone()));
         tokio::spawn(crate::calls::conversation::prewarm_all(state.clone()));
+        tokio::spawn(state.outbox.clone().run(state.db.clone(), token.clone()));
         let trigger = token.clone();
         tokio::spawn(async move {
             shutdown.await;

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod ops;
+pub mod outbox;
 pub mod prompts;
 pub mod routes;
 pub mod store;

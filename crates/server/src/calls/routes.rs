@@ -16,6 +16,7 @@ use crate::calls::twiml;
 use crate::calls::watchdog::RegistryMode;
 use crate::calls::webhook::{TwilioRequest, Twiml};
 use crate::domain::Phone;
+use crate::outbox::Pending;
 use crate::store::calls;
 
 pub fn router() -> Router<AppState> {
@@ -53,6 +54,26 @@ fn call_sid(req: &TwilioRequest) -> Option<&str> {
         .filter(|s| s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
+/// A database step on the answer path, bounded so a sick database cannot make the caller
+/// wait: past the bound it counts as a failure and the write goes to the outbox (V12).
+async fn quick<T>(
+    f: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(std::time::Duration::from_millis(400), f)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
+
+/// Keeps writes the database refused in the local outbox, for replay (nothing lost).
+async fn keep(state: &AppState, ops: &[Pending]) {
+    for op in ops {
+        if let Err(e) = state.outbox.push(op).await {
+            crate::telemetry::count_error("outbox");
+            tracing::error!(error = %e, ?op, "OUTBOX: cannot keep a write: it is lost");
+        }
+    }
+}
+
 fn db_error(route: &'static str, call_sid: &str, e: &sqlx::Error) {
     crate::telemetry::count_error("webhook_db");
     tracing::error!(route, call_sid, error = %e, "WEBHOOK_DB_ERROR: answering anyway");
@@ -88,7 +109,7 @@ async fn answer(
         req.get("From")
     };
     let business = match ours.map(Phone::parse) {
-        Some(Ok(phone)) => state.numbers.business(&state.db, &phone).await,
+        Some(Ok(phone)) => quick(state.numbers.business(&state.db, &phone)).await,
         _ => Ok(None),
     };
     let business_id = match &business {
@@ -124,9 +145,9 @@ async fn answer(
     }
     // The row and, on a shared registry, the watchdog entry: one commit.
     let written = if state.watchdog.mode() == RegistryMode::Shared {
-        calls::insert_armed(&state.db, &new, &req.base).await
+        quick(calls::insert_armed(&state.db, &new, &req.base)).await
     } else {
-        calls::insert(&state.db, &new).await
+        quick(calls::insert(&state.db, &new)).await
     };
     match written {
         Ok(_) => {
@@ -134,7 +155,9 @@ async fn answer(
         }
         Err(e) => {
             db_error(route, sid, &e);
-            state.watchdog.arm(sid, &req.base).await;
+            keep(state, &[Pending::insert(&new)]).await;
+            // The database is unreachable: this node watches the call on its own.
+            state.watchdog.arm_local(sid, &req.base);
         }
     }
     let token = token::issue(state.settings.jwt_secret.expose(), sid);
@@ -164,14 +187,22 @@ async fn call_status(State(state): State<AppState>, req: TwilioRequest) -> Respo
         direction: req.get("Direction").unwrap_or("inbound"),
         status,
     };
-    let result = async {
+    let result = quick(async {
         calls::insert(&state.db, &new).await?;
         calls::advance_status(&state.db, sid, status, duration).await
-    }
+    })
     .await;
     match result {
         Ok(moved) => tracing::info!(call_sid = sid, status, moved, "CALL_STATUS"),
-        Err(e) => db_error("/webhook/call_status", sid, &e),
+        Err(e) => {
+            db_error("/webhook/call_status", sid, &e);
+            let status = Pending::Status {
+                call_sid: sid.to_string(),
+                status: status.to_string(),
+                duration_secs: duration,
+            };
+            keep(&state, &[Pending::insert(&new), status]).await;
+        }
     }
     if matches!(
         status,
@@ -288,16 +319,25 @@ async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static 
         direction: req.get("Direction").unwrap_or("inbound"),
         status: "in-progress",
     };
-    let result = async {
+    let result = quick(async {
         calls::insert(&state.db, &new).await?;
         calls::set_recording(&state.db, sid, rec_sid, url, duration).await
-    }
+    })
     .await;
     match result {
         Ok(_) => {
             tracing::info!(route, call_sid = sid, recording_sid = rec_sid, duration = ?duration, "RECORDING stored")
         }
-        Err(e) => db_error(route, sid, &e),
+        Err(e) => {
+            db_error(route, sid, &e);
+            let rec = Pending::Recording {
+                call_sid: sid.to_string(),
+                recording_sid: rec_sid.to_string(),
+                recording_url: url.to_string(),
+                duration_secs: duration,
+            };
+            keep(state, &[Pending::insert(&new), rec]).await;
+        }
     }
     true
 }

@@ -1,0 +1,204 @@
+//! A local durable outbox for call-log writes that the database refused.
+//!
+//! When the database is down, a caller must still be answered and no call may be lost
+//! (V3, V12). So a webhook whose write fails appends the write to a file under the data
+//! dir (one JSON line, flushed to disk) and answers anyway; a background task replays the
+//! file once the database is back. Every replayed write is idempotent (insert-if-absent,
+//! forward-only status), so a replay after a crash, or twice, changes nothing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Db, calls};
+
+/// A call-log write to apply later.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Pending {
+    Insert {
+        call_sid: String,
+        business_id: Option<i64>,
+        from: Option<String>,
+        to: Option<String>,
+        direction: String,
+        status: String,
+    },
+    Status {
+        call_sid: String,
+        status: String,
+        duration_secs: Option<i64>,
+    },
+    Recording {
+        call_sid: String,
+        recording_sid: String,
+        recording_url: String,
+        duration_secs: Option<i64>,
+    },
+}
+
+pub struct Outbox {
+    path: PathBuf,
+    /// One writer or replayer at a time.
+    lock: Mutex<()>,
+}
+
+impl Outbox {
+    pub fn new(data_dir: &std::path::Path) -> Self {
+        Outbox {
+            path: data_dir.join("outbox").join("calls.jsonl"),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Appends a write and flushes it to disk.
+    pub async fn push(&self, op: &Pending) -> std::io::Result<()> {
+        let _g = self.lock.lock().await;
+        if let Some(dir) = self.path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let mut line = serde_json::to_vec(op).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut f = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .await?;
+        f.write_all(&line).await?;
+        f.sync_data().await?;
+        metrics::counter!("mokdan_outbox_writes_total").increment(1);
+        tracing::warn!(
+            ?op,
+            "OUTBOX: database unavailable, write kept locally for replay"
+        );
+        Ok(())
+    }
+
+    /// Applies every pending write; keeps the file if any write still fails.
+    pub async fn replay(&self, db: &Db) -> usize {
+        // Only try when the database answers, so webhooks appending meanwhile never wait
+        // behind a replay that is stuck on a dead connection.
+        if !matches!(
+            tokio::time::timeout(Duration::from_secs(1), db.ping()).await,
+            Ok(Ok(()))
+        ) {
+            return 0;
+        }
+        let _g = self.lock.lock().await;
+        let Ok(text) = tokio::fs::read_to_string(&self.path).await else {
+            return 0;
+        };
+        let ops: Vec<Pending> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| match serde_json::from_str(l) {
+                Ok(op) => Some(op),
+                Err(e) => {
+                    tracing::error!(error = %e, "OUTBOX: unreadable line skipped");
+                    None
+                }
+            })
+            .collect();
+        for op in &ops {
+            let applied = tokio::time::timeout(Duration::from_secs(1), apply(db, op))
+                .await
+                .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+            if let Err(e) = applied {
+                tracing::warn!(error = %e, "OUTBOX: database still unavailable");
+                return 0;
+            }
+        }
+        if let Err(e) = tokio::fs::remove_file(&self.path).await {
+            tracing::error!(error = %e, "OUTBOX: cannot clear the replayed file");
+        }
+        if !ops.is_empty() {
+            tracing::info!(writes = ops.len(), "OUTBOX: replayed");
+        }
+        ops.len()
+    }
+
+    /// Replays every couple of seconds until shutdown.
+    pub async fn run(self: std::sync::Arc<Self>, db: Db, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if tokio::fs::try_exists(&self.path).await.unwrap_or(false) {
+                        self.replay(&db).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn apply(db: &Db, op: &Pending) -> Result<(), sqlx::Error> {
+    match op {
+        Pending::Insert {
+            call_sid,
+            business_id,
+            from,
+            to,
+            direction,
+            status,
+        } => {
+            let new = calls::NewCall {
+                call_sid,
+                business_id: *business_id,
+                from: from.as_deref(),
+                to: to.as_deref(),
+                direction,
+                status,
+            };
+            calls::insert(db, &new).await?;
+            // The business may have been unknown while the database was down.
+            if business_id.is_none()
+                && let Some(to) = to
+                    .as_deref()
+                    .and_then(|t| crate::domain::Phone::parse(t).ok())
+                && let Some(b) = crate::store::businesses::by_number(db, &to).await?
+            {
+                sqlx::query("UPDATE call_logs SET business_id = $2 WHERE call_sid = $1 AND business_id IS NULL")
+                    .bind(call_sid)
+                    .bind(b.id)
+                    .execute(&db.pool)
+                    .await?;
+            }
+        }
+        Pending::Status {
+            call_sid,
+            status,
+            duration_secs,
+        } => {
+            calls::advance_status(db, call_sid, status, *duration_secs).await?;
+        }
+        Pending::Recording {
+            call_sid,
+            recording_sid,
+            recording_url,
+            duration_secs,
+        } => {
+            calls::set_recording(db, call_sid, recording_sid, recording_url, *duration_secs)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+impl Pending {
+    pub fn insert(call: &calls::NewCall<'_>) -> Self {
+        Pending::Insert {
+            call_sid: call.call_sid.to_string(),
+            business_id: call.business_id,
+            from: call.from.map(str::to_string),
+            to: call.to.map(str::to_string),
+            direction: call.direction.to_string(),
+            status: call.status.to_string(),
+        }
+    }
+}

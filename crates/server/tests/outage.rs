@@ -1,0 +1,94 @@
+//! PostgreSQL goes away mid-service: calls are still answered, nothing is lost (V3, V12, O1).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid, params};
+use telephony::twiml::Verb;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_answered_and_kept_while_the_database_is_down() {
+    let db = common::create_pg_database().await;
+    let proxy = common::proxy::Proxy::start(&common::pg_host_port()).await;
+    let url = common::pg_url(&proxy.addr.to_string(), &db);
+    let app = TestApp::spawn_on(
+        url,
+        tempfile::tempdir().unwrap(),
+        &[
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+        ],
+    )
+    .await;
+    let phone = mokdan::domain::Phone::parse("+97231234567").unwrap();
+    let business = mokdan::store::businesses::create(&app.state.db, "חשמלאי", &phone)
+        .await
+        .unwrap();
+
+    proxy.cut().await;
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let sids: Vec<String> = (0..3).map(|_| new_call_sid()).collect();
+    for sid in &sids {
+        let started = Instant::now();
+        let t = app
+            .twiml(
+                "/webhook/incoming_call",
+                &call_params(sid, "+972501234567", "+97231234567"),
+            )
+            .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered in {:?}",
+            started.elapsed()
+        );
+        assert!(
+            matches!(t.verbs.as_slice(), [Verb::Connect(_)]),
+            "the call proceeds: {:?}",
+            t.verbs
+        );
+        let done = params(&[
+            ("CallSid", sid),
+            ("CallStatus", "completed"),
+            ("CallDuration", "12"),
+        ]);
+        assert_eq!(
+            app.post_signed("/webhook/call_status", &done)
+                .await
+                .status(),
+            204
+        );
+    }
+
+    proxy.restore().await;
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows.clear();
+        for sid in &sids {
+            if let Ok(Some(r)) = mokdan::store::calls::by_sid(&app.state.db, sid).await {
+                rows.push(r);
+            }
+        }
+        if rows.len() == sids.len() && rows.iter().all(|r| r.status == "completed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        rows.len(),
+        sids.len(),
+        "every call row written once the database returned"
+    );
+    for r in &rows {
+        assert_eq!(r.status, "completed");
+        assert_eq!(r.duration_secs, Some(12));
+        assert_eq!(
+            r.business_id,
+            Some(business),
+            "the business is found on replay"
+        );
+    }
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.shutdown().await.unwrap();
+}
