@@ -30,9 +30,9 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
   pg_isready -h 127.0.0.1 -p 5432
 fi
-# Each test makes its own database; drop what earlier runs left behind.
-psql "$MOKDAN_TEST_PG" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'mokdan_t_%'" 2>/dev/null |
-  while read -r db; do psql "$MOKDAN_TEST_PG" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+# Each test makes its own schema in the database mokdan_test; start from an empty one.
+psql "$MOKDAN_TEST_PG" -qc "DROP DATABASE IF EXISTS mokdan_test WITH (FORCE)" >/dev/null 2>&1 || true
+psql "$MOKDAN_TEST_PG" -qc "CREATE DATABASE mokdan_test" >/dev/null 2>&1 || true
 
 # Build products live outside the clone so repeated runs reuse them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mokdan-target}"
