@@ -47,11 +47,17 @@ pub async fn create_pg_database() -> String {
         .unwrap();
     if exists.is_none() {
         // Tests race to create it; losing the race is fine.
-        let _ = sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {TEST_DATABASE}").as_str()).await;
+        let _ = sqlx::Executor::execute(
+            &mut admin,
+            format!("CREATE DATABASE {TEST_DATABASE}").as_str(),
+        )
+        .await;
     }
     let _ = admin.close().await;
     let url = pg_url(&pg_host_port(), TEST_DATABASE);
-    let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to the test database");
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("connect to the test database");
     sqlx::Executor::execute(&mut conn, format!("CREATE SCHEMA {schema}").as_str())
         .await
         .expect("create test schema");
