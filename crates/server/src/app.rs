@@ -42,6 +42,8 @@ pub struct Inner {
     pub voice: voice::session::Providers,
     /// Which business owns a number, cached for a few seconds.
     pub numbers: crate::store::businesses::NumberCache,
+    /// The web app's per-process state (optional tables, try-a-call runs).
+    pub ui: crate::ui::UiState,
 }
 
 impl Deref for AppState {
@@ -98,6 +100,7 @@ impl App {
             twilio,
             voice,
             numbers: Default::default(),
+            ui: Default::default(),
         }));
         Ok(App { state })
     }
