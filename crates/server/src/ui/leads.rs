@@ -426,7 +426,7 @@ pub async fn detail(
             });
         }
     }
-    items.sort_by(|a, b| b.at.cmp(&a.at));
+    items.sort_by_key(|i| std::cmp::Reverse(i.at));
     let lv = view::lead(&c, now);
     Ok(ok(&LeadPage {
         l: Layout::new(lv.name.clone(), "leads", Some(b.v.nav.clone())),
