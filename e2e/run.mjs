@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -65,9 +66,29 @@ cli(['user', 'add', '--email', USERS.owner.email, '--role', 'owner', '--business
 cli(['user', 'add', '--email', USERS.agent.email, '--role', 'agent', '--business', businessId], USERS.agent.password + '\n');
 cli(['user', 'add', '--email', USERS.operator.email, '--role', 'operator'], USERS.operator.password + '\n');
 
+// The sim's fake Twilio REST API (calls and WhatsApp messages), and the server pointed at it.
+const TWILIO_SID = 'AC' + '0'.repeat(32);
+const TWILIO_TOKEN = 'e2e-twilio-auth-token';
+const simPort = await freePort();
+const simEnv = { ...env, TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: TWILIO_TOKEN };
+const sim = spawn(bin, ['sim', 'serve', '--port', String(simPort)], { env: simEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const server = spawn(bin, ['serve'], { env: { ...env, MOKDAN_LISTEN: `127.0.0.1:${port}` }, stdio: ['ignore', 'inherit', 'inherit'] });
+const server = spawn(bin, ['serve'], {
+  env: { ...simEnv, MOKDAN_LISTEN: `127.0.0.1:${port}`, TWILIO_API_BASE: `http://127.0.0.1:${simPort}`, WHATSAPP_PROVIDER: 'twilio' },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+
+// A webhook as Twilio signs it: HMAC-SHA1 over the URL and the sorted parameters.
+async function twilioPost(path, params) {
+  const url = `${base}${path}`;
+  const signed = url + Object.keys(params).sort().map(k => k + params[k]).join('');
+  const signature = createHmac('sha1', TWILIO_TOKEN).update(signed).digest('base64');
+  return fetch(url, {
+    method: 'POST', body: new URLSearchParams(params),
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
+  });
+}
 let serverExited = false;
 server.on('exit', () => { serverExited = true; });
 
@@ -308,16 +329,20 @@ try {
       method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ whatsapp_number: wa }),
     })).status, [businessId, wa]);
     if (patch >= 400) skip(`cannot set the business's WhatsApp number (PATCH /api/businesses → ${patch})`);
-    const inbound = await fetch(`${base}/webhook/whatsapp/twilio`, {
-      method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ MessageSid: 'SM' + 'a'.repeat(32), From: 'whatsapp:+972501112233', To: `whatsapp:${wa}`, Body: 'שלום, יש תור מחר?', AccountSid: 'AC' + '0'.repeat(32) }),
+    const inbound = await twilioPost('/webhook/whatsapp/twilio', {
+      MessageSid: 'SM' + 'a'.repeat(32), From: 'whatsapp:+972501112233', To: `whatsapp:${wa}`,
+      Body: 'שלום, יש תור מחר?', AccountSid: TWILIO_SID,
     });
     check(inbound.ok, `inbound webhook ${inbound.status}`);
     await owner.goto(`${base}/app/biz/whatsapp`);
     await Promise.all([owner.waitForURL(/\/whatsapp\/\d+$/), owner.click('#threads a')]);
     await owner.fill('#wa-send textarea', 'כן, יש תור ב־10:00');
     await owner.click('#wa-send button');
+    await owner.waitForFunction(() => document.querySelector('#wa-send [data-result]').textContent.length > 1 && !document.querySelector('#wa-send [data-result]').textContent.startsWith('…'));
+    const sent = await owner.textContent('#wa-send [data-result]');
+    check(!sent.includes('שגיאה') && !sent.includes('אינה זמינה'), `send answered: ${sent}`);
     await owner.waitForSelector('.bubble.out');
+    const before = await owner.textContent('.bubble.out:last-of-type .ticks');
     const sid = await owner.evaluate(async () => {
       const id = location.pathname.split('/').pop();
       const t = await (await fetch(`/api/whatsapp/threads/${id}`)).json();
@@ -326,11 +351,11 @@ try {
       return out && (out.provider_message_id || out.sid);
     });
     if (!sid) skip('the provider gave the sent message no id (no WhatsApp provider configured)');
-    await fetch(`${base}/webhook/whatsapp/status`, {
-      method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ MessageSid: sid, MessageStatus: 'delivered', AccountSid: 'AC' + '0'.repeat(32) }),
-    });
+    const status = await twilioPost('/webhook/whatsapp/status', { MessageSid: sid, MessageStatus: 'delivered', AccountSid: TWILIO_SID });
+    check(status.ok, `status webhook ${status.status}`);
     await owner.waitForSelector('.bubble.out[data-status="delivered"] .ticks', { timeout: 10000 });
+    const after = await owner.textContent('.bubble.out[data-status="delivered"] .ticks');
+    check(after.trim() === '✓✓' && before.trim() !== '✓✓', `tick went from ${before} to ${after}`);
     await shot(owner, 'whatsapp');
   });
 } catch (e) {
@@ -339,6 +364,7 @@ try {
 } finally {
   for (const c of contexts) await c.close().catch(() => {});
   server.kill('SIGTERM');
+  sim.kill('SIGTERM');
   await new Promise(r => (serverExited ? r() : server.on('exit', r)));
   rmSync(work, { recursive: true, force: true });
 }
