@@ -20,6 +20,18 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The browser tests of the web app drive Debian's chromium with playwright-core from npm
+# (never a downloaded browser), so chromium and Node.js come from apt when missing.
+e2e_missing=()
+dpkg -s chromium >/dev/null 2>&1 || e2e_missing+=(chromium)
+{ command -v node >/dev/null && command -v npm >/dev/null; } || e2e_missing+=(nodejs npm)
+if ((${#e2e_missing[@]})); then
+  say "installing ${e2e_missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${e2e_missing[@]}" >/dev/null
+fi
+
 # PostgreSQL on 127.0.0.1:5432 (trust auth), started if it is down.
 export MOKDAN_TEST_PG="${MOKDAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -47,6 +59,18 @@ cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/mokdan-test.log | grep -Ev
 status=${PIPESTATUS[0]}
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' /tmp/mokdan-test.log | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' /tmp/mokdan-test.log | awk '{s+=$1} END {print s+0}')
+
+# Browser end-to-end tests of the web app, after the cargo tests: `mokdan serve` on a random
+# port with a fresh SQLite database, driven by chromium; screenshots in test-output/.
+say "browser e2e (chromium + playwright-core)"
+cargo build -p mokdan --quiet
+(cd e2e && { npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; })
+e2e_status=0
+node e2e/run.mjs 2>&1 | tee /tmp/mokdan-e2e.log || e2e_status=$?
+e2e_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' /tmp/mokdan-e2e.log | tail -n1 || true)
+passed=$((passed + $(echo "${e2e_line:-0 passed}" | awk '{print $1+0}')))
+failed=$((failed + $(echo "${e2e_line:-0 passed, 1 failed}" | awk '{print $3+0}')))
+if [ "$e2e_status" != 0 ] && [ "$status" = 0 ]; then status=$e2e_status; fi
 echo
 echo "$passed passed, $failed failed"
 exit "$status"

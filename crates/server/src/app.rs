@@ -44,6 +44,8 @@ pub struct Inner {
     pub numbers: crate::store::businesses::NumberCache,
     /// Call-log writes kept on disk while the database is unavailable.
     pub outbox: Arc<crate::outbox::Outbox>,
+    /// The web app's per-process state (optional tables, try-a-call runs).
+    pub ui: crate::ui::UiState,
 }
 
 impl Deref for AppState {
@@ -102,6 +104,7 @@ impl App {
             voice,
             numbers: Default::default(),
             outbox: Arc::new(crate::outbox::Outbox::new(&data_dir)),
+            ui: Default::default(),
         }));
         Ok(App { state })
     }

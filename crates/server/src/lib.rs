@@ -19,6 +19,7 @@ pub mod prompts;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 
 pub use app::{App, AppState, run};
 pub use config::Settings;

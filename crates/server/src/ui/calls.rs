@@ -1,0 +1,264 @@
+//! Calls: the list, one call with its turn-by-turn transcript and latencies, and the live
+//! view of calls in progress, pushed by server-sent events as the store changes.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use serde::Deserialize;
+
+use super::data::calls::{self, Call, Turn};
+use super::page::{Layout, PageError, PageResult, ok};
+use super::time;
+use super::view::{self, CallView, Pager, fallback_label};
+use super::viewer::BizViewer;
+use crate::app::AppState;
+use crate::store::now_ms;
+
+const PER_PAGE: i64 = 30;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    fallback: Option<String>,
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "calls.html")]
+struct CallsPage {
+    l: Layout,
+    calls: Vec<CallView>,
+    pager: Pager,
+    fallback_only: bool,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    b: BizViewer,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let fallback_only = q.fallback.as_deref() == Some("1");
+    let page = q
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000);
+    let (rows, total) = calls::page(
+        &state.db,
+        b.business_id,
+        fallback_only,
+        PER_PAGE,
+        (page - 1) * PER_PAGE,
+    )
+    .await?;
+    let now = now_ms();
+    let base = if fallback_only {
+        "/app/biz/calls?fallback=1&"
+    } else {
+        "/app/biz/calls?"
+    };
+    Ok(ok(&CallsPage {
+        l: Layout::new("שיחות", "calls", Some(b.v.nav.clone())),
+        calls: rows.iter().map(|c| view::call(c, now)).collect(),
+        pager: Pager::new(base, page, PER_PAGE, total),
+        fallback_only,
+    }))
+}
+
+pub struct TurnView {
+    pub n: i64,
+    pub caller: String,
+    pub agent: String,
+    pub heard: String,
+    pub barged_in: bool,
+    pub stt: String,
+    pub llm: String,
+    pub tts: String,
+    pub reply: String,
+    pub slow: bool,
+}
+
+fn ms(v: Option<i64>) -> String {
+    v.map(|v| format!("{v} ms")).unwrap_or_else(|| "—".into())
+}
+
+fn turn_view(t: &Turn) -> TurnView {
+    TurnView {
+        n: t.turn_index + 1,
+        caller: t.caller_text.clone().unwrap_or_default(),
+        agent: t.agent_text.clone().unwrap_or_default(),
+        heard: t.heard_text.clone().unwrap_or_default(),
+        barged_in: t.barged_in != 0,
+        stt: ms(t.stt_ms),
+        llm: ms(t.llm_first_token_ms),
+        tts: ms(t.tts_first_audio_ms),
+        reply: ms(t.first_frame_out_ms),
+        // The mission's budget: a reply within 2–3 s of the caller's turn.
+        slow: t.first_frame_out_ms.is_some_and(|v| v > 3000),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "call.html")]
+struct CallPage {
+    l: Layout,
+    c: CallView,
+    call_sid: String,
+    when_full: String,
+    caller_name: String,
+    caller_reason: String,
+    callback_time: String,
+    urgency: String,
+    summary: String,
+    transcript: String,
+    audio: bool,
+    fallback_reason: String,
+    stream: String,
+    customer_id: Option<i64>,
+    turns: Vec<TurnView>,
+    other_e164: String,
+    business_id: i64,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    b: BizViewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let not_found = || PageError::NotFound(Some(b.v.nav.clone()));
+    let id = id.parse::<i64>().map_err(|_| not_found())?;
+    let call: Call = calls::get(&state.db, b.business_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let turns = calls::turns(&state.db, &call).await?;
+    let now = now_ms();
+    let v = view::call(&call, now);
+    let other = if v.inbound {
+        call.from_number.clone()
+    } else {
+        call.to_number.clone()
+    };
+    let stream = match (call.stream_started_at, call.stream_end_reason.as_deref()) {
+        (None, _) => "לא התחיל".to_string(),
+        (Some(t), None) => format!("התחיל ב־{}", time::clock(t)),
+        (Some(t), Some(r)) => format!(
+            "התחיל ב־{} · הסתיים: {}",
+            time::clock(t),
+            if r == "conversation_complete" {
+                "השיחה הושלמה"
+            } else {
+                r
+            }
+        ),
+    };
+    Ok(ok(&CallPage {
+        l: Layout::new(format!("שיחה עם {}", v.who), "calls", Some(b.v.nav.clone())),
+        call_sid: call.call_sid.clone(),
+        when_full: time::datetime(call.created_at),
+        caller_name: call.caller_name.clone().unwrap_or_default(),
+        caller_reason: call.caller_reason.clone().unwrap_or_default(),
+        callback_time: call.callback_time.clone().unwrap_or_default(),
+        urgency: call.urgency.clone().unwrap_or_default(),
+        summary: call.call_summary.clone().unwrap_or_default(),
+        transcript: call.transcription.clone().unwrap_or_default(),
+        audio: call.recording_url.is_some(),
+        fallback_reason: call
+            .fallback_reason
+            .as_deref()
+            .map(|r| format!("{} ({r})", fallback_label(r)))
+            .unwrap_or_default(),
+        stream,
+        customer_id: call.customer_id,
+        turns: turns.iter().map(turn_view).collect(),
+        other_e164: other
+            .filter(|o| crate::domain::Phone::parse(o).is_ok())
+            .unwrap_or_default(),
+        business_id: b.business_id,
+        c: v,
+    }))
+}
+
+/// The live calls' rows, as both the page and each event carry them.
+#[derive(Template)]
+#[template(path = "live_rows.html")]
+struct LiveRows {
+    calls: Vec<LiveCall>,
+}
+
+pub struct LiveCall {
+    pub c: CallView,
+    pub started: String,
+    pub elapsed: String,
+}
+
+async fn live_rows(state: &AppState, business_id: i64) -> Result<String, PageError> {
+    let now = now_ms();
+    let rows = calls::live(&state.db, business_id).await?;
+    let calls = rows
+        .iter()
+        .map(|c| LiveCall {
+            c: view::call(c, now),
+            started: time::clock(c.created_at),
+            elapsed: time::duration(((now - c.created_at) / 1000).max(0)),
+        })
+        .collect();
+    LiveRows { calls }
+        .render()
+        .map_err(|e| PageError::Internal(e.into()))
+}
+
+#[derive(Template)]
+#[template(path = "live.html")]
+struct LivePage {
+    l: Layout,
+    rows: String,
+}
+
+pub async fn live(State(state): State<AppState>, b: BizViewer) -> PageResult {
+    let rows = live_rows(&state, b.business_id).await?;
+    Ok(ok(&LivePage {
+        l: Layout::new("שיחות חיות", "live", Some(b.v.nav.clone())),
+        rows,
+    }))
+}
+
+/// `text/event-stream`: an event `calls` with the rows' HTML each time they change, checked
+/// every second. The stream ends when the server shuts down.
+pub async fn live_events(State(state): State<AppState>, b: BizViewer) -> Response {
+    Sse::new(live_stream(state, b.business_id))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+fn live_stream(state: AppState, business_id: i64) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(
+        (state, None::<String>, true),
+        move |(state, last, first)| async move {
+            let mut first = first;
+            loop {
+                if !first {
+                    tokio::select! {
+                        _ = state.shutdown.cancelled() => return None,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+                first = false;
+                match live_rows(&state, business_id).await {
+                    Ok(html) if last.as_deref() != Some(html.as_str()) => {
+                        let event = Event::default().event("calls").data(html.clone());
+                        return Some((Ok(event), (state, Some(html), false)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "UI_LIVE: cannot read live calls");
+                    }
+                }
+            }
+        },
+    )
+}

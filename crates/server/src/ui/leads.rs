@@ -1,0 +1,453 @@
+//! Leads: the list with search, status filter and pages; a lead's page with its timeline
+//! (calls with their audio, transcript and summary; WhatsApp messages; notes); the create and
+//! edit forms; CSV import and export through the CRM API.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use serde::Deserialize;
+
+use super::data::leads::{self, LeadFields, STATUSES, Search};
+use super::data::{calls, whatsapp};
+use super::page::{Layout, PageError, PageResult, ok, render};
+use super::time;
+use super::view::{self, LeadView, Pager, enc};
+use super::viewer::BizViewer;
+use crate::app::AppState;
+use crate::domain::Phone;
+use crate::store::{customers, now_ms};
+
+const PER_PAGE: i64 = 25;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    page: Option<String>,
+}
+
+pub struct StatusOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+fn status_options(current: &str) -> Vec<StatusOption> {
+    STATUSES
+        .iter()
+        .map(|(value, label)| StatusOption {
+            value,
+            label,
+            selected: *value == current,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "leads.html")]
+struct LeadsPage {
+    l: Layout,
+    q: String,
+    statuses: Vec<StatusOption>,
+    leads: Vec<LeadView>,
+    pager: Pager,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    b: BizViewer,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let status = if STATUSES.iter().any(|(s, _)| *s == q.status) {
+        q.status.clone()
+    } else {
+        String::new()
+    };
+    let text: String = q.q.trim().chars().take(100).collect();
+    let page = q
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000);
+    let search = Search {
+        text: &text,
+        status: &status,
+        limit: PER_PAGE,
+        offset: (page - 1) * PER_PAGE,
+    };
+    let (rows, total) = leads::search(&state.db, b.business_id, &search).await?;
+    let base = format!("/app/biz/leads?q={}&status={}&", enc(&text), enc(&status));
+    let now = now_ms();
+    Ok(ok(&LeadsPage {
+        l: Layout::new("לידים", "leads", Some(b.v.nav.clone())),
+        statuses: status_options(&status),
+        q: text,
+        leads: rows.iter().map(|c| view::lead(c, now)).collect(),
+        pager: Pager::new(&base, page, PER_PAGE, total),
+    }))
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct LeadForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    notes: String,
+}
+
+#[derive(Template)]
+#[template(path = "lead_form.html")]
+struct LeadFormPage {
+    l: Layout,
+    action: String,
+    heading: String,
+    f: LeadForm,
+    statuses: Vec<StatusOption>,
+    error: String,
+    existing: Option<i64>,
+    cancel: String,
+}
+
+fn form_page(
+    b: &BizViewer,
+    id: Option<i64>,
+    f: LeadForm,
+    error: String,
+    existing: Option<i64>,
+) -> LeadFormPage {
+    let (action, heading, cancel) = match id {
+        Some(id) => (
+            format!("/app/biz/leads/{id}/edit"),
+            "עריכת ליד".to_string(),
+            format!("/app/biz/leads/{id}"),
+        ),
+        None => (
+            "/app/biz/leads/new".to_string(),
+            "ליד חדש".to_string(),
+            "/app/biz/leads".to_string(),
+        ),
+    };
+    LeadFormPage {
+        l: Layout::new(heading.clone(), "leads", Some(b.v.nav.clone())),
+        action,
+        heading,
+        statuses: status_options(&f.status),
+        f,
+        error,
+        existing,
+        cancel,
+    }
+}
+
+pub async fn new_form(b: BizViewer) -> PageResult {
+    let f = LeadForm {
+        status: "new".into(),
+        ..Default::default()
+    };
+    Ok(ok(&form_page(&b, None, f, String::new(), None)))
+}
+
+/// The form's values checked: a phone in E.164, a known status, lengths bounded.
+fn validate(f: &LeadForm) -> Result<(Phone, String), String> {
+    let phone = Phone::parse(&f.phone)
+        .map_err(|_| "מספר הטלפון אינו תקין (למשל 050-1234567).".to_string())?;
+    let status = if f.status.is_empty() {
+        "new"
+    } else {
+        f.status.as_str()
+    };
+    if !STATUSES.iter().any(|(s, _)| *s == status) {
+        return Err("סטטוס לא מוכר.".into());
+    }
+    if f.name.chars().count() > 200 || f.email.chars().count() > 200 || f.tags.chars().count() > 500
+    {
+        return Err("אחד השדות ארוך מדי.".into());
+    }
+    if f.notes.chars().count() > 10_000 {
+        return Err("ההערות ארוכות מדי.".into());
+    }
+    let email = f.email.trim();
+    if !email.is_empty() && !email.contains('@') {
+        return Err("כתובת האימייל אינה תקינה.".into());
+    }
+    Ok((phone, status.to_string()))
+}
+
+fn opt(s: &str) -> Option<&str> {
+    Some(s.trim()).filter(|s| !s.is_empty())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    b: BizViewer,
+    Form(f): Form<LeadForm>,
+) -> PageResult {
+    let (phone, status) = match validate(&f) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(&b, None, f, e, None),
+            ));
+        }
+    };
+    let fields = LeadFields {
+        name: opt(&f.name),
+        phone: phone.as_str(),
+        email: opt(&f.email),
+        status: &status,
+        tags: f.tags.trim(),
+        notes: f.notes.trim(),
+    };
+    match leads::create(&state.db, b.business_id, &fields).await {
+        Ok(id) => Ok(Redirect::to(&format!("/app/biz/leads/{id}")).into_response()),
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            let existing = customers::by_phone(&state.db, b.business_id, &phone)
+                .await?
+                .map(|c| c.id);
+            Ok(render(
+                StatusCode::CONFLICT,
+                &form_page(
+                    &b,
+                    None,
+                    f,
+                    "כבר קיים ליד עם מספר הטלפון הזה.".into(),
+                    existing,
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn parse_id(raw: &str, b: &BizViewer) -> Result<i64, PageError> {
+    raw.parse::<i64>()
+        .map_err(|_| PageError::NotFound(Some(b.v.nav.clone())))
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    b: BizViewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id, &b)?;
+    let c = customers::get(&state.db, b.business_id, id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(Some(b.v.nav.clone())))?;
+    let f = LeadForm {
+        name: c.name.unwrap_or_default(),
+        phone: view::phone(&c.phone),
+        email: c.email.unwrap_or_default(),
+        status: c.status,
+        tags: c.tags,
+        notes: c.notes,
+    };
+    Ok(ok(&form_page(&b, Some(id), f, String::new(), None)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    b: BizViewer,
+    Path(id): Path<String>,
+    Form(f): Form<LeadForm>,
+) -> PageResult {
+    let id = parse_id(&id, &b)?;
+    if customers::get(&state.db, b.business_id, id)
+        .await?
+        .is_none()
+    {
+        return Err(PageError::NotFound(Some(b.v.nav.clone())));
+    }
+    let (phone, status) = match validate(&f) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(&b, Some(id), f, e, None),
+            ));
+        }
+    };
+    let fields = LeadFields {
+        name: opt(&f.name),
+        phone: phone.as_str(),
+        email: opt(&f.email),
+        status: &status,
+        tags: f.tags.trim(),
+        notes: f.notes.trim(),
+    };
+    match leads::update(&state.db, b.business_id, id, &fields).await {
+        Ok(true) => Ok(Redirect::to(&format!("/app/biz/leads/{id}")).into_response()),
+        Ok(false) => Err(PageError::NotFound(Some(b.v.nav.clone()))),
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            let existing = customers::by_phone(&state.db, b.business_id, &phone)
+                .await?
+                .map(|c| c.id);
+            Ok(render(
+                StatusCode::CONFLICT,
+                &form_page(
+                    &b,
+                    Some(id),
+                    f,
+                    "כבר קיים ליד אחר עם מספר הטלפון הזה.".into(),
+                    existing,
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One event in a lead's history.
+pub struct Item {
+    pub at: i64,
+    pub when: String,
+    pub when_iso: String,
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+    pub call_id: Option<i64>,
+    pub audio: bool,
+    pub transcript: String,
+    pub ticks: &'static str,
+    pub ticks_label: &'static str,
+    pub incoming: bool,
+}
+
+#[derive(Template)]
+#[template(path = "lead.html")]
+struct LeadPage {
+    l: Layout,
+    c: LeadView,
+    notes: String,
+    items: Vec<Item>,
+    whatsapp: bool,
+    notes_table: bool,
+    business_id: i64,
+    phone_e164: String,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    b: BizViewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id, &b)?;
+    let db = &state.db;
+    let c = customers::get(db, b.business_id, id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(Some(b.v.nav.clone())))?;
+    let now = now_ms();
+    let mut items = Vec::new();
+    for call in calls::of_customer(db, b.business_id, c.id, &c.phone).await? {
+        let v = view::call(&call, now);
+        items.push(Item {
+            at: call.created_at,
+            when: v.when.clone(),
+            when_iso: v.when_iso.clone(),
+            kind: "call",
+            title: format!("שיחה {} · {} · {}", v.direction, v.status, v.duration),
+            body: call
+                .call_summary
+                .clone()
+                .or(call.caller_reason.clone())
+                .unwrap_or_default(),
+            call_id: Some(call.id),
+            audio: call.recording_url.is_some(),
+            transcript: call.transcription.clone().unwrap_or_default(),
+            ticks: "",
+            ticks_label: "",
+            incoming: v.inbound,
+        });
+    }
+    let wa = state.ui.tables.whatsapp(db).await;
+    if wa {
+        for m in whatsapp::messages(db, b.business_id, c.id, 200).await? {
+            let incoming = m.direction == "in";
+            let (ticks, ticks_label) = if incoming {
+                ("", "")
+            } else {
+                whatsapp::ticks(&m.status)
+            };
+            items.push(Item {
+                at: m.created_at,
+                when: time::relative(m.created_at, now),
+                when_iso: time::iso(m.created_at),
+                kind: "whatsapp",
+                title: if incoming {
+                    "הודעת וואטסאפ נכנסת".into()
+                } else {
+                    "הודעת וואטסאפ יוצאת".into()
+                },
+                body: m
+                    .body
+                    .or(m.template.map(|t| format!("תבנית: {t}")))
+                    .unwrap_or_default(),
+                call_id: None,
+                audio: false,
+                transcript: String::new(),
+                ticks,
+                ticks_label,
+                incoming,
+            });
+        }
+    }
+    let notes_table = state.ui.tables.notes(db).await;
+    if notes_table {
+        for n in leads::notes(db, b.business_id, c.id).await? {
+            items.push(Item {
+                at: n.created_at,
+                when: time::relative(n.created_at, now),
+                when_iso: time::iso(n.created_at),
+                kind: "note",
+                title: format!(
+                    "הערה{}",
+                    n.author.map(|a| format!(" · {a}")).unwrap_or_default()
+                ),
+                body: n.body,
+                call_id: None,
+                audio: false,
+                transcript: String::new(),
+                ticks: "",
+                ticks_label: "",
+                incoming: false,
+            });
+        }
+    }
+    items.sort_by_key(|i| std::cmp::Reverse(i.at));
+    let lv = view::lead(&c, now);
+    Ok(ok(&LeadPage {
+        l: Layout::new(lv.name.clone(), "leads", Some(b.v.nav.clone())),
+        c: lv,
+        notes: c.notes.clone(),
+        items,
+        whatsapp: wa,
+        notes_table,
+        business_id: b.business_id,
+        phone_e164: c.phone.clone(),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+struct ImportPage {
+    l: Layout,
+}
+
+pub async fn import_page(b: BizViewer) -> PageResult {
+    Ok(ok(&ImportPage {
+        l: Layout::new("ייבוא לידים", "leads", Some(b.v.nav.clone())),
+    }))
+}

@@ -1,0 +1,92 @@
+//! The web app (C5): a Hebrew, right-to-left CRM at `/app/biz` (owners and agents) and
+//! `/app/admin` (operators), rendered on the server by the binary itself.
+//!
+//! Why server-rendered: the people using it look at it on a phone between customers, so
+//! pages must be small, fast, and readable without JavaScript; and `cargo run` must be the
+//! whole build (no Node step). Templates are askama files compiled into the binary; CSS, a
+//! little hand-written JS and a vendored htmx 2 are embedded with `include_bytes!` and served
+//! at `/app/static/…`. Pages read the store directly, always scoped by the viewer's
+//! `business_id` (C4). Writes that belong to the CRM API (CSV import, WhatsApp send, call
+//! back, job retry, login) are made by the page's JS against `/api/…`; the few forms the app
+//! owns (lead create/edit, settings, try-a-call, logout) post back to `/app/…`.
+//!
+//! Every `/app` response carries the security headers of [`headers`]. Unknown sub-paths
+//! answer the app's own Hebrew "not found" page inside the full layout, with status 404.
+
+pub mod admin;
+pub mod assets;
+pub mod biz;
+pub mod calls;
+pub mod data;
+pub mod headers;
+pub mod leads;
+pub mod login;
+pub mod page;
+pub mod settings;
+pub mod time;
+pub mod trycall;
+pub mod view;
+pub mod viewer;
+pub mod whatsapp;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::get;
+
+use crate::app::AppState;
+
+/// Per-process state of the web app: which optional tables exist, and the short-lived
+/// results of "try a call" runs.
+#[derive(Default)]
+pub struct UiState {
+    pub tables: data::optional::Tables,
+    pub runs: trycall::Runs,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app", get(biz::home))
+        .route("/app/", get(biz::home))
+        .route("/app/static/{file}", get(assets::serve))
+        .route("/app/login", get(login::page))
+        .route("/app/logout", get(login::logout_page).post(login::logout))
+        .route("/app/biz", get(biz::dashboard))
+        .route("/app/biz/leads", get(leads::list))
+        .route(
+            "/app/biz/leads/new",
+            get(leads::new_form).post(leads::create),
+        )
+        .route("/app/biz/leads/import", get(leads::import_page))
+        .route("/app/biz/leads/{id}", get(leads::detail))
+        .route(
+            "/app/biz/leads/{id}/edit",
+            get(leads::edit_form).post(leads::update),
+        )
+        .route("/app/biz/calls", get(calls::list))
+        .route("/app/biz/calls/live", get(calls::live))
+        .route("/app/biz/calls/live/events", get(calls::live_events))
+        .route("/app/biz/calls/{id}", get(calls::detail))
+        .route("/app/biz/whatsapp", get(whatsapp::inbox))
+        .route("/app/biz/whatsapp/{customer_id}", get(whatsapp::thread))
+        .route(
+            "/app/biz/whatsapp/{customer_id}/messages",
+            get(whatsapp::messages_fragment),
+        )
+        .route(
+            "/app/biz/settings",
+            get(settings::page).post(settings::save),
+        )
+        .route("/app/biz/settings/listen", get(settings::listen))
+        .route("/app/biz/try", get(trycall::page).post(trycall::start))
+        .route("/app/biz/try/{id}", get(trycall::run_page))
+        .route("/app/biz/try/{id}/audio.wav", get(trycall::audio))
+        .route("/app/admin", get(admin::dashboard))
+        .route("/app/admin/users", get(admin::users))
+        .route("/app/admin/health", get(admin::health))
+        .route(
+            "/app/{*rest}",
+            get(page::not_found_route).post(page::not_found_route),
+        )
+        .route_layer(middleware::from_fn(headers::same_origin_posts))
+        .layer(middleware::from_fn(headers::security_headers))
+}
