@@ -40,6 +40,8 @@ pub struct Inner {
     pub twilio: Option<telephony::rest::TwilioClient>,
     /// Speech and agent providers shared by every live call.
     pub voice: voice::session::Providers,
+    /// Login rate limits and other per-process authentication state.
+    pub auth: Arc<crate::auth::AuthState>,
 }
 
 impl Deref for AppState {
@@ -95,6 +97,7 @@ impl App {
             watchdog,
             twilio,
             voice,
+            auth: Arc::new(crate::auth::AuthState::new()),
         }));
         Ok(App { state })
     }

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod calls;
 pub mod cli;
 pub mod config;
+pub mod crm;
 pub mod domain;
 pub mod error;
 pub mod ops;
