@@ -198,3 +198,17 @@ pub async fn world(app: &TestApp) -> World {
     let operator = login(app, "ops@example.com").await;
     World { a, b, operator }
 }
+
+/// Signs in with a given password; the bearer JWT.
+pub async fn login_with(app: &TestApp, email: &str, password: &str) -> String {
+    let r = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "login {email}");
+    let body: Value = r.json().await.unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
