@@ -450,7 +450,11 @@ async fn timeline_has_calls_and_notes_newest_first(backend: Backend) {
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["note", "call", "call"], "{tl}");
-    assert_eq!(tl["items"][1]["call"]["id"].as_i64().is_some(), true);
+    assert_eq!(tl["items"][1]["call"]["call_sid"], "CA2", "linked by id");
+    assert_eq!(
+        tl["items"][2]["call"]["call_sid"], "CA1",
+        "matched by phone"
+    );
     assert_eq!(tl["items"][0]["note"]["body"], "להתקשר שוב");
     let ats: Vec<i64> = tl["items"]
         .as_array()

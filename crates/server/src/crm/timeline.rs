@@ -35,6 +35,7 @@ pub async fn timeline(
                 "at": c.created_at,
                 "call": {
                     "id": c.id,
+                    "call_sid": c.call_sid,
                     "direction": c.direction,
                     "status": c.status,
                     "duration_secs": c.duration_secs,
@@ -59,7 +60,7 @@ pub async fn timeline(
         ));
     }
     // Newest first; on equal times a stable order (calls, messages, notes as pushed).
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|item| std::cmp::Reverse(item.0));
     Ok(Json(json!({
         "customer_id": id,
         "whatsapp_available": whatsapp_available,
