@@ -42,6 +42,8 @@ pub struct Inner {
     pub voice: voice::session::Providers,
     /// Login rate limits and other per-process authentication state.
     pub auth: Arc<crate::auth::AuthState>,
+    /// Cached totals of large customer lists.
+    pub crm_counts: Arc<crate::crm::counts::Counts>,
 }
 
 impl Deref for AppState {
@@ -98,6 +100,7 @@ impl App {
             twilio,
             voice,
             auth: Arc::new(crate::auth::AuthState::new()),
+            crm_counts: Arc::default(),
         }));
         Ok(App { state })
     }

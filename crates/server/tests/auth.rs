@@ -361,6 +361,16 @@ async fn login_is_rate_limited_per_account_and_per_ip(backend: Backend) {
     let r = login_raw(&app, "another@example.com", "whatever1").await;
     assert_eq!(r.status(), 429, "attempt 11 from this IP");
     assert!(r.headers().contains_key("retry-after"));
+    // Behind the local TLS proxy, each client address has its own window.
+    let r = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", "1.2.3.4, 198.51.100.7")
+        .json(&json!({ "email": "another@example.com", "password": "whatever1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "another client behind the proxy");
 }
 dual_test!(login_is_rate_limited_per_account_and_per_ip);
 

@@ -214,13 +214,30 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// The client's IP as seen on the socket.
+/// The client's IP: the socket's peer, or — when that peer is a proxy on this machine (the
+/// TLS proxy of the deployment guide) — the address that proxy appended to
+/// `X-Forwarded-For` (the rightmost entry, the only one a client cannot forge).
 pub fn client_ip(parts: &Parts) -> String {
-    parts
+    let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+        .map(|c| c.0.ip())
+    else {
+        return "unknown".into();
+    };
+    if peer.is_loopback()
+        && let Some(forwarded) = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+            .last()
+    {
+        return forwarded.to_string();
+    }
+    peer.to_string()
 }
 
 /// An error response in the API's one shape, for the cases [`AppError`] has no variant for.

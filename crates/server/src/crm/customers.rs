@@ -193,17 +193,29 @@ async fn list(
     let status = clean(p.status).map(|s| check_status(&s)).transpose()?;
     let q = clean(p.q);
     max_len("q", q.as_deref(), 200)?;
-    let (rows, total) = customers::list(
-        &state.db,
-        t.business_id,
-        &ListQuery {
-            q,
-            status,
-            limit: page.limit(),
-            offset: page.offset(),
-        },
-    )
-    .await?;
+    let query = ListQuery {
+        q,
+        status,
+        limit: page.limit(),
+        offset: page.offset(),
+    };
+    let key = format!(
+        "{}\u{0}{}",
+        query.q.as_deref().unwrap_or_default(),
+        query.status.as_deref().unwrap_or_default()
+    );
+    let (rows, total) = match state.crm_counts.get(t.business_id, &key) {
+        Some(total) => (
+            customers::page(&state.db, t.business_id, &query).await?,
+            total,
+        ),
+        None => {
+            let generation = state.crm_counts.generation(t.business_id);
+            let (rows, total) = customers::list(&state.db, t.business_id, &query).await?;
+            state.crm_counts.put(t.business_id, &key, total, generation);
+            (rows, total)
+        }
+    };
     Ok(Json(page.of(
         rows.into_iter().map(CustomerOut::from).collect(),
         total,
@@ -258,6 +270,7 @@ async fn record(
     action: &str,
     changes: serde_json::Value,
 ) -> ApiResult<()> {
+    state.crm_counts.bump(t.business_id);
     audit::record(
         &state.db,
         audit::Entry {

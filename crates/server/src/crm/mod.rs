@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod businesses;
 pub mod calls;
+pub mod counts;
 pub mod csv;
 pub mod customers;
 pub mod errors;

@@ -133,29 +133,40 @@ pub async fn list(
     business_id: i64,
     q: &ListQuery,
 ) -> Result<(Vec<Customer>, i64), sqlx::Error> {
+    let (rows, total) = tokio::try_join!(page(db, business_id, q), count(db, business_id, q))?;
+    Ok((rows, total))
+}
+
+/// One page, newest first.
+pub async fn page(db: &Db, business_id: i64, q: &ListQuery) -> Result<Vec<Customer>, sqlx::Error> {
     let (filter, binds) = list_filter(q);
     let n = binds.len() + 2;
+    // A deferred join: the page's ids come from the (business_id, created_at, id) index
+    // alone, so skipped rows (OFFSET) are never read from the table; only the page is.
     let page_sql = format!(
-        "SELECT {COLUMNS} FROM customers WHERE {filter} \
-         ORDER BY created_at DESC, id DESC LIMIT ${n} OFFSET ${}",
+        "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND id IN \
+         (SELECT id FROM customers WHERE {filter} \
+          ORDER BY created_at DESC, id DESC LIMIT ${n} OFFSET ${}) \
+         ORDER BY created_at DESC, id DESC",
         n + 1
     );
     let mut page = sqlx::query_as::<_, Customer>(&page_sql).bind(business_id);
     for b in &binds {
         page = page.bind(b);
     }
-    let rows = page
-        .bind(q.limit)
-        .bind(q.offset)
-        .fetch_all(&db.pool)
-        .await?;
+    page.bind(q.limit).bind(q.offset).fetch_all(&db.pool).await
+}
+
+/// How many customers match (ignoring the page).
+pub async fn count(db: &Db, business_id: i64, q: &ListQuery) -> Result<i64, sqlx::Error> {
+    let (filter, binds) = list_filter(q);
     let count_sql = format!("SELECT COUNT(*) FROM customers WHERE {filter}");
     let mut count = sqlx::query_as::<_, (i64,)>(&count_sql).bind(business_id);
     for b in &binds {
         count = count.bind(b);
     }
     let (total,) = count.fetch_one(&db.pool).await?;
-    Ok((rows, total))
+    Ok(total)
 }
 
 /// Every customer of a business, oldest first (for export).
