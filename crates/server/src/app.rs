@@ -46,6 +46,10 @@ pub struct Inner {
     pub outbox: Arc<crate::outbox::Outbox>,
     /// The web app's per-process state (optional tables, try-a-call runs).
     pub ui: crate::ui::UiState,
+    /// Login rate limits and other per-process authentication state.
+    pub auth: Arc<crate::auth::AuthState>,
+    /// Cached totals of large customer lists.
+    pub crm_counts: Arc<crate::crm::counts::Counts>,
 }
 
 impl Deref for AppState {
@@ -105,6 +109,8 @@ impl App {
             numbers: Default::default(),
             outbox: Arc::new(crate::outbox::Outbox::new(&data_dir)),
             ui: Default::default(),
+            auth: Arc::new(crate::auth::AuthState::new()),
+            crm_counts: Arc::default(),
         }));
         Ok(App { state })
     }

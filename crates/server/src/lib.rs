@@ -11,6 +11,7 @@ pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod crm;
 pub mod domain;
 pub mod error;
 pub mod ops;

@@ -13,6 +13,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::calls::media::routes::router())
         .merge(crate::prompts::routes::router())
         .merge(crate::ui::router())
+        .merge(crate::crm::router())
+        .layer(middleware::from_fn(crate::crm::errors::json_errors))
         .layer(middleware::from_fn(crate::telemetry::track))
         .with_state(state)
 }

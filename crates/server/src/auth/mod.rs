@@ -1,17 +1,47 @@
-//! Who is calling the API (C3).
+//! Who is calling the API, and on behalf of which business (C3, C4).
 //!
-//! Users live in the database with argon2id hashes. This module verifies credentials and
-//! yields the caller's identity through extractors, so a handler cannot forget to check.
+//! Users live in the database with argon2id hashes. A caller proves who they are with one
+//! of three credentials, all checked here so a handler cannot forget to:
+//! - the web app's session cookie (`mokdan_session`, HttpOnly), whose unsafe requests also
+//!   need CSRF proof (the `X-CSRF-Token` header, or an Origin/Referer of this host);
+//! - a short-lived bearer JWT (HS256, `JWT_SECRET`) naming a live session;
+//! - a per-business API token (`Bearer mk_…`), stored hashed.
+//!
+//! Extractors: [`Caller`] (anyone signed in), [`Operator`] (the service's operators),
+//! [`Tenant`] (a caller acting for one business, resolved once so stores can be scoped).
+
+pub mod jwt;
+pub mod limiter;
+pub mod routes;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hmac::Mac;
+use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::store::users::{self, Role};
+use crate::store::{businesses, sessions};
+
+/// The session cookie (HttpOnly) and the CSRF double-submit cookie (readable by the app).
+pub const SESSION_COOKIE: &str = "mokdan_session";
+pub const CSRF_COOKIE: &str = "mokdan_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a login session lasts.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Login attempts per minute from one IP, and failed attempts per minute for one account.
+pub const LOGIN_LIMIT_PER_IP: usize = 10;
+pub const LOGIN_FAILURES_PER_ACCOUNT: usize = 5;
+/// The prefix of per-business API tokens.
+pub const API_TOKEN_PREFIX: &str = "mk_";
 
 /// An authenticated user.
 #[derive(Clone, Debug)]
@@ -19,6 +49,69 @@ pub struct Caller {
     pub user_id: i64,
     pub role: Role,
     pub business_id: Option<i64>,
+}
+
+impl Caller {
+    pub fn is_operator(&self) -> bool {
+        self.role == Role::Operator
+    }
+
+    /// Owners manage their business's users, tokens and settings; operators manage all.
+    pub fn require_owner(&self) -> Result<(), AppError> {
+        match self.role {
+            Role::Operator | Role::Owner => Ok(()),
+            Role::Agent => Err(AppError::Forbidden),
+        }
+    }
+}
+
+/// How the caller proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Session { session_id: i64 },
+    Jwt { session_id: i64 },
+    ApiToken { token_id: i64 },
+}
+
+impl Via {
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Session { .. } => "session",
+            Via::Jwt { .. } => "jwt",
+            Via::ApiToken { .. } => "api_token",
+        }
+    }
+}
+
+/// A caller and the credential they used.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub caller: Caller,
+    pub via: Via,
+}
+
+/// Per-process authentication state: the login limiter.
+pub struct AuthState {
+    pub limiter: limiter::Limiter,
+}
+
+impl AuthState {
+    pub fn new() -> Self {
+        // Make the dummy hash now, off the request path, so the first unknown-email login
+        // costs the same as any other.
+        std::thread::spawn(|| {
+            let _ = dummy_hash();
+        });
+        Self {
+            limiter: limiter::Limiter::new(Duration::from_secs(60)),
+        }
+    }
+}
+
+impl Default for AuthState {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// A password checked against its stored argon2 hash.
@@ -50,12 +143,21 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
 }
 
-/// Checks an email and password; `None` for any failure, never saying which.
-pub async fn login(
+/// [`hash_password`] off the async runtime (argon2 is deliberately slow).
+pub async fn hash_password_blocking(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .map_err(AppError::Internal)
+}
+
+/// Checks an email and password; the user on success, `None` for any failure, never
+/// saying which (an unknown email is verified against a dummy hash, so it takes as long).
+pub async fn check_credentials(
     state: &AppState,
     email: &str,
     password: &str,
-) -> Result<Option<Caller>, AppError> {
+) -> Result<Option<users::UserAuth>, AppError> {
     let user = users::by_email(&state.db, email).await?;
     let hash = user
         .as_ref()
@@ -65,14 +167,214 @@ pub async fn login(
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
-    Ok(match (ok, user) {
-        (true, Some(u)) => Role::parse(&u.role).map(|role| Caller {
-            user_id: u.id,
-            role,
-            business_id: u.business_id,
-        }),
-        _ => None,
+    Ok(user.filter(|_| ok))
+}
+
+/// Checks an email and password; `None` for any failure, never saying which.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Option<Caller>, AppError> {
+    Ok(check_credentials(state, email, password)
+        .await?
+        .and_then(|u| {
+            Role::parse(&u.role).map(|role| Caller {
+                user_id: u.id,
+                role,
+                business_id: u.business_id,
+            })
+        }))
+}
+
+/// SHA-256 of a secret token, as stored.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The CSRF token that belongs to a session token: an HMAC, so it cannot be guessed from
+/// outside and needs no storage.
+pub fn csrf_for(secret: &str, session_token: &str) -> String {
+    let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(b"csrf|");
+    mac.update(session_token.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// A cookie from the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// The client's IP: the socket's peer, or — when that peer is a proxy on this machine (the
+/// TLS proxy of the deployment guide) — the address that proxy appended to
+/// `X-Forwarded-For` (the rightmost entry, the only one a client cannot forge).
+pub fn client_ip(parts: &Parts) -> String {
+    let Some(peer) = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+    else {
+        return "unknown".into();
+    };
+    if peer.is_loopback()
+        && let Some(forwarded) = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+            .last()
+    {
+        return forwarded.to_string();
+    }
+    peer.to_string()
+}
+
+/// An error response in the API's one shape, for the cases [`AppError`] has no variant for.
+pub fn reject(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    (status, axum::Json(body)).into_response()
+}
+
+fn caller_of(p: &sessions::Principal) -> Option<Caller> {
+    Role::parse(&p.role).map(|role| Caller {
+        user_id: p.user_id,
+        role,
+        business_id: p.business_id,
     })
+}
+
+/// Resolves the request's credential; `Unauthorized` for a missing, expired, forged or
+/// revoked one; `Forbidden` for a cookie request without CSRF proof.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, AppError> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    if let Some(token) = bearer {
+        if token.starts_with(API_TOKEN_PREFIX) {
+            let (token_id, business_id, created_by) =
+                sessions::api_token_by_hash(&state.db, &token_digest(token))
+                    .await?
+                    .ok_or(AppError::Unauthorized)?;
+            let db = state.db.clone();
+            tokio::spawn(async move {
+                let _ = sessions::touch_api_token(&db, token_id).await;
+            });
+            return Ok(Authenticated {
+                caller: Caller {
+                    user_id: created_by.unwrap_or(0),
+                    role: Role::Agent,
+                    business_id: Some(business_id),
+                },
+                via: Via::ApiToken { token_id },
+            });
+        }
+        let now = crate::store::now_ms() / 1000;
+        let claims = jwt::decode(state.settings.jwt_secret.expose(), token, now)
+            .map_err(|_| AppError::Unauthorized)?;
+        let principal = sessions::by_id(&state.db, claims.sid, claims.sub)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let caller = caller_of(&principal).ok_or(AppError::Unauthorized)?;
+        return Ok(Authenticated {
+            caller,
+            via: Via::Jwt {
+                session_id: principal.session_id,
+            },
+        });
+    }
+    let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthorized)?;
+    let principal = sessions::by_token_hash(&state.db, &token_digest(token))
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let caller = caller_of(&principal).ok_or(AppError::Unauthorized)?;
+    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && !csrf_ok(parts, state, token)
+    {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Authenticated {
+        caller,
+        via: Via::Session {
+            session_id: principal.session_id,
+        },
+    })
+}
+
+/// CSRF proof for a cookie-authenticated unsafe request: the session's CSRF token in the
+/// header (double-submitted from the `mokdan_csrf` cookie), or an Origin (else Referer)
+/// that is this host or `PUBLIC_BASE_URL`.
+fn csrf_ok(parts: &Parts, state: &AppState, session_token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let expected = csrf_for(state.settings.jwt_secret.expose(), session_token);
+    if let Some(sent) = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
+        && bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
+    {
+        return true;
+    }
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .or_else(|| parts.headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| url::Url::parse(v).ok());
+    let Some(origin) = origin else {
+        return false;
+    };
+    let authority = |u: &url::Url| {
+        u.host_str()
+            .map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    let origin_authority = authority(&origin);
+    if let Some(base) = state
+        .settings
+        .public_base_url
+        .as_deref()
+        .and_then(|b| url::Url::parse(b).ok())
+    {
+        return origin.scheme() == base.scheme() && origin_authority == authority(&base);
+    }
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|host| host.eq_ignore_ascii_case(&origin_authority))
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(done) = parts.extensions.get::<Authenticated>() {
+            return Ok(done.clone());
+        }
+        let done = authenticate(parts, state).await?;
+        parts.extensions.insert(done.clone());
+        Ok(done)
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -82,22 +384,9 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(AppError::Unauthorized)?;
-        if let Some(basic) = header.strip_prefix("Basic ") {
-            let decoded = STANDARD
-                .decode(basic.trim())
-                .map_err(|_| AppError::Unauthorized)?;
-            let decoded = String::from_utf8(decoded).map_err(|_| AppError::Unauthorized)?;
-            let (email, password) = decoded.split_once(':').ok_or(AppError::Unauthorized)?;
-            return login(state, email, password)
-                .await?
-                .ok_or(AppError::Unauthorized);
-        }
-        Err(AppError::Unauthorized)
+        Ok(Authenticated::from_request_parts(parts, state)
+            .await?
+            .caller)
     }
 }
 
@@ -118,5 +407,67 @@ impl FromRequestParts<AppState> for Operator {
         } else {
             Err(AppError::Forbidden)
         }
+    }
+}
+
+/// A caller acting for one business: an owner's or agent's own, or for an operator the
+/// business named by the `business_id` query parameter. A business the caller may not see
+/// answers 404, exactly like one that does not exist (C4).
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub caller: Caller,
+    pub business_id: i64,
+}
+
+/// The `business_id` query parameter, if any.
+pub fn business_param(parts: &Parts) -> Result<Option<i64>, AppError> {
+    let Some(query) = parts.uri.query() else {
+        return Ok(None);
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| AppError::BadRequest("malformed query string".into()))?;
+    match pairs.iter().find(|(k, _)| k == "business_id") {
+        None => Ok(None),
+        Some((_, v)) if v.is_empty() => Ok(None),
+        Some((_, v)) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| AppError::BadRequest("business_id must be an integer".into())),
+    }
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let asked = business_param(parts)?;
+        let business_id = match (caller.role, caller.business_id) {
+            (Role::Operator, _) => {
+                let id = asked.ok_or_else(|| {
+                    AppError::BadRequest(
+                        "business_id (query parameter) is required for an operator".into(),
+                    )
+                })?;
+                businesses::get(&state.db, id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                id
+            }
+            (_, Some(own)) => {
+                if asked.is_some_and(|a| a != own) {
+                    return Err(AppError::NotFound);
+                }
+                own
+            }
+            (_, None) => return Err(AppError::Forbidden),
+        };
+        Ok(Tenant {
+            caller,
+            business_id,
+        })
     }
 }

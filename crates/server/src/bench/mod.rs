@@ -5,6 +5,7 @@
 
 pub mod streams;
 pub mod voice;
+pub mod api;
 pub mod webhooks;
 
 use std::time::Duration;

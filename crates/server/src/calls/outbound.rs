@@ -1,4 +1,4 @@
-//! `POST /api/calls`: place an outbound call through Twilio (V4, V11).
+//! `POST /api/calls`: place an outbound call through Twilio for the caller's business (V4, V11).
 //!
 //! The call is created with `Url` pointing at `/webhook/outbound_call`, status callbacks for
 //! every event, and Twilio's own recording on, so the whole call is fetched afterwards for
@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::Operator;
+use crate::auth::Caller;
 use crate::calls::webhook::public_base;
 use crate::domain::Phone;
 use crate::error::{ApiResult, AppError};
@@ -24,20 +24,36 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 pub struct PlaceCall {
     pub to: String,
-    pub business_id: i64,
+    /// The business placing the call: required for an operator; an owner or agent may
+    /// leave it out or name their own (another business's id is 404, C4).
+    pub business_id: Option<i64>,
+}
+
+/// The business a caller may place this call for.
+fn business_for(caller: &Caller, asked: Option<i64>) -> Result<i64, AppError> {
+    if caller.is_operator() {
+        return asked
+            .ok_or_else(|| AppError::BadRequest("business_id is required for an operator".into()));
+    }
+    let own = caller.business_id.ok_or(AppError::Forbidden)?;
+    match asked {
+        Some(other) if other != own => Err(AppError::NotFound),
+        _ => Ok(own),
+    }
 }
 
 async fn place_call(
     State(state): State<AppState>,
-    Operator(_caller): Operator,
+    caller: Caller,
     headers: HeaderMap,
     Json(body): Json<PlaceCall>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let business_id = business_for(&caller, body.business_id)?;
     let to = Phone::parse(&body.to).map_err(|e| AppError::BadRequest(format!("to: {e}")))?;
-    businesses::get(&state.db, body.business_id)
+    businesses::get(&state.db, business_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let from = businesses::numbers(&state.db, body.business_id)
+    let from = businesses::numbers(&state.db, business_id)
         .await?
         .into_iter()
         .next()
@@ -65,14 +81,14 @@ async fn place_call(
     })?;
     let new = calls::NewCall {
         call_sid: &created.sid,
-        business_id: Some(body.business_id),
+        business_id: Some(business_id),
         from: Some(&from),
         to: Some(to.as_str()),
         direction: "outbound-api",
         status: "queued",
     };
     calls::insert(&state.db, &new).await?;
-    tracing::info!(call_sid = %created.sid, business_id = body.business_id, "OUTBOUND_CALL placed");
+    tracing::info!(call_sid = %created.sid, business_id, "OUTBOUND_CALL placed");
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "call_sid": created.sid, "status": created.status })),

@@ -1,4 +1,5 @@
-//! `mokdan business add` and `mokdan user add`: set-up without the web app.
+//! `mokdan business add`, `mokdan user add` and `mokdan user set-password`: set-up and
+//! recovery without the web app.
 
 use std::io::Read;
 
@@ -34,6 +35,11 @@ pub enum UserCmd {
         #[arg(long)]
         business: Option<i64>,
     },
+    /// Reset a user's password (read from standard input) and sign them out everywhere.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 pub async fn business(settings: Settings, cmd: BusinessCmd) -> anyhow::Result<()> {
@@ -58,12 +64,28 @@ pub async fn business(settings: Settings, cmd: BusinessCmd) -> anyhow::Result<()
     Ok(())
 }
 
+/// Reads a password from standard input (one line or the whole input, newline trimmed).
+fn read_password() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    if password.chars().count() < 8 {
+        bail!("the password (on standard input) must have at least 8 characters");
+    }
+    Ok(password)
+}
+
 pub async fn user(settings: Settings, cmd: UserCmd) -> anyhow::Result<()> {
-    let UserCmd::Add {
-        email,
-        role,
-        business,
-    } = cmd;
+    let (email, role, business) = match cmd {
+        UserCmd::Add {
+            email,
+            role,
+            business,
+        } => (email, role, business),
+        UserCmd::SetPassword { email } => return set_password(settings, &email).await,
+    };
     let role = Role::parse(&role).context("--role must be operator, owner or agent")?;
     if !email.contains('@') || email.trim().len() < 3 {
         bail!("--email: `{email}` is not an email address");
@@ -73,15 +95,8 @@ pub async fn user(settings: Settings, cmd: UserCmd) -> anyhow::Result<()> {
         (Role::Owner | Role::Agent, None) => bail!("--business is required for an owner or agent"),
         _ => {}
     }
-    let mut password = String::new();
-    std::io::stdin()
-        .read_to_string(&mut password)
-        .context("cannot read the password from standard input")?;
-    let password = password.trim_end_matches(['\r', '\n']);
-    if password.chars().count() < 8 {
-        bail!("the password (on standard input) must have at least 8 characters");
-    }
-    let hash = crate::auth::hash_password(password)?;
+    let password = read_password()?;
+    let hash = crate::auth::hash_password(&password)?;
     let db = Db::open(settings.database_url.expose()).await?;
     if let Some(b) = business
         && store::businesses::get(&db, b).await?.is_none()
@@ -99,5 +114,33 @@ pub async fn user(settings: Settings, cmd: UserCmd) -> anyhow::Result<()> {
         })?;
     db.close().await;
     println!("{id}");
+    Ok(())
+}
+
+async fn set_password(settings: Settings, email: &str) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let hash = crate::auth::hash_password(&password)?;
+    let db = Db::open(settings.database_url.expose()).await?;
+    let Some(id) = store::users::set_password_by_email(&db, email, &hash).await? else {
+        db.close().await;
+        bail!("--email: no user with that email");
+    };
+    let revoked = store::sessions::revoke_all_for_user(&db, id).await?;
+    store::audit::record(
+        &db,
+        store::audit::Entry {
+            business_id: store::users::get(&db, None, id)
+                .await?
+                .and_then(|u| u.business_id),
+            actor_user_id: None,
+            entity: "user",
+            entity_id: id,
+            action: "set_password",
+            changes: serde_json::json!({ "password": "changed", "by": "cli" }),
+        },
+    )
+    .await?;
+    db.close().await;
+    println!("password changed for user {id}; {revoked} session(s) signed out");
     Ok(())
 }

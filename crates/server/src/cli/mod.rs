@@ -61,6 +61,8 @@ pub enum BenchCmd {
     Streams(crate::bench::streams::StreamBench),
     /// The live pipeline's own latency, apart from the providers' time.
     Voice(crate::bench::voice::VoiceBench),
+    /// The CRM API: customer list and create on a business with many customers.
+    Api(crate::bench::api::ApiBench),
 }
 
 /// Parses arguments, runs the command, and turns any failure into one line and an exit code.
@@ -102,6 +104,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             BenchCmd::Webhooks(args) => crate::bench::webhooks::run(args).await,
             BenchCmd::Streams(args) => crate::bench::streams::run(args).await,
             BenchCmd::Voice(args) => crate::bench::voice::run(args).await,
+            BenchCmd::Api(args) => crate::bench::api::run(args).await,
         },
     }
 }

@@ -11,6 +11,8 @@ pub struct Business {
     pub name: String,
     pub greeting: Option<String>,
     pub agent_prompt: Option<String>,
+    /// Opening hours as JSON text (the shape is the web app's; the server only stores it).
+    pub business_hours: Option<String>,
     pub transfer_number: Option<String>,
     pub whatsapp_number: Option<String>,
     pub auto_reply: i64,
@@ -19,7 +21,7 @@ pub struct Business {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, name, greeting, agent_prompt, transfer_number, whatsapp_number, \
+const COLUMNS: &str = "id, name, greeting, agent_prompt, business_hours, transfer_number, whatsapp_number, \
      auto_reply, recording_retention_days, created_at, updated_at";
 
 /// Creates a business with its first number, in one transaction (numbers are unique).
@@ -113,4 +115,127 @@ impl NumberCache {
     pub fn clear(&self) {
         self.entries.lock().expect("number cache").clear();
     }
+}
+
+/// Every business, for the operator (the one cross-tenant listing).
+pub async fn list(db: &Db) -> Result<Vec<Business>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM businesses ORDER BY id"))
+        .fetch_all(&db.pool)
+        .await
+}
+
+/// A business's settings, as written by the API.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub name: String,
+    pub greeting: Option<String>,
+    pub agent_prompt: Option<String>,
+    pub business_hours: Option<String>,
+    pub transfer_number: Option<String>,
+    pub whatsapp_number: Option<String>,
+    pub auto_reply: bool,
+    pub recording_retention_days: i64,
+}
+
+/// Creates a business with its settings and numbers in one transaction; a number already
+/// owned by any business fails the whole creation with a unique violation.
+pub async fn create_with(db: &Db, s: &Settings, numbers: &[Phone]) -> Result<i64, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO businesses (name, greeting, agent_prompt, business_hours, transfer_number, \
+         whatsapp_number, auto_reply, recording_retention_days, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(&s.name)
+    .bind(&s.greeting)
+    .bind(&s.agent_prompt)
+    .bind(&s.business_hours)
+    .bind(&s.transfer_number)
+    .bind(&s.whatsapp_number)
+    .bind(i64::from(s.auto_reply))
+    .bind(s.recording_retention_days)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    for phone in numbers {
+        sqlx::query(
+            "INSERT INTO business_numbers (number, business_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(phone.as_str())
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Writes a business's settings; false when there is no such business.
+pub async fn update(db: &Db, business_id: i64, s: &Settings) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE businesses SET name = $2, greeting = $3, agent_prompt = $4, business_hours = $5, \
+         transfer_number = $6, whatsapp_number = $7, auto_reply = $8, \
+         recording_retention_days = $9, updated_at = $10 WHERE id = $1",
+    )
+    .bind(business_id)
+    .bind(&s.name)
+    .bind(&s.greeting)
+    .bind(&s.agent_prompt)
+    .bind(&s.business_hours)
+    .bind(&s.transfer_number)
+    .bind(&s.whatsapp_number)
+    .bind(i64::from(s.auto_reply))
+    .bind(s.recording_retention_days)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces a business's numbers in one transaction (kept numbers keep their age, so the
+/// first number stays the caller id). A number owned by another business is a unique
+/// violation and changes nothing.
+pub async fn set_numbers(db: &Db, business_id: i64, numbers: &[Phone]) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    let current: Vec<(String,)> =
+        sqlx::query_as("SELECT number FROM business_numbers WHERE business_id = $1")
+            .bind(business_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    for (old,) in &current {
+        if !numbers.iter().any(|n| n.as_str() == old) {
+            sqlx::query("DELETE FROM business_numbers WHERE business_id = $1 AND number = $2")
+                .bind(business_id)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    for (i, phone) in numbers.iter().enumerate() {
+        if !current.iter().any(|(c,)| c == phone.as_str()) {
+            sqlx::query(
+                "INSERT INTO business_numbers (number, business_id, created_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(phone.as_str())
+            .bind(business_id)
+            .bind(now + i as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a business and (by cascade) its numbers, users, customers and tokens.
+pub async fn delete(db: &Db, business_id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM businesses WHERE id = $1")
+        .bind(business_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }

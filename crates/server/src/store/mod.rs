@@ -7,10 +7,13 @@
 //! folders. Every function that reads tenant data takes the `business_id` it is scoped to
 //! as its first argument (C4).
 
+pub mod audit;
 pub mod businesses;
 pub mod calls;
+pub mod crm_calls;
 pub mod customers;
 pub mod dialect;
+pub mod sessions;
 pub mod users;
 pub mod watch;
 

@@ -68,3 +68,123 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserAuth>, sqlx::Er
         .fetch_optional(&db.pool)
         .await
 }
+
+/// A user as the API shows it (never the password hash).
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub business_id: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, email, name, role, business_id, created_at, updated_at";
+
+/// `WHERE` text scoping users to one business (`Some`) or to none (`None`: the operator's view).
+fn scope_filter(scope: Option<i64>) -> &'static str {
+    if scope.is_some() {
+        "business_id = $1"
+    } else {
+        "$1 = $1"
+    }
+}
+
+/// The users of one business, or every user when `scope` is `None` (operators only).
+pub async fn list(db: &Db, scope: Option<i64>) -> Result<Vec<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE {} ORDER BY id",
+        scope_filter(scope)
+    ))
+    .bind(scope.unwrap_or(0))
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// A user within the scope; another business's user is simply not found (C4).
+pub async fn get(db: &Db, scope: Option<i64>, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE {} AND id = $2",
+        scope_filter(scope)
+    ))
+    .bind(scope.unwrap_or(0))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// A user's new state; `password_hash` only when it changes.
+pub struct UserUpdate<'a> {
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub role: Role,
+    pub business_id: Option<i64>,
+    pub password_hash: Option<&'a str>,
+}
+
+/// Writes a user's new state within the scope; `None` when not found there.
+pub async fn update(
+    db: &Db,
+    scope: Option<i64>,
+    id: i64,
+    u: &UserUpdate<'_>,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE users SET email = $3, name = $4, role = $5, business_id = $6, \
+         password_hash = COALESCE($7, password_hash), updated_at = $8 \
+         WHERE {} AND id = $2 RETURNING {COLUMNS}",
+        scope_filter(scope)
+    ))
+    .bind(scope.unwrap_or(0))
+    .bind(id)
+    .bind(u.email.trim().to_lowercase())
+    .bind(u.name)
+    .bind(u.role.as_str())
+    .bind(u.business_id)
+    .bind(u.password_hash)
+    .bind(now_ms())
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// Deletes a user within the scope; false when not found there.
+pub async fn delete(db: &Db, scope: Option<i64>, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(&format!(
+        "DELETE FROM users WHERE {} AND id = $2",
+        scope_filter(scope)
+    ))
+    .bind(scope.unwrap_or(0))
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets a user's name at creation time (the name is optional and added after insert).
+pub async fn set_name(db: &Db, id: i64, name: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET name = $2 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a password by email (the operator's reset); the user id, if any.
+pub async fn set_password_by_email(
+    db: &Db,
+    email: &str,
+    password_hash: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE email = $1 RETURNING id",
+    )
+    .bind(email.trim().to_lowercase())
+    .bind(password_hash)
+    .bind(now_ms())
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}

@@ -4,6 +4,7 @@
 //! state and can run in parallel. `dual_test!` runs one test body on both backends.
 #![allow(dead_code)]
 
+pub mod crm;
 pub mod proxy;
 pub mod twilio;
 pub mod ws;

@@ -1,0 +1,193 @@
+//! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`.
+//!
+//! Login answers the same 401 for an unknown email and a wrong password, after the same
+//! argon2 work, and is rate-limited per IP (every attempt) and per account (failures), with
+//! 429 and `Retry-After`. A success sets the web app's cookies and returns a bearer JWT.
+
+use std::time::Instant;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{
+    Authenticated, CSRF_COOKIE, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_LIMIT_PER_IP, SESSION_COOKIE,
+    SESSION_TTL, Via, jwt, reject,
+};
+use crate::app::AppState;
+use crate::error::{ApiResult, AppError};
+use crate::store::{sessions, users};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/me", get(me))
+}
+
+/// The client's IP, from the socket.
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(super::client_ip(parts)))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+const WRONG: &str = "wrong email or password";
+
+fn too_many(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut r = reject(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many login attempts; try again later",
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<LoginRequest>,
+) -> Result<Response, AppError> {
+    let now = Instant::now();
+    let limiter = &state.auth.limiter;
+    let ip_key = format!("ip:{ip}");
+    if let Err(wait) = limiter.check(&ip_key, LOGIN_LIMIT_PER_IP, now) {
+        tracing::warn!(%ip, "LOGIN_RATE_LIMITED by IP");
+        return Ok(too_many(wait));
+    }
+    limiter.record(&ip_key, now);
+    let email = body.email.trim().to_lowercase();
+    let account_key = format!("account:{email}");
+    if let Err(wait) = limiter.check(&account_key, LOGIN_FAILURES_PER_ACCOUNT, now) {
+        tracing::warn!(%ip, "LOGIN_RATE_LIMITED by account");
+        return Ok(too_many(wait));
+    }
+    let Some(user) = super::check_credentials(&state, &email, &body.password).await? else {
+        limiter.record(&account_key, now);
+        tracing::info!(%ip, "LOGIN_FAILED");
+        return Ok(reject(StatusCode::UNAUTHORIZED, "unauthorized", WRONG));
+    };
+    let token = crate::config::random_hex(32);
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let ttl_ms = SESSION_TTL.as_millis() as i64;
+    let session_id = sessions::create(
+        &state.db,
+        user.id,
+        &super::token_digest(&token),
+        ttl_ms,
+        Some(&ip),
+        user_agent,
+    )
+    .await?;
+    let secret = state.settings.jwt_secret.expose();
+    let iat = crate::store::now_ms() / 1000;
+    let jwt = jwt::encode(
+        secret,
+        &jwt::Claims {
+            sub: user.id,
+            sid: session_id,
+            role: user.role.clone(),
+            bid: user.business_id,
+            iat,
+            exp: iat + jwt::TTL_SECS,
+        },
+    );
+    let csrf = super::csrf_for(secret, &token);
+    let secure = if state.settings.is_production() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = SESSION_TTL.as_secs();
+    let body = json!({
+        "token": jwt,
+        "token_type": "Bearer",
+        "expires_in": jwt::TTL_SECS,
+        "csrf_token": csrf,
+        "user": {
+            "id": user.id,
+            "email": user.email,
+            "role": user.role,
+            "business_id": user.business_id,
+        },
+    });
+    let mut response = Json(body).into_response();
+    let cookies = [
+        format!(
+            "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        ),
+        format!("{CSRF_COOKIE}={csrf}; Path=/; Max-Age={max_age}; SameSite=Lax{secure}"),
+    ];
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    tracing::info!(user_id = user.id, session_id, "LOGIN");
+    Ok(response)
+}
+
+async fn logout(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
+    match auth.via {
+        Via::Session { session_id } | Via::Jwt { session_id } => {
+            sessions::revoke(&state.db, session_id).await?;
+        }
+        // An API token is revoked with DELETE /api/tokens/{id}, not by logging out.
+        Via::ApiToken { .. } => {
+            return Err(AppError::BadRequest(
+                "an API token has no session; revoke it with DELETE /api/tokens/{id}".into(),
+            ));
+        }
+    }
+    let secure = if state.settings.is_production() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for name in [SESSION_COOKIE, CSRF_COOKIE] {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0; SameSite=Lax{secure}"))
+        {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}
+
+async fn me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<serde_json::Value>> {
+    let user = match auth.via {
+        Via::ApiToken { .. } => None,
+        _ => users::get(&state.db, None, auth.caller.user_id).await?,
+    };
+    Ok(Json(json!({
+        "auth": auth.via.name(),
+        "role": auth.caller.role,
+        "business_id": auth.caller.business_id,
+        "user": user,
+    })))
+}

@@ -1,0 +1,315 @@
+//! `/api/businesses`: the tenants, managed by operators; an owner reads and edits its own
+//! business's settings (never its numbers), an agent reads them.
+//!
+//! Numbers are E.164 (Israeli local forms accepted) and unique across all businesses: a
+//! number another business owns answers 409. Every change lands in the audit log.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::patch::{self, clean, max_len};
+use crate::app::AppState;
+use crate::auth::{Caller, Operator};
+use crate::domain::Phone;
+use crate::error::{ApiResult, AppError};
+use crate::store::users::Role;
+use crate::store::{self, audit, businesses};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/businesses", get(list).post(create))
+        .route(
+            "/api/businesses/{id}",
+            get(read).patch(update).delete(remove),
+        )
+}
+
+/// A business as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct BusinessOut {
+    pub id: i64,
+    pub name: String,
+    pub numbers: Vec<String>,
+    pub greeting: Option<String>,
+    pub agent_prompt: Option<String>,
+    pub business_hours: Option<serde_json::Value>,
+    pub transfer_number: Option<String>,
+    pub whatsapp_number: Option<String>,
+    pub auto_reply: bool,
+    pub recording_retention_days: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+async fn view(state: &AppState, id: i64) -> ApiResult<BusinessOut> {
+    let b = businesses::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let numbers = businesses::numbers(&state.db, id).await?;
+    Ok(BusinessOut {
+        id: b.id,
+        name: b.name,
+        numbers,
+        greeting: b.greeting,
+        agent_prompt: b.agent_prompt,
+        business_hours: b
+            .business_hours
+            .as_deref()
+            .map(|t| serde_json::from_str(t).unwrap_or(serde_json::Value::String(t.into()))),
+        transfer_number: b.transfer_number,
+        whatsapp_number: b.whatsapp_number,
+        auto_reply: b.auto_reply != 0,
+        recording_retention_days: b.recording_retention_days,
+        created_at: b.created_at,
+        updated_at: b.updated_at,
+    })
+}
+
+/// The fields of a create or a patch (on create, absent means the default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessBody {
+    pub name: Option<String>,
+    pub numbers: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub greeting: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub agent_prompt: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub business_hours: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub transfer_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub whatsapp_number: Option<Option<String>>,
+    pub auto_reply: Option<bool>,
+    pub recording_retention_days: Option<i64>,
+}
+
+fn phone_field(field: &str, raw: Option<String>) -> ApiResult<Option<String>> {
+    match clean(raw) {
+        None => Ok(None),
+        Some(p) => Phone::parse(&p)
+            .map(|p| Some(p.to_string()))
+            .map_err(|e| AppError::BadRequest(format!("{field}: {e}"))),
+    }
+}
+
+fn parse_numbers(raw: &[String]) -> ApiResult<Vec<Phone>> {
+    let mut out: Vec<Phone> = Vec::new();
+    for r in raw {
+        let p = Phone::parse(r).map_err(|e| AppError::BadRequest(format!("numbers: {e}")))?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    if out.len() > 20 {
+        return Err(AppError::BadRequest("numbers: at most 20".into()));
+    }
+    Ok(out)
+}
+
+/// Applies a body onto settings, validating each field it sets.
+fn apply(mut s: businesses::Settings, b: BusinessBody) -> ApiResult<businesses::Settings> {
+    if let Some(name) = b.name {
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            return Err(AppError::BadRequest("name must not be empty".into()));
+        }
+        max_len("name", Some(&name), 200)?;
+        s.name = name;
+    }
+    if let Some(g) = b.greeting {
+        let g = clean(g);
+        max_len("greeting", g.as_deref(), 2000)?;
+        s.greeting = g;
+    }
+    if let Some(p) = b.agent_prompt {
+        let p = clean(p);
+        max_len("agent_prompt", p.as_deref(), 20_000)?;
+        s.agent_prompt = p;
+    }
+    if let Some(h) = b.business_hours {
+        s.business_hours = match h {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(text)) if text.trim().is_empty() => None,
+            Some(serde_json::Value::String(text)) => {
+                let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+                    AppError::BadRequest("business_hours: must be JSON (an object)".into())
+                })?;
+                Some(v.to_string())
+            }
+            Some(v) => Some(v.to_string()),
+        };
+        max_len("business_hours", s.business_hours.as_deref(), 10_000)?;
+    }
+    if let Some(t) = b.transfer_number {
+        s.transfer_number = phone_field("transfer_number", t)?;
+    }
+    if let Some(w) = b.whatsapp_number {
+        s.whatsapp_number = phone_field("whatsapp_number", w)?;
+    }
+    if let Some(a) = b.auto_reply {
+        s.auto_reply = a;
+    }
+    if let Some(days) = b.recording_retention_days {
+        if !(1..=3650).contains(&days) {
+            return Err(AppError::BadRequest(
+                "recording_retention_days: between 1 and 3650".into(),
+            ));
+        }
+        s.recording_retention_days = days;
+    }
+    Ok(s)
+}
+
+fn number_conflict(e: sqlx::Error) -> AppError {
+    if store::is_unique_violation(&e) {
+        AppError::Conflict("a number already belongs to a business".into())
+    } else {
+        e.into()
+    }
+}
+
+async fn list(State(state): State<AppState>, _: Operator) -> ApiResult<Json<Vec<BusinessOut>>> {
+    let mut out = Vec::new();
+    for b in businesses::list(&state.db).await? {
+        out.push(view(&state, b.id).await?);
+    }
+    Ok(Json(out))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Operator(caller): Operator,
+    Json(body): Json<BusinessBody>,
+) -> ApiResult<(StatusCode, Json<BusinessOut>)> {
+    if body.name.is_none() {
+        return Err(AppError::BadRequest("name is required".into()));
+    }
+    let numbers = parse_numbers(body.numbers.as_deref().unwrap_or_default())?;
+    let defaults = businesses::Settings {
+        auto_reply: true,
+        recording_retention_days: 30,
+        ..Default::default()
+    };
+    let settings = apply(defaults, body)?;
+    let id = businesses::create_with(&state.db, &settings, &numbers)
+        .await
+        .map_err(number_conflict)?;
+    let out = view(&state, id).await?;
+    audit::record(
+        &state.db,
+        audit::Entry {
+            business_id: Some(id),
+            actor_user_id: super::actor(&caller),
+            entity: "business",
+            entity_id: id,
+            action: "create",
+            changes: serde_json::to_value(&out).unwrap_or_default(),
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Operators see every business; anyone else only their own (another id is not found).
+fn visible(caller: &Caller, id: i64) -> ApiResult<()> {
+    if caller.is_operator() || caller.business_id == Some(id) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<BusinessOut>> {
+    visible(&caller, id)?;
+    Ok(Json(view(&state, id).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<BusinessBody>,
+) -> ApiResult<Json<BusinessOut>> {
+    visible(&caller, id)?;
+    caller.require_owner()?;
+    if body.numbers.is_some() && caller.role != Role::Operator {
+        return Err(AppError::Forbidden);
+    }
+    let before = view(&state, id).await?;
+    let current = businesses::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let numbers = body.numbers.as_deref().map(parse_numbers).transpose()?;
+    let settings = apply(
+        businesses::Settings {
+            name: current.name,
+            greeting: current.greeting,
+            agent_prompt: current.agent_prompt,
+            business_hours: current.business_hours,
+            transfer_number: current.transfer_number,
+            whatsapp_number: current.whatsapp_number,
+            auto_reply: current.auto_reply != 0,
+            recording_retention_days: current.recording_retention_days,
+        },
+        body,
+    )?;
+    if let Some(numbers) = &numbers {
+        businesses::set_numbers(&state.db, id, numbers)
+            .await
+            .map_err(number_conflict)?;
+    }
+    if !businesses::update(&state.db, id, &settings).await? {
+        return Err(AppError::NotFound);
+    }
+    let after = view(&state, id).await?;
+    let changes = audit::diff(
+        &serde_json::to_value(&before).unwrap_or_default(),
+        &serde_json::to_value(&after).unwrap_or_default(),
+    );
+    audit::record(
+        &state.db,
+        audit::Entry {
+            business_id: Some(id),
+            actor_user_id: super::actor(&caller),
+            entity: "business",
+            entity_id: id,
+            action: "update",
+            changes,
+        },
+    )
+    .await?;
+    Ok(Json(after))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Operator(caller): Operator,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let before = view(&state, id).await?;
+    if !businesses::delete(&state.db, id).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &state.db,
+        audit::Entry {
+            business_id: Some(id),
+            actor_user_id: super::actor(&caller),
+            entity: "business",
+            entity_id: id,
+            action: "delete",
+            changes: serde_json::to_value(&before).unwrap_or_default(),
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,276 @@
+//! `GET /api/calls`, `GET /api/calls/{id}`, `GET /api/calls/{id}/recording` (V3, V10, C4).
+//!
+//! The list filters by status, direction, customer and date; the detail adds the live
+//! conversation's turns with their timings. A recording is streamed from the service's own
+//! copy (`<data_dir>/recordings/<CallSid>-*.wav`, written by the recording job) through this
+//! authenticated endpoint — never a redirect to Twilio's URL — and is 404 until downloaded.
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::page::{Page, Paged};
+use super::patch::clean;
+use crate::app::AppState;
+use crate::auth::Tenant;
+use crate::error::{ApiResult, AppError};
+use crate::store::crm_calls::{self, CallFilter, CallView};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/calls", get(list))
+        .route("/api/calls/{id}", get(detail))
+        .route("/api/calls/{id}/recording", get(recording))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    pub status: Option<String>,
+    pub direction: Option<String>,
+    /// From this time: epoch milliseconds, `YYYY-MM-DD` (UTC) or RFC 3339.
+    pub from: Option<String>,
+    /// Up to this time (exclusive; a bare date includes that whole day).
+    pub to: Option<String>,
+    pub customer_id: Option<i64>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    t: Tenant,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<Paged<CallView>>> {
+    let page = Page::new(p.page, p.per_page)?;
+    let from_ms = clean(p.from)
+        .map(|s| parse_time(&s, false).ok_or_else(|| bad_time("from")))
+        .transpose()?;
+    let to_ms = clean(p.to)
+        .map(|s| parse_time(&s, true).ok_or_else(|| bad_time("to")))
+        .transpose()?;
+    let filter = CallFilter {
+        status: clean(p.status),
+        direction: clean(p.direction),
+        from_ms,
+        to_ms,
+        customer_id: p.customer_id,
+        limit: page.limit(),
+        offset: page.offset(),
+    };
+    let (rows, total) = crm_calls::list(&state.db, t.business_id, &filter).await?;
+    Ok(Json(page.of(rows, total)))
+}
+
+fn bad_time(field: &str) -> AppError {
+    AppError::BadRequest(format!(
+        "{field}: expected YYYY-MM-DD, an RFC 3339 time or epoch milliseconds"
+    ))
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = (if y >= 0 { y } else { y - 399 }) / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Epoch milliseconds of `s`; a bare date as an end bound means the end of that day.
+pub fn parse_time(s: &str, end_of_day: bool) -> Option<i64> {
+    let s = s.trim();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+        return s.parse().ok().filter(|v: &i64| *v < 100_000_000_000_000);
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
+    if s.len() < 10 || s.as_bytes()[4] != b'-' || s.as_bytes()[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let day_ms = days_from_civil(y, m, d) * 86_400_000;
+    if s.len() == 10 {
+        return Some(if end_of_day {
+            day_ms + 86_400_000
+        } else {
+            day_ms
+        });
+    }
+    // YYYY-MM-DDTHH:MM[:SS][.fff](Z|±HH:MM)
+    let rest = &s[10..];
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (h, mi) = (
+        rest.get(0..2)?.parse::<i64>().ok()?,
+        rest.get(3..5)?.parse::<i64>().ok()?,
+    );
+    let mut i = 5;
+    let mut sec = 0;
+    if rest.as_bytes().get(5) == Some(&b':') {
+        sec = rest.get(6..8)?.parse::<i64>().ok()?;
+        i = 8;
+    }
+    let mut tail = &rest[i..];
+    let mut frac_ms = 0;
+    if let Some(f) = tail.strip_prefix('.') {
+        let digits: String = f.chars().take_while(char::is_ascii_digit).collect();
+        frac_ms = format!("{digits:0<3}")[..3].parse::<i64>().ok()?;
+        tail = &f[digits.len()..];
+    }
+    let offset_min = match tail {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = match tail.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let oh = tail.get(1..3)?.parse::<i64>().ok()?;
+            let om = tail.get(4..6)?.parse::<i64>().ok()?;
+            sign * (oh * 60 + om)
+        }
+    };
+    if h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    Some(day_ms + ((h * 60 + mi - offset_min) * 60 + sec) * 1000 + frac_ms)
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    t: Tenant,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let call = crm_calls::get(&state.db, t.business_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let turns = crm_calls::turns(&state.db, t.business_id, id).await?;
+    let recording_available = recording_file(&state, &call.call_sid).await.is_some();
+    let mut out = serde_json::to_value(&call).map_err(|e| AppError::Internal(e.into()))?;
+    out["transcript"] = json!(call.transcription);
+    out["summary"] = json!(call.call_summary);
+    out["recording_available"] = json!(recording_available);
+    out["timings"] = json!({
+        "created_at": call.created_at,
+        "stream_started_at": call.stream_started_at,
+        "stream_ended_at": call.stream_ended_at,
+        "answer_ms": call.stream_started_at.map(|s| s - call.created_at),
+        "duration_secs": call.duration_secs,
+        "turns": turns.len(),
+    });
+    out["turns"] = json!(turns);
+    Ok(Json(out))
+}
+
+/// The newest stored recording of a call, if the recording job has fetched one.
+async fn recording_file(state: &AppState, call_sid: &str) -> Option<PathBuf> {
+    if call_sid.is_empty() || !call_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let dir = state.settings.data_dir.join("recordings");
+    let prefix = format!("{call_sid}-");
+    let mut entries = tokio::fs::read_dir(&dir).await.ok()?;
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(&prefix) && name.ends_with(".wav")) {
+            continue;
+        }
+        let Ok(meta) = e.metadata().await else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+        if best.as_ref().is_none_or(|(t, _)| modified > *t) {
+            best = Some((modified, e.path()));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+async fn recording(
+    State(state): State<AppState>,
+    t: Tenant,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let call = crm_calls::get(&state.db, t.business_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let path = recording_file(&state, &call.call_sid)
+        .await
+        .ok_or(AppError::NotFound)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    let stream = futures::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("audio/wav"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-store"),
+    );
+    if let Some(len) = len
+        && let Ok(v) = header::HeaderValue::from_str(&len.to_string())
+    {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    if let Ok(v) =
+        header::HeaderValue::from_str(&format!("inline; filename=\"{}.wav\"", call.call_sid))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1970-01-02", false), Some(86_400_000));
+        assert_eq!(parse_time("1970-01-01", true), Some(86_400_000));
+        assert_eq!(parse_time("2024-03-01", false), Some(1_709_251_200_000));
+        assert_eq!(
+            parse_time("2024-03-01T02:00:00+02:00", false),
+            Some(1_709_251_200_000)
+        );
+        assert_eq!(
+            parse_time("2024-03-01T00:00:00.5Z", false),
+            Some(1_709_251_200_500)
+        );
+        assert_eq!(parse_time("1709251200000", false), Some(1_709_251_200_000));
+        for bad in ["yesterday", "2024-13-01", "2024-03-01T", "2024/03/01"] {
+            assert_eq!(parse_time(bad, false), None, "{bad}");
+        }
+    }
+}

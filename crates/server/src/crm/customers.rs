@@ -1,0 +1,567 @@
+//! `/api/customers`: a business's customers and leads (C2, C4).
+//!
+//! Phones are stored as E.164 whatever Israeli form was typed, unique per business (409).
+//! Lists search by name, email or phone (`q`), filter by status, and page newest first.
+//! CSV import deduplicates by phone and reports each bad row; export round-trips Hebrew.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::csv;
+use super::page::{Page, Paged};
+use super::patch::{self, clean, max_len};
+use crate::app::AppState;
+use crate::auth::Tenant;
+use crate::domain::Phone;
+use crate::error::{ApiResult, AppError};
+use crate::store::customers::{self, Customer, Fields, ListQuery, STATUSES};
+use crate::store::{self, audit};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/customers", get(list).post(create))
+        .route("/api/customers/export", get(export))
+        .route(
+            "/api/customers/import",
+            post(import).layer(DefaultBodyLimit::max(10 * 1024 * 1024)),
+        )
+        .route(
+            "/api/customers/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route("/api/customers/{id}/notes", post(add_note))
+        .route(
+            "/api/customers/{id}/timeline",
+            get(super::timeline::timeline),
+        )
+}
+
+/// A customer as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct CustomerOut {
+    pub id: i64,
+    pub business_id: i64,
+    pub name: Option<String>,
+    pub phone: String,
+    /// The phone as people in Israel write it (`050-123-4567`).
+    pub phone_display: String,
+    pub email: Option<String>,
+    pub status: String,
+    pub tags: Vec<String>,
+    pub notes: String,
+    pub owner_user_id: Option<i64>,
+    pub source: Option<String>,
+    pub last_inbound_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<Customer> for CustomerOut {
+    fn from(c: Customer) -> Self {
+        let phone_display = Phone::parse(&c.phone)
+            .map(|p| p.local_display())
+            .unwrap_or_else(|_| c.phone.clone());
+        CustomerOut {
+            id: c.id,
+            business_id: c.business_id,
+            name: c.name,
+            phone: c.phone,
+            phone_display,
+            email: c.email,
+            status: c.status,
+            tags: split_tags(&c.tags),
+            notes: c.notes,
+            owner_user_id: c.owner_user_id,
+            source: c.source,
+            last_inbound_at: c.last_inbound_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+pub fn split_tags(tags: &str) -> Vec<String> {
+    tags.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Tags arrive as a list or as comma-separated text; stored comma-joined, deduplicated.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Tags {
+    List(Vec<String>),
+    Text(String),
+}
+
+fn join_tags(tags: Tags) -> ApiResult<String> {
+    let raw = match tags {
+        Tags::List(l) => l.join(","),
+        Tags::Text(t) => t,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for t in split_tags(&raw) {
+        max_len("tags", Some(&t), 50)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > 50 {
+        return Err(AppError::BadRequest("tags: at most 50".into()));
+    }
+    Ok(out.join(","))
+}
+
+fn check_phone(raw: &str) -> ApiResult<String> {
+    Phone::parse(raw)
+        .map(|p| p.to_string())
+        .map_err(|e| AppError::BadRequest(format!("phone: {e}")))
+}
+
+fn check_email(raw: Option<String>) -> ApiResult<Option<String>> {
+    let Some(e) = clean(raw) else {
+        return Ok(None);
+    };
+    let ok = e.len() <= 254
+        && !e.chars().any(char::is_whitespace)
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+    if ok {
+        Ok(Some(e))
+    } else {
+        Err(AppError::BadRequest("email: not an email address".into()))
+    }
+}
+
+fn check_status(s: &str) -> ApiResult<String> {
+    let s = s.trim().to_lowercase();
+    if STATUSES.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(AppError::BadRequest(format!(
+            "status: one of {}",
+            STATUSES.join(", ")
+        )))
+    }
+}
+
+/// Checks the fields every write must satisfy (lengths; the owner belongs to the business).
+async fn validate(state: &AppState, business_id: i64, f: &Fields) -> ApiResult<()> {
+    max_len("name", f.name.as_deref(), 200)?;
+    max_len("notes", Some(&f.notes), 10_000)?;
+    if let Some(owner) = f.owner_user_id
+        && !customers::is_business_user(&state.db, business_id, owner).await?
+    {
+        return Err(AppError::BadRequest(
+            "owner_user_id: no such user in this business".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn phone_conflict(e: sqlx::Error) -> AppError {
+    if store::is_unique_violation(&e) {
+        AppError::Conflict("a customer with this phone already exists".into())
+    } else {
+        e.into()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    t: Tenant,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<Paged<CustomerOut>>> {
+    let page = Page::new(p.page, p.per_page)?;
+    let status = clean(p.status).map(|s| check_status(&s)).transpose()?;
+    let q = clean(p.q);
+    max_len("q", q.as_deref(), 200)?;
+    let query = ListQuery {
+        q,
+        status,
+        limit: page.limit(),
+        offset: page.offset(),
+    };
+    let key = format!(
+        "{}\u{0}{}",
+        query.q.as_deref().unwrap_or_default(),
+        query.status.as_deref().unwrap_or_default()
+    );
+    let (rows, total) = match state.crm_counts.get(t.business_id, &key) {
+        Some(total) => (
+            customers::page(&state.db, t.business_id, &query).await?,
+            total,
+        ),
+        None => {
+            let generation = state.crm_counts.generation(t.business_id);
+            let (rows, total) = customers::list(&state.db, t.business_id, &query).await?;
+            state.crm_counts.put(t.business_id, &key, total, generation);
+            (rows, total)
+        }
+    };
+    Ok(Json(page.of(
+        rows.into_iter().map(CustomerOut::from).collect(),
+        total,
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    pub name: Option<String>,
+    pub phone: String,
+    pub email: Option<String>,
+    pub status: Option<String>,
+    pub tags: Option<Tags>,
+    pub notes: Option<String>,
+    pub owner_user_id: Option<i64>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    t: Tenant,
+    Json(body): Json<NewCustomer>,
+) -> ApiResult<(StatusCode, Json<CustomerOut>)> {
+    let fields = Fields {
+        name: clean(body.name),
+        phone: check_phone(&body.phone)?,
+        email: check_email(body.email)?,
+        status: check_status(body.status.as_deref().unwrap_or("new"))?,
+        tags: body.tags.map(join_tags).transpose()?.unwrap_or_default(),
+        notes: body.notes.unwrap_or_default().trim().to_string(),
+        owner_user_id: body.owner_user_id,
+    };
+    validate(&state, t.business_id, &fields).await?;
+    let c = customers::create(&state.db, t.business_id, &fields, "api")
+        .await
+        .map_err(phone_conflict)?;
+    record(&state, &t, c.id, "create", fields_json(&fields)).await?;
+    Ok((StatusCode::CREATED, Json(c.into())))
+}
+
+fn fields_json(f: &Fields) -> serde_json::Value {
+    serde_json::json!({
+        "name": f.name, "phone": f.phone, "email": f.email, "status": f.status,
+        "tags": f.tags, "notes": f.notes, "owner_user_id": f.owner_user_id,
+    })
+}
+
+async fn record(
+    state: &AppState,
+    t: &Tenant,
+    id: i64,
+    action: &str,
+    changes: serde_json::Value,
+) -> ApiResult<()> {
+    state.crm_counts.bump(t.business_id);
+    audit::record(
+        &state.db,
+        audit::Entry {
+            business_id: Some(t.business_id),
+            actor_user_id: super::actor(&t.caller),
+            entity: "customer",
+            entity_id: id,
+            action,
+            changes,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn read(
+    State(state): State<AppState>,
+    t: Tenant,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<CustomerOut>> {
+    customers::get(&state.db, t.business_id, id)
+        .await?
+        .map(|c| Json(c.into()))
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    #[serde(default, deserialize_with = "patch::some")]
+    pub name: Option<Option<String>>,
+    pub phone: Option<String>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub email: Option<Option<String>>,
+    pub status: Option<String>,
+    pub tags: Option<Tags>,
+    pub notes: Option<String>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub owner_user_id: Option<Option<i64>>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    t: Tenant,
+    Path(id): Path<i64>,
+    Json(body): Json<CustomerPatch>,
+) -> ApiResult<Json<CustomerOut>> {
+    let before = customers::get(&state.db, t.business_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let old = Fields::of(&before);
+    let mut f = old.clone();
+    if let Some(n) = body.name {
+        f.name = clean(n);
+    }
+    if let Some(p) = body.phone {
+        f.phone = check_phone(&p)?;
+    }
+    if let Some(e) = body.email {
+        f.email = check_email(e)?;
+    }
+    if let Some(s) = body.status {
+        f.status = check_status(&s)?;
+    }
+    if let Some(tags) = body.tags {
+        f.tags = join_tags(tags)?;
+    }
+    if let Some(n) = body.notes {
+        f.notes = n.trim().to_string();
+    }
+    if let Some(o) = body.owner_user_id {
+        f.owner_user_id = o;
+    }
+    validate(&state, t.business_id, &f).await?;
+    let after = customers::update(&state.db, t.business_id, id, &f)
+        .await
+        .map_err(phone_conflict)?
+        .ok_or(AppError::NotFound)?;
+    let changes = audit::diff(&fields_json(&old), &fields_json(&f));
+    record(&state, &t, id, "update", changes).await?;
+    Ok(Json(after.into()))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    t: Tenant,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let before = customers::get(&state.db, t.business_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    t.caller.require_owner()?;
+    if !customers::delete(&state.db, t.business_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    record(&state, &t, id, "delete", fields_json(&Fields::of(&before))).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    pub body: String,
+}
+
+async fn add_note(
+    State(state): State<AppState>,
+    t: Tenant,
+    Path(id): Path<i64>,
+    Json(note): Json<NewNote>,
+) -> ApiResult<(StatusCode, Json<customers::Note>)> {
+    let body = note.body.trim();
+    if body.is_empty() {
+        return Err(AppError::BadRequest("body must not be empty".into()));
+    }
+    max_len("body", Some(body), 10_000)?;
+    let n = customers::add_note(&state.db, t.business_id, id, super::actor(&t.caller), body)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(n)))
+}
+
+/// The columns of export, and the ones import understands.
+pub const CSV_COLUMNS: [&str; 7] = [
+    "name",
+    "phone",
+    "email",
+    "status",
+    "tags",
+    "notes",
+    "created_at",
+];
+
+async fn export(State(state): State<AppState>, t: Tenant) -> ApiResult<Response> {
+    let rows = customers::all(&state.db, t.business_id).await?;
+    let mut out = String::with_capacity(64 + rows.len() * 96);
+    out.push_str(csv::BOM);
+    out.push_str(&csv::line(&CSV_COLUMNS));
+    for c in rows {
+        out.push_str(&csv::line(&[
+            c.name.unwrap_or_default(),
+            c.phone,
+            c.email.unwrap_or_default(),
+            c.status,
+            c.tags,
+            c.notes,
+            c.created_at.to_string(),
+        ]));
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"customers.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+/// What an import did.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub errors: Vec<RowError>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RowError {
+    /// The line of the file the row starts on (the header is line 1).
+    pub row: usize,
+    pub message: String,
+}
+
+async fn import(
+    State(state): State<AppState>,
+    t: Tenant,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<ImportReport>> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !(ctype.starts_with("text/csv") || ctype.starts_with("text/plain")) {
+        return Err(AppError::BadRequest(
+            "send the file as text/csv (UTF-8)".into(),
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| AppError::BadRequest("the file is not UTF-8 text".into()))?;
+    let rows = csv::parse(text).map_err(AppError::BadRequest)?;
+    let mut rows = rows.into_iter();
+    let (_, head) = rows
+        .next()
+        .ok_or_else(|| AppError::BadRequest("the file is empty".into()))?;
+    let index: HashMap<String, usize> = head
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim().to_lowercase(), i))
+        .collect();
+    if !index.contains_key("phone") {
+        return Err(AppError::BadRequest(
+            "the header row must name a `phone` column".into(),
+        ));
+    }
+    let mut report = ImportReport::default();
+    for (line, cells) in rows {
+        let get = |col: &str| {
+            index
+                .get(col)
+                .and_then(|i| cells.get(*i))
+                .map(|c| csv::unguard(c.trim()).to_string())
+                .filter(|c| !c.is_empty())
+        };
+        match import_row(&state, &t, &get).await {
+            Ok(true) => report.created += 1,
+            Ok(false) => report.updated += 1,
+            Err(AppError::BadRequest(message)) | Err(AppError::Conflict(message)) => {
+                report.errors.push(RowError { row: line, message })
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    tracing::info!(
+        business_id = t.business_id,
+        created = report.created,
+        updated = report.updated,
+        errors = report.errors.len(),
+        "CUSTOMERS_IMPORTED"
+    );
+    Ok(Json(report))
+}
+
+/// Creates or updates one row's customer; true when created. Empty cells keep what is known.
+async fn import_row(
+    state: &AppState,
+    t: &Tenant,
+    get: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> ApiResult<bool> {
+    let phone_raw = get("phone").ok_or_else(|| AppError::BadRequest("phone is empty".into()))?;
+    let phone =
+        Phone::parse(&phone_raw).map_err(|e| AppError::BadRequest(format!("phone: {e}")))?;
+    let existing = customers::by_phone(&state.db, t.business_id, &phone).await?;
+    let mut f = existing.as_ref().map(Fields::of).unwrap_or_else(|| Fields {
+        phone: phone.to_string(),
+        status: "new".into(),
+        ..Default::default()
+    });
+    let old = f.clone();
+    if let Some(n) = get("name") {
+        f.name = Some(n);
+    }
+    if let Some(e) = get("email") {
+        f.email = check_email(Some(e))?;
+    }
+    if let Some(s) = get("status") {
+        f.status = check_status(&s)?;
+    }
+    if let Some(tags) = get("tags") {
+        f.tags = join_tags(Tags::Text(tags))?;
+    }
+    if let Some(n) = get("notes") {
+        f.notes = n;
+    }
+    validate(state, t.business_id, &f).await?;
+    match existing {
+        Some(c) => {
+            if f != old {
+                customers::update(&state.db, t.business_id, c.id, &f).await?;
+                record(
+                    state,
+                    t,
+                    c.id,
+                    "update",
+                    audit::diff(&fields_json(&old), &fields_json(&f)),
+                )
+                .await?;
+            }
+            Ok(false)
+        }
+        None => {
+            let c = customers::create(&state.db, t.business_id, &f, "import")
+                .await
+                .map_err(phone_conflict)?;
+            record(state, t, c.id, "create", fields_json(&f)).await?;
+            Ok(true)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The CRM API (C2, C4): businesses, users, customers and leads, calls, the audit log and
+//! the OpenAPI document, all under `/api`, all behind [`crate::auth`].
+//!
+//! One submodule per resource, each with its `router()`. Handlers resolve the caller's
+//! business through [`crate::auth::Tenant`] and pass it first to every store function, so
+//! another tenant's id finds nothing and answers 404. The list of operations lives in one
+//! place, [`openapi::OPERATIONS`], which the served document and the tests both read.
+
+pub mod audit;
+pub mod businesses;
+pub mod calls;
+pub mod counts;
+pub mod csv;
+pub mod customers;
+pub mod errors;
+pub mod openapi;
+pub mod page;
+pub mod patch;
+pub mod timeline;
+pub mod users;
+
+use axum::Router;
+use axum::routing::any;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(crate::auth::routes::router())
+        .merge(crate::auth::tokens::router())
+        .merge(businesses::router())
+        .merge(users::router())
+        .merge(customers::router())
+        .merge(calls::router())
+        .merge(audit::router())
+        .merge(openapi::router())
+        .route("/api", any(unknown))
+        .route("/api/{*rest}", any(unknown))
+}
+
+/// Unknown API paths answer the API's error shape, not an empty 404.
+async fn unknown() -> AppError {
+    AppError::NotFound
+}
+
+/// The audit actor of a caller (API tokens act as the user who made them).
+pub fn actor(caller: &crate::auth::Caller) -> Option<i64> {
+    Some(caller.user_id).filter(|id| *id > 0)
+}

@@ -1,0 +1,569 @@
+//! `GET /api/openapi.json`: the API described as OpenAPI 3.1, from one table of operations.
+//!
+//! [`OPERATIONS`] is the one list of `/api` routes. The served document is built from it,
+//! and the tests read that document to drive the tenant-isolation matrix and check that
+//! the router and the table agree (every `/api` path in the source is listed here, every
+//! listed method answers, every other method is 405). A route added without an entry here
+//! fails those tests. Each operation carries `x-mokdan-access` (who may call it) and, for
+//! `{id}` paths, `x-mokdan-resource` (which kind of object the id names).
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/openapi.json", get(serve))
+}
+
+async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+/// Who may call an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No credential (login, this document).
+    Public,
+    /// Any signed-in caller, about themselves.
+    Caller,
+    /// A member of the business (operators name it with `business_id`).
+    Tenant,
+    /// An owner of the business, or an operator.
+    Owner,
+    /// An operator; or, on `/api/businesses/{id}`, a member of that business.
+    Business,
+    /// Operators only.
+    Operator,
+}
+
+impl Access {
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Caller => "caller",
+            Access::Tenant => "tenant",
+            Access::Owner => "owner",
+            Access::Business => "business",
+            Access::Operator => "operator",
+        }
+    }
+}
+
+/// What a request carries.
+#[derive(Clone, Copy, Debug)]
+pub enum Req {
+    None,
+    /// A JSON body of this schema, with an example that a valid request could send.
+    Json(&'static str, &'static str),
+    Csv,
+}
+
+/// What a success answers.
+#[derive(Clone, Copy, Debug)]
+pub enum Res {
+    Json(u16, &'static str),
+    Empty(u16),
+    Csv,
+    Wav,
+}
+
+/// A query parameter: name, JSON type, description.
+pub type Param = (&'static str, &'static str, &'static str);
+
+pub struct Op {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    pub access: Access,
+    pub resource: Option<&'static str>,
+    pub query: &'static [Param],
+    pub req: Req,
+    pub res: Res,
+}
+
+const PAGE: [Param; 2] = [
+    ("page", "integer", "Page number, from 1."),
+    (
+        "per_page",
+        "integer",
+        "Rows per page, 1 to 100 (default 50).",
+    ),
+];
+const BIZ: Param = (
+    "business_id",
+    "integer",
+    "The business to act for (operators; others may only name their own).",
+);
+
+macro_rules! op {
+    ($m:literal $p:literal, $tag:literal, $access:ident, $res_kind:expr, $summary:literal,
+     query: $q:expr, req: $req:expr, res: $res:expr) => {
+        Op {
+            method: $m,
+            path: $p,
+            summary: $summary,
+            tag: $tag,
+            access: Access::$access,
+            resource: $res_kind,
+            query: $q,
+            req: $req,
+            res: $res,
+        }
+    };
+}
+
+/// Every `/api` operation of the service.
+pub const OPERATIONS: &[Op] = &[
+    op!("post" "/api/auth/login", "auth", Public, None,
+        "Sign in: sets the session and CSRF cookies and returns a 15-minute bearer JWT.",
+        query: &[], req: Req::Json("LoginRequest", r#"{"email":"owner@example.com","password":"a-long-password"}"#),
+        res: Res::Json(200, "LoginResponse")),
+    op!("post" "/api/auth/logout", "auth", Caller, None,
+        "Sign out: revokes the session (and every JWT issued for it).",
+        query: &[], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/auth/me", "auth", Caller, None, "Who is calling.",
+        query: &[], req: Req::None, res: Res::Json(200, "Me")),
+    op!("get" "/api/openapi.json", "meta", Public, None, "This document.",
+        query: &[], req: Req::None, res: Res::Json(200, "OpenApi")),
+    op!("get" "/api/tokens", "tokens", Owner, None, "The business's live API tokens (never their secrets).",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "TokenList")),
+    op!("post" "/api/tokens", "tokens", Owner, None,
+        "Create an API token; its secret (`mk_…`) is returned once.",
+        query: &[BIZ], req: Req::Json("TokenCreate", r#"{"name":"integration"}"#),
+        res: Res::Json(201, "TokenCreated")),
+    op!("delete" "/api/tokens/{id}", "tokens", Owner, Some("token"), "Revoke an API token.",
+        query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/businesses", "businesses", Operator, None, "Every business.",
+        query: &[], req: Req::None, res: Res::Json(200, "BusinessList")),
+    op!("post" "/api/businesses", "businesses", Operator, None,
+        "Create a business; a number another business owns is 409.",
+        query: &[], req: Req::Json("BusinessCreate", r#"{"name":"מספרת רחל","numbers":["03-7654321"]}"#),
+        res: Res::Json(201, "Business")),
+    op!("get" "/api/businesses/{id}", "businesses", Business, Some("business"),
+        "A business (operators: any; others: their own).",
+        query: &[], req: Req::None, res: Res::Json(200, "Business")),
+    op!("patch" "/api/businesses/{id}", "businesses", Business, Some("business"),
+        "Change a business's settings (owners: their own, not its numbers).",
+        query: &[], req: Req::Json("BusinessPatch", r#"{"greeting":"שלום"}"#),
+        res: Res::Json(200, "Business")),
+    op!("delete" "/api/businesses/{id}", "businesses", Operator, Some("business"),
+        "Delete a business and everything it owns.",
+        query: &[], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/users", "users", Tenant, None,
+        "Users of the caller's business (operators: all, or one business's).",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "UserList")),
+    op!("post" "/api/users", "users", Owner, None, "Add a user.",
+        query: &[BIZ],
+        req: Req::Json("UserCreate", r#"{"email":"agent2@example.com","password":"a-long-password","role":"agent","business_id":1}"#),
+        res: Res::Json(201, "User")),
+    op!("get" "/api/users/{id}", "users", Tenant, Some("user"), "A user.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "User")),
+    op!("patch" "/api/users/{id}", "users", Owner, Some("user"),
+        "Change a user; a new password or role signs them out everywhere.",
+        query: &[BIZ], req: Req::Json("UserPatch", r#"{"name":"דנה"}"#), res: Res::Json(200, "User")),
+    op!("delete" "/api/users/{id}", "users", Owner, Some("user"), "Delete a user.",
+        query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/customers", "customers", Tenant, None,
+        "Customers, newest first: search `q` (name, email, phone), filter `status`, paged.",
+        query: &[
+            ("q", "string", "Text in the name or email, or digits of the phone."),
+            ("status", "string", "new, contacted, qualified, won or lost."),
+            PAGE[0], PAGE[1], BIZ,
+        ],
+        req: Req::None, res: Res::Json(200, "CustomerPage")),
+    op!("post" "/api/customers", "customers", Tenant, None,
+        "Add a customer; the phone is stored as E.164 and is unique per business (409).",
+        query: &[BIZ], req: Req::Json("CustomerCreate", r#"{"name":"דנה כהן","phone":"050-1234567"}"#),
+        res: Res::Json(201, "Customer")),
+    op!("get" "/api/customers/export", "customers", Tenant, None,
+        "All customers as CSV (UTF-8 with a byte-order mark).",
+        query: &[BIZ], req: Req::None, res: Res::Csv),
+    op!("post" "/api/customers/import", "customers", Tenant, None,
+        "Import customers from CSV (a `phone` column is required); duplicates by phone update.",
+        query: &[BIZ], req: Req::Csv, res: Res::Json(200, "ImportReport")),
+    op!("get" "/api/customers/{id}", "customers", Tenant, Some("customer"), "A customer.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "Customer")),
+    op!("patch" "/api/customers/{id}", "customers", Tenant, Some("customer"), "Change a customer.",
+        query: &[BIZ], req: Req::Json("CustomerPatch", r#"{"status":"contacted"}"#),
+        res: Res::Json(200, "Customer")),
+    op!("delete" "/api/customers/{id}", "customers", Owner, Some("customer"), "Delete a customer.",
+        query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("post" "/api/customers/{id}/notes", "customers", Tenant, Some("customer"),
+        "Add a note to a customer's timeline.",
+        query: &[BIZ], req: Req::Json("NoteCreate", r#"{"body":"חזרה אחרי החג"}"#),
+        res: Res::Json(201, "Note")),
+    op!("get" "/api/customers/{id}/timeline", "customers", Tenant, Some("customer"),
+        "A customer's calls, WhatsApp messages and notes, newest first.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "Timeline")),
+    op!("get" "/api/calls", "calls", Tenant, None,
+        "Calls, newest first, filtered by status, direction, customer and time.",
+        query: &[
+            ("status", "string", "A call status (ringing, in-progress, completed, transcribed…)."),
+            ("direction", "string", "inbound or outbound-api."),
+            ("from", "string", "From this time: YYYY-MM-DD (UTC), RFC 3339 or epoch ms."),
+            ("to", "string", "Before this time; a bare date includes that day."),
+            ("customer_id", "integer", "Only this customer's calls."),
+            PAGE[0], PAGE[1], BIZ,
+        ],
+        req: Req::None, res: Res::Json(200, "CallPage")),
+    op!("post" "/api/calls", "calls", Tenant, None,
+        "Place an outbound call from the business's first number (V4).",
+        query: &[], req: Req::Json("PlaceCall", r#"{"to":"050-1234567","business_id":1}"#),
+        res: Res::Json(201, "PlacedCall")),
+    op!("get" "/api/calls/{id}", "calls", Tenant, Some("call"),
+        "A call with its transcript, summary, timings and conversation turns.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "CallDetail")),
+    op!("get" "/api/calls/{id}/recording", "calls", Tenant, Some("call"),
+        "The call's recording (WAV), streamed from the service's copy; 404 until downloaded.",
+        query: &[BIZ], req: Req::None, res: Res::Wav),
+    op!("get" "/api/audit", "audit", Owner, None,
+        "Who changed what and when (businesses, users, customers), newest first.",
+        query: &[PAGE[0], PAGE[1], BIZ], req: Req::None, res: Res::Json(200, "AuditPage")),
+];
+
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn nullable(t: &str) -> Value {
+    json!({ "type": [t, "null"] })
+}
+
+fn object(required: &[&str], props: Value) -> Value {
+    json!({ "type": "object", "required": required, "properties": props })
+}
+
+fn page_of(item: &str) -> Value {
+    object(
+        &["items", "total", "page", "per_page"],
+        json!({
+            "items": { "type": "array", "items": r(item) },
+            "total": { "type": "integer" },
+            "page": { "type": "integer" },
+            "per_page": { "type": "integer" },
+        }),
+    )
+}
+
+fn schemas() -> Value {
+    let role = json!({ "type": "string", "enum": ["operator", "owner", "agent"] });
+    let status =
+        json!({ "type": "string", "enum": ["new", "contacted", "qualified", "won", "lost"] });
+    let tags = json!({ "oneOf": [
+        { "type": "array", "items": { "type": "string" } }, { "type": "string" }
+    ]});
+    let user = object(
+        &["id", "email", "role", "created_at", "updated_at"],
+        json!({
+            "id": { "type": "integer" }, "email": { "type": "string" }, "name": nullable("string"),
+            "role": role, "business_id": nullable("integer"),
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        }),
+    );
+    let business_fields = json!({
+        "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+        "numbers": { "type": "array", "items": { "type": "string" }, "maxItems": 20 },
+        "greeting": nullable("string"), "agent_prompt": nullable("string"),
+        "business_hours": { "description": "Opening hours as JSON (an object, or its text)." },
+        "transfer_number": nullable("string"), "whatsapp_number": nullable("string"),
+        "auto_reply": { "type": "boolean" },
+        "recording_retention_days": { "type": "integer", "minimum": 1, "maximum": 3650 },
+    });
+    let mut business = business_fields.clone();
+    business["id"] = json!({ "type": "integer" });
+    business["created_at"] = json!({ "type": "integer" });
+    business["updated_at"] = json!({ "type": "integer" });
+    let customer = object(
+        &[
+            "id",
+            "business_id",
+            "phone",
+            "status",
+            "tags",
+            "notes",
+            "created_at",
+            "updated_at",
+        ],
+        json!({
+            "id": { "type": "integer" }, "business_id": { "type": "integer" },
+            "name": nullable("string"),
+            "phone": { "type": "string", "description": "E.164, e.g. +972501234567." },
+            "phone_display": { "type": "string", "description": "Local form, e.g. 050-123-4567." },
+            "email": nullable("string"), "status": status,
+            "tags": { "type": "array", "items": { "type": "string" } },
+            "notes": { "type": "string" }, "owner_user_id": nullable("integer"),
+            "source": nullable("string"), "last_inbound_at": nullable("integer"),
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        }),
+    );
+    let call = object(
+        &[
+            "id",
+            "call_sid",
+            "direction",
+            "status",
+            "created_at",
+            "updated_at",
+        ],
+        json!({
+            "id": { "type": "integer" }, "call_sid": { "type": "string" },
+            "business_id": nullable("integer"), "customer_id": nullable("integer"),
+            "from_number": nullable("string"), "to_number": nullable("string"),
+            "direction": { "type": "string" }, "status": { "type": "string" },
+            "duration_secs": nullable("integer"), "recording_duration": nullable("integer"),
+            "transcription": nullable("string"), "call_summary": nullable("string"),
+            "caller_name": nullable("string"), "caller_reason": nullable("string"),
+            "callback_time": nullable("string"), "urgency": nullable("string"),
+            "stream_started_at": nullable("integer"), "stream_ended_at": nullable("integer"),
+            "stream_end_reason": nullable("string"), "fallback_reason": nullable("string"),
+            "has_recording": { "type": "integer", "enum": [0, 1] },
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        }),
+    );
+    let token = object(
+        &["id", "business_id", "name", "prefix", "created_at"],
+        json!({
+            "id": { "type": "integer" }, "business_id": { "type": "integer" },
+            "name": { "type": "string" }, "prefix": { "type": "string" },
+            "created_by": nullable("integer"), "created_at": { "type": "integer" },
+            "last_used_at": nullable("integer"),
+        }),
+    );
+    let mut token_created = token.clone();
+    token_created["required"] =
+        json!(["id", "business_id", "name", "prefix", "created_at", "token"]);
+    token_created["properties"]["token"] =
+        json!({ "type": "string", "description": "The secret, shown only now." });
+    let mut all = json!({
+        "Error": object(&["error"], json!({ "error": object(&["code", "message"], json!({
+            "code": { "type": "string" }, "message": { "type": "string" },
+        }))})),
+        "LoginRequest": object(&["email", "password"], json!({
+            "email": { "type": "string" }, "password": { "type": "string" },
+        })),
+        "LoginResponse": object(&["token", "token_type", "expires_in", "csrf_token", "user"], json!({
+            "token": { "type": "string" }, "token_type": { "type": "string", "enum": ["Bearer"] },
+            "expires_in": { "type": "integer" }, "csrf_token": { "type": "string" },
+            "user": object(&["id", "email", "role"], json!({
+                "id": { "type": "integer" }, "email": { "type": "string" }, "role": role,
+                "business_id": nullable("integer"),
+            })),
+        })),
+        "Me": object(&["auth", "role"], json!({
+            "auth": { "type": "string", "enum": ["session", "jwt", "api_token"] },
+            "role": role, "business_id": nullable("integer"),
+            "user": { "oneOf": [r("User"), { "type": "null" }] },
+        })),
+        "OpenApi": { "type": "object" },
+        "User": user,
+        "UserList": { "type": "array", "items": r("User") },
+        "UserCreate": object(&["email", "password", "role"], json!({
+            "email": { "type": "string", "maxLength": 254 },
+            "password": { "type": "string", "minLength": 8, "maxLength": 200 },
+            "role": role, "business_id": nullable("integer"), "name": nullable("string"),
+        })),
+        "UserPatch": object(&[], json!({
+            "email": { "type": "string" }, "password": { "type": "string", "minLength": 8 },
+            "role": role, "business_id": nullable("integer"), "name": nullable("string"),
+        })),
+        "Business": object(&["id", "name", "numbers", "auto_reply", "recording_retention_days",
+            "created_at", "updated_at"], business),
+        "BusinessList": { "type": "array", "items": r("Business") },
+        "BusinessCreate": object(&["name"], business_fields.clone()),
+        "BusinessPatch": object(&[], business_fields),
+        "Customer": customer,
+        "CustomerPage": page_of("Customer"),
+        "CustomerCreate": object(&["phone"], json!({
+            "name": nullable("string"), "phone": { "type": "string" },
+            "email": nullable("string"), "status": status, "tags": tags,
+            "notes": { "type": "string" }, "owner_user_id": nullable("integer"),
+        })),
+        "CustomerPatch": object(&[], json!({
+            "name": nullable("string"), "phone": { "type": "string" },
+            "email": nullable("string"), "status": status, "tags": tags,
+            "notes": { "type": "string" }, "owner_user_id": nullable("integer"),
+        })),
+        "ImportReport": object(&["created", "updated", "errors"], json!({
+            "created": { "type": "integer" }, "updated": { "type": "integer" },
+            "errors": { "type": "array", "items": object(&["row", "message"], json!({
+                "row": { "type": "integer" }, "message": { "type": "string" },
+            }))},
+        })),
+        "Note": object(&["id", "customer_id", "body", "created_at"], json!({
+            "id": { "type": "integer" }, "customer_id": { "type": "integer" },
+            "author_user_id": nullable("integer"), "body": { "type": "string" },
+            "created_at": { "type": "integer" },
+        })),
+        "NoteCreate": object(&["body"], json!({ "body": { "type": "string", "minLength": 1 } })),
+        "Timeline": object(&["customer_id", "whatsapp_available", "items"], json!({
+            "customer_id": { "type": "integer" }, "whatsapp_available": { "type": "boolean" },
+            "items": { "type": "array", "items": object(&["kind", "at"], json!({
+                "kind": { "type": "string", "enum": ["call", "whatsapp", "note"] },
+                "at": { "type": "integer" },
+                "call": { "type": "object" }, "message": { "type": "object" }, "note": r("Note"),
+            }))},
+        })),
+    });
+    let more = json!({
+        "Call": call,
+        "CallPage": page_of("Call"),
+        "CallDetail": { "allOf": [r("Call"), object(&["turns", "timings", "recording_available"], json!({
+            "transcript": nullable("string"), "summary": nullable("string"),
+            "recording_available": { "type": "boolean" }, "timings": { "type": "object" },
+            "turns": { "type": "array", "items": { "type": "object" } },
+        }))]},
+        "PlaceCall": object(&["to"], json!({
+            "to": { "type": "string" },
+            "business_id": { "type": ["integer", "null"], "description": "Required for operators." },
+        })),
+        "PlacedCall": object(&["call_sid", "status"], json!({
+            "call_sid": { "type": "string" }, "status": { "type": "string" },
+        })),
+        "Token": token,
+        "TokenList": { "type": "array", "items": r("Token") },
+        "TokenCreate": object(&["name"], json!({ "name": { "type": "string", "minLength": 1, "maxLength": 100 } })),
+        "TokenCreated": token_created,
+        "AuditPage": page_of("AuditEntry"),
+        "AuditEntry": object(&["id", "entity", "entity_id", "action", "changes", "created_at"], json!({
+            "id": { "type": "integer" }, "business_id": nullable("integer"),
+            "actor_user_id": nullable("integer"), "entity": { "type": "string" },
+            "entity_id": { "type": "integer" }, "action": { "type": "string" },
+            "changes": { "type": "string", "description": "JSON: {field: [old, new]}." },
+            "created_at": { "type": "integer" },
+        })),
+    });
+    if let (Some(a), Value::Object(b)) = (all.as_object_mut(), more) {
+        a.extend(b);
+    }
+    all
+}
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description,
+            "content": { "application/json": { "schema": r("Error") } } })
+}
+
+fn operation(op: &Op) -> Value {
+    let mut params: Vec<Value> = Vec::new();
+    if op.path.contains("{id}") {
+        params.push(json!({ "name": "id", "in": "path", "required": true,
+                            "schema": { "type": "integer", "format": "int64" } }));
+    }
+    for (name, ty, desc) in op.query {
+        params.push(json!({ "name": name, "in": "query", "required": false,
+                            "description": desc, "schema": { "type": ty } }));
+    }
+    let mut responses = Map::new();
+    let ok = match op.res {
+        Res::Json(code, schema) => (
+            code,
+            json!({ "description": "OK",
+                    "content": { "application/json": { "schema": r(schema) } } }),
+        ),
+        Res::Empty(code) => (code, json!({ "description": "Done" })),
+        Res::Csv => (
+            200,
+            json!({ "description": "CSV (UTF-8 with BOM)",
+                    "content": { "text/csv": { "schema": { "type": "string" } } } }),
+        ),
+        Res::Wav => (
+            200,
+            json!({ "description": "WAV audio",
+                    "content": { "audio/wav": { "schema": { "type": "string", "format": "binary" } } } }),
+        ),
+    };
+    responses.insert(ok.0.to_string(), ok.1);
+    let mut errors = vec![("400", "Malformed request"), ("422", "Invalid field")];
+    if op.access != Access::Public {
+        errors.push((
+            "401",
+            "Not signed in, or the credential is expired, forged or revoked",
+        ));
+        errors.push((
+            "403",
+            "The caller's role may not do this (or CSRF proof is missing)",
+        ));
+    } else if op.path == "/api/auth/login" {
+        errors.push(("401", "Wrong email or password"));
+        errors.push(("429", "Too many attempts; see Retry-After"));
+    }
+    if op.resource.is_some() || op.query.iter().any(|(n, _, _)| *n == "business_id") {
+        errors.push(("404", "No such object in the caller's business"));
+    }
+    if matches!(op.method, "post" | "patch") && op.access != Access::Public {
+        errors.push((
+            "409",
+            "Conflicts with an existing object (phone, number, email)",
+        ));
+    }
+    if op.path == "/api/calls" && op.method == "post" {
+        errors.push(("503", "Twilio is not configured or refused the call"));
+    }
+    for (code, desc) in errors {
+        responses.insert(code.to_string(), error_response(desc));
+    }
+    let mut o = json!({
+        "operationId": format!("{}_{}", op.method,
+            op.path.trim_start_matches("/api/").replace(['/', '.'], "_").replace(['{', '}'], "")),
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": params,
+        "responses": responses,
+        "x-mokdan-access": op.access.name(),
+    });
+    if let Some(res) = op.resource {
+        o["x-mokdan-resource"] = json!(res);
+    }
+    if op.access == Access::Public {
+        o["security"] = json!([]);
+    }
+    match op.req {
+        Req::None => {}
+        Req::Json(schema, example) => {
+            let example: Value = serde_json::from_str(example).expect("examples are JSON");
+            o["requestBody"] = json!({ "required": true, "content": { "application/json": {
+                "schema": r(schema), "example": example } } });
+        }
+        Req::Csv => {
+            o["requestBody"] = json!({ "required": true, "content": { "text/csv": {
+                "schema": { "type": "string" },
+                "example": "name,phone,email,status,tags,notes\r\nדנה כהן,050-1234567,,new,,\r\n" } } });
+        }
+    }
+    o
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in OPERATIONS {
+        let entry = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| json!({}));
+        entry[op.method] = operation(op);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mokdan API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The CRM API of mokdan, a Hebrew AI phone receptionist. Every \
+                error answers {\"error\":{\"code\",\"message\"}}. Sign in with POST \
+                /api/auth/login; send the JWT as `Authorization: Bearer …`, or an API token \
+                (`Bearer mk_…`), or use the session cookie with `X-CSRF-Token` on writes.",
+        },
+        "servers": [{ "url": "/" }],
+        "security": [{ "bearer": [] }, { "session": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT or mk_ API token" },
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE },
+            },
+            "schemas": schemas(),
+        },
+    })
+}

@@ -1,0 +1,277 @@
+//! Businesses and users over the API (C2, C3): the operator's CRUD, numbers unique across
+//! tenants, an owner's own settings, and user management by role.
+
+mod common;
+
+use common::crm;
+use common::{Backend, TestApp};
+use mokdan::store::users::Role;
+use serde_json::{Value, json};
+
+async fn operator_app(backend: Backend) -> (TestApp, String) {
+    let app = TestApp::spawn(backend).await;
+    crm::add_user(&app, "ops@example.com", Role::Operator, None).await;
+    let t = crm::login(&app, "ops@example.com").await;
+    (app, t)
+}
+
+async fn operators_manage_businesses(backend: Backend) {
+    let (app, ops) = operator_app(backend).await;
+    let (s, b) = crm::post(
+        &app,
+        "/api/businesses",
+        &ops,
+        json!({
+            "name": "מספרת רחל", "numbers": ["03-1234567", "+972 3 1234567", "077-1234567"],
+            "greeting": "שלום, הגעתם למספרת רחל", "agent_prompt": "את פקידת קבלה",
+            "business_hours": { "sun": ["09:00", "18:00"] }, "transfer_number": "050-1234567",
+            "whatsapp_number": "+972501234567", "auto_reply": false, "recording_retention_days": 14,
+        }),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(
+        b["numbers"],
+        json!(["+97231234567", "+972771234567"]),
+        "normalised, deduplicated, in order"
+    );
+    assert_eq!(b["business_hours"], json!({ "sun": ["09:00", "18:00"] }));
+    assert_eq!(b["transfer_number"], "+972501234567");
+    assert_eq!(b["auto_reply"], false);
+    assert_eq!(b["recording_retention_days"], 14);
+    let id = b["id"].as_i64().unwrap();
+    // A number another business owns: 409, nothing created or changed.
+    let (s, v) = crm::post(
+        &app,
+        "/api/businesses",
+        &ops,
+        json!({ "name": "אחר", "numbers": ["+97231234567"] }),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    let (_, all) = crm::get(&app, "/api/businesses", &ops).await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let (s, b2) = crm::post(
+        &app,
+        "/api/businesses",
+        &ops,
+        json!({ "name": "אחר", "numbers": ["04-5555555"] }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let id2 = b2["id"].as_i64().unwrap();
+    let (s, _) = crm::patch(
+        &app,
+        &format!("/api/businesses/{id2}"),
+        &ops,
+        json!({ "numbers": ["077-1234567"] }),
+    )
+    .await;
+    assert_eq!(s, 409);
+    let (_, b2now) = crm::get(&app, &format!("/api/businesses/{id2}"), &ops).await;
+    assert_eq!(
+        b2now["numbers"],
+        json!(["+97245555555"]),
+        "a refused change changes nothing"
+    );
+    // Incoming calls route by the new numbers.
+    let (s, p) = crm::patch(
+        &app,
+        &format!("/api/businesses/{id}"),
+        &ops,
+        json!({ "numbers": ["077-1234567", "02-6666666"], "greeting": null }),
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["numbers"], json!(["+972771234567", "+97226666666"]));
+    assert_eq!(p["greeting"], Value::Null);
+    let found = mokdan::store::businesses::by_number(
+        &app.state.db,
+        &mokdan::domain::Phone::parse("02-6666666").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(found.id, id);
+    for (body, what) in [
+        (json!({ "name": "" }), "empty name"),
+        (json!({ "numbers": ["nope"] }), "bad number"),
+        (json!({ "recording_retention_days": 0 }), "retention"),
+        (json!({ "business_hours": "{not json" }), "hours"),
+        (json!({ "transfer_number": "x" }), "transfer"),
+    ] {
+        let (s, v) = crm::patch(&app, &format!("/api/businesses/{id}"), &ops, body).await;
+        assert_eq!(s, 422, "{what}: {v}");
+    }
+    let (s, _) = crm::delete(&app, &format!("/api/businesses/{id2}"), &ops).await;
+    assert_eq!(s, 204);
+    let (s, _) = crm::get(&app, &format!("/api/businesses/{id2}"), &ops).await;
+    assert_eq!(s, 404);
+    let (_, log) = crm::get(&app, "/api/audit?per_page=100", &ops).await;
+    let acts: Vec<String> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["entity"] == "business")
+        .map(|r| format!("{}:{}", r["action"].as_str().unwrap(), r["entity_id"]))
+        .collect();
+    assert!(
+        acts.contains(&format!("delete:{id2}"))
+            && acts.contains(&format!("update:{id}"))
+            && acts.contains(&format!("create:{id}")),
+        "{acts:?}"
+    );
+}
+dual_test!(operators_manage_businesses);
+
+async fn owners_edit_their_settings_but_not_numbers(backend: Backend) {
+    let (app, _) = operator_app(backend).await;
+    let bid = crm::add_business(&app, "קפה", "+97231234567").await;
+    crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
+    crm::add_user(&app, "agent@example.com", Role::Agent, Some(bid)).await;
+    let owner = crm::login(&app, "owner@example.com").await;
+    let agent = crm::login(&app, "agent@example.com").await;
+    let (s, b) = crm::get(&app, &format!("/api/businesses/{bid}"), &agent).await;
+    assert_eq!(s, 200, "agents read their business");
+    assert_eq!(b["name"], "קפה");
+    let (s, p) = crm::patch(
+        &app,
+        &format!("/api/businesses/{bid}"),
+        &owner,
+        json!({ "greeting": "ברוכים הבאים", "auto_reply": false }),
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["greeting"], "ברוכים הבאים");
+    let (s, _) = crm::patch(
+        &app,
+        &format!("/api/businesses/{bid}"),
+        &owner,
+        json!({ "numbers": ["03-9999999"] }),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = crm::post(&app, "/api/businesses", &owner, json!({ "name": "x" })).await;
+    assert_eq!(s, 403);
+    let (s, _) = crm::delete(&app, &format!("/api/businesses/{bid}"), &owner).await;
+    assert_eq!(s, 403);
+}
+dual_test!(owners_edit_their_settings_but_not_numbers);
+
+async fn users_are_managed_by_role(backend: Backend) {
+    let (app, ops) = operator_app(backend).await;
+    let bid = crm::add_business(&app, "קפה", "+97231234567").await;
+    let other = crm::add_business(&app, "אחר", "+97232222222").await;
+    // The operator adds the owner; the owner adds an agent.
+    let (s, o) = crm::post(&app, "/api/users", &ops, json!({
+        "email": "Owner@Cafe.co.il", "password": "owner-password", "role": "owner", "business_id": bid, "name": "מיכל",
+    })).await;
+    assert_eq!(s, 201, "{o}");
+    assert_eq!(o["email"], "owner@cafe.co.il");
+    assert!(o.get("password_hash").is_none() && !o.to_string().contains("argon2"));
+    let owner = crm::login_with(&app, "owner@cafe.co.il", "owner-password").await;
+    let (s, a) = crm::post(
+        &app,
+        "/api/users",
+        &owner,
+        json!({
+            "email": "agent@cafe.co.il", "password": "agent-password", "role": "agent",
+        }),
+    )
+    .await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["business_id"], bid, "an owner's users join its business");
+    let aid = a["id"].as_i64().unwrap();
+    let (s, _) = crm::post(
+        &app,
+        "/api/users",
+        &owner,
+        json!({
+            "email": "agent@cafe.co.il", "password": "agent-password", "role": "agent",
+        }),
+    )
+    .await;
+    assert_eq!(s, 409, "email taken");
+    let (s, _) = crm::post(
+        &app,
+        "/api/users",
+        &owner,
+        json!({
+            "email": "x@cafe.co.il", "password": "short", "role": "agent",
+        }),
+    )
+    .await;
+    assert_eq!(s, 422);
+    let (s, _) = crm::post(&app, "/api/users", &owner, json!({
+        "email": "x@cafe.co.il", "password": "long-enough", "role": "agent", "business_id": other,
+    })).await;
+    assert_eq!(s, 404, "another business");
+    let (s, _) = crm::post(
+        &app,
+        "/api/users",
+        &ops,
+        json!({
+            "email": "y@cafe.co.il", "password": "long-enough", "role": "agent",
+        }),
+    )
+    .await;
+    assert_eq!(s, 422, "an operator must say which business");
+    // Lists: the owner sees its business; the operator sees all or one.
+    let (_, mine) = crm::get(&app, "/api/users", &owner).await;
+    let emails: Vec<&str> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["owner@cafe.co.il", "agent@cafe.co.il"]);
+    let (_, all) = crm::get(&app, "/api/users", &ops).await;
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let (_, one) = crm::get(&app, &format!("/api/users?business_id={bid}"), &ops).await;
+    assert_eq!(one.as_array().unwrap().len(), 2);
+    // Promote, then delete; an owner cannot delete itself.
+    let (s, p) = crm::patch(
+        &app,
+        &format!("/api/users/{aid}"),
+        &owner,
+        json!({ "role": "owner", "name": "דני" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["role"], "owner");
+    let (s, _) = crm::patch(
+        &app,
+        &format!("/api/users/{aid}"),
+        &owner,
+        json!({ "role": "operator" }),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = crm::patch(
+        &app,
+        &format!("/api/users/{aid}"),
+        &owner,
+        json!({ "business_id": other }),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let me = o["id"].as_i64().unwrap();
+    let (s, _) = crm::delete(&app, &format!("/api/users/{me}"), &owner).await;
+    assert_eq!(s, 422);
+    let (s, _) = crm::delete(&app, &format!("/api/users/{aid}"), &owner).await;
+    assert_eq!(s, 204);
+    let (_, log) = crm::get(&app, "/api/audit", &owner).await;
+    let acts: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["entity"] == "user" && r["entity_id"] == aid)
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(acts, ["delete", "update", "create"]);
+    assert!(
+        !log.to_string().contains("argon2"),
+        "no hashes in the audit log"
+    );
+}
+dual_test!(users_are_managed_by_role);
