@@ -259,16 +259,14 @@ dual_test!(barge_in_clears_playback);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_call_runs_the_same_stream() {
     let w = world(Backend::Sqlite).await;
-    let hash = mokdan::auth::hash_password("operator-password").unwrap();
-    mokdan::store::users::create(
-        &w.app.state.db,
-        "op@example.com",
-        &hash,
-        mokdan::store::users::Role::Operator,
-        None,
+    common::crm::add_user(
+        &w.app,
+        "owner@example.com",
+        mokdan::store::users::Role::Owner,
+        Some(w.business_id),
     )
-    .await
-    .unwrap();
+    .await;
+    let token = common::crm::login(&w.app, "owner@example.com").await;
     w.sim.set_callee_script(
         CallerScript::new()
             .wait_for_agent(Duration::from_secs(20))
@@ -281,7 +279,7 @@ async fn outbound_call_runs_the_same_stream() {
         .app
         .http
         .post(w.app.url("/api/calls"))
-        .basic_auth("op@example.com", Some("operator-password"))
+        .bearer_auth(&token)
         .json(&serde_json::json!({"to": "054-1112222", "business_id": w.business_id}))
         .send()
         .await

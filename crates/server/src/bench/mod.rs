@@ -3,9 +3,9 @@
 //! Figures come from runs, not from timed assertions in tests: this machine is shared and
 //! noisy, so the numbers are reported for people to read and compare, never to fail a build.
 
+pub mod api;
 pub mod streams;
 pub mod voice;
-pub mod api;
 pub mod webhooks;
 
 use std::time::Duration;
