@@ -116,6 +116,7 @@ impl App {
             tracing::info!(%addr, db = state.db.backend.name(), "mokdan listening");
         }
         tokio::spawn(state.watchdog.clone().run(token.clone()));
+        tokio::spawn(crate::jobs::run_workers(state.clone()));
         let trigger = token.clone();
         tokio::spawn(async move {
             shutdown.await;

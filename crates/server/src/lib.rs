@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod ops;
 pub mod prompts;
 pub mod routes;

@@ -284,6 +284,10 @@ async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static 
         }
         Err(e) => db_error(route, sid, &e),
     }
+    // The download, transcript and summary run in the background (V10), once per recording.
+    if let Err(e) = crate::jobs::kinds::fetch::enqueue(&state.db, sid, rec_sid, url).await {
+        db_error(route, sid, &e);
+    }
     true
 }
 

@@ -11,6 +11,8 @@ pub mod businesses;
 pub mod calls;
 pub mod customers;
 pub mod dialect;
+pub mod jobs;
+pub mod post_call;
 pub mod users;
 pub mod watch;
 
