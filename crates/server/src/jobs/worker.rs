@@ -236,7 +236,10 @@ async fn run_one(db: Db, handler: Arc<dyn Handler>, cfg: Arc<PoolConfig>, job: J
     let ms = started.elapsed().as_millis() as u64;
     let result = match result {
         Ok(r) => r,
-        Err(panic) => Err(JobError::retry(format!("panic: {}", panic_message(&panic)))),
+        Err(panic) => Err(JobError::retry(format!(
+            "panic: {}",
+            panic_message(panic.as_ref())
+        ))),
     };
     let (kind, id, attempts) = (job.kind.as_str(), job.id, job.attempts);
     let recorded = match &result {
