@@ -86,7 +86,7 @@ async fn retry(
     _op: Operator,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<JobView>> {
-    if !jobs::retry_dead(&state.db, id).await? {
+    let Some(job) = jobs::retry_dead(&state.db, id).await? else {
         return match jobs::get(&state.db, id).await? {
             None => Err(AppError::NotFound),
             Some(j) => Err(AppError::Conflict(format!(
@@ -94,9 +94,8 @@ async fn retry(
                 j.state
             ))),
         };
-    }
+    };
     super::queue::wake();
     tracing::info!(job_id = id, "JOB_RETRY_REQUESTED by the operator");
-    let job = jobs::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(job.into()))
 }

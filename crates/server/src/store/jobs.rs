@@ -223,18 +223,17 @@ pub async fn resume_waiting(db: &Db, kind: &str) -> Result<u64, sqlx::Error> {
     Ok(done.rows_affected())
 }
 
-/// Revives a `dead` job with a fresh set of attempts; false if it is not dead.
-pub async fn retry_dead(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
-    let now = now_ms();
-    let done = sqlx::query(
+/// Revives a `dead` job with a fresh set of attempts, returning it as revived; `None` if
+/// it is not dead.
+pub async fn retry_dead(db: &Db, id: i64) -> Result<Option<Job>, sqlx::Error> {
+    sqlx::query_as(&format!(
         "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $2, updated_at = $2 \
-         WHERE id = $1 AND state = 'dead'",
-    )
+         WHERE id = $1 AND state = 'dead' RETURNING {COLUMNS}"
+    ))
     .bind(id)
-    .bind(now)
-    .execute(&db.pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(now_ms())
+    .fetch_optional(&db.pool)
+    .await
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, sqlx::Error> {
