@@ -16,5 +16,7 @@ CREATE TABLE jobs (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
-CREATE INDEX jobs_ready ON jobs(state, run_after, id);
+-- While a job runs, run_after mirrors lease_until, so one ordered index serves both due
+-- jobs and expired leases: a claim walks it and stops after LIMIT rows.
+CREATE INDEX jobs_claimable ON jobs(run_after, id) WHERE state IN ('queued', 'running');
 CREATE INDEX jobs_state_updated ON jobs(state, updated_at);

@@ -3,6 +3,7 @@
 //! Figures come from runs, not from timed assertions in tests: this machine is shared and
 //! noisy, so the numbers are reported for people to read and compare, never to fail a build.
 
+pub mod jobs;
 pub mod webhooks;
 
 use std::time::Duration;

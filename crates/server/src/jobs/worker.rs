@@ -6,6 +6,9 @@
 //!   work in the table for other nodes instead of hoarding it.
 //! - Each job runs under a lease renewed every third of its length. If the process dies
 //!   (kill -9), the lease simply expires and any worker claims the job again.
+//! - Successes are recorded by one task in batches (one UPDATE for many jobs), so the
+//!   queue's bookkeeping costs a few statements per batch rather than one per job; a crash
+//!   before a batch is written only means those idempotent jobs run again.
 //! - A panic inside a job is caught and recorded as a failure with backoff, like an error.
 //! - On shutdown the dispatcher stops claiming and gives running jobs a grace period; what
 //!   is still running then is dropped, and its lease hands it to the next worker.
@@ -152,6 +155,8 @@ pub async fn run_pool(
     shutdown: CancellationToken,
 ) {
     let cfg = Arc::new(cfg);
+    let (done_tx, done_rx) = tokio::sync::mpsc::channel::<Done>(RECORD_BATCH * 4);
+    let recorder = tokio::spawn(record_done(db.clone(), cfg.worker_id.clone(), done_rx));
     let mut running: JoinSet<()> = JoinSet::new();
     let mut db_errors = 0u32;
     loop {
@@ -165,6 +170,9 @@ pub async fn run_pool(
                 _ = running.join_next() => {}
                 _ = shutdown.cancelled() => {}
             }
+            // Let the other jobs that are about to finish do so, so the next claim takes a
+            // batch rather than the one slot that woke us.
+            tokio::task::yield_now().await;
             continue;
         }
         // Registered before the claim, so an enqueue during the claim is not missed.
@@ -176,14 +184,20 @@ pub async fn run_pool(
             Ok(claimed) if !claimed.is_empty() => {
                 db_errors = 0;
                 for job in claimed {
-                    running.spawn(run_one(db.clone(), handler.clone(), cfg.clone(), job));
+                    running.spawn(run_one(
+                        db.clone(),
+                        handler.clone(),
+                        cfg.clone(),
+                        job,
+                        done_tx.clone(),
+                    ));
                 }
                 continue;
             }
             Ok(_) => db_errors = 0,
             Err(e) => {
                 db_errors += 1;
-                if db_errors == 1 || db_errors % 100 == 0 {
+                if db_errors == 1 || db_errors.is_multiple_of(100) {
                     crate::telemetry::count_error("jobs_claim");
                     tracing::warn!(error = %e, "JOB_CLAIM_FAILED: retrying");
                 }
@@ -212,10 +226,56 @@ pub async fn run_pool(
             );
         }
     }
+    drop(running);
+    drop(done_tx);
+    let _ = recorder.await;
+}
+
+/// Most successes recorded by one statement.
+const RECORD_BATCH: usize = 256;
+
+/// A job that succeeded, waiting to be recorded.
+struct Done {
+    job: Job,
+    ms: u64,
+}
+
+/// Records successes in batches until every sender is gone.
+async fn record_done(db: Db, worker: String, mut rx: tokio::sync::mpsc::Receiver<Done>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let jobs: Vec<Job> = batch.iter().map(|d| d.job.clone()).collect();
+        match jobs::complete_many(&db, &jobs, &worker).await {
+            Ok(held) => {
+                for d in &batch {
+                    tracing::info!(job_id = d.job.id, kind = %d.job.kind, attempts = d.job.attempts, ms = d.ms, "JOB_DONE");
+                    metrics::counter!("mokdan_jobs_total", "kind" => d.job.kind.clone(), "outcome" => "done")
+                        .increment(1);
+                }
+                if held < jobs.len() as u64 {
+                    tracing::warn!(
+                        lost = jobs.len() as u64 - held,
+                        "jobs finished after their lease was lost: another worker may rerun them"
+                    );
+                }
+            }
+            Err(e) => {
+                crate::telemetry::count_error("jobs_record");
+                tracing::error!(jobs = jobs.len(), error = %e, "could not record finished jobs: their leases will rerun them");
+            }
+        }
+        batch.clear();
+    }
 }
 
 /// Runs one claimed job under its lease and records the outcome.
-async fn run_one(db: Db, handler: Arc<dyn Handler>, cfg: Arc<PoolConfig>, job: Job) {
+async fn run_one(
+    db: Db,
+    handler: Arc<dyn Handler>,
+    cfg: Arc<PoolConfig>,
+    job: Job,
+    done: tokio::sync::mpsc::Sender<Done>,
+) {
     let started = Instant::now();
     let worker = cfg.worker_id.as_str();
     let run = AssertUnwindSafe(handler.run(job.clone())).catch_unwind();
@@ -243,10 +303,10 @@ async fn run_one(db: Db, handler: Arc<dyn Handler>, cfg: Arc<PoolConfig>, job: J
     };
     let (kind, id, attempts) = (job.kind.as_str(), job.id, job.attempts);
     let recorded = match &result {
-        Ok(Outcome::Done) => jobs::complete(&db, &job, worker).await.map(|held| {
-            tracing::info!(job_id = id, kind, attempts, ms, held, "JOB_DONE");
-            "done"
-        }),
+        Ok(Outcome::Done) => {
+            let _ = done.send(Done { job, ms }).await;
+            return;
+        }
         Ok(Outcome::Waiting(reason)) => jobs::park(&db, &job, worker, reason).await.map(|_| {
             tracing::warn!(job_id = id, kind, reason = %reason, "JOB_WAITING");
             "waiting"

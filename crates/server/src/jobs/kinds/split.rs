@@ -46,11 +46,13 @@ pub fn at_silences(pcm: &[i16], rate: u32, max: Duration) -> Vec<Piece> {
 
 /// The middle of the longest run of silent frames within `[from, to)`.
 fn cut_in(speech: &[bool], from: usize, to: usize) -> Option<usize> {
+    let end = to.min(speech.len());
     let mut best: Option<(usize, usize)> = None;
     let mut run_start = None;
-    for i in from..=to.min(speech.len()) {
-        let silent = i < to && !speech[i];
-        match (silent, run_start) {
+    // One extra "speech" frame at the end closes a trailing run of silence.
+    let frames = speech[..end].iter().copied().chain(std::iter::once(true));
+    for (i, is_speech) in frames.enumerate().skip(from) {
+        match (!is_speech, run_start) {
             (true, None) => run_start = Some(i),
             (false, Some(s)) => {
                 if best.is_none_or(|(bs, be)| i - s > be - bs) {
