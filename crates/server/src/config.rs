@@ -84,6 +84,12 @@ pub struct Settings {
     pub watchdog_start_timeout: Duration,
     /// Seconds without a media frame after `start` before the watchdog fires (V8).
     pub watchdog_media_timeout: Duration,
+    /// Background jobs run at once on this node (`MOKDAN_JOB_WORKERS`; 0 runs none here).
+    pub job_workers: usize,
+    /// Days recordings and turn audio are kept (`MOKDAN_RECORDING_RETENTION_DAYS`, O4).
+    pub recording_retention_days: u64,
+    /// Days finished jobs are kept (`MOKDAN_JOB_RETENTION_DAYS`).
+    pub job_retention_days: u64,
 }
 
 impl Settings {
@@ -189,6 +195,16 @@ impl Settings {
             }
         };
 
+        let count =
+            |var: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+                match get(var) {
+                    None => Ok(default),
+                    Some(v) => v.parse::<u64>().ok().filter(|n| *n <= max).ok_or_else(|| {
+                        err(var, format!("`{v}` is not a whole number up to {max}"))
+                    }),
+                }
+            };
+
         if env == Environment::Production {
             if twilio_auth_token.is_none() {
                 return Err(err(
@@ -231,6 +247,9 @@ impl Settings {
             jwt_secret: jwt_secret.unwrap_or_else(|| Secret::new(random_hex(32))),
             watchdog_start_timeout: secs("MOKDAN_WATCHDOG_START_SECS", 8)?,
             watchdog_media_timeout: secs("MOKDAN_WATCHDOG_MEDIA_SECS", 6)?,
+            job_workers: count("MOKDAN_JOB_WORKERS", 4, 256)? as usize,
+            recording_retention_days: count("MOKDAN_RECORDING_RETENTION_DAYS", 30, 36_500)?,
+            job_retention_days: count("MOKDAN_JOB_RETENTION_DAYS", 7, 36_500)?,
         })
     }
 

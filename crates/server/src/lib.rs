@@ -14,6 +14,7 @@ pub mod crm;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod ops;
 pub mod outbox;
 pub mod prompts;

@@ -14,6 +14,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::prompts::routes::router())
         .merge(crate::ui::router())
         .merge(crate::crm::router())
+        .merge(crate::jobs::routes::router())
         .layer(middleware::from_fn(crate::crm::errors::json_errors))
         .layer(middleware::from_fn(crate::telemetry::track))
         .with_state(state)

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod streams;
 pub mod voice;
+pub mod jobs;
 pub mod webhooks;
 
 use std::time::Duration;

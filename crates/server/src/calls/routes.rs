@@ -339,6 +339,10 @@ async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static 
             keep(state, &[Pending::insert(&new), rec]).await;
         }
     }
+    // The download, transcript and summary run in the background (V10), once per recording.
+    if let Err(e) = crate::jobs::kinds::fetch::enqueue(&state.db, sid, rec_sid, url).await {
+        db_error(route, sid, &e);
+    }
     true
 }
 

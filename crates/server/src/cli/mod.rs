@@ -63,6 +63,8 @@ pub enum BenchCmd {
     Voice(crate::bench::voice::VoiceBench),
     /// The CRM API: customer list and create on a business with many customers.
     Api(crate::bench::api::ApiBench),
+    /// No-op jobs through the durable queue: enqueue, claim + complete, worker pool.
+    Jobs(crate::bench::jobs::JobBench),
 }
 
 /// Parses arguments, runs the command, and turns any failure into one line and an exit code.
@@ -105,6 +107,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             BenchCmd::Streams(args) => crate::bench::streams::run(args).await,
             BenchCmd::Voice(args) => crate::bench::voice::run(args).await,
             BenchCmd::Api(args) => crate::bench::api::run(args).await,
+            BenchCmd::Jobs(args) => crate::bench::jobs::run(args).await,
         },
     }
 }

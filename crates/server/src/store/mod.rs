@@ -14,6 +14,8 @@ pub mod crm_calls;
 pub mod customers;
 pub mod dialect;
 pub mod sessions;
+pub mod jobs;
+pub mod post_call;
 pub mod users;
 pub mod watch;
 

@@ -1,0 +1,84 @@
+//! The job kinds and the dispatcher that routes a claimed job to its code.
+//!
+//! The chain after a call: `fetch_recording` → `transcribe` → `summarise`, each enqueueing
+//! the next with an idempotency key, so a rerun never doubles a step. `cleanup` runs on its
+//! own schedule.
+
+pub mod cleanup;
+pub mod extract;
+pub mod fetch;
+pub mod llm;
+pub mod split;
+pub mod summarise;
+pub mod transcribe;
+
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+
+use super::worker::{Handler, JobError, JobResult};
+use crate::app::AppState;
+use crate::store::jobs::{self, Job};
+
+pub const FETCH_RECORDING: &str = "fetch_recording";
+pub const TRANSCRIBE: &str = "transcribe";
+pub const SUMMARISE: &str = "summarise";
+pub const CLEANUP: &str = "cleanup";
+
+/// Runs the application's jobs.
+pub struct AppHandler(pub AppState);
+
+impl Handler for AppHandler {
+    fn run(&self, job: Job) -> BoxFuture<'static, JobResult> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            match job.kind.as_str() {
+                FETCH_RECORDING => fetch::run(&state, &job).await,
+                TRANSCRIBE => transcribe::run(&state, &job).await,
+                SUMMARISE => summarise::run(&state, &job).await,
+                CLEANUP => cleanup::run(&state, &job).await,
+                other => Err(JobError::permanent(format!("unknown job kind `{other}`"))),
+            }
+        })
+    }
+}
+
+/// The job's payload as `T`; a payload that does not parse can never succeed.
+pub(crate) fn payload<T: DeserializeOwned>(job: &Job) -> Result<T, JobError> {
+    serde_json::from_str(&job.payload)
+        .map_err(|e| JobError::permanent(format!("bad {} payload: {e}", job.kind)))
+}
+
+/// Twilio SIDs go into file names: plain alphanumerics only (no path tricks).
+pub(crate) fn check_sid(what: &str, sid: &str) -> Result<(), JobError> {
+    if sid.is_empty() || sid.len() > 64 || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(JobError::permanent(format!("invalid {what} {sid:?}")));
+    }
+    Ok(())
+}
+
+/// Whether offline speech-to-text is configured (an OpenAI-compatible server with a key).
+pub fn stt_configured(state: &AppState) -> bool {
+    state.settings.openai_api_key.is_some()
+}
+
+/// At start-up: jobs parked for want of a provider run again once it is configured.
+pub async fn resume_parked(state: &AppState) {
+    let mut kinds = Vec::new();
+    if stt_configured(state) {
+        kinds.push(TRANSCRIBE);
+    }
+    if state.twilio.is_some() {
+        kinds.push(FETCH_RECORDING);
+    }
+    for kind in kinds {
+        match jobs::resume_waiting(&state.db, kind).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                kind,
+                resumed = n,
+                "waiting jobs resumed: provider configured"
+            ),
+            Err(e) => tracing::warn!(kind, error = %e, "could not resume waiting jobs"),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `transcribe`: the recording to Hebrew text, saved to `call_logs.transcription` (V10).
+//!
+//! Speech-to-text is any OpenAI-compatible `audio/transcriptions` server (OpenAI's
+//! whisper-1, or a local faster-whisper/whisper.cpp server with a Hebrew model) at
+//! `OPENAI_BASE_URL`. No local Hebrew model exists to bundle, so without one configured the
+//! job parks in `waiting`, visible to the operator, and resumes when a key is set at the
+//! next start. Long recordings go up in pieces cut at silences.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use voice::SpeechToText;
+use voice::openai::{OpenAiConfig, OpenAiStt};
+
+use super::{JobError, JobResult, SUMMARISE, payload, split, stt_configured};
+use crate::app::AppState;
+use crate::jobs::Outcome;
+use crate::store::jobs::Job;
+use crate::store::post_call;
+
+/// Longest piece sent to speech-to-text.
+pub const MAX_PIECE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transcribe {
+    pub call_sid: String,
+    pub path: String,
+}
+
+/// Enqueues the summary of a call; once per call.
+pub async fn enqueue_summary(db: &crate::store::Db, call_sid: &str) -> Result<(), sqlx::Error> {
+    let key = format!("summarise:{call_sid}");
+    let payload = serde_json::json!({ "call_sid": call_sid });
+    crate::jobs::enqueue(db, SUMMARISE, &payload, Some(&key)).await?;
+    Ok(())
+}
+
+pub async fn run(state: &AppState, job: &Job) -> JobResult {
+    let p: Transcribe = payload(job)?;
+    super::check_sid("call SID", &p.call_sid)?;
+    let Some(call) = post_call::get(&state.db, &p.call_sid).await? else {
+        return Err(JobError::permanent(format!("no call {}", p.call_sid)));
+    };
+    if call.transcription.is_some() {
+        // Already transcribed (a rerun, or another recording of the same call got there first).
+        enqueue_summary(&state.db, &p.call_sid).await?;
+        return Ok(Outcome::Done);
+    }
+    if !stt_configured(state) {
+        return Ok(Outcome::Waiting(
+            "no speech-to-text configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for a \
+             compatible server)"
+                .into(),
+        ));
+    }
+    let recordings = state.settings.data_dir.join("recordings");
+    let path = std::path::Path::new(&p.path);
+    if !path.starts_with(&recordings) {
+        return Err(JobError::permanent(format!(
+            "{} is not under the recordings folder",
+            p.path
+        )));
+    }
+    let bytes = match tokio::fs::read(path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(JobError::permanent(format!(
+                "recording file {} is gone",
+                p.path
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let wav = audio::wav::read(&bytes)
+        .map_err(|e| JobError::permanent(format!("unreadable recording: {e}")))?;
+    let pcm = wav.mono_at(audio::SAMPLE_RATE);
+    let pieces = split::at_silences(&pcm, audio::SAMPLE_RATE, MAX_PIECE);
+    // Nobody heard anywhere: let the service judge the whole thing rather than drop it.
+    let any_speech = pieces.iter().any(|p| p.speech);
+    let stt = OpenAiStt::new(stt_config(state));
+    let mut parts = Vec::new();
+    for piece in pieces.iter().filter(|p| p.speech || !any_speech) {
+        let t = stt
+            .transcribe(&pcm[piece.range.clone()], "he")
+            .await
+            .map_err(|e| JobError::retry(format!("speech-to-text: {e}")))?;
+        if !t.text.trim().is_empty() {
+            parts.push(t.text.trim().to_string());
+        }
+    }
+    let text = parts.join(" ");
+    let chars = text.chars().count();
+    post_call::set_transcription(&state.db, &p.call_sid, &text).await?;
+    tracing::info!(
+        call_sid = %p.call_sid,
+        pieces = pieces.len(),
+        chars,
+        "OFFLINE_STT Transcript obtained chars={chars}"
+    );
+    enqueue_summary(&state.db, &p.call_sid).await?;
+    Ok(Outcome::Done)
+}
+
+/// The OpenAI-compatible speech-to-text this service is configured with.
+pub fn stt_config(state: &AppState) -> OpenAiConfig {
+    let key = state
+        .settings
+        .openai_api_key
+        .as_ref()
+        .map(|k| k.expose().to_string())
+        .unwrap_or_default();
+    let mut cfg = OpenAiConfig::new(key).with_base_url(state.settings.openai_base_url.clone());
+    // A minute of audio can take a while to upload and transcribe.
+    cfg.timeout = Duration::from_secs(120);
+    cfg
+}

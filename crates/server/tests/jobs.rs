@@ -1,0 +1,1021 @@
+//! Durable background jobs, black-box on both databases (V10, V11, O4): a call's recording
+//! is fetched, transcribed, summarised and filed in the CRM; jobs survive killed workers,
+//! never run twice at once, die visibly after repeated failures, wait visibly without a
+//! speech-to-text provider, and old audio is cleaned up.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid, params};
+use common::{Backend, TestApp};
+use mokdan::jobs::kinds::{AppHandler, FETCH_RECORDING, SUMMARISE, TRANSCRIBE};
+use mokdan::jobs::{JobError, Outcome, PoolConfig};
+use mokdan::store::jobs::{self as jobstore, Job};
+use mokdan::store::{calls, customers};
+use tokio_util::sync::CancellationToken;
+
+const BUSINESS_NUMBER: &str = "+97231234567";
+const CALLER: &str = "+972501234567";
+const OPENAI_KEY: &str = "sk-test-0123456789";
+const SAID: &str = "שלום, שמי דני כהן ואני רוצה לקבוע תור לטיפול שיניים. \
+    אפשר לחזור אליי למספר 050-1234567 מחר בשעה 10:30.";
+const LLM_SUMMARY: &str = "דני כהן מבקש לקבוע תור לטיפול שיניים ומבקש שיחזרו אליו מחר.";
+
+// ---------------------------------------------------------------- stand-ins
+
+/// An OpenAI-compatible server: `audio/transcriptions` (multipart) and `chat/completions`.
+#[derive(Clone)]
+struct Ai {
+    base: String,
+    transcriptions: Arc<AtomicUsize>,
+    chats: Arc<AtomicUsize>,
+    bad: Arc<std::sync::Mutex<Vec<String>>>,
+    /// While set, transcription requests are held open (a slow provider).
+    hold: Arc<AtomicBool>,
+    held: Arc<AtomicUsize>,
+    /// The chat answer's `content`.
+    chat_content: Arc<std::sync::Mutex<String>>,
+}
+
+impl Ai {
+    async fn start() -> Ai {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let ai = Ai {
+            base: format!("http://{addr}/v1"),
+            transcriptions: Default::default(),
+            chats: Default::default(),
+            bad: Default::default(),
+            hold: Default::default(),
+            held: Default::default(),
+            chat_content: Arc::new(std::sync::Mutex::new(
+                serde_json::json!({
+                    "summary": LLM_SUMMARY,
+                    "name": "דני כהן",
+                    "reason": "קביעת תור",
+                    "urgency": "normal",
+                    "callback_time": "מחר 10:30",
+                })
+                .to_string(),
+            )),
+        };
+        let app = Router::new()
+            .route("/v1/audio/transcriptions", post(transcription))
+            .route("/v1/chat/completions", post(chat))
+            .with_state(ai.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        ai
+    }
+
+    fn complain(&self, what: String) -> Response {
+        self.bad.lock().unwrap().push(what.clone());
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                serde_json::json!({"error": {"message": what, "type": "invalid_request_error"}}),
+            ),
+        )
+            .into_response()
+    }
+
+    fn bad(&self) -> Vec<String> {
+        self.bad.lock().unwrap().clone()
+    }
+}
+
+fn bearer_ok(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(format!("Bearer {OPENAI_KEY}").as_str())
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+async fn transcription(State(ai): State<Ai>, headers: HeaderMap, body: Bytes) -> Response {
+    if !bearer_ok(&headers) {
+        return ai.complain("missing or wrong bearer key".into());
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    if !ct.starts_with("multipart/form-data; boundary=") {
+        return ai.complain(format!("content type {ct}"));
+    }
+    for part in [
+        "name=\"model\"\r\n\r\nwhisper-1\r\n",
+        "name=\"language\"\r\n\r\nhe\r\n",
+        "name=\"file\"; filename=",
+        "RIFF",
+        "WAVE",
+    ] {
+        if !contains(&body, part) {
+            return ai.complain(format!("multipart body lacks {part:?}"));
+        }
+    }
+    ai.transcriptions.fetch_add(1, Ordering::SeqCst);
+    if ai.hold.load(Ordering::SeqCst) {
+        ai.held.fetch_add(1, Ordering::SeqCst);
+        while ai.hold.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    axum::Json(serde_json::json!({ "text": SAID })).into_response()
+}
+
+async fn chat(State(ai): State<Ai>, headers: HeaderMap, body: Bytes) -> Response {
+    if !bearer_ok(&headers) {
+        return ai.complain("chat: missing or wrong bearer key".into());
+    }
+    let Ok(req) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return ai.complain("chat: body is not JSON".into());
+    };
+    if req["response_format"]["type"] != "json_object" {
+        return ai.complain("chat: response_format is not json_object".into());
+    }
+    let messages = req["messages"].as_array().cloned().unwrap_or_default();
+    let user = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
+    if messages.first().map(|m| &m["role"]) != Some(&"system".into()) || !user.contains("דני כהן")
+    {
+        return ai.complain(format!("chat: unexpected messages {messages:?}"));
+    }
+    ai.chats.fetch_add(1, Ordering::SeqCst);
+    let content = ai.chat_content.lock().unwrap().clone();
+    axum::Json(serde_json::json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": req["model"],
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": content },
+            "finish_reason": "stop"
+        }]
+    }))
+    .into_response()
+}
+
+/// Twilio's recording media endpoint: Basic auth required, WAV at `<RecordingUrl>.wav`.
+#[derive(Clone)]
+struct TwilioMedia {
+    base: String,
+    wav: Arc<Vec<u8>>,
+    hits: Arc<AtomicUsize>,
+    refused: Arc<AtomicUsize>,
+}
+
+impl TwilioMedia {
+    async fn start() -> TwilioMedia {
+        let mulaw = sim::speak_hebrew("שלום, שמי דני כהן ואני רוצה לקבוע תור")
+            .await
+            .expect("espeak-ng speaks Hebrew");
+        let pcm = audio::mulaw::decode(&mulaw);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let media = TwilioMedia {
+            base: format!("http://{addr}"),
+            wav: Arc::new(audio::wav::write_pcm16(8000, &pcm)),
+            hits: Default::default(),
+            refused: Default::default(),
+        };
+        let app = Router::new()
+            .route(
+                "/2010-04-01/Accounts/{account}/Recordings/{file}",
+                get(recording_media),
+            )
+            .with_state(media.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        media
+    }
+
+    fn recording_url(&self, recording_sid: &str) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}",
+            self.base,
+            twilio::ACCOUNT_SID
+        )
+    }
+}
+
+async fn recording_media(
+    State(m): State<TwilioMedia>,
+    axum::extract::Path((account, file)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    use base64::Engine;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            twilio::ACCOUNT_SID,
+            AUTH_TOKEN
+        ))
+    );
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if auth != Some(expected.as_str()) || account != twilio::ACCOUNT_SID {
+        m.refused.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(
+                serde_json::json!({"code": 20003, "message": "Authenticate", "status": 401}),
+            ),
+        )
+            .into_response();
+    }
+    if !file.ends_with(".wav") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    m.hits.fetch_add(1, Ordering::SeqCst);
+    (
+        [(header::CONTENT_TYPE, "audio/x-wav")],
+        m.wav.as_ref().clone(),
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------- helpers
+
+async fn app_with(backend: Backend, extra: &[(&str, &str)]) -> (TestApp, i64) {
+    let mut vars = vec![
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+        ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+    ];
+    vars.extend_from_slice(extra);
+    let app = TestApp::spawn_with(backend, &vars).await;
+    let business = create_business(&app).await;
+    (app, business)
+}
+
+async fn create_business(app: &TestApp) -> i64 {
+    let phone = mokdan::domain::Phone::parse(BUSINESS_NUMBER).unwrap();
+    mokdan::store::businesses::create(&app.state.db, "מרפאת שיניים כהן", &phone)
+        .await
+        .unwrap()
+}
+
+/// Polls `check` every 50 ms until it yields a value, or panics after `secs`.
+async fn wait_for<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_status(app: &TestApp, sid: &str, status: &str, secs: u64) -> calls::CallRow {
+    wait_for(&format!("call {sid} to be {status}"), secs, || async {
+        calls::by_sid(&app.state.db, sid)
+            .await
+            .unwrap()
+            .filter(|r| r.status == status)
+    })
+    .await
+}
+
+async fn wait_for_job_state(app: &TestApp, id: i64, state: &str, secs: u64) -> Job {
+    wait_for(&format!("job {id} to be {state}"), secs, || async {
+        jobstore::get(&app.state.db, id)
+            .await
+            .unwrap()
+            .filter(|j| j.state == state)
+    })
+    .await
+}
+
+async fn jobs_of(app: &TestApp, kind: &str) -> Vec<Job> {
+    jobstore::by_kind(&app.state.db, kind).await.unwrap()
+}
+
+/// Twilio's `<Record action>` request after the caller left a message.
+fn recording_params(sid: &str, recording_sid: &str, url: &str) -> Vec<(String, String)> {
+    let mut form = call_params(sid, CALLER, BUSINESS_NUMBER);
+    form.extend(params(&[
+        ("RecordingUrl", url),
+        ("RecordingSid", recording_sid),
+        ("RecordingDuration", "4"),
+        ("Digits", "hangup"),
+    ]));
+    form
+}
+
+fn new_recording_sid() -> String {
+    format!("RE{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn customer_id_of_call(app: &TestApp, sid: &str) -> Option<i64> {
+    let (id,): (Option<i64>,) =
+        sqlx::query_as("SELECT customer_id FROM call_logs WHERE call_sid = $1")
+            .bind(sid)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    id
+}
+
+async fn caller_details(
+    app: &TestApp,
+    sid: &str,
+) -> (Option<String>, Option<String>, Option<String>) {
+    sqlx::query_as("SELECT caller_name, urgency, callback_time FROM call_logs WHERE call_sid = $1")
+        .bind(sid)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn customer_count(app: &TestApp) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    n
+}
+
+async fn operator(app: &TestApp) -> (&'static str, &'static str) {
+    let hash = mokdan::auth::hash_password("operator-password").unwrap();
+    mokdan::store::users::create(
+        &app.state.db,
+        "ops@example.com",
+        &hash,
+        mokdan::store::users::Role::Operator,
+        None,
+    )
+    .await
+    .unwrap();
+    ("ops@example.com", "operator-password")
+}
+
+fn test_pool(lease_ms: u64) -> PoolConfig {
+    PoolConfig {
+        concurrency: 4,
+        lease: Duration::from_millis(lease_ms),
+        poll: Duration::from_millis(50),
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(100),
+        grace: Duration::from_secs(1),
+        ..PoolConfig::default()
+    }
+}
+
+// ---------------------------------------------------------------- the pipeline
+
+/// The seeds' check, end to end through the sim: the stream never connects, the caller
+/// falls back to `<Record>` and leaves a message, and the recording ends up fetched from
+/// the sim's REST API, transcribed, summarised by the LLM and filed as a customer.
+async fn sim_call_is_recorded_transcribed_summarised_and_filed(backend: Backend) {
+    let ai = Ai::start().await;
+    let sim = sim::Sim::start(sim::SimConfig::new(twilio::ACCOUNT_SID, AUTH_TOKEN).speed(8.0))
+        .await
+        .unwrap();
+    let api = sim.api_base();
+    let (app, business_id) = app_with(
+        backend,
+        &[
+            ("TWILIO_API_BASE", &api),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("OPENAI_BASE_URL", &ai.base),
+        ],
+    )
+    .await;
+    let script = sim::CallerScript::new()
+        .never_connect_socket()
+        .wait_for_agent(Duration::from_secs(20))
+        .say("שלום, שמי דני כהן ואני רוצה לקבוע תור")
+        .silence(Duration::from_millis(300))
+        .hang_up()
+        .max_duration(Duration::from_secs(120));
+    let spec = sim::CallSpec::new(app.base.clone(), BUSINESS_NUMBER, CALLER, script);
+    let report = sim.call(spec).await.unwrap();
+    let sid = report.call_sid.clone();
+    assert_eq!(sim.recordings().len(), 1, "{}", report.print_timeline());
+
+    let row = wait_for_status(&app, &sid, "transcribed", 60).await;
+    assert_eq!(ai.bad(), Vec::<String>::new());
+    let recording = &sim.recordings()[0];
+    assert_eq!(row.recording_sid.as_deref(), Some(recording.sid.as_str()));
+    assert!(row.recording_url.as_deref().unwrap().starts_with(&api));
+    assert_eq!(row.transcription.as_deref(), Some(SAID));
+    assert_eq!(row.call_summary.as_deref(), Some(LLM_SUMMARY));
+    let phone = mokdan::domain::Phone::parse(CALLER).unwrap();
+    let customer = customers::by_phone(&app.state.db, business_id, &phone)
+        .await
+        .unwrap()
+        .expect("the caller is a customer");
+    assert_eq!(customer.name.as_deref(), Some("דני כהן"));
+    assert_eq!(customer.source.as_deref(), Some("call"));
+    assert_eq!(customer_id_of_call(&app, &sid).await, Some(customer.id));
+    let (name, urgency, callback) = caller_details(&app, &sid).await;
+    assert_eq!(name.as_deref(), Some("דני כהן"));
+    assert_eq!(urgency.as_deref(), Some("normal"));
+    assert_eq!(callback.as_deref(), Some("מחר 10:30"));
+
+    // The audio came from the sim with the account's Basic auth, once.
+    let downloads: Vec<_> = sim
+        .rest_log()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("{}.wav", recording.sid)))
+        .collect();
+    assert_eq!(downloads.len(), 1, "{:?}", sim.rest_log());
+    assert!(downloads[0].basic_auth_ok);
+    let file = app
+        .dir
+        .path()
+        .join("data/recordings")
+        .join(format!("{sid}-{}.wav", recording.sid));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        sim.recording_wav(&recording.sid).unwrap()
+    );
+    // handle_recording and recording_status both reported it: still one job per step.
+    for kind in [FETCH_RECORDING, TRANSCRIBE, SUMMARISE] {
+        let jobs = jobs_of(&app, kind).await;
+        assert_eq!(jobs.len(), 1, "{kind}");
+        assert_eq!(jobs[0].state, "done", "{kind}");
+    }
+    assert_eq!(ai.transcriptions.load(Ordering::SeqCst), 1);
+    assert_eq!(ai.chats.load(Ordering::SeqCst), 1);
+    app.shutdown().await.unwrap();
+}
+dual_test!(sim_call_is_recorded_transcribed_summarised_and_filed);
+
+/// A signed `handle_recording` webhook: the media is fetched with Basic auth from a Twilio
+/// stand-in (espeak-ng Hebrew), transcribed, and, the LLM answering nonsense twice,
+/// summarised by the extractive rules. Retried webhooks add nothing; a forged
+/// RecordingUrl on another host is refused and never fetched.
+async fn recording_webhook_runs_the_pipeline_and_falls_back_to_extractive(backend: Backend) {
+    let ai = Ai::start().await;
+    *ai.chat_content.lock().unwrap() = "{\"summary\": 42".into();
+    let media = TwilioMedia::start().await;
+    let (app, business_id) = app_with(
+        backend,
+        &[
+            ("TWILIO_API_BASE", &media.base),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("OPENAI_BASE_URL", &ai.base),
+        ],
+    )
+    .await;
+    let sid = new_call_sid();
+    app.twiml(
+        "/webhook/incoming_call",
+        &call_params(&sid, CALLER, BUSINESS_NUMBER),
+    )
+    .await;
+    let rec = new_recording_sid();
+    let form = recording_params(&sid, &rec, &media.recording_url(&rec));
+    let started = std::time::Instant::now();
+    app.twiml("/webhook/handle_recording", &form).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Twilio retries, and the status callback reports the same recording.
+    app.twiml("/webhook/handle_recording", &form).await;
+    let mut status_form = form.clone();
+    status_form.push(("RecordingStatus".into(), "completed".into()));
+    let r = app
+        .post_signed("/webhook/recording_status", &status_form)
+        .await;
+    assert_eq!(r.status(), 204);
+
+    let row = wait_for_status(&app, &sid, "transcribed", 60).await;
+    assert_eq!(ai.bad(), Vec::<String>::new());
+    assert_eq!(row.transcription.as_deref(), Some(SAID));
+    let summary = row.call_summary.unwrap();
+    assert!(summary.starts_with("סיכום אוטומטי:"), "{summary}");
+    assert!(
+        summary.contains("0501234567") && summary.contains("10:30"),
+        "{summary}"
+    );
+    assert_eq!(
+        ai.chats.load(Ordering::SeqCst),
+        2,
+        "an invalid answer is asked again once"
+    );
+    assert_eq!(media.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(media.refused.load(Ordering::SeqCst), 0);
+    let phone = mokdan::domain::Phone::parse(CALLER).unwrap();
+    let customer = customers::by_phone(&app.state.db, business_id, &phone)
+        .await
+        .unwrap()
+        .expect("customer filed");
+    assert_eq!(customer.name.as_deref(), Some("דני כהן"));
+    assert_eq!(customer_id_of_call(&app, &sid).await, Some(customer.id));
+    assert_eq!(jobs_of(&app, FETCH_RECORDING).await.len(), 1);
+
+    // A forged RecordingUrl pointing elsewhere: refused for good, never fetched.
+    let sid2 = new_call_sid();
+    let rec2 = new_recording_sid();
+    let forged = format!("http://169.254.169.254/2010-04-01/Accounts/x/Recordings/{rec2}");
+    app.twiml(
+        "/webhook/handle_recording",
+        &recording_params(&sid2, &rec2, &forged),
+    )
+    .await;
+    let job = wait_for(&"the forged fetch to die".to_string(), 30, || async {
+        jobs_of(&app, FETCH_RECORDING)
+            .await
+            .into_iter()
+            .find(|j| j.payload.contains(&rec2) && j.state == "dead")
+    })
+    .await;
+    assert!(job.last_error.unwrap().contains("refused"));
+    assert_eq!(job.attempts, 1, "a forged URL is not retried");
+    assert_eq!(media.hits.load(Ordering::SeqCst), 1);
+    app.shutdown().await.unwrap();
+}
+dual_test!(recording_webhook_runs_the_pipeline_and_falls_back_to_extractive);
+
+/// No LLM: the summary is extractive, marked automatic, and the customer is still filed.
+async fn without_an_llm_the_summary_is_extractive(backend: Backend) {
+    let (app, business_id) = app_with(backend, &[]).await;
+    let sid = new_call_sid();
+    app.twiml(
+        "/webhook/incoming_call",
+        &call_params(&sid, CALLER, BUSINESS_NUMBER),
+    )
+    .await;
+    mokdan::store::post_call::set_transcription(&app.state.db, &sid, SAID)
+        .await
+        .unwrap();
+    mokdan::jobs::kinds::transcribe::enqueue_summary(&app.state.db, &sid)
+        .await
+        .unwrap();
+    let row = wait_for_status(&app, &sid, "transcribed", 30).await;
+    let summary = row.call_summary.unwrap();
+    assert!(
+        summary.starts_with("סיכום אוטומטי: שלום, שמי דני כהן"),
+        "{summary}"
+    );
+    assert!(summary.contains("טלפון: 0501234567"), "{summary}");
+    assert!(
+        summary.contains("מחר") && summary.contains("10:30"),
+        "{summary}"
+    );
+    let (name, _, callback) = caller_details(&app, &sid).await;
+    assert_eq!(name.as_deref(), Some("דני כהן"));
+    assert_eq!(callback.as_deref(), Some("מחר 10:30"));
+    let phone = mokdan::domain::Phone::parse(CALLER).unwrap();
+    let customer = customers::by_phone(&app.state.db, business_id, &phone)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(customer_id_of_call(&app, &sid).await, Some(customer.id));
+    // Enqueued again (a repeat): the key keeps it to one job, one customer.
+    mokdan::jobs::kinds::transcribe::enqueue_summary(&app.state.db, &sid)
+        .await
+        .unwrap();
+    assert_eq!(jobs_of(&app, SUMMARISE).await.len(), 1);
+    assert_eq!(customer_count(&app).await, 1);
+    app.shutdown().await.unwrap();
+}
+dual_test!(without_an_llm_the_summary_is_extractive);
+
+/// Without speech-to-text the transcription waits, visibly, and resumes when the service
+/// restarts with a provider configured.
+async fn without_speech_to_text_the_job_waits_then_resumes(backend: Backend) {
+    let ai = Ai::start().await;
+    let media = TwilioMedia::start().await;
+    let (mut app, _) = app_with(backend, &[("TWILIO_API_BASE", &media.base)]).await;
+    let (user, password) = operator(&app).await;
+    let sid = new_call_sid();
+    app.twiml(
+        "/webhook/incoming_call",
+        &call_params(&sid, CALLER, BUSINESS_NUMBER),
+    )
+    .await;
+    let rec = new_recording_sid();
+    app.twiml(
+        "/webhook/handle_recording",
+        &recording_params(&sid, &rec, &media.recording_url(&rec)),
+    )
+    .await;
+    let job = wait_for("the transcription to wait", 30, || async {
+        jobs_of(&app, TRANSCRIBE)
+            .await
+            .into_iter()
+            .find(|j| j.state == "waiting")
+    })
+    .await;
+    assert!(
+        job.last_error
+            .as_deref()
+            .unwrap()
+            .contains("OPENAI_API_KEY")
+    );
+    assert_eq!(job.attempts, 0, "waiting is not a failure");
+    let listed: serde_json::Value = app
+        .http
+        .get(app.url("/api/jobs?state=waiting"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["jobs"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["jobs"][0]["id"], job.id);
+    assert_eq!(listed["jobs"][0]["payload"]["call_sid"], sid.as_str());
+    let row = calls::by_sid(&app.state.db, &sid).await.unwrap().unwrap();
+    assert_eq!(row.status, "recorded");
+    assert!(row.transcription.is_none());
+
+    // Restart on the same database and data dir, now with speech-to-text.
+    let dir = std::mem::replace(&mut app.dir, tempfile::tempdir().unwrap());
+    let db_url = app.db_url.clone();
+    app.shutdown().await.unwrap();
+    let app = TestApp::spawn_on(
+        db_url,
+        dir,
+        &[
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+            ("TWILIO_API_BASE", &media.base),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("OPENAI_BASE_URL", &ai.base),
+        ],
+    )
+    .await;
+    let row = wait_for_status(&app, &sid, "transcribed", 60).await;
+    assert_eq!(row.transcription.as_deref(), Some(SAID));
+    assert_eq!(row.call_summary.as_deref(), Some(LLM_SUMMARY));
+    let job = jobstore::get(&app.state.db, job.id).await.unwrap().unwrap();
+    assert_eq!((job.state.as_str(), job.attempts), ("done", 1));
+    assert_eq!(
+        media.hits.load(Ordering::SeqCst),
+        1,
+        "the file was kept, not fetched again"
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(without_speech_to_text_the_job_waits_then_resumes);
+
+// ---------------------------------------------------------------- crash safety
+
+/// A worker dies mid-transcription (its task is aborted, as by kill -9): the job's lease
+/// expires, another worker runs it again, and nothing is duplicated.
+async fn a_worker_killed_mid_job_is_rerun_without_duplicates(backend: Backend) {
+    let ai = Ai::start().await;
+    let media = TwilioMedia::start().await;
+    let (app, business_id) = app_with(
+        backend,
+        &[
+            ("MOKDAN_JOB_WORKERS", "0"),
+            ("TWILIO_API_BASE", &media.base),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("OPENAI_BASE_URL", &ai.base),
+        ],
+    )
+    .await;
+    let sid = new_call_sid();
+    app.twiml(
+        "/webhook/incoming_call",
+        &call_params(&sid, CALLER, BUSINESS_NUMBER),
+    )
+    .await;
+    let rec = new_recording_sid();
+    app.twiml(
+        "/webhook/handle_recording",
+        &recording_params(&sid, &rec, &media.recording_url(&rec)),
+    )
+    .await;
+
+    ai.hold.store(true, Ordering::SeqCst);
+    let first = PoolConfig {
+        worker_id: "doomed-worker".into(),
+        ..test_pool(1000)
+    };
+    let doomed = tokio::spawn(mokdan::jobs::run_pool(
+        app.state.db.clone(),
+        Arc::new(AppHandler(app.state.clone())),
+        first,
+        CancellationToken::new(),
+    ));
+    wait_for("the transcription to be in flight", 30, || async {
+        (ai.held.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    doomed.abort();
+    let _ = doomed.await;
+    let job = jobs_of(&app, TRANSCRIBE).await.remove(0);
+    assert_eq!(job.state, "running");
+    assert_eq!(job.locked_by.as_deref(), Some("doomed-worker"));
+    ai.hold.store(false, Ordering::SeqCst);
+
+    let stop = CancellationToken::new();
+    let survivor = tokio::spawn(mokdan::jobs::run_pool(
+        app.state.db.clone(),
+        Arc::new(AppHandler(app.state.clone())),
+        PoolConfig {
+            worker_id: "survivor".into(),
+            ..test_pool(1000)
+        },
+        stop.clone(),
+    ));
+    let row = wait_for_status(&app, &sid, "transcribed", 60).await;
+    assert_eq!(row.transcription.as_deref(), Some(SAID), "not doubled");
+    let job = jobstore::get(&app.state.db, job.id).await.unwrap().unwrap();
+    assert_eq!((job.state.as_str(), job.attempts), ("done", 2));
+    assert_eq!(ai.transcriptions.load(Ordering::SeqCst), 2);
+    for kind in [FETCH_RECORDING, TRANSCRIBE, SUMMARISE] {
+        assert_eq!(jobs_of(&app, kind).await.len(), 1, "{kind}");
+    }
+    assert_eq!(customer_count(&app).await, 1);
+    let phone = mokdan::domain::Phone::parse(CALLER).unwrap();
+    assert!(
+        customers::by_phone(&app.state.db, business_id, &phone)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    stop.cancel();
+    survivor.await.unwrap();
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_worker_killed_mid_job_is_rerun_without_duplicates);
+
+/// Four claimers racing over 500 jobs: every job is claimed exactly once.
+async fn concurrent_claimers_never_share_a_job(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("MOKDAN_JOB_WORKERS", "0")]).await;
+    let db = app.state.db.clone();
+    let mut ids = Vec::new();
+    for i in 0..500 {
+        let payload = serde_json::json!({ "n": i });
+        ids.push(
+            mokdan::jobs::enqueue(&db, "noop", &payload, None)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let mut claimers = Vec::new();
+    for c in 0..4 {
+        let db = db.clone();
+        claimers.push(tokio::spawn(async move {
+            let worker = format!("claimer-{c}");
+            let mut got = Vec::new();
+            loop {
+                let batch = jobstore::claim(&db, &worker, 7, 60_000).await.unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                got.extend(batch.iter().map(|j| j.id));
+                // Half the claimers complete one by one, half a batch at a time.
+                if c % 2 == 0 {
+                    for job in &batch {
+                        assert!(jobstore::complete(&db, job, &worker).await.unwrap());
+                    }
+                } else {
+                    let n = jobstore::complete_many(&db, &batch, &worker).await.unwrap();
+                    assert_eq!(n, batch.len() as u64);
+                }
+            }
+            got
+        }));
+    }
+    let mut claimed = Vec::new();
+    for c in claimers {
+        claimed.extend(c.await.unwrap());
+    }
+    claimed.sort_unstable();
+    assert_eq!(claimed, ids, "every job claimed exactly once");
+    assert!(
+        jobstore::claim(&db, "late", 10, 60_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(concurrent_claimers_never_share_a_job);
+
+/// A job that panics every time goes `dead` after its attempts, shows in the API, and the
+/// operator's retry runs it again.
+async fn a_poisoned_job_goes_dead_and_the_operator_revives_it(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("MOKDAN_JOB_WORKERS", "0")]).await;
+    let (user, password) = operator(&app).await;
+    let payload = serde_json::json!({ "poison": true });
+    let id = mokdan::jobs::enqueue_with(
+        &app.state.db,
+        &jobstore::NewJob {
+            kind: "poison",
+            payload: &payload,
+            idempotency_key: Some("poison:1"),
+            run_after: mokdan::store::now_ms(),
+            max_attempts: 3,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let healthy = Arc::new(AtomicBool::new(false));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let (healthy, runs) = (healthy.clone(), runs.clone());
+        move |_job: Job| {
+            let (healthy, runs) = (healthy.clone(), runs.clone());
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                if !healthy.load(Ordering::SeqCst) {
+                    panic!("poisoned payload");
+                }
+                Ok::<_, JobError>(Outcome::Done)
+            }
+        }
+    };
+    let stop = CancellationToken::new();
+    let pool = tokio::spawn(mokdan::jobs::run_pool(
+        app.state.db.clone(),
+        Arc::new(handler),
+        test_pool(5000),
+        stop.clone(),
+    ));
+    let job = wait_for_job_state(&app, id, "dead", 30).await;
+    assert_eq!(job.attempts, 3);
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    let err = job.last_error.unwrap();
+    assert!(err.contains("panic: poisoned payload"), "{err}");
+
+    let r = app.get("/api/jobs?state=dead").await;
+    assert_eq!(r.status(), 401, "operator only");
+    let listed: serde_json::Value = app
+        .http
+        .get(app.url("/api/jobs?state=dead&limit=10"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["jobs"][0]["id"], id);
+    assert_eq!(listed["jobs"][0]["state"], "dead");
+    let r = app
+        .http
+        .get(app.url("/api/jobs?state=bogus"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+
+    healthy.store(true, Ordering::SeqCst);
+    let r = app
+        .http
+        .post(app.url(&format!("/api/jobs/{id}/retry")))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["attempts"], 0);
+    let job = wait_for_job_state(&app, id, "done", 30).await;
+    assert_eq!(job.attempts, 1);
+    let again = app
+        .http
+        .post(app.url(&format!("/api/jobs/{id}/retry")))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409, "only a dead job can be retried");
+    let missing = app
+        .http
+        .post(app.url("/api/jobs/999999/retry"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    stop.cancel();
+    pool.await.unwrap();
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_poisoned_job_goes_dead_and_the_operator_revives_it);
+
+// ---------------------------------------------------------------- clean-up
+
+fn file_aged(path: &std::path::Path, age: Duration) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, b"RIFF....WAVE").unwrap();
+    let when = SystemTime::now() - age;
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+/// Old recordings and turn audio are deleted (sooner for a business that asks for less),
+/// recent ones kept; old finished jobs are purged, recent ones kept.
+async fn cleanup_removes_old_audio_and_old_jobs(backend: Backend) {
+    let (app, business_id) = app_with(backend, &[]).await;
+    let db = &app.state.db;
+    sqlx::query("UPDATE businesses SET recording_retention_days = 1 WHERE id = $1")
+        .bind(business_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let strict_call = new_call_sid();
+    calls::insert(
+        db,
+        &calls::NewCall {
+            call_sid: &strict_call,
+            business_id: Some(business_id),
+            from: Some(CALLER),
+            to: Some(BUSINESS_NUMBER),
+            direction: "inbound",
+            status: "completed",
+        },
+    )
+    .await
+    .unwrap();
+    let data = app.dir.path().join("data");
+    let day = Duration::from_secs(86_400);
+    let old_rec = data.join("recordings/CAold-RE1.wav");
+    let new_rec = data.join("recordings/CAnew-RE2.wav");
+    let strict_rec = data.join(format!("recordings/{strict_call}-RE3.wav"));
+    let other_rec = data.join("recordings/CAunknown-RE4.wav");
+    let old_turn = data.join("turns/CAold-1.wav");
+    let new_turn = data.join("turns/CAold-2.wav");
+    file_aged(&old_rec, day * 40);
+    file_aged(&new_rec, Duration::from_secs(60));
+    file_aged(&strict_rec, day * 2);
+    file_aged(&other_rec, day * 2);
+    file_aged(&old_turn, day * 31);
+    file_aged(&new_turn, Duration::from_secs(3600));
+
+    let now = mokdan::store::now_ms();
+    let mut done_ids = Vec::new();
+    for (n, age_days) in [(1, 8), (2, 1)] {
+        let payload = serde_json::json!({ "n": n });
+        // Not due for a day, so the running workers leave it alone until it is marked done.
+        let id = mokdan::jobs::enqueue_at(db, "finished", &payload, None, now + 86_400_000)
+            .await
+            .unwrap()
+            .unwrap();
+        sqlx::query("UPDATE jobs SET state = 'done', updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now - age_days * 86_400_000)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        done_ids.push(id);
+    }
+    let id = mokdan::jobs::enqueue(db, "cleanup", &serde_json::json!({}), None)
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for_job_state(&app, id, "done", 30).await;
+    assert!(!old_rec.exists(), "past the service's retention");
+    assert!(new_rec.exists());
+    assert!(
+        !strict_rec.exists(),
+        "past its business's shorter retention"
+    );
+    assert!(
+        other_rec.exists(),
+        "no business: the service's 30 days apply"
+    );
+    assert!(!old_turn.exists());
+    assert!(new_turn.exists());
+    assert!(
+        jobstore::get(db, done_ids[0]).await.unwrap().is_none(),
+        "old done job purged"
+    );
+    assert!(
+        jobstore::get(db, done_ids[1]).await.unwrap().is_some(),
+        "recent done job kept"
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(cleanup_removes_old_audio_and_old_jobs);
