@@ -40,6 +40,8 @@ pub struct Inner {
     pub twilio: Option<telephony::rest::TwilioClient>,
     /// Speech and agent providers shared by every live call.
     pub voice: voice::session::Providers,
+    /// WhatsApp's HTTP client and its bounded background work.
+    pub whatsapp: Arc<crate::whatsapp::Whatsapp>,
 }
 
 impl Deref for AppState {
@@ -69,6 +71,7 @@ impl App {
             );
         }
         let twilio = twilio_client(&settings);
+        let whatsapp = crate::whatsapp::Whatsapp::new(&settings);
         let voice = crate::calls::conversation::providers(&settings);
         let prompts =
             crate::prompts::Prompts::new(settings.data_dir.clone(), db.clone(), providers.espeak);
@@ -95,6 +98,7 @@ impl App {
             watchdog,
             twilio,
             voice,
+            whatsapp,
         }));
         Ok(App { state })
     }

@@ -17,6 +17,7 @@ pub mod prompts;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
+pub mod whatsapp;
 
 pub use app::{App, AppState, run};
 pub use config::Settings;

@@ -12,6 +12,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::calls::outbound::router())
         .merge(crate::calls::media::routes::router())
         .merge(crate::prompts::routes::router())
+        .merge(crate::whatsapp::routes::router())
         .layer(middleware::from_fn(crate::telemetry::track))
         .with_state(state)
 }

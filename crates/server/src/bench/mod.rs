@@ -4,6 +4,7 @@
 //! noisy, so the numbers are reported for people to read and compare, never to fail a build.
 
 pub mod webhooks;
+pub mod whatsapp;
 
 use std::time::Duration;
 

@@ -51,6 +51,8 @@ pub enum Command {
 pub enum BenchCmd {
     /// Signed incoming_call webhooks that each write a call row.
     Webhooks(crate::bench::webhooks::WebhookBench),
+    /// Signed inbound WhatsApp webhooks, each stored once and deduplicated.
+    Whatsapp(crate::bench::whatsapp::WhatsappBench),
 }
 
 /// Parses arguments, runs the command, and turns any failure into one line and an exit code.
@@ -89,6 +91,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::User { action } => admin::user(settings, action).await,
         Command::Bench { which } => match which {
             BenchCmd::Webhooks(args) => crate::bench::webhooks::run(args).await,
+            BenchCmd::Whatsapp(args) => crate::bench::whatsapp::run(args).await,
         },
     }
 }

@@ -13,6 +13,7 @@ pub mod customers;
 pub mod dialect;
 pub mod users;
 pub mod watch;
+pub mod whatsapp;
 
 use std::path::Path;
 use std::str::FromStr;
