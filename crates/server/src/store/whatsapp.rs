@@ -383,7 +383,8 @@ pub async fn apply_early_statuses(
     provider: &str,
     provider_message_id: &str,
 ) -> Result<usize, sqlx::Error> {
-    let rows: Vec<(i64, String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+    type EarlyRow = (i64, String, i64, Option<String>, Option<String>);
+    let rows: Vec<EarlyRow> = sqlx::query_as(
         "SELECT id, status, status_rank, error_code, error_message FROM whatsapp_early_statuses \
          WHERE provider = $1 AND provider_message_id = $2 ORDER BY status_rank, id",
     )

@@ -289,12 +289,11 @@ pub async fn send_message(
         reply_to: None,
     };
     let (id, inserted) = store::insert_outbound(&state.db, business_id, &new).await?;
-    if inserted {
-        if let Err(e) = send::deliver(&state, id).await
-            && e.retryable
-        {
-            send::retry_in_background(&state, id);
-        }
+    if inserted
+        && let Err(e) = send::deliver(&state, id).await
+        && e.retryable
+    {
+        send::retry_in_background(&state, id);
     }
     let msg = store::get(&state.db, business_id, id)
         .await?
