@@ -397,6 +397,37 @@ mod tests {
     }
 
     #[test]
+    fn whatsapp_providers_need_their_settings() {
+        let e = Settings::from_map(&map(&[("WHATSAPP_PROVIDER", "meta")])).unwrap_err();
+        assert_eq!(e.var, "META_ACCESS_TOKEN");
+        let meta = [
+            ("WHATSAPP_PROVIDER", "meta"),
+            ("META_ACCESS_TOKEN", "EAAG-secret"),
+            ("META_PHONE_NUMBER_ID", "1065"),
+            ("META_APP_SECRET", "app-secret-value"),
+            ("BAILEYS_SHARED_SECRET", "bridge-secret-value"),
+        ];
+        let s = Settings::from_map(&map(&meta)).unwrap();
+        assert_eq!(s.meta_api_base, "https://graph.facebook.com/v21.0");
+        let dbg = format!("{s:?}");
+        for leaked in ["EAAG-secret", "app-secret-value", "bridge-secret-value"] {
+            assert!(!dbg.contains(leaked), "{leaked} leaked");
+        }
+        let e = Settings::from_map(&map(&[("META_PHONE_NUMBER_ID", "abc")])).unwrap_err();
+        assert_eq!(e.var, "META_PHONE_NUMBER_ID");
+        let prod = [
+            ("MOKDAN_ENV", "production"),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("JWT_SECRET", "0123456789abcdef0123"),
+            ("PUBLIC_BASE_URL", "https://x.example"),
+            ("WHATSAPP_PROVIDER", "baileys"),
+            ("BAILEYS_BRIDGE_URL", "http://127.0.0.1:3001"),
+        ];
+        let e = Settings::from_map(&map(&prod)).unwrap_err();
+        assert_eq!(e.var, "BAILEYS_SHARED_SECRET");
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug() {
         let s = Settings::from_map(&map(&[
             ("TWILIO_AUTH_TOKEN", "supersecret-token"),

@@ -353,7 +353,11 @@ pub async fn apply_status(
     })
 }
 
-/// Keeps a status for a provider id we have not stored yet.
+/// How long a status for an unknown provider id is kept (a send's answer comes in seconds;
+/// older ones belong to messages sent by something else on the same account).
+pub const EARLY_STATUS_TTL_MS: i64 = 60 * 60 * 1000;
+
+/// Keeps a status for a provider id we have not stored yet, and forgets stale ones.
 pub async fn save_early_status(
     db: &Db,
     provider: &str,
@@ -373,6 +377,10 @@ pub async fn save_early_status(
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
+    sqlx::query("DELETE FROM whatsapp_early_statuses WHERE created_at < $1")
+        .bind(now_ms() - EARLY_STATUS_TTL_MS)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 

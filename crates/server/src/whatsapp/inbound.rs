@@ -132,7 +132,7 @@ pub async fn receive(
         "WHATSAPP_INBOUND"
     );
     let auto_reply = match (&business, customer_id) {
-        (Some(b), Some(customer_id)) if b.auto_reply != 0 => {
+        (Some(b), Some(customer_id)) if b.auto_reply != 0 && can_send(state, msg.provider) => {
             crate::whatsapp::reply::spawn(
                 state,
                 crate::whatsapp::reply::ReplyTask {
@@ -156,4 +156,15 @@ pub async fn receive(
         message_id,
         auto_reply,
     })
+}
+
+/// Whether replies can go out on `provider` (the channel the customer wrote on).
+pub fn can_send(state: &AppState, provider: &str) -> bool {
+    let s = &state.settings;
+    match provider {
+        "twilio" => state.twilio.is_some(),
+        "meta" => s.meta_access_token.is_some() && s.meta_phone_number_id.is_some(),
+        "baileys" => s.baileys_bridge_url.is_some(),
+        _ => false,
+    }
 }
