@@ -45,56 +45,48 @@ const COLUMNS: &str = "id, business_id, customer_id, provider, provider_message_
      error_message, attempts, status_callback, idempotency_key, profile_name, reply_to, \
      created_at, updated_at";
 
-/// The business a WhatsApp number belongs to, with what the inbound path needs.
+/// A customer's message linked to its business.
 #[derive(Clone, Debug, FromRow)]
-pub struct BusinessLink {
-    pub id: i64,
-    pub name: String,
+pub struct Linked {
+    pub customer_id: i64,
+    pub business_id: i64,
     pub auto_reply: i64,
-    pub whatsapp_number: Option<String>,
+    pub business_name: String,
 }
 
-/// The business that owns `number`: one of its numbers, or its WhatsApp number.
-pub async fn business_by_number(
+/// Links a message to the business that owns `number` (one of its numbers, or its
+/// WhatsApp number) and to that business's customer with phone `from`: created if new,
+/// named if unnamed, `last_inbound_at` moved forward to `at`. One statement, safe under
+/// concurrent deliveries; `None` when no business owns the number.
+pub async fn link_customer(
     db: &Db,
     number: &Phone,
-) -> Result<Option<BusinessLink>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, name, auto_reply, whatsapp_number FROM businesses WHERE \
-         id = (SELECT business_id FROM business_numbers WHERE number = $1) \
-         OR whatsapp_number = $1 ORDER BY id LIMIT 1",
-    )
-    .bind(number.as_str())
-    .fetch_optional(&db.pool)
-    .await
-}
-
-/// The business's customer with this phone (created if new, named if unnamed), with
-/// `last_inbound_at` moved to `at`; one statement, safe under concurrent deliveries.
-pub async fn customer_wrote(
-    db: &Db,
-    business_id: i64,
-    phone: &Phone,
+    from: &Phone,
     name: Option<&str>,
     at: i64,
-) -> Result<i64, sqlx::Error> {
-    let (id,): (i64,) = sqlx::query_as(
+) -> Result<Option<Linked>, sqlx::Error> {
+    sqlx::query_as(
         "INSERT INTO customers (business_id, name, phone, source, last_inbound_at, created_at, \
-         updated_at) VALUES ($1, $2, $3, 'whatsapp', $4, $4, $4) \
+         updated_at) \
+         SELECT id, $3, $2, 'whatsapp', $4, $4, $4 FROM businesses \
+         WHERE id = (SELECT business_id FROM business_numbers WHERE number = $1) \
+         OR whatsapp_number = $1 ORDER BY id LIMIT 1 \
          ON CONFLICT (business_id, phone) DO UPDATE SET \
          name = COALESCE(customers.name, excluded.name), \
          last_inbound_at = CASE WHEN customers.last_inbound_at IS NULL \
            OR customers.last_inbound_at < excluded.last_inbound_at \
            THEN excluded.last_inbound_at ELSE customers.last_inbound_at END, \
-         updated_at = excluded.updated_at RETURNING id",
+         updated_at = excluded.updated_at \
+         RETURNING id AS customer_id, business_id, \
+         (SELECT auto_reply FROM businesses b WHERE b.id = customers.business_id) AS auto_reply, \
+         (SELECT name FROM businesses b WHERE b.id = customers.business_id) AS business_name",
     )
-    .bind(business_id)
+    .bind(number.as_str())
+    .bind(from.as_str())
     .bind(name.map(str::trim).filter(|n| !n.is_empty()))
-    .bind(phone.as_str())
     .bind(at)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(id)
+    .fetch_optional(&db.pool)
+    .await
 }
 
 /// An inbound message as a webhook carried it.

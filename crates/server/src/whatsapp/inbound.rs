@@ -76,39 +76,35 @@ pub async fn receive(
     msg: Inbound,
     base: Option<String>,
 ) -> Result<Received, sqlx::Error> {
-    let business = match &msg.to {
-        Some(to) => store::business_by_number(&state.db, to).await?,
-        None => None,
-    };
-    let customer_id = match &business {
-        Some(b) => Some(
-            store::customer_wrote(
+    let linked = match &msg.to {
+        Some(to) => {
+            store::link_customer(
                 &state.db,
-                b.id,
+                to,
                 &msg.from,
                 msg.profile_name.as_deref(),
                 now_ms(),
             )
-            .await?,
-        ),
-        None => {
-            tracing::warn!(
-                provider = msg.provider,
-                message_id = %msg.provider_message_id,
-                to = msg.to.as_ref().map(Phone::as_str).unwrap_or("-"),
-                "WHATSAPP_UNKNOWN_NUMBER: no business owns it; stored unlinked"
-            );
-            None
+            .await?
         }
+        None => None,
     };
+    if linked.is_none() {
+        tracing::warn!(
+            provider = msg.provider,
+            message_id = %msg.provider_message_id,
+            to = msg.to.as_ref().map(Phone::as_str).unwrap_or("-"),
+            "WHATSAPP_UNKNOWN_NUMBER: no business owns it; stored unlinked"
+        );
+    }
     let media = if msg.media.is_empty() {
         None
     } else {
         serde_json::to_string(&msg.media).ok()
     };
     let new = store::NewInbound {
-        business_id: business.as_ref().map(|b| b.id),
-        customer_id,
+        business_id: linked.as_ref().map(|l| l.business_id),
+        customer_id: linked.as_ref().map(|l| l.customer_id),
         provider: msg.provider,
         provider_message_id: msg.provider_message_id.clone(),
         from_number: msg.from.to_string(),
@@ -127,18 +123,18 @@ pub async fn receive(
         provider = msg.provider,
         message_id = %msg.provider_message_id,
         id = message_id,
-        business_id = business.as_ref().map(|b| b.id),
+        business_id = linked.as_ref().map(|l| l.business_id),
         media = msg.media.len(),
         "WHATSAPP_INBOUND"
     );
-    let auto_reply = match (&business, customer_id) {
-        (Some(b), Some(customer_id)) if b.auto_reply != 0 && can_send(state, msg.provider) => {
+    let auto_reply = match &linked {
+        Some(l) if l.auto_reply != 0 && can_send(state, msg.provider) => {
             crate::whatsapp::reply::spawn(
                 state,
                 crate::whatsapp::reply::ReplyTask {
-                    business_id: b.id,
-                    business_name: b.name.clone(),
-                    customer_id,
+                    business_id: l.business_id,
+                    business_name: l.business_name.clone(),
+                    customer_id: l.customer_id,
                     inbound_id: message_id,
                     provider: msg.provider,
                     business_number: msg.to.as_ref().map(Phone::to_string),
