@@ -161,6 +161,25 @@ async fn inbound_is_signed_stored_and_linked_with_hebrew_emoji_and_media(backend
             .unwrap(),
         0
     );
+
+    // A number no business owns: answered, kept unlinked, no customer created anywhere.
+    let mut stray = inbound_form(&new_sid(), "+972504444444", "מי זה?");
+    stray.retain(|(k, _)| k != "To");
+    stray.push(("To".into(), "whatsapp:+97237777777".into()));
+    assert_eq!(
+        app.post_signed("/webhook/whatsapp/twilio", &stray)
+            .await
+            .status(),
+        200
+    );
+    let (unlinked,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM whatsapp_messages WHERE business_id IS NULL AND customer_id IS NULL",
+    )
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(unlinked, 1);
+    assert_eq!(customer_id(&app, business_id, "+972504444444").await, None);
     app.shutdown().await.unwrap();
 }
 dual_test!(inbound_is_signed_stored_and_linked_with_hebrew_emoji_and_media);

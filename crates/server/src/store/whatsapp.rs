@@ -104,6 +104,109 @@ pub struct NewInbound {
     pub reply_to: Option<String>,
 }
 
+/// What recording an inbound message did.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// `Some` only for the one delivery that inserted the message.
+    pub message_id: Option<i64>,
+    /// The business and customer, when a business owns the number written to.
+    pub linked: Option<Linked>,
+}
+
+/// Links (see [`link_customer`]) and stores an inbound message unless already stored.
+/// On PostgreSQL both writes are one statement: one round trip and one commit per webhook.
+pub async fn record_inbound(
+    db: &Db,
+    to: Option<&Phone>,
+    from: &Phone,
+    m: &NewInbound,
+) -> Result<Receipt, sqlx::Error> {
+    let at = now_ms();
+    if let Some(to) = to
+        && db.backend.has_writable_ctes()
+    {
+        return record_inbound_in_one(db, to, from, m, at).await;
+    }
+    let linked = match to {
+        Some(to) => link_customer(db, to, from, m.profile_name.as_deref(), at).await?,
+        None => None,
+    };
+    let mut m = m.clone();
+    m.business_id = linked.as_ref().map(|l| l.business_id);
+    m.customer_id = linked.as_ref().map(|l| l.customer_id);
+    let message_id = insert_inbound(db, &m).await?;
+    Ok(Receipt { message_id, linked })
+}
+
+/// [`link_customer`] and [`insert_inbound`] as one statement with writable CTEs.
+async fn record_inbound_in_one(
+    db: &Db,
+    to: &Phone,
+    from: &Phone,
+    m: &NewInbound,
+    at: i64,
+) -> Result<Receipt, sqlx::Error> {
+    type Row = (
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    );
+    let (message_id, customer_id, business_id, auto_reply, business_name): Row = sqlx::query_as(
+        "WITH c AS ( \
+           INSERT INTO customers (business_id, name, phone, source, last_inbound_at, \
+             created_at, updated_at) \
+           SELECT id, $3, $2, 'whatsapp', $4, $4, $4 FROM businesses \
+           WHERE id = (SELECT business_id FROM business_numbers WHERE number = $1) \
+           OR whatsapp_number = $1 ORDER BY id LIMIT 1 \
+           ON CONFLICT (business_id, phone) DO UPDATE SET \
+           name = COALESCE(customers.name, excluded.name), \
+           last_inbound_at = CASE WHEN customers.last_inbound_at IS NULL \
+             OR customers.last_inbound_at < excluded.last_inbound_at \
+             THEN excluded.last_inbound_at ELSE customers.last_inbound_at END, \
+           updated_at = excluded.updated_at \
+           RETURNING id, business_id), \
+         m AS ( \
+           INSERT INTO whatsapp_messages (business_id, customer_id, provider, \
+             provider_message_id, direction, from_number, to_number, body, media, status, \
+             status_rank, profile_name, reply_to, created_at, updated_at) \
+           SELECT c.business_id, c.id, $5, $6, 'in', $2, $7, $8, $9, 'received', 0, $3, \
+             $10, $4, $4 FROM (SELECT 1 AS one) o LEFT JOIN c ON true \
+           ON CONFLICT (provider, provider_message_id) DO NOTHING RETURNING id) \
+         SELECT (SELECT id FROM m), c.id, c.business_id, b.auto_reply, b.name \
+         FROM (SELECT 1 AS one) o LEFT JOIN c ON true \
+         LEFT JOIN businesses b ON b.id = c.business_id",
+    )
+    .bind(to.as_str())
+    .bind(from.as_str())
+    .bind(
+        m.profile_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty()),
+    )
+    .bind(at)
+    .bind(m.provider)
+    .bind(&m.provider_message_id)
+    .bind(&m.to_number)
+    .bind(&m.body)
+    .bind(&m.media)
+    .bind(&m.reply_to)
+    .fetch_one(&db.pool)
+    .await?;
+    let linked = match (customer_id, business_id) {
+        (Some(customer_id), Some(business_id)) => Some(Linked {
+            customer_id,
+            business_id,
+            auto_reply: auto_reply.unwrap_or(0),
+            business_name: business_name.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok(Receipt { message_id, linked })
+}
+
 /// Stores an inbound message unless it is already stored; `Some(id)` only for the one
 /// delivery that inserted it.
 pub async fn insert_inbound(db: &Db, m: &NewInbound) -> Result<Option<i64>, sqlx::Error> {

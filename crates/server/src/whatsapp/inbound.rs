@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::domain::Phone;
-use crate::store::{now_ms, whatsapp as store};
+use crate::store::whatsapp as store;
 
 /// Most media items kept per message (Twilio allows 10).
 pub const MAX_MEDIA: usize = 10;
@@ -76,35 +76,14 @@ pub async fn receive(
     msg: Inbound,
     base: Option<String>,
 ) -> Result<Received, sqlx::Error> {
-    let linked = match &msg.to {
-        Some(to) => {
-            store::link_customer(
-                &state.db,
-                to,
-                &msg.from,
-                msg.profile_name.as_deref(),
-                now_ms(),
-            )
-            .await?
-        }
-        None => None,
-    };
-    if linked.is_none() {
-        tracing::warn!(
-            provider = msg.provider,
-            message_id = %msg.provider_message_id,
-            to = msg.to.as_ref().map(Phone::as_str).unwrap_or("-"),
-            "WHATSAPP_UNKNOWN_NUMBER: no business owns it; stored unlinked"
-        );
-    }
     let media = if msg.media.is_empty() {
         None
     } else {
         serde_json::to_string(&msg.media).ok()
     };
     let new = store::NewInbound {
-        business_id: linked.as_ref().map(|l| l.business_id),
-        customer_id: linked.as_ref().map(|l| l.customer_id),
+        business_id: None,
+        customer_id: None,
         provider: msg.provider,
         provider_message_id: msg.provider_message_id.clone(),
         from_number: msg.from.to_string(),
@@ -114,7 +93,17 @@ pub async fn receive(
         profile_name: msg.profile_name.clone(),
         reply_to: msg.reply_to.clone(),
     };
-    let Some(message_id) = store::insert_inbound(&state.db, &new).await? else {
+    let receipt = store::record_inbound(&state.db, msg.to.as_ref(), &msg.from, &new).await?;
+    let linked = receipt.linked;
+    if linked.is_none() {
+        tracing::warn!(
+            provider = msg.provider,
+            message_id = %msg.provider_message_id,
+            to = msg.to.as_ref().map(Phone::as_str).unwrap_or("-"),
+            "WHATSAPP_UNKNOWN_NUMBER: no business owns it; stored unlinked"
+        );
+    }
+    let Some(message_id) = receipt.message_id else {
         tracing::debug!(provider = msg.provider, message_id = %msg.provider_message_id, "WHATSAPP_DUPLICATE");
         return Ok(Received::Duplicate);
     };
