@@ -50,6 +50,8 @@ pub struct Inner {
     pub auth: Arc<crate::auth::AuthState>,
     /// Cached totals of large customer lists.
     pub crm_counts: Arc<crate::crm::counts::Counts>,
+    /// WhatsApp's HTTP client and its bounded background work.
+    pub whatsapp: Arc<crate::whatsapp::Whatsapp>,
 }
 
 impl Deref for AppState {
@@ -80,6 +82,7 @@ impl App {
         }
         let twilio = twilio_client(&settings);
         let data_dir = settings.data_dir.clone();
+        let whatsapp = crate::whatsapp::Whatsapp::new(&settings);
         let voice = crate::calls::conversation::providers(&settings)?;
         let prompts =
             crate::prompts::Prompts::new(settings.data_dir.clone(), db.clone(), providers.espeak);
@@ -111,6 +114,7 @@ impl App {
             ui: Default::default(),
             auth: Arc::new(crate::auth::AuthState::new()),
             crm_counts: Arc::default(),
+            whatsapp,
         }));
         Ok(App { state })
     }

@@ -79,6 +79,17 @@ pub struct Settings {
     pub google_credentials: Option<Secret>,
     pub whatsapp_provider: Option<WhatsappProvider>,
     pub baileys_bridge_url: Option<String>,
+    /// Shared secret between mokdan and the Baileys bridge, both directions.
+    pub baileys_shared_secret: Option<Secret>,
+    /// Default Twilio WhatsApp sender (`+972…`) when the business has no number of its own.
+    pub twilio_whatsapp_from: Option<String>,
+    /// Meta Cloud API: bearer token, app secret (webhook signatures), verify token.
+    pub meta_access_token: Option<Secret>,
+    pub meta_app_secret: Option<Secret>,
+    pub meta_verify_token: Option<Secret>,
+    pub meta_phone_number_id: Option<String>,
+    /// Graph API base, with its version, without a trailing slash.
+    pub meta_api_base: String,
     pub jwt_secret: Secret,
     /// Seconds the watchdog waits for the stream's `start` (V8).
     pub watchdog_start_timeout: Duration,
@@ -170,6 +181,44 @@ impl Settings {
                 "is required when WHATSAPP_PROVIDER=baileys",
             ));
         }
+        let meta_api_base = get("META_API_BASE")
+            .unwrap_or("https://graph.facebook.com/v21.0")
+            .trim_end_matches('/')
+            .to_string();
+        url::Url::parse(&meta_api_base).map_err(|_| err("META_API_BASE", "is not a valid URL"))?;
+        let meta_phone_number_id = get("META_PHONE_NUMBER_ID").map(str::to_string);
+        if let Some(id) = &meta_phone_number_id
+            && !id.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(err(
+                "META_PHONE_NUMBER_ID",
+                "must be the numeric phone number id",
+            ));
+        }
+        if whatsapp_provider == Some(WhatsappProvider::Meta) {
+            for var in ["META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID"] {
+                if get(var).is_none() {
+                    return Err(err(var, "is required when WHATSAPP_PROVIDER=meta"));
+                }
+            }
+        }
+        if env == Environment::Production {
+            match whatsapp_provider {
+                Some(WhatsappProvider::Meta) if get("META_APP_SECRET").is_none() => {
+                    return Err(err(
+                        "META_APP_SECRET",
+                        "is required in production with WHATSAPP_PROVIDER=meta (webhook signatures)",
+                    ));
+                }
+                Some(WhatsappProvider::Baileys) if get("BAILEYS_SHARED_SECRET").is_none() => {
+                    return Err(err(
+                        "BAILEYS_SHARED_SECRET",
+                        "is required in production with WHATSAPP_PROVIDER=baileys",
+                    ));
+                }
+                _ => {}
+            }
+        }
         let twilio_api_base = get("TWILIO_API_BASE")
             .unwrap_or("https://api.twilio.com")
             .trim_end_matches('/')
@@ -243,6 +292,13 @@ impl Settings {
             google_credentials,
             whatsapp_provider,
             baileys_bridge_url,
+            baileys_shared_secret: get("BAILEYS_SHARED_SECRET").map(Secret::new),
+            twilio_whatsapp_from: get("TWILIO_WHATSAPP_FROM").map(str::to_string),
+            meta_access_token: get("META_ACCESS_TOKEN").map(Secret::new),
+            meta_app_secret: get("META_APP_SECRET").map(Secret::new),
+            meta_verify_token: get("META_VERIFY_TOKEN").map(Secret::new),
+            meta_phone_number_id,
+            meta_api_base,
             // In development a missing secret gets a fresh random one per process.
             jwt_secret: jwt_secret.unwrap_or_else(|| Secret::new(random_hex(32))),
             watchdog_start_timeout: secs("MOKDAN_WATCHDOG_START_SECS", 8)?,
@@ -357,6 +413,37 @@ mod tests {
             let e = Settings::from_map(&map(&[(k, v)])).unwrap_err();
             assert_eq!(e.var, k, "{k}={v}");
         }
+    }
+
+    #[test]
+    fn whatsapp_providers_need_their_settings() {
+        let e = Settings::from_map(&map(&[("WHATSAPP_PROVIDER", "meta")])).unwrap_err();
+        assert_eq!(e.var, "META_ACCESS_TOKEN");
+        let meta = [
+            ("WHATSAPP_PROVIDER", "meta"),
+            ("META_ACCESS_TOKEN", "EAAG-secret"),
+            ("META_PHONE_NUMBER_ID", "1065"),
+            ("META_APP_SECRET", "app-secret-value"),
+            ("BAILEYS_SHARED_SECRET", "bridge-secret-value"),
+        ];
+        let s = Settings::from_map(&map(&meta)).unwrap();
+        assert_eq!(s.meta_api_base, "https://graph.facebook.com/v21.0");
+        let dbg = format!("{s:?}");
+        for leaked in ["EAAG-secret", "app-secret-value", "bridge-secret-value"] {
+            assert!(!dbg.contains(leaked), "{leaked} leaked");
+        }
+        let e = Settings::from_map(&map(&[("META_PHONE_NUMBER_ID", "abc")])).unwrap_err();
+        assert_eq!(e.var, "META_PHONE_NUMBER_ID");
+        let prod = [
+            ("MOKDAN_ENV", "production"),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("JWT_SECRET", "0123456789abcdef0123"),
+            ("PUBLIC_BASE_URL", "https://x.example"),
+            ("WHATSAPP_PROVIDER", "baileys"),
+            ("BAILEYS_BRIDGE_URL", "http://127.0.0.1:3001"),
+        ];
+        let e = Settings::from_map(&map(&prod)).unwrap_err();
+        assert_eq!(e.var, "BAILEYS_SHARED_SECRET");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod routes;
 pub mod store;
 pub mod telemetry;
 pub mod ui;
+pub mod whatsapp;
 
 pub use app::{App, AppState, run};
 pub use config::Settings;

@@ -15,6 +15,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ui::router())
         .merge(crate::crm::router())
         .merge(crate::jobs::routes::router())
+        .merge(crate::whatsapp::routes::router())
         .layer(middleware::from_fn(crate::crm::errors::json_errors))
         .layer(middleware::from_fn(crate::telemetry::track))
         .with_state(state)

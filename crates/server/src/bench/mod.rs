@@ -8,6 +8,7 @@ pub mod streams;
 pub mod voice;
 pub mod jobs;
 pub mod webhooks;
+pub mod whatsapp;
 
 use std::time::Duration;
 

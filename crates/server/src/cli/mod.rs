@@ -65,6 +65,8 @@ pub enum BenchCmd {
     Api(crate::bench::api::ApiBench),
     /// No-op jobs through the durable queue: enqueue, claim + complete, worker pool.
     Jobs(crate::bench::jobs::JobBench),
+    /// Signed inbound WhatsApp webhooks, each stored once and deduplicated.
+    Whatsapp(crate::bench::whatsapp::WhatsappBench),
 }
 
 /// Parses arguments, runs the command, and turns any failure into one line and an exit code.
@@ -108,6 +110,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             BenchCmd::Voice(args) => crate::bench::voice::run(args).await,
             BenchCmd::Api(args) => crate::bench::api::run(args).await,
             BenchCmd::Jobs(args) => crate::bench::jobs::run(args).await,
+            BenchCmd::Whatsapp(args) => crate::bench::whatsapp::run(args).await,
         },
     }
 }

@@ -49,6 +49,12 @@ impl Backend {
         }
     }
 
+    /// Whether `WITH x AS (INSERT … RETURNING …)` works, so dependent writes can be one
+    /// statement (one round trip, one commit).
+    pub fn has_writable_ctes(self) -> bool {
+        self == Backend::Postgres
+    }
+
     /// The suffix that locks claimed rows without waiting for other claimers.
     pub fn skip_locked(self) -> &'static str {
         match self {

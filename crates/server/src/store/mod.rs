@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod post_call;
 pub mod users;
 pub mod watch;
+pub mod whatsapp;
 
 use std::path::Path;
 use std::str::FromStr;

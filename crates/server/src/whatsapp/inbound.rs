@@ -1,0 +1,155 @@
+//! One inbound path for every provider: link the business and the customer, store once,
+//! and let only the delivery that stored the message trigger the auto-reply (W2, W4).
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::domain::Phone;
+use crate::store::whatsapp as store;
+
+/// Most media items kept per message (Twilio allows 10).
+pub const MAX_MEDIA: usize = 10;
+/// Longest body kept; WhatsApp's own limit is 4,096 characters.
+pub const MAX_BODY_CHARS: usize = 8192;
+
+/// An attachment, kept as a reference and fetched lazily with the provider's auth.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaRef {
+    /// Twilio and the bridge give a URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Meta gives a media id, resolved to a URL through the Graph API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+}
+
+/// A message from a customer, whichever provider carried it.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    pub provider: &'static str,
+    pub provider_message_id: String,
+    pub from: Phone,
+    /// The business's WhatsApp number the customer wrote to.
+    pub to: Option<Phone>,
+    pub body: Option<String>,
+    pub media: Vec<MediaRef>,
+    pub profile_name: Option<String>,
+    pub reply_to: Option<String>,
+}
+
+/// What storing an inbound message did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// Stored now (this delivery is the one that acts on it).
+    Stored { message_id: i64, auto_reply: bool },
+    /// Already stored by an earlier or concurrent delivery.
+    Duplicate,
+}
+
+/// Provider message ids go in URLs and logs: plain printable ASCII, bounded.
+pub fn valid_message_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-=+/:".contains(&b))
+}
+
+/// Trims a body and bounds its length; empty becomes `None`.
+pub fn clean_body(body: Option<&str>) -> Option<String> {
+    let b = body?.trim();
+    if b.is_empty() {
+        return None;
+    }
+    Some(b.chars().take(MAX_BODY_CHARS).collect())
+}
+
+/// Stores the message (linked to its business and customer) and, for the delivery that
+/// stored it, starts the auto-reply in the background. `base` is our public URL, for
+/// status callbacks of the reply.
+pub async fn receive(
+    state: &AppState,
+    msg: Inbound,
+    base: Option<String>,
+) -> Result<Received, sqlx::Error> {
+    let media = if msg.media.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&msg.media).ok()
+    };
+    let new = store::NewInbound {
+        business_id: None,
+        customer_id: None,
+        provider: msg.provider,
+        provider_message_id: msg.provider_message_id.clone(),
+        from_number: msg.from.to_string(),
+        to_number: msg.to.as_ref().map(Phone::to_string),
+        body: msg.body.clone(),
+        media,
+        profile_name: msg.profile_name.clone(),
+        reply_to: msg.reply_to.clone(),
+    };
+    let receipt = store::record_inbound(&state.db, msg.to.as_ref(), &msg.from, &new).await?;
+    let linked = receipt.linked;
+    if linked.is_none() {
+        tracing::warn!(
+            provider = msg.provider,
+            message_id = %msg.provider_message_id,
+            to = msg.to.as_ref().map(Phone::as_str).unwrap_or("-"),
+            "WHATSAPP_UNKNOWN_NUMBER: no business owns it; stored unlinked"
+        );
+    }
+    let Some(message_id) = receipt.message_id else {
+        tracing::debug!(provider = msg.provider, message_id = %msg.provider_message_id, "WHATSAPP_DUPLICATE");
+        return Ok(Received::Duplicate);
+    };
+    metrics::counter!("mokdan_whatsapp_inbound_total", "provider" => msg.provider).increment(1);
+    tracing::info!(
+        provider = msg.provider,
+        message_id = %msg.provider_message_id,
+        id = message_id,
+        business_id = linked.as_ref().map(|l| l.business_id),
+        media = msg.media.len(),
+        "WHATSAPP_INBOUND"
+    );
+    let auto_reply = match &linked {
+        Some(l) if l.auto_reply != 0 && can_send(state, msg.provider) => {
+            crate::whatsapp::reply::spawn(
+                state,
+                crate::whatsapp::reply::ReplyTask {
+                    business_id: l.business_id,
+                    business_name: l.business_name.clone(),
+                    customer_id: l.customer_id,
+                    inbound_id: message_id,
+                    provider: msg.provider,
+                    business_number: msg.to.as_ref().map(Phone::to_string),
+                    customer_number: msg.from.to_string(),
+                    text: msg.body.clone().unwrap_or_default(),
+                    reply_to: Some(msg.provider_message_id.clone()),
+                    base,
+                },
+            );
+            true
+        }
+        _ => false,
+    };
+    Ok(Received::Stored {
+        message_id,
+        auto_reply,
+    })
+}
+
+/// Whether replies can go out on `provider` (the channel the customer wrote on).
+pub fn can_send(state: &AppState, provider: &str) -> bool {
+    let s = &state.settings;
+    match provider {
+        "twilio" => state.twilio.is_some(),
+        "meta" => s.meta_access_token.is_some() && s.meta_phone_number_id.is_some(),
+        "baileys" => s.baileys_bridge_url.is_some(),
+        _ => false,
+    }
+}
