@@ -37,9 +37,16 @@ pub enum Outbound {
     Drain(oneshot::Sender<()>),
 }
 
+/// Queued audio is kept in the chunks it came in, cut into frames only as it is sent:
+/// a per-frame allocation would cost more than the audio itself.
 enum Item {
-    Frame(Vec<u8>),
+    Audio { bytes: Vec<u8>, sent: usize },
     Mark(String),
+}
+
+/// Frames left in a chunk of `len` bytes from `sent` on.
+fn frames_in(len: usize, sent: usize) -> usize {
+    (len - sent).div_ceil(FRAME_BYTES)
 }
 
 /// Figures the sender keeps, shared with the socket for the stop log and the bench.
@@ -87,16 +94,15 @@ pub async fn run(
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 match command {
-                    Outbound::Audio { mulaw, .. } => {
-                        for chunk in mulaw.chunks(FRAME_BYTES) {
-                            if frames_queued >= MAX_QUEUED_FRAMES {
-                                stats.dropped_frames += 1;
-                                continue;
-                            }
-                            let mut frame = chunk.to_vec();
-                            frame.resize(FRAME_BYTES, audio::mulaw::SILENCE);
-                            queue.push_back(Item::Frame(frame));
-                            frames_queued += 1;
+                    Outbound::Audio { mut mulaw, .. } => {
+                        let room = MAX_QUEUED_FRAMES.saturating_sub(frames_queued) * FRAME_BYTES;
+                        if mulaw.len() > room {
+                            stats.dropped_frames += frames_in(mulaw.len(), room) as u64;
+                            mulaw.truncate(room);
+                        }
+                        if !mulaw.is_empty() {
+                            frames_queued += frames_in(mulaw.len(), 0);
+                            queue.push_back(Item::Audio { bytes: mulaw, sent: 0 });
                         }
                         if origin.is_none() {
                             origin = Some(Instant::now());
@@ -137,7 +143,20 @@ pub async fn run(
                         return stats;
                     }
                 }
-                if let Some(Item::Frame(frame)) = queue.pop_front() {
+                let frame = match queue.front_mut() {
+                    Some(Item::Audio { bytes, sent }) => {
+                        let end = (*sent + FRAME_BYTES).min(bytes.len());
+                        let mut frame = [audio::mulaw::SILENCE; FRAME_BYTES];
+                        frame[..end - *sent].copy_from_slice(&bytes[*sent..end]);
+                        *sent = end;
+                        if end == bytes.len() {
+                            queue.pop_front();
+                        }
+                        Some(frame)
+                    }
+                    _ => None,
+                };
+                if let Some(frame) = frame {
                     frames_queued -= 1;
                     let late = Instant::now().saturating_duration_since(scheduled);
                     metrics::histogram!("mokdan_outbound_frame_lateness_seconds").record(late.as_secs_f64());
