@@ -466,7 +466,10 @@ async fn timeline_has_calls_and_notes_newest_first(backend: Backend) {
         ats.windows(2).all(|w| w[0] >= w[1]),
         "newest first: {ats:?}"
     );
-    assert!(tl["whatsapp_available"].is_boolean());
+    assert_eq!(
+        tl["whatsapp_available"], false,
+        "no WhatsApp provider is configured"
+    );
     let (s, _) = crm::post(
         &app,
         &format!("/api/customers/{id}/notes"),
@@ -478,8 +481,19 @@ async fn timeline_has_calls_and_notes_newest_first(backend: Backend) {
 }
 dual_test!(timeline_has_calls_and_notes_newest_first);
 
-async fn timeline_reads_whatsapp_when_the_table_exists(backend: Backend) {
-    let (app, bid, t) = owner_app(backend).await;
+/// The timeline holds the customer's WhatsApp conversation as the WhatsApp module stores it:
+/// an inbound message recorded the way the webhooks record one (linked by the business's
+/// number and the sender's phone) and the business's reply recorded the way a send is,
+/// newest first among the calls and notes; another business's or customer's messages
+/// never show.
+async fn timeline_shows_the_whatsapp_conversation(backend: Backend) {
+    use mokdan::domain::Phone;
+    use mokdan::store::whatsapp::{self as wa, NewInbound, NewOutbound};
+    let app = TestApp::spawn_with(backend, &[("WHATSAPP_PROVIDER", "twilio")]).await;
+    let bid = crm::add_business(&app, "מרפאה", "+97231234567").await;
+    crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
+    let t = crm::login(&app, "owner@example.com").await;
+    let other = crm::add_business(&app, "מספרה", "+97239999999").await;
     let (_, c) = crm::post(
         &app,
         "/api/customers",
@@ -488,17 +502,114 @@ async fn timeline_reads_whatsapp_when_the_table_exists(backend: Backend) {
     )
     .await;
     let id = c["id"].as_i64().unwrap();
+    let (s, n) = crm::post(
+        &app,
+        &format!("/api/customers/{id}/notes"),
+        &t,
+        json!({ "body": "לקוח חדש" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{n}");
     let (_, tl) = crm::get(&app, &format!("/api/customers/{id}/timeline"), &t).await;
-    assert_eq!(tl["whatsapp_available"], false);
-    // The WhatsApp module's table, as it may look once merged.
-    sqlx::query("CREATE TABLE whatsapp_messages (id BIGINT, business_id BIGINT, customer_id BIGINT, direction TEXT, body TEXT, status TEXT, created_at BIGINT)")
-        .execute(&app.state.db.pool).await.unwrap();
-    sqlx::query("INSERT INTO whatsapp_messages VALUES (1, $1, $2, 'inbound', 'שלום, אפשר תור?', 'received', 5)")
-        .bind(bid).bind(id).execute(&app.state.db.pool).await.unwrap();
+    assert_eq!(tl["whatsapp_available"], true, "WhatsApp is configured");
+    assert_eq!(tl["items"].as_array().unwrap().len(), 1, "{tl}");
+
+    let from = Phone::parse("050-4444444").unwrap();
+    let inbound = |mid: &str, body: &str| NewInbound {
+        provider: "twilio",
+        provider_message_id: mid.to_string(),
+        from_number: from.as_str().to_string(),
+        body: Some(body.to_string()),
+        ..Default::default()
+    };
+    // Written to this business: linked to the existing customer by phone.
+    let to = Phone::parse("+97231234567").unwrap();
+    let receipt = wa::record_inbound(
+        &app.state.db,
+        Some(&to),
+        &from,
+        &inbound("SM1", "שלום, אפשר תור?"),
+    )
+    .await
+    .unwrap();
+    let linked = receipt.linked.expect("linked to the business");
+    assert_eq!((linked.business_id, linked.customer_id), (bid, id));
+    // The same person writing to another business: that business's customer, not ours.
+    let elsewhere = Phone::parse("+97239999999").unwrap();
+    let receipt = wa::record_inbound(
+        &app.state.db,
+        Some(&elsewhere),
+        &from,
+        &inbound("SM2", "הודעה לעסק אחר"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(receipt.linked.unwrap().business_id, other);
+    // Another customer of this business.
+    let stranger = Phone::parse("050-5555555").unwrap();
+    wa::record_inbound(
+        &app.state.db,
+        Some(&to),
+        &stranger,
+        &NewInbound {
+            from_number: stranger.as_str().to_string(),
+            ..inbound("SM3", "הודעה של לקוח אחר")
+        },
+    )
+    .await
+    .unwrap();
+    // The business's reply, recorded as a send is (queued), then accepted by the provider.
+    let (reply, inserted) = wa::insert_outbound(
+        &app.state.db,
+        bid,
+        &NewOutbound {
+            customer_id: id,
+            provider: "twilio",
+            from_number: Some("+97231234567".into()),
+            to_number: from.as_str().to_string(),
+            body: Some("בטח, מחר ב-10:00".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(inserted);
+    assert!(wa::claim(&app.state.db, reply).await.unwrap());
+    wa::accepted(
+        &app.state.db,
+        reply,
+        "SM4",
+        "sent",
+        mokdan::whatsapp::status::SENT,
+    )
+    .await
+    .unwrap();
+
     let (s, tl) = crm::get(&app, &format!("/api/customers/{id}/timeline"), &t).await;
-    assert_eq!(s, 200);
+    assert_eq!(s, 200, "{tl}");
     assert_eq!(tl["whatsapp_available"], true);
-    assert_eq!(tl["items"][0]["kind"], "whatsapp");
-    assert_eq!(tl["items"][0]["message"]["body"], "שלום, אפשר תור?");
+    let items = tl["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["whatsapp", "whatsapp", "note"], "{tl}");
+    let (out, inn) = (&items[0]["message"], &items[1]["message"]);
+    assert_eq!(out["direction"], "out");
+    assert_eq!(out["body"], "בטח, מחר ב-10:00");
+    assert_eq!(out["status"], "sent");
+    assert_eq!(out["id"], reply);
+    assert_eq!(inn["direction"], "in");
+    assert_eq!(inn["body"], "שלום, אפשר תור?");
+    assert_eq!(inn["status"], "received");
+    assert_eq!(inn["from"], "+972504444444");
+    for item in &items[..2] {
+        assert_eq!(item["at"], item["message"]["created_at"]);
+        assert_eq!(item["message"]["customer_id"], id);
+    }
+    let ats: Vec<i64> = items.iter().map(|i| i["at"].as_i64().unwrap()).collect();
+    assert!(
+        ats.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {ats:?}"
+    );
+    let text = tl.to_string();
+    assert!(!text.contains("הודעה לעסק אחר") && !text.contains("הודעה של לקוח אחר"));
 }
-dual_test!(timeline_reads_whatsapp_when_the_table_exists);
+dual_test!(timeline_shows_the_whatsapp_conversation);

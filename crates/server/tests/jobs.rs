@@ -360,18 +360,16 @@ async fn customer_count(app: &TestApp) -> i64 {
     n
 }
 
-async fn operator(app: &TestApp) -> (&'static str, &'static str) {
-    let hash = mokdan::auth::hash_password("operator-password").unwrap();
-    mokdan::store::users::create(
-        &app.state.db,
+/// An operator signed in through the real login route; their bearer token.
+async fn operator(app: &TestApp) -> String {
+    common::crm::add_user(
+        app,
         "ops@example.com",
-        &hash,
         mokdan::store::users::Role::Operator,
         None,
     )
-    .await
-    .unwrap();
-    ("ops@example.com", "operator-password")
+    .await;
+    common::crm::login(app, "ops@example.com").await
 }
 
 fn test_pool(lease_ms: u64) -> PoolConfig {
@@ -538,7 +536,7 @@ async fn recording_webhook_runs_the_pipeline_and_falls_back_to_extractive(backen
         &recording_params(&sid2, &rec2, &forged),
     )
     .await;
-    let job = wait_for(&"the forged fetch to die".to_string(), 30, || async {
+    let job = wait_for("the forged fetch to die", 30, || async {
         jobs_of(&app, FETCH_RECORDING)
             .await
             .into_iter()
@@ -603,7 +601,7 @@ async fn without_speech_to_text_the_job_waits_then_resumes(backend: Backend) {
     let ai = Ai::start().await;
     let media = TwilioMedia::start().await;
     let (mut app, _) = app_with(backend, &[("TWILIO_API_BASE", &media.base)]).await;
-    let (user, password) = operator(&app).await;
+    let token = operator(&app).await;
     let sid = new_call_sid();
     app.twiml(
         "/webhook/incoming_call",
@@ -633,7 +631,7 @@ async fn without_speech_to_text_the_job_waits_then_resumes(backend: Backend) {
     let listed: serde_json::Value = app
         .http
         .get(app.url("/api/jobs?state=waiting"))
-        .basic_auth(user, Some(password))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -820,7 +818,7 @@ dual_test!(concurrent_claimers_never_share_a_job);
 /// operator's retry runs it again.
 async fn a_poisoned_job_goes_dead_and_the_operator_revives_it(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("MOKDAN_JOB_WORKERS", "0")]).await;
-    let (user, password) = operator(&app).await;
+    let token = operator(&app).await;
     let payload = serde_json::json!({ "poison": true });
     let id = mokdan::jobs::enqueue_with(
         &app.state.db,
@@ -868,7 +866,7 @@ async fn a_poisoned_job_goes_dead_and_the_operator_revives_it(backend: Backend) 
     let listed: serde_json::Value = app
         .http
         .get(app.url("/api/jobs?state=dead&limit=10"))
-        .basic_auth(user, Some(password))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -880,7 +878,7 @@ async fn a_poisoned_job_goes_dead_and_the_operator_revives_it(backend: Backend) 
     let r = app
         .http
         .get(app.url("/api/jobs?state=bogus"))
-        .basic_auth(user, Some(password))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -890,7 +888,7 @@ async fn a_poisoned_job_goes_dead_and_the_operator_revives_it(backend: Backend) 
     let r = app
         .http
         .post(app.url(&format!("/api/jobs/{id}/retry")))
-        .basic_auth(user, Some(password))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -902,7 +900,7 @@ async fn a_poisoned_job_goes_dead_and_the_operator_revives_it(backend: Backend) 
     let again = app
         .http
         .post(app.url(&format!("/api/jobs/{id}/retry")))
-        .basic_auth(user, Some(password))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -910,7 +908,7 @@ async fn a_poisoned_job_goes_dead_and_the_operator_revives_it(backend: Backend) 
     let missing = app
         .http
         .post(app.url("/api/jobs/999999/retry"))
-        .basic_auth(user, Some(password))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();

@@ -233,7 +233,7 @@ pub fn client_ip(parts: &Parts) -> String {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
-            .last()
+            .next_back()
     {
         return forwarded.to_string();
     }

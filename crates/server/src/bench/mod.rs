@@ -4,9 +4,9 @@
 //! noisy, so the numbers are reported for people to read and compare, never to fail a build.
 
 pub mod api;
+pub mod jobs;
 pub mod streams;
 pub mod voice;
-pub mod jobs;
 pub mod webhooks;
 pub mod whatsapp;
 

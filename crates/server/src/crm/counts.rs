@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 pub const EXACT_BELOW: i64 = 10_000;
 pub const TTL: Duration = Duration::from_secs(10);
 
+/// A count, when it was made, and the write generation it was made at.
+type Entry = (i64, Instant, u64);
+
 #[derive(Default)]
 pub struct Counts {
-    entries: Mutex<HashMap<(i64, String), (i64, Instant, u64)>>,
+    /// By business and filter.
+    entries: Mutex<HashMap<(i64, String), Entry>>,
     generations: Mutex<HashMap<i64, u64>>,
 }
 

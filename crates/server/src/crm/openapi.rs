@@ -5,7 +5,8 @@
 //! the router and the table agree (every `/api` path in the source is listed here, every
 //! listed method answers, every other method is 405). A route added without an entry here
 //! fails those tests. Each operation carries `x-mokdan-access` (who may call it) and, for
-//! `{id}` paths, `x-mokdan-resource` (which kind of object the id names).
+//! paths that name an object, `x-mokdan-resource` (which kind of object the first path
+//! parameter names: `{id}`, or `{customer_id}` on a WhatsApp thread).
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -67,6 +68,8 @@ pub enum Res {
     Empty(u16),
     Csv,
     Wav,
+    /// An attachment in whatever type the provider gave it.
+    Media,
 }
 
 /// A query parameter: name, JSON type, description.
@@ -222,7 +225,51 @@ pub const OPERATIONS: &[Op] = &[
     op!("get" "/api/audit", "audit", Owner, None,
         "Who changed what and when (businesses, users, customers), newest first.",
         query: &[PAGE[0], PAGE[1], BIZ], req: Req::None, res: Res::Json(200, "AuditPage")),
+    op!("get" "/api/jobs", "jobs", Operator, None,
+        "Background jobs (recordings, transcriptions, summaries, clean-up), newest first; \
+         a `dead` or `waiting` job is how stuck work shows itself. Jobs are the service's, \
+         not a business's: operators only.",
+        query: &[
+            ("state", "string", "queued, running, waiting, done or dead."),
+            ("limit", "integer", "At most this many, 1 to 500 (default 100)."),
+        ],
+        req: Req::None, res: Res::Json(200, "JobList")),
+    op!("post" "/api/jobs/{id}/retry", "jobs", Operator, Some("job"),
+        "Revive a dead job: back to `queued` with its attempts reset; any other state is 409.",
+        query: &[], req: Req::None, res: Res::Json(200, "Job")),
+    op!("post" "/api/whatsapp/send", "whatsapp", Tenant, None,
+        "Send a WhatsApp message to a customer (by id, or by phone: a new number becomes a \
+         customer). Free-form text only within 24 hours of the customer's last message, \
+         otherwise 422 `template_required`; a template any time. Recorded `queued` before the \
+         provider sees it; with `Idempotency-Key` a retried request returns the first \
+         answer's message and never sends twice. Another business's customer is 404.",
+        query: &[BIZ],
+        req: Req::Json("WhatsappSend", r#"{"customer_id":1,"body":"שלום, התור שלך מחר ב-10:00","business_id":1}"#),
+        res: Res::Json(200, "WhatsappMessage")),
+    op!("get" "/api/whatsapp/threads", "whatsapp", Tenant, None,
+        "The business's WhatsApp conversations, most recent first, each with its latest message.",
+        query: &[("limit", "integer", "At most this many, 1 to 500 (default 100)."), BIZ],
+        req: Req::None, res: Res::Json(200, "WhatsappThreadList")),
+    op!("get" "/api/whatsapp/threads/{customer_id}", "whatsapp", Tenant, Some("customer"),
+        "One customer's WhatsApp conversation, oldest first, and whether the 24-hour window is open.",
+        query: &[("limit", "integer", "The latest this many, 1 to 1000 (default 200)."), BIZ],
+        req: Req::None, res: Res::Json(200, "WhatsappThread")),
+    op!("get" "/api/whatsapp/messages/{id}/media/{n}", "whatsapp", Tenant, Some("whatsapp_message"),
+        "Attachment `n` (from 0) of a message, fetched from the provider with its credentials.",
+        query: &[BIZ], req: Req::None, res: Res::Media),
 ];
+
+/// Header parameters, by method and path.
+const HEADERS: &[(&str, &str, Param)] = &[(
+    "post",
+    "/api/whatsapp/send",
+    (
+        "Idempotency-Key",
+        "string",
+        "1 to 255 characters; a repeat returns the first message (header \
+         `Idempotent-Replayed: true`) and sends nothing.",
+    ),
+)];
 
 fn r(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -399,11 +446,14 @@ fn schemas() -> Value {
         })),
         "NoteCreate": object(&["body"], json!({ "body": { "type": "string", "minLength": 1 } })),
         "Timeline": object(&["customer_id", "whatsapp_available", "items"], json!({
-            "customer_id": { "type": "integer" }, "whatsapp_available": { "type": "boolean" },
+            "customer_id": { "type": "integer" },
+            "whatsapp_available": { "type": "boolean",
+                "description": "Whether the service has a WhatsApp provider configured; \
+                    messages stored earlier show either way." },
             "items": { "type": "array", "items": object(&["kind", "at"], json!({
                 "kind": { "type": "string", "enum": ["call", "whatsapp", "note"] },
                 "at": { "type": "integer" },
-                "call": { "type": "object" }, "message": { "type": "object" }, "note": r("Note"),
+                "call": { "type": "object" }, "message": r("WhatsappMessage"), "note": r("Note"),
             }))},
         })),
     });
@@ -435,10 +485,99 @@ fn schemas() -> Value {
             "created_at": { "type": "integer" },
         })),
     });
-    if let (Some(a), Value::Object(b)) = (all.as_object_mut(), more) {
-        a.extend(b);
+    for extra in [more, jobs_schemas(), whatsapp_schemas()] {
+        if let (Some(a), Value::Object(b)) = (all.as_object_mut(), extra) {
+            a.extend(b);
+        }
     }
     all
+}
+
+fn jobs_schemas() -> Value {
+    let state =
+        json!({ "type": "string", "enum": ["queued", "running", "waiting", "done", "dead"] });
+    json!({
+        "Job": object(&["id", "kind", "payload", "state", "attempts", "max_attempts",
+            "run_after", "created_at", "updated_at"], json!({
+            "id": { "type": "integer" },
+            "kind": { "type": "string", "description": "fetch_recording, transcribe, summarise…" },
+            "payload": { "type": "object", "description": "The job's input, e.g. {\"call_sid\": …}." },
+            "state": state, "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
+            "run_after": { "type": "integer", "description": "Epoch ms; not claimed before." },
+            "last_error": nullable("string"), "lease_until": nullable("integer"),
+            "locked_by": nullable("string"),
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        })),
+        "JobList": object(&["jobs"], json!({ "jobs": { "type": "array", "items": r("Job") } })),
+    })
+}
+
+fn whatsapp_schemas() -> Value {
+    let direction = json!({ "type": "string", "enum": ["in", "out"] });
+    json!({
+        "WhatsappSend": object(&[], json!({
+            "business_id": { "type": ["integer", "null"],
+                "description": "Required for operators (here or as the query parameter)." },
+            "customer_id": { "type": "integer", "description": "The customer; or give `to`." },
+            "to": { "type": "string", "description": "A phone number; or give `customer_id`." },
+            "body": { "type": "string", "minLength": 1, "maxLength": 4096,
+                "description": "Free-form text; or give `template`." },
+            "template": object(&["content_sid"], json!({
+                "content_sid": { "type": "string",
+                    "description": "Twilio Content SID (HX…) or the Meta template's name." },
+                "variables": { "oneOf": [
+                    { "type": "object", "additionalProperties": { "type": "string" } },
+                    { "type": "array", "items": { "type": "string" } },
+                ]},
+                "language": { "type": "string", "description": "e.g. he or en_US." },
+            })),
+        })),
+        "WhatsappMessage": object(&["id", "provider", "direction", "media", "status",
+            "created_at", "updated_at"], json!({
+            "id": { "type": "integer" }, "business_id": nullable("integer"),
+            "customer_id": nullable("integer"),
+            "provider": { "type": "string", "enum": ["twilio", "meta", "baileys"] },
+            "provider_message_id": nullable("string"), "direction": direction,
+            "from": nullable("string"), "to": nullable("string"), "body": nullable("string"),
+            "media": { "type": "array", "items": object(&["n", "url"], json!({
+                "n": { "type": "integer" }, "content_type": nullable("string"),
+                "filename": nullable("string"),
+                "url": { "type": "string", "description": "/api/whatsapp/messages/{id}/media/{n}" },
+            }))},
+            "template": { "type": ["object", "null"] },
+            "status": { "type": "string",
+                "description": "received (in); queued, sending, sent, delivered, read, failed… (out)." },
+            "error_code": nullable("string"), "error_message": nullable("string"),
+            "profile_name": nullable("string"), "reply_to": nullable("string"),
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        })),
+        "WhatsappThreadSummary": object(&["customer_id", "phone", "last_message_id",
+            "last_direction", "last_status", "last_at", "messages"], json!({
+            "customer_id": { "type": "integer" }, "name": nullable("string"),
+            "phone": { "type": "string" }, "last_message_id": { "type": "integer" },
+            "last_direction": direction, "last_body": nullable("string"),
+            "last_status": { "type": "string" }, "last_at": { "type": "integer" },
+            "messages": { "type": "integer" }, "last_inbound_at": nullable("integer"),
+        })),
+        "WhatsappThreadList": object(&["threads"], json!({
+            "threads": { "type": "array", "items": r("WhatsappThreadSummary") },
+        })),
+        "WhatsappThread": object(&["customer", "window_open", "messages"], json!({
+            "customer": object(&["id", "phone"], json!({
+                "id": { "type": "integer" }, "name": nullable("string"),
+                "phone": { "type": "string" }, "last_inbound_at": nullable("integer"),
+            })),
+            "window_open": { "type": "boolean",
+                "description": "The customer wrote within 24 hours: free-form text may be sent." },
+            "messages": { "type": "array", "items": r("WhatsappMessage") },
+        })),
+    })
+}
+
+/// The parameters in a path template (`{id}`, `{customer_id}`, `{n}`), in order.
+pub fn path_params(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
 }
 
 fn error_response(description: &str) -> Value {
@@ -448,12 +587,22 @@ fn error_response(description: &str) -> Value {
 
 fn operation(op: &Op) -> Value {
     let mut params: Vec<Value> = Vec::new();
-    if op.path.contains("{id}") {
-        params.push(json!({ "name": "id", "in": "path", "required": true,
-                            "schema": { "type": "integer", "format": "int64" } }));
+    for name in path_params(op.path) {
+        let schema = match name {
+            "n" => json!({ "type": "integer", "minimum": 0 }),
+            _ => json!({ "type": "integer", "format": "int64" }),
+        };
+        params.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
     }
     for (name, ty, desc) in op.query {
         params.push(json!({ "name": name, "in": "query", "required": false,
+                            "description": desc, "schema": { "type": ty } }));
+    }
+    for (_, _, (name, ty, desc)) in HEADERS
+        .iter()
+        .filter(|(m, p, _)| *m == op.method && *p == op.path)
+    {
+        params.push(json!({ "name": name, "in": "header", "required": false,
                             "description": desc, "schema": { "type": ty } }));
     }
     let mut responses = Map::new();
@@ -474,9 +623,19 @@ fn operation(op: &Op) -> Value {
             json!({ "description": "WAV audio",
                     "content": { "audio/wav": { "schema": { "type": "string", "format": "binary" } } } }),
         ),
+        Res::Media => (
+            200,
+            json!({ "description": "The attachment, in the content type the provider gave",
+                    "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } } }),
+        ),
     };
     responses.insert(ok.0.to_string(), ok.1);
-    let mut errors = vec![("400", "Malformed request"), ("422", "Invalid field")];
+    let invalid = if op.path == "/api/whatsapp/send" {
+        "Invalid field; or `template_required`: free-form text outside the 24-hour window"
+    } else {
+        "Invalid field"
+    };
+    let mut errors = vec![("400", "Malformed request"), ("422", invalid)];
     if op.access != Access::Public {
         errors.push((
             "401",
@@ -493,14 +652,29 @@ fn operation(op: &Op) -> Value {
     if op.resource.is_some() || op.query.iter().any(|(n, _, _)| *n == "business_id") {
         errors.push(("404", "No such object in the caller's business"));
     }
-    if matches!(op.method, "post" | "patch") && op.access != Access::Public {
-        errors.push((
+    match (op.method, op.path) {
+        ("post", "/api/jobs/{id}/retry") => errors.push((
+            "409",
+            "The job is not dead (only a dead job can be retried)",
+        )),
+        ("post", "/api/whatsapp/send") => {}
+        ("post" | "patch", _) if op.access != Access::Public => errors.push((
             "409",
             "Conflicts with an existing object (phone, number, email)",
-        ));
+        )),
+        _ => {}
     }
-    if op.path == "/api/calls" && op.method == "post" {
-        errors.push(("503", "Twilio is not configured or refused the call"));
+    match (op.method, op.path) {
+        ("post", "/api/calls") => {
+            errors.push(("503", "Twilio is not configured or refused the call"))
+        }
+        ("post", "/api/whatsapp/send") => {
+            errors.push(("503", "WhatsApp is not configured (WHATSAPP_PROVIDER)"))
+        }
+        ("get", "/api/whatsapp/messages/{id}/media/{n}") => {
+            errors.push(("503", "The provider did not give the media"))
+        }
+        _ => {}
     }
     for (code, desc) in errors {
         responses.insert(code.to_string(), error_response(desc));

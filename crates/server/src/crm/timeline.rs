@@ -2,8 +2,11 @@
 //! newest first.
 //!
 //! Calls match by the customer link or by the phone, so calls from before the customer
-//! existed still show. WhatsApp messages come from the WhatsApp module's table when it is
-//! there; until then the timeline says `whatsapp_available: false` and carries on.
+//! existed still show. WhatsApp messages are the customer's conversation as the WhatsApp
+//! module stores it (`whatsapp_messages`: direction `in`/`out`, body, status), shown in the
+//! same shape as `GET /api/whatsapp/threads/{customer_id}`. `whatsapp_available` says
+//! whether this service has a WhatsApp provider configured (messages can come and go);
+//! messages stored earlier show either way.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,7 +15,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::auth::Tenant;
 use crate::error::{ApiResult, AppError};
-use crate::store::{crm_calls, customers};
+use crate::store::{crm_calls, customers, whatsapp};
 
 const PER_KIND: i64 = 200;
 
@@ -47,11 +50,17 @@ pub async fn timeline(
             }),
         ));
     }
-    let whatsapp = crm_calls::whatsapp_for_customer(&state.db, t.business_id, id, PER_KIND).await;
-    let whatsapp_available = whatsapp.is_some();
-    for m in whatsapp.unwrap_or_default() {
-        let at = m["created_at"].as_i64().unwrap_or_default();
-        items.push((at, json!({ "kind": "whatsapp", "at": at, "message": m })));
+    // The latest messages, pushed newest first so equal times keep the later message first.
+    let messages = whatsapp::thread(&state.db, t.business_id, id, PER_KIND).await?;
+    for m in messages.iter().rev() {
+        items.push((
+            m.created_at,
+            json!({
+                "kind": "whatsapp",
+                "at": m.created_at,
+                "message": crate::whatsapp::api::view(m),
+            }),
+        ));
     }
     for n in customers::notes(&state.db, t.business_id, id).await? {
         items.push((
@@ -63,7 +72,7 @@ pub async fn timeline(
     items.sort_by_key(|item| std::cmp::Reverse(item.0));
     Ok(Json(json!({
         "customer_id": id,
-        "whatsapp_available": whatsapp_available,
+        "whatsapp_available": state.settings.whatsapp_provider.is_some(),
         "items": items.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
     })))
 }

@@ -10,13 +10,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::auth::{Caller, Operator};
+use crate::auth::{Caller, Tenant};
 use crate::calls::webhook::public_base;
 use crate::config::WhatsappProvider;
 use crate::domain::Phone;
@@ -66,16 +66,58 @@ impl IntoResponse for WaError {
 
 type WaResult<T> = Result<T, WaError>;
 
-/// The business a caller acts for: their own, or (for an operator) the one named.
-pub fn business_scope(caller: &Caller, requested: Option<i64>) -> Result<i64, AppError> {
-    match (caller.role, caller.business_id, requested) {
-        (Role::Operator, _, Some(id)) => Ok(id),
-        (Role::Operator, _, None) => Err(AppError::BadRequest(
-            "business_id is required for an operator".into(),
-        )),
-        (_, Some(own), None) => Ok(own),
-        (_, Some(own), Some(id)) if id == own => Ok(own),
-        _ => Err(AppError::Forbidden),
+/// The business a send acts for (C4), by the rules of the [`Tenant`] extractor: an owner's
+/// or agent's own business; for an operator the one named — by `?business_id=` like every
+/// tenant-scoped route, or by the request body's `business_id` (the send's own shape). A
+/// business the caller may not see is 404, exactly like one that does not exist.
+pub async fn send_tenant(
+    state: &AppState,
+    caller: Caller,
+    in_query: Option<i64>,
+    in_body: Option<i64>,
+) -> Result<Tenant, AppError> {
+    let asked = match (in_query, in_body) {
+        (Some(q), Some(b)) if q != b => {
+            return Err(AppError::BadRequest(
+                "business_id differs between the query and the body".into(),
+            ));
+        }
+        (q, b) => q.or(b),
+    };
+    let business_id = match (caller.role, caller.business_id) {
+        (Role::Operator, _) => {
+            let id = asked.ok_or_else(|| {
+                AppError::BadRequest("business_id is required for an operator".into())
+            })?;
+            businesses::get(&state.db, id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            id
+        }
+        (_, Some(own)) if asked.is_none_or(|a| a == own) => own,
+        (_, Some(_)) => return Err(AppError::NotFound),
+        (_, None) => return Err(AppError::Forbidden),
+    };
+    Ok(Tenant {
+        caller,
+        business_id,
+    })
+}
+
+/// `?business_id=` of a request, read as [`crate::auth::business_param`] reads it.
+fn query_business_id(uri: &Uri) -> Result<Option<i64>, AppError> {
+    let Some(query) = uri.query() else {
+        return Ok(None);
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| AppError::BadRequest("malformed query string".into()))?;
+    match pairs.iter().find(|(k, _)| k == "business_id") {
+        None => Ok(None),
+        Some((_, v)) if v.is_empty() => Ok(None),
+        Some((_, v)) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| AppError::BadRequest("business_id must be an integer".into())),
     }
 }
 
@@ -182,16 +224,19 @@ fn idempotency_key(headers: &HeaderMap) -> WaResult<Option<String>> {
     Ok(Some(v.to_string()))
 }
 
-/// `POST /api/whatsapp/send`.
+/// `POST /api/whatsapp/send`: owners and agents send for their own business, operators
+/// for the one they name.
 pub async fn send_message(
     State(state): State<AppState>,
-    Operator(caller): Operator,
+    caller: Caller,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> WaResult<Response> {
     let req: SendRequest =
         serde_json::from_slice(&body).map_err(|e| bad(format!("invalid request: {e}")))?;
-    let business_id = business_scope(&caller, req.business_id)?;
+    let in_query = query_business_id(&uri)?;
+    let Tenant { business_id, .. } = send_tenant(&state, caller, in_query, req.business_id).await?;
     let business = businesses::get(&state.db, business_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -390,17 +435,16 @@ pub fn view(m: &Message) -> Value {
 
 #[derive(Debug, Deserialize)]
 pub struct ScopeQuery {
-    pub business_id: Option<i64>,
+    /// `business_id` is read by the [`Tenant`] extractor.
     pub limit: Option<i64>,
 }
 
 /// `GET /api/whatsapp/threads`: conversations, most recent first.
 pub async fn threads(
     State(state): State<AppState>,
-    caller: Caller,
+    Tenant { business_id, .. }: Tenant,
     Query(q): Query<ScopeQuery>,
 ) -> WaResult<Json<Value>> {
-    let business_id = business_scope(&caller, q.business_id)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let threads = store::threads(&state.db, business_id, limit).await?;
     Ok(Json(json!({ "threads": threads })))
@@ -409,11 +453,10 @@ pub async fn threads(
 /// `GET /api/whatsapp/threads/{customer_id}`: one conversation, oldest first.
 pub async fn thread(
     State(state): State<AppState>,
-    caller: Caller,
+    Tenant { business_id, .. }: Tenant,
     Path(customer_id): Path<i64>,
     Query(q): Query<ScopeQuery>,
 ) -> WaResult<Json<Value>> {
-    let business_id = business_scope(&caller, q.business_id)?;
     let customer = customers::get(&state.db, business_id, customer_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -437,11 +480,9 @@ pub async fn thread(
 /// `GET /api/whatsapp/messages/{id}/media/{n}`: the attachment, fetched with provider auth.
 pub async fn media_item(
     State(state): State<AppState>,
-    caller: Caller,
+    Tenant { business_id, .. }: Tenant,
     Path((id, n)): Path<(i64, usize)>,
-    Query(q): Query<ScopeQuery>,
 ) -> WaResult<Response> {
-    let business_id = business_scope(&caller, q.business_id)?;
     let msg = store::get(&state.db, business_id, id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -1,5 +1,6 @@
 //! CRM test helpers: users made straight in the store, sign-in over HTTP, JSON requests
-//! with a bearer token, and two businesses (A and B) with one object of every kind each.
+//! with a bearer token, and two businesses (A and B) with one object of every kind each
+//! (a customer with a call, a note and a WhatsApp message with an attachment; users; a token).
 
 use mokdan::domain::Phone;
 use mokdan::store::users::Role;
@@ -102,6 +103,8 @@ pub struct Tenant {
     pub call_id: i64,
     pub call_sid: String,
     pub token_id: i64,
+    /// The customer's inbound WhatsApp message (its body is the marker; one attachment).
+    pub whatsapp_message_id: i64,
     /// Text that appears only in this tenant's rows.
     pub marker: String,
 }
@@ -169,6 +172,33 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
     )
     .await;
     assert_eq!(s, 201);
+    // A WhatsApp message from the customer, recorded as the webhooks record one.
+    let media = json!([{
+        "url": format!("https://api.twilio.com/2010-04-01/Accounts/AC{tag}/Messages/MM{tag}/Media/ME{tag}"),
+        "content_type": "image/jpeg",
+    }]);
+    let from = Phone::parse(customer_phone).unwrap();
+    let receipt = mokdan::store::whatsapp::record_inbound(
+        &app.state.db,
+        Some(&Phone::parse(number).unwrap()),
+        &from,
+        &mokdan::store::whatsapp::NewInbound {
+            provider: "twilio",
+            provider_message_id: format!("SM{}", uuid::Uuid::new_v4().simple()),
+            from_number: from.as_str().to_string(),
+            to_number: Some(number.to_string()),
+            body: Some(marker.clone()),
+            media: Some(media.to_string()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        receipt.linked.map(|l| (l.business_id, l.customer_id)),
+        Some((business_id, customer_id)),
+        "the message is the tenant's customer's"
+    );
     Tenant {
         business_id,
         owner_id,
@@ -180,6 +210,7 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
         call_id,
         call_sid,
         token_id: t["id"].as_i64().unwrap(),
+        whatsapp_message_id: receipt.message_id.unwrap(),
         marker,
     }
 }

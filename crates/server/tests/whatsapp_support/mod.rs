@@ -2,7 +2,8 @@
 //! stand-ins for the providers we cannot reach (each a real HTTP server on port 0).
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,7 +17,6 @@ pub const BUSINESS_NUMBER: &str = "+97231234567";
 pub const CUSTOMER: &str = "+972501234567";
 pub const BUSINESS_NAME: &str = "מספרת רחל";
 pub const OPERATOR_EMAIL: &str = "ops@example.com";
-pub const PASSWORD: &str = "correct-horse-battery";
 
 /// A business with its number, and auto-reply on or off.
 pub async fn business(app: &TestApp, number: &str, name: &str, auto_reply: bool) -> i64 {
@@ -40,10 +40,7 @@ pub async fn user(
     role: mokdan::store::users::Role,
     business: Option<i64>,
 ) {
-    let hash = mokdan::auth::hash_password(PASSWORD).unwrap();
-    mokdan::store::users::create(&app.state.db, email, &hash, role, business)
-        .await
-        .unwrap();
+    crate::common::crm::add_user(app, email, role, business).await;
 }
 
 pub async fn operator(app: &TestApp) {
@@ -56,13 +53,36 @@ pub async fn operator(app: &TestApp) {
     .await;
 }
 
+/// Bearer tokens by (app, email): each user signs in once per app, so concurrent requests
+/// never trip the login rate limit.
+static TOKENS: LazyLock<Mutex<HashMap<(String, String), String>>> = LazyLock::new(Default::default);
+
+/// `email`'s bearer token on `app`, signing in (`POST /api/auth/login`) the first time.
+pub async fn token(app: &TestApp, email: &str) -> String {
+    let key = (app.db_url.clone(), email.to_string());
+    if let Some(t) = TOKENS.lock().unwrap().get(&key) {
+        return t.clone();
+    }
+    let t = crate::common::crm::login(app, email).await;
+    TOKENS.lock().unwrap().insert(key, t.clone());
+    t
+}
+
 /// `POST /api/whatsapp/send` as the operator, with an optional Idempotency-Key.
 pub async fn send(app: &TestApp, body: Value, key: Option<&str>) -> (u16, Value) {
-    let mut req = app
-        .http
-        .post(app.url("/api/whatsapp/send"))
-        .basic_auth(OPERATOR_EMAIL, Some(PASSWORD))
-        .json(&body);
+    send_as(app, OPERATOR_EMAIL, "/api/whatsapp/send", body, key).await
+}
+
+/// `POST` of a send to `path` (which may carry `?business_id=`) as `email`.
+pub async fn send_as(
+    app: &TestApp,
+    email: &str,
+    path: &str,
+    body: Value,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let token = token(app, email).await;
+    let mut req = app.http.post(app.url(path)).bearer_auth(token).json(&body);
     if let Some(key) = key {
         req = req.header("Idempotency-Key", key);
     }
@@ -71,11 +91,12 @@ pub async fn send(app: &TestApp, body: Value, key: Option<&str>) -> (u16, Value)
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// A GET on the API as `email`.
+/// A GET on the API as `email`, with a bearer token.
 pub async fn get_as(app: &TestApp, email: &str, path: &str) -> reqwest::Response {
+    let token = token(app, email).await;
     app.http
         .get(app.url(path))
-        .basic_auth(email, Some(PASSWORD))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
@@ -218,4 +239,25 @@ pub async fn serve(router: Router) -> String {
         axum::serve(listener, router).await.unwrap();
     });
     format!("http://{addr}")
+}
+
+/// Asserts the API's one error shape, `{error:{code,message}}` as JSON; the code.
+pub async fn error_of(r: reqwest::Response) -> String {
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let body: Value = r.json().await.unwrap();
+    error_code(&body)
+}
+
+/// The code of a body in the API's error shape (asserting the shape).
+pub fn error_code(body: &Value) -> String {
+    crate::common::crm::error_code(body).to_string()
 }
