@@ -119,14 +119,7 @@ async fn answer(
             None
         }
     };
-    let new = calls::NewCall {
-        call_sid: sid,
-        business_id,
-        from: req.get("From"),
-        to: req.get("To"),
-        direction: req.get("Direction").unwrap_or(direction),
-        status: "ringing",
-    };
+    let new = described(req, sid, business_id, direction, "ringing");
     if matches!(business, Ok(None)) {
         if let Err(e) = calls::insert(&state.db, &new).await {
             db_error(route, sid, &e);
@@ -168,6 +161,25 @@ async fn answer(
     )
 }
 
+/// The call as a webhook describes it, for the insert-if-absent that every webhook does:
+/// a call whose first webhook was lost is still logged by the next one (nothing lost).
+fn described<'a>(
+    req: &'a TwilioRequest,
+    sid: &'a str,
+    business_id: Option<i64>,
+    direction: &'a str,
+    status: &'a str,
+) -> calls::NewCall<'a> {
+    calls::NewCall {
+        call_sid: sid,
+        business_id,
+        from: req.get("From"),
+        to: req.get("To"),
+        direction: req.get("Direction").unwrap_or(direction),
+        status,
+    }
+}
+
 fn parse_secs(v: Option<&str>) -> Option<i64> {
     v.and_then(|s| s.parse::<i64>().ok()).filter(|s| *s >= 0)
 }
@@ -179,14 +191,7 @@ async fn call_status(State(state): State<AppState>, req: TwilioRequest) -> Respo
     };
     let duration = parse_secs(req.get("CallDuration"));
     // A status for a call we never logged (its first webhook failed) still lands: nothing lost.
-    let new = calls::NewCall {
-        call_sid: sid,
-        business_id: None,
-        from: req.get("From"),
-        to: req.get("To"),
-        direction: req.get("Direction").unwrap_or("inbound"),
-        status,
-    };
+    let new = described(&req, sid, None, "inbound", status);
     let result = quick(async {
         calls::insert(&state.db, &new).await?;
         calls::advance_status(&state.db, sid, status, duration).await
@@ -258,14 +263,7 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
         return Twiml::new(ROUTE, Some(sid), &twiml::hangup());
     };
     if row.is_none() {
-        let new = calls::NewCall {
-            call_sid: sid,
-            business_id: None,
-            from: req.get("From"),
-            to: req.get("To"),
-            direction: req.get("Direction").unwrap_or("inbound"),
-            status: "in-progress",
-        };
+        let new = described(&req, sid, None, "inbound", "in-progress");
         if let Err(e) = calls::insert(&state.db, &new).await {
             db_error(ROUTE, sid, &e);
         }
@@ -311,14 +309,7 @@ async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static 
         return false;
     };
     let duration = parse_secs(req.get("RecordingDuration"));
-    let new = calls::NewCall {
-        call_sid: sid,
-        business_id: None,
-        from: req.get("From"),
-        to: req.get("To"),
-        direction: req.get("Direction").unwrap_or("inbound"),
-        status: "in-progress",
-    };
+    let new = described(req, sid, None, "inbound", "in-progress");
     let result = quick(async {
         calls::insert(&state.db, &new).await?;
         calls::set_recording(&state.db, sid, rec_sid, url, duration).await

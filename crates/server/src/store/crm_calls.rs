@@ -1,7 +1,7 @@
 //! The call log as the CRM reads it: filtered pages, one call with its turns, a customer's
 //! calls, and (when that table exists) a customer's WhatsApp messages. Always per business.
 
-use sqlx::{FromRow, Row};
+use sqlx::FromRow;
 
 use super::Db;
 
@@ -161,44 +161,4 @@ pub async fn for_customer(
     .bind(limit)
     .fetch_all(&db.pool)
     .await
-}
-
-/// A customer's WhatsApp messages, when the WhatsApp module's table exists; `None` when it
-/// does not (or has a shape this reader does not know), so the timeline skips it.
-pub async fn whatsapp_for_customer(
-    db: &Db,
-    business_id: i64,
-    customer_id: i64,
-    limit: i64,
-) -> Option<Vec<serde_json::Value>> {
-    let rows = sqlx::query(
-        "SELECT * FROM whatsapp_messages WHERE business_id = $1 AND customer_id = $2 \
-         ORDER BY created_at DESC LIMIT $3",
-    )
-    .bind(business_id)
-    .bind(customer_id)
-    .bind(limit)
-    .fetch_all(&db.pool)
-    .await
-    .map_err(|e| tracing::debug!(error = %e, "timeline: no WhatsApp messages table to read"))
-    .ok()?;
-    let text = |row: &sqlx::any::AnyRow, names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| row.try_get::<Option<String>, _>(*n).ok().flatten())
-    };
-    let num = |row: &sqlx::any::AnyRow, n: &str| row.try_get::<Option<i64>, _>(n).ok().flatten();
-    Some(
-        rows.iter()
-            .map(|r| {
-                serde_json::json!({
-                    "id": num(r, "id"),
-                    "direction": text(r, &["direction"]),
-                    "body": text(r, &["body", "text", "content"]),
-                    "status": text(r, &["status"]),
-                    "created_at": num(r, "created_at"),
-                })
-            })
-            .collect(),
-    )
 }
