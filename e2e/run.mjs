@@ -3,9 +3,9 @@
 // random port with a fresh SQLite database and seeded users. Prints one line per test and
 // closes with "N passed, M failed, K skipped". Screenshots go to test-output/screenshots/.
 //
-// Flows that need parts of the service built on other branches (the session login API,
-// the calls recording API, WhatsApp) detect their absence and are reported as skipped,
-// with the reason, so this suite runs before and after those merge.
+// Flows that need a part of the service that may be switched off (the session login API,
+// the calls recording API, WhatsApp) detect its absence and are reported as skipped, with
+// the reason.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
@@ -174,7 +174,7 @@ try {
   });
 
   await test('log in through the form', async () => {
-    if (mode !== 'session') skip('needs POST /api/auth/login (CRM API branch)');
+    if (mode !== 'session') skip('needs POST /api/auth/login');
     const page = await browserFor(null, mode);
     await loginThroughForm(page, USERS.owner, '/app/biz/leads');
     check(new URL(page.url()).pathname === '/app/biz/leads', `landed on ${page.url()}`);
@@ -278,9 +278,9 @@ try {
       }
       return null;
     });
-    if (!rec) skip('no call with a recording (the sim call streams; recordings come from the jobs/CRM branches)');
+    if (!rec) skip('no call with a downloaded recording (the simulated call streamed; only a fallback call is recorded)');
     const status = await owner.evaluate(async src => (await fetch(src)).status, rec);
-    if (status === 404) skip('needs GET /api/calls/{id}/recording (CRM API branch)');
+    if (status === 404) skip('needs GET /api/calls/{id}/recording');
     check(status === 200, `recording answered ${status}`);
   });
 
@@ -321,7 +321,7 @@ try {
   await test('send a WhatsApp message and see its status tick advance', async () => {
     const inbox = await owner.goto(`${base}/app/biz/whatsapp`);
     check(inbox.status() === 200, `inbox ${inbox.status()}`);
-    if (await owner.locator('[data-unavailable="whatsapp"]').count()) skip('needs the whatsapp_messages table and API (WhatsApp branch)');
+    if (await owner.locator('[data-unavailable="whatsapp"]').count()) skip('needs the whatsapp_messages table and API');
     // After the merge: an inbound message opens the 24-hour window, the UI sends a reply,
     // and a delivery status moves its tick from ✓ to ✓✓.
     const wa = '+97237654321';
