@@ -140,17 +140,8 @@ impl Watchdog {
         self.mode
     }
 
-    /// Arms the watchdog for a call just answered.
-    pub async fn arm(&self, call_sid: &str, base: &str) -> Arc<CallWatch> {
-        if self.mode == RegistryMode::Shared
-            && let Err(e) = watch::arm(&self.db, call_sid, base).await
-        {
-            tracing::error!(call_sid, error = %e, "cannot arm the shared watchdog; arming locally");
-        }
-        self.arm_local(call_sid, base)
-    }
-
-    /// Arms this node's watch only (the shared row was written with the call).
+    /// Arms this node's watch for a call just answered (on a shared registry the
+    /// `call_watch` row is written with the call row, by `store::calls::insert_armed`).
     pub fn arm_local(&self, call_sid: &str, base: &str) -> Arc<CallWatch> {
         self.calls
             .lock()

@@ -73,15 +73,7 @@ pub async fn insert(db: &Db, call: &NewCall<'_>) -> Result<bool, sqlx::Error> {
 pub async fn insert_armed(db: &Db, call: &NewCall<'_>, base: &str) -> Result<bool, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
     let created = insert_on(&mut tx, call).await?;
-    sqlx::query(
-        "INSERT INTO call_watch (call_sid, base, armed_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (call_sid) DO NOTHING",
-    )
-    .bind(call.call_sid)
-    .bind(base)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
+    super::watch::arm(&mut tx, call.call_sid, base).await?;
     tx.commit().await?;
     Ok(created)
 }

@@ -2,7 +2,12 @@
 
 use super::{Db, now_ms};
 
-pub async fn arm(db: &Db, call_sid: &str, base: &str) -> Result<(), sqlx::Error> {
+/// Arms a call, on the caller's connection so it can share the call row's transaction.
+pub async fn arm(
+    conn: &mut sqlx::AnyConnection,
+    call_sid: &str,
+    base: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO call_watch (call_sid, base, armed_at) VALUES ($1, $2, $3) \
          ON CONFLICT (call_sid) DO NOTHING",
@@ -10,7 +15,7 @@ pub async fn arm(db: &Db, call_sid: &str, base: &str) -> Result<(), sqlx::Error>
     .bind(call_sid)
     .bind(base)
     .bind(now_ms())
-    .execute(&db.pool)
+    .execute(conn)
     .await
     .map(|_| ())
 }
