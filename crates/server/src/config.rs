@@ -76,6 +76,12 @@ pub struct Settings {
     pub twilio_api_base: String,
     pub openai_api_key: Option<Secret>,
     pub openai_base_url: String,
+    /// A separate OpenAI-compatible server for speech-to-text only (`OPENAI_STT_BASE_URL`),
+    /// e.g. a local faster-whisper server while the LLM stays at `OPENAI_BASE_URL`. Setting
+    /// it selects OpenAI-compatible speech-to-text even without `OPENAI_API_KEY`.
+    pub openai_stt_base_url: Option<String>,
+    /// The `model` sent with each transcription (`OPENAI_STT_MODEL`, default `whisper-1`).
+    pub openai_stt_model: Option<String>,
     pub google_credentials: Option<Secret>,
     pub whatsapp_provider: Option<WhatsappProvider>,
     pub baileys_bridge_url: Option<String>,
@@ -231,6 +237,14 @@ impl Settings {
             .to_string();
         url::Url::parse(&openai_base_url)
             .map_err(|_| err("OPENAI_BASE_URL", "is not a valid URL"))?;
+        let openai_stt_base_url = match get("OPENAI_STT_BASE_URL") {
+            None => None,
+            Some(url) => {
+                url::Url::parse(url)
+                    .map_err(|_| err("OPENAI_STT_BASE_URL", "is not a valid URL"))?;
+                Some(url.trim_end_matches('/').to_string())
+            }
+        };
 
         let secs = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(var) {
@@ -289,6 +303,8 @@ impl Settings {
             twilio_api_base,
             openai_api_key: get("OPENAI_API_KEY").map(Secret::new),
             openai_base_url,
+            openai_stt_base_url,
+            openai_stt_model: get("OPENAI_STT_MODEL").map(str::to_string),
             google_credentials,
             whatsapp_provider,
             baileys_bridge_url,
@@ -311,6 +327,19 @@ impl Settings {
 
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
+    }
+
+    /// Whether speech-to-text goes to an OpenAI-compatible server: a key for OpenAI, or a
+    /// server of its own at `OPENAI_STT_BASE_URL` (local servers often need no key).
+    pub fn openai_stt_configured(&self) -> bool {
+        self.openai_api_key.is_some() || self.openai_stt_base_url.is_some()
+    }
+
+    /// Where transcriptions go: `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`.
+    pub fn openai_stt_base(&self) -> &str {
+        self.openai_stt_base_url
+            .as_deref()
+            .unwrap_or(&self.openai_base_url)
     }
 
     /// Whether the database is PostgreSQL (otherwise the embedded SQLite file).
@@ -397,6 +426,30 @@ mod tests {
         let s =
             Settings::from_map(&map(&[("PUBLIC_BASE_URL", "https://a.example/base/")])).unwrap();
         assert_eq!(s.public_base_url.as_deref(), Some("https://a.example/base"));
+    }
+
+    #[test]
+    fn speech_to_text_can_have_a_server_of_its_own() {
+        let s = Settings::from_map(&HashMap::new()).unwrap();
+        assert!(!s.openai_stt_configured());
+        assert_eq!(s.openai_stt_base(), "https://api.openai.com/v1");
+        let s = Settings::from_map(&map(&[("OPENAI_API_KEY", "k")])).unwrap();
+        assert!(s.openai_stt_configured());
+        let s = Settings::from_map(&map(&[
+            ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+            ("OPENAI_STT_BASE_URL", "http://127.0.0.1:2/v1/"),
+            ("OPENAI_STT_MODEL", "tiny.en"),
+        ]))
+        .unwrap();
+        assert!(
+            s.openai_stt_configured(),
+            "no key needed for a local server"
+        );
+        assert!(s.openai_api_key.is_none(), "the LLM is not selected by it");
+        assert_eq!(s.openai_stt_base(), "http://127.0.0.1:2/v1");
+        assert_eq!(s.openai_stt_model.as_deref(), Some("tiny.en"));
+        let e = Settings::from_map(&map(&[("OPENAI_STT_BASE_URL", "nowhere")])).unwrap_err();
+        assert_eq!(e.var, "OPENAI_STT_BASE_URL");
     }
 
     #[test]

@@ -82,9 +82,37 @@ async fn configured_providers_show_in_readyz(backend: Backend) {
     assert_eq!(ready["openai"], "ok");
     assert_eq!(ready["twilio"], "ok");
     assert_eq!(ready["tts"], "ok");
+    assert_eq!(ready["stt"], "ok");
+    assert_eq!(ready["stt_engine"], "openai");
     app.shutdown().await.unwrap();
 }
 dual_test!(configured_providers_show_in_readyz);
+
+/// A speech-to-text server of its own (e.g. a local Whisper) needs no key and leaves the
+/// agent scripted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_speech_to_text_server_alone_shows_in_readyz() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("OPENAI_STT_BASE_URL", "http://127.0.0.1:9/v1")],
+    )
+    .await;
+    let ready: Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["stt"], "ok");
+    assert_eq!(ready["stt_engine"], "openai");
+    assert_eq!(ready["openai"], "disabled", "no key: no LLM");
+    assert_eq!(app.state.voice.agent.name(), "scripted");
+    assert_eq!(
+        app.state.voice.stt.as_ref().map(|s| s.name()),
+        Some("openai")
+    );
+    let none = TestApp::spawn(Backend::Sqlite).await;
+    let ready: Value = none.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["stt"], "disabled");
+    assert_eq!(ready["stt_engine"], "none");
+    none.shutdown().await.unwrap();
+    app.shutdown().await.unwrap();
+}
 
 /// `/readyz` goes 503 while PostgreSQL is unreachable and recovers by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,10 +10,11 @@ use std::time::Duration;
 /// One thing the caller does, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Speak Hebrew text (espeak-ng `-v he`). With `cut_after`, hang up that far
-    /// into the sentence.
+    /// Speak text with espeak-ng in `voice` (`he` unless said otherwise). With
+    /// `cut_after`, hang up that far into the sentence.
     Say {
         text: String,
+        voice: String,
         cut_after: Option<Duration>,
     },
     /// Speak a WAV file (any rate or channel count; resampled to 8 kHz).
@@ -24,6 +25,10 @@ pub enum Step {
     Dtmf { digit: char },
     /// Wait until the agent has spoken and then been quiet for ~700 ms, or `max`.
     WaitForAgent { max: Duration },
+    /// Wait until the agent has been talking for `into` (since the caller's last turn)
+    /// with more still to play, or `max`: the next `Say` then talks over it, a barge-in
+    /// that lands mid-reply however long the agent took to start.
+    WaitForAgentSpeech { into: Duration, max: Duration },
     /// Hang up.
     HangUp,
 }
@@ -64,8 +69,14 @@ impl CallerScript {
     }
 
     pub fn say(self, text: impl Into<String>) -> Self {
+        self.say_in("he", text)
+    }
+
+    /// Says `text` in another espeak-ng voice, e.g. `en` for an English caller.
+    pub fn say_in(self, voice: impl Into<String>, text: impl Into<String>) -> Self {
         self.step(Step::Say {
             text: text.into(),
+            voice: voice.into(),
             cut_after: None,
         })
     }
@@ -74,6 +85,7 @@ impl CallerScript {
     pub fn say_and_hang_up_after(self, text: impl Into<String>, cut_after: Duration) -> Self {
         self.step(Step::Say {
             text: text.into(),
+            voice: "he".into(),
             cut_after: Some(cut_after),
         })
     }
@@ -92,6 +104,12 @@ impl CallerScript {
 
     pub fn wait_for_agent(self, max: Duration) -> Self {
         self.step(Step::WaitForAgent { max })
+    }
+
+    /// Waits until the agent is `into` its reply and still talking (see
+    /// [`Step::WaitForAgentSpeech`]).
+    pub fn wait_for_agent_speech(self, into: Duration, max: Duration) -> Self {
+        self.step(Step::WaitForAgentSpeech { into, max })
     }
 
     pub fn hang_up(self) -> Self {

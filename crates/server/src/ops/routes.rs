@@ -47,7 +47,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "google": ok_or_disabled(p.google),
         "tts": ok_or_disabled(p.tts()),
         "tts_engine": if p.openai { "openai" } else if p.google { "google" } else if p.espeak { "espeak-ng" } else { "none" },
-        "stt": ok_or_disabled(p.openai || p.google),
+        "stt": ok_or_disabled(p.openai_stt || p.google),
+        "stt_engine": p.stt_engine(),
         "twilio": ok_or_disabled(p.twilio_rest),
         "whatsapp": p.whatsapp.unwrap_or("disabled"),
     });
