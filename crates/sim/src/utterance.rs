@@ -25,7 +25,9 @@ pub async fn speak_hebrew(text: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Speaks `text` with `espeak-ng -v <voice>` (`he`, `en`, ...) and returns 8 kHz mu-law.
 pub async fn speak(voice: &str, text: &str) -> anyhow::Result<Vec<u8>> {
-    static CACHE: OnceLock<Mutex<HashMap<(String, String), Vec<u8>>>> = OnceLock::new();
+    /// (voice, text) → mu-law.
+    type Cache = Mutex<HashMap<(String, String), Vec<u8>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = (voice.to_owned(), text.to_owned());
     if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
