@@ -137,7 +137,7 @@ impl App {
         }
         tokio::spawn(state.watchdog.clone().run(token.clone()));
         tokio::spawn(crate::calls::conversation::prewarm_all(state.clone()));
-        tokio::spawn(state.outbox.clone().run(state.db.clone(), token.clone()));
+        tokio::spawn(state.outbox.clone().run(state.clone()));
         tokio::spawn(crate::jobs::run_workers(state.clone()));
         let trigger = token.clone();
         tokio::spawn(async move {
