@@ -7,7 +7,7 @@
 //! idempotent by CallSid), and every answered call must have its row, including any a
 //! node kept in its local outbox, replayed when it restarts.
 //!
-//! `MOKDAN_FAILOVER_CALLS` sets the burst size (default 400; the long variant is 5000).
+//! `MOKDAN_FAILOVER_CALLS` sets the burst size (default 640, ~8 s; at least that).
 
 mod common;
 
@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use common::cluster::{CALLER, Cluster, NUMBER};
 use common::twilio::{call_params, new_call_sid};
 use telephony::twiml::Verb;
+
+/// The upstream's `fail_timeout` in deploy/nginx/mokdan-site.conf, plus a margin.
+const FAIL_TIMEOUT: Duration = Duration::from_millis(2500);
 
 /// What became of one webhook.
 struct Answer {
@@ -34,8 +37,9 @@ async fn stopping_a_node_mid_burst_loses_no_call_rows() {
     let total: usize = std::env::var("MOKDAN_FAILOVER_CALLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
-    // About 80 calls a second: the burst lasts ~5 s at the default size.
+        .unwrap_or(640)
+        .max(640);
+    // About 80 calls a second: the burst lasts ~8 s at the default size.
     let pace = Duration::from_micros(12_500);
     let http = c.http.clone();
     let base = c.nginx.base();
@@ -81,15 +85,14 @@ async fn stopping_a_node_mid_burst_loses_no_call_rows() {
         answers
     });
 
-    let burst_time = pace * total as u32;
-    // A fifth of the way in: SIGTERM to node A; it drains, exits 0, and comes back.
-    tokio::time::sleep_until((started + burst_time / 5).into()).await;
+    // 1.5 s in: SIGTERM to node A; it drains, exits 0, and comes back.
+    tokio::time::sleep_until((started + Duration::from_millis(1500)).into()).await;
     assert!(c.nodes[0].terminate().await, "node A exits 0 after SIGTERM");
     let a_stopped = started.elapsed();
     c.nodes[0].spawn().await;
     let a_back = started.elapsed();
-    // Three fifths in: kill -9 node B.
-    tokio::time::sleep_until((started + burst_time * 3 / 5).into()).await;
+    // Once nginx uses node A again (its `fail_timeout` is 2 s): kill -9 node B.
+    tokio::time::sleep_until((started + a_back + FAIL_TIMEOUT).into()).await;
     c.nodes[1].kill9().await;
     let b_killed = started.elapsed();
     let answers = burst.await.unwrap();
