@@ -104,6 +104,9 @@ pub struct Watchdog {
     db: Db,
     twilio: Option<telephony::rest::TwilioClient>,
     prompts: Arc<Prompts>,
+    /// When this process made its watchdog (epoch ms): calls older than this were
+    /// answered by an earlier process.
+    born_ms: i64,
 }
 
 impl Watchdog {
@@ -123,6 +126,7 @@ impl Watchdog {
             db,
             twilio,
             prompts,
+            born_ms: crate::store::now_ms(),
         })
     }
 
@@ -395,7 +399,7 @@ impl Watchdog {
             return;
         }
         let since = crate::store::now_ms() - UNWATCHED_WINDOW.as_millis() as i64;
-        let rows = match calls::unwatched(&self.db, since).await {
+        let rows = match calls::unwatched(&self.db, since, self.born_ms).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(error = %e, "watchdog cannot list unfinished calls at start");

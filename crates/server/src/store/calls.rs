@@ -225,16 +225,22 @@ pub async fn mark_fallback(db: &Db, call_sid: &str, reason: &str) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
-/// Calls not finished, with no stream end and no fallback, created after `since_ms`:
-/// the calls a node was serving when it stopped. (call_sid, stream_started_at).
-pub async fn unwatched(db: &Db, since_ms: i64) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+/// Calls not finished, with no stream end and no fallback, created between `since_ms` and
+/// `before_ms`: the calls a node was serving when it stopped. (call_sid, stream_started_at).
+pub async fn unwatched(
+    db: &Db,
+    since_ms: i64,
+    before_ms: i64,
+) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT call_sid, stream_started_at FROM call_logs WHERE created_at >= $1 \
-         AND status_rank <= $2 AND stream_end_reason IS NULL AND fallback_reason IS NULL \
-         AND recording_sid IS NULL AND business_id IS NOT NULL ORDER BY created_at LIMIT 1000",
+         AND created_at < $3 AND status_rank <= $2 AND stream_end_reason IS NULL \
+         AND fallback_reason IS NULL AND recording_sid IS NULL AND business_id IS NOT NULL \
+         ORDER BY created_at LIMIT 1000",
     )
     .bind(since_ms)
     .bind(status_rank("in-progress"))
+    .bind(before_ms)
     .fetch_all(&db.pool)
     .await
 }
