@@ -131,15 +131,6 @@ fn recording_done(call_sid: &str, rec: &sim::RecordingInfo) -> Vec<(String, Stri
     form
 }
 
-/// One second of a 440 Hz tone, as Twilio serves a recording.
-pub fn tone_wav(secs: f64) -> Vec<u8> {
-    let n = (8000.0 * secs) as usize;
-    let pcm: Vec<i16> = (0..n)
-        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
-        .collect();
-    audio::wav::write_pcm16(8000, &pcm)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_enqueued_on_both_nodes_run_exactly_once() {
     let Some(c) = Cluster::start(&[]).await else {
@@ -148,7 +139,7 @@ async fn jobs_enqueued_on_both_nodes_run_exactly_once() {
     // A slow Twilio, so both nodes' workers have jobs in hand at once.
     c.sim.set_recording_delay(Duration::from_millis(200));
     const N: usize = 24;
-    let wav = tone_wav(1.0);
+    let wav = common::node::tone_wav(1.0);
     let mut recs = Vec::new();
     for _ in 0..N {
         let sid = new_call_sid();

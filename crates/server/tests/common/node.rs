@@ -22,6 +22,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `secs` of a 440 Hz tone as a WAV file, as Twilio serves a recording.
+pub fn tone_wav(secs: f64) -> Vec<u8> {
+    let n = (8000.0 * secs) as usize;
+    let pcm: Vec<i16> = (0..n)
+        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    audio::wav::write_pcm16(8000, &pcm)
+}
+
 /// One node: its environment, its address, and the running process (if any).
 pub struct Node {
     pub name: String,
@@ -36,8 +45,13 @@ impl Node {
     /// Starts a node listening on `addr` with `env` (plus `MOKDAN_LISTEN` and
     /// `MOKDAN_DATA_DIR`), and waits until `/readyz` answers.
     pub async fn start(name: &str, data_dir: &Path, env: &[(&str, &str)]) -> Node {
+        Self::start_on(name, free_port(), data_dir, env).await
+    }
+
+    /// Starts a node on a chosen port (when its `PUBLIC_BASE_URL` must name it).
+    pub async fn start_on(name: &str, port: u16, data_dir: &Path, env: &[(&str, &str)]) -> Node {
         std::fs::create_dir_all(data_dir).unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let mut node = Node {
             name: name.to_string(),
             addr,
