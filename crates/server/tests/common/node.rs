@@ -2,7 +2,7 @@
 //!
 //! Several-node and crash tests need what an in-process server cannot give: a second
 //! process on the same database, SIGTERM and kill -9, and a restart on the same port and
-//! data dir. Each node's stdout and stderr go to a log file in its data dir, which the
+//! data dir. Each node's stdout and stderr go to a log file beside its data dir, which the
 //! tests read to see which node did what (`WS_START`, `JOB_DONE`, `WATCHDOG_REDIRECT`).
 
 use std::collections::HashMap;
@@ -71,8 +71,10 @@ impl Node {
         format!("http://{}", self.addr)
     }
 
+    /// Beside the data dir, not in it: a full data dir must not silence the log.
     pub fn log_path(&self) -> PathBuf {
-        self.data_dir.join(format!("{}.log", self.name))
+        let parent = self.data_dir.parent().unwrap_or(&self.data_dir);
+        parent.join(format!("{}.log", self.name))
     }
 
     /// Everything the node has logged, over all its runs.
