@@ -250,3 +250,44 @@ fn the_documented_nginx_site_passes_nginx_t() {
     );
     assert!(said.contains("syntax is ok"), "{said}");
 }
+
+/// The documented systemd unit passes `systemd-analyze verify` (with this build's binary in
+/// place of /usr/local/bin/mokdan), where systemd's tools are installed.
+#[test]
+fn the_documented_systemd_unit_verifies() {
+    let Ok(which) = std::process::Command::new("which")
+        .arg("systemd-analyze")
+        .output()
+    else {
+        return;
+    };
+    if !which.status.success() {
+        eprintln!("SKIPPED: systemd-analyze is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let unit = std::fs::read_to_string(common::nginx::deploy_dir().join("mokdan.service"))
+        .unwrap()
+        .replace("/usr/local/bin/mokdan", common::node::BIN);
+    for needed in [
+        "EnvironmentFile=",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+    ] {
+        assert!(unit.contains(needed), "the unit sets {needed}");
+    }
+    let path = dir.path().join("mokdan.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+}
