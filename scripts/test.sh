@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages: espeak-ng speaks Hebrew for the caller and the agent; sox checks audio.
-packages=(espeak-ng sox)
+# Debian packages: espeak-ng speaks Hebrew for the caller and the agent; sox checks audio;
+# nginx fronts two nodes in the multi-node tests, configured from deploy/nginx/.
+packages=(espeak-ng sox nginx)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

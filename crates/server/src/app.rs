@@ -135,7 +135,20 @@ impl App {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, db = state.db.backend.name(), "mokdan listening");
         }
-        tokio::spawn(state.watchdog.clone().run(token.clone()));
+        {
+            // A restarted single node first re-arms the calls it was serving (V8).
+            let watchdog = state.watchdog.clone();
+            let base = state
+                .settings
+                .public_base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", state.settings.listen));
+            let token = token.clone();
+            tokio::spawn(async move {
+                watchdog.rearm_unwatched(&base).await;
+                watchdog.run(token).await
+            });
+        }
         tokio::spawn(crate::calls::conversation::prewarm_all(state.clone()));
         tokio::spawn(state.outbox.clone().run(state.clone()));
         tokio::spawn(crate::jobs::run_workers(state.clone()));

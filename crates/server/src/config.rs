@@ -103,6 +103,9 @@ pub struct Settings {
     pub watchdog_media_timeout: Duration,
     /// Background jobs run at once on this node (`MOKDAN_JOB_WORKERS`; 0 runs none here).
     pub job_workers: usize,
+    /// A claimed job's lease (`MOKDAN_JOB_LEASE_SECS`, default 60): when a node dies
+    /// mid-job, another worker takes the job over once the lease runs out.
+    pub job_lease: Duration,
     /// Days recordings and turn audio are kept (`MOKDAN_RECORDING_RETENTION_DAYS`, O4).
     pub recording_retention_days: u64,
     /// Days finished jobs are kept (`MOKDAN_JOB_RETENTION_DAYS`).
@@ -320,6 +323,7 @@ impl Settings {
             watchdog_start_timeout: secs("MOKDAN_WATCHDOG_START_SECS", 8)?,
             watchdog_media_timeout: secs("MOKDAN_WATCHDOG_MEDIA_SECS", 6)?,
             job_workers: count("MOKDAN_JOB_WORKERS", 4, 256)? as usize,
+            job_lease: secs("MOKDAN_JOB_LEASE_SECS", 60)?,
             recording_retention_days: count("MOKDAN_RECORDING_RETENTION_DAYS", 30, 36_500)?,
             job_retention_days: count("MOKDAN_JOB_RETENTION_DAYS", 7, 36_500)?,
         })

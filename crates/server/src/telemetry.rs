@@ -24,12 +24,30 @@ pub fn init_logging(env: Environment) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn,hyper=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(|| LossyStdout)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let _ = match env {
         Environment::Production => builder.json().flatten_event(true).try_init(),
         Environment::Development => builder.compact().try_init(),
     };
+}
+
+/// Standard output that never reports a failed write. A log redirected to a full disk must
+/// not stop the service: tracing reports a failed write on stderr, and a failed write to
+/// stderr (on the same full disk) panics. The lines are lost; the calls are not.
+struct LossyStdout;
+
+impl std::io::Write for LossyStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stdout().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stdout().flush();
+        Ok(())
+    }
 }
 
 /// The process's Prometheus handle, installed on first use.

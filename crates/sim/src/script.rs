@@ -42,6 +42,10 @@ pub struct CallerScript {
     pub never_connect_socket: bool,
     /// Media frames stop this long after `start`; the socket stays open.
     pub stop_media_after: Option<Duration>,
+    /// The TCP connection of the media socket is dropped this long after `start`, with
+    /// no `stop` and no close handshake (a network cut); Twilio then goes on to the
+    /// `<Connect action>`.
+    pub cut_socket_after: Option<Duration>,
     /// The caller hangs up after this long whatever happens (a safety net for
     /// scripts that end without `HangUp` on a server that never ends the call).
     pub max_duration: Duration,
@@ -53,6 +57,7 @@ impl Default for CallerScript {
             steps: Vec::new(),
             never_connect_socket: false,
             stop_media_after: None,
+            cut_socket_after: None,
             max_duration: Duration::from_secs(300),
         }
     }
@@ -123,6 +128,11 @@ impl CallerScript {
 
     pub fn stop_media_after(mut self, after: Duration) -> Self {
         self.stop_media_after = Some(after);
+        self
+    }
+
+    pub fn cut_socket_after(mut self, after: Duration) -> Self {
+        self.cut_socket_after = Some(after);
         self
     }
 

@@ -250,6 +250,50 @@ pub async fn mark_fallback(db: &Db, call_sid: &str, reason: &str) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
+/// Calls not finished, with no stream end and no fallback, created between `since_ms` and
+/// `before_ms`: the calls a node was serving when it stopped. (call_sid, stream_started_at).
+pub async fn unwatched(
+    db: &Db,
+    since_ms: i64,
+    before_ms: i64,
+) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT call_sid, stream_started_at FROM call_logs WHERE created_at >= $1 \
+         AND created_at < $3 AND status_rank <= $2 AND stream_end_reason IS NULL \
+         AND fallback_reason IS NULL AND recording_sid IS NULL AND business_id IS NOT NULL \
+         ORDER BY created_at LIMIT 1000",
+    )
+    .bind(since_ms)
+    .bind(status_rank("in-progress"))
+    .bind(before_ms)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// A call that ended while nobody watched it: the fallback marked for it (`reason`) never
+/// ran, its stream ended unseen, and its final status is Twilio's.
+pub async fn settle_ended(
+    db: &Db,
+    call_sid: &str,
+    reason: &str,
+    status: &str,
+    duration_secs: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE call_logs SET fallback_reason = NULL, updated_at = $3 \
+         WHERE call_sid = $1 AND fallback_reason = $2 AND recording_sid IS NULL",
+    )
+    .bind(call_sid)
+    .bind(reason)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    stream_ended(db, call_sid, "ended_unwatched").await?;
+    advance_status(db, call_sid, status, duration_secs).await?;
+    Ok(())
+}
+
 /// The newest calls of a business, newest first.
 pub async fn list(db: &Db, business_id: i64, limit: i64) -> Result<Vec<CallRow>, sqlx::Error> {
     sqlx::query_as(&format!(

@@ -375,19 +375,41 @@ async fn on_voice(
             } else {
                 FallbackReason::AgentFailure
             };
+            if why == FallbackReason::AgentFailure {
+                // The apology is already queued: let the caller hear it before the redirect
+                // takes the call away from the stream (V7, V8).
+                drain(l, Duration::from_secs(15)).await;
+            }
             state.watchdog.fire(&l.call_sid, &l.watch, why).await;
             Some(End::Fallback)
         }
         SessionOutput::End { reason } => {
             // Let the goodbye play out before closing; Twilio then asks `stream_ended`.
-            let (done, drained) = oneshot::channel();
-            let _ = l.outbound.send(Outbound::Drain(done)).await;
-            let _ = tokio::time::timeout(Duration::from_secs(30), drained).await;
-            tokio::time::sleep(sender::LEAD * 2).await;
+            drain(l, Duration::from_secs(30)).await;
             tracing::info!(call_sid = %l.call_sid, %reason, "conversation complete");
             Some(End::ConversationComplete)
         }
     }
+}
+
+/// Waits until the audio queued for the caller has been sent (at most `max`). The reader
+/// loop is paused meanwhile, not the stream: the call's watch is kept fresh so the media
+/// watchdog does not take a goodbye or an apology for a dead stream.
+async fn drain(l: &Live, max: Duration) {
+    let (done, mut drained) = oneshot::channel();
+    let _ = l.outbound.send(Outbound::Drain(done)).await;
+    let deadline = tokio::time::sleep(max);
+    tokio::pin!(deadline);
+    let mut fresh = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = &mut drained => break,
+            _ = &mut deadline => break,
+            _ = fresh.tick() => l.watch.frame(),
+        }
+    }
+    tokio::time::sleep(sender::LEAD * 2).await;
+    l.watch.frame();
 }
 
 /// Records how the stream ended and stops the call's tasks.
