@@ -46,6 +46,14 @@ pub enum WhatsappProvider {
     Meta,
 }
 
+/// Which voice speaks to callers (`MOKDAN_TTS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TtsChoice {
+    Espeak,
+    Google,
+    OpenAi,
+}
+
 /// A configuration problem: the variable at fault and what is wrong with it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{var}: {problem}")]
@@ -83,6 +91,8 @@ pub struct Settings {
     /// The `model` sent with each transcription (`OPENAI_STT_MODEL`, default `whisper-1`).
     pub openai_stt_model: Option<String>,
     pub google_credentials: Option<Secret>,
+    /// The voice (`MOKDAN_TTS`); unset means Google when configured, else espeak-ng.
+    pub tts: Option<TtsChoice>,
     pub whatsapp_provider: Option<WhatsappProvider>,
     pub baileys_bridge_url: Option<String>,
     /// Shared secret between mokdan and the Baileys bridge, both directions.
@@ -170,6 +180,18 @@ impl Settings {
         let google_credentials = get("GCP_CREDENTIALS_JSON")
             .or(get("GOOGLE_APPLICATION_CREDENTIALS"))
             .map(Secret::new);
+        let tts = match get("MOKDAN_TTS") {
+            None => None,
+            Some("espeak") => Some(TtsChoice::Espeak),
+            Some("google") => Some(TtsChoice::Google),
+            Some("openai") => Some(TtsChoice::OpenAi),
+            Some(other) => {
+                return Err(err(
+                    "MOKDAN_TTS",
+                    format!("must be `espeak`, `google` or `openai`, not `{other}`"),
+                ));
+            }
+        };
         let whatsapp_provider = match get("WHATSAPP_PROVIDER") {
             None => None,
             Some("twilio") => Some(WhatsappProvider::Twilio),
@@ -309,6 +331,7 @@ impl Settings {
             openai_stt_base_url,
             openai_stt_model: get("OPENAI_STT_MODEL").map(str::to_string),
             google_credentials,
+            tts,
             whatsapp_provider,
             baileys_bridge_url,
             baileys_shared_secret: get("BAILEYS_SHARED_SECRET").map(Secret::new),
@@ -465,6 +488,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("PUBLIC_BASE_URL", "example.com"),
             ("WHATSAPP_PROVIDER", "telegram"),
+            ("MOKDAN_TTS", "festival"),
             ("MOKDAN_WATCHDOG_START_SECS", "-1"),
         ] {
             let e = Settings::from_map(&map(&[(k, v)])).unwrap_err();

@@ -192,15 +192,18 @@ pub fn providers(settings: &crate::config::Settings) -> anyhow::Result<voice::se
         Some(cfg) => Arc::new(OpenAiAgent::new(cfg.clone())),
         None => Arc::new(voice::agent::scripted::ScriptedAgent),
     };
-    let choice = std::env::var("MOKDAN_TTS").unwrap_or_default();
-    let tts: Arc<dyn voice::TextToSpeech> = match (choice.as_str(), &openai, &google) {
-        ("openai", Some(cfg), _) => Arc::new(OpenAiTts::new(cfg.clone())),
-        ("openai", None, _) => anyhow::bail!("MOKDAN_TTS: `openai` needs OPENAI_API_KEY"),
-        ("google", _, None) => anyhow::bail!("MOKDAN_TTS: `google` needs Google credentials"),
-        ("google" | "", _, Some(auth)) => Arc::new(GoogleTts::new(auth.clone())),
-        ("espeak" | "", _, _) => Arc::new(voice::tts::espeak::EspeakTts::default()),
-        (other, _, _) => {
-            anyhow::bail!("MOKDAN_TTS: must be espeak, google or openai, not `{other}`")
+    use crate::config::TtsChoice;
+    let tts: Arc<dyn voice::TextToSpeech> = match (settings.tts, &openai, &google) {
+        (Some(TtsChoice::OpenAi), Some(cfg), _) => Arc::new(OpenAiTts::new(cfg.clone())),
+        (Some(TtsChoice::OpenAi), None, _) => {
+            anyhow::bail!("MOKDAN_TTS: `openai` needs OPENAI_API_KEY")
+        }
+        (Some(TtsChoice::Google), _, None) => {
+            anyhow::bail!("MOKDAN_TTS: `google` needs Google credentials")
+        }
+        (Some(TtsChoice::Google) | None, _, Some(auth)) => Arc::new(GoogleTts::new(auth.clone())),
+        (Some(TtsChoice::Espeak) | None, _, _) => {
+            Arc::new(voice::tts::espeak::EspeakTts::default())
         }
     };
     Ok(voice::session::Providers { stt, tts, agent })

@@ -44,9 +44,15 @@ impl Providers {
         }
     }
 
-    /// Text-to-speech is available from any configured or local engine.
-    pub fn tts(&self) -> bool {
-        self.openai || self.google || self.espeak
+    /// Which engine speaks to callers, given the name of the one the call's providers
+    /// chose (`MOKDAN_TTS`, else Google when configured, else espeak-ng): `none` when that
+    /// is the local voice and espeak-ng is not installed.
+    pub fn tts_engine(&self, chosen: &'static str) -> &'static str {
+        match chosen {
+            "espeak" if self.espeak => "espeak-ng",
+            "espeak" => "none",
+            other => other,
+        }
     }
 }
 

@@ -41,6 +41,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let disk = disk_state(state.settings.data_dir.clone()).await;
     let ready = db_ok && disk == "ok";
     let p = &state.providers;
+    let tts_engine = p.tts_engine(state.voice.tts.name());
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "db": if db_ok { "ok" } else { "error" },
@@ -48,8 +49,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "db_backend": state.db.backend.name(),
         "openai": ok_or_disabled(p.openai),
         "google": ok_or_disabled(p.google),
-        "tts": ok_or_disabled(p.tts()),
-        "tts_engine": if p.openai { "openai" } else if p.google { "google" } else if p.espeak { "espeak-ng" } else { "none" },
+        "tts": ok_or_disabled(tts_engine != "none"),
+        "tts_engine": tts_engine,
         "stt": ok_or_disabled(p.openai_stt || p.google),
         "stt_engine": p.stt_engine(),
         "twilio": ok_or_disabled(p.twilio_rest),
