@@ -14,12 +14,14 @@ pub async fn until_consistent(
     messages: &[String],
     patience: Duration,
 ) -> anyhow::Result<Vec<String>> {
-    let db = crate::store::Db::open(db_url).await?;
+    use sqlx::Connection;
+    // One connection: the server under test holds most of what the database allows.
+    let mut db = sqlx::PgConnection::connect(db_url).await?;
     let deadline = Instant::now() + patience;
     loop {
-        let lost = check(&db, calls, messages).await?;
+        let lost = check(&mut db, calls, messages).await?;
         if lost.is_empty() || Instant::now() >= deadline {
-            db.close().await;
+            let _ = db.close().await;
             return Ok(lost);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -27,12 +29,12 @@ pub async fn until_consistent(
 }
 
 async fn check(
-    db: &crate::store::Db,
+    db: &mut sqlx::PgConnection,
     calls: &[(String, bool)],
     messages: &[String],
 ) -> anyhow::Result<Vec<String>> {
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT call_sid, status FROM call_logs")
-        .fetch_all(&db.pool)
+        .fetch_all(&mut *db)
         .await?;
     let status: HashMap<String, String> = rows.into_iter().collect();
     let mut lost = Vec::new();
@@ -49,7 +51,7 @@ async fn check(
         "SELECT provider_message_id, COUNT(*) FROM whatsapp_messages \
          WHERE direction = 'in' GROUP BY provider_message_id",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *db)
     .await?;
     let stored: HashMap<String, i64> = stored.into_iter().collect();
     for sid in messages {
