@@ -38,8 +38,41 @@ impl Limiter {
     /// Records one event for `key`.
     pub fn record(&self, key: &str, now: Instant) {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        Self::push(&mut keys, self.window, key, now);
+    }
+
+    /// [`check`](Self::check) and [`record`](Self::record) as one step, so that requests
+    /// arriving together cannot all pass the check before any of them is counted.
+    pub fn acquire(&self, key: &str, limit: usize, now: Instant) -> Result<(), Duration> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(events) = keys.get_mut(key) {
+            prune(events, now, self.window);
+            if events.len() >= limit {
+                let oldest = events.front().copied().unwrap_or(now);
+                return Err(self.window.saturating_sub(now.duration_since(oldest)));
+            }
+        }
+        Self::push(&mut keys, self.window, key, now);
+        Ok(())
+    }
+
+    /// Takes back one event recorded at `at` (an attempt that turned out not to count).
+    pub fn forget(&self, key: &str, at: Instant) {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(events) = keys.get_mut(key)
+            && let Some(i) = events.iter().rposition(|e| *e == at)
+        {
+            events.remove(i);
+        }
+    }
+
+    fn push(
+        keys: &mut HashMap<String, VecDeque<Instant>>,
+        window: Duration,
+        key: &str,
+        now: Instant,
+    ) {
         if keys.len() > 50_000 {
-            let window = self.window;
             keys.retain(|_, ev| {
                 prune(ev, now, window);
                 !ev.is_empty()
@@ -75,5 +108,18 @@ mod tests {
         assert_eq!(wait, Duration::from_secs(50));
         assert!(l.check("other", 3, t0).is_ok());
         assert!(l.check("k", 3, t0 + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn acquire_counts_at_once_and_forget_takes_back() {
+        let l = Limiter::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert!(l.acquire("k", 3, t0 + Duration::from_secs(i)).is_ok());
+        }
+        assert!(l.acquire("k", 3, t0 + Duration::from_secs(3)).is_err());
+        l.forget("k", t0 + Duration::from_secs(1));
+        assert!(l.acquire("k", 3, t0 + Duration::from_secs(4)).is_ok());
+        assert!(l.check("k", 3, t0 + Duration::from_secs(4)).is_err());
     }
 }
