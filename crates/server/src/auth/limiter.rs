@@ -56,16 +56,6 @@ impl Limiter {
         Ok(())
     }
 
-    /// Takes back one event recorded at `at` (an attempt that turned out not to count).
-    pub fn forget(&self, key: &str, at: Instant) {
-        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(events) = keys.get_mut(key)
-            && let Some(i) = events.iter().rposition(|e| *e == at)
-        {
-            events.remove(i);
-        }
-    }
-
     fn push(
         keys: &mut HashMap<String, VecDeque<Instant>>,
         window: Duration,
@@ -111,15 +101,16 @@ mod tests {
     }
 
     #[test]
-    fn acquire_counts_at_once_and_forget_takes_back() {
+    fn acquire_checks_and_counts_in_one_step() {
         let l = Limiter::new(Duration::from_secs(60));
         let t0 = Instant::now();
         for i in 0..3 {
             assert!(l.acquire("k", 3, t0 + Duration::from_secs(i)).is_ok());
         }
-        assert!(l.acquire("k", 3, t0 + Duration::from_secs(3)).is_err());
-        l.forget("k", t0 + Duration::from_secs(1));
-        assert!(l.acquire("k", 3, t0 + Duration::from_secs(4)).is_ok());
-        assert!(l.check("k", 3, t0 + Duration::from_secs(4)).is_err());
+        assert_eq!(
+            l.acquire("k", 3, t0 + Duration::from_secs(3)),
+            Err(Duration::from_secs(57))
+        );
+        assert!(l.acquire("k", 3, t0 + Duration::from_secs(60)).is_ok());
     }
 }

@@ -94,6 +94,8 @@ pub struct Authenticated {
 /// Per-process authentication state: the login limiter.
 pub struct AuthState {
     pub limiter: limiter::Limiter,
+    /// Login turns, by a hash of the account: checks for one account run one at a time.
+    account_turns: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl AuthState {
@@ -105,7 +107,17 @@ impl AuthState {
         });
         Self {
             limiter: limiter::Limiter::new(Duration::from_secs(60)),
+            account_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
+    }
+
+    /// Waits for the account's turn to have a password checked (accounts share 64 turns).
+    pub async fn account_turn(&self, account: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(account);
+        self.account_turns[(hash % self.account_turns.len() as u64) as usize]
+            .lock()
+            .await
     }
 }
 

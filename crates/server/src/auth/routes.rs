@@ -76,17 +76,18 @@ async fn login(
     }
     let email = body.email.trim().to_lowercase();
     let account_key = format!("account:{email}");
-    // Counted as a failure before the (slow) password check and taken back if it succeeds,
-    // so guesses sent all at once are limited like guesses sent one after another.
-    if let Err(wait) = limiter.acquire(&account_key, LOGIN_FAILURES_PER_ACCOUNT, now) {
+    // One password check at a time per account, so guesses sent all at once are counted
+    // like guesses sent one after another (each sees the failures before it).
+    let _turn = state.auth.account_turn(&account_key).await;
+    if let Err(wait) = limiter.check(&account_key, LOGIN_FAILURES_PER_ACCOUNT, Instant::now()) {
         tracing::warn!(%ip, "LOGIN_RATE_LIMITED by account");
         return Ok(too_many(wait));
     }
     let Some(user) = super::check_credentials(&state, &email, &body.password).await? else {
+        limiter.record(&account_key, Instant::now());
         tracing::info!(%ip, "LOGIN_FAILED");
         return Ok(reject(StatusCode::UNAUTHORIZED, "unauthorized", WRONG));
     };
-    limiter.forget(&account_key, now);
     let token = crate::config::random_hex(32);
     let user_agent = headers
         .get(header::USER_AGENT)
