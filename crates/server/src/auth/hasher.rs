@@ -39,7 +39,10 @@ fn work(rx: &Mutex<Receiver<Job>>) {
             Err(_) => return,
         };
         match job {
-            Ok(job) => job(),
+            // A job that panics loses its answer (its caller sees `None`), not the thread.
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
             Err(_) => return,
         }
     }
@@ -61,5 +64,13 @@ mod tests {
     async fn runs_jobs_and_returns_their_results() {
         let results = futures::future::join_all((0..20).map(|i| super::run(move || i * 2))).await;
         assert_eq!(results, (0..20).map(|i| Some(i * 2)).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_does_not_stop_the_others() {
+        for _ in 0..super::threads() + 1 {
+            assert_eq!(super::run(|| -> u8 { panic!("boom") }).await, None);
+        }
+        assert_eq!(super::run(|| 7).await, Some(7));
     }
 }
