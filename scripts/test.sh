@@ -91,6 +91,14 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' /tmp/mokdan-test.log | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' /tmp/mokdan-test.log | awk '{s+=$1} END {print s+0}')
+# Secrets never reach a log (S2): every fixed secret the tests give the server contains
+# this marker, so it must appear nowhere in the test output.
+if grep -q 'zqLEAKMARK' /tmp/mokdan-test.log; then
+  say "a test secret appears in the test output:"
+  grep -n 'zqLEAKMARK' /tmp/mokdan-test.log | head -n 20
+  failed=$((failed + 1))
+  [ "$status" = 0 ] && status=1
+fi
 
 # Browser end-to-end tests of the web app, after the cargo tests: `mokdan serve` on a random
 # port with a fresh SQLite database, driven by chromium; screenshots in test-output/.

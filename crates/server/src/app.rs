@@ -7,7 +7,6 @@
 //! within a bounded grace period.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,11 +157,10 @@ impl App {
             tracing::info!("shutdown requested: draining");
             trigger.cancel();
         });
-        let server = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.clone().cancelled_owned());
+        let limits = crate::serve::HttpLimits {
+            header_timeout: state.settings.http_header_timeout,
+        };
+        let server = crate::serve::serve(listener, app, token.clone(), limits);
         let forced = async {
             token.cancelled().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -50,6 +50,43 @@ impl std::io::Write for LossyStdout {
     }
 }
 
+/// One `CONFIG` line at startup: what this node runs with, so a log shows how it was
+/// configured. Secrets appear only as `set` or `unset` (S2); the database as its kind.
+pub fn log_settings(s: &crate::config::Settings) {
+    let set = |v: bool| if v { "set" } else { "unset" };
+    tracing::info!(
+        env = ?s.env,
+        listen = %s.listen,
+        database = if s.is_postgres() { "postgres" } else { "sqlite" },
+        data_dir = %s.data_dir.display(),
+        public_base_url = %s.public_base_url.as_deref().map(without_password).unwrap_or_default(),
+        twilio_account_sid = s.twilio_account_sid.as_deref().unwrap_or("-"),
+        twilio_auth_token = set(s.twilio_auth_token.is_some()),
+        openai_api_key = set(s.openai_api_key.is_some()),
+        google_credentials = set(s.google_credentials.is_some()),
+        whatsapp_provider = ?s.whatsapp_provider,
+        meta_access_token = set(s.meta_access_token.is_some()),
+        meta_app_secret = set(s.meta_app_secret.is_some()),
+        meta_verify_token = set(s.meta_verify_token.is_some()),
+        baileys_shared_secret = set(s.baileys_shared_secret.is_some()),
+        jwt_secret = "set",
+        job_workers = s.job_workers,
+        http_header_timeout_secs = s.http_header_timeout.as_secs_f64(),
+        "CONFIG"
+    );
+}
+
+/// A URL with any password in it replaced by `***`.
+fn without_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
 /// The process's Prometheus handle, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

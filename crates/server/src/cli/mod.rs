@@ -121,6 +121,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     crate::telemetry::init_logging(settings.env);
+    crate::telemetry::log_settings(&settings);
     let listen = settings.listen;
     let production = settings.is_production();
     let app = crate::app::App::build(settings).await?;
