@@ -156,6 +156,14 @@ async fn killed_mid_call_and_mid_job(backend: Backend) {
     )
     .await;
     assert!(row.transcription.is_some());
+    // The summary is written a moment before its job is marked done.
+    wait_for("the summarise job to be done", 20, || async {
+        jobs::by_kind(&db, "summarise")
+            .await
+            .ok()
+            .filter(|js| js.iter().all(|j| j.state == "done"))
+    })
+    .await;
     for kind in ["fetch_recording", "transcribe", "summarise"] {
         let js = jobs::by_kind(&db, kind).await.unwrap();
         assert_eq!(js.len(), 1, "{kind}: {js:?}");
