@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid, params};
 use common::{Backend, TestApp};
-use mokdan::jobs::kinds::{AppHandler, FETCH_RECORDING, SUMMARISE, TRANSCRIBE};
+use mokdan::jobs::kinds::{AppHandler, CALL_RECORDINGS, FETCH_RECORDING, SUMMARISE, TRANSCRIBE};
 use mokdan::jobs::{JobError, Outcome, PoolConfig};
 use mokdan::store::jobs::{self as jobstore, Job};
 use mokdan::store::{calls, customers};
@@ -454,16 +454,136 @@ async fn sim_call_is_recorded_transcribed_summarised_and_filed(backend: Backend)
         sim.recording_wav(&recording.sid).unwrap()
     );
     // handle_recording and recording_status both reported it: still one job per step.
+    // (A job's success is recorded just after its work, in a batch.)
     for kind in [FETCH_RECORDING, TRANSCRIBE, SUMMARISE] {
         let jobs = jobs_of(&app, kind).await;
         assert_eq!(jobs.len(), 1, "{kind}");
-        assert_eq!(jobs[0].state, "done", "{kind}");
+        wait_for_job_state(&app, jobs[0].id, "done", 10).await;
     }
     assert_eq!(ai.transcriptions.load(Ordering::SeqCst), 1);
     assert_eq!(ai.chats.load(Ordering::SeqCst), 1);
     app.shutdown().await.unwrap();
 }
 dual_test!(sim_call_is_recorded_transcribed_summarised_and_filed);
+
+/// V11 without its callback: an outbound call placed with `Record=true` whose recording
+/// callback never reaches us. When `call_status` says `completed`, a job lists the call's
+/// recordings through the REST API and fetches each from the sim; a repeated `completed`
+/// adds nothing.
+async fn a_natively_recorded_call_is_fetched_after_it_completes(backend: Backend) {
+    let sim = sim::Sim::start(sim::SimConfig::new(twilio::ACCOUNT_SID, AUTH_TOKEN).speed(8.0))
+        .await
+        .unwrap();
+    let api = sim.api_base();
+    let (app, _business_id) = app_with(backend, &[("TWILIO_API_BASE", &api)]).await;
+    sim.set_callee_script(
+        sim::CallerScript::new()
+            .wait_for_agent(Duration::from_secs(20))
+            .say("הלו, מי זה?")
+            .silence(Duration::from_millis(300))
+            .hang_up()
+            .max_duration(Duration::from_secs(60)),
+    );
+    let created = app
+        .state
+        .twilio
+        .as_ref()
+        .unwrap()
+        .create_call(&telephony::rest::CreateCall {
+            to: CALLER.into(),
+            from: BUSINESS_NUMBER.into(),
+            url: app.url("/webhook/outbound_call"),
+            status_callback: Some(app.url("/webhook/call_status")),
+            status_callback_events: vec!["completed".into()],
+            record: true,
+            // The recording callback is lost: only the listing can find the recording.
+            recording_status_callback: None,
+        })
+        .await
+        .unwrap();
+    let sid = created.sid;
+    let report = sim
+        .wait_for_call(&sid, Duration::from_secs(60))
+        .await
+        .expect("the call ran");
+    assert_eq!(
+        report.final_status,
+        "completed",
+        "{}",
+        report.print_timeline()
+    );
+    let recording = sim.recordings().into_iter().find(|r| r.call_sid == sid);
+    let recording = recording.expect("the sim recorded the call");
+
+    let listing = wait_for("the listing job", 30, || async {
+        jobs_of(&app, CALL_RECORDINGS)
+            .await
+            .into_iter()
+            .find(|j| j.state == "done")
+    })
+    .await;
+    assert_eq!(listing.payload_json()["call_sid"], sid.as_str());
+    let fetch = wait_for("the download", 30, || async {
+        jobs_of(&app, FETCH_RECORDING)
+            .await
+            .into_iter()
+            .find(|j| j.state == "done")
+    })
+    .await;
+    assert_eq!(
+        fetch.payload_json()["recording_sid"],
+        recording.sid.as_str()
+    );
+    let file = app
+        .dir
+        .path()
+        .join("data/recordings")
+        .join(format!("{sid}-{}.wav", recording.sid));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        sim.recording_wav(&recording.sid).unwrap()
+    );
+    let row = calls::by_sid(&app.state.db, &sid).await.unwrap().unwrap();
+    assert_eq!(row.direction, "outbound-api");
+    assert_eq!(row.recording_sid.as_deref(), Some(recording.sid.as_str()));
+    assert_eq!(row.recording_url.as_deref(), Some(recording.url.as_str()));
+    // No speech-to-text here: the transcript waits visibly for one.
+    let transcribe = wait_for("the transcription to wait", 30, || async {
+        jobs_of(&app, TRANSCRIBE)
+            .await
+            .into_iter()
+            .find(|j| j.state == "waiting")
+    })
+    .await;
+    assert_eq!(transcribe.payload_json()["call_sid"], sid.as_str());
+
+    // Twilio repeats `completed`: no second listing, no second download.
+    let form = params(&[
+        ("CallSid", sid.as_str()),
+        ("AccountSid", twilio::ACCOUNT_SID),
+        ("CallStatus", "completed"),
+        ("Direction", "outbound-api"),
+        ("CallDuration", "3"),
+    ]);
+    let r = app.post_signed("/webhook/call_status", &form).await;
+    assert_eq!(r.status(), 204);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(jobs_of(&app, CALL_RECORDINGS).await.len(), 1);
+    assert_eq!(jobs_of(&app, FETCH_RECORDING).await.len(), 1);
+    let log = sim.rest_log();
+    let listed = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/Calls/{sid}/Recordings.json")))
+        .count();
+    let downloads = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("{}.wav", recording.sid)))
+        .count();
+    assert_eq!((listed, downloads), (1, 1), "{log:?}");
+    app.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+dual_test!(a_natively_recorded_call_is_fetched_after_it_completes);
 
 /// A signed `handle_recording` webhook: the media is fetched with Basic auth from a Twilio
 /// stand-in (espeak-ng Hebrew), transcribed, and, the LLM answering nonsense twice,
@@ -664,8 +784,8 @@ async fn without_speech_to_text_the_job_waits_then_resumes(backend: Backend) {
     let row = wait_for_status(&app, &sid, "transcribed", 60).await;
     assert_eq!(row.transcription.as_deref(), Some(SAID));
     assert_eq!(row.call_summary.as_deref(), Some(LLM_SUMMARY));
-    let job = jobstore::get(&app.state.db, job.id).await.unwrap().unwrap();
-    assert_eq!((job.state.as_str(), job.attempts), ("done", 1));
+    let job = wait_for_job_state(&app, job.id, "done", 10).await;
+    assert_eq!(job.attempts, 1);
     assert_eq!(
         media.hits.load(Ordering::SeqCst),
         1,
@@ -739,8 +859,8 @@ async fn a_worker_killed_mid_job_is_rerun_without_duplicates(backend: Backend) {
     ));
     let row = wait_for_status(&app, &sid, "transcribed", 60).await;
     assert_eq!(row.transcription.as_deref(), Some(SAID), "not doubled");
-    let job = jobstore::get(&app.state.db, job.id).await.unwrap().unwrap();
-    assert_eq!((job.state.as_str(), job.attempts), ("done", 2));
+    let job = wait_for_job_state(&app, job.id, "done", 10).await;
+    assert_eq!(job.attempts, 2);
     assert_eq!(ai.transcriptions.load(Ordering::SeqCst), 2);
     for kind in [FETCH_RECORDING, TRANSCRIBE, SUMMARISE] {
         assert_eq!(jobs_of(&app, kind).await.len(), 1, "{kind}");
