@@ -934,6 +934,139 @@ async fn concurrent_claimers_never_share_a_job(backend: Backend) {
 }
 dual_test!(concurrent_claimers_never_share_a_job);
 
+/// Two pools (two nodes) racing over 600 short jobs, each claiming ahead of its free slots:
+/// every job runs exactly once and ends `done`; a pool stopped with claimed jobs it never
+/// started hands them back at once.
+async fn two_pools_never_run_one_job_twice(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("MOKDAN_JOB_WORKERS", "0")]).await;
+    let db = app.state.db.clone();
+    let n = 600usize;
+    for i in 0..n {
+        let payload = serde_json::json!({ "n": i });
+        mokdan::jobs::enqueue(&db, "noop", &payload, None)
+            .await
+            .unwrap();
+    }
+    let runs = Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+    let stop = CancellationToken::new();
+    let mut pools = Vec::new();
+    for p in 0..2 {
+        let runs = runs.clone();
+        let handler = move |job: Job| {
+            let runs = runs.clone();
+            async move {
+                runs.lock().unwrap().push(job.id);
+                tokio::task::yield_now().await;
+                Ok::<_, JobError>(Outcome::Done)
+            }
+        };
+        pools.push(tokio::spawn(mokdan::jobs::run_pool(
+            db.clone(),
+            Arc::new(handler),
+            PoolConfig {
+                worker_id: format!("node-{p}"),
+                ..test_pool(60_000)
+            },
+            stop.clone(),
+        )));
+    }
+    wait_for("every job to be done", 60, || async {
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state <> 'done'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        (left == 0).then_some(())
+    })
+    .await;
+    stop.cancel();
+    for p in pools {
+        p.await.unwrap();
+    }
+    let mut ran = runs.lock().unwrap().clone();
+    assert_eq!(ran.len(), n, "each job ran once");
+    ran.sort_unstable();
+    ran.dedup();
+    assert_eq!(ran.len(), n, "no job ran twice");
+    let (attempts,): (i64,) = sqlx::query_as("SELECT MAX(attempts) FROM jobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1);
+
+    // A pool that is stopped while it holds claimed, unstarted jobs hands them back: ten
+    // quick jobs teach it that jobs are short (so it claims ahead), then two hang.
+    for i in 0..40 {
+        let payload = serde_json::json!({ "later": i });
+        mokdan::jobs::enqueue(&db, "noop", &payload, None)
+            .await
+            .unwrap();
+    }
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let stop = CancellationToken::new();
+    let handler = {
+        let (gate, started) = (gate.clone(), started.clone());
+        move |_job: Job| {
+            let (gate, started) = (gate.clone(), started.clone());
+            async move {
+                if started.fetch_add(1, Ordering::SeqCst) >= 10 {
+                    let _ = gate.acquire().await;
+                }
+                Ok::<_, JobError>(Outcome::Done)
+            }
+        }
+    };
+    let pool = tokio::spawn(mokdan::jobs::run_pool(
+        db.clone(),
+        Arc::new(handler),
+        PoolConfig {
+            worker_id: "stopping".into(),
+            concurrency: 2,
+            ..test_pool(60_000)
+        },
+        stop.clone(),
+    ));
+    wait_for("two jobs to hang", 30, || async {
+        (started.load(Ordering::SeqCst) == 12).then_some(())
+    })
+    .await;
+    let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state = 'running'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(held > 2, "claimed ahead of its two slots: {held}");
+    stop.cancel();
+    gate.add_permits(1000);
+    pool.await.unwrap();
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        12,
+        "nothing started after the stop"
+    );
+    let count = |state: &'static str| {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state = $1")
+                .bind(state)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+            n
+        }
+    };
+    assert_eq!(count("running").await, 0, "nothing left to a lease");
+    assert_eq!(count("done").await, (n + 12) as i64);
+    assert_eq!(count("queued").await, 28, "unstarted jobs are queued again");
+    let (max_attempts,): (i64,) =
+        sqlx::query_as("SELECT MAX(attempts) FROM jobs WHERE state = 'queued'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(max_attempts, 0, "a handed-back claim is not an attempt");
+    app.shutdown().await.unwrap();
+}
+dual_test!(two_pools_never_run_one_job_twice);
+
 /// A job that panics every time goes `dead` after its attempts, shows in the API, and the
 /// operator's retry runs it again.
 async fn a_poisoned_job_goes_dead_and_the_operator_revives_it(backend: Backend) {

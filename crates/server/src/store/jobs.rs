@@ -90,7 +90,10 @@ where
 ///
 /// A running job's `run_after` is kept equal to its `lease_until`, so both kinds of
 /// claimable job are found by walking the partial index `jobs_claimable (run_after, id)`
-/// in order, and a claim costs the same with a million finished jobs as with none.
+/// in order, and a claim costs the same with a million finished jobs as with none. (A
+/// queued job never holds a lease, so the lease test needs no `state` test: written with
+/// one, PostgreSQL planned a bitmap scan of every queued job plus a sort whenever its
+/// statistics were stale, 20 times the cost of the index walk with 10,000 jobs queued.)
 pub async fn claim(
     db: &Db,
     worker: &str,
@@ -103,7 +106,7 @@ pub async fn claim(
          run_after = $2, locked_by = $3, updated_at = $1 \
          WHERE id IN (SELECT id FROM jobs \
          WHERE state IN ('queued', 'running') AND run_after <= $1 \
-         AND ((state = 'queued') OR (state = 'running' AND lease_until < $1)) \
+         AND (lease_until IS NULL OR lease_until < $1) \
          ORDER BY run_after, id LIMIT $4{}) \
          RETURNING {COLUMNS}",
         db.backend.skip_locked()
