@@ -91,9 +91,16 @@ pub async fn run_reply(state: &AppState, job: &Job) -> JobResult {
         )));
     };
     let business = crate::store::businesses::get(&state.db, business_id).await?;
+    let Some(business) = business.filter(|b| b.auto_reply != 0) else {
+        tracing::info!(
+            inbound = msg.id,
+            "auto-reply turned off since the message came: none sent"
+        );
+        return Ok(Outcome::Done);
+    };
     let task = crate::whatsapp::reply::ReplyTask {
         business_id,
-        business_name: business.map(|b| b.name).unwrap_or_default(),
+        business_name: business.name,
         customer_id,
         inbound_id: msg.id,
         provider,
