@@ -65,19 +65,6 @@ pub async fn link_customer(
     name: Option<&str>,
     at: i64,
 ) -> Result<Option<Linked>, sqlx::Error> {
-    link_customer_on(&db.pool, number, from, name, at).await
-}
-
-async fn link_customer_on<'c, E>(
-    conn: E,
-    number: &Phone,
-    from: &Phone,
-    name: Option<&str>,
-    at: i64,
-) -> Result<Option<Linked>, sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
     sqlx::query_as(
         "INSERT INTO customers (business_id, name, phone, source, last_inbound_at, created_at, \
          updated_at) \
@@ -98,7 +85,7 @@ where
     .bind(from.as_str())
     .bind(name.map(str::trim).filter(|n| !n.is_empty()))
     .bind(at)
-    .fetch_optional(conn)
+    .fetch_optional(&db.pool)
     .await
 }
 
@@ -161,9 +148,9 @@ pub async fn record_inbound(
     record_inbound_with(db, to, from, m, None).await
 }
 
-/// [`record_inbound`], and in the same transaction (the same statement on PostgreSQL) the
-/// auto-reply job, when `reply` is given, the message is new and its business has
-/// auto-reply on. A crash can never keep the message and lose its reply.
+/// [`record_inbound`], and with the message (in the same statement on PostgreSQL, the same
+/// transaction on SQLite) the auto-reply job, when `reply` is given, the message is new and
+/// its business has auto-reply on. A crash can never keep the message and lose its reply.
 pub async fn record_inbound_with(
     db: &Db,
     to: Option<&Phone>,
@@ -177,19 +164,28 @@ pub async fn record_inbound_with(
     {
         return record_inbound_in_one(db, to, from, m, reply, at).await;
     }
-    let mut tx = db.pool.begin().await?;
     let linked = match to {
-        Some(to) => link_customer_on(&mut *tx, to, from, m.profile_name.as_deref(), at).await?,
+        Some(to) => link_customer(db, to, from, m.profile_name.as_deref(), at).await?,
         None => None,
     };
     let mut m = m.clone();
     m.business_id = linked.as_ref().map(|l| l.business_id);
     m.customer_id = linked.as_ref().map(|l| l.customer_id);
+    let reply = reply.filter(|_| linked.as_ref().is_some_and(|l| l.auto_reply != 0));
+    let Some(reply) = reply else {
+        // No reply to enqueue: one short write, as SQLite likes them (a transaction would
+        // hold the write lock across statements and make other writers wait).
+        let message_id = insert_inbound(db, &m).await?;
+        return Ok(Receipt {
+            message_id,
+            linked,
+            reply_job: None,
+        });
+    };
+    let mut tx = db.pool.begin().await?;
     let message_id = insert_inbound_on(&mut *tx, &m).await?;
     let mut reply_job = None;
-    if let (Some(id), Some(l), Some(reply)) = (message_id, &linked, reply)
-        && l.auto_reply != 0
-    {
+    if let Some(id) = message_id {
         let payload = reply.payload(id);
         let key = ReplyJob::key(id);
         reply_job = super::jobs::insert_on(
