@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid, params};
 use common::{Backend, TestApp};
-use mokdan::jobs::kinds::{AppHandler, FETCH_RECORDING, SUMMARISE, TRANSCRIBE};
+use mokdan::jobs::kinds::{AppHandler, CALL_RECORDINGS, FETCH_RECORDING, SUMMARISE, TRANSCRIBE};
 use mokdan::jobs::{JobError, Outcome, PoolConfig};
 use mokdan::store::jobs::{self as jobstore, Job};
 use mokdan::store::{calls, customers};
@@ -458,16 +458,136 @@ async fn sim_call_is_recorded_transcribed_summarised_and_filed(backend: Backend)
         sim.recording_wav(&recording.sid).unwrap()
     );
     // handle_recording and recording_status both reported it: still one job per step.
+    // (A job's success is recorded just after its work, in a batch.)
     for kind in [FETCH_RECORDING, TRANSCRIBE, SUMMARISE] {
         let jobs = jobs_of(&app, kind).await;
         assert_eq!(jobs.len(), 1, "{kind}");
-        assert_eq!(jobs[0].state, "done", "{kind}");
+        wait_for_job_state(&app, jobs[0].id, "done", 10).await;
     }
     assert_eq!(ai.transcriptions.load(Ordering::SeqCst), 1);
     assert_eq!(ai.chats.load(Ordering::SeqCst), 1);
     app.shutdown().await.unwrap();
 }
 dual_test!(sim_call_is_recorded_transcribed_summarised_and_filed);
+
+/// V11 without its callback: an outbound call placed with `Record=true` whose recording
+/// callback never reaches us. When `call_status` says `completed`, a job lists the call's
+/// recordings through the REST API and fetches each from the sim; a repeated `completed`
+/// adds nothing.
+async fn a_natively_recorded_call_is_fetched_after_it_completes(backend: Backend) {
+    let sim = sim::Sim::start(sim::SimConfig::new(twilio::ACCOUNT_SID, AUTH_TOKEN).speed(8.0))
+        .await
+        .unwrap();
+    let api = sim.api_base();
+    let (app, _business_id) = app_with(backend, &[("TWILIO_API_BASE", &api)]).await;
+    sim.set_callee_script(
+        sim::CallerScript::new()
+            .wait_for_agent(Duration::from_secs(20))
+            .say("הלו, מי זה?")
+            .silence(Duration::from_millis(300))
+            .hang_up()
+            .max_duration(Duration::from_secs(60)),
+    );
+    let created = app
+        .state
+        .twilio
+        .as_ref()
+        .unwrap()
+        .create_call(&telephony::rest::CreateCall {
+            to: CALLER.into(),
+            from: BUSINESS_NUMBER.into(),
+            url: app.url("/webhook/outbound_call"),
+            status_callback: Some(app.url("/webhook/call_status")),
+            status_callback_events: vec!["completed".into()],
+            record: true,
+            // The recording callback is lost: only the listing can find the recording.
+            recording_status_callback: None,
+        })
+        .await
+        .unwrap();
+    let sid = created.sid;
+    let report = sim
+        .wait_for_call(&sid, Duration::from_secs(60))
+        .await
+        .expect("the call ran");
+    assert_eq!(
+        report.final_status,
+        "completed",
+        "{}",
+        report.print_timeline()
+    );
+    let recording = sim.recordings().into_iter().find(|r| r.call_sid == sid);
+    let recording = recording.expect("the sim recorded the call");
+
+    let listing = wait_for("the listing job", 30, || async {
+        jobs_of(&app, CALL_RECORDINGS)
+            .await
+            .into_iter()
+            .find(|j| j.state == "done")
+    })
+    .await;
+    assert_eq!(listing.payload_json()["call_sid"], sid.as_str());
+    let fetch = wait_for("the download", 30, || async {
+        jobs_of(&app, FETCH_RECORDING)
+            .await
+            .into_iter()
+            .find(|j| j.state == "done")
+    })
+    .await;
+    assert_eq!(
+        fetch.payload_json()["recording_sid"],
+        recording.sid.as_str()
+    );
+    let file = app
+        .dir
+        .path()
+        .join("data/recordings")
+        .join(format!("{sid}-{}.wav", recording.sid));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        sim.recording_wav(&recording.sid).unwrap()
+    );
+    let row = calls::by_sid(&app.state.db, &sid).await.unwrap().unwrap();
+    assert_eq!(row.direction, "outbound-api");
+    assert_eq!(row.recording_sid.as_deref(), Some(recording.sid.as_str()));
+    assert_eq!(row.recording_url.as_deref(), Some(recording.url.as_str()));
+    // No speech-to-text here: the transcript waits visibly for one.
+    let transcribe = wait_for("the transcription to wait", 30, || async {
+        jobs_of(&app, TRANSCRIBE)
+            .await
+            .into_iter()
+            .find(|j| j.state == "waiting")
+    })
+    .await;
+    assert_eq!(transcribe.payload_json()["call_sid"], sid.as_str());
+
+    // Twilio repeats `completed`: no second listing, no second download.
+    let form = params(&[
+        ("CallSid", sid.as_str()),
+        ("AccountSid", twilio::ACCOUNT_SID),
+        ("CallStatus", "completed"),
+        ("Direction", "outbound-api"),
+        ("CallDuration", "3"),
+    ]);
+    let r = app.post_signed("/webhook/call_status", &form).await;
+    assert_eq!(r.status(), 204);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(jobs_of(&app, CALL_RECORDINGS).await.len(), 1);
+    assert_eq!(jobs_of(&app, FETCH_RECORDING).await.len(), 1);
+    let log = sim.rest_log();
+    let listed = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/Calls/{sid}/Recordings.json")))
+        .count();
+    let downloads = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("{}.wav", recording.sid)))
+        .count();
+    assert_eq!((listed, downloads), (1, 1), "{log:?}");
+    app.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+dual_test!(a_natively_recorded_call_is_fetched_after_it_completes);
 
 /// A signed `handle_recording` webhook: the media is fetched with Basic auth from a Twilio
 /// stand-in (espeak-ng Hebrew), transcribed, and, the LLM answering nonsense twice,
@@ -668,8 +788,8 @@ async fn without_speech_to_text_the_job_waits_then_resumes(backend: Backend) {
     let row = wait_for_status(&app, &sid, "transcribed", 60).await;
     assert_eq!(row.transcription.as_deref(), Some(SAID));
     assert_eq!(row.call_summary.as_deref(), Some(LLM_SUMMARY));
-    let job = jobstore::get(&app.state.db, job.id).await.unwrap().unwrap();
-    assert_eq!((job.state.as_str(), job.attempts), ("done", 1));
+    let job = wait_for_job_state(&app, job.id, "done", 10).await;
+    assert_eq!(job.attempts, 1);
     assert_eq!(
         media.hits.load(Ordering::SeqCst),
         1,
@@ -743,8 +863,8 @@ async fn a_worker_killed_mid_job_is_rerun_without_duplicates(backend: Backend) {
     ));
     let row = wait_for_status(&app, &sid, "transcribed", 60).await;
     assert_eq!(row.transcription.as_deref(), Some(SAID), "not doubled");
-    let job = jobstore::get(&app.state.db, job.id).await.unwrap().unwrap();
-    assert_eq!((job.state.as_str(), job.attempts), ("done", 2));
+    let job = wait_for_job_state(&app, job.id, "done", 10).await;
+    assert_eq!(job.attempts, 2);
     assert_eq!(ai.transcriptions.load(Ordering::SeqCst), 2);
     for kind in [FETCH_RECORDING, TRANSCRIBE, SUMMARISE] {
         assert_eq!(jobs_of(&app, kind).await.len(), 1, "{kind}");
@@ -817,6 +937,139 @@ async fn concurrent_claimers_never_share_a_job(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(concurrent_claimers_never_share_a_job);
+
+/// Two pools (two nodes) racing over 600 short jobs, each claiming ahead of its free slots:
+/// every job runs exactly once and ends `done`; a pool stopped with claimed jobs it never
+/// started hands them back at once.
+async fn two_pools_never_run_one_job_twice(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("MOKDAN_JOB_WORKERS", "0")]).await;
+    let db = app.state.db.clone();
+    let n = 600usize;
+    for i in 0..n {
+        let payload = serde_json::json!({ "n": i });
+        mokdan::jobs::enqueue(&db, "noop", &payload, None)
+            .await
+            .unwrap();
+    }
+    let runs = Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+    let stop = CancellationToken::new();
+    let mut pools = Vec::new();
+    for p in 0..2 {
+        let runs = runs.clone();
+        let handler = move |job: Job| {
+            let runs = runs.clone();
+            async move {
+                runs.lock().unwrap().push(job.id);
+                tokio::task::yield_now().await;
+                Ok::<_, JobError>(Outcome::Done)
+            }
+        };
+        pools.push(tokio::spawn(mokdan::jobs::run_pool(
+            db.clone(),
+            Arc::new(handler),
+            PoolConfig {
+                worker_id: format!("node-{p}"),
+                ..test_pool(60_000)
+            },
+            stop.clone(),
+        )));
+    }
+    wait_for("every job to be done", 60, || async {
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state <> 'done'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        (left == 0).then_some(())
+    })
+    .await;
+    stop.cancel();
+    for p in pools {
+        p.await.unwrap();
+    }
+    let mut ran = runs.lock().unwrap().clone();
+    assert_eq!(ran.len(), n, "each job ran once");
+    ran.sort_unstable();
+    ran.dedup();
+    assert_eq!(ran.len(), n, "no job ran twice");
+    let (attempts,): (i64,) = sqlx::query_as("SELECT MAX(attempts) FROM jobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1);
+
+    // A pool that is stopped while it holds claimed, unstarted jobs hands them back: ten
+    // quick jobs teach it that jobs are short (so it claims ahead), then two hang.
+    for i in 0..40 {
+        let payload = serde_json::json!({ "later": i });
+        mokdan::jobs::enqueue(&db, "noop", &payload, None)
+            .await
+            .unwrap();
+    }
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let stop = CancellationToken::new();
+    let handler = {
+        let (gate, started) = (gate.clone(), started.clone());
+        move |_job: Job| {
+            let (gate, started) = (gate.clone(), started.clone());
+            async move {
+                if started.fetch_add(1, Ordering::SeqCst) >= 10 {
+                    let _ = gate.acquire().await;
+                }
+                Ok::<_, JobError>(Outcome::Done)
+            }
+        }
+    };
+    let pool = tokio::spawn(mokdan::jobs::run_pool(
+        db.clone(),
+        Arc::new(handler),
+        PoolConfig {
+            worker_id: "stopping".into(),
+            concurrency: 2,
+            ..test_pool(60_000)
+        },
+        stop.clone(),
+    ));
+    wait_for("two jobs to hang", 30, || async {
+        (started.load(Ordering::SeqCst) == 12).then_some(())
+    })
+    .await;
+    let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state = 'running'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(held > 2, "claimed ahead of its two slots: {held}");
+    stop.cancel();
+    gate.add_permits(1000);
+    pool.await.unwrap();
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        12,
+        "nothing started after the stop"
+    );
+    let count = |state: &'static str| {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state = $1")
+                .bind(state)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+            n
+        }
+    };
+    assert_eq!(count("running").await, 0, "nothing left to a lease");
+    assert_eq!(count("done").await, (n + 12) as i64);
+    assert_eq!(count("queued").await, 28, "unstarted jobs are queued again");
+    let (max_attempts,): (i64,) =
+        sqlx::query_as("SELECT MAX(attempts) FROM jobs WHERE state = 'queued'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(max_attempts, 0, "a handed-back claim is not an attempt");
+    app.shutdown().await.unwrap();
+}
+dual_test!(two_pools_never_run_one_job_twice);
 
 /// A job that panics every time goes `dead` after its attempts, shows in the API, and the
 /// operator's retry runs it again.

@@ -264,7 +264,10 @@ async fn statuses_out_of_order_end_at_the_highest(backend: Backend) {
         None,
     )
     .await;
-    let id = sent["provider_message_id"].as_str().unwrap().to_string();
+    let id = settled_answer(&app, business_id, &sent)
+        .await
+        .provider_message_id
+        .unwrap();
     let batch = json!({"events": [
         {"event": "status", "id": id, "status": "read"},
         {"event": "status", "id": id, "status": "delivery_ack"},
@@ -282,7 +285,10 @@ async fn statuses_out_of_order_end_at_the_highest(backend: Backend) {
         None,
     )
     .await;
-    let id2 = second["provider_message_id"].as_str().unwrap().to_string();
+    let id2 = settled_answer(&app, business_id, &second)
+        .await
+        .provider_message_id
+        .unwrap();
     for ev in [
         json!({"event": "status", "id": id2, "status": "failed", "error_code": 463, "error_message": "not allowed"}),
         json!({"event": "status", "id": id2, "status": "read"}),
@@ -354,9 +360,10 @@ async fn window_templates_idempotency_and_retries(backend: Backend) {
     // A 422 is permanent: failed with the bridge's code, never retried.
     f.script.lock().unwrap().push(422);
     let (_, failed) = send(&app, req.clone(), Some("order-18")).await;
+    let failed = settled_answer(&app, business_id, &failed).await;
     assert_eq!(
-        (failed["status"].as_str(), failed["error_code"].as_str()),
-        (Some("failed"), Some("not_registered"))
+        (failed.status.as_str(), failed.error_code.as_deref()),
+        ("failed", Some("not_registered"))
     );
     assert_eq!(sends(&f).len(), 3);
     app.shutdown().await.unwrap();

@@ -382,7 +382,10 @@ async fn statuses_out_of_order_end_at_the_highest_and_failures_stay(backend: Bac
     )
     .await;
     assert_eq!(code, 200, "{sent}");
-    let wamid = sent["provider_message_id"].as_str().unwrap().to_string();
+    let wamid = settled_answer(&app, business_id, &sent)
+        .await
+        .provider_message_id
+        .unwrap();
     assert!(wamid.starts_with("wamid."));
     // Meta skips `delivered` here, and a late `sent` arrives after `read`.
     for s in ["read", "sent"] {
@@ -403,7 +406,10 @@ async fn statuses_out_of_order_end_at_the_highest_and_failures_stay(backend: Bac
         None,
     )
     .await;
-    let wamid2 = second["provider_message_id"].as_str().unwrap().to_string();
+    let wamid2 = settled_answer(&app, business_id, &second)
+        .await
+        .provider_message_id
+        .unwrap();
     for (s, code) in [
         ("sent", None),
         ("failed", Some(131047)),
@@ -450,6 +456,7 @@ async fn the_window_refuses_free_text_and_templates_go_out(backend: Backend) {
     )
     .await;
     assert_eq!(code, 200, "{body}");
+    settled_answer(&app, business_id, &body).await;
     let seen = sends(&f);
     assert_eq!(seen.len(), 1);
     let sent = seen[0].json();
@@ -484,6 +491,10 @@ async fn idempotent_sends_reach_meta_once(backend: Backend) {
     let ids: Vec<&Value> = all.iter().map(|(_, b)| &b["id"]).collect();
     assert!(all.iter().all(|(c, _)| *c == 200), "{all:?}");
     assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+    settled_answer(&app, business_id, &all[0].1).await;
+    let (_, late) = send(&app, req.clone(), Some("retry-me")).await;
+    assert_eq!(late["id"], all[0].1["id"]);
+    assert!(late["provider_message_id"].is_string(), "{late}");
     assert_eq!(sends(&f).len(), 1);
     app.shutdown().await.unwrap();
 }

@@ -408,10 +408,18 @@ async fn statuses_only_move_forward_and_failures_keep_their_code(backend: Backen
     .await;
     assert_eq!(code, 200, "{first}");
     assert_eq!(
-        first["status"], "sent",
-        "the early status was applied: {first}"
+        first["status"], "queued",
+        "answered before the send: {first}"
     );
-    let sid = first["provider_message_id"].as_str().unwrap().to_string();
+    let id = first["id"].as_i64().unwrap();
+    let first = eventually("the early status to be applied", || async {
+        store::get(&app.state.db, business_id, id)
+            .await
+            .unwrap()
+            .filter(|m| m.status == "sent")
+    })
+    .await;
+    let sid = first.provider_message_id.unwrap();
 
     for s in ["read", "sent", "delivered", "queued", "sent"] {
         status(&app, &sid, s, None).await;
@@ -429,7 +437,10 @@ async fn statuses_only_move_forward_and_failures_keep_their_code(backend: Backen
         None,
     )
     .await;
-    let sid2 = second["provider_message_id"].as_str().unwrap().to_string();
+    let sid2 = settled_answer(&app, business_id, &second)
+        .await
+        .provider_message_id
+        .unwrap();
     status(&app, &sid2, "sent", None).await;
     status(&app, &sid2, "undelivered", Some("63024")).await;
     status(&app, &sid2, "delivered", None).await;
@@ -513,7 +524,7 @@ async fn free_form_outside_the_window_is_refused_before_twilio_and_templates_go_
     .await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "queued");
-    let seen = log_of(&fake.log);
+    let seen = seen_at_least(&fake.log, 1).await;
     assert_eq!(seen.len(), 1);
     assert_eq!(
         seen[0].field("ContentSid").as_deref(),
@@ -540,7 +551,9 @@ async fn free_form_outside_the_window_is_refused_before_twilio_and_templates_go_
     .await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(
-        log_of(&fake.log)[1].field("Body").as_deref(),
+        seen_at_least(&fake.log, 2).await[1]
+            .field("Body")
+            .as_deref(),
         Some("מחכים לך 🙂")
     );
     app.shutdown().await.unwrap();
@@ -560,23 +573,32 @@ async fn idempotent_sends_reach_twilio_once(backend: Backend) {
     let req = json!({"business_id": business_id, "to": CUSTOMER, "body": "נתראה מחר"});
     let (code, first) = send(&app, req.clone(), Some("key-1")).await;
     assert_eq!(code, 200, "{first}");
+    // Retries of the request, while the send is queued and after it went out.
     let attempts =
         futures::future::join_all((0..5).map(|_| send(&app, req.clone(), Some("key-1")))).await;
     for (code, again) in attempts {
         assert_eq!(code, 200);
         assert_eq!(again["id"], first["id"]);
-        assert_eq!(again["provider_message_id"], first["provider_message_id"]);
     }
-    assert_eq!(log_of(&fake.log).len(), 1, "sent once");
+    let sent = settled_answer(&app, business_id, &first).await;
+    let (_, late) = send(&app, req.clone(), Some("key-1")).await;
+    assert_eq!(late["id"], first["id"]);
+    assert_eq!(
+        late["provider_message_id"].as_str(),
+        sent.provider_message_id.as_deref()
+    );
     let (_, other) = send(&app, req.clone(), Some("key-2")).await;
     assert_ne!(other["id"], first["id"]);
-    assert_eq!(log_of(&fake.log).len(), 2);
+    settled_answer(&app, business_id, &other).await;
+    assert_eq!(log_of(&fake.log).len(), 2, "each key sent once");
     app.shutdown().await.unwrap();
 }
 dual_test!(idempotent_sends_reach_twilio_once);
 
+/// 429 twice, then 201: the queue retries with backoff, one message is sent and its status
+/// only moves forward. A 400 is stored on the message with its code and never retried.
 async fn provider_errors_retry_when_momentary_and_stick_when_permanent(backend: Backend) {
-    let (api, fake) = fake_twilio(vec![503, 429], None).await;
+    let (api, fake) = fake_twilio(vec![429, 429], None).await;
     let app = app_with(
         backend,
         &[("TWILIO_API_BASE", &api), ("WHATSAPP_PROVIDER", "twilio")],
@@ -594,17 +616,38 @@ async fn provider_errors_retry_when_momentary_and_stick_when_permanent(backend: 
     assert_eq!(code, 200);
     assert_eq!(body["status"], "queued", "{body}");
     let id = body["id"].as_i64().unwrap();
-    let m = eventually("the retried send", || async {
-        let m = store::get(&app.state.db, business_id, id)
+    // Between attempts the message is back to queued, with the provider's answer on it.
+    let waiting = eventually("the first refusal to be stored", || async {
+        store::get(&app.state.db, business_id, id)
             .await
             .unwrap()
-            .unwrap();
-        m.provider_message_id.is_some().then_some(m)
+            .filter(|m| m.attempts >= 1 && m.status == "queued" && m.provider_message_id.is_none())
     })
     .await;
-    assert_eq!(m.status, "queued");
+    assert_eq!(waiting.error_code.as_deref(), Some("20500"));
+    let m = settled(&app, business_id, id).await;
+    assert_eq!(
+        m.status, "queued",
+        "Twilio's own answer, ahead of its callbacks"
+    );
     assert_eq!(m.attempts, 3);
+    assert_eq!((m.error_code, m.error_message), (None, None));
     assert_eq!(log_of(&fake.log).len(), 3);
+    let sid = m.provider_message_id.unwrap();
+    status(&app, &sid, "delivered", None).await;
+    status(&app, &sid, "sent", None).await;
+    let m = store::get(&app.state.db, business_id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.status, "delivered");
+    let job = mokdan::store::jobs::by_kind(&app.state.db, "whatsapp_send")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.payload_json()["message_id"] == json!(id))
+        .unwrap();
+    assert_eq!((job.state.as_str(), job.attempts), ("done", 3));
 
     // 400 (Twilio 21211, invalid number): stored as failed with the code, never retried.
     fake.script.lock().unwrap().push(400);
@@ -614,13 +657,89 @@ async fn provider_errors_retry_when_momentary_and_stick_when_permanent(backend: 
         None,
     )
     .await;
-    assert_eq!(body["status"], "failed", "{body}");
-    assert_eq!(body["error_code"], "21211");
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    assert_eq!(log_of(&fake.log).len(), 4);
+    assert_eq!(body["status"], "queued", "{body}");
+    let m = settled_answer(&app, business_id, &body).await;
+    assert_eq!(m.status, "failed");
+    assert_eq!(m.error_code.as_deref(), Some("21211"));
+    assert_eq!(m.attempts, 1);
+    let r = get_as(
+        &app,
+        OPERATOR_EMAIL,
+        &format!("/api/whatsapp/threads/{customer}?business_id={business_id}"),
+    )
+    .await;
+    let thread: Value = r.json().await.unwrap();
+    let shown = thread["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == body["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (shown["status"].as_str(), shown["error_code"].as_str()),
+        (Some("failed"), Some("21211")),
+        "{shown}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(log_of(&fake.log).len(), 4, "no retry of a permanent error");
     app.shutdown().await.unwrap();
 }
 dual_test!(provider_errors_retry_when_momentary_and_stick_when_permanent);
+
+/// The process dies after a send was accepted and before it reached Twilio (here: it runs
+/// no workers and is dropped, as kill -9 would leave it). The message and its job are in
+/// the database, so the next start sends it, once; a further restart sends nothing more.
+async fn a_send_survives_a_restart_and_goes_out_once(backend: Backend) {
+    let (api, fake) = fake_twilio(vec![], None).await;
+    let (db_url, dir) = common::fresh_database(backend).await;
+    let vars = |workers: &'static str| {
+        vec![
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+            ("TWILIO_API_BASE", api.as_str()),
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("MOKDAN_JOB_WORKERS", workers),
+            // As in production: sign-ins outlive a restart.
+            ("JWT_SECRET", "restart-test-secret-0123456789"),
+        ]
+    };
+    let doomed = TestApp::spawn_on(db_url.clone(), dir, &vars("0")).await;
+    let business_id = business(&doomed, BUSINESS_NUMBER, BUSINESS_NAME, false).await;
+    operator(&doomed).await;
+    customer_wrote_ago(&doomed, business_id, CUSTOMER, Some(1000)).await;
+    let req = json!({"business_id": business_id, "to": CUSTOMER, "body": "נשמר לפני הקריסה"});
+    let (code, body) = send(&doomed, req.clone(), Some("crash-1")).await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("queued")),
+        "{body}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        log_of(&fake.log).is_empty(),
+        "nothing was sent before the crash"
+    );
+    let TestApp { dir, .. } = doomed;
+
+    let revived = TestApp::spawn_on(db_url.clone(), dir, &vars("2")).await;
+    let m = settled_answer(&revived, business_id, &body).await;
+    assert_eq!(m.status, "queued", "accepted by Twilio");
+    assert!(m.provider_message_id.is_some());
+    let seen = log_of(&fake.log);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].field("Body").as_deref(), Some("נשמר לפני הקריסה"));
+    // The client retries its request after the restart: the same message, nothing sent.
+    let (code, again) = send(&revived, req, Some("crash-1")).await;
+    assert_eq!((code, &again["id"]), (200, &body["id"]), "{again}");
+    let TestApp { dir, .. } = revived;
+
+    let later = TestApp::spawn_on(db_url, dir, &vars("2")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(log_of(&fake.log).len(), 1, "sent once across restarts");
+    later.shutdown().await.unwrap();
+}
+dual_test!(a_send_survives_a_restart_and_goes_out_once);
 
 async fn threads_and_media_are_tenant_scoped(backend: Backend) {
     let (api, fake) = fake_twilio(vec![], None).await;
@@ -806,7 +925,7 @@ async fn sends_are_per_business(backend: Backend) {
         assert_eq!(code, 200, "{who}: {m}");
         assert_eq!(m["business_id"], json!(a));
         assert_eq!(m["customer_id"], json!(cust_a));
-        let seen = log_of(&fake.log);
+        let seen = seen_at_least(&fake.log, n + 1).await;
         assert_eq!(seen.len(), n + 1);
         assert_eq!(
             seen[n].field("From").as_deref(),
@@ -824,7 +943,9 @@ async fn sends_are_per_business(backend: Backend) {
     assert_eq!(code, 200, "{m}");
     assert_eq!(m["business_id"], json!(b));
     assert_eq!(
-        log_of(&fake.log)[2].field("From").as_deref(),
+        seen_at_least(&fake.log, 3).await[2]
+            .field("From")
+            .as_deref(),
         Some("whatsapp:+97239999999")
     );
     let sent = log_of(&fake.log).len();
@@ -922,7 +1043,7 @@ async fn sends_are_per_business(backend: Backend) {
     .await;
     assert_eq!(code, 200, "{m}");
     assert_eq!(m["business_id"], json!(a));
-    assert_eq!(log_of(&fake.log).len(), sent + 2);
+    assert_eq!(seen_at_least(&fake.log, sent + 2).await.len(), sent + 2);
 
     // The same Idempotency-Key in two businesses is two messages.
     let (_, in_a) = send_as(

@@ -198,7 +198,13 @@ async fn call_status(State(state): State<AppState>, req: TwilioRequest) -> Respo
     })
     .await;
     match result {
-        Ok(moved) => tracing::info!(call_sid = sid, status, moved, "CALL_STATUS"),
+        Ok(moved) => {
+            tracing::info!(call_sid = sid, status, moved, "CALL_STATUS");
+            if status == "completed" {
+                // Twilio recorded the call itself (V11): fetch it even without the callback.
+                crate::jobs::kinds::call_recordings::after_completed(&state, sid).await;
+            }
+        }
         Err(e) => {
             db_error("/webhook/call_status", sid, &e);
             let status = Pending::Status {

@@ -9,9 +9,10 @@
 //! nothing the second time.
 
 pub mod kinds;
+pub mod pool;
 pub mod queue;
 pub mod routes;
 pub mod worker;
 
-pub use queue::{enqueue, enqueue_at, enqueue_with};
+pub use queue::{enqueue, enqueue_at, enqueue_with, wake};
 pub use worker::{Handler, JobError, Outcome, PoolConfig, run_pool, run_workers};

@@ -111,6 +111,30 @@ pub struct Receipt {
     pub message_id: Option<i64>,
     /// The business and customer, when a business owns the number written to.
     pub linked: Option<Linked>,
+    /// The auto-reply job enqueued with the message, if any.
+    pub reply_job: Option<i64>,
+}
+
+/// The auto-reply to enqueue with an inbound message, if its business has auto-reply on.
+#[derive(Clone, Debug)]
+pub struct ReplyJob {
+    /// The job's kind.
+    pub kind: &'static str,
+    /// Our public base URL, for the reply's status callbacks.
+    pub base: Option<String>,
+    pub max_attempts: i64,
+}
+
+impl ReplyJob {
+    /// The job's payload for inbound message `inbound_id`.
+    pub fn payload(&self, inbound_id: i64) -> serde_json::Value {
+        serde_json::json!({ "inbound_id": inbound_id, "base": self.base })
+    }
+
+    /// One reply job per inbound message.
+    pub fn key(inbound_id: i64) -> String {
+        format!("wa_reply:{inbound_id}")
+    }
 }
 
 /// Links (see [`link_customer`]) and stores an inbound message unless already stored.
@@ -121,11 +145,24 @@ pub async fn record_inbound(
     from: &Phone,
     m: &NewInbound,
 ) -> Result<Receipt, sqlx::Error> {
+    record_inbound_with(db, to, from, m, None).await
+}
+
+/// [`record_inbound`], and with the message (in the same statement on PostgreSQL, the same
+/// transaction on SQLite) the auto-reply job, when `reply` is given, the message is new and
+/// its business has auto-reply on. A crash can never keep the message and lose its reply.
+pub async fn record_inbound_with(
+    db: &Db,
+    to: Option<&Phone>,
+    from: &Phone,
+    m: &NewInbound,
+    reply: Option<&ReplyJob>,
+) -> Result<Receipt, sqlx::Error> {
     let at = now_ms();
     if let Some(to) = to
         && db.backend.has_writable_ctes()
     {
-        return record_inbound_in_one(db, to, from, m, at).await;
+        return record_inbound_in_one(db, to, from, m, reply, at).await;
     }
     let linked = match to {
         Some(to) => link_customer(db, to, from, m.profile_name.as_deref(), at).await?,
@@ -134,16 +171,51 @@ pub async fn record_inbound(
     let mut m = m.clone();
     m.business_id = linked.as_ref().map(|l| l.business_id);
     m.customer_id = linked.as_ref().map(|l| l.customer_id);
-    let message_id = insert_inbound(db, &m).await?;
-    Ok(Receipt { message_id, linked })
+    let reply = reply.filter(|_| linked.as_ref().is_some_and(|l| l.auto_reply != 0));
+    let Some(reply) = reply else {
+        // No reply to enqueue: one short write, as SQLite likes them (a transaction would
+        // hold the write lock across statements and make other writers wait).
+        let message_id = insert_inbound(db, &m).await?;
+        return Ok(Receipt {
+            message_id,
+            linked,
+            reply_job: None,
+        });
+    };
+    let mut tx = db.pool.begin().await?;
+    let message_id = insert_inbound_on(&mut *tx, &m).await?;
+    let mut reply_job = None;
+    if let Some(id) = message_id {
+        let payload = reply.payload(id);
+        let key = ReplyJob::key(id);
+        reply_job = super::jobs::insert_on(
+            &mut *tx,
+            &super::jobs::NewJob {
+                kind: reply.kind,
+                payload: &payload,
+                idempotency_key: Some(&key),
+                run_after: at,
+                max_attempts: reply.max_attempts,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Receipt {
+        message_id,
+        linked,
+        reply_job,
+    })
 }
 
-/// [`link_customer`] and [`insert_inbound`] as one statement with writable CTEs.
+/// [`link_customer`], [`insert_inbound`] and the reply job as one statement with writable
+/// CTEs.
 async fn record_inbound_in_one(
     db: &Db,
     to: &Phone,
     from: &Phone,
     m: &NewInbound,
+    reply: Option<&ReplyJob>,
     at: i64,
 ) -> Result<Receipt, sqlx::Error> {
     type Row = (
@@ -152,9 +224,11 @@ async fn record_inbound_in_one(
         Option<i64>,
         Option<i64>,
         Option<String>,
+        Option<i64>,
     );
-    let (message_id, customer_id, business_id, auto_reply, business_name): Row = sqlx::query_as(
-        "WITH c AS ( \
+    let (message_id, customer_id, business_id, auto_reply, business_name, reply_job): Row =
+        sqlx::query_as(
+            "WITH c AS ( \
            INSERT INTO customers (business_id, name, phone, source, last_inbound_at, \
              created_at, updated_at) \
            SELECT id, $3, $2, 'whatsapp', $4, $4, $4 FROM businesses \
@@ -173,28 +247,40 @@ async fn record_inbound_in_one(
              status_rank, profile_name, reply_to, created_at, updated_at) \
            SELECT c.business_id, c.id, $5, $6, 'in', $2, $7, $8, $9, 'received', 0, $3, \
              $10, $4, $4 FROM (SELECT 1 AS one) o LEFT JOIN c ON true \
-           ON CONFLICT (provider, provider_message_id) DO NOTHING RETURNING id) \
-         SELECT (SELECT id FROM m), c.id, c.business_id, b.auto_reply, b.name \
+           ON CONFLICT (provider, provider_message_id) DO NOTHING RETURNING id), \
+         j AS ( \
+           INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_after, \
+             idempotency_key, created_at, updated_at) \
+           SELECT $11, json_build_object('inbound_id', m.id, 'base', $12::text)::text, \
+             'queued', 0, $13, $4, 'wa_reply:' || m.id, $4, $4 \
+           FROM m JOIN c ON true JOIN businesses b ON b.id = c.business_id \
+           WHERE $11 IS NOT NULL AND b.auto_reply <> 0 \
+           ON CONFLICT (idempotency_key) DO NOTHING RETURNING id) \
+         SELECT (SELECT id FROM m), c.id, c.business_id, b.auto_reply, b.name, \
+           (SELECT id FROM j) \
          FROM (SELECT 1 AS one) o LEFT JOIN c ON true \
          LEFT JOIN businesses b ON b.id = c.business_id",
-    )
-    .bind(to.as_str())
-    .bind(from.as_str())
-    .bind(
-        m.profile_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty()),
-    )
-    .bind(at)
-    .bind(m.provider)
-    .bind(&m.provider_message_id)
-    .bind(&m.to_number)
-    .bind(&m.body)
-    .bind(&m.media)
-    .bind(&m.reply_to)
-    .fetch_one(&db.pool)
-    .await?;
+        )
+        .bind(to.as_str())
+        .bind(from.as_str())
+        .bind(
+            m.profile_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty()),
+        )
+        .bind(at)
+        .bind(m.provider)
+        .bind(&m.provider_message_id)
+        .bind(&m.to_number)
+        .bind(&m.body)
+        .bind(&m.media)
+        .bind(&m.reply_to)
+        .bind(reply.map(|r| r.kind))
+        .bind(reply.and_then(|r| r.base.clone()))
+        .bind(reply.map_or(1, |r| r.max_attempts))
+        .fetch_one(&db.pool)
+        .await?;
     let linked = match (customer_id, business_id) {
         (Some(customer_id), Some(business_id)) => Some(Linked {
             customer_id,
@@ -204,12 +290,23 @@ async fn record_inbound_in_one(
         }),
         _ => None,
     };
-    Ok(Receipt { message_id, linked })
+    Ok(Receipt {
+        message_id,
+        linked,
+        reply_job,
+    })
 }
 
 /// Stores an inbound message unless it is already stored; `Some(id)` only for the one
 /// delivery that inserted it.
 pub async fn insert_inbound(db: &Db, m: &NewInbound) -> Result<Option<i64>, sqlx::Error> {
+    insert_inbound_on(&db.pool, m).await
+}
+
+async fn insert_inbound_on<'c, E>(conn: E, m: &NewInbound) -> Result<Option<i64>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let row: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO whatsapp_messages (business_id, customer_id, provider, \
          provider_message_id, direction, from_number, to_number, body, media, status, \
@@ -228,7 +325,7 @@ pub async fn insert_inbound(db: &Db, m: &NewInbound) -> Result<Option<i64>, sqlx
     .bind(&m.profile_name)
     .bind(&m.reply_to)
     .bind(now_ms())
-    .fetch_optional(&db.pool)
+    .fetch_optional(conn)
     .await?;
     Ok(row.map(|(id,)| id))
 }
@@ -248,44 +345,126 @@ pub struct NewOutbound {
     pub reply_to: Option<String>,
 }
 
+/// A send, recorded `queued`; nothing when its idempotency key is taken.
+const INSERT_OUTBOUND: &str = "INSERT INTO whatsapp_messages (business_id, customer_id, \
+     provider, direction, from_number, to_number, body, template, status, status_rank, \
+     status_callback, idempotency_key, reply_to, created_at, updated_at) \
+     VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $12) \
+     ON CONFLICT (idempotency_key) DO NOTHING";
+
 /// Records a send; for a key seen before, returns the earlier message and `false`.
 pub async fn insert_outbound(
     db: &Db,
     business_id: i64,
     m: &NewOutbound,
 ) -> Result<(i64, bool), sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO whatsapp_messages (business_id, customer_id, provider, direction, \
-         from_number, to_number, body, template, status, status_rank, status_callback, \
-         idempotency_key, reply_to, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $12) \
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-    )
-    .bind(business_id)
-    .bind(m.customer_id)
-    .bind(m.provider)
-    .bind(&m.from_number)
-    .bind(&m.to_number)
-    .bind(&m.body)
-    .bind(&m.template)
-    .bind(crate::whatsapp::status::QUEUED)
-    .bind(&m.status_callback)
-    .bind(&m.idempotency_key)
-    .bind(&m.reply_to)
-    .bind(now_ms())
-    .fetch_optional(&db.pool)
-    .await?;
-    if let Some((id,)) = row {
-        return Ok((id, true));
+    let sql = format!("{INSERT_OUTBOUND} RETURNING id");
+    let row: Option<(i64,)> = bind_outbound(sqlx::query_as(&sql), business_id, m)
+        .fetch_optional(&db.pool)
+        .await?;
+    match row {
+        Some((id,)) => Ok((id, true)),
+        None => Ok((by_idempotency_key(db, business_id, m).await?, false)),
     }
-    let (id,): (i64,) = sqlx::query_as(
+}
+
+/// Binds [`INSERT_OUTBOUND`]'s parameters.
+fn bind_outbound<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    business_id: i64,
+    m: &'q NewOutbound,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    q.bind(business_id)
+        .bind(m.customer_id)
+        .bind(m.provider)
+        .bind(&m.from_number)
+        .bind(&m.to_number)
+        .bind(&m.body)
+        .bind(&m.template)
+        .bind(crate::whatsapp::status::QUEUED)
+        .bind(&m.status_callback)
+        .bind(&m.idempotency_key)
+        .bind(&m.reply_to)
+        .bind(now_ms())
+}
+
+/// The message an earlier send with the same key recorded.
+async fn by_idempotency_key(
+    db: &Db,
+    business_id: i64,
+    m: &NewOutbound,
+) -> Result<i64, sqlx::Error> {
+    let key = m.idempotency_key.as_deref().unwrap_or_default();
+    id_by_key(db, business_id, key)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// The id of the business's send recorded with idempotency key `key`, if any.
+pub async fn id_by_key(db: &Db, business_id: i64, key: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
         "SELECT id FROM whatsapp_messages WHERE business_id = $1 AND idempotency_key = $2",
     )
     .bind(business_id)
-    .bind(&m.idempotency_key)
-    .fetch_one(&db.pool)
+    .bind(key)
+    .fetch_optional(&db.pool)
     .await?;
-    Ok((id, false))
+    Ok(row.map(|(id,)| id))
+}
+
+/// The send job to enqueue with a new outbound message.
+#[derive(Clone, Debug)]
+pub struct SendJob {
+    pub kind: &'static str,
+    pub max_attempts: i64,
+}
+
+impl SendJob {
+    /// One send job per message.
+    pub fn key(message_id: i64) -> String {
+        format!("wa_send:{message_id}")
+    }
+}
+
+/// Records a send (like [`insert_outbound`]) and, in the same transaction, the job that
+/// hands it to the provider: once the API has answered, the send survives any crash.
+/// Returns the message as recorded (`queued`) and `true`; for a key seen before, the
+/// earlier message as it is now and `false`, and enqueues nothing.
+pub async fn queue_outbound(
+    db: &Db,
+    business_id: i64,
+    m: &NewOutbound,
+    job: &SendJob,
+) -> Result<(Message, bool), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    let sql = format!("{INSERT_OUTBOUND} RETURNING {COLUMNS}");
+    let inserted: Option<Message> = bind_outbound(sqlx::query_as(&sql), business_id, m)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(msg) = &inserted {
+        let payload = serde_json::json!({ "message_id": msg.id });
+        let key = SendJob::key(msg.id);
+        super::jobs::insert_on(
+            &mut *tx,
+            &super::jobs::NewJob {
+                kind: job.kind,
+                payload: &payload,
+                idempotency_key: Some(&key),
+                run_after: msg.created_at,
+                max_attempts: job.max_attempts,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if let Some(msg) = inserted {
+        return Ok((msg, true));
+    }
+    let id = by_idempotency_key(db, business_id, m).await?;
+    let msg = get(db, business_id, id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    Ok((msg, false))
 }
 
 pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<Message>, sqlx::Error> {

@@ -2,8 +2,10 @@
 //!
 //! Every route is authenticated and tenant-scoped (C4): a business user sees only their
 //! business; an operator names the business with `business_id`. A send is recorded
-//! `queued` before the provider sees it, honours `Idempotency-Key` (a retried request
-//! returns the first answer's message and never sends twice), and refuses free-form text
+//! `queued` with its `whatsapp_send` job and answered at once (a worker hands it to the
+//! provider, retrying 429s and 5xx; the message's status and error show the outcome),
+//! honours `Idempotency-Key` (a retried request returns the first answer's message and
+//! never sends twice), and refuses free-form text
 //! outside WhatsApp's 24-hour customer-service window with `template_required`, before
 //! any provider is called (Twilio would fail it with 63016, Meta with 131047).
 
@@ -24,7 +26,7 @@ use crate::error::AppError;
 use crate::store::users::Role;
 use crate::store::whatsapp::{self as store, Message};
 use crate::store::{businesses, customers, now_ms};
-use crate::whatsapp::send::{self, Template};
+use crate::whatsapp::send::Template;
 use crate::whatsapp::{media, provider_name};
 
 /// WhatsApp's customer-service window.
@@ -333,16 +335,12 @@ pub async fn send_message(
         idempotency_key: key,
         reply_to: None,
     };
-    let (id, inserted) = store::insert_outbound(&state.db, business_id, &new).await?;
-    if inserted
-        && let Err(e) = send::deliver(&state, id).await
-        && e.retryable
-    {
-        send::retry_in_background(&state, id);
+    // Recorded `queued` with its send job in one transaction; a worker sends it.
+    let job = &crate::jobs::kinds::whatsapp::SEND_JOB;
+    let (msg, inserted) = store::queue_outbound(&state.db, business_id, &new, job).await?;
+    if inserted {
+        crate::jobs::wake();
     }
-    let msg = store::get(&state.db, business_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     Ok(if inserted {
         (StatusCode::OK, Json(view(&msg))).into_response()
     } else {
@@ -351,15 +349,8 @@ pub async fn send_message(
 }
 
 async fn by_key(state: &AppState, business_id: i64, key: &str) -> WaResult<Option<Message>> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM whatsapp_messages WHERE business_id = $1 AND idempotency_key = $2",
-    )
-    .bind(business_id)
-    .bind(key)
-    .fetch_optional(&state.db.pool)
-    .await?;
-    Ok(match row {
-        Some((id,)) => store::get(&state.db, business_id, id).await?,
+    Ok(match store::id_by_key(&state.db, business_id, key).await? {
+        Some(id) => store::get(&state.db, business_id, id).await?,
         None => None,
     })
 }

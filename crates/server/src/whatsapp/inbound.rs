@@ -1,5 +1,9 @@
 //! One inbound path for every provider: link the business and the customer, store once,
-//! and let only the delivery that stored the message trigger the auto-reply (W2, W4).
+//! and let only the delivery that stored the message enqueue the auto-reply (W2, W4).
+//!
+//! On PostgreSQL the customer upsert (with its last-inbound time), the message insert and
+//! the reply job are one statement: one round trip and one commit per webhook. On SQLite
+//! they are one transaction.
 
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +78,7 @@ pub fn clean_body(body: Option<&str>) -> Option<String> {
 }
 
 /// Stores the message (linked to its business and customer) and, for the delivery that
-/// stored it, starts the auto-reply in the background. `base` is our public URL, for
+/// stored it, enqueues the auto-reply in the same statement. `base` is our public URL, for
 /// status callbacks of the reply.
 pub async fn receive(
     state: &AppState,
@@ -98,7 +102,11 @@ pub async fn receive(
         profile_name: msg.profile_name.clone(),
         reply_to: msg.reply_to.clone(),
     };
-    let receipt = store::record_inbound(&state.db, msg.to.as_ref(), &msg.from, &new).await?;
+    let reply =
+        can_send(state, msg.provider).then(|| crate::jobs::kinds::whatsapp::reply_job(base));
+    let receipt =
+        store::record_inbound_with(&state.db, msg.to.as_ref(), &msg.from, &new, reply.as_ref())
+            .await?;
     let linked = receipt.linked;
     if linked.is_none() {
         tracing::warn!(
@@ -112,6 +120,10 @@ pub async fn receive(
         tracing::debug!(provider = msg.provider, message_id = %msg.provider_message_id, "WHATSAPP_DUPLICATE");
         return Ok(Received::Duplicate);
     };
+    let auto_reply = receipt.reply_job.is_some();
+    if auto_reply {
+        crate::jobs::wake();
+    }
     metrics::counter!("mokdan_whatsapp_inbound_total", "provider" => msg.provider).increment(1);
     tracing::info!(
         provider = msg.provider,
@@ -119,29 +131,9 @@ pub async fn receive(
         id = message_id,
         business_id = linked.as_ref().map(|l| l.business_id),
         media = msg.media.len(),
+        auto_reply,
         "WHATSAPP_INBOUND"
     );
-    let auto_reply = match &linked {
-        Some(l) if l.auto_reply != 0 && can_send(state, msg.provider) => {
-            crate::whatsapp::reply::spawn(
-                state,
-                crate::whatsapp::reply::ReplyTask {
-                    business_id: l.business_id,
-                    business_name: l.business_name.clone(),
-                    customer_id: l.customer_id,
-                    inbound_id: message_id,
-                    provider: msg.provider,
-                    business_number: msg.to.as_ref().map(Phone::to_string),
-                    customer_number: msg.from.to_string(),
-                    text: msg.body.clone().unwrap_or_default(),
-                    reply_to: Some(msg.provider_message_id.clone()),
-                    base,
-                },
-            );
-            true
-        }
-        _ => false,
-    };
     Ok(Received::Stored {
         message_id,
         auto_reply,

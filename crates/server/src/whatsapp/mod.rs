@@ -2,10 +2,11 @@
 //! forward-only delivery statuses, Hebrew auto-replies, and sends from the CRM.
 //!
 //! Every provider's webhook is turned into the same [`inbound::Inbound`] and stored once
-//! (the database enforces it); the one delivery that stored it may trigger the
-//! auto-reply, which runs in the background so webhooks answer in milliseconds. Sends
-//! are recorded `queued` first and handed to the provider by [`send::deliver`], which is
-//! safe to call again: a message reaches the provider at most once.
+//! (the database enforces it); the one delivery that stored it enqueues the auto-reply
+//! on the durable job queue, so webhooks answer in milliseconds and no reply is lost to a
+//! crash. Sends are recorded `queued` with a `whatsapp_send` job and handed to the
+//! provider by [`send::deliver`], which is safe to call again: a message reaches the
+//! provider at most once, and 429s and 5xx are retried by the queue with backoff.
 
 pub mod api;
 pub mod baileys;
@@ -18,23 +19,15 @@ pub mod send;
 pub mod status;
 pub mod twilio;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
-use crate::app::AppState;
 use crate::config::{Settings, WhatsappProvider};
-
-/// Background WhatsApp work (auto-replies, send retries) running at once, at most.
-const MAX_BACKGROUND: usize = 32;
 
 /// What the WhatsApp context keeps for the life of the service.
 pub struct Whatsapp {
     /// For Meta's Graph API and the Baileys bridge.
     pub http: reqwest::Client,
-    background: Arc<Semaphore>,
 }
 
 impl Whatsapp {
@@ -49,10 +42,7 @@ impl Whatsapp {
             .user_agent(concat!("mokdan/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Arc::new(Whatsapp {
-            http,
-            background: Arc::new(Semaphore::new(MAX_BACKGROUND)),
-        })
+        Arc::new(Whatsapp { http })
     }
 }
 
@@ -63,29 +53,6 @@ pub fn provider_name(p: WhatsappProvider) -> &'static str {
         WhatsappProvider::Meta => "meta",
         WhatsappProvider::Baileys => "baileys",
     }
-}
-
-/// Runs `work` in the background, bounded by [`MAX_BACKGROUND`] and stopped at shutdown.
-/// The caller never waits: the permit is taken inside the task.
-pub fn spawn_background(
-    state: &AppState,
-    what: &'static str,
-    work: impl Future<Output = ()> + Send + 'static,
-) {
-    let limit = state.whatsapp.background.clone();
-    let shutdown = state.shutdown.clone();
-    tokio::spawn(async move {
-        let run = async {
-            let Ok(_permit) = limit.acquire_owned().await else {
-                return;
-            };
-            work.await;
-        };
-        tokio::select! {
-            _ = run => {}
-            _ = shutdown.cancelled() => tracing::info!(what, "WhatsApp background work stopped by shutdown"),
-        }
-    });
 }
 
 /// `+972…` from `whatsapp:+972…`, a Meta `wa_id` (`972…`) or a bridge's JID

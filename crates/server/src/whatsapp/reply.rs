@@ -4,9 +4,10 @@
 //! deltas are joined into one message. The conversation so far (the thread's recent
 //! messages) is its history, so the scripted intake agent walks through its questions
 //! over WhatsApp just as it does on the phone. If the agent fails or says nothing, the
-//! customer still gets a polite acknowledgement built from the business's name. The reply
-//! is recorded with the idempotency key `auto:<inbound id>`, so one inbound message can
-//! never cause two replies.
+//! customer still gets a polite acknowledgement built from the business's name. It runs as
+//! the `whatsapp_reply` job (enqueued with the inbound message, see `jobs::kinds::whatsapp`)
+//! and records the reply with the idempotency key `auto:<inbound id>` together with its
+//! send job, so one inbound message can never cause two replies.
 
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ const AGENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Messages of the thread the agent sees.
 const HISTORY: i64 = 30;
 
-/// Everything the background reply needs, taken from the inbound message.
+/// Everything the reply needs, taken from the inbound message.
 #[derive(Clone, Debug)]
 pub struct ReplyTask {
     pub business_id: i64,
@@ -38,17 +39,19 @@ pub struct ReplyTask {
     pub base: Option<String>,
 }
 
-/// Starts the reply in the background; the webhook does not wait for it.
-pub fn spawn(state: &AppState, task: ReplyTask) {
-    let st = state.clone();
-    crate::whatsapp::spawn_background(state, "auto_reply", async move {
-        run(&st, task).await;
-    });
-}
-
-async fn run(state: &AppState, task: ReplyTask) {
+/// Writes the reply and records it `queued` with its send job; nothing when the
+/// conversation is over or the reply was already recorded.
+pub async fn run(state: &AppState, task: ReplyTask) -> Result<(), sqlx::Error> {
+    let key = format!("auto:{}", task.inbound_id);
+    if store::id_by_key(&state.db, task.business_id, &key)
+        .await?
+        .is_some()
+    {
+        // A rerun after the reply was recorded: its send job went with it.
+        return Ok(());
+    }
     let Some(text) = compose(state, &task).await else {
-        return;
+        return Ok(());
     };
     let status_callback = match (task.provider, &task.base) {
         ("twilio", Some(base)) => Some(format!("{base}/webhook/whatsapp/status")),
@@ -62,20 +65,20 @@ async fn run(state: &AppState, task: ReplyTask) {
         body: Some(text),
         template: None,
         status_callback,
-        idempotency_key: Some(format!("auto:{}", task.inbound_id)),
+        idempotency_key: Some(key),
         reply_to: task.reply_to.clone(),
     };
-    match store::insert_outbound(&state.db, task.business_id, &new).await {
-        Ok((id, true)) => {
-            tracing::info!(id, inbound = task.inbound_id, "WHATSAPP_AUTO_REPLY");
-            crate::whatsapp::send::deliver_with_retries(state, id, 0).await;
-        }
-        Ok((_, false)) => {}
-        Err(e) => {
-            crate::telemetry::count_error("whatsapp_reply");
-            tracing::error!(inbound = task.inbound_id, error = %e, "cannot record the auto-reply");
-        }
+    let job = &crate::jobs::kinds::whatsapp::SEND_JOB;
+    let (msg, inserted) = store::queue_outbound(&state.db, task.business_id, &new, job).await?;
+    if inserted {
+        crate::jobs::wake();
+        tracing::info!(
+            id = msg.id,
+            inbound = task.inbound_id,
+            "WHATSAPP_AUTO_REPLY"
+        );
     }
+    Ok(())
 }
 
 /// The reply text, or `None` when the conversation is over and nothing should be sent.

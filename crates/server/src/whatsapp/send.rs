@@ -1,13 +1,14 @@
 //! Handing a recorded message to its provider (W3, W5), at most once, with retries.
 //!
-//! [`deliver`] is the unit of work a job queue runs: given a message id it claims the
-//! queued row (so two workers can never both send it), calls the provider, and stores the
-//! provider's id and status, or the error. A momentary failure (429, 5xx, a refused
-//! connection) puts the row back to `queued` and says `retryable`; anything else is stored
-//! as a terminal `failed` with the provider's code. A timeout is not retried: the provider
-//! may have sent the message, and a second copy is worse than a visible failure.
-//! Until the job queue lands, [`deliver_with_retries`] runs the retries with backoff in a
-//! task that stops at shutdown.
+//! [`deliver`] is the unit of work the `whatsapp_send` job runs (`jobs::kinds::whatsapp`):
+//! given a message id it claims the queued row (so two workers can never both send it),
+//! calls the provider, and stores the provider's id and status, or the error. A momentary
+//! failure (429, 5xx, a refused connection) puts the row back to `queued` and says
+//! `retryable`, and the job queue retries it with backoff; anything else is stored as a
+//! terminal `failed` with the provider's code. A timeout is not retried: the provider may
+//! have sent the message, and a second copy is worse than a visible failure. For the same
+//! reason a row found still `sending` (the process died between claiming it and storing
+//! the provider's answer) is failed as interrupted rather than sent again.
 
 use std::time::Duration;
 
@@ -16,9 +17,16 @@ use crate::store::whatsapp::{self as store, Message};
 use crate::whatsapp::status;
 
 /// Attempts per message, first included.
-pub const MAX_ATTEMPTS: u32 = 6;
+pub const MAX_ATTEMPTS: i64 = 6;
 /// Wait before the second attempt; doubled for each later one.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Longest wait between attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The wait after failed attempt `attempt` (1-based): 0.5 s, 1 s, 2 s, 4 s, … capped.
+pub fn retry_delay(attempt: i64) -> Duration {
+    crate::jobs::queue::backoff(FIRST_BACKOFF, attempt - 1, MAX_BACKOFF)
+}
 
 /// Why a delivery attempt did not hand the message over.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +81,17 @@ pub async fn deliver(state: &AppState, message_id: i64) -> Result<(), DeliverErr
     else {
         return Err(DeliverError::permanent("no such message"));
     };
+    if msg.direction == "out" && msg.provider_message_id.is_none() && msg.status == "sending" {
+        // An earlier attempt died between claiming the row and storing the answer: the
+        // provider may have it. A visible failure beats a second copy.
+        let why = "the send was interrupted (the service stopped mid-send); the message may \
+                   or may not have reached the customer";
+        store::failed(&state.db, message_id, None, why)
+            .await
+            .map_err(db_err)?;
+        tracing::warn!(message_id, "WHATSAPP_SEND_INTERRUPTED");
+        return Err(DeliverError::permanent(why));
+    }
     if msg.direction != "out" || msg.provider_message_id.is_some() || msg.status != "queued" {
         return Ok(());
     }
@@ -136,45 +155,6 @@ pub async fn deliver(state: &AppState, message_id: i64) -> Result<(), DeliverErr
             Err(e)
         }
     }
-}
-
-/// Delivers with retries and exponential backoff; `done` attempts were already made.
-/// The last retryable failure is stored as terminal.
-pub async fn deliver_with_retries(state: &AppState, message_id: i64, done: u32) {
-    let mut attempt = done;
-    let mut backoff = FIRST_BACKOFF * 2u32.saturating_pow(done.saturating_sub(1));
-    loop {
-        if attempt > 0 {
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = state.shutdown.cancelled() => return,
-            }
-            backoff *= 2;
-        }
-        attempt += 1;
-        match deliver(state, message_id).await {
-            Ok(()) => return,
-            Err(e) if e.retryable && attempt < MAX_ATTEMPTS => continue,
-            Err(e) if e.retryable => {
-                let message = format!("gave up after {attempt} attempts: {}", e.message);
-                if let Err(err) =
-                    store::failed(&state.db, message_id, e.code.as_deref(), &message).await
-                {
-                    tracing::error!(message_id, error = %err, "cannot store the final failure");
-                }
-                return;
-            }
-            Err(_) => return,
-        }
-    }
-}
-
-/// Retries a message in the background, after a first attempt made inline.
-pub fn retry_in_background(state: &AppState, message_id: i64) {
-    let st = state.clone();
-    crate::whatsapp::spawn_background(state, "whatsapp_retry", async move {
-        deliver_with_retries(&st, message_id, 1).await;
-    });
 }
 
 /// The template of a stored message, if it is a template send.

@@ -261,3 +261,32 @@ pub async fn error_of(r: reqwest::Response) -> String {
 pub fn error_code(body: &Value) -> String {
     crate::common::crm::error_code(body).to_string()
 }
+
+/// Message `id` once its send job has settled it: handed over (a provider id) or failed.
+/// Sends are recorded `queued` and sent by a worker, so the API answers before this.
+pub async fn settled(app: &TestApp, business_id: i64, id: i64) -> Message {
+    eventually("the send to settle", || async {
+        store::get(&app.state.db, business_id, id)
+            .await
+            .unwrap()
+            .filter(|m| m.provider_message_id.is_some() || m.status == "failed")
+    })
+    .await
+}
+
+/// The message of a send's API answer, once settled.
+pub async fn settled_answer(app: &TestApp, business_id: i64, answer: &Value) -> Message {
+    let id = answer["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no id in {answer}"));
+    settled(app, business_id, id).await
+}
+
+/// The requests a stand-in has seen, once there are at least `n`.
+pub async fn seen_at_least(log: &Log, n: usize) -> Vec<Seen> {
+    eventually(&format!("{n} requests at the provider"), || async {
+        let seen = log_of(log);
+        (seen.len() >= n).then_some(seen)
+    })
+    .await
+}

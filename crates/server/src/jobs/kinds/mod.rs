@@ -1,9 +1,12 @@
 //! The job kinds and the dispatcher that routes a claimed job to its code.
 //!
 //! The chain after a call: `fetch_recording` → `transcribe` → `summarise`, each enqueueing
-//! the next with an idempotency key, so a rerun never doubles a step. `cleanup` runs on its
-//! own schedule.
+//! the next with an idempotency key, so a rerun never doubles a step. A completed call that
+//! Twilio recorded itself (V11) gets `call_recordings`, which lists the call's recordings
+//! and enqueues a `fetch_recording` for each. `cleanup` runs on its own schedule. WhatsApp's
+//! outbound work is `whatsapp_reply` (write the auto-reply) and `whatsapp_send`.
 
+pub mod call_recordings;
 pub mod cleanup;
 pub mod extract;
 pub mod fetch;
@@ -11,6 +14,7 @@ pub mod llm;
 pub mod split;
 pub mod summarise;
 pub mod transcribe;
+pub mod whatsapp;
 
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -23,6 +27,9 @@ pub const FETCH_RECORDING: &str = "fetch_recording";
 pub const TRANSCRIBE: &str = "transcribe";
 pub const SUMMARISE: &str = "summarise";
 pub const CLEANUP: &str = "cleanup";
+pub const CALL_RECORDINGS: &str = "call_recordings";
+pub const WHATSAPP_SEND: &str = "whatsapp_send";
+pub const WHATSAPP_REPLY: &str = "whatsapp_reply";
 
 /// Runs the application's jobs.
 pub struct AppHandler(pub AppState);
@@ -36,6 +43,9 @@ impl Handler for AppHandler {
                 TRANSCRIBE => transcribe::run(&state, &job).await,
                 SUMMARISE => summarise::run(&state, &job).await,
                 CLEANUP => cleanup::run(&state, &job).await,
+                CALL_RECORDINGS => call_recordings::run(&state, &job).await,
+                WHATSAPP_SEND => whatsapp::run_send(&state, &job).await,
+                WHATSAPP_REPLY => whatsapp::run_reply(&state, &job).await,
                 other => Err(JobError::permanent(format!("unknown job kind `{other}`"))),
             }
         })
@@ -70,6 +80,7 @@ pub async fn resume_parked(state: &AppState) {
     }
     if state.twilio.is_some() {
         kinds.push(FETCH_RECORDING);
+        kinds.push(CALL_RECORDINGS);
     }
     for kind in kinds {
         match jobs::resume_waiting(&state.db, kind).await {
