@@ -9,6 +9,7 @@
 # summary. Needs the debug binary: cargo build -p mokdan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$PWD"
 
 VERSION=4.32.5
 VENV="${MOKDAN_SCHEMATHESIS_VENV:-$HOME/.cache/mokdan-schemathesis-venv}"
@@ -102,13 +103,16 @@ fuzz_as() {
   local name=$1 token=$2 self=$3
   shift 3
   echo "--- schemathesis as $name ---"
-  MOKDAN_FUZZ_USER_ID="$self" PYTHONPATH="$PWD/scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks \
-    "$VENV/bin/schemathesis" run "$base/api/openapi.json" \
+  # From the scratch folder: schemathesis keeps its cache of failures in .schemathesis/.
+  (cd "$work" && MOKDAN_FUZZ_USER_ID="$self" PYTHONPATH="$repo/scripts" \
+    SCHEMATHESIS_HOOKS=schemathesis_hooks "$VENV/bin/schemathesis" run "$base/api/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --exclude-path /api/auth/logout \
     --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 --no-color --request-timeout 20 \
-    --report junit --report-junit-path "$work/junit-$name.xml" "$@" || status=$?
+    --report junit --report-junit-path "$work/junit-$name.xml" "$@") || status=$?
+  mkdir -p "$repo/test-output/schemathesis"
+  cp "$work/junit-$name.xml" "$repo/test-output/schemathesis/" 2>/dev/null || true
   # A pass whose session ended half-way would have tested little past that point.
   if ! curl -fsS -o /dev/null -H "Authorization: Bearer $token" "$base/api/auth/me"; then
     echo "schemathesis: the $name's session ended during the run" >&2
