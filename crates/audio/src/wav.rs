@@ -3,7 +3,8 @@
 //! recordings, and the prompts we serve back to Twilio as 8 kHz mu-law files.
 //!
 //! The reader treats its input as untrusted: it never panics, never allocates more than
-//! the input length implies, skips chunks it does not know (`LIST`, `fact`, ...), and
+//! the input length implies (nor lets a lying sample rate make its callers' resampling
+//! do so), skips chunks it does not know (`LIST`, `fact`, ...), and
 //! when the `data` size is larger than what is left (espeak-ng writes `0x7FFFF000`-ish
 //! or `0xFFFFFFFF` sizes when streaming) it uses the bytes that are actually there.
 
@@ -13,6 +14,11 @@ const PCM: u16 = 1;
 const IEEE_FLOAT: u16 = 3;
 const MULAW: u16 = 7;
 const EXTENSIBLE: u16 = 0xFFFE;
+/// Sample rates a real recording or voice can have. Outside them the header is lying, and
+/// believing it is dangerous: every caller resamples to 8 kHz next, and a claimed 4 GHz
+/// (or 1 Hz) rate asks the resampler for gigabytes.
+pub const MIN_SAMPLE_RATE: u32 = 1_000;
+pub const MAX_SAMPLE_RATE: u32 = 384_000;
 
 /// Decoded audio: interleaved 16-bit samples.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +69,7 @@ fn parse_fmt(body: &[u8]) -> Result<Fmt, WavError> {
         // WAVEFORMATEXTENSIBLE: the real tag is the first two bytes of the sub-format GUID.
         format = u16_at(body, 24).ok_or(WavError::BadFmt)?;
     }
-    if channels == 0 || sample_rate == 0 {
+    if channels == 0 || !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
         return Err(WavError::BadFmt);
     }
     Ok(Fmt {
@@ -326,7 +332,7 @@ mod tests {
         f.extend_from_slice(&format.to_le_bytes());
         f.extend_from_slice(&channels.to_le_bytes());
         f.extend_from_slice(&rate.to_le_bytes());
-        f.extend_from_slice(&(rate * u32::from(align)).to_le_bytes());
+        f.extend_from_slice(&rate.wrapping_mul(u32::from(align)).to_le_bytes());
         f.extend_from_slice(&align.to_le_bytes());
         f.extend_from_slice(&bits.to_le_bytes());
         f
@@ -407,6 +413,17 @@ mod tests {
         let mut huge = b"RIFF\0\0\0\0WAVEjunk\xff\xff\xff\xff".to_vec();
         huge.extend_from_slice(&[0; 16]);
         assert_eq!(read(&huge), Err(WavError::MissingFmt));
+    }
+
+    #[test]
+    fn lying_sample_rates_are_refused() {
+        // Found by fuzzing: resampling a 4 GHz "recording" to 8 kHz asked for 6 GB.
+        for rate in [1, 999, 384_001, 4_294_967_291] {
+            let bytes = build(&fmt(PCM, 1, rate, 16), &[], &[1, 0, 2, 0], 4);
+            assert_eq!(read(&bytes), Err(WavError::BadFmt), "{rate} Hz");
+        }
+        let bytes = build(&fmt(PCM, 1, 384_000, 16), &[], &[1, 0, 2, 0], 4);
+        assert_eq!(read(&bytes).unwrap().mono_at(8000).len(), 1);
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! within a bounded grace period.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,9 +134,22 @@ impl App {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, db = state.db.backend.name(), "mokdan listening");
         }
-        tokio::spawn(state.watchdog.clone().run(token.clone()));
+        {
+            // A restarted single node first re-arms the calls it was serving (V8).
+            let watchdog = state.watchdog.clone();
+            let base = state
+                .settings
+                .public_base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", state.settings.listen));
+            let token = token.clone();
+            tokio::spawn(async move {
+                watchdog.rearm_unwatched(&base).await;
+                watchdog.run(token).await
+            });
+        }
         tokio::spawn(crate::calls::conversation::prewarm_all(state.clone()));
-        tokio::spawn(state.outbox.clone().run(state.db.clone(), token.clone()));
+        tokio::spawn(state.outbox.clone().run(state.clone()));
         tokio::spawn(crate::jobs::run_workers(state.clone()));
         let trigger = token.clone();
         tokio::spawn(async move {
@@ -145,11 +157,10 @@ impl App {
             tracing::info!("shutdown requested: draining");
             trigger.cancel();
         });
-        let server = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.clone().cancelled_owned());
+        let limits = crate::serve::HttpLimits {
+            header_timeout: state.settings.http_header_timeout,
+        };
+        let server = crate::serve::serve(listener, app, token.clone(), limits);
         let forced = async {
             token.cancelled().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

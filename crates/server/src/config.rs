@@ -46,6 +46,14 @@ pub enum WhatsappProvider {
     Meta,
 }
 
+/// Which voice speaks to callers (`MOKDAN_TTS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TtsChoice {
+    Espeak,
+    Google,
+    OpenAi,
+}
+
 /// A configuration problem: the variable at fault and what is wrong with it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{var}: {problem}")]
@@ -76,7 +84,15 @@ pub struct Settings {
     pub twilio_api_base: String,
     pub openai_api_key: Option<Secret>,
     pub openai_base_url: String,
+    /// A separate OpenAI-compatible server for speech-to-text only (`OPENAI_STT_BASE_URL`),
+    /// e.g. a local faster-whisper server while the LLM stays at `OPENAI_BASE_URL`. Setting
+    /// it selects OpenAI-compatible speech-to-text even without `OPENAI_API_KEY`.
+    pub openai_stt_base_url: Option<String>,
+    /// The `model` sent with each transcription (`OPENAI_STT_MODEL`, default `whisper-1`).
+    pub openai_stt_model: Option<String>,
     pub google_credentials: Option<Secret>,
+    /// The voice (`MOKDAN_TTS`); unset means Google when configured, else espeak-ng.
+    pub tts: Option<TtsChoice>,
     pub whatsapp_provider: Option<WhatsappProvider>,
     pub baileys_bridge_url: Option<String>,
     /// Shared secret between mokdan and the Baileys bridge, both directions.
@@ -97,10 +113,16 @@ pub struct Settings {
     pub watchdog_media_timeout: Duration,
     /// Background jobs run at once on this node (`MOKDAN_JOB_WORKERS`; 0 runs none here).
     pub job_workers: usize,
+    /// A claimed job's lease (`MOKDAN_JOB_LEASE_SECS`, default 60): when a node dies
+    /// mid-job, another worker takes the job over once the lease runs out.
+    pub job_lease: Duration,
     /// Days recordings and turn audio are kept (`MOKDAN_RECORDING_RETENTION_DAYS`, O4).
     pub recording_retention_days: u64,
     /// Days finished jobs are kept (`MOKDAN_JOB_RETENTION_DAYS`).
     pub job_retention_days: u64,
+    /// Seconds a client has to send a request's headers, also the longest a kept-alive
+    /// connection may idle (`MOKDAN_HTTP_HEADER_TIMEOUT_SECS`): slow clients are dropped.
+    pub http_header_timeout: Duration,
 }
 
 impl Settings {
@@ -161,6 +183,18 @@ impl Settings {
         let google_credentials = get("GCP_CREDENTIALS_JSON")
             .or(get("GOOGLE_APPLICATION_CREDENTIALS"))
             .map(Secret::new);
+        let tts = match get("MOKDAN_TTS") {
+            None => None,
+            Some("espeak") => Some(TtsChoice::Espeak),
+            Some("google") => Some(TtsChoice::Google),
+            Some("openai") => Some(TtsChoice::OpenAi),
+            Some(other) => {
+                return Err(err(
+                    "MOKDAN_TTS",
+                    format!("must be `espeak`, `google` or `openai`, not `{other}`"),
+                ));
+            }
+        };
         let whatsapp_provider = match get("WHATSAPP_PROVIDER") {
             None => None,
             Some("twilio") => Some(WhatsappProvider::Twilio),
@@ -231,6 +265,14 @@ impl Settings {
             .to_string();
         url::Url::parse(&openai_base_url)
             .map_err(|_| err("OPENAI_BASE_URL", "is not a valid URL"))?;
+        let openai_stt_base_url = match get("OPENAI_STT_BASE_URL") {
+            None => None,
+            Some(url) => {
+                url::Url::parse(url)
+                    .map_err(|_| err("OPENAI_STT_BASE_URL", "is not a valid URL"))?;
+                Some(url.trim_end_matches('/').to_string())
+            }
+        };
 
         let secs = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(var) {
@@ -289,7 +331,10 @@ impl Settings {
             twilio_api_base,
             openai_api_key: get("OPENAI_API_KEY").map(Secret::new),
             openai_base_url,
+            openai_stt_base_url,
+            openai_stt_model: get("OPENAI_STT_MODEL").map(str::to_string),
             google_credentials,
+            tts,
             whatsapp_provider,
             baileys_bridge_url,
             baileys_shared_secret: get("BAILEYS_SHARED_SECRET").map(Secret::new),
@@ -304,13 +349,28 @@ impl Settings {
             watchdog_start_timeout: secs("MOKDAN_WATCHDOG_START_SECS", 8)?,
             watchdog_media_timeout: secs("MOKDAN_WATCHDOG_MEDIA_SECS", 6)?,
             job_workers: count("MOKDAN_JOB_WORKERS", 4, 256)? as usize,
+            job_lease: secs("MOKDAN_JOB_LEASE_SECS", 60)?,
             recording_retention_days: count("MOKDAN_RECORDING_RETENTION_DAYS", 30, 36_500)?,
             job_retention_days: count("MOKDAN_JOB_RETENTION_DAYS", 7, 36_500)?,
+            http_header_timeout: secs("MOKDAN_HTTP_HEADER_TIMEOUT_SECS", 30)?,
         })
     }
 
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
+    }
+
+    /// Whether speech-to-text goes to an OpenAI-compatible server: a key for OpenAI, or a
+    /// server of its own at `OPENAI_STT_BASE_URL` (local servers often need no key).
+    pub fn openai_stt_configured(&self) -> bool {
+        self.openai_api_key.is_some() || self.openai_stt_base_url.is_some()
+    }
+
+    /// Where transcriptions go: `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`.
+    pub fn openai_stt_base(&self) -> &str {
+        self.openai_stt_base_url
+            .as_deref()
+            .unwrap_or(&self.openai_base_url)
     }
 
     /// Whether the database is PostgreSQL (otherwise the embedded SQLite file).
@@ -400,6 +460,30 @@ mod tests {
     }
 
     #[test]
+    fn speech_to_text_can_have_a_server_of_its_own() {
+        let s = Settings::from_map(&HashMap::new()).unwrap();
+        assert!(!s.openai_stt_configured());
+        assert_eq!(s.openai_stt_base(), "https://api.openai.com/v1");
+        let s = Settings::from_map(&map(&[("OPENAI_API_KEY", "k")])).unwrap();
+        assert!(s.openai_stt_configured());
+        let s = Settings::from_map(&map(&[
+            ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+            ("OPENAI_STT_BASE_URL", "http://127.0.0.1:2/v1/"),
+            ("OPENAI_STT_MODEL", "tiny.en"),
+        ]))
+        .unwrap();
+        assert!(
+            s.openai_stt_configured(),
+            "no key needed for a local server"
+        );
+        assert!(s.openai_api_key.is_none(), "the LLM is not selected by it");
+        assert_eq!(s.openai_stt_base(), "http://127.0.0.1:2/v1");
+        assert_eq!(s.openai_stt_model.as_deref(), Some("tiny.en"));
+        let e = Settings::from_map(&map(&[("OPENAI_STT_BASE_URL", "nowhere")])).unwrap_err();
+        assert_eq!(e.var, "OPENAI_STT_BASE_URL");
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         for (k, v) in [
             ("PORT", "eighty"),
@@ -408,6 +492,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("PUBLIC_BASE_URL", "example.com"),
             ("WHATSAPP_PROVIDER", "telegram"),
+            ("MOKDAN_TTS", "festival"),
             ("MOKDAN_WATCHDOG_START_SECS", "-1"),
         ] {
             let e = Settings::from_map(&map(&[(k, v)])).unwrap_err();

@@ -47,10 +47,11 @@ impl Phone {
         } else {
             return Err(bad());
         };
-        // Israel's trunk 0 sometimes survives after the country code: +972 050…
-        let international = match international.strip_prefix("9720") {
-            Some(rest) => format!("972{rest}"),
-            None => international,
+        // Israel's trunk 0 sometimes survives after the country code: +972 050…. All of it
+        // goes, so that parsing what we produced gives the same number back.
+        let international = match international.strip_prefix("972") {
+            Some(rest) if rest.starts_with('0') => format!("972{}", rest.trim_start_matches('0')),
+            _ => international,
         };
         if !(8..=15).contains(&international.len()) || international.starts_with('0') {
             return Err(bad());
@@ -122,6 +123,17 @@ mod tests {
             "+972-50-12x4567",
         ] {
             assert!(Phone::parse(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn normalising_is_idempotent() {
+        // Found by fuzzing: one trunk zero too many gave a number that did not parse again.
+        assert!(Phone::parse("972000000").is_err());
+        for raw in ["+972 00 50 123 4567", "0097200501234567", "+9720501234567"] {
+            let p = Phone::parse(raw).unwrap();
+            assert_eq!(p.as_str(), "+972501234567", "{raw}");
+            assert_eq!(Phone::parse(p.as_str()), Ok(p));
         }
     }
 

@@ -33,6 +33,13 @@ impl From<sqlx::Error> for AppError {
             AppError::Conflict("already exists".into())
         } else if matches!(e, sqlx::Error::RowNotFound) {
             AppError::NotFound
+        } else if matches!(
+            e,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+        ) {
+            // The database is away, not the request wrong: clients may retry (O1).
+            tracing::warn!(error = %e, "database unavailable");
+            AppError::Unavailable("the database is unavailable; try again shortly".into())
         } else {
             AppError::Internal(e.into())
         }

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod outbox;
 pub mod prompts;
 pub mod routes;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod ui;

@@ -1,10 +1,13 @@
-//! A local durable outbox for call-log writes that the database refused.
+//! A local durable outbox for webhook writes that the database refused.
 //!
-//! When the database is down, a caller must still be answered and no call may be lost
-//! (V3, V12). So a webhook whose write fails appends the write to a file under the data
-//! dir (one JSON line, flushed to disk) and answers anyway; a background task replays the
-//! file once the database is back. Every replayed write is idempotent (insert-if-absent,
-//! forward-only status), so a replay after a crash, or twice, changes nothing.
+//! When the database is down, a caller must still be answered and no call or message may
+//! be lost (V3, V12, W2). So a webhook whose write fails appends the write to a file under
+//! the data dir (one JSON line, flushed to disk) and answers anyway; a background task
+//! replays the file once the database is back. Every replayed write is idempotent
+//! (insert-if-absent, forward-only status, messages unique per provider id), so a replay
+//! after a crash, or twice, changes nothing. Twilio does not redeliver a messaging webhook
+//! it got a 2xx for, and Meta answers are due within seconds, so inbound WhatsApp messages
+//! take the same path as call rows.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,7 +17,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::AppState;
 use crate::store::{Db, calls};
+use crate::whatsapp::inbound::{Inbound, MediaRef};
 
 /// A call-log write to apply later.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -38,6 +43,20 @@ pub enum Pending {
         recording_sid: String,
         recording_url: String,
         duration_secs: Option<i64>,
+    },
+    /// An inbound WhatsApp message, replayed through the whole inbound path (store once,
+    /// link the customer, auto-reply).
+    WhatsappInbound {
+        provider: String,
+        provider_message_id: String,
+        from: String,
+        to: Option<String>,
+        body: Option<String>,
+        #[serde(default)]
+        media: Vec<MediaRef>,
+        profile_name: Option<String>,
+        reply_to: Option<String>,
+        base: Option<String>,
     },
 }
 
@@ -79,7 +98,8 @@ impl Outbox {
     }
 
     /// Applies every pending write; keeps the file if any write still fails.
-    pub async fn replay(&self, db: &Db) -> usize {
+    pub async fn replay(&self, state: &AppState) -> usize {
+        let db = &state.db;
         // Only try when the database answers, so webhooks appending meanwhile never wait
         // behind a replay that is stuck on a dead connection.
         if !matches!(
@@ -104,7 +124,7 @@ impl Outbox {
             })
             .collect();
         for op in &ops {
-            let applied = tokio::time::timeout(Duration::from_secs(1), apply(db, op))
+            let applied = tokio::time::timeout(Duration::from_secs(2), apply(state, op))
                 .await
                 .unwrap_or(Err(sqlx::Error::PoolTimedOut));
             if let Err(e) = applied {
@@ -122,14 +142,15 @@ impl Outbox {
     }
 
     /// Replays every couple of seconds until shutdown.
-    pub async fn run(self: std::sync::Arc<Self>, db: Db, shutdown: CancellationToken) {
+    pub async fn run(self: std::sync::Arc<Self>, state: AppState) {
+        let shutdown: CancellationToken = state.shutdown.clone();
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {
                     if tokio::fs::try_exists(&self.path).await.unwrap_or(false) {
-                        self.replay(&db).await;
+                        self.replay(&state).await;
                     }
                 }
             }
@@ -137,7 +158,8 @@ impl Outbox {
     }
 }
 
-async fn apply(db: &Db, op: &Pending) -> Result<(), sqlx::Error> {
+async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
+    let db: &Db = &state.db;
     match op {
         Pending::Insert {
             call_sid,
@@ -186,11 +208,67 @@ async fn apply(db: &Db, op: &Pending) -> Result<(), sqlx::Error> {
             calls::set_recording(db, call_sid, recording_sid, recording_url, *duration_secs)
                 .await?;
         }
+        Pending::WhatsappInbound { .. } => {
+            let Some((msg, base)) = op.inbound() else {
+                tracing::error!(?op, "OUTBOX: unusable WhatsApp message skipped");
+                return Ok(());
+            };
+            crate::whatsapp::inbound::receive(state, msg, base).await?;
+        }
     }
     Ok(())
 }
 
 impl Pending {
+    pub fn whatsapp(msg: &Inbound, base: Option<&str>) -> Self {
+        Pending::WhatsappInbound {
+            provider: msg.provider.to_string(),
+            provider_message_id: msg.provider_message_id.clone(),
+            from: msg.from.to_string(),
+            to: msg.to.as_ref().map(|p| p.to_string()),
+            body: msg.body.clone(),
+            media: msg.media.clone(),
+            profile_name: msg.profile_name.clone(),
+            reply_to: msg.reply_to.clone(),
+            base: base.map(str::to_string),
+        }
+    }
+
+    /// The kept WhatsApp message, as the inbound path takes it.
+    fn inbound(&self) -> Option<(Inbound, Option<String>)> {
+        let Pending::WhatsappInbound {
+            provider,
+            provider_message_id,
+            from,
+            to,
+            body,
+            media,
+            profile_name,
+            reply_to,
+            base,
+        } = self
+        else {
+            return None;
+        };
+        let provider = crate::whatsapp::inbound::PROVIDERS
+            .iter()
+            .copied()
+            .find(|p| p == provider)?;
+        let msg = Inbound {
+            provider,
+            provider_message_id: provider_message_id.clone(),
+            from: crate::domain::Phone::parse(from).ok()?,
+            to: to
+                .as_deref()
+                .and_then(|t| crate::domain::Phone::parse(t).ok()),
+            body: body.clone(),
+            media: media.clone(),
+            profile_name: profile_name.clone(),
+            reply_to: reply_to.clone(),
+        };
+        Some((msg, base.clone()))
+    }
+
     pub fn insert(call: &calls::NewCall<'_>) -> Self {
         Pending::Insert {
             call_sid: call.call_sid.to_string(),

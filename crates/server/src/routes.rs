@@ -18,5 +18,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::whatsapp::routes::router())
         .layer(middleware::from_fn(crate::crm::errors::json_errors))
         .layer(middleware::from_fn(crate::telemetry::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::ui::headers::strict_transport,
+        ))
         .with_state(state)
 }

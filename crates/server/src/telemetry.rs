@@ -24,12 +24,67 @@ pub fn init_logging(env: Environment) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn,hyper=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(|| LossyStdout)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let _ = match env {
         Environment::Production => builder.json().flatten_event(true).try_init(),
         Environment::Development => builder.compact().try_init(),
     };
+}
+
+/// Standard output that never reports a failed write. A log redirected to a full disk must
+/// not stop the service: tracing reports a failed write on stderr, and a failed write to
+/// stderr (on the same full disk) panics. The lines are lost; the calls are not.
+struct LossyStdout;
+
+impl std::io::Write for LossyStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stdout().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stdout().flush();
+        Ok(())
+    }
+}
+
+/// One `CONFIG` line at startup: what this node runs with, so a log shows how it was
+/// configured. Secrets appear only as `set` or `unset` (S2); the database as its kind.
+pub fn log_settings(s: &crate::config::Settings) {
+    let set = |v: bool| if v { "set" } else { "unset" };
+    tracing::info!(
+        env = ?s.env,
+        listen = %s.listen,
+        database = if s.is_postgres() { "postgres" } else { "sqlite" },
+        data_dir = %s.data_dir.display(),
+        public_base_url = %s.public_base_url.as_deref().map(without_password).unwrap_or_default(),
+        twilio_account_sid = s.twilio_account_sid.as_deref().unwrap_or("-"),
+        twilio_auth_token = set(s.twilio_auth_token.is_some()),
+        openai_api_key = set(s.openai_api_key.is_some()),
+        google_credentials = set(s.google_credentials.is_some()),
+        whatsapp_provider = ?s.whatsapp_provider,
+        meta_access_token = set(s.meta_access_token.is_some()),
+        meta_app_secret = set(s.meta_app_secret.is_some()),
+        meta_verify_token = set(s.meta_verify_token.is_some()),
+        baileys_shared_secret = set(s.baileys_shared_secret.is_some()),
+        jwt_secret = "set",
+        job_workers = s.job_workers,
+        http_header_timeout_secs = s.http_header_timeout.as_secs_f64(),
+        "CONFIG"
+    );
+}
+
+/// A URL with any password in it replaced by `***`.
+fn without_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_string(),
+    }
 }
 
 /// The process's Prometheus handle, installed on first use.

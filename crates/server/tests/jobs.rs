@@ -126,6 +126,10 @@ async fn transcription(State(ai): State<Ai>, headers: HeaderMap, body: Bytes) ->
             return ai.complain(format!("multipart body lacks {part:?}"));
         }
     }
+    // whisper-1 does not stream: asking it to would be ignored at best.
+    if contains(&body, "name=\"stream\"") {
+        return ai.complain("whisper-1 was asked for a stream".into());
+    }
     ai.transcriptions.fetch_add(1, Ordering::SeqCst);
     if ai.hold.load(Ordering::SeqCst) {
         ai.held.fetch_add(1, Ordering::SeqCst);

@@ -81,10 +81,97 @@ async fn configured_providers_show_in_readyz(backend: Backend) {
     let ready: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(ready["openai"], "ok");
     assert_eq!(ready["twilio"], "ok");
-    assert_eq!(ready["tts"], "ok");
+    assert_eq!(ready["tts"], ok_or_disabled(local_voice() != "none"));
+    assert_eq!(
+        ready["tts_engine"],
+        local_voice(),
+        "a key alone keeps the local voice"
+    );
+    assert_eq!(ready["stt"], "ok");
+    assert_eq!(ready["stt_engine"], "openai");
     app.shutdown().await.unwrap();
 }
 dual_test!(configured_providers_show_in_readyz);
+
+fn ok_or_disabled(on: bool) -> &'static str {
+    if on { "ok" } else { "disabled" }
+}
+
+/// What `/readyz` calls the local voice on this machine.
+fn local_voice() -> &'static str {
+    if mokdan::ops::on_path("espeak-ng") {
+        "espeak-ng"
+    } else {
+        "none"
+    }
+}
+
+/// `tts_engine` names the voice callers actually hear: `MOKDAN_TTS`, else Google when
+/// configured, else espeak-ng. An OpenAI key alone does not make OpenAI the voice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_names_the_voice_that_actually_speaks() {
+    // Nothing here may reach a real provider: both point at a closed local port.
+    let google = serde_json::json!({
+        "type": "service_account",
+        "client_email": "voice@mokdan-test.iam.gserviceaccount.com",
+        "private_key": include_str!("../../voice/tests/fixtures/google_test_key.pem"),
+        "token_uri": "http://127.0.0.1:9/token",
+    })
+    .to_string();
+    let key = ("OPENAI_API_KEY", "sk-test-key");
+    let base = ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1");
+    let gcp = ("GCP_CREDENTIALS_JSON", google.as_str());
+    // (settings, `tts_engine`, the provider's own name)
+    let cases = [
+        (vec![key, base], local_voice(), "espeak"),
+        (
+            vec![key, base, ("MOKDAN_TTS", "openai")],
+            "openai",
+            "openai",
+        ),
+        (vec![key, base, gcp], "google", "google"),
+        (
+            vec![key, base, gcp, ("MOKDAN_TTS", "espeak")],
+            local_voice(),
+            "espeak",
+        ),
+        (vec![gcp, ("MOKDAN_TTS", "google")], "google", "google"),
+    ];
+    for (vars, engine, provider) in cases {
+        let app = TestApp::spawn_with(Backend::Sqlite, &vars).await;
+        let ready: Value = app.get("/readyz").await.json().await.unwrap();
+        assert_eq!(ready["tts_engine"], engine, "{vars:?}");
+        assert_eq!(ready["tts"], ok_or_disabled(engine != "none"), "{vars:?}");
+        assert_eq!(app.state.voice.tts.name(), provider, "{vars:?}");
+        app.shutdown().await.unwrap();
+    }
+}
+
+/// A speech-to-text server of its own (e.g. a local Whisper) needs no key and leaves the
+/// agent scripted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_speech_to_text_server_alone_shows_in_readyz() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("OPENAI_STT_BASE_URL", "http://127.0.0.1:9/v1")],
+    )
+    .await;
+    let ready: Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["stt"], "ok");
+    assert_eq!(ready["stt_engine"], "openai");
+    assert_eq!(ready["openai"], "disabled", "no key: no LLM");
+    assert_eq!(app.state.voice.agent.name(), "scripted");
+    assert_eq!(
+        app.state.voice.stt.as_ref().map(|s| s.name()),
+        Some("openai")
+    );
+    let none = TestApp::spawn(Backend::Sqlite).await;
+    let ready: Value = none.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["stt"], "disabled");
+    assert_eq!(ready["stt_engine"], "none");
+    none.shutdown().await.unwrap();
+    app.shutdown().await.unwrap();
+}
 
 /// `/readyz` goes 503 while PostgreSQL is unreachable and recovers by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

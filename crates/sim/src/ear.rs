@@ -35,6 +35,8 @@ pub(crate) struct Ear {
     queue: VecDeque<Queued>,
     heard: Vec<u8>,
     last_audio_at: Option<Instant>,
+    /// When the current stretch of agent audio began.
+    stretch_started_at: Option<Instant>,
     heard_since_turn: bool,
 }
 
@@ -118,6 +120,12 @@ impl Ear {
     /// Audio Twilio plays itself (`<Play>`, the record beep).
     pub(crate) fn hear(&mut self, frame: &[u8], now: Instant) {
         self.heard.extend_from_slice(frame);
+        let new_stretch = self
+            .last_audio_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= UTTERANCE_GAP);
+        if new_stretch || !self.heard_since_turn {
+            self.stretch_started_at = Some(now);
+        }
         self.last_audio_at = Some(now);
         self.heard_since_turn = true;
     }
@@ -133,6 +141,16 @@ impl Ear {
             return None;
         }
         self.last_audio_at
+            .map(|at| now.saturating_duration_since(at))
+    }
+
+    /// How long the agent has been talking in its current stretch, if it has spoken
+    /// since the caller's last turn and still has audio waiting to play.
+    pub(crate) fn agent_speaking_for(&self, now: Instant) -> Option<Duration> {
+        if !self.heard_since_turn || !self.is_playing() {
+            return None;
+        }
+        self.stretch_started_at
             .map(|at| now.saturating_duration_since(at))
     }
 
@@ -180,6 +198,38 @@ mod tests {
         assert_eq!(marks, vec!["m1".to_string(), "m2".to_string()]);
         assert!(!ear.is_playing());
         assert!(ear.tick(Instant::now()).frame.is_none());
+    }
+
+    #[test]
+    fn speaking_counts_from_the_start_of_the_stretch_while_audio_waits() {
+        let mut ear = Ear::default();
+        let t0 = Instant::now();
+        assert!(ear.agent_speaking_for(t0).is_none());
+        ear.enqueue_audio(vec![1; 1600]);
+        ear.tick(t0);
+        ear.tick(t0 + Duration::from_millis(20));
+        assert_eq!(
+            ear.agent_speaking_for(t0 + Duration::from_millis(40)),
+            Some(Duration::from_millis(40))
+        );
+        // The caller spoke: only what the agent says after that counts.
+        ear.caller_turn_ended();
+        assert!(
+            ear.agent_speaking_for(t0 + Duration::from_millis(60))
+                .is_none()
+        );
+        let t1 = t0 + Duration::from_millis(60);
+        ear.tick(t1);
+        assert_eq!(
+            ear.agent_speaking_for(t1 + Duration::from_millis(100)),
+            Some(Duration::from_millis(100))
+        );
+        // Nothing left to play: not mid-reply any more.
+        ear.clear();
+        assert!(
+            ear.agent_speaking_for(t1 + Duration::from_millis(120))
+                .is_none()
+        );
     }
 
     #[test]

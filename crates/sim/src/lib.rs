@@ -50,4 +50,4 @@ pub use report::{CallReport, RecordingInfo, TimelineEntry, TimelineKind};
 pub use script::{CallerScript, Step};
 pub use sim::{CallHandle, CallSpec, Sim};
 pub use state::{CallInfo, MessageInfo, RestRequest};
-pub use utterance::{speak_hebrew, wav_to_mulaw};
+pub use utterance::{speak, speak_hebrew, wav_to_mulaw};

@@ -32,6 +32,10 @@ pub(crate) enum Prepared {
     WaitForAgent {
         max: Duration,
     },
+    WaitForAgentSpeech {
+        into: Duration,
+        max: Duration,
+    },
     HangUp,
 }
 
@@ -106,6 +110,16 @@ impl Mouth {
                 Prepared::WaitForAgent { max } => {
                     let since = *self.wait_since.get_or_insert(now);
                     let done = ear.agent_quiet_for(now).is_some_and(|q| q >= quiet);
+                    if done || now.saturating_duration_since(since) >= *max {
+                        self.wait_since = None;
+                        self.steps.pop_front();
+                        continue;
+                    }
+                    return t;
+                }
+                Prepared::WaitForAgentSpeech { into, max } => {
+                    let since = *self.wait_since.get_or_insert(now);
+                    let done = ear.agent_speaking_for(now).is_some_and(|d| d >= *into);
                     if done || now.saturating_duration_since(since) >= *max {
                         self.wait_since = None;
                         self.steps.pop_front();
@@ -227,6 +241,26 @@ mod tests {
                 .is_none()
         );
         let t = m.tick(&ear, t0 + Duration::from_millis(800), AGENT_QUIET);
+        assert_eq!(t.turn_start.as_deref(), Some("hello"));
+    }
+
+    #[test]
+    fn waits_for_agent_to_be_mid_reply_then_talks_over_it() {
+        let mut ear = Ear::default();
+        let t0 = Instant::now();
+        let mut m = Mouth::new(vec![
+            Prepared::WaitForAgentSpeech {
+                into: Duration::from_millis(300),
+                max: Duration::from_secs(10),
+            },
+            audio(160),
+        ]);
+        assert!(m.tick(&ear, t0, AGENT_QUIET).turn_start.is_none());
+        ear.enqueue_audio(vec![0x20; 8000]);
+        ear.tick(t0 + Duration::from_millis(20));
+        let t = m.tick(&ear, t0 + Duration::from_millis(100), AGENT_QUIET);
+        assert!(t.turn_start.is_none());
+        let t = m.tick(&ear, t0 + Duration::from_millis(400), AGENT_QUIET);
         assert_eq!(t.turn_start.as_deref(), Some("hello"));
     }
 

@@ -10,10 +10,11 @@ use std::time::Duration;
 /// One thing the caller does, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Speak Hebrew text (espeak-ng `-v he`). With `cut_after`, hang up that far
-    /// into the sentence.
+    /// Speak text with espeak-ng in `voice` (`he` unless said otherwise). With
+    /// `cut_after`, hang up that far into the sentence.
     Say {
         text: String,
+        voice: String,
         cut_after: Option<Duration>,
     },
     /// Speak a WAV file (any rate or channel count; resampled to 8 kHz).
@@ -24,6 +25,10 @@ pub enum Step {
     Dtmf { digit: char },
     /// Wait until the agent has spoken and then been quiet for ~700 ms, or `max`.
     WaitForAgent { max: Duration },
+    /// Wait until the agent has been talking for `into` (since the caller's last turn)
+    /// with more still to play, or `max`: the next `Say` then talks over it, a barge-in
+    /// that lands mid-reply however long the agent took to start.
+    WaitForAgentSpeech { into: Duration, max: Duration },
     /// Hang up.
     HangUp,
 }
@@ -37,6 +42,10 @@ pub struct CallerScript {
     pub never_connect_socket: bool,
     /// Media frames stop this long after `start`; the socket stays open.
     pub stop_media_after: Option<Duration>,
+    /// The TCP connection of the media socket is dropped this long after `start`, with
+    /// no `stop` and no close handshake (a network cut); Twilio then goes on to the
+    /// `<Connect action>`.
+    pub cut_socket_after: Option<Duration>,
     /// The caller hangs up after this long whatever happens (a safety net for
     /// scripts that end without `HangUp` on a server that never ends the call).
     pub max_duration: Duration,
@@ -48,6 +57,7 @@ impl Default for CallerScript {
             steps: Vec::new(),
             never_connect_socket: false,
             stop_media_after: None,
+            cut_socket_after: None,
             max_duration: Duration::from_secs(300),
         }
     }
@@ -64,8 +74,14 @@ impl CallerScript {
     }
 
     pub fn say(self, text: impl Into<String>) -> Self {
+        self.say_in("he", text)
+    }
+
+    /// Says `text` in another espeak-ng voice, e.g. `en` for an English caller.
+    pub fn say_in(self, voice: impl Into<String>, text: impl Into<String>) -> Self {
         self.step(Step::Say {
             text: text.into(),
+            voice: voice.into(),
             cut_after: None,
         })
     }
@@ -74,6 +90,7 @@ impl CallerScript {
     pub fn say_and_hang_up_after(self, text: impl Into<String>, cut_after: Duration) -> Self {
         self.step(Step::Say {
             text: text.into(),
+            voice: "he".into(),
             cut_after: Some(cut_after),
         })
     }
@@ -94,6 +111,12 @@ impl CallerScript {
         self.step(Step::WaitForAgent { max })
     }
 
+    /// Waits until the agent is `into` its reply and still talking (see
+    /// [`Step::WaitForAgentSpeech`]).
+    pub fn wait_for_agent_speech(self, into: Duration, max: Duration) -> Self {
+        self.step(Step::WaitForAgentSpeech { into, max })
+    }
+
     pub fn hang_up(self) -> Self {
         self.step(Step::HangUp)
     }
@@ -105,6 +128,11 @@ impl CallerScript {
 
     pub fn stop_media_after(mut self, after: Duration) -> Self {
         self.stop_media_after = Some(after);
+        self
+    }
+
+    pub fn cut_socket_after(mut self, after: Duration) -> Self {
+        self.cut_socket_after = Some(after);
         self
     }
 

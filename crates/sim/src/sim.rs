@@ -199,6 +199,41 @@ impl Sim {
         }
     }
 
+    /// Stores a recording of `call_sid` as if Twilio had made it (for jobs that fetch
+    /// recordings without a whole call); returns it with its media URL.
+    pub fn add_recording(&self, call_sid: &str, wav: Vec<u8>) -> RecordingInfo {
+        let sid = crate::sid::new_sid("RE");
+        let cfg = &self.shared.cfg;
+        let secs = audio::wav::read(&wav)
+            .map(|w| w.duration().as_secs_f64())
+            .unwrap_or(0.0);
+        let info = RecordingInfo {
+            url: format!(
+                "{}/2010-04-01/Accounts/{}/Recordings/{sid}",
+                self.shared.api_base, cfg.account_sid
+            ),
+            sid,
+            call_sid: call_sid.to_owned(),
+            duration: Duration::from_secs_f64(secs),
+            source: "RecordVerb".into(),
+        };
+        self.shared.add_recording(crate::state::StoredRecording {
+            info: info.clone(),
+            wav,
+            created: std::time::SystemTime::now(),
+        });
+        info
+    }
+
+    /// Makes recording media downloads wait `delay` before answering (a slow Twilio);
+    /// `Duration::ZERO` releases any download waiting now.
+    pub fn set_recording_delay(&self, delay: Duration) {
+        self.shared.recording_delay_ms.store(
+            delay.as_millis() as u64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
     pub fn recordings(&self) -> Vec<RecordingInfo> {
         self.shared
             .with_recordings(|r| r.iter().map(|r| r.info.clone()).collect())

@@ -105,6 +105,8 @@ pub(crate) struct Shared {
     reports: Mutex<HashMap<String, CallReport>>,
     pub report_ready: Notify,
     errors: Mutex<Vec<ProtocolError>>,
+    /// Recording media is served this much later (a slow Twilio), in milliseconds.
+    pub recording_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,6 +132,7 @@ impl Shared {
             reports: Mutex::default(),
             report_ready: Notify::new(),
             errors: Mutex::default(),
+            recording_delay_ms: Default::default(),
         }
     }
 

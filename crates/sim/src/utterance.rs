@@ -1,6 +1,7 @@
 //! Turning the caller's words into 8 kHz mu-law, the only audio a phone line carries.
 //!
-//! Hebrew speech comes from espeak-ng (a local process, no network), any WAV is mixed
+//! Speech comes from espeak-ng (Hebrew by default, any of its voices on request; a local
+//! process, no network), any WAV is mixed
 //! down and resampled. Synthesis happens before the call is placed, so a slow speech
 //! engine never distorts the timing the sim is there to measure; results are cached
 //! because tests say the same sentences again and again.
@@ -19,13 +20,28 @@ use crate::script::{CallerScript, Step};
 
 /// Speaks Hebrew `text` with `espeak-ng -v he` and returns 8 kHz mu-law.
 pub async fn speak_hebrew(text: &str) -> anyhow::Result<Vec<u8>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Vec<u8>>>> = OnceLock::new();
+    speak("he", text).await
+}
+
+/// Speaks `text` with `espeak-ng -v <voice>` (`he`, `en`, ...) and returns 8 kHz mu-law.
+pub async fn speak(voice: &str, text: &str) -> anyhow::Result<Vec<u8>> {
+    /// (voice, text) → mu-law.
+    type Cache = Mutex<HashMap<(String, String), Vec<u8>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+    let key = (voice.to_owned(), text.to_owned());
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(hit.clone());
     }
+    if voice.is_empty()
+        || !voice
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-+_".contains(&b))
+    {
+        bail!("not an espeak-ng voice name: {voice:?}");
+    }
     let mut child = tokio::process::Command::new("espeak-ng")
-        .args(["-v", "he", "--stdout", "--stdin"])
+        .args(["-v", voice, "--stdout", "--stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -47,7 +63,7 @@ pub async fn speak_hebrew(text: &str) -> anyhow::Result<Vec<u8>> {
     cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(text.to_owned(), mulaw.clone());
+        .insert(key, mulaw.clone());
     Ok(mulaw)
 }
 
@@ -56,8 +72,12 @@ pub(crate) async fn prepare(script: &CallerScript) -> anyhow::Result<Vec<Prepare
     let mut out = Vec::with_capacity(script.steps.len());
     for step in &script.steps {
         out.push(match step {
-            Step::Say { text, cut_after } => Prepared::Audio {
-                mulaw: speak_hebrew(text).await?,
+            Step::Say {
+                text,
+                voice,
+                cut_after,
+            } => Prepared::Audio {
+                mulaw: speak(voice, text).await?,
                 cut_after: cut_after.map(bytes_for),
                 label: format!("\"{}\"", text),
             },
@@ -75,6 +95,10 @@ pub(crate) async fn prepare(script: &CallerScript) -> anyhow::Result<Vec<Prepare
             },
             Step::Dtmf { digit } => Prepared::Dtmf(*digit),
             Step::WaitForAgent { max } => Prepared::WaitForAgent { max: *max },
+            Step::WaitForAgentSpeech { into, max } => Prepared::WaitForAgentSpeech {
+                into: *into,
+                max: *max,
+            },
             Step::HangUp => Prepared::HangUp,
         });
     }

@@ -16,7 +16,7 @@ pub mod provider;
 
 pub use provider::{
     Agent, AgentAction, AgentContext, AgentEvent, AudioChunk, ProviderError, Role, SpeechToText,
-    TextToSpeech, Transcript,
+    SttEvent, TextToSpeech, Transcript,
 };
 pub mod agent;
 pub mod google;

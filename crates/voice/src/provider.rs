@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +75,16 @@ pub struct Transcript {
     pub confidence: Option<f32>,
 }
 
+/// One item of a streamed transcription.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SttEvent {
+    /// More of the text (a piece to append to the pieces before it), while the provider is
+    /// still working.
+    Partial(String),
+    /// The whole utterance's text: the last item of a transcription that succeeded.
+    Final(Transcript),
+}
+
 /// Audio to text.
 #[async_trait]
 pub trait SpeechToText: Send + Sync {
@@ -83,6 +94,19 @@ pub trait SpeechToText: Send + Sync {
         pcm16_8k: &[i16],
         language: &str,
     ) -> Result<Transcript, ProviderError>;
+
+    /// The same, streamed where the provider streams: partial text as it arrives, then
+    /// [`SttEvent::Final`]. A stream that ends without `Final` has failed. By default the
+    /// whole-utterance [`transcribe`](Self::transcribe) as a single `Final`.
+    async fn transcribe_stream(
+        &self,
+        pcm16_8k: &[i16],
+        language: &str,
+    ) -> Result<BoxStream<'static, Result<SttEvent, ProviderError>>, ProviderError> {
+        let transcript = self.transcribe(pcm16_8k, language).await?;
+        Ok(futures::stream::once(async move { Ok(SttEvent::Final(transcript)) }).boxed())
+    }
+
     /// Short name for logs and `/readyz` (`openai`, `google`, ...).
     fn name(&self) -> &'static str;
 }
@@ -205,6 +229,42 @@ mod tests {
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["type"], "transfer");
         assert_eq!(v["number"], "+972501234567");
+    }
+
+    struct Fixed;
+
+    #[async_trait]
+    impl SpeechToText for Fixed {
+        async fn transcribe(
+            &self,
+            pcm: &[i16],
+            language: &str,
+        ) -> Result<Transcript, ProviderError> {
+            Ok(Transcript {
+                text: format!("{} {language}", pcm.len()),
+                confidence: Some(0.5),
+            })
+        }
+        fn name(&self) -> &'static str {
+            "fixed"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_does_not_stream_yields_one_final_transcript() {
+        let items: Vec<_> = Fixed
+            .transcribe_stream(&[0; 3], "he")
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert_eq!(
+            items,
+            vec![Ok(SttEvent::Final(Transcript {
+                text: "3 he".into(),
+                confidence: Some(0.5),
+            }))]
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,22 +1,21 @@
 //! The OpenAI providers against stand-in servers that check each request against
 //! OpenAI's published shapes (auth header, multipart fields, JSON body) and answer with
-//! the published response shapes, streamed the way OpenAI streams them.
+//! the published response shapes, streamed the way OpenAI streams them. (Speech-to-text
+//! has its own file, `openai_stt.rs`.)
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
-use voice::openai::{OpenAiAgent, OpenAiConfig, OpenAiStt, OpenAiTts};
-use voice::{
-    Agent, AgentAction, AgentContext, AgentEvent, ProviderError, Role, SpeechToText, TextToSpeech,
-};
+use voice::openai::{OpenAiAgent, OpenAiConfig, OpenAiTts};
+use voice::{Agent, AgentAction, AgentContext, AgentEvent, ProviderError, Role, TextToSpeech};
 
 const KEY: &str = "sk-test-key";
 
@@ -43,100 +42,6 @@ fn unauthorized() -> Response {
         axum::Json(json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})),
     )
         .into_response()
-}
-
-#[derive(Default, Debug)]
-struct SeenUpload {
-    fields: Vec<(String, String)>,
-    file_name: Option<String>,
-    file_type: Option<String>,
-    wav: Option<audio::Wav>,
-}
-
-async fn transcriptions(
-    State(seen): State<Arc<Mutex<SeenUpload>>>,
-    headers: HeaderMap,
-    mut form: Multipart,
-) -> Response {
-    if !authorized(&headers) {
-        return unauthorized();
-    }
-    let mut s = SeenUpload::default();
-    while let Some(field) = form.next_field().await.unwrap() {
-        let name = field.name().unwrap_or_default().to_string();
-        if name == "file" {
-            s.file_name = field.file_name().map(str::to_string);
-            s.file_type = field.content_type().map(str::to_string);
-            let bytes = field.bytes().await.unwrap();
-            s.wav = audio::wav::read(&bytes).ok();
-        } else {
-            s.fields.push((name, field.text().await.unwrap()));
-        }
-    }
-    let ok = s.wav.is_some()
-        && s.fields
-            .iter()
-            .any(|(k, v)| k == "model" && v == "whisper-1")
-        && s.fields.iter().any(|(k, v)| k == "language" && v == "he");
-    *seen.lock().unwrap() = s;
-    if !ok {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": {"message": "missing file, model or language"}})),
-        )
-            .into_response();
-    }
-    axum::Json(
-        json!({"text": " שלום, קוראים לי דנה ", "usage": {"type": "duration", "seconds": 2}}),
-    )
-    .into_response()
-}
-
-#[tokio::test]
-async fn stt_uploads_a_wav_with_model_and_language_and_reads_text() {
-    let seen = Arc::new(Mutex::new(SeenUpload::default()));
-    let app = Router::new()
-        .route("/v1/audio/transcriptions", post(transcriptions))
-        .with_state(seen.clone());
-    let stt = OpenAiStt::new(config(&serve(app).await));
-    let pcm: Vec<i16> = (0..8000).map(|i| ((i % 40) * 500 - 10000) as i16).collect();
-    let t = stt.transcribe(&pcm, "he").await.unwrap();
-    assert_eq!(t.text, "שלום, קוראים לי דנה");
-    assert_eq!(t.confidence, None);
-    let s = seen.lock().unwrap();
-    let wav = s.wav.as_ref().unwrap();
-    assert_eq!((wav.sample_rate, wav.channels), (8000, 1));
-    assert_eq!(wav.samples, pcm);
-    assert_eq!(s.file_name.as_deref(), Some("turn.wav"));
-    assert_eq!(s.file_type.as_deref(), Some("audio/wav"));
-    assert!(
-        s.fields
-            .contains(&("response_format".into(), "json".into()))
-    );
-}
-
-#[tokio::test]
-async fn stt_reports_http_errors_with_status_and_body() {
-    let seen = Arc::new(Mutex::new(SeenUpload::default()));
-    let app = Router::new()
-        .route("/v1/audio/transcriptions", post(transcriptions))
-        .with_state(seen);
-    let mut cfg = config(&serve(app).await);
-    cfg.api_key = "sk-wrong".into();
-    let err = OpenAiStt::new(cfg)
-        .transcribe(&[0; 800], "he")
-        .await
-        .unwrap_err();
-    match err {
-        ProviderError::Http {
-            status,
-            body_excerpt,
-        } => {
-            assert_eq!(status, 401);
-            assert!(body_excerpt.contains("Incorrect API key"), "{body_excerpt}");
-        }
-        other => panic!("{other:?}"),
-    }
 }
 
 #[tokio::test]

@@ -38,8 +38,31 @@ impl Limiter {
     /// Records one event for `key`.
     pub fn record(&self, key: &str, now: Instant) {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        Self::push(&mut keys, self.window, key, now);
+    }
+
+    /// [`check`](Self::check) and [`record`](Self::record) as one step, so that requests
+    /// arriving together cannot all pass the check before any of them is counted.
+    pub fn acquire(&self, key: &str, limit: usize, now: Instant) -> Result<(), Duration> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(events) = keys.get_mut(key) {
+            prune(events, now, self.window);
+            if events.len() >= limit {
+                let oldest = events.front().copied().unwrap_or(now);
+                return Err(self.window.saturating_sub(now.duration_since(oldest)));
+            }
+        }
+        Self::push(&mut keys, self.window, key, now);
+        Ok(())
+    }
+
+    fn push(
+        keys: &mut HashMap<String, VecDeque<Instant>>,
+        window: Duration,
+        key: &str,
+        now: Instant,
+    ) {
         if keys.len() > 50_000 {
-            let window = self.window;
             keys.retain(|_, ev| {
                 prune(ev, now, window);
                 !ev.is_empty()
@@ -75,5 +98,19 @@ mod tests {
         assert_eq!(wait, Duration::from_secs(50));
         assert!(l.check("other", 3, t0).is_ok());
         assert!(l.check("k", 3, t0 + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn acquire_checks_and_counts_in_one_step() {
+        let l = Limiter::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert!(l.acquire("k", 3, t0 + Duration::from_secs(i)).is_ok());
+        }
+        assert_eq!(
+            l.acquire("k", 3, t0 + Duration::from_secs(3)),
+            Err(Duration::from_secs(57))
+        );
+        assert!(l.acquire("k", 3, t0 + Duration::from_secs(60)).is_ok());
     }
 }

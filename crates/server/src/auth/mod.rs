@@ -11,6 +11,7 @@
 //! [`Tenant`] (a caller acting for one business, resolved once so stores can be scoped).
 
 pub mod cache;
+mod hasher;
 pub mod jwt;
 pub mod limiter;
 pub mod routes;
@@ -95,6 +96,8 @@ pub struct Authenticated {
 pub struct AuthState {
     pub limiter: limiter::Limiter,
     pub sessions: cache::SessionCache,
+    /// Login turns, by a hash of the account: checks for one account run one at a time.
+    account_turns: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl AuthState {
@@ -107,7 +110,17 @@ impl AuthState {
         Self {
             limiter: limiter::Limiter::new(Duration::from_secs(60)),
             sessions: cache::SessionCache::default(),
+            account_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
+    }
+
+    /// Waits for the account's turn to have a password checked (accounts share 64 turns).
+    pub async fn account_turn(&self, account: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(account);
+        self.account_turns[(hash % self.account_turns.len() as u64) as usize]
+            .lock()
+            .await
     }
 }
 
@@ -146,11 +159,12 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
 }
 
-/// [`hash_password`] off the async runtime (argon2 is deliberately slow).
+/// [`hash_password`] off the async runtime, on the hashing threads (argon2 is deliberately
+/// slow and large).
 pub async fn hash_password_blocking(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
+    hasher::run(move || hash_password(&password))
         .await
-        .map_err(|e| AppError::Internal(e.into()))?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the password hasher stopped")))?
         .map_err(AppError::Internal)
 }
 
@@ -167,7 +181,7 @@ pub async fn check_credentials(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(dummy_hash);
     let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    let ok = hasher::run(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
     Ok(user.filter(|_| ok))

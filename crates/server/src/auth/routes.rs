@@ -70,19 +70,21 @@ async fn login(
     let now = Instant::now();
     let limiter = &state.auth.limiter;
     let ip_key = format!("ip:{ip}");
-    if let Err(wait) = limiter.check(&ip_key, LOGIN_LIMIT_PER_IP, now) {
+    if let Err(wait) = limiter.acquire(&ip_key, LOGIN_LIMIT_PER_IP, now) {
         tracing::warn!(%ip, "LOGIN_RATE_LIMITED by IP");
         return Ok(too_many(wait));
     }
-    limiter.record(&ip_key, now);
     let email = body.email.trim().to_lowercase();
     let account_key = format!("account:{email}");
-    if let Err(wait) = limiter.check(&account_key, LOGIN_FAILURES_PER_ACCOUNT, now) {
+    // One password check at a time per account, so guesses sent all at once are counted
+    // like guesses sent one after another (each sees the failures before it).
+    let _turn = state.auth.account_turn(&account_key).await;
+    if let Err(wait) = limiter.check(&account_key, LOGIN_FAILURES_PER_ACCOUNT, Instant::now()) {
         tracing::warn!(%ip, "LOGIN_RATE_LIMITED by account");
         return Ok(too_many(wait));
     }
     let Some(user) = super::check_credentials(&state, &email, &body.password).await? else {
-        limiter.record(&account_key, now);
+        limiter.record(&account_key, Instant::now());
         tracing::info!(%ip, "LOGIN_FAILED");
         return Ok(reject(StatusCode::UNAUTHORIZED, "unauthorized", WRONG));
     };

@@ -162,7 +162,7 @@ pub async fn run(args: ApiBench) -> anyhow::Result<()> {
 }
 
 /// Inserts `n` customers in batches, oldest first, with Hebrew names.
-async fn seed(db: &crate::store::Db, business: i64, n: usize) -> anyhow::Result<()> {
+pub(crate) async fn seed(db: &crate::store::Db, business: i64, n: usize) -> anyhow::Result<()> {
     let base = crate::store::now_ms() - n as i64 * 1000;
     let mut i = 0;
     while i < n {

@@ -4,7 +4,9 @@
 //! noisy, so the numbers are reported for people to read and compare, never to fail a build.
 
 pub mod api;
+pub mod child;
 pub mod jobs;
+pub mod mixed;
 pub mod streams;
 pub mod voice;
 pub mod webhooks;

@@ -36,7 +36,7 @@ pub struct StreamBench {
 
 const TOKEN: &str = "bench-auth-token";
 /// A long greeting: continuous playback for the whole measurement.
-const GREETING: &str = "שלום וברוכים הבאים. אנחנו כאן כדי לעזור לכם בכל שאלה ובכל בקשה. \
+pub(crate) const GREETING: &str = "שלום וברוכים הבאים. אנחנו כאן כדי לעזור לכם בכל שאלה ובכל בקשה. \
     ספרו לנו בבקשה מה שמכם, מה סיבת הפנייה, ומתי נוח לחזור אליכם. \
     אנחנו זמינים בימים ראשון עד חמישי בין השעות שמונה בבוקר לשש בערב, וביום שישי עד הצהריים. \
     אם מדובר בעניין דחוף, אנא אמרו זאת ונדאג לחזור אליכם בהקדם האפשרי. \
@@ -228,19 +228,19 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
     Ok(Outcome { p99_ms: p99 * 1e3 })
 }
 
-struct CallCtx {
-    http: reqwest::Client,
-    base: String,
-    addr: String,
-    index: usize,
-    received: Arc<AtomicU64>,
-    sent: Arc<AtomicU64>,
-    gaps: Arc<AtomicU64>,
-    stop: Arc<tokio::sync::Notify>,
-    stopping: Arc<std::sync::atomic::AtomicBool>,
+pub(crate) struct CallCtx {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub addr: String,
+    pub index: usize,
+    pub received: Arc<AtomicU64>,
+    pub sent: Arc<AtomicU64>,
+    pub gaps: Arc<AtomicU64>,
+    pub stop: Arc<tokio::sync::Notify>,
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
-async fn one_call(c: CallCtx) -> anyhow::Result<()> {
+pub(crate) async fn one_call(c: CallCtx) -> anyhow::Result<()> {
     let call_sid = format!("CA{:032x}", c.index + 1);
     let url = format!("{}/webhook/incoming_call", c.base);
     let form: Vec<(String, String)> = [
@@ -337,7 +337,7 @@ async fn one_call(c: CallCtx) -> anyhow::Result<()> {
 }
 
 /// Cumulative (upper bound, count) pairs of the lateness histogram.
-async fn lateness_histogram(http: &reqwest::Client, base: &str) -> Vec<(f64, f64)> {
+pub(crate) async fn lateness_histogram(http: &reqwest::Client, base: &str) -> Vec<(f64, f64)> {
     let text = match http.get(format!("{base}/metrics")).send().await {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
@@ -361,7 +361,7 @@ async fn lateness_histogram(http: &reqwest::Client, base: &str) -> Vec<(f64, f64
     out
 }
 
-fn diff(after: &[(f64, f64)], before: &[(f64, f64)]) -> Vec<(f64, f64)> {
+pub(crate) fn diff(after: &[(f64, f64)], before: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let prev: HashMap<u64, f64> = before.iter().map(|(le, c)| (le.to_bits(), *c)).collect();
     after
         .iter()
@@ -370,7 +370,7 @@ fn diff(after: &[(f64, f64)], before: &[(f64, f64)]) -> Vec<(f64, f64)> {
 }
 
 /// A quantile from cumulative buckets, interpolating linearly inside the bucket.
-fn quantile(buckets: &[(f64, f64)], q: f64) -> f64 {
+pub(crate) fn quantile(buckets: &[(f64, f64)], q: f64) -> f64 {
     let total = buckets.last().map(|(_, c)| *c).unwrap_or(0.0);
     if total <= 0.0 {
         return 0.0;

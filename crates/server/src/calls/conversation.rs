@@ -152,8 +152,9 @@ pub async fn act(state: &AppState, call_sid: &str, action: &AgentAction) {
 
 /// The providers every call shares, chosen once from the configuration.
 ///
-/// Speech-to-text: OpenAI (or any compatible server) when a key is set, else Google when
-/// credentials are, else none (answers are kept as audio for the offline job). The agent:
+/// Speech-to-text: an OpenAI-compatible server when `OPENAI_STT_BASE_URL` or a key is set
+/// (at `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`), else Google when credentials are,
+/// else none (answers are kept as audio for the offline job). The agent:
 /// the LLM when OpenAI is configured, else the scripted intake. Text-to-speech: `MOKDAN_TTS`
 /// (`espeak`, `google`, `openai`), by default Google when configured, else the local
 /// espeak-ng voice, which starts speaking fastest.
@@ -182,8 +183,8 @@ pub fn providers(settings: &crate::config::Settings) -> anyhow::Result<voice::se
             Some(GoogleAuth::new(creds))
         }
     };
-    let stt: Option<Arc<dyn voice::SpeechToText>> = match (&openai, &google) {
-        (Some(cfg), _) => Some(Arc::new(OpenAiStt::new(cfg.clone()))),
+    let stt: Option<Arc<dyn voice::SpeechToText>> = match (openai_stt(settings), &google) {
+        (Some(cfg), _) => Some(Arc::new(OpenAiStt::new(cfg))),
         (None, Some(auth)) => Some(Arc::new(GoogleStt::new(auth.clone()))),
         (None, None) => None,
     };
@@ -191,16 +192,37 @@ pub fn providers(settings: &crate::config::Settings) -> anyhow::Result<voice::se
         Some(cfg) => Arc::new(OpenAiAgent::new(cfg.clone())),
         None => Arc::new(voice::agent::scripted::ScriptedAgent),
     };
-    let choice = std::env::var("MOKDAN_TTS").unwrap_or_default();
-    let tts: Arc<dyn voice::TextToSpeech> = match (choice.as_str(), &openai, &google) {
-        ("openai", Some(cfg), _) => Arc::new(OpenAiTts::new(cfg.clone())),
-        ("openai", None, _) => anyhow::bail!("MOKDAN_TTS: `openai` needs OPENAI_API_KEY"),
-        ("google", _, None) => anyhow::bail!("MOKDAN_TTS: `google` needs Google credentials"),
-        ("google" | "", _, Some(auth)) => Arc::new(GoogleTts::new(auth.clone())),
-        ("espeak" | "", _, _) => Arc::new(voice::tts::espeak::EspeakTts::default()),
-        (other, _, _) => {
-            anyhow::bail!("MOKDAN_TTS: must be espeak, google or openai, not `{other}`")
+    use crate::config::TtsChoice;
+    let tts: Arc<dyn voice::TextToSpeech> = match (settings.tts, &openai, &google) {
+        (Some(TtsChoice::OpenAi), Some(cfg), _) => Arc::new(OpenAiTts::new(cfg.clone())),
+        (Some(TtsChoice::OpenAi), None, _) => {
+            anyhow::bail!("MOKDAN_TTS: `openai` needs OPENAI_API_KEY")
+        }
+        (Some(TtsChoice::Google), _, None) => {
+            anyhow::bail!("MOKDAN_TTS: `google` needs Google credentials")
+        }
+        (Some(TtsChoice::Google) | None, _, Some(auth)) => Arc::new(GoogleTts::new(auth.clone())),
+        (Some(TtsChoice::Espeak) | None, _, _) => {
+            Arc::new(voice::tts::espeak::EspeakTts::default())
         }
     };
     Ok(voice::session::Providers { stt, tts, agent })
+}
+
+/// The OpenAI-compatible speech-to-text, when configured: its own server
+/// (`OPENAI_STT_BASE_URL`, no key needed) or OpenAI's, with `OPENAI_STT_MODEL`.
+pub fn openai_stt(settings: &crate::config::Settings) -> Option<voice::openai::OpenAiConfig> {
+    if !settings.openai_stt_configured() {
+        return None;
+    }
+    let key = settings
+        .openai_api_key
+        .as_ref()
+        .map(|k| k.expose().to_string())
+        .unwrap_or_default();
+    let mut cfg = voice::openai::OpenAiConfig::new(key).with_base_url(settings.openai_stt_base());
+    if let Some(model) = &settings.openai_stt_model {
+        cfg.stt_model = model.clone();
+    }
+    Some(cfg)
 }

@@ -29,6 +29,9 @@ use crate::store::{Db, calls, watch};
 
 /// How often armed calls are checked.
 const TICK: Duration = Duration::from_millis(250);
+/// On a shared registry, how long after the start timeout a local entry without a stream
+/// on this node is kept.
+const LOCAL_GRACE: Duration = Duration::from_secs(60);
 
 /// Live state of one armed call, shared with its media socket.
 #[derive(Debug)]
@@ -101,6 +104,9 @@ pub struct Watchdog {
     db: Db,
     twilio: Option<telephony::rest::TwilioClient>,
     prompts: Arc<Prompts>,
+    /// When this process made its watchdog (epoch ms): calls older than this were
+    /// answered by an earlier process.
+    born_ms: i64,
 }
 
 impl Watchdog {
@@ -120,6 +126,7 @@ impl Watchdog {
             db,
             twilio,
             prompts,
+            born_ms: crate::store::now_ms(),
         })
     }
 
@@ -237,7 +244,11 @@ impl Watchdog {
     /// Writes frame times that moved since the last flush, in one batch.
     async fn flush_frames(&self) {
         let times: Vec<(String, i64)> = {
-            let calls = self.calls.lock().expect("watchdog map");
+            let mut calls = self.calls.lock().expect("watchdog map");
+            // A call answered here whose stream went to another node (or never came) is
+            // watched through the shared table: its local entry would only pile up.
+            let stale = self.start_timeout + LOCAL_GRACE;
+            calls.retain(|_, w| w.started.load(Ordering::Acquire) || w.armed_at.elapsed() < stale);
             calls
                 .iter()
                 .filter(|(_, w)| w.started.load(Ordering::Acquire))
@@ -355,6 +366,10 @@ impl Watchdog {
             return false;
         };
         match twilio.update_call_twiml(call_sid, &twiml).await {
+            Ok(telephony::rest::UpdateOutcome::AlreadyEnded) => {
+                self.settle_ended(twilio, call_sid, reason).await;
+                false
+            }
             Ok(outcome) => {
                 tracing::info!(call_sid, ?outcome, "watchdog redirect sent");
                 true
@@ -367,3 +382,74 @@ impl Watchdog {
         }
     }
 }
+
+/// Calls whose watcher died with its process, and calls that ended unseen.
+///
+/// A node killed mid-call takes its media sockets with it, and Twilio's callbacks for
+/// those calls (`stream_ended`, the final `call_status`) hit a closed port. The call row
+/// would stay `in-progress` for ever. So a restarted single node re-arms every unfinished
+/// call from the database (the shared registry keeps them by itself), and a redirect that
+/// finds the call already over takes the call's final status from Twilio instead.
+impl Watchdog {
+    /// At start on the in-memory registry: watches again every call that was live when the
+    /// process stopped; each is due at once, so it is redirected to the recording fallback
+    /// if still up, or settled if over. `base` is the public base URL for the fallback.
+    pub async fn rearm_unwatched(&self, base: &str) {
+        if self.mode != RegistryMode::Memory {
+            return;
+        }
+        let since = crate::store::now_ms() - UNWATCHED_WINDOW.as_millis() as i64;
+        let rows = match calls::unwatched(&self.db, since, self.born_ms).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "watchdog cannot list unfinished calls at start");
+                return;
+            }
+        };
+        let long_ago = self.start_timeout.max(self.media_timeout) + Duration::from_secs(1);
+        let mut map = self.calls.lock().expect("watchdog map");
+        for (sid, started) in &rows {
+            let w = Self::new_watch(base, long_ago);
+            if started.is_some() {
+                w.started.store(true, Ordering::Release);
+            }
+            map.entry(sid.clone()).or_insert(w);
+        }
+        if !rows.is_empty() {
+            tracing::warn!(
+                calls = rows.len(),
+                "watchdog: unfinished calls from before the restart are checked again"
+            );
+        }
+    }
+
+    /// The call ended while no node watched it: record Twilio's final status, and that the
+    /// fallback just claimed never ran.
+    async fn settle_ended(
+        &self,
+        twilio: &telephony::rest::TwilioClient,
+        call_sid: &str,
+        reason: FallbackReason,
+    ) {
+        let (status, duration) = match twilio.fetch_call(call_sid).await {
+            Ok(c) if calls::status_rank(&c.status) == calls::status_rank("completed") => {
+                (c.status, c.duration.map(i64::from))
+            }
+            _ => ("completed".to_string(), None),
+        };
+        tracing::warn!(
+            call_sid,
+            reason = reason.as_str(),
+            status,
+            "WATCHDOG_REDIRECT not needed: the call already ended unseen; settled"
+        );
+        if let Err(e) =
+            calls::settle_ended(&self.db, call_sid, reason.as_str(), &status, duration).await
+        {
+            tracing::error!(call_sid, error = %e, "watchdog cannot settle an ended call");
+        }
+    }
+}
+
+/// How far back a restarted node looks for calls it was serving (Twilio's longest call).
+const UNWATCHED_WINDOW: Duration = Duration::from_secs(4 * 3600);

@@ -155,7 +155,8 @@ impl FromRequest<AppState> for TwilioRequest {
     }
 }
 
-/// A TwiML answer, logged in full (`TWIML_FULL`) so a stuck call can be read from the logs.
+/// A TwiML answer, logged in full (`TWIML_FULL`) so a stuck call can be read from the logs,
+/// all but the media stream's per-call token, which is a credential (S2, S3).
 pub struct Twiml(pub String);
 
 impl Twiml {
@@ -165,9 +166,29 @@ impl Twiml {
         response: &telephony::twiml::Response,
     ) -> Self {
         let xml = response.to_xml();
-        tracing::info!(route, call_sid = call_sid.unwrap_or("-"), twiml = %xml, "TWIML_FULL");
+        let logged = without_stream_token(&xml);
+        tracing::info!(route, call_sid = call_sid.unwrap_or("-"), twiml = %logged, "TWIML_FULL");
         Twiml(xml)
     }
+}
+
+/// `xml` with the value of every `<Parameter name="token">` replaced by `***`.
+pub fn without_stream_token(xml: &str) -> std::borrow::Cow<'_, str> {
+    const TOKEN: &str = r#"<Parameter name="token" value=""#;
+    if !xml.contains(TOKEN) {
+        return std::borrow::Cow::Borrowed(xml);
+    }
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find(TOKEN) {
+        let value = at + TOKEN.len();
+        out.push_str(&rest[..value]);
+        out.push_str("***");
+        rest = &rest[value..];
+        rest = &rest[rest.find('"').unwrap_or(rest.len())..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 impl IntoResponse for Twiml {
@@ -178,5 +199,18 @@ impl IntoResponse for Twiml {
             self.0,
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stream_tokens_are_left_out_of_the_log() {
+        let xml = r#"<Response><Connect><Stream url="wss://h/ws"><Parameter name="call_id" value="CA1"/><Parameter name="token" value="s3cr3t-_x"/></Stream></Connect></Response>"#;
+        let logged = super::without_stream_token(xml);
+        assert!(!logged.contains("s3cr3t"), "{logged}");
+        assert!(logged.contains(r#"<Parameter name="call_id" value="CA1"/>"#));
+        assert!(logged.contains(r#"<Parameter name="token" value="***"/>"#));
+        assert_eq!(super::without_stream_token("<Response/>"), "<Response/>");
     }
 }

@@ -67,6 +67,9 @@ pub enum BenchCmd {
     Jobs(crate::bench::jobs::JobBench),
     /// Signed inbound WhatsApp webhooks, each stored once and deduplicated.
     Whatsapp(crate::bench::whatsapp::WhatsappBench),
+    /// Everything at once on PostgreSQL for minutes, with a database outage; checks that
+    /// nothing was lost and no Twilio route answered 5xx.
+    Mixed(crate::bench::mixed::MixedBench),
 }
 
 /// Parses arguments, runs the command, and turns any failure into one line and an exit code.
@@ -111,12 +114,14 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             BenchCmd::Api(args) => crate::bench::api::run(args).await,
             BenchCmd::Jobs(args) => crate::bench::jobs::run(args).await,
             BenchCmd::Whatsapp(args) => crate::bench::whatsapp::run(args).await,
+            BenchCmd::Mixed(args) => crate::bench::mixed::run(args).await,
         },
     }
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     crate::telemetry::init_logging(settings.env);
+    crate::telemetry::log_settings(&settings);
     let listen = settings.listen;
     let production = settings.is_production();
     let app = crate::app::App::build(settings).await?;

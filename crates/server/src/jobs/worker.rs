@@ -140,6 +140,7 @@ pub async fn run_workers(state: AppState) {
     tokio::spawn(super::kinds::cleanup::schedule(state.clone()));
     let cfg = PoolConfig {
         concurrency: workers,
+        lease: state.settings.job_lease,
         ..PoolConfig::default()
     };
     tracing::info!(workers, worker_id = %cfg.worker_id, "job workers started");

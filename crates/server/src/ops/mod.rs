@@ -8,6 +8,8 @@ use crate::config::Settings;
 #[derive(Clone, Debug)]
 pub struct Providers {
     pub openai: bool,
+    /// Speech-to-text through an OpenAI-compatible server (a key or `OPENAI_STT_BASE_URL`).
+    pub openai_stt: bool,
     pub google: bool,
     pub twilio_rest: bool,
     /// The local Hebrew voice (espeak-ng) found on PATH.
@@ -19,6 +21,7 @@ impl Providers {
     pub fn detect(s: &Settings) -> Self {
         Providers {
             openai: s.openai_api_key.is_some(),
+            openai_stt: s.openai_stt_configured(),
             google: s.google_credentials.is_some(),
             twilio_rest: s.twilio_account_sid.is_some() && s.twilio_auth_token.is_some(),
             espeak: on_path("espeak-ng"),
@@ -30,9 +33,26 @@ impl Providers {
         }
     }
 
-    /// Text-to-speech is available from any configured or local engine.
-    pub fn tts(&self) -> bool {
-        self.openai || self.google || self.espeak
+    /// Which engine hears the caller live, as the call's providers choose it.
+    pub fn stt_engine(&self) -> &'static str {
+        if self.openai_stt {
+            "openai"
+        } else if self.google {
+            "google"
+        } else {
+            "none"
+        }
+    }
+
+    /// Which engine speaks to callers, given the name of the one the call's providers
+    /// chose (`MOKDAN_TTS`, else Google when configured, else espeak-ng): `none` when that
+    /// is the local voice and espeak-ng is not installed.
+    pub fn tts_engine(&self, chosen: &'static str) -> &'static str {
+        match chosen {
+            "espeak" if self.espeak => "espeak-ng",
+            "espeak" => "none",
+            other => other,
+        }
     }
 }
 

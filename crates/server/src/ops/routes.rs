@@ -38,25 +38,54 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await,
         Ok(Ok(()))
     );
+    let disk = disk_state(state.settings.data_dir.clone()).await;
+    let ready = db_ok && disk == "ok";
     let p = &state.providers;
+    let tts_engine = p.tts_engine(state.voice.tts.name());
     let body = json!({
-        "status": if db_ok { "ready" } else { "not_ready" },
+        "status": if ready { "ready" } else { "not_ready" },
         "db": if db_ok { "ok" } else { "error" },
+        "disk": disk,
         "db_backend": state.db.backend.name(),
         "openai": ok_or_disabled(p.openai),
         "google": ok_or_disabled(p.google),
-        "tts": ok_or_disabled(p.tts()),
-        "tts_engine": if p.openai { "openai" } else if p.google { "google" } else if p.espeak { "espeak-ng" } else { "none" },
-        "stt": ok_or_disabled(p.openai || p.google),
+        "tts": ok_or_disabled(tts_engine != "none"),
+        "tts_engine": tts_engine,
+        "stt": ok_or_disabled(p.openai_stt || p.google),
+        "stt_engine": p.stt_engine(),
         "twilio": ok_or_disabled(p.twilio_rest),
         "whatsapp": p.whatsapp.unwrap_or("disabled"),
     });
-    let status = if db_ok {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// Whether the data dir takes a small synced write: recordings, generated prompts and the
+/// outbox live there (and the database, on SQLite). `full` when the disk is out of space.
+async fn disk_state(dir: std::path::PathBuf) -> &'static str {
+    let probe = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let path = dir.join(".readyz-probe");
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::File::create(&path))
+            .and_then(|mut f| f.write_all(&[0u8; 4096]).and_then(|()| f.sync_data()));
+        let _ = std::fs::remove_file(&path);
+        written.map_err(|e| (e, dir))
+    });
+    match tokio::time::timeout(Duration::from_secs(2), probe).await {
+        Ok(Ok(Ok(()))) => "ok",
+        Ok(Ok(Err((e, dir)))) => {
+            let full = e.kind() == std::io::ErrorKind::StorageFull;
+            crate::telemetry::count_error("disk");
+            tracing::error!(dir = %dir.display(), error = %e, full, "DISK_ERROR: the data dir takes no writes");
+            if full { "full" } else { "error" }
+        }
+        _ => "error",
+    }
 }
 
 async fn version() -> Json<serde_json::Value> {

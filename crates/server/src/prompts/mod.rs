@@ -27,6 +27,17 @@ pub mod text {
     pub const APOLOGY: &str = "סליחה, הייתה לנו תקלה קטנה.";
 }
 
+/// The standard prompts: any node serves them by name without asking the database.
+const STANDARD: [&str; 4] = [
+    text::FALLBACK,
+    text::UNKNOWN_NUMBER,
+    text::GOODBYE,
+    text::APOLOGY,
+];
+
+/// Lookups of a name handed out by another node, 100 ms apart, before answering 404.
+const TEXT_LOOKUPS: u32 = 10;
+
 /// The voice id that goes into every name, so a change of engine changes the URLs.
 const VOICE: &str = "espeak-ng:he:150";
 
@@ -119,17 +130,33 @@ impl Prompts {
         }
     }
 
+    /// The text behind a name: known here, one of the standard prompts (which every node
+    /// knows), or stored by the node that handed the name out. That node stores it in the
+    /// background, so Twilio's fetch may land on another node a moment before the row is
+    /// committed: a name not found yet is looked up again for a short while.
     async fn text_of(&self, name: &str) -> Option<String> {
         if let Some(t) = self.texts.lock().expect("prompt map").get(name) {
             return Some(t.clone());
         }
-        let row: Option<(String,)> = sqlx::query_as("SELECT text FROM tts_prompts WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.db.pool)
-            .await
-            .ok()
-            .flatten();
-        row.map(|(t,)| t)
+        if let Some(t) = STANDARD.iter().find(|t| Self::name_for(t) == name) {
+            return Some(t.to_string());
+        }
+        for attempt in 0..TEXT_LOOKUPS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let row: Result<Option<(String,)>, _> =
+                sqlx::query_as("SELECT text FROM tts_prompts WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.db.pool)
+                    .await;
+            match row {
+                Ok(Some((t,))) => return Some(t),
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     /// The audio of a prompt (mu-law 8 kHz WAV), generating and caching it on first use.

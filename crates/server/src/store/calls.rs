@@ -68,9 +68,34 @@ pub async fn insert(db: &Db, call: &NewCall<'_>) -> Result<bool, sqlx::Error> {
     insert_on(&mut conn, call).await
 }
 
-/// Inserts the call and arms its shared watchdog entry in one transaction: one commit
-/// (one disk flush) on the hot path of `incoming_call`.
+/// Inserts the call and arms its shared watchdog entry atomically: on the hot path of
+/// `incoming_call`, so on PostgreSQL it is one statement — one round trip and one commit
+/// (one disk flush) instead of BEGIN, two INSERTs and COMMIT.
 pub async fn insert_armed(db: &Db, call: &NewCall<'_>, base: &str) -> Result<bool, sqlx::Error> {
+    if db.backend == super::Backend::Postgres {
+        let now = now_ms();
+        let (created,): (i64,) = sqlx::query_as(
+            "WITH c AS (INSERT INTO call_logs (call_sid, business_id, from_number, to_number, \
+             direction, status, status_rank, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (call_sid) DO NOTHING \
+             RETURNING 1), \
+             w AS (INSERT INTO call_watch (call_sid, base, armed_at) VALUES ($1, $9, $8) \
+             ON CONFLICT (call_sid) DO NOTHING) \
+             SELECT COUNT(*) FROM c",
+        )
+        .bind(call.call_sid)
+        .bind(call.business_id)
+        .bind(call.from)
+        .bind(call.to)
+        .bind(call.direction)
+        .bind(call.status)
+        .bind(status_rank(call.status))
+        .bind(now)
+        .bind(base)
+        .fetch_one(&db.pool)
+        .await?;
+        return Ok(created == 1);
+    }
     let mut tx = db.pool.begin().await?;
     let created = insert_on(&mut tx, call).await?;
     super::watch::arm(&mut tx, call.call_sid, base).await?;
@@ -223,6 +248,50 @@ pub async fn mark_fallback(db: &Db, call_sid: &str, reason: &str) -> Result<bool
         advance_status(db, call_sid, "fallback_recording", None).await?;
     }
     Ok(done.rows_affected() == 1)
+}
+
+/// Calls not finished, with no stream end and no fallback, created between `since_ms` and
+/// `before_ms`: the calls a node was serving when it stopped. (call_sid, stream_started_at).
+pub async fn unwatched(
+    db: &Db,
+    since_ms: i64,
+    before_ms: i64,
+) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT call_sid, stream_started_at FROM call_logs WHERE created_at >= $1 \
+         AND created_at < $3 AND status_rank <= $2 AND stream_end_reason IS NULL \
+         AND fallback_reason IS NULL AND recording_sid IS NULL AND business_id IS NOT NULL \
+         ORDER BY created_at LIMIT 1000",
+    )
+    .bind(since_ms)
+    .bind(status_rank("in-progress"))
+    .bind(before_ms)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// A call that ended while nobody watched it: the fallback marked for it (`reason`) never
+/// ran, its stream ended unseen, and its final status is Twilio's.
+pub async fn settle_ended(
+    db: &Db,
+    call_sid: &str,
+    reason: &str,
+    status: &str,
+    duration_secs: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE call_logs SET fallback_reason = NULL, updated_at = $3 \
+         WHERE call_sid = $1 AND fallback_reason = $2 AND recording_sid IS NULL",
+    )
+    .bind(call_sid)
+    .bind(reason)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    stream_ended(db, call_sid, "ended_unwatched").await?;
+    advance_status(db, call_sid, status, duration_secs).await?;
+    Ok(())
 }
 
 /// The newest calls of a business, newest first.

@@ -27,6 +27,9 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Connection};
 
+/// A pooled connection idle this long is pinged before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(2);
+
 pub use dialect::Backend;
 
 /// A pool on either backend, and which backend it is.
@@ -74,7 +77,18 @@ impl Db {
             .max_connections(backend.pool_size())
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(3))
-            .test_before_acquire(true)
+            // A ping on every acquire is one more round trip on every query (on the answer
+            // path of a webhook that is most of its cost); a connection that sat idle may
+            // have died with the database, so only those are tested before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     for stmt in backend.session_setup() {

@@ -5,9 +5,10 @@
 //! string cannot run. Frames are refused (clickjacking), MIME sniffing is off, and the
 //! referrer never leaves the origin. Form posts to `/app/…` must come from this origin
 //! (Origin, else Referer), which is what a browser sends for the app's own forms and what a
-//! cross-site form cannot forge (CSRF for cookie sessions).
+//! cross-site form cannot forge (CSRF for cookie sessions). In production every response
+//! also carries `Strict-Transport-Security`.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,33 @@ use axum::response::{IntoResponse, Response};
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; media-src 'self'; connect-src 'self'; font-src 'self'; \
      object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// A year of HTTPS-only, without `includeSubDomains`: the operator's other hosts under the
+/// same domain are not ours to decide for.
+pub const HSTS: &str = "max-age=31536000";
+
+/// `Strict-Transport-Security` on every response in production, where the public URL is
+/// HTTPS: once a browser has seen it, a network attacker can no longer downgrade the app or
+/// its session cookie to plain HTTP. Development over `http://localhost` sends none.
+pub async fn strict_transport(
+    State(state): State<crate::app::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    let https = state
+        .settings
+        .public_base_url
+        .as_deref()
+        .is_some_and(|b| b.starts_with("https://"));
+    if state.settings.is_production() && https {
+        res.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    res
+}
 
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
@@ -52,13 +80,14 @@ pub async fn same_origin_posts(req: Request, next: Next) -> Response {
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| url::Url::parse(v).ok());
+        .map(|v| v.to_str().ok().and_then(|v| url::Url::parse(v).ok()));
     let same = match source {
         // No Origin and no Referer: not a browser form post (curl, tests with Basic auth);
-        // the auth extractor still decides who it is.
+        // the auth extractor still decides who it is, and wants the CSRF token then.
         None => true,
-        Some(u) => {
+        // `Origin: null` (a sandboxed frame, a data: URL) or garbage: not this site.
+        Some(None) => false,
+        Some(Some(u)) => {
             let authority = match (u.host_str(), u.port()) {
                 (Some(h), Some(p)) => format!("{h}:{p}"),
                 (Some(h), None) => h.to_string(),

@@ -7,6 +7,11 @@ use crate::app::AppState;
 use crate::domain::Phone;
 use crate::store::whatsapp as store;
 
+/// The providers' names as stored in `whatsapp_messages.provider`.
+pub const PROVIDERS: [&str; 3] = ["twilio", "meta", "baileys"];
+/// How long a webhook waits on the database before keeping the message in the outbox.
+const STORE_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Most media items kept per message (Twilio allows 10).
 pub const MAX_MEDIA: usize = 10;
 /// Longest body kept; WhatsApp's own limit is 4,096 characters.
@@ -141,6 +146,24 @@ pub async fn receive(
         message_id,
         auto_reply,
     })
+}
+
+/// [`receive`] for a webhook that must answer 2xx whatever happens: when the database
+/// fails or is slow past a bound, the message goes to the local outbox and is stored (and
+/// answered) once the database is back — never dropped (W2, V12).
+pub async fn receive_or_keep(state: &AppState, msg: Inbound, base: Option<String>) {
+    let kept = crate::outbox::Pending::whatsapp(&msg, base.as_deref());
+    let failure = match tokio::time::timeout(STORE_BOUND, receive(state, msg, base)).await {
+        Ok(Ok(_)) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", STORE_BOUND.as_secs()),
+    };
+    crate::telemetry::count_error("webhook_db");
+    tracing::error!(error = %failure, "WHATSAPP_DB_ERROR: inbound message kept in the outbox");
+    if let Err(e) = state.outbox.push(&kept).await {
+        crate::telemetry::count_error("outbox");
+        tracing::error!(error = %e, "OUTBOX: cannot keep the WhatsApp message");
+    }
 }
 
 /// Whether replies can go out on `provider` (the channel the customer wrote on).

@@ -264,10 +264,7 @@ async fn handle(state: &AppState, bytes: &Bytes, base: &str) {
                 tracing::warn!("Meta message without id or sender: ignored");
                 continue;
             };
-            if let Err(e) = inbound::receive(state, msg, Some(base.to_string())).await {
-                crate::telemetry::count_error("webhook_db");
-                tracing::error!(error = %e, "WHATSAPP_DB_ERROR: Meta message not stored");
-            }
+            inbound::receive_or_keep(state, msg, Some(base.to_string())).await;
         }
         for s in &value.statuses {
             if !inbound::valid_message_id(&s.id) {

@@ -78,10 +78,7 @@ pub fn parse_inbound(req: &TwilioRequest) -> Result<Inbound, &'static str> {
 pub async fn inbound_webhook(State(state): State<AppState>, req: TwilioRequest) -> Response {
     match parse_inbound(&req) {
         Ok(msg) => {
-            if let Err(e) = inbound::receive(&state, msg, Some(req.base.clone())).await {
-                crate::telemetry::count_error("webhook_db");
-                tracing::error!(error = %e, "WHATSAPP_DB_ERROR: inbound message not stored");
-            }
+            inbound::receive_or_keep(&state, msg, Some(req.base.clone())).await;
         }
         Err(why) => tracing::warn!(why, "WhatsApp inbound webhook ignored"),
     }

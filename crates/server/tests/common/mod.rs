@@ -4,7 +4,11 @@
 //! state and can run in parallel. `dual_test!` runs one test body on both backends.
 #![allow(dead_code)]
 
+pub mod ai;
+pub mod cluster;
 pub mod crm;
+pub mod nginx;
+pub mod node;
 pub mod proxy;
 pub mod twilio;
 pub mod ws;

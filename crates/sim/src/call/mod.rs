@@ -54,6 +54,7 @@ pub(crate) struct CallSetup {
     pub mouth: Mouth,
     pub never_connect_socket: bool,
     pub stop_media_after: Option<Duration>,
+    pub cut_socket_after: Option<Duration>,
     pub max_duration: Duration,
     pub control: mpsc::UnboundedReceiver<Control>,
     /// Record the whole call from the answer (`Record=true` on Calls create).
@@ -93,6 +94,7 @@ pub(crate) struct Ctx {
     pub ear: Ear,
     pub never_connect_socket: bool,
     pub stop_media_after: Option<Duration>,
+    pub cut_socket_after: Option<Duration>,
     pub deadline: Instant,
     pub control: mpsc::UnboundedReceiver<Control>,
     pub callbacks: Callbacks,
@@ -397,6 +399,7 @@ pub(crate) async fn run_call(shared: Arc<Shared>, setup: CallSetup) -> CallRepor
         ear: Ear::default(),
         never_connect_socket: setup.never_connect_socket,
         stop_media_after: setup.stop_media_after,
+        cut_socket_after: setup.cut_socket_after,
         deadline: journal.start() + setup.max_duration,
         control: setup.control,
         callbacks,

@@ -134,6 +134,22 @@ pub(super) async fn run(ctx: &mut Ctx, connect: &Connect, doc_url: &str) -> Flow
             status(ctx, stream, &stream_sid, "stream-stopped", None);
             after_stream(ctx, connect, doc_url).await
         }
+        End::Cut => {
+            // Dropping the stream closes the TCP connection without a close frame.
+            drop(ws);
+            ctx.journal.log(
+                TimelineKind::Socket,
+                "caller script: the socket's TCP connection is cut (no stop, no close)",
+            );
+            status(
+                ctx,
+                stream,
+                &stream_sid,
+                "stream-error",
+                Some("connection lost"),
+            );
+            after_stream(ctx, connect, doc_url).await
+        }
         End::Caller(flow) => {
             let _ = ws.close(None).await;
             ctx.journal
@@ -224,6 +240,8 @@ async fn open(ctx: &mut Ctx, url: &str, doc_url: &str) -> Option<(Ws, Duration)>
 enum End {
     ServerClosed,
     Caller(Flow),
+    /// The caller script cut the TCP connection.
+    Cut,
 }
 
 /// Counters kept while the stream runs.
@@ -316,6 +334,12 @@ async fn send_tick(ctx: &mut Ctx, ws: &mut Ws, stream_sid: &str, p: &mut Pump) -
         if ws.send(Message::text(ev.to_json())).await.is_err() {
             return Some(End::ServerClosed);
         }
+    }
+    if ctx
+        .cut_socket_after
+        .is_some_and(|a| now.saturating_duration_since(p.started) >= a)
+    {
+        return Some(End::Cut);
     }
     let stop_at = ctx.stop_media_after;
     if stop_at.is_some_and(|a| now.saturating_duration_since(p.started) >= a) {

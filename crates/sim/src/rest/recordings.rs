@@ -103,6 +103,9 @@ pub(super) async fn fetch(
         Some((sid, ext)) => (sid.to_owned(), ext.to_ascii_lowercase()),
         None => (file.clone(), String::new()),
     };
+    if ext != "json" {
+        slow_media(&shared).await;
+    }
     let found = shared.with_recordings(|recs| {
         recs.iter()
             .find(|r| r.info.sid == sid)
@@ -125,5 +128,19 @@ pub(super) async fn fetch(
     match found {
         Some(Some(resp)) => resp,
         _ => resource_not_found(&p),
+    }
+}
+
+/// Holds a media download while the test keeps Twilio slow; a delay set to zero mid-wait
+/// lets the held downloads go at once.
+async fn slow_media(shared: &Shared) {
+    use std::sync::atomic::Ordering;
+    let started = std::time::Instant::now();
+    loop {
+        let delay = shared.recording_delay_ms.load(Ordering::SeqCst);
+        if started.elapsed().as_millis() as u64 >= delay {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -1,7 +1,8 @@
-//! The few Hebrew intents the scripted agent must understand from a transcript: yes, no
-//! and "please repeat". Speech-to-text output is noisy (punctuation, niqqud, prefixes), so
-//! matching is on normalised words and short utterances only: "סליחה, השם שלי דנה" is an
-//! answer, while "סליחה?" alone asks to repeat.
+//! The few intents the scripted agent must understand from a transcript: yes, no and
+//! "please repeat", in Hebrew and in English (callers mix languages, and an English-only
+//! recogniser is what runs offline). Speech-to-text output is noisy (punctuation, niqqud,
+//! prefixes, capitals), so matching is on normalised words and short utterances only:
+//! "סליחה, השם שלי דנה" is an answer, while "סליחה?" alone asks to repeat.
 
 /// What a short caller reply means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,11 +19,12 @@ fn is_mark(c: char) -> bool {
     ('\u{0591}'..='\u{05C7}').contains(&c) && !matches!(c, '\u{05BE}' | '\u{05C0}' | '\u{05C3}')
 }
 
-/// Lower-cased words without punctuation or niqqud.
+/// Lower-cased words without punctuation or niqqud. Apostrophes join ("didn't" is one
+/// word, "didnt"), so contractions do not push a short reply over the word limit.
 pub fn words(text: &str) -> Vec<String> {
     let cleaned: String = text
         .chars()
-        .filter(|c| !is_mark(*c))
+        .filter(|c| !is_mark(*c) && !matches!(c, '\'' | '\u{2019}'))
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect();
     cleaned
@@ -42,6 +44,10 @@ const REPEAT_WORDS: &[&str] = &[
     "מה",
     "פרדון",
     "repeat",
+    "again",
+    "pardon",
+    "sorry",
+    "what",
 ];
 const REPEAT_PHRASES: &[&str] = &[
     "לא שמעתי",
@@ -50,6 +56,10 @@ const REPEAT_PHRASES: &[&str] = &[
     "מה אמרתם",
     "עוד פעם",
     "אפשר לחזור",
+    "didnt hear",
+    "didnt catch",
+    "say that again",
+    "come again",
 ];
 const YES_WORDS: &[&str] = &[
     "כן",
@@ -65,9 +75,25 @@ const YES_WORDS: &[&str] = &[
     "סבבה",
     "אוקיי",
     "ok",
+    "okay",
     "yes",
+    "yeah",
+    "yep",
+    "correct",
+    "right",
+    "sure",
+    "exactly",
 ];
-const NO_WORDS: &[&str] = &["לא", "טעות", "שגוי", "no"];
+const NO_WORDS: &[&str] = &[
+    "לא",
+    "טעות",
+    "שגוי",
+    "no",
+    "nope",
+    "not",
+    "wrong",
+    "incorrect",
+];
 
 /// Longest reply still read as a bare yes/no/repeat rather than an answer.
 const MAX_INTENT_WORDS: usize = 4;
@@ -109,6 +135,22 @@ mod tests {
         assert_eq!(classify("סליחה?"), Intent::Repeat);
         assert_eq!(classify("לא שמעתי"), Intent::Repeat);
         assert_eq!(classify("מה?"), Intent::Repeat);
+    }
+
+    #[test]
+    fn yes_no_repeat_in_english() {
+        assert_eq!(classify("Yes."), Intent::Yes);
+        assert_eq!(classify("Yeah, that's right."), Intent::Yes);
+        assert_eq!(classify("Correct"), Intent::Yes);
+        assert_eq!(classify("No."), Intent::No);
+        assert_eq!(classify("That's not right"), Intent::No);
+        assert_eq!(classify("Wrong."), Intent::No);
+        assert_eq!(classify("Repeat please."), Intent::Repeat);
+        assert_eq!(classify("Sorry?"), Intent::Repeat);
+        assert_eq!(classify("I didn't hear you"), Intent::Repeat);
+        assert_eq!(classify("Say that again?"), Intent::Repeat);
+        assert_eq!(classify("Sorry, my name is David Levi."), Intent::Other);
+        assert_eq!(classify("Tomorrow morning"), Intent::Other);
     }
 
     #[test]

@@ -5,12 +5,11 @@
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 
 use super::OpenAiConfig;
 use super::prompt::{system_prompt, tools};
-use super::sse::ChatStreamDecoder;
+use super::sse::{ChatStreamDecoder, decode_body};
 use crate::http::ensure_success;
 use crate::provider::{Agent, AgentContext, AgentEvent, ProviderError, Role, default_greeting};
 
@@ -58,43 +57,6 @@ impl OpenAiAgent {
     }
 }
 
-struct State {
-    body: BoxStream<'static, Result<bytes::Bytes, reqwest::Error>>,
-    decoder: ChatStreamDecoder,
-    pending: std::collections::VecDeque<AgentEvent>,
-    finished: bool,
-}
-
-async fn next_event(mut st: State) -> Option<(Result<AgentEvent, ProviderError>, State)> {
-    loop {
-        if let Some(ev) = st.pending.pop_front() {
-            return Some((Ok(ev), st));
-        }
-        if st.finished {
-            return None;
-        }
-        let decoded = match st.body.next().await {
-            Some(Ok(bytes)) => st.decoder.feed(&bytes),
-            Some(Err(e)) => Err(ProviderError::from(e)),
-            None => {
-                st.finished = true;
-                st.decoder.finish()
-            }
-        };
-        match decoded {
-            Ok(events) => st.pending.extend(events),
-            Err(e) => {
-                st.finished = true;
-                st.pending.clear();
-                return Some((Err(e), st));
-            }
-        }
-        if st.decoder.is_done() {
-            st.finished = true;
-        }
-    }
-}
-
 #[async_trait]
 impl Agent for OpenAiAgent {
     async fn reply(
@@ -108,13 +70,7 @@ impl Agent for OpenAiAgent {
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .json(&self.request_body(ctx, caller_said));
         let resp = ensure_success(self.cfg.auth(req).send().await?).await?;
-        let state = State {
-            body: resp.bytes_stream().boxed(),
-            decoder: ChatStreamDecoder::default(),
-            pending: Default::default(),
-            finished: false,
-        };
-        Ok(stream::unfold(state, next_event).boxed())
+        Ok(decode_body(resp, ChatStreamDecoder::default()))
     }
 
     fn greeting(&self, ctx: &AgentContext) -> String {

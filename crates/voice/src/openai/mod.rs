@@ -1,12 +1,13 @@
 //! OpenAI (and any OpenAI-compatible server: whisper.cpp, llama.cpp, vLLM, Ollama) as the
-//! call's ears, brain and voice: `audio/transcriptions`, streamed `chat/completions` with
-//! tools, and `audio/speech` as raw PCM. One configuration with a base URL points the same
-//! code at OpenAI or at a local server.
+//! call's ears, brain and voice: `audio/transcriptions` (streamed for the models that
+//! stream), streamed `chat/completions` with tools, and `audio/speech` as raw PCM. One
+//! configuration with a base URL points the same code at OpenAI or at a local server.
 
 mod chat;
 mod prompt;
 mod sse;
 mod stt;
+mod stt_stream;
 mod tts;
 
 use std::fmt;

@@ -1,14 +1,141 @@
-//! Decoding of a streamed `chat/completions` response (server-sent events): text deltas
-//! become [`AgentEvent::Text`] as they arrive, and tool calls — whose JSON arguments
-//! arrive split across many events — are assembled and turned into [`AgentAction`]s when
-//! the choice finishes. Kept free of I/O so it can be fed any byte split in tests.
+//! Server-sent events as OpenAI streams them, kept free of I/O so they can be fed any
+//! byte split in tests: [`SseFramer`] turns body bytes into each event's `data`, and
+//! [`decode_body`] runs a decoder over a response body as a stream. On top of that sits the
+//! decoding of a streamed `chat/completions` response: text deltas become
+//! [`AgentEvent::Text`] as they arrive, and tool calls — whose JSON arguments arrive split
+//! across many events — are assembled and turned into [`AgentAction`]s when the choice
+//! finishes. (Streamed transcriptions are decoded in `stt_stream.rs`.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
+use futures::stream::BoxStream;
+use futures::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::provider::{AgentAction, AgentEvent, ProviderError};
+
+/// Server-sent-events framing: body bytes in (split anywhere, even inside a UTF-8
+/// character), the `data` of each complete event out. Comments (`:keep-alive`), `event:`,
+/// `id:` and `retry:` lines carry nothing we use.
+#[derive(Debug, Default)]
+pub(crate) struct SseFramer {
+    line: Vec<u8>,
+    data: Option<String>,
+}
+
+impl SseFramer {
+    /// Feeds body bytes; returns the data of the events they complete.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if b != b'\n' {
+                self.line.push(b);
+                continue;
+            }
+            let mut line = std::mem::take(&mut self.line);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            self.line_done(&line, &mut out);
+        }
+        out
+    }
+
+    /// The body ended: the data of the last event, if it was not terminated.
+    pub(crate) fn finish(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.line_done(&line, &mut out);
+        }
+        out.extend(self.data.take());
+        out
+    }
+
+    fn line_done(&mut self, line: &[u8], out: &mut Vec<String>) {
+        if line.is_empty() {
+            out.extend(self.data.take());
+            return;
+        }
+        let line = String::from_utf8_lossy(line);
+        if let Some(value) = line.strip_prefix("data:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match &mut self.data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => self.data = Some(value.to_string()),
+            }
+        }
+    }
+}
+
+/// An incremental decoder of one streamed answer.
+pub(crate) trait StreamDecoder: Send + 'static {
+    type Event: Send + 'static;
+    /// Feeds body bytes; returns the events they complete.
+    fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Self::Event>, ProviderError>;
+    /// The body ended: the events still pending, or an error if the answer is incomplete.
+    fn finish(&mut self) -> Result<Vec<Self::Event>, ProviderError>;
+    /// The answer is complete (whatever follows is ignored).
+    fn is_done(&self) -> bool;
+}
+
+struct BodyState<D: StreamDecoder> {
+    body: BoxStream<'static, Result<bytes::Bytes, reqwest::Error>>,
+    decoder: D,
+    pending: VecDeque<D::Event>,
+    finished: bool,
+}
+
+async fn next_event<D: StreamDecoder>(
+    mut st: BodyState<D>,
+) -> Option<(Result<D::Event, ProviderError>, BodyState<D>)> {
+    loop {
+        if let Some(ev) = st.pending.pop_front() {
+            return Some((Ok(ev), st));
+        }
+        if st.finished {
+            return None;
+        }
+        let decoded = match st.body.next().await {
+            Some(Ok(bytes)) => st.decoder.feed(&bytes),
+            Some(Err(e)) => Err(ProviderError::from(e)),
+            None => {
+                st.finished = true;
+                st.decoder.finish()
+            }
+        };
+        match decoded {
+            Ok(events) => st.pending.extend(events),
+            Err(e) => {
+                st.finished = true;
+                st.pending.clear();
+                return Some((Err(e), st));
+            }
+        }
+        if st.decoder.is_done() {
+            st.finished = true;
+        }
+    }
+}
+
+/// A response body decoded as it arrives. An error (from the network or the decoder) is
+/// the stream's last item.
+pub(crate) fn decode_body<D: StreamDecoder>(
+    resp: reqwest::Response,
+    decoder: D,
+) -> BoxStream<'static, Result<D::Event, ProviderError>> {
+    let state = BodyState {
+        body: resp.bytes_stream().boxed(),
+        decoder,
+        pending: VecDeque::new(),
+        finished: false,
+    };
+    stream::unfold(state, next_event).boxed()
+}
 
 #[derive(Debug, Default)]
 struct ToolCall {
@@ -16,11 +143,10 @@ struct ToolCall {
     arguments: String,
 }
 
-/// Incremental decoder for one response body.
+/// Incremental decoder of one streamed `chat/completions` body.
 #[derive(Debug, Default)]
 pub(crate) struct ChatStreamDecoder {
-    line: Vec<u8>,
-    data: Option<String>,
+    sse: SseFramer,
     tools: BTreeMap<u64, ToolCall>,
     done: bool,
 }
@@ -103,64 +229,35 @@ pub(crate) fn tool_action(name: &str, arguments: &str) -> Option<AgentAction> {
     Some(action)
 }
 
-impl ChatStreamDecoder {
+impl StreamDecoder for ChatStreamDecoder {
+    type Event = AgentEvent;
+
     /// True once `data: [DONE]` has been seen.
-    pub(crate) fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.done
     }
 
-    /// Feeds body bytes; returns the events they complete.
-    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Vec<AgentEvent>, ProviderError> {
+    fn feed(&mut self, bytes: &[u8]) -> Result<Vec<AgentEvent>, ProviderError> {
         let mut out = Vec::new();
-        for &b in bytes {
-            if b != b'\n' {
-                self.line.push(b);
-                continue;
-            }
-            let mut line = std::mem::take(&mut self.line);
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            self.line_done(&line, &mut out)?;
+        for data in self.sse.feed(bytes) {
+            self.dispatch(&data, &mut out)?;
         }
         Ok(out)
     }
 
-    /// The body ended: dispatches what is pending and any unfinished tool calls.
-    pub(crate) fn finish(&mut self) -> Result<Vec<AgentEvent>, ProviderError> {
+    /// Dispatches what is pending and any unfinished tool calls.
+    fn finish(&mut self) -> Result<Vec<AgentEvent>, ProviderError> {
         let mut out = Vec::new();
-        if !self.line.is_empty() {
-            let line = std::mem::take(&mut self.line);
-            self.line_done(&line, &mut out)?;
+        for data in self.sse.finish() {
+            self.dispatch(&data, &mut out)?;
         }
-        self.dispatch(&mut out)?;
         self.flush_tools(&mut out);
         Ok(out)
     }
+}
 
-    fn line_done(&mut self, line: &[u8], out: &mut Vec<AgentEvent>) -> Result<(), ProviderError> {
-        if line.is_empty() {
-            return self.dispatch(out);
-        }
-        let line = String::from_utf8_lossy(line);
-        if let Some(value) = line.strip_prefix("data:") {
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            match &mut self.data {
-                Some(d) => {
-                    d.push('\n');
-                    d.push_str(value);
-                }
-                None => self.data = Some(value.to_string()),
-            }
-        }
-        // Comments (":keep-alive"), `event:`, `id:` and `retry:` carry nothing we use.
-        Ok(())
-    }
-
-    fn dispatch(&mut self, out: &mut Vec<AgentEvent>) -> Result<(), ProviderError> {
-        let Some(data) = self.data.take() else {
-            return Ok(());
-        };
+impl ChatStreamDecoder {
+    fn dispatch(&mut self, data: &str, out: &mut Vec<AgentEvent>) -> Result<(), ProviderError> {
         let data = data.trim();
         if data == "[DONE]" {
             self.done = true;

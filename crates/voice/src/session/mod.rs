@@ -8,6 +8,7 @@
 
 mod cache;
 mod encode;
+mod hear;
 mod pipeline;
 mod run;
 mod sentences;

@@ -144,7 +144,8 @@ impl Pipe {
         let caller_text = match (caller_text, &self.providers.stt) {
             (Some(t), _) => t,
             (None, Some(stt)) => {
-                let t = with_timeout(self.timeout, stt.transcribe(caller_audio, "he")).await?;
+                let t = super::hear::transcribe(stt.as_ref(), caller_audio, self.timeout, self.t0)
+                    .await?;
                 let ms = ms_since(self.t0);
                 self.send(PipeMsg::Transcript {
                     text: t.text.clone(),

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod openai_stt;
+
 use std::time::Duration;
 
 use voice::session::{SessionHandle, SessionInput, SessionOutput, TurnRecord};

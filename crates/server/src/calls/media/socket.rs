@@ -28,6 +28,9 @@ const MAX_FRAME_BYTES: usize = 2_048;
 /// Log every Nth frame (`WS_FRAME`), with counts.
 const FRAME_LOG_EVERY: u64 = 500;
 const PING_EVERY: Duration = Duration::from_secs(10);
+/// A socket whose `start` has not come this long after the watchdog stopped waiting for it
+/// can never carry a call: it is closed, so idle or junk connections cannot pile up.
+const START_GRACE: Duration = Duration::from_secs(5);
 
 /// A stream that passed its `start` checks.
 struct Live {
@@ -81,8 +84,11 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let shutdown = state.shutdown.clone();
+    let start_deadline = tokio::time::sleep(state.settings.watchdog_start_timeout + START_GRACE);
+    tokio::pin!(start_deadline);
 
     let end = loop {
+        let waiting_for_start = live.is_none();
         let voice_next = async {
             match live.as_mut() {
                 Some(l) => l.voice_out.recv().await,
@@ -91,6 +97,10 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
         };
         tokio::select! {
             _ = shutdown.cancelled() => break End::ServerShutdown,
+            _ = &mut start_deadline, if waiting_for_start => {
+                tracing::warn!(%remote, "WS_HANDLER_ERROR no start in time: closed");
+                break End::Refused;
+            }
             _ = ping.tick() => {
                 let _ = to_socket.try_send(Message::Ping(Default::default()));
             }
@@ -125,8 +135,15 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
                             break end;
                         }
                     }
+                    // Before `start` only `connected` is Twilio's: anything else is junk.
+                    Err(MediaParseError::UnknownEvent(name)) if live.is_none() => {
+                        bad += 1;
+                        let event = name.escape_debug().take(40).collect::<String>();
+                        tracing::warn!(%remote, bad, %event, "WS_HANDLER_ERROR unknown event before start");
+                    }
                     Err(MediaParseError::UnknownEvent(name)) => {
-                        tracing::info!(%remote, event = %name, "unknown media event ignored");
+                        let event = name.escape_debug().take(40).collect::<String>();
+                        tracing::info!(%remote, %event, "unknown media event ignored");
                     }
                     Err(MediaParseError::Malformed(why)) => {
                         bad += 1;
@@ -375,19 +392,41 @@ async fn on_voice(
             } else {
                 FallbackReason::AgentFailure
             };
+            if why == FallbackReason::AgentFailure {
+                // The apology is already queued: let the caller hear it before the redirect
+                // takes the call away from the stream (V7, V8).
+                drain(l, Duration::from_secs(15)).await;
+            }
             state.watchdog.fire(&l.call_sid, &l.watch, why).await;
             Some(End::Fallback)
         }
         SessionOutput::End { reason } => {
             // Let the goodbye play out before closing; Twilio then asks `stream_ended`.
-            let (done, drained) = oneshot::channel();
-            let _ = l.outbound.send(Outbound::Drain(done)).await;
-            let _ = tokio::time::timeout(Duration::from_secs(30), drained).await;
-            tokio::time::sleep(sender::LEAD * 2).await;
+            drain(l, Duration::from_secs(30)).await;
             tracing::info!(call_sid = %l.call_sid, %reason, "conversation complete");
             Some(End::ConversationComplete)
         }
     }
+}
+
+/// Waits until the audio queued for the caller has been sent (at most `max`). The reader
+/// loop is paused meanwhile, not the stream: the call's watch is kept fresh so the media
+/// watchdog does not take a goodbye or an apology for a dead stream.
+async fn drain(l: &Live, max: Duration) {
+    let (done, mut drained) = oneshot::channel();
+    let _ = l.outbound.send(Outbound::Drain(done)).await;
+    let deadline = tokio::time::sleep(max);
+    tokio::pin!(deadline);
+    let mut fresh = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = &mut drained => break,
+            _ = &mut deadline => break,
+            _ = fresh.tick() => l.watch.frame(),
+        }
+    }
+    tokio::time::sleep(sender::LEAD * 2).await;
+    l.watch.frame();
 }
 
 /// Records how the stream ended and stops the call's tasks.

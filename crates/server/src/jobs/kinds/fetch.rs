@@ -92,7 +92,11 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
             p.recording_sid,
             uuid::Uuid::new_v4().simple()
         ));
-        tokio::fs::write(&tmp, &bytes).await?;
+        if let Err(e) = tokio::fs::write(&tmp, &bytes).await {
+            // A full disk leaves a partial file: remove it, or it keeps the space taken.
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e.into());
+        }
         if let Err(e) = tokio::fs::rename(&tmp, &path).await {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e.into());

@@ -56,9 +56,10 @@ pub(crate) fn check_sid(what: &str, sid: &str) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Whether offline speech-to-text is configured (an OpenAI-compatible server with a key).
+/// Whether offline speech-to-text is configured (OpenAI with a key, or an OpenAI-compatible
+/// server at `OPENAI_STT_BASE_URL`).
 pub fn stt_configured(state: &AppState) -> bool {
-    state.settings.openai_api_key.is_some()
+    state.settings.openai_stt_configured()
 }
 
 /// At start-up: jobs parked for want of a provider run again once it is configured.

@@ -2,9 +2,9 @@
 //!
 //! Speech-to-text is any OpenAI-compatible `audio/transcriptions` server (OpenAI's
 //! whisper-1, or a local faster-whisper/whisper.cpp server with a Hebrew model) at
-//! `OPENAI_BASE_URL`. No local Hebrew model exists to bundle, so without one configured the
-//! job parks in `waiting`, visible to the operator, and resumes when a key is set at the
-//! next start. Long recordings go up in pieces cut at silences.
+//! `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`. No local Hebrew model exists to bundle, so
+//! without one configured the job parks in `waiting`, visible to the operator, and resumes
+//! when a key or a server is set at the next start. Long recordings go up in pieces cut at silences.
 
 use std::time::Duration;
 
@@ -48,8 +48,8 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
     }
     if !stt_configured(state) {
         return Ok(Outcome::Waiting(
-            "no speech-to-text configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for a \
-             compatible server)"
+            "no speech-to-text configured: set OPENAI_API_KEY, or OPENAI_STT_BASE_URL for a \
+             compatible server"
                 .into(),
         ));
     }
@@ -103,13 +103,9 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
 
 /// The OpenAI-compatible speech-to-text this service is configured with.
 pub fn stt_config(state: &AppState) -> OpenAiConfig {
-    let key = state
-        .settings
-        .openai_api_key
-        .as_ref()
-        .map(|k| k.expose().to_string())
-        .unwrap_or_default();
-    let mut cfg = OpenAiConfig::new(key).with_base_url(state.settings.openai_base_url.clone());
+    let mut cfg = crate::calls::conversation::openai_stt(&state.settings).unwrap_or_else(|| {
+        OpenAiConfig::new("").with_base_url(state.settings.openai_stt_base().to_string())
+    });
     // A minute of audio can take a while to upload and transcribe.
     cfg.timeout = Duration::from_secs(120);
     cfg

@@ -1,0 +1,151 @@
+//! An OpenAI-compatible stand-in that can turn bad mid-call: it answers speech-to-text and
+//! chat (streamed for the live agent, JSON for summaries) until told to fail, then answers
+//! 500 or hangs, so the fault tests can break a provider after a first good turn.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+pub const KEY: &str = "sk-test-stand-in-0123456789";
+/// What the stand-in hears in every recording and caller turn.
+pub const HEARD: &str = "שלום, שמי דני כהן ואני רוצה לקבוע תור. אפשר לחזור אליי מחר בעשר.";
+/// What the live agent answers.
+pub const REPLY: &str = "תודה דני. מתי נוח לך שנחזור אליך?";
+
+/// How the stand-in answers once its good answers are spent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Error500,
+    Hang,
+}
+
+#[derive(Clone)]
+pub struct Ai {
+    pub base: String,
+    pub transcriptions: Arc<AtomicUsize>,
+    pub chats: Arc<AtomicUsize>,
+    /// Requests answered with the failure.
+    pub failed: Arc<AtomicUsize>,
+    /// Transcriptions answered well before the failure starts (`usize::MAX`: never fail).
+    good_transcriptions: Arc<AtomicUsize>,
+    failure: Arc<AtomicU8>,
+}
+
+impl Ai {
+    pub async fn start() -> Ai {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let ai = Ai {
+            base: format!("http://{addr}/v1"),
+            transcriptions: Default::default(),
+            chats: Default::default(),
+            failed: Default::default(),
+            good_transcriptions: Arc::new(AtomicUsize::new(usize::MAX)),
+            failure: Default::default(),
+        };
+        let app = Router::new()
+            .route("/v1/audio/transcriptions", post(transcription))
+            .route("/v1/chat/completions", post(chat))
+            .with_state(ai.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        ai
+    }
+
+    /// After `good` transcriptions, every request fails as `failure` says.
+    pub fn fail_after(&self, good: usize, failure: Failure) {
+        self.failure.store(
+            match failure {
+                Failure::Error500 => 1,
+                Failure::Hang => 2,
+            },
+            Ordering::SeqCst,
+        );
+        self.good_transcriptions.store(good, Ordering::SeqCst);
+    }
+
+    /// The environment that points the service at this stand-in.
+    pub fn env(&self) -> [(&'static str, String); 2] {
+        [
+            ("OPENAI_API_KEY", KEY.to_string()),
+            ("OPENAI_BASE_URL", self.base.clone()),
+        ]
+    }
+
+    /// Whether this request is past the good ones; if so, fails it (500, or never answers).
+    async fn failing(&self) -> Option<Response> {
+        if self.transcriptions.load(Ordering::SeqCst)
+            <= self.good_transcriptions.load(Ordering::SeqCst)
+        {
+            return None;
+        }
+        self.failed.fetch_add(1, Ordering::SeqCst);
+        if self.failure.load(Ordering::SeqCst) == 2 {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        Some(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(serde_json::json!({"error": {"message": "The server had an error", "type": "server_error"}})),
+            )
+                .into_response(),
+        )
+    }
+}
+
+async fn transcription(State(ai): State<Ai>, _body: Bytes) -> Response {
+    ai.transcriptions.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = ai.failing().await {
+        return r;
+    }
+    axum::Json(serde_json::json!({ "text": HEARD })).into_response()
+}
+
+async fn chat(State(ai): State<Ai>, body: Bytes) -> Response {
+    if let Some(r) = ai.failing().await {
+        return r;
+    }
+    ai.chats.fetch_add(1, Ordering::SeqCst);
+    let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if req["stream"] == true {
+        let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+            serde_json::json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,
+                "model":"stand-in","choices":[{"index":0,"delta":delta,"finish_reason":finish}]})
+        };
+        let body = format!(
+            "data: {}\n\ndata: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+            chunk(
+                serde_json::json!({"role":"assistant","content":""}),
+                serde_json::Value::Null
+            ),
+            chunk(
+                serde_json::json!({"content": REPLY}),
+                serde_json::Value::Null
+            ),
+            chunk(serde_json::json!({}), serde_json::json!("stop")),
+        );
+        return ([("content-type", "text/event-stream")], body).into_response();
+    }
+    let content = serde_json::json!({
+        "summary": "דני כהן מבקש לקבוע תור ומבקש שיחזרו אליו מחר.",
+        "name": "דני כהן",
+        "reason": "קביעת תור",
+        "urgency": "normal",
+        "callback_time": "מחר 10:00",
+    })
+    .to_string();
+    axum::Json(serde_json::json!({
+        "id": "chatcmpl-2",
+        "object": "chat.completion",
+        "created": 0,
+        "model": req["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]
+    }))
+    .into_response()
+}

@@ -1,0 +1,51 @@
+//! Speech-to-text inside a turn, streamed where the provider streams: the final text
+//! flows on as before, the time to the first partial text is logged next to the time to
+//! the whole transcript, and a stream that breaks off before its final text fails the
+//! turn like any provider error (apology, one retry, then the recording fallback).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use crate::provider::{ProviderError, SpeechToText, SttEvent, Transcript, with_timeout};
+
+fn ms_since(t0: Instant) -> u32 {
+    t0.elapsed().as_millis().min(u128::from(u32::MAX)) as u32
+}
+
+/// Transcribes the caller's utterance (`he`). `timeout` bounds the request and then each
+/// wait for the next piece of the answer; `t0` is the end of the caller's speech.
+pub(crate) async fn transcribe(
+    stt: &dyn SpeechToText,
+    pcm16_8k: &[i16],
+    timeout: Duration,
+    t0: Instant,
+) -> Result<Transcript, ProviderError> {
+    let mut events = with_timeout(timeout, stt.transcribe_stream(pcm16_8k, "he")).await?;
+    let mut first_partial_ms = None;
+    let mut partials = 0u32;
+    while let Some(event) = with_timeout(timeout, async { events.next().await.transpose() }).await?
+    {
+        match event {
+            SttEvent::Partial(_) => {
+                partials += 1;
+                first_partial_ms.get_or_insert_with(|| ms_since(t0));
+            }
+            SttEvent::Final(transcript) => {
+                tracing::debug!(
+                    stt = stt.name(),
+                    first_partial_ms,
+                    transcript_ms = ms_since(t0),
+                    partials,
+                    "caller transcribed"
+                );
+                return Ok(transcript);
+            }
+        }
+    }
+    Err(ProviderError::Protocol(format!(
+        "{} speech-to-text ended without a final transcript",
+        stt.name()
+    )))
+}
