@@ -111,6 +111,16 @@ e2e_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' /tmp/mokdan-e2e.log | tail -n
 passed=$((passed + $(echo "${e2e_line:-0 passed}" | awk '{print $1+0}')))
 failed=$((failed + $(echo "${e2e_line:-0 passed, 1 failed}" | awk '{print $3+0}')))
 if [ "$e2e_status" != 0 ] && [ "$status" = 0 ]; then status=$e2e_status; fi
+
+# Property-based run of schemathesis (PyPI, in its own virtualenv) over /api/openapi.json:
+# no 5xx, and every response as the document says. One result per API operation and pass.
+say "schemathesis (OpenAPI property-based run)"
+st_status=0
+scripts/schemathesis.sh 2>&1 | tee /tmp/mokdan-schemathesis.log || st_status=$?
+st_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' /tmp/mokdan-schemathesis.log | tail -n1 || true)
+passed=$((passed + $(echo "${st_line:-0 passed}" | awk '{print $1+0}')))
+failed=$((failed + $(echo "${st_line:-0 passed, 1 failed}" | awk '{print $3+0}')))
+if [ "$st_status" != 0 ] && [ "$status" = 0 ]; then status=$st_status; fi
 echo
 echo "$passed passed, $failed failed"
 exit "$status"

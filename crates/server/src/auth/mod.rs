@@ -10,6 +10,7 @@
 //! Extractors: [`Caller`] (anyone signed in), [`Operator`] (the service's operators),
 //! [`Tenant`] (a caller acting for one business, resolved once so stores can be scoped).
 
+pub mod cache;
 mod hasher;
 pub mod jwt;
 pub mod limiter;
@@ -91,9 +92,10 @@ pub struct Authenticated {
     pub via: Via,
 }
 
-/// Per-process authentication state: the login limiter.
+/// Per-process authentication state: the login limiter and the memory of live sessions.
 pub struct AuthState {
     pub limiter: limiter::Limiter,
+    pub sessions: cache::SessionCache,
     /// Login turns, by a hash of the account: checks for one account run one at a time.
     account_turns: Vec<tokio::sync::Mutex<()>>,
 }
@@ -107,6 +109,7 @@ impl AuthState {
         });
         Self {
             limiter: limiter::Limiter::new(Duration::from_secs(60)),
+            sessions: cache::SessionCache::default(),
             account_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
@@ -268,6 +271,22 @@ fn caller_of(p: &sessions::Principal) -> Option<Caller> {
     })
 }
 
+/// A live session: remembered from a check within [`cache::TTL`], else `lookup`'s answer.
+async fn live_session(
+    state: &AppState,
+    key: cache::Key,
+    lookup: impl std::future::Future<Output = Result<Option<sessions::Principal>, sqlx::Error>>,
+) -> Result<sessions::Principal, AppError> {
+    match state.auth.sessions.get(&key) {
+        Ok(principal) => Ok(principal),
+        Err(generation) => {
+            let principal = lookup.await?.ok_or(AppError::Unauthorized)?;
+            state.auth.sessions.put(key, principal.clone(), generation);
+            Ok(principal)
+        }
+    }
+}
+
 /// Resolves the request's credential; `Unauthorized` for a missing, expired, forged or
 /// revoked one; `Forbidden` for a cookie request without CSRF proof.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, AppError> {
@@ -302,9 +321,16 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
         let now = crate::store::now_ms() / 1000;
         let claims = jwt::decode(state.settings.jwt_secret.expose(), token, now)
             .map_err(|_| AppError::Unauthorized)?;
-        let principal = sessions::by_id(&state.db, claims.sid, claims.sub)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
+        let key = cache::Key::Jwt {
+            session_id: claims.sid,
+            user_id: claims.sub,
+        };
+        let principal = live_session(
+            state,
+            key,
+            sessions::by_id(&state.db, claims.sid, claims.sub),
+        )
+        .await?;
         let caller = caller_of(&principal).ok_or(AppError::Unauthorized)?;
         return Ok(Authenticated {
             caller,
@@ -314,9 +340,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
         });
     }
     let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthorized)?;
-    let principal = sessions::by_token_hash(&state.db, &token_digest(token))
-        .await?
-        .ok_or(AppError::Unauthorized)?;
+    let digest = token_digest(token);
+    let principal = live_session(
+        state,
+        cache::Key::Cookie(digest.clone()),
+        sessions::by_token_hash(&state.db, &digest),
+    )
+    .await?;
     let caller = caller_of(&principal).ok_or(AppError::Unauthorized)?;
     if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         && !csrf_ok(parts, state, token)

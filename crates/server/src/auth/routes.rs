@@ -154,6 +154,7 @@ async fn logout(State(state): State<AppState>, auth: Authenticated) -> ApiResult
     match auth.via {
         Via::Session { session_id } | Via::Jwt { session_id } => {
             sessions::revoke(&state.db, session_id).await?;
+            state.auth.sessions.clear();
         }
         // An API token is revoked with DELETE /api/tokens/{id}, not by logging out.
         Via::ApiToken { .. } => {

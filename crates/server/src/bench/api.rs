@@ -1,10 +1,12 @@
-//! `mokdan bench api`: the CRM API under load — customer list (50 per page) and customer
-//! create — against a business with many customers (100 000 by default).
+//! `mokdan bench api`: the CRM API under load — customer list (50 per page), search by a
+//! name fragment and by phone digits, and customer create — against a business with many
+//! customers (100 000 by default).
 //!
 //! Starts the real server in-process on a loopback port on a scratch database (PostgreSQL
 //! with `--postgres ADMIN_URL`, SQLite otherwise), seeds the customers in bulk, signs in
 //! through `POST /api/auth/login`, and sends authenticated requests at a fixed concurrency,
-//! so every figure includes authentication (JWT check and session lookup) and tenant scoping.
+//! so every figure includes authentication (JWT check and the session check, which the
+//! server remembers for up to 2 s) and tenant scoping.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,7 +97,7 @@ pub async fn run(args: ApiBench) -> anyhow::Result<()> {
         .to_string();
 
     let pages = (args.customers / 50).clamp(1, 20);
-    let list = scenario(&client, &args, args.requests, {
+    let list = scenario(&client, &args, &db, args.requests, {
         let (base, token) = (base.clone(), token.clone());
         move |c: &reqwest::Client, i| {
             c.get(format!(
@@ -108,8 +110,8 @@ pub async fn run(args: ApiBench) -> anyhow::Result<()> {
     .await;
     report("customer list (50 per page, first 20 pages)", &list, &args);
 
-    // Substring search scans the business's rows: informational, with fewer requests.
-    let search = scenario(&client, &args, (args.requests / 10).max(1), {
+    // Substring search (trigram indexes on PostgreSQL, a scan on SQLite), fewer requests.
+    let search = scenario(&client, &args, &db, (args.requests / 10).max(1), {
         let (base, token) = (base.clone(), token.clone());
         move |c: &reqwest::Client, i| {
             c.get(format!(
@@ -122,7 +124,21 @@ pub async fn run(args: ApiBench) -> anyhow::Result<()> {
     .await;
     report("customer search (q = name fragment)", &search, &args);
 
-    let create = scenario(&client, &args, args.requests, {
+    // Five digits of a phone, as someone types the end of a number they remember.
+    let by_phone = scenario(&client, &args, &db, (args.requests / 10).max(1), {
+        let (base, token) = (base.clone(), token.clone());
+        move |c: &reqwest::Client, i| {
+            c.get(format!(
+                "{base}/api/customers?q={:05}&per_page=50",
+                (i * 7919) % 100_000
+            ))
+            .bearer_auth(&token)
+        }
+    })
+    .await;
+    report("customer search (q = 5 phone digits)", &by_phone, &args);
+
+    let create = scenario(&client, &args, &db, args.requests, {
         let (base, token) = (base.clone(), token.clone());
         move |c: &reqwest::Client, i| {
             c.post(format!("{base}/api/customers"))
@@ -176,9 +192,65 @@ struct Outcome {
     latencies: Vec<Duration>,
     errors: usize,
     elapsed: Duration,
+    /// CPU time spent by this process (client and server) and by the database's server
+    /// processes, when they can be read (Linux, PostgreSQL on this machine).
+    cpu: Option<(Duration, Option<Duration>)>,
 }
 
-async fn scenario<F>(client: &reqwest::Client, args: &ApiBench, requests: usize, make: F) -> Outcome
+/// CPU time (user and system) of a process from `/proc/<pid>/stat`.
+fn cpu_of(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time so far of this process and of each server process of the database.
+async fn cpu_now(db: &crate::store::Db) -> Option<(Duration, Vec<(String, Duration)>)> {
+    let own = cpu_of("self")?;
+    let mut backends = Vec::new();
+    if db.backend == crate::store::Backend::Postgres {
+        let pids: Vec<(i32,)> =
+            sqlx::query_as("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                .fetch_all(&db.pool)
+                .await
+                .unwrap_or_default();
+        for (pid,) in pids {
+            if let Some(t) = cpu_of(&pid.to_string()) {
+                backends.push((pid.to_string(), t));
+            }
+        }
+    }
+    Some((own, backends))
+}
+
+/// CPU spent between two readings; a server process that appeared since started at zero.
+fn cpu_spent(
+    before: Option<(Duration, Vec<(String, Duration)>)>,
+    after: Option<(Duration, Vec<(String, Duration)>)>,
+) -> Option<(Duration, Option<Duration>)> {
+    let ((own0, pg0), (own1, pg1)) = (before?, after?);
+    let pg = (!pg1.is_empty()).then(|| {
+        pg1.iter()
+            .map(|(pid, t)| {
+                let start = pg0.iter().find(|(p, _)| p == pid).map(|(_, t)| *t);
+                t.saturating_sub(start.unwrap_or_default())
+            })
+            .sum()
+    });
+    Some((own1.saturating_sub(own0), pg))
+}
+
+async fn scenario<F>(
+    client: &reqwest::Client,
+    args: &ApiBench,
+    db: &crate::store::Db,
+    requests: usize,
+    make: F,
+) -> Outcome
 where
     F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
@@ -188,6 +260,7 @@ where
     }
     let make = Arc::new(make);
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu_now(db).await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
@@ -221,11 +294,13 @@ where
         }
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_spent(cpu_before, cpu_now(db).await);
     latencies.sort();
     Outcome {
         latencies,
         errors,
         elapsed,
+        cpu,
     }
 }
 
@@ -249,4 +324,20 @@ fn report(name: &str, o: &Outcome, args: &ApiBench) {
         ms(percentile(lat, 99.0)),
         ms(lat.last().copied().unwrap_or_default())
     );
+    // CPU per request does not depend on what else the machine is doing, as rates and
+    // latencies do on a shared machine.
+    if let Some((own, pg)) = o.cpu {
+        let per = |d: Duration| ms(d / (lat.len() + o.errors).max(1) as u32);
+        match pg {
+            Some(pg) => println!(
+                "  cpu         {} a request here (client and server), {} in PostgreSQL",
+                per(own),
+                per(pg)
+            ),
+            None => println!(
+                "  cpu         {} a request (client, server and SQLite)",
+                per(own)
+            ),
+        }
+    }
 }

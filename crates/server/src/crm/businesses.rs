@@ -299,6 +299,8 @@ async fn remove(
     if !businesses::delete(&state.db, id).await? {
         return Err(AppError::NotFound);
     }
+    // Its users, and so their sessions, went with it.
+    state.auth.sessions.clear();
     audit::record(
         &state.db,
         audit::Entry {

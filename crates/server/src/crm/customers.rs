@@ -204,18 +204,12 @@ async fn list(
         query.q.as_deref().unwrap_or_default(),
         query.status.as_deref().unwrap_or_default()
     );
-    let (rows, total) = match state.crm_counts.get(t.business_id, &key) {
-        Some(total) => (
-            customers::page(&state.db, t.business_id, &query).await?,
-            total,
-        ),
-        None => {
-            let generation = state.crm_counts.generation(t.business_id);
-            let (rows, total) = customers::list(&state.db, t.business_id, &query).await?;
-            state.crm_counts.put(t.business_id, &key, total, generation);
-            (rows, total)
-        }
-    };
+    let known = state.crm_counts.get(t.business_id, &key);
+    let generation = state.crm_counts.generation(t.business_id);
+    let (rows, total) = customers::list(&state.db, t.business_id, &query, known).await?;
+    if known.is_none() {
+        state.crm_counts.put(t.business_id, &key, total, generation);
+    }
     Ok(Json(page.of(
         rows.into_iter().map(CustomerOut::from).collect(),
         total,

@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
+use super::page::MAX_PER_PAGE;
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -595,8 +596,13 @@ fn operation(op: &Op) -> Value {
         params.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
     }
     for (name, ty, desc) in op.query {
+        let schema = match *name {
+            "page" => json!({ "type": ty, "minimum": 1, "maximum": 1_000_000 }),
+            "per_page" => json!({ "type": ty, "minimum": 1, "maximum": MAX_PER_PAGE }),
+            _ => json!({ "type": ty }),
+        };
         params.push(json!({ "name": name, "in": "query", "required": false,
-                            "description": desc, "schema": { "type": ty } }));
+                            "description": desc, "schema": schema }));
     }
     for (_, _, (name, ty, desc)) in HEADERS
         .iter()
@@ -636,6 +642,9 @@ fn operation(op: &Op) -> Value {
         "Invalid field"
     };
     let mut errors = vec![("400", "Malformed request"), ("422", invalid)];
+    if matches!(op.req, Req::Json(..)) {
+        errors.push(("415", "The body is not `application/json`"));
+    }
     if op.access != Access::Public {
         errors.push((
             "401",

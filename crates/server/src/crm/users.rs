@@ -244,6 +244,7 @@ async fn update(
     .ok_or(AppError::NotFound)?;
     if hash.is_some() || role != old_role || business_id != before.business_id {
         sessions::revoke_all_for_user(&state.db, id).await?;
+        state.auth.sessions.clear();
     }
     let mut changes = audit::diff(&audit_view(&before), &audit_view(&after));
     if hash.is_some() {
@@ -279,6 +280,8 @@ async fn remove(
     if !users::delete(&state.db, s.scope, id).await? {
         return Err(AppError::NotFound);
     }
+    // Their sessions went with them.
+    state.auth.sessions.clear();
     audit::record(
         &state.db,
         audit::Entry {

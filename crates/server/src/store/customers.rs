@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, now_ms};
+use super::{Backend, Db, now_ms};
 use crate::domain::Phone;
 
 #[derive(Clone, Debug, FromRow, serde::Serialize)]
@@ -83,15 +83,32 @@ pub const STATUSES: [&str; 5] = ["new", "contacted", "qualified", "won", "lost"]
 /// A page of a business's customers, newest first, with the total matching count.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
-    /// Matches anywhere in the name, or in the phone (digits of the E.164 form).
+    /// Matches anywhere in the name or email, or in the phone (digits of the E.164 form).
     pub q: Option<String>,
     pub status: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
 
-/// The `WHERE` text and bind values after `business_id` ($1) for a list query.
-fn list_filter(q: &ListQuery) -> (String, Vec<String>) {
+/// The text a search looks in: the name and the email, one space apart. PostgreSQL's
+/// trigram index `customers_search_trgm` (migration 0009) is built on exactly this
+/// expression, so the two must stay the same.
+pub const SEARCH_TEXT: &str = "(COALESCE(name, '') || ' ' || COALESCE(email, ''))";
+
+/// [`SEARCH_TEXT`] containing the `%text%` pattern bound at `$n` (escaped with a backslash).
+///
+/// PostgreSQL: `ILIKE`, which the trigram index serves. SQLite: `LIKE` on the lowered text
+/// (SQLite's `LIKE` folds ASCII only), a scan of the business's rows.
+fn contains(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Postgres => format!("{SEARCH_TEXT} ILIKE ${n} ESCAPE '\\'"),
+        Backend::Sqlite => format!("LOWER({SEARCH_TEXT}) LIKE ${n} ESCAPE '\\'"),
+    }
+}
+
+/// The `WHERE` text and bind values after `business_id` ($1) for a list query (public for
+/// the tests that check PostgreSQL's indexes serve it).
+pub fn list_filter(backend: Backend, q: &ListQuery) -> (String, Vec<String>) {
     let mut sql = String::from("business_id = $1");
     let mut binds = Vec::new();
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -101,24 +118,18 @@ fn list_filter(q: &ListQuery) -> (String, Vec<String>) {
             .replace('%', "\\%")
             .replace('_', "\\_");
         binds.push(format!("%{escaped}%"));
-        let name_n = binds.len() + 1;
+        let text_n = binds.len() + 1;
+        let mut any = vec![contains(backend, text_n)];
         let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        // A local form (050…) matches the stored +97250…: drop a leading trunk zero.
+        // A local form (050…) matches the stored +97250…: drop a leading trunk zero. The
+        // phone is stored as E.164, so its digits are searched as they are (trigram index
+        // on PostgreSQL; three digits at least, the shortest a trigram can serve).
         let digits = digits.strip_prefix('0').unwrap_or(&digits).to_string();
         if digits.len() >= 3 {
             binds.push(format!("%{digits}%"));
-            let phone_n = binds.len() + 1;
-            sql.push_str(&format!(
-                " AND (LOWER(COALESCE(name, '')) LIKE ${name_n} ESCAPE '\\' \
-                 OR LOWER(COALESCE(email, '')) LIKE ${name_n} ESCAPE '\\' \
-                 OR phone LIKE ${phone_n})"
-            ));
-        } else {
-            sql.push_str(&format!(
-                " AND (LOWER(COALESCE(name, '')) LIKE ${name_n} ESCAPE '\\' \
-                 OR LOWER(COALESCE(email, '')) LIKE ${name_n} ESCAPE '\\')"
-            ));
+            any.push(format!("phone LIKE ${}", binds.len() + 1));
         }
+        sql.push_str(&format!(" AND ({})", any.join(" OR ")));
     }
     if let Some(status) = &q.status {
         binds.push(status.clone());
@@ -127,29 +138,126 @@ fn list_filter(q: &ListQuery) -> (String, Vec<String>) {
     (sql, binds)
 }
 
-/// One page and the total count.
+/// A text search matching at most this many customers sorts all its matches, found through
+/// the trigram indexes; one matching more walks the created-order index and filters.
+///
+/// Left to itself, PostgreSQL's planner picks the walk whenever it expects 50 matches soon,
+/// assuming matches are spread evenly in time. When they are not (a name fragment that only
+/// recent, or only old, customers have), the walk reads most of the business to fill a
+/// page: 250 ms for `לקוח 12` on 100 000 customers, against 16 ms for sorting its 1 111
+/// matches. Knowing the count bounds the cost either way: sorting is proportional to the
+/// matches (at most this many), and walking past many matches is short.
+pub const SORT_MATCHES_UP_TO: i64 = 20_000;
+
+/// One page and the total count; `known_total` is a recent count of the same filter.
+///
+/// Without text the page and the count run at once. A text search whose count is not known
+/// reads its matches once, sorting them and counting them in the same statement; with the
+/// count known, the page is read the way that count makes cheap.
 pub async fn list(
     db: &Db,
     business_id: i64,
     q: &ListQuery,
+    known_total: Option<i64>,
 ) -> Result<(Vec<Customer>, i64), sqlx::Error> {
-    let (rows, total) = tokio::try_join!(page(db, business_id, q), count(db, business_id, q))?;
-    Ok((rows, total))
+    let searching = q.q.as_deref().is_some_and(|t| !t.trim().is_empty());
+    match (searching, known_total) {
+        (_, Some(total)) => {
+            let sort_matches = searching && total <= SORT_MATCHES_UP_TO;
+            Ok((page(db, business_id, q, sort_matches).await?, total))
+        }
+        (false, None) => {
+            tokio::try_join!(page(db, business_id, q, false), count(db, business_id, q))
+        }
+        (true, None) => {
+            let rows = counted_page(db, business_id, q).await?;
+            let total = match rows.first() {
+                Some(first) => first.matches,
+                None if q.offset == 0 => 0,
+                // Past the last match: no row to carry the count.
+                None => count(db, business_id, q).await?,
+            };
+            Ok((rows.into_iter().map(|r| r.customer).collect(), total))
+        }
+    }
 }
 
-/// One page, newest first.
-pub async fn page(db: &Db, business_id: i64, q: &ListQuery) -> Result<Vec<Customer>, sqlx::Error> {
-    let (filter, binds) = list_filter(q);
+/// A customer and how many rows the query matched in all.
+#[derive(FromRow)]
+struct Counted {
+    #[sqlx(flatten)]
+    customer: Customer,
+    matches: i64,
+}
+
+/// A page of a search, sorted from all its matches, each row carrying their count.
+async fn counted_page(
+    db: &Db,
+    business_id: i64,
+    q: &ListQuery,
+) -> Result<Vec<Counted>, sqlx::Error> {
+    let (filter, binds) = list_filter(db.backend, q);
     let n = binds.len() + 2;
-    // A deferred join: the page's ids come from the (business_id, created_at, id) index
-    // alone, so skipped rows (OFFSET) are never read from the table; only the page is.
-    let page_sql = format!(
-        "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND id IN \
-         (SELECT id FROM customers WHERE {filter} \
-          ORDER BY created_at DESC, id DESC LIMIT ${n} OFFSET ${}) \
-         ORDER BY created_at DESC, id DESC",
+    let sql = format!(
+        "SELECT {COLUMNS}, COUNT(*) OVER () AS matches FROM customers WHERE {filter} \
+         ORDER BY {} LIMIT ${n} OFFSET ${}",
+        sort_order(db.backend, true),
         n + 1
     );
+    let mut query = sqlx::query_as::<_, Counted>(&sql).bind(business_id);
+    for b in &binds {
+        query = query.bind(b);
+    }
+    query.bind(q.limit).bind(q.offset).fetch_all(&db.pool).await
+}
+
+/// Newest first. `sort_matches` on PostgreSQL orders by `created_at + 0`, which is not the
+/// index's column, so the planner cannot walk the created-order index.
+fn sort_order(backend: Backend, sort_matches: bool) -> &'static str {
+    if sort_matches && backend == Backend::Postgres {
+        "created_at + 0 DESC, id DESC"
+    } else {
+        "created_at DESC, id DESC"
+    }
+}
+
+/// Below this offset a page is read straight from the (business_id, created_at, id) index
+/// and the table; from it on, through a deferred join.
+///
+/// Measured with pgbench on PostgreSQL 15, 50 rows a page, a business of 100 000 customers
+/// interleaved 1 in 10 with other businesses' rows: over the first 20 pages the direct
+/// read does 5 300 pages/s against 2 900 for the deferred join; at offset 5 000 they are
+/// even (1 600 against 1 700); at offset 20 000 the deferred join does 800 against 350.
+pub const DEFERRED_JOIN_FROM: i64 = 4_000;
+
+/// One page, newest first. `sort_matches`: the filter matches few rows (see
+/// [`SORT_MATCHES_UP_TO`]), so PostgreSQL is kept from walking the created-order index.
+pub async fn page(
+    db: &Db,
+    business_id: i64,
+    q: &ListQuery,
+    sort_matches: bool,
+) -> Result<Vec<Customer>, sqlx::Error> {
+    let (filter, binds) = list_filter(db.backend, q);
+    let n = binds.len() + 2;
+    let order = sort_order(db.backend, sort_matches);
+    let page_sql = if q.offset < DEFERRED_JOIN_FROM || sort_matches {
+        format!(
+            "SELECT {COLUMNS} FROM customers WHERE {filter} \
+             ORDER BY {order} LIMIT ${n} OFFSET ${}",
+            n + 1
+        )
+    } else {
+        // A deferred join: the page's ids come from the index alone, so the skipped rows
+        // (OFFSET) are never read from the table; only the page is.
+        format!(
+            "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND id IN \
+             (SELECT id FROM customers WHERE {filter} \
+              ORDER BY {order} LIMIT ${n} OFFSET ${}) \
+             ORDER BY created_at DESC, id DESC",
+            n + 1
+        )
+    };
     let mut page = sqlx::query_as::<_, Customer>(&page_sql).bind(business_id);
     for b in &binds {
         page = page.bind(b);
@@ -159,7 +267,7 @@ pub async fn page(db: &Db, business_id: i64, q: &ListQuery) -> Result<Vec<Custom
 
 /// How many customers match (ignoring the page).
 pub async fn count(db: &Db, business_id: i64, q: &ListQuery) -> Result<i64, sqlx::Error> {
-    let (filter, binds) = list_filter(q);
+    let (filter, binds) = list_filter(db.backend, q);
     let count_sql = format!("SELECT COUNT(*) FROM customers WHERE {filter}");
     let mut count = sqlx::query_as::<_, (i64,)>(&count_sql).bind(business_id);
     for b in &binds {
