@@ -94,7 +94,12 @@ pub(crate) struct Session {
     turn: Option<Turn>,
     played_upto: u64,
     cleared_upto: u64,
+    /// Estimated end of everything sent so far (pulled in when the last mark comes back).
     playback_until: Instant,
+    /// When `played_upto` last advanced: the caller had heard up to there.
+    played_at: Instant,
+    /// Silence timers count from here: the end of our last turn as the caller heard it,
+    /// or the caller's last speech.
     silence_base: Instant,
     prompted: bool,
     carry: Vec<i16>,
@@ -126,6 +131,7 @@ impl Session {
             played_upto: 0,
             cleared_upto: 0,
             playback_until: now,
+            played_at: now,
             silence_base: now,
             prompted: false,
             carry: Vec::new(),
@@ -222,6 +228,7 @@ impl Session {
             return;
         }
         self.played_upto = utterance;
+        self.played_at = Instant::now();
         if utterance >= self.utterances.load(Ordering::Relaxed) {
             self.playback_until = self.playback_until.min(Instant::now());
         }
@@ -421,7 +428,14 @@ impl Session {
                 self.start(goodbye, Job::Say(vec![GOODBYE.to_string()]));
             }
             Kind::Prompt => {}
-            Kind::Greeting | Kind::Reply { .. } => self.silence_base = Instant::now(),
+            // The caller's silence counts from when they heard the end of what we said,
+            // not from when it was handed over (up to HANDOFF_AHEAD earlier) or recorded.
+            Kind::Greeting | Kind::Reply { .. } => {
+                self.silence_base = match turn.last_utt {
+                    Some(_) => self.played_at.min(Instant::now()),
+                    None => Instant::now(),
+                }
+            }
         }
     }
 
@@ -459,9 +473,13 @@ impl Session {
         if let Some(at) = self.finalize_at
             && at <= now
         {
-            // The marks never came back: the audio has had time to play.
-            if let Some(u) = self.turn.as_ref().and_then(|t| t.last_utt) {
-                self.played_upto = self.played_upto.max(u);
+            // The marks never came back: the audio has had time to play, and by our
+            // estimate it ended at `playback_until`.
+            if let Some(u) = self.turn.as_ref().and_then(|t| t.last_utt)
+                && u > self.played_upto
+            {
+                self.played_upto = u;
+                self.played_at = self.playback_until.min(now);
             }
             self.finalize(true).await;
             return;
