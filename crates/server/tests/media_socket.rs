@@ -213,6 +213,79 @@ async fn a_flood_of_garbage_closes_the_socket(backend: Backend) {
 }
 dual_test!(a_flood_of_garbage_closes_the_socket);
 
+/// Frames that parse but cannot be audio (bad base64, far too long) are counted like
+/// garbage; good frames in between are not, and a flood of bad ones ends the stream.
+async fn a_flood_of_unusable_frames_ends_a_live_stream(backend: Backend) {
+    let app = spawn(backend).await;
+    let (sid, token) = answered_call(&app).await;
+    let (mut socket, _) = ws::connect(&format!("ws://{}/ws/twilio-media", app.addr)).await;
+    ws::send(
+        &mut socket,
+        &ws::start("MZ7", &sid, &[("call_id", &sid), ("token", &token)]),
+    )
+    .await;
+    let good = StreamEvent::media("MZ7", 2, 1, 20, &[0xff; 160]);
+    let long = StreamEvent::media("MZ7", 3, 2, 40, &[0xff; 4_000]);
+    let not_base64 = r#"{"event":"media","streamSid":"MZ7","media":{"payload":"%%%not base64"}}"#;
+    use futures::SinkExt;
+    for i in 0..40 {
+        // 40 unusable frames: not yet enough to close.
+        let text = if i % 2 == 0 {
+            long.to_json()
+        } else {
+            not_base64.to_string()
+        };
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .unwrap();
+        ws::send(&mut socket, &good).await;
+    }
+    for _ in 0..30 {
+        ws::send(&mut socket, &good).await;
+    }
+    // Had the good frames counted, the stream would be over by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let alive = mokdan::store::calls::by_sid(&app.state.db, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alive.stream_end_reason, None, "good frames are not counted");
+    for _ in 0..20 {
+        if socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                long.to_json().into(),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut closed = None;
+    for _ in 0..1_000 {
+        match ws::next(&mut socket, Duration::from_secs(2)).await {
+            Next::Msg(_) => continue,
+            Next::Closed(code) => {
+                closed = Some(code);
+                break;
+            }
+            Next::Nothing => break,
+        }
+    }
+    assert_eq!(closed, Some(Some(1008)));
+    let row = mokdan::store::calls::by_sid(&app.state.db, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.stream_end_reason.as_deref(),
+        Some("too_many_bad_messages")
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_flood_of_unusable_frames_ends_a_live_stream);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_live_streams_going_away() {
     let app = spawn(Backend::Sqlite).await;
