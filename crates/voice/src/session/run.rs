@@ -11,7 +11,7 @@ use std::time::Duration;
 use audio::{TurnDetector, TurnEvent};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 
 use super::pipeline::{Job, Pipe, PipeMsg};
 use super::{
@@ -146,8 +146,17 @@ impl Session {
             Turn::new(Kind::Greeting, self.ctx.clone(), Vec::new()),
             Job::Say(vec![greeting]),
         );
+        // One timer, moved when the deadline moves: a new one per loop would enter and leave
+        // the timer wheel for every 20 ms frame of the caller's audio.
+        let timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(timer);
         while !self.stopped {
             let deadline = self.deadline();
+            if let Some(d) = deadline
+                && timer.deadline() != d
+            {
+                timer.as_mut().reset(d);
+            }
             tokio::select! {
                 biased;
                 msg = input.recv() => match msg {
@@ -159,7 +168,7 @@ impl Session {
                         self.on_pipe(msg).await;
                     }
                 }
-                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                _ = &mut timer, if deadline.is_some() => {
                     self.on_timer().await;
                 }
             }

@@ -80,7 +80,10 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
     let mut bad = 0u32;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    let shutdown = state.shutdown.clone();
+    // Made once: a fresh `cancelled()` per loop would join and leave the token's waiter
+    // list (one lock shared by every call) on every frame.
+    let shutdown = state.shutdown.clone().cancelled_owned();
+    tokio::pin!(shutdown);
 
     let end = loop {
         let voice_next = async {
@@ -90,7 +93,7 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
             }
         };
         tokio::select! {
-            _ = shutdown.cancelled() => break End::ServerShutdown,
+            _ = &mut shutdown => break End::ServerShutdown,
             _ = ping.tick() => {
                 let _ = to_socket.try_send(Message::Ping(Default::default()));
             }
