@@ -430,6 +430,7 @@ async fn finish(state: &AppState, l: Live, end: End) {
         frames_in = l.frames_in,
         frames_dropped = l.frames_dropped,
         frames_out = stats.frames_sent,
+        chunks_out = stats.chunks_sent,
         marks = stats.marks_sent,
         clears = stats.clears,
         "WS_STOP"
