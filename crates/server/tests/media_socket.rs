@@ -129,7 +129,7 @@ async fn the_greeting_streams_with_the_right_stream_sid(backend: Backend) {
         ),
     )
     .await;
-    let (mut media, mut mark) = (0, None);
+    let (mut media, mut mark) = (0usize, None);
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_secs(20) && mark.is_none() {
         match ws::next(&mut socket, Duration::from_secs(5)).await {
@@ -138,8 +138,10 @@ async fn the_greeting_streams_with_the_right_stream_sid(backend: Backend) {
                 media: m,
             }) => {
                 assert_eq!(stream_sid, "MZ0123456789abcdef");
-                assert_eq!(m.decode().unwrap().len(), 160);
-                media += 1;
+                // Whole 20 ms frames, up to two per message.
+                let bytes = m.decode().unwrap().len();
+                assert!(bytes == 160 || bytes == 320, "{bytes} bytes");
+                media += bytes;
             }
             Next::Msg(ServerMessage::Mark {
                 stream_sid,
@@ -153,8 +155,8 @@ async fn the_greeting_streams_with_the_right_stream_sid(backend: Backend) {
         }
     }
     assert!(
-        media >= 25,
-        "the greeting lasts at least half a second ({media} frames)"
+        media >= 4_000,
+        "the greeting lasts at least half a second ({media} bytes)"
     );
     assert!(mark.is_some(), "a mark follows the greeting");
     let row = mokdan::store::calls::by_sid(&app.state.db, &sid)
@@ -212,6 +214,78 @@ async fn a_flood_of_garbage_closes_the_socket(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(a_flood_of_garbage_closes_the_socket);
+
+/// Frames that parse but cannot be audio (bad base64, far too long) are counted like
+/// garbage; good frames in between are not, and a flood of bad ones ends the stream.
+async fn a_flood_of_unusable_frames_ends_a_live_stream(backend: Backend) {
+    let app = spawn(backend).await;
+    let (sid, token) = answered_call(&app).await;
+    let (mut socket, _) = ws::connect(&format!("ws://{}/ws/twilio-media", app.addr)).await;
+    ws::send(
+        &mut socket,
+        &ws::start("MZ7", &sid, &[("call_id", &sid), ("token", &token)]),
+    )
+    .await;
+    let good = StreamEvent::media("MZ7", 2, 1, 20, &[0xff; 160]);
+    let long = StreamEvent::media("MZ7", 3, 2, 40, &[0xff; 4_000]);
+    let not_base64 = r#"{"event":"media","streamSid":"MZ7","media":{"payload":"%%%not base64"}}"#;
+    use futures::SinkExt;
+    for i in 0..40 {
+        // 40 unusable frames: not yet enough to close.
+        let text = if i % 2 == 0 {
+            long.to_json()
+        } else {
+            not_base64.to_string()
+        };
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .unwrap();
+        ws::send(&mut socket, &good).await;
+    }
+    for _ in 0..30 {
+        ws::send(&mut socket, &good).await;
+    }
+    // Had the good frames counted, the stream would be over by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let alive = mokdan::store::calls::by_sid(&app.state.db, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alive.stream_end_reason, None, "good frames are not counted");
+    // Eleven more make 51, past the limit of 50; nothing follows them, so the close frame
+    // is not lost to a reset.
+    for _ in 0..11 {
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                long.to_json().into(),
+            ))
+            .await
+            .unwrap();
+    }
+    let mut closed = None;
+    for _ in 0..1_000 {
+        match ws::next(&mut socket, Duration::from_secs(2)).await {
+            Next::Msg(_) => continue,
+            Next::Closed(code) => {
+                closed = Some(code);
+                break;
+            }
+            Next::Nothing => break,
+        }
+    }
+    assert_eq!(closed, Some(Some(1008)));
+    let row = mokdan::store::calls::by_sid(&app.state.db, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.stream_end_reason.as_deref(),
+        Some("too_many_bad_messages")
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_flood_of_unusable_frames_ends_a_live_stream);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_live_streams_going_away() {

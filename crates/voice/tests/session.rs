@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
-use common::{Call, audio_bytes, caller_says, speech_pcm};
+use common::{Call, audio_bytes, caller_says, play_time, speech_pcm};
 use futures::StreamExt;
 use serde_json::json;
 use voice::agent::ScriptedAgent;
@@ -439,6 +439,16 @@ async fn star_sends_the_caller_to_the_recording_fallback() {
     );
 }
 
+/// When each turn's first audio arrived and when its last utterance was heard.
+fn first_audio_after(call: &Call, from: usize) -> (usize, tokio::time::Instant) {
+    let i = from
+        + call.log[from..]
+            .iter()
+            .position(|o| matches!(o, SessionOutput::Audio { .. }))
+            .expect("audio");
+    (i, call.times[i])
+}
+
 #[tokio::test]
 async fn a_silent_caller_is_prompted_then_told_goodbye() {
     let providers = local(None);
@@ -446,15 +456,26 @@ async fn a_silent_caller_is_prompted_then_told_goodbye() {
     // Render everything this call will say first, so no real I/O happens on the paused clock.
     session::prewarm(&providers, &ctx(), Duration::from_secs(20)).await;
     tokio::time::pause();
-    let t0 = tokio::time::Instant::now();
     let mut call = Call::new(session::spawn(cfg, providers, ctx()));
-    call.until_turn().await;
-    let greeted = tokio::time::Instant::now();
+    // The caller's phone plays the audio at the real pace and echoes marks after it.
+    call.realtime = true;
+    let (_, greeting) = call.until_turn().await;
+    let greeting_heard = call.heard.last().unwrap().1;
+    // Heard when it has played (timers tick in whole milliseconds).
+    let played = call.play_until().unwrap();
+    assert!(greeting_heard >= played && greeting_heard - played <= Duration::from_millis(2));
+    let greeting_len = play_time(audio_bytes(&call.log));
+    assert!(greeting_len >= Duration::from_secs(1), "{greeting_len:?}");
+    assert_eq!(greeting.heard_text, greeting.agent_text);
+
+    let before_prompt = call.log.len();
     let (_, prompt) = call.until_turn().await;
     assert_eq!(prompt.agent_text, SILENCE_PROMPT);
-    let prompted = tokio::time::Instant::now();
+    let prompt_heard = call.heard.last().unwrap().1;
+    let before_bye = call.log.len();
     let (_, bye) = call.until_turn().await;
     assert_eq!(bye.agent_text, SILENCE_GOODBYE);
+    let bye_heard = call.heard.last().unwrap().1;
     let rest = call.rest().await;
     assert_eq!(
         rest,
@@ -462,12 +483,75 @@ async fn a_silent_caller_is_prompted_then_told_goodbye() {
             reason: "silence".into()
         }]
     );
-    // On the paused clock the timers are exact.
-    let waited = prompted - greeted;
+    let ended = *call.times.last().unwrap();
+
+    // On the paused clock the timers are exact. The prompt comes `silence_prompt_after`
+    // after the caller heard the end of the greeting (not after it was handed over).
+    let (_, prompt_at) = first_audio_after(&call, before_prompt);
+    let waited = prompt_at - greeting_heard;
     assert!(waited >= cfg.silence_prompt_after, "{waited:?}");
     assert!(
         waited < cfg.silence_prompt_after + Duration::from_millis(50),
         "{waited:?}"
     );
-    assert!(tokio::time::Instant::now() - t0 >= cfg.silence_hangup_after);
+    // The goodbye comes `silence_hangup_after` after the same moment; the prompt, which
+    // the caller did not answer, does not restart the count.
+    let (_, bye_at) = first_audio_after(&call, before_bye);
+    assert!(prompt_heard < bye_at);
+    let waited = bye_at - greeting_heard;
+    assert!(waited >= cfg.silence_hangup_after, "{waited:?}");
+    assert!(
+        waited < cfg.silence_hangup_after + Duration::from_millis(50),
+        "{waited:?}"
+    );
+    // The call ends once the goodbye has been heard.
+    assert!(ended >= bye_heard && ended - bye_heard < Duration::from_millis(50));
+}
+
+#[tokio::test]
+async fn a_long_greeting_is_handed_over_as_it_plays() {
+    let providers = local(None);
+    let ctx = AgentContext {
+        greeting: "שלום וברוכים הבאים. אנחנו כאן כדי לעזור לכם בכל שאלה ובכל בקשה. \
+            ספרו לנו בבקשה מה שמכם, מה סיבת הפנייה, ומתי נוח לחזור אליכם. \
+            אנחנו זמינים בימים ראשון עד חמישי בין השעות שמונה בבוקר לשש בערב."
+            .into(),
+        ..ctx()
+    };
+    session::prewarm(&providers, &ctx, Duration::from_secs(20)).await;
+    tokio::time::pause();
+    let t0 = tokio::time::Instant::now();
+    let mut call = Call::new(session::spawn(cfg(), providers, ctx));
+    call.realtime = true;
+    // At each hand-over, how much audio is waiting to be played.
+    let mut most_ahead = Duration::ZERO;
+    let mut slices = 0;
+    loop {
+        let o = call.next().await.unwrap();
+        match o {
+            SessionOutput::Audio { utterance, mulaw } => {
+                assert_eq!(utterance, 1);
+                assert_eq!(mulaw.len() % 160, 0);
+                slices += 1;
+                let ahead = call.play_until().unwrap() - tokio::time::Instant::now();
+                most_ahead = most_ahead.max(ahead);
+            }
+            SessionOutput::Turn(_) => break,
+            _ => {}
+        }
+    }
+    let total = play_time(audio_bytes(&call.log));
+    assert!(
+        total >= Duration::from_secs(8),
+        "a long greeting: {total:?}"
+    );
+    assert!(slices >= 8, "{slices} slices");
+    // Never more than the hand-over lead plus one slice queued, however long the phrase.
+    assert!(
+        most_ahead <= session::HANDOFF_AHEAD + Duration::from_secs(1),
+        "{most_ahead:?} ahead"
+    );
+    // It still plays without a gap: the turn ends when all of it has been heard.
+    let heard = call.heard.last().unwrap().1;
+    assert!(heard - t0 >= total && heard - t0 < total + Duration::from_millis(50));
 }

@@ -32,6 +32,10 @@ pub struct StreamBench {
     /// Run on a fresh database on this PostgreSQL server (admin URL); SQLite otherwise.
     #[arg(long)]
     pub postgres: Option<String>,
+    /// Serve with this mokdan binary instead of this one, to compare two builds under the
+    /// same simulated callers.
+    #[arg(long)]
+    pub server: Option<std::path::PathBuf>,
 }
 
 const TOKEN: &str = "bench-auth-token";
@@ -88,7 +92,11 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
         l.local_addr()?.port()
     };
     let addr = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+    let server = match &args.server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?,
+    };
+    let mut child = tokio::process::Command::new(server)
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -125,6 +133,7 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
     let rss_before = rss_kb(pid);
 
     let received = Arc::new(AtomicU64::new(0));
+    let audio_bytes = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let gaps_over_60ms = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -139,6 +148,7 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
             addr: addr.clone(),
             index: i,
             received: received.clone(),
+            audio_bytes: audio_bytes.clone(),
             sent: sent.clone(),
             gaps: gaps_over_60ms.clone(),
             stop: stop.clone(),
@@ -152,15 +162,17 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
     let ramp_secs = ramp_started.elapsed().as_secs_f64();
     let lat_before = lateness_histogram(&http, &base).await;
     let (cpu0, t0) = (cpu_ticks(pid), Instant::now());
-    let (recv0, sent0) = (
+    let (recv0, sent0, audio0) = (
         received.load(Ordering::Relaxed),
         sent.load(Ordering::Relaxed),
+        audio_bytes.load(Ordering::Relaxed),
     );
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let (cpu1, wall) = (cpu_ticks(pid), t0.elapsed().as_secs_f64());
-    let (recv1, sent1) = (
+    let (recv1, sent1, audio1) = (
         received.load(Ordering::Relaxed),
         sent.load(Ordering::Relaxed),
+        audio_bytes.load(Ordering::Relaxed),
     );
     let rss_during = rss_kb(pid);
     let lat_after = lateness_histogram(&http, &base).await;
@@ -208,11 +220,18 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
         rss_during / 1024,
         rss_before / 1024
     );
+    let per_call_s = wall * calls.max(1) as f64;
     println!(
-        "  frames in window    {} caller→server, {} server→caller ({:.1}/s per call expected 50)",
+        "  caller→server       {} frames ({:.1}/s per call, expected 50)",
         sent1 - sent0,
+        (sent1 - sent0) as f64 / per_call_s
+    );
+    // Audio played per second of wall time: 1000 ms means continuous playback.
+    println!(
+        "  server→caller       {} media messages ({:.1}/s per call), {:.0} ms of audio per second per call (expected 1000)",
         recv1 - recv0,
-        (recv1 - recv0) as f64 / wall / calls.max(1) as f64
+        (recv1 - recv0) as f64 / per_call_s,
+        (audio1 - audio0) as f64 / 8.0 / per_call_s
     );
     println!(
         "  outbound lateness   p50 {:.3} ms  p99 {:.3} ms  frames later than 5 ms: {} of {}",
@@ -234,6 +253,7 @@ pub(crate) struct CallCtx {
     pub addr: String,
     pub index: usize,
     pub received: Arc<AtomicU64>,
+    pub audio_bytes: Arc<AtomicU64>,
     pub sent: Arc<AtomicU64>,
     pub gaps: Arc<AtomicU64>,
     pub stop: Arc<tokio::sync::Notify>,
@@ -270,7 +290,11 @@ pub(crate) async fn one_call(c: CallCtx) -> anyhow::Result<()> {
     let mut req = format!("ws://{}/ws/twilio-media", c.addr).into_client_request()?;
     req.headers_mut()
         .insert("Sec-WebSocket-Protocol", "audio.twilio.com".parse()?);
-    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+    // A small read buffer, as the server uses: tungstenite zero-fills the free capacity
+    // before each read, and the bench's client shares the machine with the server.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), false).await?;
     let (mut tx, mut rx) = ws.split();
     let stream_sid = format!("MZ{:032x}", c.index + 1);
     let mut meta = StartMeta::new("AC0", &call_sid, &stream_sid);
@@ -281,7 +305,9 @@ pub(crate) async fn one_call(c: CallCtx) -> anyhow::Result<()> {
         .await?;
     tx.send(Message::Text(StreamEvent::start(1, meta).to_json().into()))
         .await?;
-    let silence = [0xFFu8; 160];
+    // The caller's frames are written directly (one allocation each), as Twilio lays them
+    // out, so the client spends little of the shared machine's CPU.
+    let silence = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0xFFu8; 160]);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seq = 2u64;
@@ -293,9 +319,13 @@ pub(crate) async fn one_call(c: CallCtx) -> anyhow::Result<()> {
             _ = &mut stopped => break,
             _ = tick.tick() => {
                 if c.stopping.load(Ordering::Relaxed) { break; }
-                let ev = StreamEvent::media(&stream_sid, seq, seq, seq * 20, &silence);
+                let chunk = seq - 1;
+                let frame = format!(
+                    r#"{{"event":"media","sequenceNumber":"{seq}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{}","payload":"{silence}"}},"streamSid":"{stream_sid}"}}"#,
+                    chunk * 20
+                );
                 seq += 1;
-                tx.send(Message::Text(ev.to_json().into())).await?;
+                tx.send(Message::Text(frame.into())).await?;
                 c.sent.fetch_add(1, Ordering::Relaxed);
             }
             msg = rx.next() => {
@@ -304,7 +334,11 @@ pub(crate) async fn one_call(c: CallCtx) -> anyhow::Result<()> {
                     continue;
                 };
                 match telephony::media::parse_server_message(&t) {
-                    Ok(ServerMessage::Media { .. }) => {
+                    Ok(ServerMessage::Media { media, .. }) => {
+                        // The decoded length, from the (already validated) base64.
+                        let b64 = media.payload.as_bytes();
+                        let pad = b64.iter().rev().take_while(|&&c| c == b'=').count();
+                        c.audio_bytes.fetch_add((b64.len() / 4 * 3 - pad) as u64, Ordering::Relaxed);
                         let now = Instant::now();
                         if let Some(prev) = last_media
                             && now.duration_since(prev) > Duration::from_millis(60)

@@ -226,3 +226,92 @@ fn server_parse_is_strict_like_twilio() {
         );
     }
 }
+
+#[test]
+fn media_frames_are_read_in_place_and_match_the_owned_event() {
+    let text = r#"{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"no+JhoaJjpzSHxAKBgYJ"},"streamSid":"MZ1"}"#;
+    let Inbound::Media(frame) = parse_inbound(text).unwrap() else {
+        panic!("not media")
+    };
+    // Nothing was copied out of the message.
+    assert!(matches!(frame.media.payload, std::borrow::Cow::Borrowed(_)));
+    assert!(matches!(frame.stream_sid, std::borrow::Cow::Borrowed(_)));
+    assert_eq!(&frame.decode().unwrap()[..4], &[0x9e, 0x8f, 0x89, 0x86]);
+    assert_eq!(frame.into_event(), parse_event(text).unwrap());
+    // An escaped payload (`\/` is legal JSON for `/`) is unescaped into an owned string.
+    let escaped = parse_inbound(r#"{"event":"media","media":{"payload":"\/38="}}"#).unwrap();
+    let Inbound::Media(frame) = escaped else {
+        panic!()
+    };
+    assert_eq!(frame.decode().unwrap(), vec![0xff, 0x7f]);
+    // Other events come out owned.
+    assert_eq!(
+        parse_inbound(r#"{"event":"mark","streamSid":"MZ1","mark":{"name":"u1"}}"#).unwrap(),
+        Inbound::Event(StreamEvent::Mark {
+            sequence_number: String::new(),
+            stream_sid: "MZ1".into(),
+            mark: MarkName { name: "u1".into() },
+        })
+    );
+}
+
+#[test]
+fn event_need_not_come_first() {
+    let e =
+        parse_event(r#"{"streamSid":"MZ1","sequenceNumber":4,"mark":{"name":"x"},"event":"mark"}"#)
+            .unwrap();
+    assert_eq!(e, StreamEvent::mark("MZ1", 4, "x"));
+    let e = parse_event(r#"{"media":{"payload":"/38="},"event":"media"}"#).unwrap();
+    let StreamEvent::Media { media, .. } = e else {
+        panic!()
+    };
+    assert_eq!(media.decode().unwrap(), vec![0xff, 0x7f]);
+    assert_eq!(
+        parse_event(r#"{"streamSid":"MZ1","event":"transcription"}"#),
+        Err(MediaParseError::UnknownEvent("transcription".into()))
+    );
+    assert!(matches!(
+        parse_event(r#"{"streamSid":"MZ1","event":["media"]}"#),
+        Err(MediaParseError::Malformed(_))
+    ));
+    assert_eq!(
+        parse_server_message(r#"{"streamSid":"MZ1","event":"clear"}"#).unwrap(),
+        ServerMessage::clear("MZ1")
+    );
+}
+
+#[test]
+fn an_unknown_event_must_still_be_valid_json() {
+    for bad in [
+        r#"{"event":"transcription","streamSid":}"#,
+        r#"{"event":"transcription"} trailing"#,
+        r#"{"event":"media","media":{"payload":"AAAA"}} {}"#,
+        r#"{"event":"media","sequenceNumber":true}"#,
+        r#"{}"#,
+    ] {
+        assert!(
+            matches!(parse_event(bad), Err(MediaParseError::Malformed(_))),
+            "{bad}: {:?}",
+            parse_event(bad)
+        );
+    }
+    // `null` counters read as empty, as before.
+    let e =
+        parse_event(r#"{"event":"media","sequenceNumber":null,"media":{"payload":""}}"#).unwrap();
+    assert_eq!(e.sequence_number(), None);
+}
+
+#[test]
+fn the_media_writer_writes_what_serde_would() {
+    for sid in ["MZ1", "MZ\"quoted\\", "MZ שלום"] {
+        let w = MediaWriter::new(sid);
+        for frame in [&[][..], &[0xff, 0x7f, 0x00][..], &[0x55; 160][..]] {
+            let fast = w.media(frame);
+            assert_eq!(fast, ServerMessage::media(sid, frame).to_json());
+            assert_eq!(
+                parse_server_message(&fast),
+                Ok(ServerMessage::media(sid, frame))
+            );
+        }
+    }
+}

@@ -3,11 +3,15 @@
 //! the stream opens and a repeat caller hears it with no synthesis delay. When the
 //! configured voice fails, the phrase is rendered with the local espeak-ng voice instead:
 //! a caller must never hear silence because a cloud provider is down.
+//!
+//! Entries are [`Bytes`]: every call playing a phrase shares the one rendering and hands
+//! out slices of it, so a minute-long greeting costs its memory once, not once per call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 
 use super::encode::MulawEncoder;
@@ -18,15 +22,15 @@ use crate::tts::espeak::EspeakTts;
 const MAX_ENTRIES: usize = 512;
 
 type Key = (&'static str, String);
-static CACHE: LazyLock<Mutex<HashMap<Key, Arc<[u8]>>>> = LazyLock::new(Default::default);
+static CACHE: LazyLock<Mutex<HashMap<Key, Bytes>>> = LazyLock::new(Default::default);
 type Gates = HashMap<Key, Arc<tokio::sync::Mutex<()>>>;
 static INFLIGHT: LazyLock<Mutex<Gates>> = LazyLock::new(Default::default);
 
-fn lookup(key: &Key) -> Option<Arc<[u8]>> {
+fn lookup(key: &Key) -> Option<Bytes> {
     CACHE.lock().ok()?.get(key).cloned()
 }
 
-fn store(key: Key, audio: Arc<[u8]>) {
+fn store(key: Key, audio: Bytes) {
     if let Ok(mut c) = CACHE.lock() {
         if c.len() >= MAX_ENTRIES {
             c.clear();
@@ -68,7 +72,7 @@ pub(crate) async fn phrase(
     tts: &dyn TextToSpeech,
     text: &str,
     timeout: Duration,
-) -> Result<Arc<[u8]>, ProviderError> {
+) -> Result<Bytes, ProviderError> {
     let key = (tts.name(), text.to_string());
     if let Some(hit) = lookup(&key) {
         return Ok(hit);
@@ -96,10 +100,10 @@ async fn render_or_fallback(
     text: &str,
     timeout: Duration,
     key: Key,
-) -> Result<Arc<[u8]>, ProviderError> {
+) -> Result<Bytes, ProviderError> {
     let first_err = match render(tts, text, timeout).await {
         Ok(audio) => {
-            let audio: Arc<[u8]> = audio.into();
+            let audio = Bytes::from(audio);
             store(key, audio.clone());
             return Ok(audio);
         }
@@ -114,10 +118,7 @@ async fn render_or_fallback(
     if let Some(hit) = lookup(&key) {
         return Ok(hit);
     }
-    let audio: Arc<[u8]> = render(&local, text, timeout)
-        .await
-        .map_err(|_| first_err)?
-        .into();
+    let audio = Bytes::from(render(&local, text, timeout).await.map_err(|_| first_err)?);
     store(key, audio.clone());
     Ok(audio)
 }

@@ -16,12 +16,14 @@ mod sentences;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::provider::{Agent, AgentAction, AgentContext, SpeechToText, TextToSpeech};
 
 pub use cache::is_cached;
 pub use encode::MulawEncoder;
+pub use pipeline::HANDOFF_AHEAD;
 pub use sentences::SentenceSplitter;
 
 /// Said before retrying after a provider failed.
@@ -38,9 +40,12 @@ pub const SILENCE_GOODBYE: &str = "לא שמעתי תשובה. תודה שהתק
 pub struct SessionConfig {
     /// End-of-turn and barge-in detection.
     pub turn: audio::TurnConfig,
-    /// Silence (after our last audio) before the caller is prompted.
+    /// Silence before the caller is prompted, counted from when the caller heard the end
+    /// of our last turn (its mark came back; without marks, its estimated end of playback)
+    /// or stopped speaking.
     pub silence_prompt_after: Duration,
-    /// Silence (from the same moment) before a goodbye and the end of the call.
+    /// Silence (from the same moment; the prompt does not restart it) before a goodbye and
+    /// the end of the call.
     pub silence_hangup_after: Duration,
     /// Longest wait for any provider step (transcript, each agent event, each audio chunk).
     pub provider_timeout: Duration,
@@ -93,7 +98,9 @@ pub enum SessionInput {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionOutput {
     /// Audio to queue for the caller: 8 kHz mu-law, a whole number of 160-byte frames.
-    Audio { utterance: u64, mulaw: Vec<u8> },
+    /// Fixed phrases arrive as slices of the shared cached rendering, handed over as they
+    /// play (at most [`HANDOFF_AHEAD`] early), never copied per call.
+    Audio { utterance: u64, mulaw: Bytes },
     /// The utterance's audio is all sent: place a mark and report it back as `Played`.
     UtteranceEnd { utterance: u64 },
     /// Barge-in: drop all queued audio now (Twilio `clear`). Marks for audio that was

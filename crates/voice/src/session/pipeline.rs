@@ -4,11 +4,17 @@
 //! to the caller while the model is still writing the next. Everything goes back to the
 //! turn loop as messages tagged with the task's generation; on barge-in the loop aborts
 //! the task (dropping every in-flight request) and ignores anything it sent late.
+//!
+//! Fixed phrases are already rendered, so they could all be handed over at once; instead
+//! they leave in one-second slices of the shared cached audio, each at most
+//! [`HANDOFF_AHEAD`] before it plays. A minute-long greeting then never sits whole in a
+//! call's send queue, and a barge-in cancels what has not been handed over yet.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -24,6 +30,13 @@ use super::Providers;
 
 /// Largest audio message for a cached phrase (1 s).
 const PHRASE_CHUNK: usize = 8000;
+/// How long before it plays a slice of a cached phrase is handed over.
+pub const HANDOFF_AHEAD: Duration = Duration::from_secs(2);
+
+/// Playing time of `bytes` of 8 kHz mu-law.
+fn play_time(bytes: usize) -> Duration {
+    Duration::from_micros(bytes as u64 * 1_000_000 / u64::from(audio::SAMPLE_RATE))
+}
 
 /// What a pipeline task reports.
 #[derive(Debug)]
@@ -42,7 +55,7 @@ pub(crate) enum PipeMsg {
     Sentence(String),
     Audio {
         utterance: u64,
-        mulaw: Vec<u8>,
+        mulaw: Bytes,
     },
     UtteranceEnd {
         utterance: u64,
@@ -120,13 +133,25 @@ impl Pipe {
         .await;
     }
 
+    /// Says cached phrases, handing each slice over [`HANDOFF_AHEAD`] before it plays
+    /// (assuming playback starts now and runs without gaps).
     async fn say_all(&self, phrases: &[String]) -> Result<(), ProviderError> {
+        // When everything handed over so far will have played.
+        let mut played_by = Instant::now();
         for text in phrases {
             let audio = cache::phrase(self.providers.tts.as_ref(), text, self.timeout).await?;
             let utterance = self.next_utterance();
             self.send(PipeMsg::Sentence(text.clone())).await;
-            for chunk in audio.chunks(PHRASE_CHUNK) {
-                let mulaw = chunk.to_vec();
+            let mut at = 0;
+            while at < audio.len() {
+                if played_by > Instant::now() + HANDOFF_AHEAD {
+                    tokio::time::sleep_until(played_by - HANDOFF_AHEAD).await;
+                }
+                played_by = played_by.max(Instant::now());
+                let end = (at + PHRASE_CHUNK).min(audio.len());
+                played_by += play_time(end - at);
+                let mulaw = audio.slice(at..end);
+                at = end;
                 self.send(PipeMsg::Audio { utterance, mulaw }).await;
             }
             let text = text.clone();
@@ -223,11 +248,13 @@ impl Pipe {
                 }
                 let mulaw = enc.push(&chunk)?;
                 if !mulaw.is_empty() {
+                    let mulaw = Bytes::from(mulaw);
                     self.send(PipeMsg::Audio { utterance, mulaw }).await;
                 }
             }
             let mulaw = enc.finish();
             if !mulaw.is_empty() {
+                let mulaw = Bytes::from(mulaw);
                 self.send(PipeMsg::Audio { utterance, mulaw }).await;
             }
             self.send(PipeMsg::UtteranceEnd { utterance, text }).await;

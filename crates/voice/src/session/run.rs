@@ -11,7 +11,7 @@ use std::time::Duration;
 use audio::{TurnDetector, TurnEvent};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 
 use super::pipeline::{Job, Pipe, PipeMsg};
 use super::{
@@ -94,7 +94,12 @@ pub(crate) struct Session {
     turn: Option<Turn>,
     played_upto: u64,
     cleared_upto: u64,
+    /// Estimated end of everything sent so far (pulled in when the last mark comes back).
     playback_until: Instant,
+    /// When `played_upto` last advanced: the caller had heard up to there.
+    played_at: Instant,
+    /// Silence timers count from here: the end of our last turn as the caller heard it,
+    /// or the caller's last speech.
     silence_base: Instant,
     prompted: bool,
     carry: Vec<i16>,
@@ -126,6 +131,7 @@ impl Session {
             played_upto: 0,
             cleared_upto: 0,
             playback_until: now,
+            played_at: now,
             silence_base: now,
             prompted: false,
             carry: Vec::new(),
@@ -140,8 +146,17 @@ impl Session {
             Turn::new(Kind::Greeting, self.ctx.clone(), Vec::new()),
             Job::Say(vec![greeting]),
         );
+        // One timer, moved when the deadline moves: a new one per loop would enter and leave
+        // the timer wheel for every 20 ms frame of the caller's audio.
+        let timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(timer);
         while !self.stopped {
             let deadline = self.deadline();
+            if let Some(d) = deadline
+                && timer.deadline() != d
+            {
+                timer.as_mut().reset(d);
+            }
             tokio::select! {
                 biased;
                 msg = input.recv() => match msg {
@@ -153,7 +168,7 @@ impl Session {
                         self.on_pipe(msg).await;
                     }
                 }
-                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                _ = &mut timer, if deadline.is_some() => {
                     self.on_timer().await;
                 }
             }
@@ -222,6 +237,7 @@ impl Session {
             return;
         }
         self.played_upto = utterance;
+        self.played_at = Instant::now();
         if utterance >= self.utterances.load(Ordering::Relaxed) {
             self.playback_until = self.playback_until.min(Instant::now());
         }
@@ -421,7 +437,14 @@ impl Session {
                 self.start(goodbye, Job::Say(vec![GOODBYE.to_string()]));
             }
             Kind::Prompt => {}
-            Kind::Greeting | Kind::Reply { .. } => self.silence_base = Instant::now(),
+            // The caller's silence counts from when they heard the end of what we said,
+            // not from when it was handed over (up to HANDOFF_AHEAD earlier) or recorded.
+            Kind::Greeting | Kind::Reply { .. } => {
+                self.silence_base = match turn.last_utt {
+                    Some(_) => self.played_at.min(Instant::now()),
+                    None => Instant::now(),
+                }
+            }
         }
     }
 
@@ -459,9 +482,13 @@ impl Session {
         if let Some(at) = self.finalize_at
             && at <= now
         {
-            // The marks never came back: the audio has had time to play.
-            if let Some(u) = self.turn.as_ref().and_then(|t| t.last_utt) {
-                self.played_upto = self.played_upto.max(u);
+            // The marks never came back: the audio has had time to play, and by our
+            // estimate it ended at `playback_until`.
+            if let Some(u) = self.turn.as_ref().and_then(|t| t.last_utt)
+                && u > self.played_upto
+            {
+                self.played_upto = u;
+                self.played_at = self.playback_until.min(now);
             }
             self.finalize(true).await;
             return;

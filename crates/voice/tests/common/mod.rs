@@ -1,13 +1,17 @@
 //! A stand-in for the server side of a call in session tests: it speaks espeak-ng Hebrew
 //! as the caller (8 kHz mu-law, 20 ms frames, with a little line noise), confirms
 //! playback the way Twilio marks do, and records everything the session sends.
+//! In real-time mode it plays the audio at 8 kHz on tokio's clock (use a paused clock) and
+//! echoes each mark only when the audio before it has played, as Twilio does.
 
 #![allow(dead_code)]
 
 pub mod openai_stt;
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
+use tokio::time::{Instant, sleep_until};
 use voice::session::{SessionHandle, SessionInput, SessionOutput, TurnRecord};
 
 pub const FRAME: usize = 160;
@@ -51,6 +55,21 @@ pub struct Call {
     pub log: Vec<SessionOutput>,
     /// Confirm each utterance as soon as its end arrives (as if played instantly).
     pub auto_play: bool,
+    /// With `auto_play`: confirm it only once its audio has played at the real pace.
+    pub realtime: bool,
+    /// When each output arrived (parallel to `log`).
+    pub times: Vec<Instant>,
+    /// Each utterance confirmed, and when.
+    pub heard: Vec<(u64, Instant)>,
+    /// Real-time playback: when the audio received so far will have played.
+    play_until: Option<Instant>,
+    /// Marks waiting for their audio to play.
+    marks: VecDeque<(Instant, u64)>,
+}
+
+/// Playing time of `bytes` of 8 kHz mu-law.
+pub fn play_time(bytes: usize) -> Duration {
+    Duration::from_micros(bytes as u64 * 125)
 }
 
 impl Call {
@@ -59,29 +78,68 @@ impl Call {
             h,
             log: Vec::new(),
             auto_play: true,
+            realtime: false,
+            times: Vec::new(),
+            heard: Vec::new(),
+            play_until: None,
+            marks: VecDeque::new(),
         }
+    }
+
+    /// When the caller will have heard everything received so far (real-time mode).
+    pub fn play_until(&self) -> Option<Instant> {
+        self.play_until
+    }
+
+    async fn confirm(&mut self, utterance: u64) {
+        self.heard.push((utterance, Instant::now()));
+        let _ = self.h.input.send(SessionInput::Played { utterance }).await;
     }
 
     async fn take(&mut self, o: SessionOutput) -> SessionOutput {
-        if let (true, SessionOutput::UtteranceEnd { utterance }) = (self.auto_play, &o) {
-            let _ = self
-                .h
-                .input
-                .send(SessionInput::Played {
-                    utterance: *utterance,
-                })
-                .await;
+        let now = Instant::now();
+        match (&o, self.auto_play, self.realtime) {
+            (SessionOutput::Audio { mulaw, .. }, _, true) => {
+                let start = self.play_until.map_or(now, |p| p.max(now));
+                self.play_until = Some(start + play_time(mulaw.len()));
+            }
+            (SessionOutput::UtteranceEnd { utterance }, true, true) => {
+                let at = self.play_until.unwrap_or(now).max(now);
+                self.marks.push_back((at, *utterance));
+            }
+            (SessionOutput::UtteranceEnd { utterance }, true, false) => {
+                self.confirm(*utterance).await;
+            }
+            (SessionOutput::Clear, _, _) => {
+                self.marks.clear();
+                self.play_until = None;
+            }
+            _ => {}
         }
         self.log.push(o.clone());
+        self.times.push(now);
         o
     }
 
-    /// The next output; `None` once the session has finished.
+    /// The next output; `None` once the session has finished. In real-time mode, marks
+    /// whose audio has played are echoed meanwhile.
     pub async fn next(&mut self) -> Option<SessionOutput> {
-        let o = tokio::time::timeout(Duration::from_secs(120), self.h.output.recv())
-            .await
-            .expect("the session went quiet")?;
-        Some(self.take(o).await)
+        let quiet = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mark_due = self.marks.front().map(|(at, _)| *at);
+            tokio::select! {
+                biased;
+                _ = sleep_until(mark_due.unwrap_or(quiet)), if mark_due.is_some() => {
+                    let (_, utterance) = self.marks.pop_front().expect("due");
+                    self.confirm(utterance).await;
+                }
+                o = self.h.output.recv() => return match o {
+                    Some(o) => Some(self.take(o).await),
+                    None => None,
+                },
+                _ = sleep_until(quiet) => panic!("the session went quiet"),
+            }
+        }
     }
 
     /// Outputs up to and including the first that matches.

@@ -43,6 +43,7 @@ pub async fn hold_calls(
             addr: addr.to_string(),
             index,
             received: counter.clone(),
+            audio_bytes: counter.clone(),
             sent: counter.clone(),
             gaps: gaps.clone(),
             stop: stop.clone(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures::{SinkExt, StreamExt};
-use telephony::media::{MediaParseError, StreamEvent, parse_event};
+use telephony::media::{Inbound, MediaFrame, MediaParseError, StreamEvent, parse_inbound};
 use tokio::sync::{mpsc, oneshot};
 use voice::session::{SessionInput, SessionOutput};
 
@@ -83,7 +83,10 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
     let mut bad = 0u32;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    let shutdown = state.shutdown.clone();
+    // Made once: a fresh `cancelled()` per loop would join and leave the token's waiter
+    // list (one lock shared by every call) on every frame.
+    let shutdown = state.shutdown.clone().cancelled_owned();
+    tokio::pin!(shutdown);
     let start_deadline = tokio::time::sleep(state.settings.watchdog_start_timeout + START_GRACE);
     tokio::pin!(start_deadline);
 
@@ -96,7 +99,7 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
             }
         };
         tokio::select! {
-            _ = shutdown.cancelled() => break End::ServerShutdown,
+            _ = &mut shutdown => break End::ServerShutdown,
             _ = &mut start_deadline, if waiting_for_start => {
                 tracing::warn!(%remote, "WS_HANDLER_ERROR no start in time: closed");
                 break End::Refused;
@@ -122,22 +125,23 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break End::SocketClosed,
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Binary(_))) => {
-                        bad += 1;
+                        count_bad(&mut bad);
                         tracing::warn!(%remote, "WS_HANDLER_ERROR binary message ignored");
                         if bad > MAX_BAD_MESSAGES { break End::TooManyBadMessages; }
                         continue;
                     }
                     Some(Ok(_)) => continue,
                 };
-                match parse_event(&text) {
-                    Ok(event) => {
-                        if let Some(end) = on_event(&state, &mut live, event, &to_socket, &mut bad).await {
+                match parse_inbound(&text) {
+                    Ok(Inbound::Media(frame)) => on_media(&mut live, &frame, &mut bad),
+                    Ok(Inbound::Event(event)) => {
+                        if let Some(end) = on_event(&state, &mut live, event, &to_socket).await {
                             break end;
                         }
                     }
                     // Before `start` only `connected` is Twilio's: anything else is junk.
                     Err(MediaParseError::UnknownEvent(name)) if live.is_none() => {
-                        bad += 1;
+                        count_bad(&mut bad);
                         let event = name.escape_debug().take(40).collect::<String>();
                         tracing::warn!(%remote, bad, %event, "WS_HANDLER_ERROR unknown event before start");
                     }
@@ -146,8 +150,7 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
                         tracing::info!(%remote, %event, "unknown media event ignored");
                     }
                     Err(MediaParseError::Malformed(why)) => {
-                        bad += 1;
-                        metrics::counter!("mokdan_ws_bad_messages_total").increment(1);
+                        count_bad(&mut bad);
                         tracing::warn!(%remote, bad, error = %why, "WS_HANDLER_ERROR malformed message");
                     }
                 }
@@ -198,7 +201,6 @@ async fn on_event(
     live: &mut Option<Live>,
     event: StreamEvent,
     to_socket: &mpsc::Sender<Message>,
-    bad: &mut u32,
 ) -> Option<End> {
     match event {
         StreamEvent::Connected { protocol, .. } => {
@@ -224,40 +226,8 @@ async fn on_event(
                 }
             }
         }
-        StreamEvent::Media { media, .. } => {
-            let Some(l) = live.as_mut() else {
-                *bad += 1;
-                tracing::warn!("WS_HANDLER_ERROR media before start");
-                return None;
-            };
-            let frame = match media.decode() {
-                Ok(f) if !f.is_empty() && f.len() <= MAX_FRAME_BYTES => f,
-                Ok(f) => {
-                    *bad += 1;
-                    tracing::warn!(len = f.len(), "WS_HANDLER_ERROR frame of impossible size");
-                    return None;
-                }
-                Err(e) => {
-                    *bad += 1;
-                    tracing::warn!(error = %e, "WS_HANDLER_ERROR bad base64");
-                    return None;
-                }
-            };
-            l.watch.frame();
-            l.frames_in += 1;
-            if l.voice_in.try_send(SessionInput::Audio(frame)).is_err() {
-                l.frames_dropped += 1;
-            }
-            if l.frames_in % FRAME_LOG_EVERY == 1 {
-                tracing::info!(
-                    call_sid = %l.call_sid,
-                    frames = l.frames_in,
-                    dropped = l.frames_dropped,
-                    "WS_FRAME"
-                );
-            }
-            None
-        }
+        // `parse_inbound` reads media frames as `Inbound::Media` (see `on_media`).
+        StreamEvent::Media { .. } => None,
         StreamEvent::Dtmf { dtmf, .. } => {
             let l = live.as_ref()?;
             tracing::info!(call_sid = %l.call_sid, digit = %dtmf.digit, "WS_DTMF");
@@ -281,6 +251,54 @@ async fn on_event(
             None
         }
         StreamEvent::Stop { .. } => Some(End::Stop),
+    }
+}
+
+/// Counts a message that could not be used (malformed, bad base64, impossible size).
+fn count_bad(bad: &mut u32) {
+    *bad += 1;
+    metrics::counter!("mokdan_ws_bad_messages_total").increment(1);
+}
+
+/// One 20 ms frame of the caller's audio, on its way to the conversation.
+fn on_media(live: &mut Option<Live>, media: &MediaFrame<'_>, bad: &mut u32) {
+    let Some(l) = live.as_mut() else {
+        count_bad(bad);
+        tracing::warn!("WS_HANDLER_ERROR media before start");
+        return;
+    };
+    // Too long to be a telephone frame: refused before decoding it.
+    if media.media.payload.len() > MAX_FRAME_BYTES.div_ceil(3) * 4 {
+        count_bad(bad);
+        let len = media.media.payload.len() / 4 * 3;
+        tracing::warn!(len, "WS_HANDLER_ERROR frame of impossible size");
+        return;
+    }
+    let frame = match media.decode() {
+        Ok(f) if !f.is_empty() && f.len() <= MAX_FRAME_BYTES => f,
+        Ok(f) => {
+            count_bad(bad);
+            tracing::warn!(len = f.len(), "WS_HANDLER_ERROR frame of impossible size");
+            return;
+        }
+        Err(e) => {
+            count_bad(bad);
+            tracing::warn!(error = %e, "WS_HANDLER_ERROR bad base64");
+            return;
+        }
+    };
+    l.watch.frame();
+    l.frames_in += 1;
+    if l.voice_in.try_send(SessionInput::Audio(frame)).is_err() {
+        l.frames_dropped += 1;
+    }
+    if l.frames_in % FRAME_LOG_EVERY == 1 {
+        tracing::info!(
+            call_sid = %l.call_sid,
+            frames = l.frames_in,
+            dropped = l.frames_dropped,
+            "WS_FRAME"
+        );
     }
 }
 
@@ -451,6 +469,7 @@ async fn finish(state: &AppState, l: Live, end: End) {
         frames_in = l.frames_in,
         frames_dropped = l.frames_dropped,
         frames_out = stats.frames_sent,
+        chunks_out = stats.chunks_sent,
         marks = stats.marks_sent,
         clears = stats.clears,
         "WS_STOP"
