@@ -91,8 +91,18 @@ async fn stopping_a_node_mid_burst_loses_no_call_rows() {
     let a_stopped = started.elapsed();
     c.nodes[0].spawn().await;
     let a_back = started.elapsed();
-    // Once nginx uses node A again (its `fail_timeout` is 2 s): kill -9 node B.
+    // Once nginx uses node A again (its `fail_timeout` is 2 s, and on a loaded machine the
+    // restart itself takes a while): kill -9 node B. Killing B while nginx still counts A
+    // as down would leave it no node at all, which is not the failure under test.
     tokio::time::sleep_until((started + a_back + FAIL_TIMEOUT).into()).await;
+    let a_upstream = format!("upstream={} ustatus=200", c.nodes[0].addr);
+    let seen_before = c.nginx.access_log().matches(&a_upstream).count();
+    let wait_until = Instant::now() + Duration::from_secs(5);
+    while c.nginx.access_log().matches(&a_upstream).count() <= seen_before
+        && Instant::now() < wait_until
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     c.nodes[1].kill9().await;
     let b_killed = started.elapsed();
     let answers = burst.await.unwrap();
