@@ -267,8 +267,11 @@ async fn messages_create_sends_signed_status_callbacks_in_order() {
     assert_eq!(json["status"], "queued");
     let sid = json["sid"].as_str().unwrap().to_owned();
     assert!(sid.starts_with("SM"));
+    // The sim records a callback once its answer is back, a moment after the receiver saw it.
     for _ in 0..100 {
-        if server.forms("message_status").len() == 4 {
+        if server.forms("message_status").len() == 4
+            && sim.messages().first().map(|m| m.callbacks.len()) == Some(4)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
