@@ -343,13 +343,18 @@ try {
     check(!sent.includes('שגיאה') && !sent.includes('אינה זמינה'), `send answered: ${sent}`);
     await owner.waitForSelector('.bubble.out');
     const before = await owner.textContent('.bubble.out:last-of-type .ticks');
-    const sid = await owner.evaluate(async () => {
-      const id = location.pathname.split('/').pop();
-      const t = await (await fetch(`/api/whatsapp/threads/${id}`)).json();
-      const msgs = t.messages || t.data || t;
-      const out = [...msgs].reverse().find(m => m.direction === 'out');
-      return out && (out.provider_message_id || out.sid);
-    });
+    // The send is queued and a job hands it to the provider: its id arrives a moment later.
+    let sid = null;
+    for (let i = 0; i < 50 && !sid; i++) {
+      if (i) await new Promise(r => setTimeout(r, 200));
+      sid = await owner.evaluate(async () => {
+        const id = location.pathname.split('/').pop();
+        const t = await (await fetch(`/api/whatsapp/threads/${id}`)).json();
+        const msgs = t.messages || t.data || t;
+        const out = [...msgs].reverse().find(m => m.direction === 'out');
+        return out && (out.provider_message_id || out.sid);
+      });
+    }
     if (!sid) skip('the provider gave the sent message no id (no WhatsApp provider configured)');
     const status = await twilioPost('/webhook/whatsapp/status', { MessageSid: sid, MessageStatus: 'delivered', AccountSid: TWILIO_SID });
     check(status.ok, `status webhook ${status.status}`);

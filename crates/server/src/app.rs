@@ -51,6 +51,8 @@ pub struct Inner {
     pub crm_counts: Arc<crate::crm::counts::Counts>,
     /// WhatsApp's HTTP client and its bounded background work.
     pub whatsapp: Arc<crate::whatsapp::Whatsapp>,
+    /// Group commit of `incoming_call` rows on PostgreSQL.
+    pub call_writer: Option<crate::store::call_batch::CallWriter>,
 }
 
 impl Deref for AppState {
@@ -98,6 +100,8 @@ impl App {
             twilio.clone(),
             prompts.clone(),
         );
+        let call_writer = (db.backend == crate::store::Backend::Postgres)
+            .then(|| crate::store::call_batch::CallWriter::start(db.clone()));
         let state = AppState(Arc::new(Inner {
             settings,
             db,
@@ -114,6 +118,7 @@ impl App {
             auth: Arc::new(crate::auth::AuthState::new()),
             crm_counts: Arc::default(),
             whatsapp,
+            call_writer,
         }));
         Ok(App { state })
     }

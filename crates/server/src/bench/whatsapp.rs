@@ -23,6 +23,10 @@ pub struct WhatsappBench {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Deliveries per second, open loop, instead of a fixed concurrency: each is sent at its
+    /// scheduled time whatever the others are doing, and its latency counts from that time.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Every Nth message is delivered a second time (0: none).
     #[arg(long, default_value_t = 10)]
     pub duplicate_every: usize,
@@ -76,33 +80,11 @@ pub async fn run(args: WhatsappBench) -> anyhow::Result<()> {
         .build()?;
     let _ = send(&client, &url, usize::MAX).await; // warm up (an unknown-sized id)
 
-    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.concurrency.max(1) {
-        let (client, url, next, plan) = (client.clone(), url.clone(), next.clone(), plan.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0usize;
-            loop {
-                let r = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = plan.get(r) else { break };
-                let t = Instant::now();
-                match send(&client, &url, i).await {
-                    Ok(200) => lat.push(t.elapsed()),
-                    _ => errors += 1,
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    let mut lat = Vec::with_capacity(plan.len());
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await?;
-        lat.extend(l);
-        errors += e;
-    }
+    let (mut lat, errors) = match args.rate {
+        Some(rate) => open_loop(&client, &url, &plan, rate).await?,
+        None => closed_loop(&client, &url, &plan, args.concurrency).await?,
+    };
     let elapsed = started.elapsed();
     lat.sort();
     let stored = crate::store::whatsapp::count(&state.db, business_id, "in").await? - 1;
@@ -112,10 +94,13 @@ pub async fn run(args: WhatsappBench) -> anyhow::Result<()> {
             .fetch_one(&state.db.pool)
             .await?;
 
+    let load = match args.rate {
+        Some(rate) => format!("open loop at {rate:.0}/s"),
+        None => format!("concurrency {}", args.concurrency),
+    };
     println!(
-        "whatsapp inbound benchmark ({}, concurrency {})",
+        "whatsapp inbound benchmark ({}, {load})",
         state.db.backend.name(),
-        args.concurrency
     );
     println!(
         "  deliveries    {} ok, {} failed, in {:.2} s ({} messages, {} delivered twice)",
@@ -154,6 +139,76 @@ pub async fn run(args: WhatsappBench) -> anyhow::Result<()> {
         anyhow::bail!("stored {stored} messages, expected {}", args.messages);
     }
     Ok(())
+}
+
+type Outcome = (Vec<Duration>, usize);
+
+/// `concurrency` senders, each sending the next delivery as soon as its last is answered.
+async fn closed_loop(
+    client: &reqwest::Client,
+    url: &str,
+    plan: &Arc<Vec<usize>>,
+    concurrency: usize,
+) -> anyhow::Result<Outcome> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, url, next, plan) =
+            (client.clone(), url.to_string(), next.clone(), plan.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            loop {
+                let r = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = plan.get(r) else { break };
+                let t = Instant::now();
+                match send(&client, &url, i).await {
+                    Ok(200) => lat.push(t.elapsed()),
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::with_capacity(plan.len());
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    Ok((lat, errors))
+}
+
+/// Delivery `r` leaves at `r / rate` seconds, whether or not earlier ones were answered;
+/// a slow answer cannot hold back the load, and its lateness counts.
+async fn open_loop(
+    client: &reqwest::Client,
+    url: &str,
+    plan: &[usize],
+    rate: f64,
+) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(rate > 0.0, "--rate must be above 0");
+    let start = tokio::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (r, &i) in plan.iter().enumerate() {
+        let due = start + Duration::from_secs_f64(r as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        let (client, url) = (client.clone(), url.to_string());
+        tasks.spawn(async move {
+            let ok = matches!(send(&client, &url, i).await, Ok(200));
+            (ok, due.elapsed())
+        });
+    }
+    let mut lat = Vec::with_capacity(plan.len());
+    let mut errors = 0;
+    while let Some(done) = tasks.join_next().await {
+        match done? {
+            (true, took) => lat.push(took),
+            (false, _) => errors += 1,
+        }
+    }
+    Ok((lat, errors))
 }
 
 /// One signed inbound webhook for message `i` (Twilio's fields and order).

@@ -137,10 +137,12 @@ async fn answer(
         );
     }
     // The row and, on a shared registry, the watchdog entry: one commit.
-    let written = if state.watchdog.mode() == RegistryMode::Shared {
-        quick(calls::insert_armed(&state.db, &new, &req.base)).await
-    } else {
-        quick(calls::insert(&state.db, &new)).await
+    let written = match (&state.call_writer, state.watchdog.mode()) {
+        (Some(writer), RegistryMode::Shared) => quick(writer.insert_armed(&new, &req.base)).await,
+        (None, RegistryMode::Shared) => quick(calls::insert_armed(&state.db, &new, &req.base))
+            .await
+            .map(drop),
+        _ => quick(calls::insert(&state.db, &new)).await.map(drop),
     };
     match written {
         Ok(_) => {

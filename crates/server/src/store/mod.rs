@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod businesses;
+pub mod call_batch;
 pub mod calls;
 pub mod crm_calls;
 pub mod customers;

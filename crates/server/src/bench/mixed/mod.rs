@@ -216,6 +216,9 @@ async fn run_on(args: &MixedBench, db_url: &str, dir: &std::path::Path) -> anyho
         stream_outcome.failed,
         args.calls
     );
+    for reason in &stream_outcome.reasons {
+        println!("  a streamed call failed: {reason}");
+    }
     println!(
         "server               CPU {:.2} cores on average (peak {:.2}), memory {} MB resident at peak",
         usage.avg_cores,

@@ -19,6 +19,8 @@ pub struct Outcome {
     pub call_sids: Vec<String>,
     pub gaps: u64,
     pub failed: usize,
+    /// Why calls failed, each distinct reason once (the first few).
+    pub reasons: Vec<String>,
     pub before: Vec<(f64, f64)>,
 }
 
@@ -66,16 +68,24 @@ impl Held {
     pub async fn finish(self) -> Outcome {
         self.stop.notify_waiters();
         let mut failed = 0;
+        let mut reasons: Vec<String> = Vec::new();
         let n = self.tasks.len();
         for t in self.tasks {
-            if !matches!(t.await, Ok(Ok(()))) {
-                failed += 1;
+            let reason = match t.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(e) => format!("the call's task ended: {e}"),
+            };
+            failed += 1;
+            if reasons.len() < 5 && !reasons.contains(&reason) {
+                reasons.push(reason);
             }
         }
         Outcome {
             call_sids: (0..n).map(|i| format!("CA{:032x}", i + 1)).collect(),
             gaps: self.gaps.load(Ordering::Relaxed),
             failed,
+            reasons,
             before: self.before,
         }
     }
