@@ -12,9 +12,12 @@
 //! times are kept in an atomic per call, so the media socket's hot path takes no lock; one
 //! ticker asks the registry what is due and redirects it.
 
+mod outage;
 mod registry;
 mod restart;
 mod shared;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,6 +141,7 @@ impl Watchdog {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ticks = 0u64;
+        let mut outage = outage::Outage::new("read");
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -146,6 +150,7 @@ impl Watchdog {
             ticks += 1;
             match self.registry.due(ticks, self.timeouts).await {
                 Ok(due) => {
+                    outage.succeeded();
                     for d in due {
                         let this = self.clone();
                         tokio::spawn(
@@ -154,7 +159,7 @@ impl Watchdog {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "watchdog cannot read the shared registry");
+                    outage.failed(&e);
                 }
             }
         }

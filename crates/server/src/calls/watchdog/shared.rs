@@ -7,13 +7,14 @@
 //! ticker asks the table what is due, and an atomic claim lets exactly one node fire.
 //! Armed calls survive a node restart.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::FallbackReason;
+use super::outage::Outage;
 use super::registry::{CallWatch, Due, LocalWatches, RegistryMode, StreamRegistry, Timeouts};
 use crate::store::{Db, watch};
 
@@ -26,6 +27,8 @@ pub struct SharedRegistry {
     db: Db,
     /// This node's watches (answered here, or streaming here).
     calls: LocalWatches,
+    /// Frame-time flushes that fail, logged once per outage.
+    flush_outage: Mutex<Outage>,
 }
 
 impl SharedRegistry {
@@ -33,6 +36,7 @@ impl SharedRegistry {
         SharedRegistry {
             db,
             calls: LocalWatches::default(),
+            flush_outage: Mutex::new(Outage::new("flush")),
         }
     }
 
@@ -54,11 +58,15 @@ impl SharedRegistry {
                 })
                 .collect()
         };
-        if !times.is_empty()
-            && let Err(e) = watch::frames(&self.db, &times).await
-        {
-            tracing::warn!(error = %e, calls = times.len(), "cannot flush frame times");
+        if times.is_empty() {
+            return;
         }
+        let result = watch::frames(&self.db, &times).await;
+        let mut outage = self.flush_outage.lock().expect("flush outage");
+        match result {
+            Ok(()) => outage.succeeded(),
+            Err(e) => outage.failed(&e),
+        };
     }
 }
 
