@@ -111,6 +111,9 @@ pub struct Settings {
     pub watchdog_start_timeout: Duration,
     /// Seconds without a media frame after `start` before the watchdog fires (V8).
     pub watchdog_media_timeout: Duration,
+    /// How often an open media socket is pinged to keep it alive (`MOKDAN_MEDIA_PING_SECS`,
+    /// default 10).
+    pub media_ping_interval: Duration,
     /// Background jobs run at once on this node (`MOKDAN_JOB_WORKERS`; 0 runs none here).
     pub job_workers: usize,
     /// A claimed job's lease (`MOKDAN_JOB_LEASE_SECS`, default 60): when a node dies
@@ -348,6 +351,7 @@ impl Settings {
             jwt_secret: jwt_secret.unwrap_or_else(|| Secret::new(random_hex(32))),
             watchdog_start_timeout: secs("MOKDAN_WATCHDOG_START_SECS", 8)?,
             watchdog_media_timeout: secs("MOKDAN_WATCHDOG_MEDIA_SECS", 6)?,
+            media_ping_interval: secs("MOKDAN_MEDIA_PING_SECS", 10)?,
             job_workers: count("MOKDAN_JOB_WORKERS", 4, 256)? as usize,
             job_lease: secs("MOKDAN_JOB_LEASE_SECS", 60)?,
             recording_retention_days: count("MOKDAN_RECORDING_RETENTION_DAYS", 30, 36_500)?,
@@ -413,6 +417,15 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn media_ping_interval_is_ten_seconds_unless_set() {
+        let s = Settings::from_map(&HashMap::new()).unwrap();
+        assert_eq!(s.media_ping_interval, Duration::from_secs(10));
+        let s = Settings::from_map(&map(&[("MOKDAN_MEDIA_PING_SECS", "0.5")])).unwrap();
+        assert_eq!(s.media_ping_interval, Duration::from_millis(500));
+        assert!(Settings::from_map(&map(&[("MOKDAN_MEDIA_PING_SECS", "0")])).is_err());
     }
 
     #[test]

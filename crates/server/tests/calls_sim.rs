@@ -9,6 +9,7 @@ use common::twilio::{ACCOUNT_SID, AUTH_TOKEN};
 use common::{Backend, TestApp};
 use mokdan::store::calls;
 use sim::{CallSpec, CallerScript, Sim, SimConfig};
+use telephony::twiml::Verb;
 
 const NUMBER: &str = "+97231234567";
 const CALLER: &str = "+972501234567";
@@ -59,6 +60,44 @@ impl World {
             .into_iter()
             .filter(|r| r.method == "POST" && r.path.ends_with(&format!("/Calls/{call_sid}.json")))
             .collect()
+    }
+
+    /// Asserts the call was redirected exactly once, with the account's Basic auth, to the
+    /// inline fallback TwiML: the spoken prompt (served by us), `<Record>` posting to
+    /// `/webhook/handle_recording`, then `<Hangup/>`.
+    async fn assert_one_fallback_redirect(&self, report: &sim::CallReport) {
+        let redirects = self.redirects(&report.call_sid);
+        assert_eq!(
+            redirects.len(),
+            1,
+            "exactly one redirect:\n{}",
+            report.print_timeline()
+        );
+        let r = &redirects[0];
+        assert!(
+            r.basic_auth_ok,
+            "the redirect uses the account's Basic auth"
+        );
+        let twiml = telephony::twiml::parse(r.param("Twiml").expect("inline TwiML")).unwrap();
+        let Some(Verb::Play(prompt)) = twiml.verbs.first() else {
+            panic!("the fallback starts with its prompt: {:?}", twiml.verbs)
+        };
+        assert!(
+            prompt.url.starts_with(&self.app.url("/static/tts/")),
+            "{}",
+            prompt.url
+        );
+        let audio = self.app.http.get(&prompt.url).send().await.unwrap();
+        assert_eq!(audio.status(), 200, "the prompt is served: {}", prompt.url);
+        let record = twiml.verbs.iter().find_map(|v| match v {
+            Verb::Record(r) => Some(r),
+            _ => None,
+        });
+        assert_eq!(
+            record.and_then(|r| r.action.as_deref()),
+            Some(self.app.url("/webhook/handle_recording").as_str())
+        );
+        assert!(matches!(twiml.verbs.last(), Some(Verb::Hangup)));
     }
 
     async fn row(&self, call_sid: &str) -> calls::CallRow {
@@ -149,31 +188,7 @@ async fn no_stream_start_redirects_once_to_recording(backend: Backend) {
         .hang_up()
         .max_duration(Duration::from_secs(60));
     let report = w.sim.call(w.spec(script)).await.unwrap();
-    let redirects = w.redirects(&report.call_sid);
-    assert_eq!(
-        redirects.len(),
-        1,
-        "exactly one redirect:\n{}",
-        report.print_timeline()
-    );
-    let r = &redirects[0];
-    assert!(
-        r.basic_auth_ok,
-        "the redirect uses the account's Basic auth"
-    );
-    let twiml = telephony::twiml::parse(r.param("Twiml").expect("inline TwiML")).unwrap();
-    let record = twiml.verbs.iter().find_map(|v| match v {
-        telephony::twiml::Verb::Record(r) => Some(r),
-        _ => None,
-    });
-    assert_eq!(
-        record.and_then(|r| r.action.as_deref()),
-        Some(w.app.url("/webhook/handle_recording").as_str())
-    );
-    assert!(matches!(
-        twiml.verbs.last(),
-        Some(telephony::twiml::Verb::Hangup)
-    ));
+    w.assert_one_fallback_redirect(&report).await;
     let row = w.row(&report.call_sid).await;
     assert_eq!(row.fallback_reason.as_deref(), Some("no_stream_start"));
     assert!(
@@ -193,12 +208,7 @@ async fn media_that_stops_redirects_once(backend: Backend) {
         .silence(Duration::from_secs(12))
         .max_duration(Duration::from_secs(60));
     let report = w.sim.call(w.spec(script)).await.unwrap();
-    assert_eq!(
-        w.redirects(&report.call_sid).len(),
-        1,
-        "{}",
-        report.print_timeline()
-    );
+    w.assert_one_fallback_redirect(&report).await;
     assert_eq!(
         w.row(&report.call_sid).await.fallback_reason.as_deref(),
         Some("media_timeout")
@@ -218,12 +228,7 @@ async fn star_sends_the_caller_to_recording(backend: Backend) {
         .max_duration(Duration::from_secs(60));
     let report = w.sim.call(w.spec(script)).await.unwrap();
     assert_clean(&report);
-    assert_eq!(
-        w.redirects(&report.call_sid).len(),
-        1,
-        "{}",
-        report.print_timeline()
-    );
+    w.assert_one_fallback_redirect(&report).await;
     let row = w.row(&report.call_sid).await;
     assert_eq!(row.fallback_reason.as_deref(), Some("dtmf_star"));
     w.app.shutdown().await.unwrap();

@@ -3,7 +3,8 @@
 //! (`MOKDAN_JOB_LEASE_SECS`), the chain after it runs once (one transcript, one customer),
 //! and the call whose socket died with the process does not stay `in-progress`: the
 //! restarted node's watchdog finds it (the shared registry on PostgreSQL, a re-arm from the
-//! call log on SQLite), sees from Twilio that it is over, and settles it.
+//! call log on SQLite), sees from Twilio that it is over, and settles it. A call still
+//! waiting for its stream when its node dies is redirected, once, by the restarted node.
 
 mod common;
 
@@ -211,3 +212,121 @@ async fn killed_mid_call_and_mid_job(backend: Backend) {
     assert!(node.terminate().await);
 }
 dual_test!(killed_mid_call_and_mid_job);
+
+/// On PostgreSQL the watchdog's entry outlives the node that armed it (V8): a caller still
+/// on the line when the node dies is sent to the recording fallback by the restarted node,
+/// exactly once, and the message is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_call_survives_a_node_restart_on_postgres() {
+    let sim = Sim::start(SimConfig::new(ACCOUNT_SID, AUTH_TOKEN).speed(3.0))
+        .await
+        .unwrap();
+    let (db_url, dir) = fresh_database(Backend::Postgres).await;
+    let db = Db::open(&db_url).await.unwrap();
+    let phone = mokdan::domain::Phone::parse(NUMBER).unwrap();
+    mokdan::store::businesses::create(&db, "מספרה", &phone)
+        .await
+        .unwrap();
+    let api = sim.api_base();
+    let port = common::node::free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let vars = [
+        ("MOKDAN_ENV", "production"),
+        ("DATABASE_URL", db_url.as_str()),
+        ("PUBLIC_BASE_URL", public.as_str()),
+        ("JWT_SECRET", "restart-test-jwt-secret-0123456789"),
+        ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+        ("TWILIO_API_BASE", api.as_str()),
+        ("MOKDAN_WATCHDOG_START_SECS", "3"),
+        ("MOKDAN_WATCHDOG_MEDIA_SECS", "3"),
+    ];
+    let mut node = Node::start_on("node", port, &dir.path().join("data"), &vars).await;
+
+    // Answered, but its stream never comes; the caller waits, then leaves a message.
+    let call = sim
+        .start_call(sim::CallSpec::new(
+            node.base(),
+            NUMBER,
+            CALLER,
+            CallerScript::new()
+                .never_connect_socket()
+                // Whenever the fallback's prompt comes, the message follows it.
+                .wait_for_agent(Duration::from_secs(60))
+                .say("שלום, זו הודעה. תחזרו אליי בבקשה")
+                .silence(Duration::from_secs(2))
+                .hang_up()
+                .max_duration(Duration::from_secs(60)),
+        ))
+        .await
+        .unwrap();
+    let sid = call.call_sid().to_string();
+    wait_for("the call to be armed", 10, || async {
+        sqlx::query_as::<_, (i64,)>("SELECT armed_at FROM call_watch WHERE call_sid = $1")
+            .bind(&sid)
+            .fetch_optional(&db.pool)
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    let redirects = || {
+        sim.rest_log()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with(&format!("/Calls/{sid}.json")))
+            .collect::<Vec<_>>()
+    };
+
+    // The node dies before the start timeout, and comes back.
+    node.kill9().await;
+    assert!(redirects().is_empty(), "the first node did not fire");
+    node.spawn().await;
+
+    let first = wait_for("the restarted node's redirect", 15, || async {
+        redirects().into_iter().next()
+    })
+    .await;
+    assert!(first.basic_auth_ok);
+    let twiml = telephony::twiml::parse(first.param("Twiml").expect("inline TwiML")).unwrap();
+    assert!(
+        twiml.verbs.iter().any(|v| matches!(
+            v,
+            telephony::twiml::Verb::Record(r)
+                if r.action.as_deref() == Some(format!("{public}/webhook/handle_recording").as_str())
+        )),
+        "{twiml:?}"
+    );
+    let report = call.finish().await;
+    let mut row = None;
+    for _ in 0..100 {
+        row = calls::by_sid(&db, &sid)
+            .await
+            .unwrap()
+            .filter(|r| r.recording_url.is_some());
+        if row.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some(row) = row else {
+        panic!(
+            "the message was not recorded:\n{}\n{}",
+            report.print_timeline(),
+            node.log()
+        )
+    };
+    assert_eq!(row.fallback_reason.as_deref(), Some("no_stream_start"));
+    assert_eq!(
+        redirects().len(),
+        1,
+        "redirected exactly once:\n{}",
+        report.print_timeline()
+    );
+    assert_eq!(
+        node.lines_with(&["WATCHDOG_REDIRECT", &sid]).len(),
+        1,
+        "{}",
+        node.log()
+    );
+    assert!(node.terminate().await);
+}

@@ -4,35 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid};
-use common::ws::{self, Next};
+use common::twilio::{self, AUTH_TOKEN, new_call_sid};
+use common::ws::{self, Next, answered_call};
 use common::{Backend, TestApp};
 use telephony::media::{ServerMessage, StreamEvent};
-use telephony::twiml::Verb;
-
-async fn answered_call(app: &TestApp) -> (String, String) {
-    let phone = mokdan::domain::Phone::parse("+97231234567").unwrap();
-    let _ = mokdan::store::businesses::create(&app.state.db, "מוסך", &phone).await;
-    let sid = new_call_sid();
-    let t = app
-        .twiml(
-            "/webhook/incoming_call",
-            &call_params(&sid, "+972501234567", "+97231234567"),
-        )
-        .await;
-    let Verb::Connect(c) = &t.verbs[0] else {
-        panic!("{:?}", t.verbs)
-    };
-    let token = c
-        .stream
-        .parameters
-        .iter()
-        .find(|(k, _)| k == "token")
-        .unwrap()
-        .1
-        .clone();
-    (sid, token)
-}
 
 async fn spawn(backend: Backend) -> TestApp {
     TestApp::spawn_with(

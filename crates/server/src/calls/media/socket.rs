@@ -27,7 +27,6 @@ const MAX_BAD_MESSAGES: u32 = 50;
 const MAX_FRAME_BYTES: usize = 2_048;
 /// Log every Nth frame (`WS_FRAME`), with counts.
 const FRAME_LOG_EVERY: u64 = 500;
-const PING_EVERY: Duration = Duration::from_secs(10);
 /// A socket whose `start` has not come this long after the watchdog stopped waiting for it
 /// can never carry a call: it is closed, so idle or junk connections cannot pile up.
 const START_GRACE: Duration = Duration::from_secs(5);
@@ -81,7 +80,7 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
 
     let mut live: Option<Live> = None;
     let mut bad = 0u32;
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut ping = tokio::time::interval(state.settings.media_ping_interval);
     ping.tick().await;
     // Made once: a fresh `cancelled()` per loop would join and leave the token's waiter
     // list (one lock shared by every call) on every frame.
