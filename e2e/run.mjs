@@ -325,7 +325,10 @@ try {
     // After the merge: an inbound message opens the 24-hour window, the UI sends a reply,
     // and a delivery status moves its tick from ✓ to ✓✓.
     const wa = '+97237654321';
-    const patch = await owner.evaluate(async ([id, wa]) => (await fetch(`/api/businesses/${id}`, {
+    // The WhatsApp number routes messages to a business: only the operator assigns it.
+    const op = await browserFor(USERS.operator, mode);
+    await op.goto(`${base}/app/admin`);
+    const patch = await op.evaluate(async ([id, wa]) => (await fetch(`/api/businesses/${id}`, {
       method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ whatsapp_number: wa }),
     })).status, [businessId, wa]);
     if (patch >= 400) skip(`cannot set the business's WhatsApp number (PATCH /api/businesses → ${patch})`);

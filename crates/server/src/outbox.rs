@@ -33,16 +33,24 @@ pub enum Pending {
         direction: String,
         status: String,
     },
+    /// Replayed with the call's recording listing when `completed` (V11).
     Status {
         call_sid: String,
         status: String,
         duration_secs: Option<i64>,
     },
+    /// Replayed with the recording's fetch job (V10).
     Recording {
         call_sid: String,
         recording_sid: String,
         recording_url: String,
         duration_secs: Option<i64>,
+    },
+    /// The end of a call's media stream, and whether the caller was sent to recording.
+    StreamEnded {
+        call_sid: String,
+        reason: String,
+        fallback: bool,
     },
     /// An inbound WhatsApp message, replayed through the whole inbound path (store once,
     /// link the customer, auto-reply).
@@ -198,6 +206,9 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
             duration_secs,
         } => {
             calls::advance_status(db, call_sid, status, *duration_secs).await?;
+            if status == "completed" {
+                crate::jobs::kinds::call_recordings::after_completed(state, call_sid).await?;
+            }
         }
         Pending::Recording {
             call_sid,
@@ -207,6 +218,17 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
         } => {
             calls::set_recording(db, call_sid, recording_sid, recording_url, *duration_secs)
                 .await?;
+            crate::jobs::kinds::fetch::enqueue(db, call_sid, recording_sid, recording_url).await?;
+        }
+        Pending::StreamEnded {
+            call_sid,
+            reason,
+            fallback,
+        } => {
+            calls::stream_ended(db, call_sid, reason).await?;
+            if *fallback {
+                calls::mark_fallback(db, call_sid, reason).await?;
+            }
         }
         Pending::WhatsappInbound { .. } => {
             let Some((msg, base)) = op.inbound() else {

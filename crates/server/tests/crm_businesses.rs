@@ -1,10 +1,12 @@
 //! Businesses and users over the API (C2, C3): the operator's CRUD, numbers unique across
-//! tenants, an owner's own settings, and user management by role.
+//! tenants (voice and WhatsApp numbers alike, so no tenant can take in another's callers or
+//! messages), an owner's own settings, and user management by role.
 
 mod common;
 
 use common::crm;
 use common::{Backend, TestApp};
+use mokdan::domain::Phone;
 use mokdan::store::users::Role;
 use serde_json::{Value, json};
 
@@ -157,6 +159,146 @@ async fn owners_edit_their_settings_but_not_numbers(backend: Backend) {
     assert_eq!(s, 403);
 }
 dual_test!(owners_edit_their_settings_but_not_numbers);
+
+/// A WhatsApp number is one business's: not another's WhatsApp number, not another's voice
+/// number (and a voice number is not another's WhatsApp number). Only operators set it.
+async fn a_number_is_one_business_s_and_only_operators_assign_it(backend: Backend) {
+    let (app, ops) = operator_app(backend).await;
+    let a = crm::add_business(&app, "א", "+97231111111").await;
+    let b = crm::add_business(&app, "ב", "+97232222222").await;
+    crm::add_user(&app, "owner-b@example.com", Role::Owner, Some(b)).await;
+    let owner_b = crm::login(&app, "owner-b@example.com").await;
+    let path_a = format!("/api/businesses/{a}");
+    let path_b = format!("/api/businesses/{b}");
+    // An owner sets no WhatsApp number at all (A's voice number least of all)...
+    for wa in [json!("03-1111111"), json!("+972509999999"), Value::Null] {
+        let (s, v) = crm::patch(&app, &path_b, &owner_b, json!({ "whatsapp_number": wa })).await;
+        assert_eq!(s, 403, "{wa}: {v}");
+        assert_eq!(crm::error_code(&v), "forbidden");
+    }
+    // ...and still edits its other settings.
+    let (s, v) = crm::patch(&app, &path_b, &owner_b, json!({ "greeting": "שלום" })).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["whatsapp_number"], Value::Null);
+    // The operator cannot give B A's voice number as its WhatsApp number.
+    let (s, v) = crm::patch(
+        &app,
+        &path_b,
+        &ops,
+        json!({ "whatsapp_number": "03-1111111" }),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(crm::error_code(&v), "conflict");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("whatsapp_number"),
+        "{v}"
+    );
+    // Nor A's WhatsApp number, to B or to a new business, as either kind of number.
+    let (s, v) = crm::patch(
+        &app,
+        &path_a,
+        &ops,
+        json!({ "whatsapp_number": "050-1110000" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["whatsapp_number"], "+972501110000");
+    for (path, body) in [
+        (&path_b, json!({ "whatsapp_number": "+972501110000" })),
+        (
+            &path_b,
+            json!({ "numbers": ["+97232222222", "0501110000"] }),
+        ),
+        (&path_b, json!({ "numbers": ["+97231111111"] })),
+    ] {
+        let (s, v) = crm::patch(&app, path, &ops, body.clone()).await;
+        assert_eq!(s, 409, "{body}: {v}");
+        assert_eq!(crm::error_code(&v), "conflict");
+    }
+    for body in [
+        json!({ "name": "ג", "numbers": ["04-3333333"], "whatsapp_number": "+972501110000" }),
+        json!({ "name": "ג", "numbers": ["04-3333333"], "whatsapp_number": "03-1111111" }),
+        json!({ "name": "ג", "numbers": ["+972501110000"] }),
+    ] {
+        let (s, v) = crm::post(&app, "/api/businesses", &ops, body.clone()).await;
+        assert_eq!(s, 409, "{body}: {v}");
+        assert_eq!(crm::error_code(&v), "conflict");
+    }
+    let (_, all) = crm::get(&app, "/api/businesses", &ops).await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "nothing created");
+    let (_, bnow) = crm::get(&app, &path_b, &ops).await;
+    assert_eq!(bnow["numbers"], json!(["+97232222222"]), "nothing changed");
+    assert_eq!(bnow["whatsapp_number"], Value::Null);
+    // A business's own voice number may be its WhatsApp number, and may move between them.
+    let (s, v) = crm::patch(
+        &app,
+        &path_b,
+        &ops,
+        json!({ "whatsapp_number": "03-2222222" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let body = json!({ "numbers": ["04-3333333"], "whatsapp_number": "+97232222222" });
+    let (s, v) = crm::patch(&app, &path_b, &ops, body).await;
+    assert_eq!(s, 200, "{v}");
+    // The database holds the rule too, whoever writes.
+    let db = &app.state.db;
+    for (sql, number, id) in [
+        (
+            "UPDATE businesses SET whatsapp_number = $1 WHERE id = $2",
+            "+972501110000",
+            b,
+        ),
+        (
+            "UPDATE businesses SET whatsapp_number = $1 WHERE id = $2",
+            "+97231111111",
+            b,
+        ),
+        (
+            "INSERT INTO business_numbers (number, business_id, created_at) VALUES ($1, $2, 0)",
+            "+972501110000",
+            b,
+        ),
+        (
+            "UPDATE business_numbers SET number = $1 WHERE business_id = $2",
+            "+972501110000",
+            b,
+        ),
+    ] {
+        let e = sqlx::query(sql)
+            .bind(number)
+            .bind(id)
+            .execute(&db.pool)
+            .await;
+        let e = e.expect_err(&format!("{sql} {number}"));
+        assert!(mokdan::store::is_unique_violation(&e), "{sql}: {e}");
+    }
+    // So a message to A's numbers links to A, and B's people see none of it.
+    let from = Phone::parse("054-7777777").unwrap();
+    for (i, to) in ["+972501110000", "+97231111111"].into_iter().enumerate() {
+        let m = mokdan::store::whatsapp::NewInbound {
+            provider: "twilio",
+            provider_message_id: format!("SM{i:032x}"),
+            from_number: from.to_string(),
+            to_number: Some(to.into()),
+            body: Some("שלום".into()),
+            ..Default::default()
+        };
+        let to = Phone::parse(to).unwrap();
+        let got = mokdan::store::whatsapp::record_inbound(db, Some(&to), &from, &m)
+            .await
+            .unwrap();
+        assert_eq!(got.linked.map(|l| l.business_id), Some(a), "{to}");
+    }
+    let (s, v) = crm::get(&app, "/api/customers", &owner_b).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!v.to_string().contains("+972547777777"), "{v}");
+}
+dual_test!(a_number_is_one_business_s_and_only_operators_assign_it);
 
 async fn users_are_managed_by_role(backend: Backend) {
     let (app, ops) = operator_app(backend).await;

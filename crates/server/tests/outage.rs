@@ -1,11 +1,13 @@
 //! PostgreSQL goes away mid-service: calls are still answered, nothing is lost (V3, V12, O1).
+//! And on either backend a sick database (PostgreSQL unreachable, SQLite's write lock held
+//! by another process) never holds a voice webhook for the pool's timeout.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestApp;
 use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid, params};
+use common::{Backend, TestApp};
 use telephony::twiml::Verb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,3 +165,211 @@ async fn whatsapp_messages_are_kept_while_the_database_is_down() {
     assert_eq!(count, 3, "the duplicate delivery was not stored twice");
     app.shutdown().await.unwrap();
 }
+
+/// A database that can be made sick: PostgreSQL behind a proxy that is cut, or SQLite with
+/// another connection holding the write lock (reads still answer, writes wait).
+struct Sick {
+    proxy: Option<common::proxy::Proxy>,
+    sqlite_url: Option<String>,
+    lock: Option<sqlx::AnyConnection>,
+}
+
+impl Sick {
+    async fn app(backend: Backend) -> (TestApp, Sick) {
+        let vars = [
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+        ];
+        match backend {
+            Backend::Postgres => {
+                let db = common::create_pg_database().await;
+                let proxy = common::proxy::Proxy::start(&common::pg_host_port()).await;
+                let url = common::pg_url(&proxy.addr.to_string(), &db);
+                let app = TestApp::spawn_on(url, tempfile::tempdir().unwrap(), &vars).await;
+                let sick = Sick {
+                    proxy: Some(proxy),
+                    sqlite_url: None,
+                    lock: None,
+                };
+                (app, sick)
+            }
+            Backend::Sqlite => {
+                let (url, dir) = common::fresh_database(Backend::Sqlite).await;
+                let app = TestApp::spawn_on(url.clone(), dir, &vars).await;
+                let sick = Sick {
+                    proxy: None,
+                    sqlite_url: Some(url),
+                    lock: None,
+                };
+                (app, sick)
+            }
+        }
+    }
+
+    async fn start(&mut self) {
+        use sqlx::Connection;
+        if let Some(proxy) = &self.proxy {
+            proxy.cut().await;
+        }
+        if let Some(url) = &self.sqlite_url {
+            let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            self.lock = Some(conn);
+        }
+    }
+
+    async fn end(&mut self) {
+        if let Some(proxy) = &self.proxy {
+            proxy.restore().await;
+        }
+        if let Some(mut conn) = self.lock.take() {
+            sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// Answers within the bound, whatever the database does.
+fn quick_enough(what: &str, started: Instant) {
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1500),
+        "{what} answered in {took:?}"
+    );
+}
+
+async fn jobs_keyed(app: &TestApp, key: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE idempotency_key = $1")
+        .bind(key)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    n
+}
+
+/// stream_ended, handle_recording, recording_status and call_status `completed` answer at
+/// once while the database is sick (never a 500); what they could not write, with the jobs
+/// that follow it, lands from the outbox once the database is back.
+async fn voice_webhooks_are_bounded_while_the_database_is_sick(backend: Backend) {
+    let (app, mut sick) = Sick::app(backend).await;
+    let phone = mokdan::domain::Phone::parse("+97231234567").unwrap();
+    let business = mokdan::store::businesses::create(&app.state.db, "אינסטלטור", &phone)
+        .await
+        .unwrap();
+    // `known` rang while all was well; `unknown` and `outbound` are first seen while sick.
+    let (known, unknown, outbound) = (new_call_sid(), new_call_sid(), new_call_sid());
+    let ring = call_params(&known, "+972501234567", "+97231234567");
+    let t = app.twiml("/webhook/incoming_call", &ring).await;
+    assert!(
+        matches!(t.verbs.as_slice(), [Verb::Connect(_)]),
+        "{:?}",
+        t.verbs
+    );
+
+    sick.start().await;
+    for sid in [&known, &unknown] {
+        let form = params(&[
+            ("CallSid", sid),
+            ("From", "+972501234567"),
+            ("To", "+97231234567"),
+        ]);
+        let started = Instant::now();
+        let t = app.twiml("/webhook/stream_ended", &form).await;
+        quick_enough("stream_ended", started);
+        assert!(
+            t.verbs.iter().any(|v| matches!(v, Verb::Record(_))),
+            "the caller may still leave a message: {:?}",
+            t.verbs
+        );
+    }
+    let recording = |sid: &str, rec: &str| {
+        params(&[
+            ("CallSid", sid),
+            ("RecordingSid", rec),
+            ("RecordingUrl", &format!("https://api.twilio.com/rec/{rec}")),
+            ("RecordingDuration", "7"),
+            ("RecordingStatus", "completed"),
+        ])
+    };
+    let (rec_known, rec_unknown) = (format!("RE{:032x}", 1), format!("RE{:032x}", 2));
+    let started = Instant::now();
+    let t = app
+        .twiml("/webhook/handle_recording", &recording(&known, &rec_known))
+        .await;
+    quick_enough("handle_recording", started);
+    assert!(
+        matches!(t.verbs.last(), Some(Verb::Hangup)),
+        "{:?}",
+        t.verbs
+    );
+    let started = Instant::now();
+    let r = app
+        .post_signed(
+            "/webhook/recording_status",
+            &recording(&unknown, &rec_unknown),
+        )
+        .await;
+    quick_enough("recording_status", started);
+    assert_eq!(r.status(), 204);
+    for (sid, direction) in [(&known, "inbound"), (&outbound, "outbound-api")] {
+        let done = params(&[
+            ("CallSid", sid),
+            ("CallStatus", "completed"),
+            ("CallDuration", "30"),
+            ("Direction", direction),
+            ("From", "+97231234567"),
+            ("To", "+972501234567"),
+        ]);
+        let started = Instant::now();
+        let r = app.post_signed("/webhook/call_status", &done).await;
+        quick_enough("call_status", started);
+        assert_eq!(r.status(), 204);
+    }
+
+    sick.end().await;
+    let db = &app.state.db;
+    let landed = || async {
+        let k = mokdan::store::calls::by_sid(db, &known)
+            .await
+            .ok()
+            .flatten()?;
+        let u = mokdan::store::calls::by_sid(db, &unknown)
+            .await
+            .ok()
+            .flatten()?;
+        let o = mokdan::store::calls::by_sid(db, &outbound)
+            .await
+            .ok()
+            .flatten()?;
+        let ready = k.recording_sid.is_some()
+            && k.fallback_reason.is_some()
+            && k.duration_secs.is_some()
+            && u.recording_sid.is_some()
+            && u.fallback_reason.is_some()
+            && o.status == "completed"
+            && jobs_keyed(&app, &format!("call_recordings:{outbound}")).await == 1;
+        ready.then_some((k, u))
+    };
+    let mut rows = None;
+    for _ in 0..150 {
+        rows = landed().await;
+        if rows.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (k, u) = rows.expect("every kept write landed once the database was back");
+    assert_eq!(k.business_id, Some(business));
+    assert_eq!(k.recording_sid.as_deref(), Some(rec_known.as_str()));
+    assert_eq!(k.duration_secs, Some(30));
+    assert!(k.stream_end_reason.is_some(), "{k:?}");
+    assert_eq!(u.recording_sid.as_deref(), Some(rec_unknown.as_str()));
+    assert_eq!(u.recording_duration, Some(7));
+    for rec in [&rec_known, &rec_unknown] {
+        assert_eq!(jobs_keyed(&app, &format!("fetch:{rec}")).await, 1, "{rec}");
+    }
+    app.shutdown().await.unwrap();
+}
+dual_test!(voice_webhooks_are_bounded_while_the_database_is_sick);

@@ -163,6 +163,16 @@ async fn unknown_number_hears_an_apology_it_can_fetch(backend: Backend) {
     let [Verb::Play(play), Verb::Hangup] = t.verbs.as_slice() else {
         panic!("expected <Play/><Hangup/>: {:?}", t.verbs)
     };
+    // The call is logged all the same (V3), with no business.
+    let row = calls::by_sid(&app.state.db, &sid)
+        .await
+        .unwrap()
+        .expect("the unknown number's call is logged");
+    assert_eq!(row.business_id, None);
+    assert_eq!(row.to_number.as_deref(), Some("+97229999999"));
+    assert_eq!(row.from_number.as_deref(), Some(CALLER));
+    assert_eq!(row.direction, "inbound");
+    assert_eq!(row.status, "ringing");
     assert!(
         play.url.starts_with(&app.url("/static/tts/")),
         "{}",

@@ -2,6 +2,8 @@
 //!
 //! The order of work in `incoming_call` is the seeds' lesson: write the call row first, then
 //! answer; but if the write fails, answer anyway (the caller must hear something) and log.
+//! Every database step on a webhook is bounded ([`quick`]): a sick database never holds
+//! Twilio for the pool's timeout, and what could not be written waits in the outbox.
 //! Statuses only move forward and every handler tolerates repeats, since Twilio retries.
 
 use axum::Router;
@@ -199,22 +201,29 @@ async fn call_status(State(state): State<AppState>, req: TwilioRequest) -> Respo
         calls::advance_status(&state.db, sid, status, duration).await
     })
     .await;
+    let kept = Pending::Status {
+        call_sid: sid.to_string(),
+        status: status.to_string(),
+        duration_secs: duration,
+    };
     match result {
         Ok(moved) => {
             tracing::info!(call_sid = sid, status, moved, "CALL_STATUS");
-            if status == "completed" {
-                // Twilio recorded the call itself (V11): fetch it even without the callback.
-                crate::jobs::kinds::call_recordings::after_completed(&state, sid).await;
+            // Twilio recorded the call itself (V11): fetch it even without the callback. A
+            // sick database leaves that to the outbox (its replay of the status does it).
+            if status == "completed"
+                && let Err(e) = quick(crate::jobs::kinds::call_recordings::after_completed(
+                    &state, sid,
+                ))
+                .await
+            {
+                db_error("/webhook/call_status", sid, &e);
+                keep(&state, &[kept]).await;
             }
         }
         Err(e) => {
             db_error("/webhook/call_status", sid, &e);
-            let status = Pending::Status {
-                call_sid: sid.to_string(),
-                status: status.to_string(),
-                duration_secs: duration,
-            };
-            keep(&state, &[Pending::insert(&new), status]).await;
+            keep(&state, &[Pending::insert(&new), kept]).await;
         }
     }
     if matches!(
@@ -244,11 +253,19 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
         return Twiml::new(ROUTE, None, &twiml::hangup());
     };
     state.watchdog.disarm(sid);
-    let row = match calls::by_sid(&state.db, sid).await {
+    let new = described(&req, sid, None, "inbound", "in-progress");
+    let row = match quick(calls::by_sid(&state.db, sid)).await {
         Ok(row) => row,
         Err(e) => {
-            // Without the row we cannot know how the stream went: let the caller record.
+            // Without the row we cannot know how the stream went: let the caller record, and
+            // log the call and why once the database is back.
             db_error(ROUTE, sid, &e);
+            let ended = Pending::StreamEnded {
+                call_sid: sid.to_string(),
+                reason: "database_unavailable".into(),
+                fallback: true,
+            };
+            keep(&state, &[Pending::insert(&new), ended]).await;
             return Twiml::new(
                 ROUTE,
                 Some(sid),
@@ -270,14 +287,15 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
     let Some(reason) = reason else {
         return Twiml::new(ROUTE, Some(sid), &twiml::hangup());
     };
-    if row.is_none() {
-        let new = described(&req, sid, None, "inbound", "in-progress");
-        if let Err(e) = calls::insert(&state.db, &new).await {
-            db_error(ROUTE, sid, &e);
+    let marked = quick(async {
+        if row.is_none() {
+            calls::insert(&state.db, &new).await?;
         }
-    }
-    let _ = calls::stream_ended(&state.db, sid, reason).await;
-    match calls::mark_fallback(&state.db, sid, reason).await {
+        calls::stream_ended(&state.db, sid, reason).await?;
+        calls::mark_fallback(&state.db, sid, reason).await
+    })
+    .await;
+    match marked {
         Ok(true) => {
             tracing::warn!(
                 call_sid = sid,
@@ -294,6 +312,12 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
         Ok(false) => Twiml::new(ROUTE, Some(sid), &twiml::hangup()),
         Err(e) => {
             db_error(ROUTE, sid, &e);
+            let ended = Pending::StreamEnded {
+                call_sid: sid.to_string(),
+                reason: reason.into(),
+                fallback: true,
+            };
+            keep(&state, &[Pending::insert(&new), ended]).await;
             Twiml::new(
                 ROUTE,
                 Some(sid),
@@ -323,24 +347,29 @@ async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static 
         calls::set_recording(&state.db, sid, rec_sid, url, duration).await
     })
     .await;
+    let rec = Pending::Recording {
+        call_sid: sid.to_string(),
+        recording_sid: rec_sid.to_string(),
+        recording_url: url.to_string(),
+        duration_secs: duration,
+    };
     match result {
         Ok(_) => {
-            tracing::info!(route, call_sid = sid, recording_sid = rec_sid, duration = ?duration, "RECORDING stored")
+            tracing::info!(route, call_sid = sid, recording_sid = rec_sid, duration = ?duration, "RECORDING stored");
+            // The download, transcript and summary run in the background (V10), once per
+            // recording; a sick database leaves the job to the outbox's replay.
+            let job = quick(crate::jobs::kinds::fetch::enqueue(
+                &state.db, sid, rec_sid, url,
+            ));
+            if let Err(e) = job.await {
+                db_error(route, sid, &e);
+                keep(state, &[rec]).await;
+            }
         }
         Err(e) => {
             db_error(route, sid, &e);
-            let rec = Pending::Recording {
-                call_sid: sid.to_string(),
-                recording_sid: rec_sid.to_string(),
-                recording_url: url.to_string(),
-                duration_secs: duration,
-            };
             keep(state, &[Pending::insert(&new), rec]).await;
         }
-    }
-    // The download, transcript and summary run in the background (V10), once per recording.
-    if let Err(e) = crate::jobs::kinds::fetch::enqueue(&state.db, sid, rec_sid, url).await {
-        db_error(route, sid, &e);
     }
     true
 }

@@ -1,8 +1,11 @@
 //! `/api/businesses`: the tenants, managed by operators; an owner reads and edits its own
-//! business's settings (never its numbers), an agent reads them.
+//! business's settings (never its voice or WhatsApp numbers), an agent reads them.
 //!
-//! Numbers are E.164 (Israeli local forms accepted) and unique across all businesses: a
-//! number another business owns answers 409. Every change lands in the audit log.
+//! Numbers are E.164 (Israeli local forms accepted) and belong to one business: a voice or
+//! WhatsApp number that another business already has, as either, answers 409 (inbound calls
+//! and messages are routed by it, so a shared number would hand one tenant another's
+//! callers). The database holds the same rule (migration 0012). Every change lands in the
+//! audit log.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -167,10 +170,37 @@ fn apply(mut s: businesses::Settings, b: BusinessBody) -> ApiResult<businesses::
 
 fn number_conflict(e: sqlx::Error) -> AppError {
     if store::is_unique_violation(&e) {
-        AppError::Conflict("a number already belongs to a business".into())
+        AppError::Conflict("a number already belongs to another business".into())
     } else {
         e.into()
     }
+}
+
+/// 409 when a number business `id` (`None`: the one being created) would get is already
+/// another business's, as a voice number or as its WhatsApp number.
+async fn check_claims(
+    state: &AppState,
+    id: Option<i64>,
+    numbers: Option<&[Phone]>,
+    whatsapp: Option<&str>,
+) -> ApiResult<()> {
+    let whatsapp = whatsapp.and_then(|w| Phone::parse(w).ok());
+    let claims = numbers
+        .unwrap_or_default()
+        .iter()
+        .map(|n| ("numbers", n))
+        .chain(whatsapp.iter().map(|w| ("whatsapp_number", w)));
+    for (field, number) in claims {
+        if businesses::claimed_elsewhere(&state.db, id, number)
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict(format!(
+                "{field}: {number} already belongs to another business"
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn list(State(state): State<AppState>, _: Operator) -> ApiResult<Json<Vec<BusinessOut>>> {
@@ -196,6 +226,13 @@ async fn create(
         ..Default::default()
     };
     let settings = apply(defaults, body)?;
+    check_claims(
+        &state,
+        None,
+        Some(&numbers),
+        settings.whatsapp_number.as_deref(),
+    )
+    .await?;
     let id = businesses::create_with(&state.db, &settings, &numbers)
         .await
         .map_err(number_conflict)?;
@@ -241,7 +278,8 @@ async fn update(
 ) -> ApiResult<Json<BusinessOut>> {
     visible(&caller, id)?;
     caller.require_owner()?;
-    if body.numbers.is_some() && caller.role != Role::Operator {
+    // The numbers route calls and messages to a business: only operators assign them.
+    if (body.numbers.is_some() || body.whatsapp_number.is_some()) && caller.role != Role::Operator {
         return Err(AppError::Forbidden);
     }
     let before = view(&state, id).await?;
@@ -249,6 +287,7 @@ async fn update(
         .await?
         .ok_or(AppError::NotFound)?;
     let numbers = body.numbers.as_deref().map(parse_numbers).transpose()?;
+    let new_whatsapp = body.whatsapp_number.is_some();
     let settings = apply(
         businesses::Settings {
             name: current.name,
@@ -262,12 +301,12 @@ async fn update(
         },
         body,
     )?;
-    if let Some(numbers) = &numbers {
-        businesses::set_numbers(&state.db, id, numbers)
-            .await
-            .map_err(number_conflict)?;
-    }
-    if !businesses::update(&state.db, id, &settings).await? {
+    let whatsapp = settings.whatsapp_number.as_deref().filter(|_| new_whatsapp);
+    check_claims(&state, Some(id), numbers.as_deref(), whatsapp).await?;
+    if !businesses::update(&state.db, id, &settings, numbers.as_deref())
+        .await
+        .map_err(number_conflict)?
+    {
         return Err(AppError::NotFound);
     }
     let after = view(&state, id).await?;

@@ -172,8 +172,38 @@ pub async fn create_with(db: &Db, s: &Settings, numbers: &[Phone]) -> Result<i64
     Ok(id)
 }
 
-/// Writes a business's settings; false when there is no such business.
-pub async fn update(db: &Db, business_id: i64, s: &Settings) -> Result<bool, sqlx::Error> {
+/// The business other than `business_id` (`None`: a business not created yet) that already
+/// claims `number`, as one of its voice numbers or as its WhatsApp number. The database holds
+/// the same rule (migration 0012), so a race between two writers still fails one of them.
+pub async fn claimed_elsewhere(
+    db: &Db,
+    business_id: Option<i64>,
+    number: &Phone,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT business_id FROM business_numbers WHERE number = $1 AND business_id <> $2 \
+         UNION ALL SELECT id FROM businesses WHERE whatsapp_number = $1 AND id <> $2 LIMIT 1",
+    )
+    .bind(number.as_str())
+    .bind(business_id.unwrap_or(0))
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// Writes a business's settings and, when given, replaces its numbers (kept numbers keep
+/// their age, so the first number stays the caller id), in one transaction: a number or
+/// WhatsApp number another business claims is a unique violation and changes nothing.
+/// False when there is no such business.
+pub async fn update(
+    db: &Db,
+    business_id: i64,
+    s: &Settings,
+    numbers: Option<&[Phone]>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    // The settings first: a number moving from the WhatsApp number to the voice numbers (or
+    // back) within this business is then never seen as another business's.
     let done = sqlx::query(
         "UPDATE businesses SET name = $2, greeting = $3, agent_prompt = $4, business_hours = $5, \
          transfer_number = $6, whatsapp_number = $7, auto_reply = $8, \
@@ -189,28 +219,35 @@ pub async fn update(db: &Db, business_id: i64, s: &Settings) -> Result<bool, sql
     .bind(i64::from(s.auto_reply))
     .bind(s.recording_retention_days)
     .bind(now_ms())
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    if let Some(numbers) = numbers {
+        set_numbers_on(&mut tx, business_id, numbers).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
-/// Replaces a business's numbers in one transaction (kept numbers keep their age, so the
-/// first number stays the caller id). A number owned by another business is a unique
-/// violation and changes nothing.
-pub async fn set_numbers(db: &Db, business_id: i64, numbers: &[Phone]) -> Result<(), sqlx::Error> {
+async fn set_numbers_on(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    business_id: i64,
+    numbers: &[Phone],
+) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
     let current: Vec<(String,)> =
         sqlx::query_as("SELECT number FROM business_numbers WHERE business_id = $1")
             .bind(business_id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
     for (old,) in &current {
         if !numbers.iter().any(|n| n.as_str() == old) {
             sqlx::query("DELETE FROM business_numbers WHERE business_id = $1 AND number = $2")
                 .bind(business_id)
                 .bind(old)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
     }
@@ -223,11 +260,10 @@ pub async fn set_numbers(db: &Db, business_id: i64, numbers: &[Phone]) -> Result
             .bind(phone.as_str())
             .bind(business_id)
             .bind(now + i as i64)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 

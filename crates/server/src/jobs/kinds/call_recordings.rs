@@ -33,27 +33,22 @@ struct Payload {
 }
 
 /// After `call_status` `completed`: enqueues the listing for a natively recorded call with
-/// no recording stored yet (once per call). Errors are logged, never returned: the webhook
-/// answers Twilio regardless.
-pub async fn after_completed(state: &AppState, call_sid: &str) {
-    let row = match calls::by_sid(&state.db, call_sid).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(call_sid, error = %e, "cannot check the call's recording");
-            return;
-        }
+/// no recording stored yet (once per call). A database error is returned, for the webhook
+/// to keep the status in the outbox (whose replay calls this again); it answers regardless.
+pub async fn after_completed(state: &AppState, call_sid: &str) -> Result<(), sqlx::Error> {
+    let Some(row) = calls::by_sid(&state.db, call_sid).await? else {
+        return Ok(());
     };
     if row.direction != NATIVELY_RECORDED || row.recording_sid.is_some() {
-        return;
+        return Ok(());
     }
     let payload = serde_json::json!({ "call_sid": call_sid });
     let key = format!("call_recordings:{call_sid}");
-    match crate::jobs::enqueue(&state.db, CALL_RECORDINGS, &payload, Some(&key)).await {
-        Ok(Some(id)) => tracing::info!(call_sid, job_id = id, "RECORDING listing queued"),
-        Ok(None) => {}
-        Err(e) => tracing::warn!(call_sid, error = %e, "cannot queue the recording listing"),
+    if let Some(id) = crate::jobs::enqueue(&state.db, CALL_RECORDINGS, &payload, Some(&key)).await?
+    {
+        tracing::info!(call_sid, job_id = id, "RECORDING listing queued");
     }
+    Ok(())
 }
 
 pub async fn run(state: &AppState, job: &Job) -> JobResult {

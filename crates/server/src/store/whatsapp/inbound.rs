@@ -6,9 +6,10 @@ use crate::domain::Phone;
 use crate::store::{Db, now_ms};
 
 /// Links a message to the business that owns `number` (one of its numbers, or its
-/// WhatsApp number) and to that business's customer with phone `from`: created if new,
-/// named if unnamed, `last_inbound_at` moved forward to `at`. One statement, safe under
-/// concurrent deliveries; `None` when no business owns the number.
+/// WhatsApp number: never two businesses, as migration 0012 and the API hold, so no tenant
+/// can take in another's messages) and to that business's customer with phone `from`:
+/// created if new, named if unnamed, `last_inbound_at` moved forward to `at`. One
+/// statement, safe under concurrent deliveries; `None` when no business owns the number.
 pub async fn link_customer(
     db: &Db,
     number: &Phone,
