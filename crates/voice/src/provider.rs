@@ -150,6 +150,9 @@ pub struct AgentContext {
     /// The conversation so far, oldest first. Agent lines hold what the caller heard.
     pub history: Vec<(Role, String)>,
     pub caller_number: Option<String>,
+    /// Where the business takes transferred calls; `None`: calls are not transferred, and a
+    /// request for a person becomes a request to be called back.
+    pub transfer_number: Option<String>,
 }
 
 /// Something the agent asks the call to do.

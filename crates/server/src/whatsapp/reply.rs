@@ -126,6 +126,8 @@ pub async fn compose(state: &AppState, task: &ReplyTask) -> Option<String> {
         )),
         history,
         caller_number: Some(task.customer_number.clone()),
+        // A WhatsApp conversation cannot be transferred.
+        transfer_number: None,
     };
     let agent = state.voice.agent.clone();
     // The scripted agent opens a conversation with its greeting and first question.
