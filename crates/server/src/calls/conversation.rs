@@ -34,7 +34,7 @@ fn context(business: Option<&businesses::Business>, caller: Option<String>) -> A
         greeting: business
             .and_then(|b| b.greeting.clone())
             .unwrap_or_default(),
-        questions: Vec::new(),
+        questions: business.map(|b| b.questions()).unwrap_or_default(),
         system_prompt: business.and_then(|b| b.agent_prompt.clone()),
         history: Vec::new(),
         caller_number: caller,
