@@ -55,6 +55,7 @@ async fn world(backend: Backend, ai: &Ai, transfer_number: Option<&str>) -> Worl
         let settings = businesses::Settings {
             name: b.name,
             transfer_number: Some(n.to_string()),
+            business_hours: Some(r#"{"sun": ["08:00", "17:00"]}"#.into()),
             auto_reply: true,
             recording_retention_days: b.recording_retention_days,
             ..Default::default()
@@ -171,6 +172,12 @@ async fn a_transfer_dials_the_business_number_after_the_last_words(backend: Back
             .await
             .unwrap();
     assert_eq!(heard, 1, "the reply was heard in full");
+
+    // The agent was told where calls go and when the business is open.
+    let chat = ai.last_chat.lock().unwrap().clone().expect("a live chat");
+    let system = chat["messages"][0]["content"].as_str().unwrap_or_default();
+    assert!(system.contains(TRANSFER_TO), "{system}");
+    assert!(system.contains("ראשון: 08:00–17:00"), "{system}");
     w.app.shutdown().await.unwrap();
 }
 dual_test!(a_transfer_dials_the_business_number_after_the_last_words);

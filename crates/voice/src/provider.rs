@@ -153,6 +153,8 @@ pub struct AgentContext {
     /// Where the business takes transferred calls; `None`: calls are not transferred, and a
     /// request for a person becomes a request to be called back.
     pub transfer_number: Option<String>,
+    /// The business's opening hours as stored (JSON or free text), for an LLM agent.
+    pub business_hours: Option<String>,
 }
 
 /// Something the agent asks the call to do.

@@ -39,6 +39,7 @@ fn context(business: Option<&businesses::Business>, caller: Option<String>) -> A
         history: Vec::new(),
         caller_number: caller,
         transfer_number: None,
+        business_hours: business.and_then(|b| b.business_hours.clone()),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Ai {
     failure: Arc<AtomicU8>,
     /// A tool the live agent calls after its reply: name and JSON arguments.
     tool: Arc<Mutex<Option<(String, String)>>>,
+    /// The last streamed chat request (the live agent's), as sent.
+    pub last_chat: Arc<Mutex<Option<serde_json::Value>>>,
 }
 
 impl Ai {
@@ -52,6 +54,7 @@ impl Ai {
             good_transcriptions: Arc::new(AtomicUsize::new(usize::MAX)),
             failure: Default::default(),
             tool: Default::default(),
+            last_chat: Default::default(),
         };
         let app = Router::new()
             .route("/v1/audio/transcriptions", post(transcription))
@@ -122,6 +125,7 @@ async fn chat(State(ai): State<Ai>, body: Bytes) -> Response {
     ai.chats.fetch_add(1, Ordering::SeqCst);
     let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     if req["stream"] == true {
+        *ai.last_chat.lock().unwrap() = Some(req.clone());
         let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
             serde_json::json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,
                 "model":"stand-in","choices":[{"index":0,"delta":delta,"finish_reason":finish}]})

@@ -293,7 +293,7 @@ impl Session {
         let turn = Turn::new(Kind::Reply { attempt: 0 }, self.ctx.clone(), pcm);
         let job = Job::Reply {
             apology: None,
-            ctx: turn.ctx.clone(),
+            ctx: Box::new(turn.ctx.clone()),
             caller_audio: turn.caller_audio.clone(),
             caller_text: None,
         };
@@ -366,7 +366,7 @@ impl Session {
                 turn.kind = Kind::Reply { attempt: 1 };
                 let job = Job::Reply {
                     apology: Some(APOLOGY.to_string()),
-                    ctx: turn.ctx.clone(),
+                    ctx: Box::new(turn.ctx.clone()),
                     caller_audio: turn.caller_audio.clone(),
                     caller_text: turn.caller_text.clone(),
                 };
