@@ -196,6 +196,10 @@ pub trait Agent: Send + Sync {
     /// The first thing the caller hears.
     fn greeting(&self, ctx: &AgentContext) -> String;
     fn name(&self) -> &'static str;
+    /// The model behind an LLM agent (for `/readyz`); `None` for a scripted one.
+    fn model(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The greeting used when the business has not written one.
