@@ -147,3 +147,70 @@ mod tests {
         );
     }
 }
+
+/// The most intake questions a business may set.
+pub const MAX_QUESTIONS: usize = 10;
+/// The longest intake question, in characters.
+pub const MAX_QUESTION_CHARS: usize = 200;
+
+/// Why a business's intake questions were refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QuestionsError {
+    #[error("between 1 and {MAX_QUESTIONS} questions")]
+    Count,
+    #[error("question {0} is empty")]
+    Empty(usize),
+    #[error("question {0} is longer than {MAX_QUESTION_CHARS} characters")]
+    TooLong(usize),
+}
+
+/// Checks a business's intake questions (1–10, each non-empty and at most 200 characters,
+/// any language); the questions trimmed, in order.
+pub fn intake_questions(raw: &[String]) -> Result<Vec<String>, QuestionsError> {
+    if raw.is_empty() || raw.len() > MAX_QUESTIONS {
+        return Err(QuestionsError::Count);
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let q = q.trim();
+            if q.is_empty() {
+                Err(QuestionsError::Empty(i + 1))
+            } else if q.chars().count() > MAX_QUESTION_CHARS {
+                Err(QuestionsError::TooLong(i + 1))
+            } else {
+                Ok(q.to_string())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod question_tests {
+    use super::*;
+
+    fn qs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn intake_questions_are_bounded_and_trimmed() {
+        assert_eq!(
+            intake_questions(&qs(&[" מה השם? ", "What time suits you?"])),
+            Ok(qs(&["מה השם?", "What time suits you?"]))
+        );
+        assert_eq!(intake_questions(&[]), Err(QuestionsError::Count));
+        assert_eq!(
+            intake_questions(&qs(&["ש?"; 11])),
+            Err(QuestionsError::Count)
+        );
+        assert!(intake_questions(&qs(&["ש?"; 10])).is_ok());
+        assert_eq!(
+            intake_questions(&qs(&["א?", "  "])),
+            Err(QuestionsError::Empty(2))
+        );
+        let long = "ש".repeat(201);
+        assert_eq!(intake_questions(&[long]), Err(QuestionsError::TooLong(1)));
+        assert!(intake_questions(&["ש".repeat(200)]).is_ok());
+    }
+}

@@ -300,6 +300,77 @@ async fn a_number_is_one_business_s_and_only_operators_assign_it(backend: Backen
 }
 dual_test!(a_number_is_one_business_s_and_only_operators_assign_it);
 
+async fn intake_questions_are_edited_and_validated(backend: Backend) {
+    let (app, ops) = operator_app(backend).await;
+    let bid = crm::add_business(&app, "קפה", "+97231234567").await;
+    crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
+    let owner = crm::login(&app, "owner@example.com").await;
+    let path = format!("/api/businesses/{bid}");
+    let (_, b) = crm::get(&app, &path, &owner).await;
+    assert_eq!(b["intake_questions"], Value::Null, "the defaults");
+
+    let (s, b) = crm::patch(
+        &app,
+        &path,
+        &owner,
+        json!({ "intake_questions": [" איך קוראים לך? ", "What brings you here?"] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["intake_questions"],
+        json!(["איך קוראים לך?", "What brings you here?"])
+    );
+    let stored = mokdan::store::businesses::get(&app.state.db, bid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.questions(),
+        ["איך קוראים לך?", "What brings you here?"]
+    );
+
+    // Refused, and nothing changes: none, more than ten, an empty one, a long one, not text.
+    let long = "ש".repeat(201);
+    for bad in [
+        json!([]),
+        json!(vec!["שאלה?"; 11]),
+        json!(["שאלה?", "  "]),
+        json!([long]),
+        json!([1, 2]),
+        json!("שאלה?"),
+    ] {
+        let (s, e) = crm::patch(&app, &path, &owner, json!({ "intake_questions": bad })).await;
+        assert_eq!(s, 422, "{bad}: {e}");
+    }
+    let (_, b) = crm::get(&app, &path, &owner).await;
+    assert_eq!(b["intake_questions"].as_array().unwrap().len(), 2);
+    let (s, b) = crm::patch(
+        &app,
+        &path,
+        &owner,
+        json!({ "intake_questions": vec!["ש".repeat(200); 10] }),
+    )
+    .await;
+    assert_eq!(s, 200, "ten of 200 characters: {b}");
+
+    // Other changes keep them; null goes back to the defaults. Operators create with them.
+    let (_, b) = crm::patch(&app, &path, &owner, json!({ "greeting": "שלום" })).await;
+    assert_eq!(b["intake_questions"].as_array().unwrap().len(), 10);
+    let (_, b) = crm::patch(&app, &path, &owner, json!({ "intake_questions": null })).await;
+    assert_eq!(b["intake_questions"], Value::Null);
+    let (s, b) = crm::post(
+        &app,
+        "/api/businesses",
+        &ops,
+        json!({ "name": "מוסך", "numbers": ["04-5555555"], "intake_questions": ["מה הבעיה ברכב?"] }),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["intake_questions"], json!(["מה הבעיה ברכב?"]));
+}
+dual_test!(intake_questions_are_edited_and_validated);
+
 async fn users_are_managed_by_role(backend: Backend) {
     let (app, ops) = operator_app(backend).await;
     let bid = crm::add_business(&app, "קפה", "+97231234567").await;

@@ -211,7 +211,7 @@ proptest! {
     fn twilio_webhooks_never_answer_500(
         route in prop::sample::select(vec![
             "incoming_call", "outbound_call", "call_status", "stream_status",
-            "stream_ended", "handle_recording", "recording_status",
+            "stream_ended", "handle_recording", "recording_status", "transfer_ended",
         ]),
         form in prop::collection::vec(
             (

@@ -35,6 +35,8 @@ async fn health_endpoints(backend: Backend) {
     for key in ["tts", "stt", "twilio", "google", "whatsapp"] {
         assert!(ready[key].is_string(), "readyz lacks {key}: {ready}");
     }
+    assert_eq!(ready["agent"], "scripted", "no LLM: the scripted intake");
+    assert_eq!(ready["agent_engine"], "scripted");
 
     let v: Value = app.get("/version").await.json().await.unwrap();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
@@ -89,6 +91,12 @@ async fn configured_providers_show_in_readyz(backend: Backend) {
     );
     assert_eq!(ready["stt"], "ok");
     assert_eq!(ready["stt_engine"], "openai");
+    assert_eq!(ready["agent_engine"], "openai");
+    assert_eq!(
+        ready["agent"],
+        voice::openai::OpenAiConfig::new("").chat_model,
+        "the LLM's model"
+    );
     app.shutdown().await.unwrap();
 }
 dual_test!(configured_providers_show_in_readyz);

@@ -716,6 +716,54 @@ async fn settings_are_saved_and_spoken(backend: Backend) {
 }
 dual_test!(settings_are_saved_and_spoken);
 
+async fn intake_questions_are_edited_in_settings(backend: Backend) {
+    let w = world(backend).await;
+    let owner = w.client("owner@a.test").await;
+    let (_, _, body) = get(&owner, &w.app, "/app/biz/settings").await;
+    assert!(body.contains(r#"name="questions""#), "the questions field");
+    let res = owner
+        .post(w.app.url("/app/biz/settings"))
+        .form(&[("questions", "איך קוראים לך?\r\n\r\n  מה דגם הרכב?  \r\n")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let b = businesses::get(w.db(), w.biz_a).await.unwrap().unwrap();
+    assert_eq!(b.questions(), ["איך קוראים לך?", "מה דגם הרכב?"]);
+    let (_, _, body) = get(&owner, &w.app, "/app/biz/settings").await;
+    assert!(
+        body.contains("איך קוראים לך?\nמה דגם הרכב?"),
+        "shown one per line"
+    );
+
+    // Eleven questions are refused, shown back as typed, and change nothing.
+    let eleven: Vec<String> = (1..=11).map(|i| format!("שאלה {i}?")).collect();
+    let res = owner
+        .post(w.app.url("/app/biz/settings"))
+        .form(&[("questions", eleven.join("\n"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("שאלה 11?"), "kept in the form");
+    let b = businesses::get(w.db(), w.biz_a).await.unwrap().unwrap();
+    assert_eq!(b.questions().len(), 2);
+
+    // An empty field goes back to the agent's default questions.
+    let res = owner
+        .post(w.app.url("/app/biz/settings"))
+        .form(&[("questions", "  ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let b = businesses::get(w.db(), w.biz_a).await.unwrap().unwrap();
+    assert!(b.questions().is_empty() && b.intake_questions.is_none());
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(intake_questions_are_edited_in_settings);
+
 /// Reads server-sent events until one carries `needle` (bounded, so a bug cannot hang).
 async fn read_until(res: &mut reqwest::Response, needle: &str) -> String {
     let mut seen = String::new();

@@ -221,6 +221,7 @@ async fn every_webhook_refuses_bad_signatures(backend: Backend) {
         "/webhook/stream_ended",
         "/webhook/handle_recording",
         "/webhook/recording_status",
+        "/webhook/transfer_ended",
     ] {
         let unsigned = app
             .http
@@ -431,6 +432,7 @@ async fn bad_input_never_gets_a_500(backend: Backend) {
         "/webhook/incoming_call",
         "/webhook/stream_ended",
         "/webhook/handle_recording",
+        "/webhook/transfer_ended",
     ] {
         let t = app.twiml(path, &[]).await;
         assert!(

@@ -150,6 +150,11 @@ pub struct AgentContext {
     /// The conversation so far, oldest first. Agent lines hold what the caller heard.
     pub history: Vec<(Role, String)>,
     pub caller_number: Option<String>,
+    /// Where the business takes transferred calls; `None`: calls are not transferred, and a
+    /// request for a person becomes a request to be called back.
+    pub transfer_number: Option<String>,
+    /// The business's opening hours as stored (JSON or free text), for an LLM agent.
+    pub business_hours: Option<String>,
 }
 
 /// Something the agent asks the call to do.
@@ -191,6 +196,10 @@ pub trait Agent: Send + Sync {
     /// The first thing the caller hears.
     fn greeting(&self, ctx: &AgentContext) -> String;
     fn name(&self) -> &'static str;
+    /// The model behind an LLM agent (for `/readyz`); `None` for a scripted one.
+    fn model(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The greeting used when the business has not written one.

@@ -2,12 +2,11 @@
 //!
 //! The socket does not care who speaks; it takes any session from `crates/voice`. This
 //! module builds that session for a call from its business (greeting, questions, prompt),
-//! stores each turn with its timings (V7), and acts on what the agent decided (details
-//! saved on the call; transfers and callbacks logged for the CRM).
+//! and stores each turn with its timings (V7); `actions` carries out what the agent decided.
 
 use std::sync::Arc;
 
-use voice::provider::{AgentAction, AgentContext};
+use voice::provider::AgentContext;
 use voice::session::{SessionConfig, SessionHandle, TurnRecord};
 
 use crate::app::AppState;
@@ -20,10 +19,11 @@ pub async fn start(state: &AppState, call_sid: &str) -> SessionHandle {
         Some(id) => businesses::get(&state.db, id).await.ok().flatten(),
         None => None,
     };
-    let ctx = context(
+    let mut ctx = context(
         business.as_ref(),
         row.as_ref().and_then(|r| r.from_number.clone()),
     );
+    ctx.transfer_number = crate::calls::actions::transfer_target(state, business.as_ref());
     voice::session::spawn(SessionConfig::default(), state.voice.clone(), ctx)
 }
 
@@ -34,10 +34,12 @@ fn context(business: Option<&businesses::Business>, caller: Option<String>) -> A
         greeting: business
             .and_then(|b| b.greeting.clone())
             .unwrap_or_default(),
-        questions: Vec::new(),
+        questions: business.map(|b| b.questions()).unwrap_or_default(),
         system_prompt: business.and_then(|b| b.agent_prompt.clone()),
         history: Vec::new(),
         caller_number: caller,
+        transfer_number: None,
+        business_hours: business.and_then(|b| b.business_hours.clone()),
     }
 }
 
@@ -116,37 +118,6 @@ pub async fn store_turn(state: &AppState, call_sid: &str, index: i64, turn: &Tur
             metrics::histogram!("mokdan_turn_latency_seconds", "stage" => name)
                 .record(f64::from(v) / 1e3);
         }
-    }
-}
-
-/// Carries out an agent's decision.
-pub async fn act(state: &AppState, call_sid: &str, action: &AgentAction) {
-    match action {
-        AgentAction::SaveDetails {
-            name,
-            reason,
-            callback_time,
-            urgency,
-        } => {
-            let result = sqlx::query(
-                "UPDATE call_logs SET caller_name = COALESCE($2, caller_name), \
-                 caller_reason = COALESCE($3, caller_reason), \
-                 callback_time = COALESCE($4, callback_time), urgency = COALESCE($5, urgency), \
-                 updated_at = $6 WHERE call_sid = $1",
-            )
-            .bind(call_sid)
-            .bind(name)
-            .bind(reason)
-            .bind(callback_time)
-            .bind(urgency)
-            .bind(now_ms())
-            .execute(&state.db.pool)
-            .await;
-            if let Err(e) = result {
-                tracing::error!(call_sid, error = %e, "cannot save caller details");
-            }
-        }
-        other => tracing::info!(call_sid, action = ?other, "AGENT_ACTION"),
     }
 }
 

@@ -4,6 +4,7 @@
 //! signature, writes what it learned to the call log idempotently, and answers at once;
 //! any internal failure still answers safe TwiML so the caller is never left in silence.
 
+pub mod actions;
 pub mod conversation;
 pub mod media;
 pub mod outbound;

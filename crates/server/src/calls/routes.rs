@@ -45,6 +45,10 @@ pub fn router() -> Router<AppState> {
             get(handle_recording).post(handle_recording),
         )
         .route(
+            "/webhook/transfer_ended",
+            get(transfer_ended).post(transfer_ended),
+        )
+        .route(
             "/webhook/recording_status",
             get(recording_status).post(recording_status),
         )
@@ -274,13 +278,20 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
         }
     };
     let reason = match &row {
-        Some(r) if r.stream_end_reason.as_deref() == Some("conversation_complete") => None,
+        Some(r)
+            if matches!(
+                r.stream_end_reason.as_deref(),
+                Some("conversation_complete" | "transferred")
+            ) =>
+        {
+            None
+        }
         Some(r) if r.stream_started_at.is_none() => Some("stream_never_started"),
         Some(r) if r.stream_end_reason.is_none() => Some("stream_broken"),
         Some(r) => r
             .stream_end_reason
             .as_deref()
-            .filter(|r| *r != "conversation_complete")
+            .filter(|r| !matches!(*r, "conversation_complete" | "transferred"))
             .map(|_| "stream_broken"),
         None => Some("stream_never_started"),
     };
@@ -393,4 +404,39 @@ async fn recording_status(State(state): State<AppState>, req: TwilioRequest) -> 
         store_recording(&state, &req, "/webhook/recording_status").await;
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// The `<Dial>` of a transfer ended: after a conversation, hang up; when nobody answered
+/// (busy, no answer, failed), the caller may leave a message instead (never silence).
+async fn transfer_ended(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+    const ROUTE: &str = "/webhook/transfer_ended";
+    let Some(sid) = call_sid(&req) else {
+        return Twiml::new(ROUTE, None, &twiml::hangup());
+    };
+    let status = req.get("DialCallStatus").unwrap_or("");
+    if matches!(status, "completed" | "answered") {
+        return Twiml::new(ROUTE, Some(sid), &twiml::hangup());
+    }
+    tracing::warn!(
+        call_sid = sid,
+        status,
+        "CALL_TRANSFER unanswered: recording fallback"
+    );
+    crate::calls::actions::request_callback(&state, sid).await;
+    match calls::mark_fallback(&state.db, sid, "transfer_unanswered").await {
+        Ok(false) => Twiml::new(ROUTE, Some(sid), &twiml::hangup()),
+        Ok(true) => Twiml::new(
+            ROUTE,
+            Some(sid),
+            &twiml::fallback(&state.prompts, &req.base),
+        ),
+        Err(e) => {
+            db_error(ROUTE, sid, &e);
+            Twiml::new(
+                ROUTE,
+                Some(sid),
+                &twiml::fallback(&state.prompts, &req.base),
+            )
+        }
+    }
 }

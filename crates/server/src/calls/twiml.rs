@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use telephony::twiml::{Connect, Record, Response, Stream};
+use telephony::twiml::{Connect, Dial, Record, Response, Stream};
 
 use crate::calls::webhook::websocket_base;
 use crate::prompts::{Prompts, text};
@@ -47,6 +47,19 @@ pub fn goodbye(prompts: &Arc<Prompts>, base: &str) -> Response {
     Response::new()
         .play(prompts.url(base, text::GOODBYE))
         .hangup()
+}
+
+/// How long a transferred call rings at the business before the caller is offered to
+/// leave a message instead.
+pub const TRANSFER_RING_SECS: u32 = 25;
+
+/// Hands the caller to the business's `number`; how it went comes to `transfer_ended`.
+pub fn transfer(base: &str, number: &str) -> Response {
+    Response::new().dial(
+        Dial::new(number)
+            .timeout(TRANSFER_RING_SECS)
+            .action(format!("{base}/webhook/transfer_ended")),
+    )
 }
 
 pub fn hangup() -> Response {

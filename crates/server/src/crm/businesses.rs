@@ -43,6 +43,8 @@ pub struct BusinessOut {
     pub whatsapp_number: Option<String>,
     pub auto_reply: bool,
     pub recording_retention_days: i64,
+    /// The scripted agent's questions, in order; `null`: its default questions.
+    pub intake_questions: Option<Vec<String>>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -52,6 +54,7 @@ async fn view(state: &AppState, id: i64) -> ApiResult<BusinessOut> {
         .await?
         .ok_or(AppError::NotFound)?;
     let numbers = businesses::numbers(&state.db, id).await?;
+    let questions = b.questions();
     Ok(BusinessOut {
         id: b.id,
         name: b.name,
@@ -66,6 +69,7 @@ async fn view(state: &AppState, id: i64) -> ApiResult<BusinessOut> {
         whatsapp_number: b.whatsapp_number,
         auto_reply: b.auto_reply != 0,
         recording_retention_days: b.recording_retention_days,
+        intake_questions: Some(questions).filter(|q| !q.is_empty()),
         created_at: b.created_at,
         updated_at: b.updated_at,
     })
@@ -89,6 +93,8 @@ pub struct BusinessBody {
     pub whatsapp_number: Option<Option<String>>,
     pub auto_reply: Option<bool>,
     pub recording_retention_days: Option<i64>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub intake_questions: Option<Option<Vec<String>>>,
 }
 
 fn phone_field(field: &str, raw: Option<String>) -> ApiResult<Option<String>> {
@@ -164,6 +170,16 @@ fn apply(mut s: businesses::Settings, b: BusinessBody) -> ApiResult<businesses::
             ));
         }
         s.recording_retention_days = days;
+    }
+    if let Some(q) = b.intake_questions {
+        s.intake_questions = match q {
+            None => None,
+            Some(q) => {
+                let q = crate::domain::intake_questions(&q)
+                    .map_err(|e| AppError::BadRequest(format!("intake_questions: {e}")))?;
+                Some(serde_json::to_string(&q).map_err(|e| AppError::Internal(e.into()))?)
+            }
+        };
     }
     Ok(s)
 }
@@ -298,6 +314,7 @@ async fn update(
             whatsapp_number: current.whatsapp_number,
             auto_reply: current.auto_reply != 0,
             recording_retention_days: current.recording_retention_days,
+            intake_questions: current.intake_questions,
         },
         body,
     )?;

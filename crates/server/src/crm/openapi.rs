@@ -319,6 +319,12 @@ fn schemas() -> Value {
         "transfer_number": nullable("string"), "whatsapp_number": nullable("string"),
         "auto_reply": { "type": "boolean" },
         "recording_retention_days": { "type": "integer", "minimum": 1, "maximum": 3650 },
+        "intake_questions": {
+            "type": ["array", "null"], "minItems": 1, "maxItems": 10,
+            "items": { "type": "string", "minLength": 1, "maxLength": 200 },
+            "description": "The scripted agent's questions, asked in order; null: its defaults \
+                (name, reason for the call, a good time to call back).",
+        },
     });
     let mut business = business_fields.clone();
     business["id"] = json!({ "type": "integer" });

@@ -53,6 +53,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "tts_engine": tts_engine,
         "stt": ok_or_disabled(p.openai_stt || p.google),
         "stt_engine": p.stt_engine(),
+        // Who answers: `scripted`, or the LLM's model.
+        "agent": state.voice.agent.model().unwrap_or(state.voice.agent.name()),
+        "agent_engine": state.voice.agent.name(),
         "twilio": ok_or_disabled(p.twilio_rest),
         "whatsapp": p.whatsapp.unwrap_or("disabled"),
     });

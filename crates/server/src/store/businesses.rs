@@ -17,12 +17,31 @@ pub struct Business {
     pub whatsapp_number: Option<String>,
     pub auto_reply: i64,
     pub recording_retention_days: i64,
+    /// The scripted agent's questions as a JSON array of strings; `None`: its defaults.
+    pub intake_questions: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
+impl Business {
+    /// The business's own intake questions (empty: the agent's defaults).
+    pub fn questions(&self) -> Vec<String> {
+        parse_questions(self.intake_questions.as_deref())
+    }
+}
+
+/// Reads stored intake questions; anything unreadable counts as none (the defaults).
+pub fn parse_questions(stored: Option<&str>) -> Vec<String> {
+    stored
+        .and_then(|t| serde_json::from_str::<Vec<String>>(t).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|q| !q.trim().is_empty())
+        .collect()
+}
+
 const COLUMNS: &str = "id, name, greeting, agent_prompt, business_hours, transfer_number, whatsapp_number, \
-     auto_reply, recording_retention_days, created_at, updated_at";
+     auto_reply, recording_retention_days, intake_questions, created_at, updated_at";
 
 /// Creates a business with its first number, in one transaction (numbers are unique).
 pub async fn create(db: &Db, name: &str, phone: &Phone) -> Result<i64, sqlx::Error> {
@@ -135,6 +154,8 @@ pub struct Settings {
     pub whatsapp_number: Option<String>,
     pub auto_reply: bool,
     pub recording_retention_days: i64,
+    /// JSON array of the intake questions; `None`: the agent's defaults.
+    pub intake_questions: Option<String>,
 }
 
 /// Creates a business with its settings and numbers in one transaction; a number already
@@ -144,8 +165,8 @@ pub async fn create_with(db: &Db, s: &Settings, numbers: &[Phone]) -> Result<i64
     let mut tx = db.pool.begin().await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO businesses (name, greeting, agent_prompt, business_hours, transfer_number, \
-         whatsapp_number, auto_reply, recording_retention_days, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+         whatsapp_number, auto_reply, recording_retention_days, intake_questions, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9) RETURNING id",
     )
     .bind(&s.name)
     .bind(&s.greeting)
@@ -156,6 +177,7 @@ pub async fn create_with(db: &Db, s: &Settings, numbers: &[Phone]) -> Result<i64
     .bind(i64::from(s.auto_reply))
     .bind(s.recording_retention_days)
     .bind(now)
+    .bind(&s.intake_questions)
     .fetch_one(&mut *tx)
     .await?;
     for phone in numbers {
@@ -207,7 +229,7 @@ pub async fn update(
     let done = sqlx::query(
         "UPDATE businesses SET name = $2, greeting = $3, agent_prompt = $4, business_hours = $5, \
          transfer_number = $6, whatsapp_number = $7, auto_reply = $8, \
-         recording_retention_days = $9, updated_at = $10 WHERE id = $1",
+         recording_retention_days = $9, updated_at = $10, intake_questions = $11 WHERE id = $1",
     )
     .bind(business_id)
     .bind(&s.name)
@@ -219,6 +241,7 @@ pub async fn update(
     .bind(i64::from(s.auto_reply))
     .bind(s.recording_retention_days)
     .bind(now_ms())
+    .bind(&s.intake_questions)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {

@@ -1,6 +1,7 @@
 //! Settings, for the business's owner only (agents get the "no permission" page): the
 //! greeting with a "listen" button that plays the Hebrew audio the service will speak, the
-//! agent's prompt, hours, transfer number, WhatsApp auto-reply, and the business's users.
+//! agent's prompt and intake questions, hours, transfer number, WhatsApp auto-reply, and the
+//! business's users.
 
 use askama::Template;
 use axum::Form;
@@ -16,6 +17,7 @@ use super::view;
 use super::viewer::OwnerViewer;
 use crate::app::AppState;
 use crate::domain::Phone;
+use crate::store::businesses;
 use crate::store::users::Role;
 
 pub struct UserView {
@@ -33,6 +35,9 @@ struct SettingsPage {
     greeting_audio: String,
     default_greeting: String,
     agent_prompt: String,
+    /// One question per line.
+    questions: String,
+    default_questions: String,
     hours: String,
     transfer: String,
     auto_reply: bool,
@@ -78,6 +83,8 @@ async fn page_for(
         greeting: s.greeting.unwrap_or_default(),
         default_greeting,
         agent_prompt: s.agent_prompt.unwrap_or_default(),
+        questions: businesses::parse_questions(s.intake_questions.as_deref()).join("\n"),
+        default_questions: voice::agent::scripted::DEFAULT_QUESTIONS.join("\n"),
         hours: s.business_hours.unwrap_or_default(),
         transfer: s
             .transfer_number
@@ -110,6 +117,8 @@ pub struct SettingsForm {
     #[serde(default)]
     agent_prompt: String,
     #[serde(default)]
+    questions: String,
+    #[serde(default)]
     hours: String,
     #[serde(default)]
     transfer: String,
@@ -132,6 +141,21 @@ pub async fn save(
         None => Ok(None),
         Some(t) => Phone::parse(&t).map(|p| Some(p.as_str().to_string())),
     };
+    // One question per line; none at all means the agent's defaults.
+    let lines: Vec<String> = f
+        .questions
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let questions = if lines.is_empty() {
+        Ok(None)
+    } else {
+        crate::domain::intake_questions(&lines)
+            .map(|q| serde_json::to_string(&q).ok())
+            .map_err(|_| ())
+    };
     let mut next = BusinessSettings {
         name: current.name.clone(),
         greeting: opt(&f.greeting),
@@ -139,6 +163,11 @@ pub async fn save(
         business_hours: opt(&f.hours),
         transfer_number: None,
         auto_reply: i64::from(f.auto_reply.is_some()),
+        intake_questions: match &questions {
+            Ok(q) => q.clone(),
+            // Shown back as typed, so nothing is lost while it is fixed.
+            Err(()) => serde_json::to_string(&lines).ok(),
+        },
     };
     let too_long = [
         (&next.greeting, 1000),
@@ -147,9 +176,10 @@ pub async fn save(
     ]
     .iter()
     .any(|(v, max)| v.as_ref().is_some_and(|v| v.chars().count() > *max));
-    let error = match (&transfer, too_long) {
-        (Err(_), _) => Some("מספר ההעברה אינו תקין."),
-        (_, true) => Some("אחד השדות ארוך מדי."),
+    let error = match (&transfer, too_long, &questions) {
+        (Err(_), _, _) => Some("מספר ההעברה אינו תקין."),
+        (_, true, _) => Some("אחד השדות ארוך מדי."),
+        (_, _, Err(())) => Some("אפשר לכתוב עד 10 שאלות, כל אחת עד 200 תווים."),
         _ => None,
     };
     if let Some(error) = error {

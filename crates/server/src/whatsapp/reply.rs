@@ -126,6 +126,9 @@ pub async fn compose(state: &AppState, task: &ReplyTask) -> Option<String> {
         )),
         history,
         caller_number: Some(task.customer_number.clone()),
+        // A WhatsApp conversation cannot be transferred.
+        transfer_number: None,
+        business_hours: business.as_ref().and_then(|b| b.business_hours.clone()),
     };
     let agent = state.voice.agent.clone();
     // The scripted agent opens a conversation with its greeting and first question.

@@ -2,8 +2,8 @@
 //! chat (streamed for the live agent, JSON for summaries) until told to fail, then answers
 //! 500 or hangs, so the fault tests can break a provider after a first good turn.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -36,6 +36,10 @@ pub struct Ai {
     /// Transcriptions answered well before the failure starts (`usize::MAX`: never fail).
     good_transcriptions: Arc<AtomicUsize>,
     failure: Arc<AtomicU8>,
+    /// A tool the live agent calls after its reply: name and JSON arguments.
+    tool: Arc<Mutex<Option<(String, String)>>>,
+    /// The last streamed chat request (the live agent's), as sent.
+    pub last_chat: Arc<Mutex<Option<serde_json::Value>>>,
 }
 
 impl Ai {
@@ -49,6 +53,8 @@ impl Ai {
             failed: Default::default(),
             good_transcriptions: Arc::new(AtomicUsize::new(usize::MAX)),
             failure: Default::default(),
+            tool: Default::default(),
+            last_chat: Default::default(),
         };
         let app = Router::new()
             .route("/v1/audio/transcriptions", post(transcription))
@@ -68,6 +74,11 @@ impl Ai {
             Ordering::SeqCst,
         );
         self.good_transcriptions.store(good, Ordering::SeqCst);
+    }
+
+    /// From now on the live agent calls `name` with `arguments` (JSON) after its reply.
+    pub fn call_tool(&self, name: &str, arguments: &str) {
+        *self.tool.lock().unwrap() = Some((name.to_string(), arguments.to_string()));
     }
 
     /// The environment that points the service at this stand-in.
@@ -114,12 +125,29 @@ async fn chat(State(ai): State<Ai>, body: Bytes) -> Response {
     ai.chats.fetch_add(1, Ordering::SeqCst);
     let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     if req["stream"] == true {
+        *ai.last_chat.lock().unwrap() = Some(req.clone());
         let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
             serde_json::json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,
                 "model":"stand-in","choices":[{"index":0,"delta":delta,"finish_reason":finish}]})
         };
+        let tool = ai.tool.lock().unwrap().clone();
+        let (tool_chunk, finish) = match tool {
+            Some((name, arguments)) => (
+                format!(
+                    "data: {}\n\n",
+                    chunk(
+                        serde_json::json!({"tool_calls": [{"index": 0, "id": "call_1",
+                            "type": "function",
+                            "function": {"name": name, "arguments": arguments}}]}),
+                        serde_json::Value::Null
+                    )
+                ),
+                "tool_calls",
+            ),
+            None => (String::new(), "stop"),
+        };
         let body = format!(
-            "data: {}\n\ndata: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+            "data: {}\n\ndata: {}\n\n{tool_chunk}data: {}\n\ndata: [DONE]\n\n",
             chunk(
                 serde_json::json!({"role":"assistant","content":""}),
                 serde_json::Value::Null
@@ -128,7 +156,7 @@ async fn chat(State(ai): State<Ai>, body: Bytes) -> Response {
                 serde_json::json!({"content": REPLY}),
                 serde_json::Value::Null
             ),
-            chunk(serde_json::json!({}), serde_json::json!("stop")),
+            chunk(serde_json::json!({}), serde_json::json!(finish)),
         );
         return ([("content-type", "text/event-stream")], body).into_response();
     }

@@ -83,4 +83,7 @@ impl Agent for OpenAiAgent {
     fn name(&self) -> &'static str {
         "openai"
     }
+    fn model(&self) -> Option<&str> {
+        Some(&self.cfg.chat_model)
+    }
 }

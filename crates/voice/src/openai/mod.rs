@@ -4,6 +4,7 @@
 //! configuration with a base URL points the same code at OpenAI or at a local server.
 
 mod chat;
+mod hours;
 mod prompt;
 mod sse;
 mod stt;

@@ -1,9 +1,11 @@
 //! The Hebrew system prompt and tool definitions for an LLM receptionist. Replies are
 //! spoken over the phone, so the prompt asks for short, spoken-style Hebrew with no
-//! formatting, one question at a time, and tells the model when to use each tool.
+//! formatting, one question at a time, and tells the model when to use each tool. It
+//! carries the business's opening hours and whether (and where) a call can be transferred.
 
 use serde_json::{Value, json};
 
+use super::hours::hours_text;
 use crate::agent::scripted::DEFAULT_QUESTIONS;
 use crate::provider::AgentContext;
 
@@ -32,10 +34,27 @@ pub fn system_prompt(ctx: &AgentContext) -> String {
          - אסוף/י מהלקוח את הפרטים האלה: {}\n\
          - כשיש לך את הפרטים, קרא/י לכלי save_caller_details.\n\
          - אם הלקוח מבקש שיחזרו אליו בזמן מסוים, קרא/י לכלי request_callback.\n\
-         - כשהשיחה הסתיימה, אמור/י תודה ולהתראות וקרא/י לכלי end_call.\n\
-         - העבר/י שיחה בכלי transfer_call רק למספר שמופיע בהנחיות העסק.\n",
+         - כשהשיחה הסתיימה, אמור/י תודה ולהתראות וקרא/י לכלי end_call.\n",
         questions.join(" ")
     );
+    match ctx
+        .transfer_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(number) => p.push_str(&format!(
+            "- אם הלקוח מבקש לדבר עם אדם, או שאינך יכול/ה לעזור לו, אמור/י שאת/ה מעביר/ה \
+             אותו לנציג/ה וקרא/י לכלי transfer_call עם המספר {number}.\n"
+        )),
+        None => p.push_str(
+            "- אין אפשרות להעביר את השיחה לנציג/ה. אם הלקוח מבקש לדבר עם אדם, אמור/י שנחזור \
+             אליו בהקדם וקרא/י לכלי request_callback.\n",
+        ),
+    }
+    if let Some(hours) = ctx.business_hours.as_deref().and_then(hours_text) {
+        p.push_str(&format!("שעות הפעילות של העסק: {hours}\n"));
+    }
     if let Some(number) = ctx.caller_number.as_deref().filter(|n| !n.is_empty()) {
         p.push_str(&format!("מספר הטלפון של המתקשר: {number}\n"));
     }
@@ -121,6 +140,30 @@ mod tests {
         assert!(p.contains("+972501234567"));
         assert!(p.contains(DEFAULT_QUESTIONS[0]));
         assert!(p.contains("בקצרה"));
+        assert!(p.contains("אין אפשרות להעביר"), "no transfer number");
+        assert!(!p.contains("שעות הפעילות"), "no hours");
+    }
+
+    #[test]
+    fn prompt_carries_the_hours_and_the_transfer_number() {
+        let ctx = AgentContext {
+            business_name: "מוסך".into(),
+            business_hours: Some(r#"{"sun": ["08:00", "17:00"], "sat": null}"#.into()),
+            transfer_number: Some("+972541112222".into()),
+            ..Default::default()
+        };
+        let p = system_prompt(&ctx);
+        assert!(
+            p.contains("שעות הפעילות של העסק: ראשון: 08:00–17:00; שבת: סגור"),
+            "{p}"
+        );
+        assert!(p.contains("transfer_call עם המספר +972541112222"), "{p}");
+        assert!(!p.contains("אין אפשרות להעביר"));
+        let free = AgentContext {
+            business_hours: Some("א׳–ה׳ 9:00–17:00".into()),
+            ..Default::default()
+        };
+        assert!(system_prompt(&free).contains("שעות הפעילות של העסק: א׳–ה׳ 9:00–17:00"));
     }
 
     #[test]

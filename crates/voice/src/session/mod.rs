@@ -116,6 +116,9 @@ pub enum SessionOutput {
     Fallback { reason: String },
     /// Hang up once the queued audio has played. The session is over.
     End { reason: String },
+    /// Transfer the call to `number` (the business's transfer number, never one the agent
+    /// made up): the agent's last words were heard. The session is over.
+    Transfer { number: String },
 }
 
 /// One exchange: what the caller said and what the agent said and was heard, with the

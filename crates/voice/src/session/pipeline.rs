@@ -75,7 +75,7 @@ pub(crate) enum Job {
     /// the agent and TTS.
     Reply {
         apology: Option<String>,
-        ctx: AgentContext,
+        ctx: Box<AgentContext>,
         caller_audio: Arc<Vec<i16>>,
         caller_text: Option<String>,
     },
@@ -121,7 +121,7 @@ impl Pipe {
                     None => Ok(()),
                 };
                 match r {
-                    Ok(()) => self.reply(ctx, &caller_audio, caller_text).await,
+                    Ok(()) => self.reply(*ctx, &caller_audio, caller_text).await,
                     Err(e) => Err(e),
                 }
             }

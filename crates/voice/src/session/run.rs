@@ -51,6 +51,8 @@ struct Turn {
     barged_in: bool,
     done: bool,
     end_call: bool,
+    /// The business's transfer number, when the agent asked for a transfer and there is one.
+    transfer: Option<String>,
 }
 
 impl Turn {
@@ -72,6 +74,7 @@ impl Turn {
             barged_in: false,
             done: false,
             end_call: false,
+            transfer: None,
         }
     }
 
@@ -290,7 +293,7 @@ impl Session {
         let turn = Turn::new(Kind::Reply { attempt: 0 }, self.ctx.clone(), pcm);
         let job = Job::Reply {
             apology: None,
-            ctx: turn.ctx.clone(),
+            ctx: Box::new(turn.ctx.clone()),
             caller_audio: turn.caller_audio.clone(),
             caller_text: None,
         };
@@ -330,8 +333,18 @@ impl Session {
                 self.emit(SessionOutput::UtteranceEnd { utterance }).await;
             }
             PipeMsg::Action(action) => {
-                if action == AgentAction::EndCall {
-                    turn.end_call = true;
+                match &action {
+                    AgentAction::EndCall => turn.end_call = true,
+                    // Only ever to the business's own number: what the agent names is
+                    // kept for the record, not dialled.
+                    AgentAction::Transfer { .. } => {
+                        turn.transfer = self
+                            .ctx
+                            .transfer_number
+                            .clone()
+                            .filter(|n| !n.trim().is_empty());
+                    }
+                    _ => {}
                 }
                 self.emit(SessionOutput::Action(action)).await;
             }
@@ -353,7 +366,7 @@ impl Session {
                 turn.kind = Kind::Reply { attempt: 1 };
                 let job = Job::Reply {
                     apology: Some(APOLOGY.to_string()),
-                    ctx: turn.ctx.clone(),
+                    ctx: Box::new(turn.ctx.clone()),
                     caller_audio: turn.caller_audio.clone(),
                     caller_text: turn.caller_text.clone(),
                 };
@@ -424,6 +437,12 @@ impl Session {
         match turn.kind {
             Kind::Goodbye { reason } => {
                 self.emit(SessionOutput::End { reason }).await;
+                self.stopped = true;
+            }
+            // The caller heard the agent's last words: hand the call over.
+            Kind::Reply { .. } if turn.transfer.is_some() && !turn.barged_in => {
+                let number = turn.transfer.unwrap_or_default();
+                self.emit(SessionOutput::Transfer { number }).await;
                 self.stopped = true;
             }
             Kind::Reply { .. } if turn.end_call && !turn.barged_in => {

@@ -55,6 +55,7 @@ enum End {
     TooManyBadMessages,
     ConversationComplete,
     Fallback,
+    Transferred,
 }
 
 impl End {
@@ -67,6 +68,7 @@ impl End {
             End::TooManyBadMessages => "too_many_bad_messages",
             End::ConversationComplete => "conversation_complete",
             End::Fallback => "fallback",
+            End::Transferred => "transferred",
         }
     }
 }
@@ -399,7 +401,7 @@ async fn on_voice(
             None
         }
         SessionOutput::Action(action) => {
-            crate::calls::conversation::act(state, &l.call_sid, &action).await;
+            crate::calls::actions::act(state, &l.call_sid, &action).await;
             None
         }
         SessionOutput::Fallback { reason } => {
@@ -416,6 +418,20 @@ async fn on_voice(
             }
             state.watchdog.fire(&l.call_sid, &l.watch, why).await;
             Some(End::Fallback)
+        }
+        SessionOutput::Transfer { number } => {
+            // The caller heard the last words (their marks came back); let anything still
+            // queued go out, then hand the call over.
+            drain(l, Duration::from_secs(15)).await;
+            if crate::calls::actions::transfer(state, &l.call_sid, l.watch.base(), &number).await {
+                Some(End::Transferred)
+            } else {
+                state
+                    .watchdog
+                    .fire(&l.call_sid, &l.watch, FallbackReason::AgentFailure)
+                    .await;
+                Some(End::Fallback)
+            }
         }
         SessionOutput::End { reason } => {
             // Let the goodbye play out before closing; Twilio then asks `stream_ended`.

@@ -59,6 +59,11 @@ impl CallWatch {
         self.last_frame_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// The public base URL seen when the call was answered.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn has_fired(&self) -> bool {
         self.fired.load(Ordering::Acquire)
     }

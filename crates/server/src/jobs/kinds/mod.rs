@@ -14,6 +14,7 @@ pub mod llm;
 pub mod split;
 pub mod summarise;
 pub mod transcribe;
+pub mod turns;
 pub mod whatsapp;
 
 use futures::future::BoxFuture;

@@ -5,6 +5,7 @@
 //! `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`. No local Hebrew model exists to bundle, so
 //! without one configured the job parks in `waiting`, visible to the operator, and resumes
 //! when a key or a server is set at the next start. Long recordings go up in pieces cut at silences.
+//! The same job then transcribes the call's turns kept as audio (see `turns`).
 
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
     };
     if call.transcription.is_some() {
         // Already transcribed (a rerun, or another recording of the same call got there first).
+        if stt_configured(state) {
+            super::turns::transcribe(state, &p.call_sid).await?;
+        }
         enqueue_summary(&state.db, &p.call_sid).await?;
         return Ok(Outcome::Done);
     }
@@ -74,10 +78,25 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
     let wav = audio::wav::read(&bytes)
         .map_err(|e| JobError::permanent(format!("unreadable recording: {e}")))?;
     let pcm = wav.mono_at(audio::SAMPLE_RATE);
-    let pieces = split::at_silences(&pcm, audio::SAMPLE_RATE, MAX_PIECE);
-    // Nobody heard anywhere: let the service judge the whole thing rather than drop it.
-    let any_speech = pieces.iter().any(|p| p.speech);
     let stt = OpenAiStt::new(stt_config(state));
+    let text = transcribe_pcm(&stt, &pcm).await?;
+    let chars = text.chars().count();
+    post_call::set_transcription(&state.db, &p.call_sid, &text).await?;
+    tracing::info!(
+        call_sid = %p.call_sid,
+        chars,
+        "OFFLINE_STT Transcript obtained chars={chars}"
+    );
+    super::turns::transcribe(state, &p.call_sid).await?;
+    enqueue_summary(&state.db, &p.call_sid).await?;
+    Ok(Outcome::Done)
+}
+
+/// 8 kHz audio to Hebrew text, in pieces cut at silences (only the pieces with speech,
+/// unless nobody is heard anywhere: then the service judges the whole thing).
+pub(super) async fn transcribe_pcm(stt: &OpenAiStt, pcm: &[i16]) -> Result<String, JobError> {
+    let pieces = split::at_silences(pcm, audio::SAMPLE_RATE, MAX_PIECE);
+    let any_speech = pieces.iter().any(|p| p.speech);
     let mut parts = Vec::new();
     for piece in pieces.iter().filter(|p| p.speech || !any_speech) {
         let t = stt
@@ -88,17 +107,7 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
             parts.push(t.text.trim().to_string());
         }
     }
-    let text = parts.join(" ");
-    let chars = text.chars().count();
-    post_call::set_transcription(&state.db, &p.call_sid, &text).await?;
-    tracing::info!(
-        call_sid = %p.call_sid,
-        pieces = pieces.len(),
-        chars,
-        "OFFLINE_STT Transcript obtained chars={chars}"
-    );
-    enqueue_summary(&state.db, &p.call_sid).await?;
-    Ok(Outcome::Done)
+    Ok(parts.join(" "))
 }
 
 /// The OpenAI-compatible speech-to-text this service is configured with.

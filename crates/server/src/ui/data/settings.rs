@@ -10,12 +10,14 @@ pub struct BusinessSettings {
     pub business_hours: Option<String>,
     pub transfer_number: Option<String>,
     pub auto_reply: i64,
+    /// JSON array of the intake questions; `None`: the agent's defaults.
+    pub intake_questions: Option<String>,
 }
 
 pub async fn get(db: &Db, business_id: i64) -> Result<Option<BusinessSettings>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT name, greeting, agent_prompt, business_hours, transfer_number, auto_reply \
-         FROM businesses WHERE id = $1",
+        "SELECT name, greeting, agent_prompt, business_hours, transfer_number, auto_reply, \
+         intake_questions FROM businesses WHERE id = $1",
     )
     .bind(business_id)
     .fetch_optional(&db.pool)
@@ -25,7 +27,8 @@ pub async fn get(db: &Db, business_id: i64) -> Result<Option<BusinessSettings>, 
 pub async fn save(db: &Db, business_id: i64, s: &BusinessSettings) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE businesses SET greeting = $2, agent_prompt = $3, business_hours = $4, \
-         transfer_number = $5, auto_reply = $6, updated_at = $7 WHERE id = $1",
+         transfer_number = $5, auto_reply = $6, updated_at = $7, intake_questions = $8 \
+         WHERE id = $1",
     )
     .bind(business_id)
     .bind(&s.greeting)
@@ -34,6 +37,7 @@ pub async fn save(db: &Db, business_id: i64, s: &BusinessSettings) -> Result<(),
     .bind(&s.transfer_number)
     .bind(s.auto_reply)
     .bind(now_ms())
+    .bind(&s.intake_questions)
     .execute(&db.pool)
     .await?;
     Ok(())

@@ -1,0 +1,155 @@
+//! What the agent decided during a call, carried out (V7): the caller's details and a
+//! requested call-back are stored on the call (the CRM shows them on the call and the
+//! customer), and a transfer hands the live call to the business's transfer number with a
+//! REST Calls update to `<Dial>` once the caller heard the agent's last words.
+//!
+//! The number dialled is only ever the business's own: the agent's choice is logged, not
+//! dialled (a caller cannot talk the agent into calling anywhere). A business with no
+//! transfer number (or a service with no Twilio credentials) transfers nothing: the request
+//! is stored as a request to be called back. A transfer that cannot be made, or that nobody
+//! answers, sends the caller to the recording fallback rather than into silence.
+
+use voice::provider::AgentAction;
+
+use crate::app::AppState;
+use crate::store::{businesses, calls, now_ms};
+
+/// Stored as the call-back time when the caller asked for a person and none could be had.
+pub const CALLBACK_ASAP: &str = "בהקדם האפשרי";
+/// Stored as the reason when the caller asked for a person (unless a reason is known).
+pub const ASKED_FOR_A_PERSON: &str = "ביקש/ה לדבר עם נציג/ה";
+
+/// Where this call can be transferred: the business's number, if it has one and the service
+/// can redirect calls.
+pub fn transfer_target(
+    state: &AppState,
+    business: Option<&businesses::Business>,
+) -> Option<String> {
+    state.twilio.as_ref()?;
+    business
+        .and_then(|b| b.transfer_number.clone())
+        .filter(|n| !n.trim().is_empty())
+}
+
+/// Carries out an agent's decision (the `AGENT_ACTION` log line stays for every action).
+pub async fn act(state: &AppState, call_sid: &str, action: &AgentAction) {
+    tracing::info!(call_sid, action = ?action_kind(action), "AGENT_ACTION");
+    let result = match action {
+        AgentAction::SaveDetails {
+            name,
+            reason,
+            callback_time,
+            urgency,
+        } => {
+            sqlx::query(
+                "UPDATE call_logs SET caller_name = COALESCE($2, caller_name), \
+                 caller_reason = COALESCE($3, caller_reason), \
+                 callback_time = COALESCE($4, callback_time), urgency = COALESCE($5, urgency), \
+                 updated_at = $6 WHERE call_sid = $1",
+            )
+            .bind(call_sid)
+            .bind(name)
+            .bind(reason)
+            .bind(callback_time)
+            .bind(urgency)
+            .bind(now_ms())
+            .execute(&state.db.pool)
+            .await
+        }
+        AgentAction::CallBack { when } => {
+            let when: String = when.trim().chars().take(200).collect();
+            let when = if when.is_empty() {
+                CALLBACK_ASAP.to_string()
+            } else {
+                when
+            };
+            sqlx::query(
+                "UPDATE call_logs SET callback_time = $2, updated_at = $3 WHERE call_sid = $1",
+            )
+            .bind(call_sid)
+            .bind(when)
+            .bind(now_ms())
+            .execute(&state.db.pool)
+            .await
+        }
+        AgentAction::Transfer { .. } => {
+            let business = business_of(state, call_sid).await;
+            if transfer_target(state, business.as_ref()).is_some() {
+                // The session hands the call over once the caller heard the last words.
+                return;
+            }
+            tracing::info!(call_sid, "no transfer number: kept as a call-back request");
+            return request_callback(state, call_sid).await;
+        }
+        AgentAction::EndCall => return,
+    };
+    if let Err(e) = result {
+        tracing::error!(call_sid, error = %e, "cannot store the agent's action");
+    }
+}
+
+/// The action's name for the log (a transfer's number and the caller's details stay out).
+fn action_kind(action: &AgentAction) -> &'static str {
+    match action {
+        AgentAction::EndCall => "end_call",
+        AgentAction::Transfer { .. } => "transfer",
+        AgentAction::SaveDetails { .. } => "save_details",
+        AgentAction::CallBack { .. } => "call_back",
+    }
+}
+
+async fn business_of(state: &AppState, call_sid: &str) -> Option<businesses::Business> {
+    let row = calls::by_sid(&state.db, call_sid).await.ok().flatten()?;
+    businesses::get(&state.db, row.business_id?)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Stores that the caller wants a person to call back (what is known already is kept).
+pub async fn request_callback(state: &AppState, call_sid: &str) {
+    let result = sqlx::query(
+        "UPDATE call_logs SET callback_time = COALESCE(callback_time, $2), \
+         caller_reason = COALESCE(caller_reason, $3), updated_at = $4 WHERE call_sid = $1",
+    )
+    .bind(call_sid)
+    .bind(CALLBACK_ASAP)
+    .bind(ASKED_FOR_A_PERSON)
+    .bind(now_ms())
+    .execute(&state.db.pool)
+    .await;
+    if let Err(e) = result {
+        tracing::error!(call_sid, error = %e, "cannot store a call-back request");
+    }
+}
+
+/// Hands the live call to `number` (REST Calls update with `<Dial>`); `base` is the
+/// public base URL for the `<Dial>` action. False when the call could not be transferred.
+pub async fn transfer(state: &AppState, call_sid: &str, base: &str, number: &str) -> bool {
+    let Some(twilio) = &state.twilio else {
+        tracing::error!(
+            call_sid,
+            "CALL_TRANSFER impossible: Twilio is not configured"
+        );
+        return false;
+    };
+    let twiml = crate::calls::twiml::transfer(base, number).to_xml();
+    metrics::counter!("mokdan_call_transfers_total").increment(1);
+    match twilio.update_call_twiml(call_sid, &twiml).await {
+        Ok(telephony::rest::UpdateOutcome::Updated) => {
+            tracing::info!(call_sid, "CALL_TRANSFER");
+            true
+        }
+        Ok(telephony::rest::UpdateOutcome::AlreadyEnded) => {
+            tracing::info!(call_sid, "CALL_TRANSFER not needed: the caller hung up");
+            request_callback(state, call_sid).await;
+            true
+        }
+        Err(e) => {
+            crate::telemetry::count_error("transfer");
+            tracing::error!(call_sid, error = %e, "CALL_TRANSFER failed");
+            request_callback(state, call_sid).await;
+            false
+        }
+    }
+}
