@@ -243,10 +243,17 @@ async fn create(
         owner_user_id: body.owner_user_id,
     };
     validate(&state, t.business_id, &fields).await?;
-    let c = customers::create(&state.db, t.business_id, &fields, "api")
-        .await
-        .map_err(phone_conflict)?;
-    record(&state, &t, c.id, "create", fields_json(&fields)).await?;
+    let c = customers::create_audited(
+        &state.db,
+        t.business_id,
+        &fields,
+        "api",
+        super::actor(&t.caller),
+        &fields_json(&fields),
+    )
+    .await
+    .map_err(phone_conflict)?;
+    state.crm_counts.bump(t.business_id);
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
