@@ -40,7 +40,7 @@ async fn the_scripted_agent_asks_the_business_questions(backend: Backend) {
         ..Default::default()
     };
     assert!(
-        businesses::update(&app.state.db, id, &settings)
+        businesses::update(&app.state.db, id, &settings, None)
             .await
             .unwrap()
     );

@@ -61,7 +61,7 @@ async fn world(backend: Backend, ai: &Ai, transfer_number: Option<&str>) -> Worl
             ..Default::default()
         };
         assert!(
-            businesses::update(&app.state.db, business_id, &settings)
+            businesses::update(&app.state.db, business_id, &settings, None)
                 .await
                 .unwrap()
         );
