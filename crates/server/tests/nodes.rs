@@ -55,10 +55,16 @@ async fn the_watchdog_fires_once_across_nodes_and_never_for_a_split_call() {
         .await
         .unwrap();
 
-    // Healthy calls until one has its webhook on one node and its socket on the other
-    // (nginx alternates, so the first almost always is).
+    // Healthy calls until one has its webhook on one node and its socket on the other.
+    // nginx alternates between the nodes, so whether a call splits depends on how many
+    // requests went through before and within it: each try after the first sends one
+    // request more through nginx, so the tries cannot all land the same way.
     let mut split = 0;
-    for _ in 0..4 {
+    let http = reqwest::Client::new();
+    for attempt in 0..6 {
+        if attempt > 0 {
+            let _ = http.get(format!("{}/healthz", c.nginx.base())).send().await;
+        }
         let report = c.sim.call(c.spec(healthy_caller())).await.unwrap();
         assert_clean(&report);
         let sid = report.call_sid.clone();

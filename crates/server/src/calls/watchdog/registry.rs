@@ -72,6 +72,13 @@ impl CallWatch {
         self.started.load(Ordering::Acquire)
     }
 
+    /// Whether this node is receiving the call's stream and its last frame is recent: then
+    /// a shared row that says otherwise is only behind (its frame times not yet written,
+    /// as just after a database outage) and must not cut a live caller off.
+    pub(super) fn alive_here(&self, t: Timeouts) -> bool {
+        self.is_started() && self.due(Instant::now(), t).is_none()
+    }
+
     /// Marks the fallback as fired; true for the one caller that fired it first.
     pub(super) fn take_fire(&self) -> bool {
         !self.fired.swap(true, Ordering::AcqRel)

@@ -22,6 +22,8 @@ use crate::store::{Db, watch};
 const LOCAL_GRACE: Duration = Duration::from_secs(60);
 /// Frame times are flushed every this many ticks (once a second at 250 ms ticks).
 const FLUSH_EVERY_TICKS: u64 = 4;
+/// A `flushed_ms` no frame time equals: the next flush writes the call's time.
+const UNFLUSHED: u64 = u64::MAX;
 
 pub struct SharedRegistry {
     db: Db,
@@ -62,6 +64,14 @@ impl SharedRegistry {
             return;
         }
         let result = watch::frames(&self.db, &times).await;
+        if result.is_err() {
+            // Not written: these times go again at the next flush.
+            for (sid, _) in &times {
+                if let Some(w) = self.calls.get(sid) {
+                    w.flushed_ms.store(UNFLUSHED, Ordering::Relaxed);
+                }
+            }
+        }
         let mut outage = self.flush_outage.lock().expect("flush outage");
         match result {
             Ok(()) => outage.succeeded(),
@@ -146,6 +156,11 @@ impl StreamRegistry for SharedRegistry {
                 FallbackReason::MediaTimeout
             };
             if let Some(w) = self.calls.get(&call_sid) {
+                if w.alive_here(timeouts) {
+                    // The row is behind this node's own view: write the time, do not fire.
+                    w.flushed_ms.store(UNFLUSHED, Ordering::Relaxed);
+                    continue;
+                }
                 w.take_fire();
             }
             if matches!(watch::claim(&self.db, &call_sid).await, Ok(true)) {
