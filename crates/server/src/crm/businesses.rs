@@ -294,8 +294,10 @@ async fn update(
 ) -> ApiResult<Json<BusinessOut>> {
     visible(&caller, id)?;
     caller.require_owner()?;
-    // The numbers route calls and messages to a business: only operators assign them.
-    if (body.numbers.is_some() || body.whatsapp_number.is_some()) && caller.role != Role::Operator {
+    // The numbers route calls and messages to a business: only operators assign them. (An
+    // owner's client may send the WhatsApp number back unchanged; see below.)
+    let operator = caller.role == Role::Operator;
+    if body.numbers.is_some() && !operator {
         return Err(AppError::Forbidden);
     }
     let before = view(&state, id).await?;
@@ -318,6 +320,9 @@ async fn update(
         },
         body,
     )?;
+    if new_whatsapp && !operator && settings.whatsapp_number != before.whatsapp_number {
+        return Err(AppError::Forbidden);
+    }
     let whatsapp = settings.whatsapp_number.as_deref().filter(|_| new_whatsapp);
     check_claims(&state, Some(id), numbers.as_deref(), whatsapp).await?;
     if !businesses::update(&state.db, id, &settings, numbers.as_deref())
