@@ -365,3 +365,134 @@ async fn a_send_survives_a_restart_and_goes_out_once(backend: Backend) {
     later.shutdown().await.unwrap();
 }
 dual_test!(a_send_survives_a_restart_and_goes_out_once);
+
+/// An owner's API send, with an Idempotency-Key, goes through the `sim` crate's Messages
+/// API: the message gets Twilio's SID, the sim's signed callbacks (queued, sent, delivered,
+/// read) move the stored status forward to `read`, and retries of the request, while it is
+/// in flight and after it was read, are the same message: one Messages create at Twilio.
+async fn an_api_send_goes_through_the_sim_and_its_callbacks_reach_read(backend: Backend) {
+    let sim = sim::Sim::start(sim::SimConfig::new(ACCOUNT_SID, AUTH_TOKEN))
+        .await
+        .unwrap();
+    let api = sim.api_base();
+    let app = app_with(
+        backend,
+        &[("TWILIO_API_BASE", &api), ("WHATSAPP_PROVIDER", "twilio")],
+    )
+    .await;
+    let business_id = business(&app, BUSINESS_NUMBER, BUSINESS_NAME, false).await;
+    let owner = "owner@example.com";
+    user(
+        &app,
+        owner,
+        mokdan::store::users::Role::Owner,
+        Some(business_id),
+    )
+    .await;
+    let customer = customer_wrote_ago(&app, business_id, CUSTOMER, Some(60_000)).await;
+    let text = "התור שלך אושר למחר ב-10:00 ✅ נתראה! 💇‍♀️";
+    let req = json!({"customer_id": customer, "body": text});
+    let path = "/api/whatsapp/send";
+
+    // Without a token: refused, and Twilio never hears of it.
+    let r = app
+        .http
+        .post(app.url(path))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let (code, first) = send_as(&app, owner, path, req.clone(), Some("sim-key-1")).await;
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(first["status"], "queued", "{first}");
+    assert_eq!(first["body"], text);
+    let id = first["id"].as_i64().unwrap();
+    // The client retries while the send is queued or in flight.
+    let retries = futures::future::join_all(
+        (0..4).map(|_| send_as(&app, owner, path, req.clone(), Some("sim-key-1"))),
+    )
+    .await;
+    for (code, again) in retries {
+        assert_eq!((code, &again["id"]), (200, &first["id"]), "{again}");
+    }
+
+    let read = eventually(
+        "the sim's callbacks to move the message to read",
+        || async {
+            store::get(&app.state.db, business_id, id)
+                .await
+                .unwrap()
+                .filter(|m| m.status == "read")
+        },
+    )
+    .await;
+    let sid = read.provider_message_id.clone().unwrap();
+    assert!(sid.starts_with("SM") && sid.len() == 34, "{sid}");
+    assert_eq!(read.body.as_deref(), Some(text));
+    assert_eq!((read.error_code, read.error_message), (None, None));
+
+    // Twilio's side: one message, with our SID, body and numbers, and every callback
+    // (in Twilio's order) answered 200 by the status webhook.
+    let messages = eventually("the sim's four callbacks", || async {
+        let m = sim.messages();
+        (m.len() == 1 && m[0].callbacks.len() == 4).then_some(m)
+    })
+    .await;
+    let m = &messages[0];
+    assert_eq!(m.sid, sid);
+    assert_eq!(m.body, text);
+    assert_eq!(m.to, format!("whatsapp:{CUSTOMER}"));
+    assert_eq!(m.from, format!("whatsapp:{BUSINESS_NUMBER}"));
+    assert_eq!(
+        m.status_callback.as_deref(),
+        Some(app.url("/webhook/whatsapp/status").as_str())
+    );
+    let callbacks: Vec<(&str, u16)> = m.callbacks.iter().map(|(s, c)| (s.as_str(), *c)).collect();
+    assert_eq!(
+        callbacks,
+        [
+            ("queued", 200),
+            ("sent", 200),
+            ("delivered", 200),
+            ("read", 200)
+        ]
+    );
+
+    // A late retry: the same message, with its SID and status; still nothing new sent.
+    let (code, late) = send_as(&app, owner, path, req.clone(), Some("sim-key-1")).await;
+    assert_eq!((code, &late["id"]), (200, &first["id"]), "{late}");
+    assert_eq!(late["provider_message_id"].as_str(), Some(sid.as_str()));
+    assert_eq!(late["status"], "read", "{late}");
+    // A replayed `delivered` callback never moves it back.
+    status(&app, &sid, "delivered", None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let creates: Vec<_> = sim
+        .rest_log()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/Messages.json"))
+        .collect();
+    assert_eq!(creates.len(), 1, "one Messages create: {creates:?}");
+    assert!(creates[0].basic_auth_ok);
+    assert_eq!(creates[0].param("Body"), Some(text));
+    assert_eq!(sim.messages().len(), 1);
+    assert_eq!(
+        store::get(&app.state.db, business_id, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "read"
+    );
+    assert_eq!(
+        store::count(&app.state.db, business_id, "out")
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(sim.errors().is_empty(), "{:?}", sim.errors());
+    app.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+dual_test!(an_api_send_goes_through_the_sim_and_its_callbacks_reach_read);
