@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::common::TestApp;
 
+pub mod meta;
 pub mod twilio;
 
 pub const BUSINESS_NUMBER: &str = "+97231234567";
