@@ -13,6 +13,9 @@ use tokio::net::TcpListener;
 
 use crate::common::TestApp;
 
+pub mod meta;
+pub mod twilio;
+
 pub const BUSINESS_NUMBER: &str = "+97231234567";
 pub const CUSTOMER: &str = "+972501234567";
 pub const BUSINESS_NAME: &str = "מספרת רחל";
