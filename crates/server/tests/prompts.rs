@@ -202,3 +202,44 @@ async fn a_failing_voice_falls_back_then_recovers(backend: Backend) {
     assert_eq!(std::fs::read(&file).unwrap(), wav);
 }
 dual_test!(a_failing_voice_falls_back_then_recovers);
+
+async fn a_new_voice_makes_new_prompts(backend: Backend) {
+    let ai = Ai::start().await;
+    let openai = app(backend, &ai).await;
+    let espeak = TestApp::spawn_with(
+        backend,
+        &[("TWILIO_AUTH_TOKEN", AUTH_TOKEN), ("MOKDAN_TTS", "espeak")],
+    )
+    .await;
+    let a = crm::add_business(&openai, "מרפאת כהן", NUMBER_A).await;
+    let b = crm::add_business(&espeak, "מרפאת כהן", NUMBER_A).await;
+    assert_eq!(a, b, "the same business in both");
+    let (url_openai, url_espeak) = (
+        fallback_url(&openai, NUMBER_A).await,
+        fallback_url(&espeak, NUMBER_A).await,
+    );
+    let name = |u: &str| u.rsplit('/').next().unwrap().to_string();
+    assert_ne!(
+        name(&url_openai),
+        name(&url_espeak),
+        "the voice is in the name"
+    );
+    let (source, _, _, wav) = fetch(&espeak, &url_espeak).await;
+    if voice::tts::espeak::available() {
+        assert_eq!(source, "provider", "espeak-ng is the configured voice here");
+        let rate = crossings_per_second(&wav);
+        assert!(!(840.0..=920.0).contains(&rate), "not the stand-in's tone");
+    } else {
+        assert_eq!(source, "bundled");
+    }
+    assert_eq!(
+        ai.spoken
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| *t == text::FALLBACK)
+            .count(),
+        1
+    );
+}
+dual_test!(a_new_voice_makes_new_prompts);

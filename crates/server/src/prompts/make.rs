@@ -12,8 +12,9 @@ use voice::TextToSpeech;
 
 use super::text;
 
-/// The longest a provider may take over one prompt before the next source is tried.
-const PROVIDER_LIMIT: Duration = Duration::from_secs(20);
+/// The longest a provider may take over one prompt before the next source is tried: short
+/// enough that espeak-ng still answers inside Twilio's fetch of the `<Play>` URL.
+const PROVIDER_LIMIT: Duration = Duration::from_secs(8);
 
 /// Where a prompt's audio came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
