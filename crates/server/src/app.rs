@@ -85,8 +85,12 @@ impl App {
         let data_dir = settings.data_dir.clone();
         let whatsapp = crate::whatsapp::Whatsapp::new(&settings);
         let voice = crate::calls::conversation::providers(&settings)?;
-        let prompts =
-            crate::prompts::Prompts::new(settings.data_dir.clone(), db.clone(), providers.espeak);
+        let prompts = crate::prompts::Prompts::new(
+            settings.data_dir.clone(),
+            db.clone(),
+            voice.tts.clone(),
+            providers.espeak,
+        );
         let registry = if settings.is_postgres() {
             crate::calls::watchdog::RegistryMode::Shared
         } else {

@@ -63,7 +63,7 @@ impl World {
     }
 
     /// Asserts the call was redirected exactly once, with the account's Basic auth, to the
-    /// inline fallback TwiML: the spoken prompt (served by us), `<Record>` posting to
+    /// inline fallback TwiML: the business's spoken prompt (served by us), `<Record>` posting to
     /// `/webhook/handle_recording`, then `<Hangup/>`.
     async fn assert_one_fallback_redirect(&self, report: &sim::CallReport) {
         let redirects = self.redirects(&report.call_sid);
@@ -87,6 +87,13 @@ impl World {
             "{}",
             prompt.url
         );
+        // The business's own fallback prompt (V2), not the one for no business.
+        let ours = self
+            .app
+            .state
+            .prompts
+            .name_for(Some(self.business_id), mokdan::prompts::text::FALLBACK);
+        assert!(prompt.url.ends_with(&ours), "{} is not {ours}", prompt.url);
         let audio = self.app.http.get(&prompt.url).send().await.unwrap();
         assert_eq!(audio.status(), 200, "the prompt is served: {}", prompt.url);
         let record = twiml.verbs.iter().find_map(|v| match v {

@@ -188,7 +188,11 @@ async fn a_full_disk_fails_cleanly_and_recovers() {
         node.log()
     );
     // The recording fallback's prompt is still served (from the bundled audio).
-    let prompt = mokdan::prompts::Prompts::name_for(mokdan::prompts::text::FALLBACK);
+    let prompt = mokdan::prompts::name_of(
+        &voice::TextToSpeech::voice_id(&voice::tts::espeak::EspeakTts::default()),
+        None,
+        mokdan::prompts::text::FALLBACK,
+    );
     let r = http
         .get(format!("{}/static/tts/{prompt}", node.base()))
         .send()

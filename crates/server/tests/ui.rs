@@ -677,7 +677,11 @@ async fn settings_are_saved_and_spoken(backend: Backend) {
     assert_eq!(b.auto_reply, 0, "unchecked box turns auto-reply off");
     let (_, _, body) = get(&owner, &w.app, "/app/biz/settings?saved=1").await;
     assert!(body.contains("ההגדרות נשמרו") && body.contains("050-123-4567"));
-    let expected = mokdan::prompts::Prompts::name_for("שלום, הגעתם למרפאת כהן");
+    let expected = w
+        .app
+        .state
+        .prompts
+        .name_for(Some(w.biz_a), "שלום, הגעתם למרפאת כהן");
     assert!(
         body.contains(&format!("/static/tts/{expected}")),
         "the greeting's audio"
@@ -697,7 +701,10 @@ async fn settings_are_saved_and_spoken(backend: Backend) {
         .to_string();
     assert_eq!(
         to,
-        format!("/static/tts/{}", mokdan::prompts::Prompts::name_for("שלום"))
+        format!(
+            "/static/tts/{}",
+            w.app.state.prompts.name_for(Some(w.biz_a), "שלום")
+        )
     );
     let res = owner
         .post(w.app.url("/app/biz/settings"))

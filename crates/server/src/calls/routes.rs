@@ -80,6 +80,19 @@ async fn keep(state: &AppState, ops: &[Pending]) {
     }
 }
 
+/// The business a call belongs to, for its prompts; `None` when unknown or the database
+/// does not answer quickly (the caller then hears the prompt for no business).
+async fn business_of(state: &AppState, sid: Option<&str>) -> Option<i64> {
+    let sid = sid?;
+    match quick(calls::by_sid(&state.db, sid)).await {
+        Ok(row) => row.and_then(|r| r.business_id),
+        Err(e) => {
+            tracing::warn!(call_sid = sid, error = %e, "cannot tell the call's business");
+            None
+        }
+    }
+}
+
 fn db_error(route: &'static str, call_sid: &str, e: &sqlx::Error) {
     crate::telemetry::count_error("webhook_db");
     tracing::error!(route, call_sid, error = %e, "WEBHOOK_DB_ERROR: answering anyway");
@@ -273,7 +286,7 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
             return Twiml::new(
                 ROUTE,
                 Some(sid),
-                &twiml::fallback(&state.prompts, &req.base),
+                &twiml::fallback(&state.prompts, &req.base, None),
             );
         }
     };
@@ -298,6 +311,7 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
     let Some(reason) = reason else {
         return Twiml::new(ROUTE, Some(sid), &twiml::hangup());
     };
+    let business = row.as_ref().and_then(|r| r.business_id);
     let marked = quick(async {
         if row.is_none() {
             calls::insert(&state.db, &new).await?;
@@ -316,7 +330,7 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
             Twiml::new(
                 ROUTE,
                 Some(sid),
-                &twiml::fallback(&state.prompts, &req.base),
+                &twiml::fallback(&state.prompts, &req.base, business),
             )
         }
         // The fallback already ran once for this call: never loop.
@@ -332,7 +346,7 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
             Twiml::new(
                 ROUTE,
                 Some(sid),
-                &twiml::fallback(&state.prompts, &req.base),
+                &twiml::fallback(&state.prompts, &req.base, business),
             )
         }
     }
@@ -389,10 +403,11 @@ async fn handle_recording(State(state): State<AppState>, req: TwilioRequest) -> 
     const ROUTE: &str = "/webhook/handle_recording";
     let sid = call_sid(&req).map(str::to_string);
     if store_recording(&state, &req, ROUTE).await {
+        let business = business_of(&state, sid.as_deref()).await;
         Twiml::new(
             ROUTE,
             sid.as_deref(),
-            &twiml::goodbye(&state.prompts, &req.base),
+            &twiml::goodbye(&state.prompts, &req.base, business),
         )
     } else {
         Twiml::new(ROUTE, sid.as_deref(), &twiml::hangup())
@@ -423,19 +438,20 @@ async fn transfer_ended(State(state): State<AppState>, req: TwilioRequest) -> Tw
         "CALL_TRANSFER unanswered: recording fallback"
     );
     crate::calls::actions::request_callback(&state, sid).await;
+    let business = business_of(&state, Some(sid)).await;
     match calls::mark_fallback(&state.db, sid, "transfer_unanswered").await {
         Ok(false) => Twiml::new(ROUTE, Some(sid), &twiml::hangup()),
         Ok(true) => Twiml::new(
             ROUTE,
             Some(sid),
-            &twiml::fallback(&state.prompts, &req.base),
+            &twiml::fallback(&state.prompts, &req.base, business),
         ),
         Err(e) => {
             db_error(ROUTE, sid, &e);
             Twiml::new(
                 ROUTE,
                 Some(sid),
-                &twiml::fallback(&state.prompts, &req.base),
+                &twiml::fallback(&state.prompts, &req.base, business),
             )
         }
     }

@@ -22,30 +22,31 @@ pub fn connect_stream(base: &str, call_sid: &str, token: &str) -> Response {
     Response::new().connect(Connect::new(stream).action(format!("{base}/webhook/stream_ended")))
 }
 
-/// The recording fallback: a prompt, `<Record>` into `handle_recording`, then hang up (V8).
-pub fn fallback(prompts: &Arc<Prompts>, base: &str) -> Response {
+/// The recording fallback: `business`'s prompt (`None` when not known), `<Record>` into `handle_recording`, then hang up (V8).
+pub fn fallback(prompts: &Arc<Prompts>, base: &str, business: Option<i64>) -> Response {
     let mut record = Record::new(format!("{base}/webhook/handle_recording"));
     record.max_length = Some(FALLBACK_MAX_LENGTH);
     record.timeout = Some(5);
     record.play_beep = Some(true);
     record.recording_status_callback = Some(format!("{base}/webhook/recording_status"));
     Response::new()
-        .play(prompts.url(base, text::FALLBACK))
+        .play(prompts.url(base, business, text::FALLBACK))
         .record(record)
         .hangup()
 }
 
-/// A short spoken apology, then hang up (unknown number, unusable request).
+/// A short spoken apology, then hang up (unknown number, unusable request): no business
+/// owns the call, so the prompt is nobody's.
 pub fn apology_and_hangup(prompts: &Arc<Prompts>, base: &str) -> Response {
     Response::new()
-        .play(prompts.url(base, text::UNKNOWN_NUMBER))
+        .play(prompts.url(base, None, text::UNKNOWN_NUMBER))
         .hangup()
 }
 
-/// Thanks the caller for the message and ends the call.
-pub fn goodbye(prompts: &Arc<Prompts>, base: &str) -> Response {
+/// Thanks the caller for the message (`business`'s prompt) and ends the call.
+pub fn goodbye(prompts: &Arc<Prompts>, base: &str, business: Option<i64>) -> Response {
     Response::new()
-        .play(prompts.url(base, text::GOODBYE))
+        .play(prompts.url(base, business, text::GOODBYE))
         .hangup()
 }
 

@@ -1,12 +1,16 @@
-//! Spoken prompts: Hebrew audio made by our own text-to-speech, served at `/static/tts/…` (V2).
+//! Spoken prompts: Hebrew audio made by the configured text-to-speech, served at
+//! `/static/tts/…` (V2).
 //!
 //! Twilio's `<Say>` cannot speak Hebrew (error 13512), so every fixed prompt (greeting,
-//! fallback, apology, goodbye) is audio we generate. A prompt is named by a hash of its
-//! voice and text, so its URL is stable, its ETag is its name, and any node can regenerate
-//! it from the text kept in `tts_prompts`. Files are cached under the data dir and made
-//! ahead of Twilio's fetch. If no speech engine is available, the standard prompts fall
-//! back to small recordings bundled in the binary, so the caller always hears something.
+//! fallback, apology, goodbye) is audio we generate, with the same voice the live calls use.
+//! A prompt is named by a hash of the voice, the business and the text, so its URL is
+//! stable, says nothing of the text, changes with the configured voice, and its ETag is its
+//! name; any node can regenerate it from the text kept in `tts_prompts`. Files are cached
+//! under the data dir and made ahead of Twilio's fetch. When the configured voice fails,
+//! espeak-ng and then small recordings bundled in the binary stand in (see [`make`]), so
+//! the caller always hears something.
 
+pub mod make;
 pub mod routes;
 
 use std::collections::{HashMap, HashSet};
@@ -17,6 +21,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::store::{Db, now_ms};
+pub use make::{Maker, Source, bundled};
 
 /// The standard prompts, in Hebrew.
 pub mod text {
@@ -38,24 +43,19 @@ const STANDARD: [&str; 4] = [
 /// Lookups of a name handed out by another node, 100 ms apart, before answering 404.
 const TEXT_LOOKUPS: u32 = 10;
 
-/// The voice id that goes into every name, so a change of engine changes the URLs.
-const VOICE: &str = "espeak-ng:he:150";
-
-/// Bundled audio for the standard prompts: the last resort.
-fn bundled(text: &str) -> Option<&'static [u8]> {
-    Some(match text {
-        text::FALLBACK => include_bytes!("../../assets/prompts/fallback.wav"),
-        text::UNKNOWN_NUMBER => include_bytes!("../../assets/prompts/unknown_number.wav"),
-        text::GOODBYE => include_bytes!("../../assets/prompts/goodbye.wav"),
-        text::APOLOGY => include_bytes!("../../assets/prompts/apology.wav"),
-        _ => return None,
-    })
+/// A prompt's audio, and where it came from.
+#[derive(Debug, Clone)]
+pub struct Audio {
+    pub bytes: Bytes,
+    pub source: Source,
 }
 
 pub struct Prompts {
     dir: PathBuf,
     db: Db,
-    engine: bool,
+    maker: Maker,
+    /// The configured voice, part of every name.
+    voice: String,
     /// name → text, for prompts this process has named.
     texts: Mutex<HashMap<String, String>>,
     /// Names whose row is known to exist in `tts_prompts`.
@@ -65,26 +65,34 @@ pub struct Prompts {
 }
 
 impl Prompts {
-    pub fn new(data_dir: PathBuf, db: Db, engine: bool) -> Arc<Self> {
+    /// Prompts spoken by `tts` (the live calls' voice), with espeak-ng as the stand-in
+    /// when `espeak` says it is installed.
+    pub fn new(
+        data_dir: PathBuf,
+        db: Db,
+        tts: Arc<dyn voice::TextToSpeech>,
+        espeak: bool,
+    ) -> Arc<Self> {
         Arc::new(Prompts {
             dir: data_dir.join("tts"),
             db,
-            engine,
+            voice: tts.voice_id(),
+            maker: Maker { tts, espeak },
             texts: Mutex::default(),
             stored: Mutex::default(),
             locks: Mutex::default(),
         })
     }
 
-    /// The file name of a prompt's audio.
-    pub fn name_for(text: &str) -> String {
-        let digest = Sha256::digest(format!("{VOICE}|{text}").as_bytes());
-        format!("p-{}.wav", &hex::encode(digest)[..20])
+    /// The file name of a prompt's audio: the voice, the business (`None`: a prompt for no
+    /// business, such as the unknown-number apology) and the text, hashed.
+    pub fn name_for(&self, business: Option<i64>, text: &str) -> String {
+        name_of(&self.voice, business, text)
     }
 
-    /// The absolute URL of a prompt; its audio is made in the background if needed.
-    pub fn url(self: &Arc<Self>, base: &str, text: &str) -> String {
-        let name = Self::name_for(text);
+    /// The absolute URL of `business`'s prompt; its audio is made in the background if needed.
+    pub fn url(self: &Arc<Self>, base: &str, business: Option<i64>, text: &str) -> String {
+        let name = self.name_for(business, text);
         let first = self
             .texts
             .lock()
@@ -138,7 +146,7 @@ impl Prompts {
         if let Some(t) = self.texts.lock().expect("prompt map").get(name) {
             return Some(t.clone());
         }
-        if let Some(t) = STANDARD.iter().find(|t| Self::name_for(t) == name) {
+        if let Some(t) = STANDARD.iter().find(|t| self.name_for(None, t) == name) {
             return Some(t.to_string());
         }
         for attempt in 0..TEXT_LOOKUPS {
@@ -160,13 +168,19 @@ impl Prompts {
     }
 
     /// The audio of a prompt (mu-law 8 kHz WAV), generating and caching it on first use.
-    pub async fn audio(&self, name: &str) -> Option<Bytes> {
+    /// Only the configured voice's audio is cached: a stand-in is made again next time, so
+    /// the prompt recovers its voice once the provider is back.
+    pub async fn audio(&self, name: &str) -> Option<Audio> {
         if !valid_name(name) {
             return None;
         }
         let path = self.dir.join(name);
+        let cached = |bytes: Vec<u8>| Audio {
+            bytes: bytes.into(),
+            source: Source::Provider,
+        };
         if let Ok(bytes) = tokio::fs::read(&path).await {
-            return Some(bytes.into());
+            return Some(cached(bytes));
         }
         let text = self.text_of(name).await?;
         let lock = self
@@ -178,24 +192,26 @@ impl Prompts {
             .clone();
         let _guard = lock.lock().await;
         if let Ok(bytes) = tokio::fs::read(&path).await {
-            return Some(bytes.into());
+            return Some(cached(bytes));
         }
-        if self.engine {
-            match voice::tts::espeak::synthesize(&text).await {
-                Ok(wav) => {
-                    let bytes = voice::tts::espeak::to_twilio_wav(&wav);
-                    if let Err(e) = write_atomically(&path, &bytes).await {
-                        tracing::warn!(error = %e, "cannot cache prompt audio");
-                    }
-                    return Some(bytes.into());
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "text-to-speech failed; using a bundled prompt")
-                }
-            }
+        let (bytes, source) = self.maker.make(&text).await?;
+        if source == Source::Provider
+            && let Err(e) = write_atomically(&path, &bytes).await
+        {
+            tracing::warn!(error = %e, "cannot cache prompt audio");
         }
-        bundled(&text).map(Bytes::from_static)
+        Some(Audio {
+            bytes: bytes.into(),
+            source,
+        })
     }
+}
+
+/// The name of `text` said by `voice` (a [`voice::TextToSpeech::voice_id`]) for `business`.
+pub fn name_of(voice: &str, business: Option<i64>, text: &str) -> String {
+    let business = business.map_or_else(|| "-".to_string(), |b| b.to_string());
+    let digest = Sha256::digest(format!("{voice}|{business}|{text}").as_bytes());
+    format!("p-{}.wav", &hex::encode(digest)[..20])
 }
 
 /// Names are ours (`p-<hex>.wav`): nothing else reaches the file system.
@@ -221,9 +237,17 @@ mod tests {
 
     #[test]
     fn names_are_stable_and_safe() {
-        let a = Prompts::name_for(text::FALLBACK);
-        assert_eq!(a, Prompts::name_for(text::FALLBACK));
-        assert_ne!(a, Prompts::name_for(text::GOODBYE));
+        let v = "espeak-ng:he:150";
+        let a = name_of(v, Some(1), text::FALLBACK);
+        assert_eq!(a, name_of(v, Some(1), text::FALLBACK));
+        assert_ne!(a, name_of(v, Some(1), text::GOODBYE));
+        assert_ne!(a, name_of(v, Some(2), text::FALLBACK), "per business");
+        assert_ne!(a, name_of(v, None, text::FALLBACK));
+        assert_ne!(
+            a,
+            name_of("openai:tts-1:alloy", Some(1), text::FALLBACK),
+            "per voice"
+        );
         assert!(valid_name(&a));
         assert!(!valid_name("../../etc/passwd"));
         assert!(!valid_name("p-zzzzzzzzzzzzzzzzzzzz.wav"));

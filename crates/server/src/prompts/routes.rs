@@ -1,12 +1,17 @@
-//! `GET`/`HEAD /static/tts/{name}`: prompt audio as Twilio's `<Play>` fetches it.
+//! `GET`/`HEAD /static/tts/{name}`: prompt audio as Twilio's `<Play>` fetches it, with an
+//! ETag and caching headers (V2).
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
+use crate::prompts::Source;
+
+/// Which voice made the audio: `provider`, `espeak` or `bundled` (for operators and tests).
+const SOURCE: HeaderName = HeaderName::from_static("x-prompt-source");
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/static/tts/{name}", get(serve))
@@ -26,7 +31,8 @@ async fn serve(
         return StatusCode::NOT_MODIFIED.into_response();
     }
     match state.prompts.audio(&name).await {
-        Some(bytes) => (
+        // The configured voice's audio never changes under its name: cache it for good.
+        Some(audio) if audio.source == Source::Provider => (
             [
                 (header::CONTENT_TYPE, "audio/wav".to_string()),
                 (
@@ -34,8 +40,27 @@ async fn serve(
                     "public, max-age=86400, immutable".to_string(),
                 ),
                 (header::ETAG, etag),
+                (SOURCE, audio.source.as_str().to_string()),
             ],
-            bytes,
+            audio.bytes,
+        )
+            .into_response(),
+        // A stand-in voice: playable now, but asked for again so the real one replaces it.
+        Some(audio) => (
+            [
+                (header::CONTENT_TYPE, "audio/wav".to_string()),
+                (header::CACHE_CONTROL, "no-cache".to_string()),
+                (
+                    header::ETAG,
+                    format!(
+                        "W/\"{}-{}\"",
+                        name.trim_end_matches(".wav"),
+                        audio.source.as_str()
+                    ),
+                ),
+                (SOURCE, audio.source.as_str().to_string()),
+            ],
+            audio.bytes,
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "no such prompt").into_response(),

@@ -79,7 +79,7 @@ async fn page_for(
     Ok(SettingsPage {
         l: Layout::new("הגדרות", "settings", Some(b.v.nav.clone())),
         business: s.name.clone(),
-        greeting_audio: state.prompts.url("", &spoken),
+        greeting_audio: state.prompts.url("", Some(b.business_id), &spoken),
         greeting: s.greeting.unwrap_or_default(),
         default_greeting,
         agent_prompt: s.agent_prompt.unwrap_or_default(),
@@ -218,5 +218,5 @@ pub async fn listen(
             _ => return PageError::NotFound(Some(o.0.v.nav.clone())).into_response(),
         },
     };
-    Redirect::to(&state.prompts.url("", &text)).into_response()
+    Redirect::to(&state.prompts.url("", Some(o.0.business_id), &text)).into_response()
 }

@@ -1,8 +1,10 @@
 //! An OpenAI-compatible stand-in that can turn bad mid-call: it answers speech-to-text and
 //! chat (streamed for the live agent, JSON for summaries) until told to fail, then answers
-//! 500 or hangs, so the fault tests can break a provider after a first good turn.
+//! 500 or hangs, so the fault tests can break a provider after a first good turn. Its
+//! `audio/speech` answers a steady tone as raw 24 kHz PCM (or 500 once told to), so a test
+//! can tell its voice from espeak-ng's and the bundled prompts.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +20,10 @@ pub const KEY: &str = "sk-test-stand-in-0123456789";
 pub const HEARD: &str = "שלום, שמי דני כהן ואני רוצה לקבוע תור. אפשר לחזור אליי מחר בעשר.";
 /// What the live agent answers.
 pub const REPLY: &str = "תודה דני. מתי נוח לך שנחזור אליך?";
+
+/// The stand-in voice: a tone of this frequency (Hz), at 24 kHz, this long (samples).
+pub const SPEECH_TONE_HZ: f32 = 440.0;
+pub const SPEECH_SAMPLES: usize = 12_000;
 
 /// How the stand-in answers once its good answers are spent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +46,11 @@ pub struct Ai {
     tool: Arc<Mutex<Option<(String, String)>>>,
     /// The last streamed chat request (the live agent's), as sent.
     pub last_chat: Arc<Mutex<Option<serde_json::Value>>>,
+    /// `audio/speech` requests, and the input text of each, in order.
+    pub speeches: Arc<AtomicUsize>,
+    pub spoken: Arc<Mutex<Vec<String>>>,
+    /// While set, `audio/speech` answers 500.
+    pub speech_fails: Arc<AtomicBool>,
 }
 
 impl Ai {
@@ -55,10 +66,14 @@ impl Ai {
             failure: Default::default(),
             tool: Default::default(),
             last_chat: Default::default(),
+            speeches: Default::default(),
+            spoken: Default::default(),
+            speech_fails: Default::default(),
         };
         let app = Router::new()
             .route("/v1/audio/transcriptions", post(transcription))
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/audio/speech", post(speech))
             .with_state(ai.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         ai
@@ -116,6 +131,30 @@ async fn transcription(State(ai): State<Ai>, _body: Bytes) -> Response {
         return r;
     }
     axum::Json(serde_json::json!({ "text": HEARD })).into_response()
+}
+
+/// The stand-in voice's audio, as OpenAI's `pcm` format: 16-bit little-endian, 24 kHz.
+pub fn speech_pcm() -> Vec<u8> {
+    (0..SPEECH_SAMPLES)
+        .flat_map(|i| {
+            let t = i as f32 / 24_000.0;
+            let v = (t * SPEECH_TONE_HZ * std::f32::consts::TAU).sin() * 12_000.0;
+            (v as i16).to_le_bytes()
+        })
+        .collect()
+}
+
+async fn speech(State(ai): State<Ai>, body: Bytes) -> Response {
+    ai.speeches.fetch_add(1, Ordering::SeqCst);
+    let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    ai.spoken
+        .lock()
+        .unwrap()
+        .push(req["input"].as_str().unwrap_or_default().to_string());
+    if ai.speech_fails.load(Ordering::SeqCst) || req["response_format"] != "pcm" {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "speech failed").into_response();
+    }
+    ([("content-type", "audio/pcm")], speech_pcm()).into_response()
 }
 
 async fn chat(State(ai): State<Ai>, body: Bytes) -> Response {

@@ -117,4 +117,8 @@ impl TextToSpeech for GoogleTts {
     fn name(&self) -> &'static str {
         "google"
     }
+
+    fn voice_id(&self) -> String {
+        format!("google:{}", self.voice)
+    }
 }

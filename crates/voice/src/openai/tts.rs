@@ -54,4 +54,8 @@ impl TextToSpeech for OpenAiTts {
     fn name(&self) -> &'static str {
         "openai"
     }
+
+    fn voice_id(&self) -> String {
+        format!("openai:{}:{}", self.cfg.tts_model, self.cfg.tts_voice)
+    }
 }

@@ -140,6 +140,10 @@ impl TextToSpeech for EspeakTts {
     fn name(&self) -> &'static str {
         "espeak"
     }
+
+    fn voice_id(&self) -> String {
+        format!("{PROGRAM}:{VOICE}:{SPEED_WPM}")
+    }
 }
 
 #[cfg(test)]

@@ -191,7 +191,8 @@ impl Watchdog {
             }
         }
         self.disarm(call_sid);
-        let twiml = crate::calls::twiml::fallback(&self.prompts, base).to_xml();
+        let business = self.business_of(call_sid).await;
+        let twiml = crate::calls::twiml::fallback(&self.prompts, base, business).to_xml();
         tracing::warn!(call_sid, reason = reason.as_str(), "WATCHDOG_REDIRECT");
         metrics::counter!("mokdan_watchdog_redirects_total", "reason" => reason.as_str())
             .increment(1);
@@ -217,6 +218,20 @@ impl Watchdog {
                 tracing::error!(call_sid, error = %e, "WATCHDOG_REDIRECT failed");
                 false
             }
+        }
+    }
+
+    /// The business whose prompt the caller hears; `None` when the database cannot say in
+    /// time (a sick database never delays the redirect long).
+    async fn business_of(&self, call_sid: &str) -> Option<i64> {
+        let lookup = calls::by_sid(&self.db, call_sid);
+        match tokio::time::timeout(std::time::Duration::from_millis(400), lookup).await {
+            Ok(Ok(row)) => row.and_then(|r| r.business_id),
+            Ok(Err(e)) => {
+                tracing::warn!(call_sid, error = %e, "watchdog: cannot tell the call's business");
+                None
+            }
+            Err(_) => None,
         }
     }
 }

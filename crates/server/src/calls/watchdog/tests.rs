@@ -69,7 +69,12 @@ async fn a_registry_outage_is_logged_once_not_every_tick() {
     let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
         .await
         .expect("database");
-    let prompts = Prompts::new(dir.path().to_path_buf(), db.clone(), false);
+    let prompts = Prompts::new(
+        dir.path().to_path_buf(),
+        db.clone(),
+        Arc::new(voice::tts::espeak::EspeakTts::default()),
+        false,
+    );
     let timeouts = Timeouts {
         start: Duration::from_secs(8),
         media: Duration::from_secs(6),
