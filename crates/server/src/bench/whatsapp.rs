@@ -111,8 +111,7 @@ pub async fn run(args: WhatsappBench) -> anyhow::Result<()> {
     };
     let elapsed = started.elapsed();
     lat.sort();
-    let stored =
-        crate::store::whatsapp::count(&state.db, business_id, "in").await? - WARMUP as i64;
+    let stored = crate::store::whatsapp::count(&state.db, business_id, "in").await? - WARMUP as i64;
     let (customers,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM customers WHERE business_id = $1")
             .bind(business_id)

@@ -48,6 +48,8 @@ struct Turn {
     llm_ms: Option<u32>,
     tts_ms: Option<u32>,
     frame_ms: Option<u32>,
+    /// When the barge-in was decided, if it was.
+    barge_in_ms: Option<u32>,
     barged_in: bool,
     done: bool,
     end_call: bool,
@@ -71,6 +73,7 @@ impl Turn {
             llm_ms: None,
             tts_ms: None,
             frame_ms: None,
+            barge_in_ms: None,
             barged_in: false,
             done: false,
             end_call: false,
@@ -261,12 +264,14 @@ impl Session {
         let unplayed = turn.last_utt.is_some_and(|u| u > self.played_upto);
         if turn.last_audio.is_some() && (!turn.done || unplayed) {
             // Barge-in: stop playback now, cancel whatever is still being made.
+            let decided_ms = turn.ms();
             self.cancel_task();
             self.emit(SessionOutput::Clear).await;
             self.cleared_upto = self.utterances.load(Ordering::Relaxed);
             self.playback_until = Instant::now();
             if let Some(t) = &mut self.turn {
                 t.barged_in = true;
+                t.barge_in_ms = Some(decided_ms);
             }
             self.finalize(false).await;
         } else if turn.last_audio.is_none() && matches!(turn.kind, Kind::Reply { .. }) {
@@ -423,6 +428,7 @@ impl Session {
             llm_first_token_ms: turn.llm_ms,
             tts_first_audio_ms: turn.tts_ms,
             first_frame_out_ms: turn.frame_ms,
+            barge_in_ms: turn.barge_in_ms,
             caller_audio: (is_reply && self.providers.stt.is_none())
                 .then(|| turn.caller_audio.as_ref().clone()),
         };
