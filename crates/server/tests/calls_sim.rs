@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::twilio::{ACCOUNT_SID, AUTH_TOKEN};
 use common::{Backend, TestApp};
 use mokdan::store::calls;
-use sim::{CallSpec, CallerScript, Sim, SimConfig};
+use sim::{CallSpec, CallerScript, Sim, SimConfig, TimelineKind};
 use telephony::twiml::Verb;
 
 const NUMBER: &str = "+97231234567";
@@ -256,6 +256,36 @@ async fn barge_in_clears_playback(backend: Backend) {
         report.clears >= 1,
         "the caller spoke over the greeting:\n{}",
         report.print_timeline()
+    );
+    // After the clear, nothing more of the greeting may reach the caller. The socket is
+    // ordered and the server's sender writes `clear` after the last chunk it had sent, so
+    // the audio that was in flight arrives before the clear: none may arrive after it
+    // until the caller has finished speaking and a reply can start.
+    let clear_at = report
+        .entries(TimelineKind::Clear)
+        .next()
+        .expect("a clear on the timeline")
+        .at;
+    let turn_end = report
+        .entries(TimelineKind::CallerTurnEnd)
+        .map(|e| e.at)
+        .find(|at| *at > clear_at)
+        .expect("the caller's turn ends after the clear");
+    let stale: Vec<Duration> = report
+        .agent_media_at
+        .iter()
+        .copied()
+        .filter(|at| *at > clear_at && *at < turn_end)
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "{} agent media messages after the clear (at {clear_at:?}): {stale:?}\n{}",
+        stale.len(),
+        report.print_timeline()
+    );
+    assert!(
+        report.agent_media_at.iter().any(|at| *at < clear_at),
+        "the greeting was playing before the clear"
     );
     let (barged,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM call_turns WHERE call_sid = $1 AND barged_in = 1")

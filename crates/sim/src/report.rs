@@ -120,6 +120,10 @@ pub struct CallReport {
     pub stream_sid: Option<String>,
     pub media_frames_sent: u64,
     pub media_messages_received: u64,
+    /// When each agent `media` message arrived (on the timeline's clock), so what comes
+    /// after a `clear` can be checked.
+    #[serde(skip)]
+    pub agent_media_at: Vec<Duration>,
 }
 
 impl CallReport {

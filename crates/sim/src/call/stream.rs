@@ -425,7 +425,11 @@ fn on_text(ctx: &mut Ctx, text: &str, stream_sid: &str) -> Vec<String> {
     match msg {
         ServerMessage::Media { media, .. } => {
             let bytes = media.decode().unwrap_or_default();
-            ctx.journal.with(|r| r.media_messages_received += 1);
+            let at = ctx.journal.start().elapsed();
+            ctx.journal.with(|r| {
+                r.media_messages_received += 1;
+                r.agent_media_at.push(at);
+            });
             ctx.note_agent_media(Instant::now());
             ctx.ear.enqueue_audio(bytes);
             Vec::new()

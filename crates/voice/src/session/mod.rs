@@ -135,6 +135,9 @@ pub struct TurnRecord {
     pub llm_first_token_ms: Option<u32>,
     pub tts_first_audio_ms: Option<u32>,
     pub first_frame_out_ms: Option<u32>,
+    /// When the session decided the caller was barging in (and sent `Clear` at once):
+    /// nothing of this turn is handed over after it.
+    pub barge_in_ms: Option<u32>,
     /// The caller's audio (8 kHz PCM), kept when there is no speech-to-text.
     pub caller_audio: Option<Vec<i16>>,
 }

@@ -65,6 +65,9 @@ pub struct Call {
     play_until: Option<Instant>,
     /// Marks waiting for their audio to play.
     marks: VecDeque<(Instant, u64)>,
+    /// Each `Clear`: when it arrived, and (real-time mode) when the audio it dropped
+    /// would have finished playing.
+    pub clears: Vec<(Instant, Option<Instant>)>,
 }
 
 /// Playing time of `bytes` of 8 kHz mu-law.
@@ -83,6 +86,7 @@ impl Call {
             heard: Vec::new(),
             play_until: None,
             marks: VecDeque::new(),
+            clears: Vec::new(),
         }
     }
 
@@ -111,6 +115,7 @@ impl Call {
                 self.confirm(*utterance).await;
             }
             (SessionOutput::Clear, _, _) => {
+                self.clears.push((now, self.play_until));
                 self.marks.clear();
                 self.play_until = None;
             }
@@ -179,6 +184,36 @@ impl Call {
                     }
                     Some(o) = self.h.output.recv() => { self.take(o).await; }
                 }
+            }
+        }
+    }
+
+    /// Sends the caller's frames at the real pace (one every 20 ms of tokio's clock: use a
+    /// paused clock), reading outputs and echoing due marks meanwhile.
+    pub async fn say_realtime(&mut self, frames: &[Vec<u8>]) {
+        let mut at = Instant::now();
+        for f in frames {
+            self.say(std::slice::from_ref(f)).await;
+            at += Duration::from_millis(20);
+            self.wait_until(at).await;
+        }
+    }
+
+    /// Reads outputs and echoes due marks until `t`.
+    pub async fn wait_until(&mut self, t: Instant) {
+        loop {
+            let mark_due = self.marks.front().map(|(at, _)| *at).filter(|at| *at <= t);
+            tokio::select! {
+                biased;
+                _ = sleep_until(mark_due.unwrap_or(t)), if mark_due.is_some() => {
+                    let (_, utterance) = self.marks.pop_front().expect("due");
+                    self.confirm(utterance).await;
+                }
+                o = self.h.output.recv() => match o {
+                    Some(o) => { self.take(o).await; }
+                    None => return,
+                },
+                _ = sleep_until(t) => return,
             }
         }
     }
