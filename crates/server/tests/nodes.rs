@@ -57,15 +57,26 @@ async fn the_watchdog_fires_once_across_nodes_and_never_for_a_split_call() {
 
     // Healthy calls until one has its webhook on one node and its socket on the other.
     // nginx alternates between the nodes, so whether a call splits depends on how many
-    // requests went through before and within it: each try after the first sends one
-    // request more through nginx, so the tries cannot all land the same way.
+    // other requests (status callbacks, the other call's) pass between its webhook and its
+    // socket, which timing decides. From the second try on, other requests are sent
+    // through nginx at random moments while the call sets up, so each try is a fresh draw.
     let mut split = 0;
-    let http = reqwest::Client::new();
-    for attempt in 0..6 {
-        if attempt > 0 {
-            let _ = http.get(format!("{}/healthz", c.nginx.base())).send().await;
-        }
+    for attempt in 0..10 {
+        let noise = (attempt > 0).then(|| {
+            let (http, base) = (reqwest::Client::new(), c.nginx.base());
+            tokio::spawn(async move {
+                let until = tokio::time::Instant::now() + Duration::from_secs(3);
+                while tokio::time::Instant::now() < until {
+                    let _ = http.get(format!("{base}/healthz")).send().await;
+                    let pause = rand::random::<u64>() % 7_000;
+                    tokio::time::sleep(Duration::from_micros(pause)).await;
+                }
+            })
+        });
         let report = c.sim.call(c.spec(healthy_caller())).await.unwrap();
+        if let Some(noise) = noise {
+            noise.abort();
+        }
         assert_clean(&report);
         let sid = report.call_sid.clone();
         assert!(
@@ -97,7 +108,9 @@ async fn the_watchdog_fires_once_across_nodes_and_never_for_a_split_call() {
     }
     assert!(
         split > 0,
-        "no call had its webhook and socket on different nodes"
+        "no call had its webhook and socket on different nodes\naccess log:\n{}\nerror log:\n{}",
+        c.nginx.access_log(),
+        c.nginx.error_log()
     );
 
     let report = silent.finish().await;
