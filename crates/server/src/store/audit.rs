@@ -29,6 +29,14 @@ pub struct Entry<'a> {
 }
 
 pub async fn record(db: &Db, e: Entry<'_>) -> Result<(), sqlx::Error> {
+    record_on(&db.pool, e).await
+}
+
+/// [`record`] on any executor, so an entry commits with the change it describes.
+pub async fn record_on<'c, E>(conn: E, e: Entry<'_>) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     sqlx::query(
         "INSERT INTO audit_log (business_id, actor_user_id, entity, entity_id, action, changes, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -40,7 +48,7 @@ pub async fn record(db: &Db, e: Entry<'_>) -> Result<(), sqlx::Error> {
     .bind(e.action)
     .bind(e.changes.to_string())
     .bind(now_ms())
-    .execute(&db.pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

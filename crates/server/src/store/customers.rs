@@ -320,6 +320,20 @@ pub async fn create(
     f: &Fields,
     source: &str,
 ) -> Result<Customer, sqlx::Error> {
+    create_on(&db.pool, business_id, f, source, now_ms()).await
+}
+
+/// [`create`] on any executor (a transaction), stamped `now`.
+async fn create_on<'c, E>(
+    conn: E,
+    business_id: i64,
+    f: &Fields,
+    source: &str,
+    now: i64,
+) -> Result<Customer, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     sqlx::query_as(&format!(
         "INSERT INTO customers (business_id, name, phone, email, status, tags, notes, \
          owner_user_id, source, created_at, updated_at) \
@@ -334,8 +348,8 @@ pub async fn create(
     .bind(&f.notes)
     .bind(f.owner_user_id)
     .bind(source)
-    .bind(now_ms())
-    .fetch_one(&db.pool)
+    .bind(now)
+    .fetch_one(conn)
     .await
 }
 
@@ -378,33 +392,18 @@ pub async fn create_audited(
         .await;
     }
     let mut tx = db.pool.begin().await?;
-    let c: Customer = sqlx::query_as(&format!(
-        "INSERT INTO customers (business_id, name, phone, email, status, tags, notes, \
-         owner_user_id, source, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
-    ))
-    .bind(business_id)
-    .bind(&f.name)
-    .bind(&f.phone)
-    .bind(&f.email)
-    .bind(&f.status)
-    .bind(&f.tags)
-    .bind(&f.notes)
-    .bind(f.owner_user_id)
-    .bind(source)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO audit_log (business_id, actor_user_id, entity, entity_id, action, \
-         changes, created_at) VALUES ($1, $2, 'customer', $3, 'create', $4, $5)",
+    let c = create_on(&mut *tx, business_id, f, source, now).await?;
+    super::audit::record_on(
+        &mut *tx,
+        super::audit::Entry {
+            business_id: Some(business_id),
+            actor_user_id: actor,
+            entity: "customer",
+            entity_id: c.id,
+            action: "create",
+            changes: changes.clone(),
+        },
     )
-    .bind(business_id)
-    .bind(actor)
-    .bind(c.id)
-    .bind(changes.to_string())
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(c)
