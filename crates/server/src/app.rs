@@ -104,7 +104,8 @@ impl App {
             twilio.clone(),
             prompts.clone(),
         );
-        let call_writer = (db.backend == crate::store::Backend::Postgres)
+        // A shared registry's entry is written with the call's row, by the writer.
+        let call_writer = (registry == crate::calls::watchdog::RegistryMode::Shared)
             .then(|| crate::store::call_batch::CallWriter::start(db.clone()));
         let state = AppState(Arc::new(Inner {
             settings,

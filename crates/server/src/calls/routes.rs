@@ -15,7 +15,6 @@ use axum::routing::get;
 use crate::app::AppState;
 use crate::calls::token;
 use crate::calls::twiml;
-use crate::calls::watchdog::RegistryMode;
 use crate::calls::webhook::{TwilioRequest, Twiml};
 use crate::domain::Phone;
 use crate::outbox::Pending;
@@ -155,13 +154,11 @@ async fn answer(
             &twiml::apology_and_hangup(&state.prompts, &req.base),
         );
     }
-    // The row and, on a shared registry, the watchdog entry: one commit.
-    let written = match (&state.call_writer, state.watchdog.mode()) {
-        (Some(writer), RegistryMode::Shared) => quick(writer.insert_armed(&new, &req.base)).await,
-        (None, RegistryMode::Shared) => quick(calls::insert_armed(&state.db, &new, &req.base))
-            .await
-            .map(drop),
-        _ => quick(calls::insert(&state.db, &new)).await.map(drop),
+    // On a shared registry (PostgreSQL) the row and the watchdog entry share one commit,
+    // grouped with the calls beside it.
+    let written = match &state.call_writer {
+        Some(writer) => quick(writer.insert_armed(&new, &req.base)).await,
+        None => quick(calls::insert(&state.db, &new)).await.map(drop),
     };
     match written {
         Ok(_) => {

@@ -68,41 +68,6 @@ pub async fn insert(db: &Db, call: &NewCall<'_>) -> Result<bool, sqlx::Error> {
     insert_on(&mut conn, call).await
 }
 
-/// Inserts the call and arms its shared watchdog entry atomically: on the hot path of
-/// `incoming_call`, so on PostgreSQL it is one statement — one round trip and one commit
-/// (one disk flush) instead of BEGIN, two INSERTs and COMMIT.
-pub async fn insert_armed(db: &Db, call: &NewCall<'_>, base: &str) -> Result<bool, sqlx::Error> {
-    if db.backend == super::Backend::Postgres {
-        let now = now_ms();
-        let (created,): (i64,) = sqlx::query_as(
-            "WITH c AS (INSERT INTO call_logs (call_sid, business_id, from_number, to_number, \
-             direction, status, status_rank, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (call_sid) DO NOTHING \
-             RETURNING 1), \
-             w AS (INSERT INTO call_watch (call_sid, base, armed_at) VALUES ($1, $9, $8) \
-             ON CONFLICT (call_sid) DO NOTHING) \
-             SELECT COUNT(*) FROM c",
-        )
-        .bind(call.call_sid)
-        .bind(call.business_id)
-        .bind(call.from)
-        .bind(call.to)
-        .bind(call.direction)
-        .bind(call.status)
-        .bind(status_rank(call.status))
-        .bind(now)
-        .bind(base)
-        .fetch_one(&db.pool)
-        .await?;
-        return Ok(created == 1);
-    }
-    let mut tx = db.pool.begin().await?;
-    let created = insert_on(&mut tx, call).await?;
-    super::watch::arm(&mut tx, call.call_sid, base).await?;
-    tx.commit().await?;
-    Ok(created)
-}
-
 async fn insert_on(
     conn: &mut sqlx::AnyConnection,
     call: &NewCall<'_>,

@@ -2,24 +2,6 @@
 
 use super::{Db, now_ms};
 
-/// Arms a call, on the caller's connection so it can share the call row's transaction.
-pub async fn arm(
-    conn: &mut sqlx::AnyConnection,
-    call_sid: &str,
-    base: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO call_watch (call_sid, base, armed_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (call_sid) DO NOTHING",
-    )
-    .bind(call_sid)
-    .bind(base)
-    .bind(now_ms())
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
 /// An armed call that has not fired: (base, armed_at ms).
 pub async fn pending(db: &Db, call_sid: &str) -> Result<Option<(String, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT base, armed_at FROM call_watch WHERE call_sid = $1 AND fired_at IS NULL")

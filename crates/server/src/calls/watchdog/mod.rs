@@ -107,7 +107,7 @@ impl Watchdog {
     }
 
     /// Arms this node's watch for a call just answered (on a shared registry the
-    /// `call_watch` row is written with the call row, by `store::calls::insert_armed`).
+    /// `call_watch` row is written with the call row, by `store::call_batch`).
     pub fn arm_local(&self, call_sid: &str, base: &str) -> Arc<CallWatch> {
         self.registry.arm(call_sid, base, Duration::ZERO, false)
     }
