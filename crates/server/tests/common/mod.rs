@@ -7,6 +7,7 @@
 pub mod ai;
 pub mod cluster;
 pub mod crm;
+pub mod flaky_rest;
 pub mod nginx;
 pub mod node;
 pub mod proxy;

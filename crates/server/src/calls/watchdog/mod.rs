@@ -15,6 +15,7 @@
 mod outage;
 mod registry;
 mod restart;
+mod retry;
 mod shared;
 #[cfg(test)]
 mod tests;
@@ -62,6 +63,8 @@ pub struct Watchdog {
     /// When this process made its watchdog (epoch ms): calls older than this were
     /// answered by an earlier process.
     born_ms: i64,
+    /// Redirects being tried again, by call SID; cancelled when the call moves on.
+    retries: retry::Retries,
 }
 
 impl Watchdog {
@@ -99,6 +102,7 @@ impl Watchdog {
             twilio,
             prompts,
             born_ms: crate::store::now_ms(),
+            retries: retry::Retries::default(),
         })
     }
 
@@ -127,9 +131,11 @@ impl Watchdog {
         self.registry.get(call_sid)
     }
 
-    /// Stops watching a call (it completed, or its stream ended).
+    /// Stops watching a call (it completed, or its stream ended), and stops trying to
+    /// redirect it.
     pub fn disarm(&self, call_sid: &str) {
         self.registry.disarm(call_sid);
+        self.retries.stop(call_sid);
     }
 
     pub fn armed(&self) -> usize {
@@ -166,32 +172,38 @@ impl Watchdog {
     }
 
     /// Sends a live call to the recording fallback, once. Also used for `*` and agent failure.
-    pub async fn fire(&self, call_sid: &str, watch: &CallWatch, reason: FallbackReason) -> bool {
+    pub async fn fire(
+        self: &Arc<Self>,
+        call_sid: &str,
+        watch: &CallWatch,
+        reason: FallbackReason,
+    ) -> bool {
         if !watch.take_fire() || !self.registry.claim(call_sid).await {
             return false;
         }
         self.redirect(call_sid, &watch.base, reason).await
     }
 
-    /// Redirects the call unless the call row says a fallback already ran (the durable guard).
-    pub async fn redirect(&self, call_sid: &str, base: &str, reason: FallbackReason) -> bool {
-        match calls::mark_fallback(&self.db, call_sid, reason.as_str()).await {
-            Ok(false) => {
-                tracing::info!(
-                    call_sid,
-                    reason = reason.as_str(),
-                    "watchdog: fallback already ran"
-                );
-                return false;
-            }
-            Ok(true) => {}
-            // Better a redirect on a shaky database than a caller left in silence.
-            Err(e) => {
-                tracing::error!(call_sid, error = %e, "watchdog: cannot mark fallback; redirecting anyway")
-            }
+    /// Redirects the call unless the call row says a fallback already ran (the durable
+    /// guard). The fallback is marked done only once Twilio accepted the update; an update
+    /// that fails is tried again in the background while the call lives, and meanwhile the
+    /// stream's end (`stream_ended`) offers the recording itself. True when redirected now.
+    pub async fn redirect(
+        self: &Arc<Self>,
+        call_sid: &str,
+        base: &str,
+        reason: FallbackReason,
+    ) -> bool {
+        let (done, business) = self.call_of(call_sid).await;
+        if done {
+            tracing::info!(
+                call_sid,
+                reason = reason.as_str(),
+                "watchdog: fallback already ran"
+            );
+            return false;
         }
         self.disarm(call_sid);
-        let business = self.business_of(call_sid).await;
         let twiml = crate::calls::twiml::fallback(&self.prompts, base, business).to_xml();
         tracing::warn!(call_sid, reason = reason.as_str(), "WATCHDOG_REDIRECT");
         metrics::counter!("mokdan_watchdog_redirects_total", "reason" => reason.as_str())
@@ -200,38 +212,38 @@ impl Watchdog {
             crate::telemetry::count_error("watchdog");
             tracing::error!(
                 call_sid,
-                "WATCHDOG_REDIRECT impossible: TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not configured"
+                "WATCHDOG_REDIRECT impossible: TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not \
+                 configured; the caller is offered the recording when the stream ends"
             );
             return false;
         };
-        match twilio.update_call_twiml(call_sid, &twiml).await {
-            Ok(telephony::rest::UpdateOutcome::AlreadyEnded) => {
-                self.settle_ended(twilio, call_sid, reason).await;
-                false
-            }
-            Ok(outcome) => {
-                tracing::info!(call_sid, ?outcome, "watchdog redirect sent");
-                true
-            }
-            Err(e) => {
-                crate::telemetry::count_error("watchdog");
-                tracing::error!(call_sid, error = %e, "WATCHDOG_REDIRECT failed");
+        match self.update(twilio, call_sid, &twiml, reason).await {
+            retry::Tried::Redirected => true,
+            retry::Tried::Ended => false,
+            retry::Tried::Failed => {
+                let this = self.clone();
+                let cancel = self.retrying(call_sid);
+                let sid = call_sid.to_string();
+                tokio::spawn(async move { this.retry(&sid, &twiml, reason, cancel).await });
                 false
             }
         }
     }
 
-    /// The business whose prompt the caller hears; `None` when the database cannot say in
-    /// time (a sick database never delays the redirect long).
-    async fn business_of(&self, call_sid: &str) -> Option<i64> {
+    /// Whether the call's fallback already ran, and its business (for the prompt). A
+    /// database that cannot say in time counts as "not yet" (better a redirect than a
+    /// caller in silence) with no business.
+    async fn call_of(&self, call_sid: &str) -> (bool, Option<i64>) {
         let lookup = calls::by_sid(&self.db, call_sid);
         match tokio::time::timeout(std::time::Duration::from_millis(400), lookup).await {
-            Ok(Ok(row)) => row.and_then(|r| r.business_id),
+            Ok(Ok(row)) => row.map_or((false, None), |r| {
+                (r.fallback_reason.is_some(), r.business_id)
+            }),
             Ok(Err(e)) => {
-                tracing::warn!(call_sid, error = %e, "watchdog: cannot tell the call's business");
-                None
+                tracing::warn!(call_sid, error = %e, "watchdog: cannot read the call");
+                (false, None)
             }
-            Err(_) => None,
+            Err(_) => (false, None),
         }
     }
 }
