@@ -52,6 +52,9 @@ pub enum Pending {
         reason: String,
         fallback: bool,
     },
+    /// A media stream ended: its call's post-call work (`streamed_call`), queued `delay_ms`
+    /// after the replay.
+    StreamedCall { call_sid: String, delay_ms: u64 },
     /// An inbound WhatsApp message, replayed through the whole inbound path (store once,
     /// link the customer, auto-reply).
     WhatsappInbound {
@@ -103,6 +106,17 @@ impl Outbox {
             "OUTBOX: database unavailable, write kept locally for replay"
         );
         Ok(())
+    }
+
+    /// Keeps writes the database refused, for replay; a write that cannot even be kept
+    /// is logged as lost.
+    pub async fn keep(&self, ops: &[Pending]) {
+        for op in ops {
+            if let Err(e) = self.push(op).await {
+                crate::telemetry::count_error("outbox");
+                tracing::error!(error = %e, ?op, "OUTBOX: cannot keep a write: it is lost");
+            }
+        }
     }
 
     /// Applies every pending write; keeps the file if any write still fails.
@@ -209,6 +223,9 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
             if status == "completed" {
                 crate::jobs::kinds::call_recordings::after_completed(state, call_sid).await?;
             }
+            if calls::status_rank(status) >= calls::status_rank("completed") {
+                crate::jobs::kinds::streamed::call_completed(db, call_sid).await?;
+            }
         }
         Pending::Recording {
             call_sid,
@@ -229,6 +246,10 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
             if *fallback {
                 calls::mark_fallback(db, call_sid, reason).await?;
             }
+        }
+        Pending::StreamedCall { call_sid, delay_ms } => {
+            let delay = Duration::from_millis(*delay_ms);
+            crate::jobs::kinds::streamed::enqueue(db, call_sid, delay).await?;
         }
         Pending::WhatsappInbound { .. } => {
             let Some((msg, base)) = op.inbound() else {

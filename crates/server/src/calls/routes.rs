@@ -71,12 +71,7 @@ async fn quick<T>(
 
 /// Keeps writes the database refused in the local outbox, for replay (nothing lost).
 async fn keep(state: &AppState, ops: &[Pending]) {
-    for op in ops {
-        if let Err(e) = state.outbox.push(op).await {
-            crate::telemetry::count_error("outbox");
-            tracing::error!(error = %e, ?op, "OUTBOX: cannot keep a write: it is lost");
-        }
-    }
+    state.outbox.keep(ops).await;
 }
 
 /// The business a call belongs to, for its prompts; `None` when unknown or the database
@@ -225,12 +220,17 @@ async fn call_status(State(state): State<AppState>, req: TwilioRequest) -> Respo
             tracing::info!(call_sid = sid, status, moved, "CALL_STATUS");
             // Twilio recorded the call itself (V11): fetch it even without the callback. A
             // sick database leaves that to the outbox (its replay of the status does it).
-            if status == "completed"
-                && let Err(e) = quick(crate::jobs::kinds::call_recordings::after_completed(
-                    &state, sid,
-                ))
-                .await
-            {
+            // A streamed call waiting for its end to be summarised is summarised now.
+            let after = async {
+                if status == "completed" {
+                    crate::jobs::kinds::call_recordings::after_completed(&state, sid).await?;
+                }
+                if calls::status_rank(status) >= calls::status_rank("completed") {
+                    crate::jobs::kinds::streamed::call_completed(&state.db, sid).await?;
+                }
+                Ok::<_, sqlx::Error>(())
+            };
+            if let Err(e) = quick(after).await {
                 db_error("/webhook/call_status", sid, &e);
                 keep(&state, &[kept]).await;
             }

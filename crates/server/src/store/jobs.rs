@@ -303,6 +303,21 @@ pub async fn resume_waiting(db: &Db, kind: &str) -> Result<u64, sqlx::Error> {
     Ok(done.rows_affected())
 }
 
+/// Moves a queued job's time forward to now (it was waiting for something that just
+/// happened); true when a job was waiting.
+pub async fn run_now(db: &Db, idempotency_key: &str) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE jobs SET run_after = $2, updated_at = $2 \
+         WHERE idempotency_key = $1 AND state = 'queued' AND run_after > $2",
+    )
+    .bind(idempotency_key)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Revives a `dead` job with a fresh set of attempts, returning it as revived; `None` if
 /// it is not dead.
 pub async fn retry_dead(db: &Db, id: i64) -> Result<Option<Job>, sqlx::Error> {

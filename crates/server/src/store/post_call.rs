@@ -80,6 +80,25 @@ pub async fn set_extraction(
     Ok(())
 }
 
+/// One turn of a streamed call as the summary reads it.
+#[derive(Clone, Debug, FromRow)]
+pub struct TurnText {
+    pub caller_text: Option<String>,
+    pub agent_text: Option<String>,
+    pub caller_audio_path: Option<String>,
+}
+
+/// The turns of a call, in order.
+pub async fn turns(db: &Db, call_sid: &str) -> Result<Vec<TurnText>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT caller_text, agent_text, caller_audio_path FROM call_turns \
+         WHERE call_sid = $1 ORDER BY turn_index",
+    )
+    .bind(call_sid)
+    .fetch_all(&db.pool)
+    .await
+}
+
 /// A business's own recording retention in days, by the call that made the recording.
 pub async fn retention_days_of_call(db: &Db, call_sid: &str) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as(

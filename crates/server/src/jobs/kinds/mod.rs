@@ -3,7 +3,9 @@
 //! The chain after a call: `fetch_recording` → `transcribe` → `summarise`, each enqueueing
 //! the next with an idempotency key, so a rerun never doubles a step. A completed call that
 //! Twilio recorded itself (V11) gets `call_recordings`, which lists the call's recordings
-//! and enqueues a `fetch_recording` for each. `cleanup` runs on its own schedule. WhatsApp's
+//! and enqueues a `fetch_recording` for each. A call that ran on the media stream gets
+//! `streamed_call` when its stream ends: its turns lead to the same `summarise`. `cleanup`
+//! runs on its own schedule. WhatsApp's
 //! outbound work is `whatsapp_reply` (write the auto-reply) and `whatsapp_send`.
 
 pub mod call_recordings;
@@ -12,6 +14,7 @@ pub mod extract;
 pub mod fetch;
 pub mod llm;
 pub mod split;
+pub mod streamed;
 pub mod summarise;
 pub mod transcribe;
 pub mod turns;
@@ -31,6 +34,7 @@ pub const CLEANUP: &str = "cleanup";
 pub const CALL_RECORDINGS: &str = "call_recordings";
 pub const WHATSAPP_SEND: &str = "whatsapp_send";
 pub const WHATSAPP_REPLY: &str = "whatsapp_reply";
+pub const STREAMED_CALL: &str = "streamed_call";
 
 /// Runs the application's jobs.
 pub struct AppHandler(pub AppState);
@@ -45,6 +49,7 @@ impl Handler for AppHandler {
                 SUMMARISE => summarise::run(&state, &job).await,
                 CLEANUP => cleanup::run(&state, &job).await,
                 CALL_RECORDINGS => call_recordings::run(&state, &job).await,
+                STREAMED_CALL => streamed::run(&state, &job).await,
                 WHATSAPP_SEND => whatsapp::run_send(&state, &job).await,
                 WHATSAPP_REPLY => whatsapp::run_reply(&state, &job).await,
                 other => Err(JobError::permanent(format!("unknown job kind `{other}`"))),

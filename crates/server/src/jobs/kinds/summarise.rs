@@ -1,6 +1,8 @@
 //! `summarise`: the call's summary and the caller's details, filed on the call and in the
-//! CRM (V10). With an LLM configured the model writes them (validated JSON); without one,
-//! or when its answers stay invalid, the extractive rules do. Then the call moves to
+//! CRM (V10), from what the call left: the turns of its conversation on the stream and the
+//! transcript of a recorded message. With an LLM configured the model writes them
+//! (validated JSON); without one, or when its answers stay invalid, the extractive rules do
+//! on the caller's words. Answers kept only as audio still make a summary ("הודעה קולית"). Then the call moves to
 //! `transcribed` and the caller becomes (or updates) a customer of the business.
 
 use serde::{Deserialize, Serialize};
@@ -30,15 +32,16 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
         calls::advance_status(&state.db, &p.call_sid, "transcribed", None).await?;
         return Ok(Outcome::Done);
     }
-    let transcript = call.transcription.clone().unwrap_or_default();
+    let turns = post_call::turns(&state.db, &p.call_sid).await?;
+    let content = Content::of(call.transcription.as_deref(), &turns);
     let extraction = match &state.settings.openai_api_key {
-        Some(key) if !transcript.trim().is_empty() => {
+        Some(key) if !content.dialogue.trim().is_empty() => {
             let model = voice::openai::OpenAiConfig::new("").chat_model;
             match llm::extract(
                 &state.settings.openai_base_url,
                 key.expose(),
                 &model,
-                &transcript,
+                &content.dialogue,
             )
             .await
             {
@@ -48,11 +51,11 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
                 }
                 Err(e) => {
                     tracing::warn!(call_sid = %p.call_sid, error = %e, "LLM extraction failed: extractive summary instead");
-                    extract::extractive(&transcript)
+                    content.extractive()
                 }
             }
         }
-        _ => extract::extractive(&transcript),
+        _ => content.extractive(),
     };
     let customer_id = match (call.business_id, &caller) {
         (Some(business_id), Some(phone)) => Some(
@@ -77,6 +80,79 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
         p.call_sid
     );
     Ok(Outcome::Done)
+}
+
+/// What a call left to summarise: the recorded message's transcript and the turns of the
+/// conversation on the stream.
+struct Content {
+    /// Both, as one text for the LLM, the conversation labelled by speaker.
+    dialogue: String,
+    /// Only what the caller said (the agent's questions would read as the caller's words).
+    caller: String,
+    /// The caller's answers kept as audio with no text (no speech-to-text configured).
+    audio_only: usize,
+    turns: usize,
+}
+
+impl Content {
+    fn of(recording: Option<&str>, turns: &[post_call::TurnText]) -> Content {
+        fn said(t: &Option<String>) -> Option<&str> {
+            t.as_deref().map(str::trim).filter(|t| !t.is_empty())
+        }
+        let mut dialogue = Vec::new();
+        let mut caller = Vec::new();
+        let mut audio_only = 0;
+        for t in turns {
+            match said(&t.caller_text) {
+                Some(text) => {
+                    dialogue.push(format!("מתקשר: {text}"));
+                    caller.push(text.to_string());
+                }
+                None if t.caller_audio_path.is_some() => {
+                    audio_only += 1;
+                    dialogue.push("מתקשר: [תשובה קולית ללא תמלול]".to_string());
+                }
+                None => {}
+            }
+            if let Some(text) = said(&t.agent_text) {
+                dialogue.push(format!("נציג: {text}"));
+            }
+        }
+        if let Some(message) = recording.map(str::trim).filter(|t| !t.is_empty()) {
+            dialogue.push(format!("הודעה מוקלטת של המתקשר: {message}"));
+            caller.push(message.to_string());
+        }
+        Content {
+            dialogue: if caller.is_empty() {
+                String::new()
+            } else {
+                dialogue.join("\n")
+            },
+            caller: caller.join("\n"),
+            audio_only,
+            turns: turns.len(),
+        }
+    }
+
+    /// The summary by rules: from the caller's words, or what is known without them.
+    fn extractive(&self) -> post_call::Extraction {
+        if !self.caller.trim().is_empty() || self.turns == 0 {
+            return extract::extractive(&self.caller);
+        }
+        let summary = if self.audio_only > 0 {
+            format!(
+                "{} הודעה קולית: {} תשובות של המתקשר נשמרו כהקלטה ללא תמלול; אפשר להאזין להן בשיחה.",
+                extract::PREFIX,
+                self.audio_only
+            )
+        } else {
+            format!("{} המתקשר לא השאיר פרטים בשיחה.", extract::PREFIX)
+        };
+        post_call::Extraction {
+            summary,
+            ..Default::default()
+        }
+    }
 }
 
 /// The other party's number: `From` on an inbound call, `To` on an outbound one.

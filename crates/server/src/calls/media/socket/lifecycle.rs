@@ -1,6 +1,6 @@
 //! A stream's life: the `start` is checked (the call's token, a call waiting for its
 //! stream) before the conversation and the paced sender come up, and when the socket ends
-//! the reason is recorded and the call's tasks are stopped.
+//! the reason is recorded, the call's post-call work is queued and its tasks are stopped.
 
 use std::time::Duration;
 
@@ -12,7 +12,19 @@ use super::{End, Live};
 use crate::app::AppState;
 use crate::calls::media::sender;
 use crate::calls::token;
+use crate::jobs::kinds::streamed;
+use crate::outbox::Pending;
 use crate::store::calls;
+
+/// A database step while a call is live, bounded like the webhooks' (a sick database never
+/// holds the call): past the bound it counts as failed and the write goes to the outbox.
+pub(super) async fn bounded<T>(
+    f: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(Duration::from_millis(400), f)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
 
 /// Checks a `start` and brings the call's conversation up.
 pub(super) async fn begin(
@@ -98,8 +110,35 @@ pub(super) async fn finish(state: &AppState, l: Live, end: End) {
         // The watchdog has nothing left to guard once the stream is gone for good.
         state.watchdog.disarm(&l.call_sid);
     }
-    if let Err(e) = calls::stream_ended(&state.db, &l.call_sid, end.as_str()).await {
-        tracing::error!(call_sid = %l.call_sid, error = %e, "cannot record stream end");
+    // How the stream ended, and the call's post-call work (every streamed call is
+    // summarised into a lead, V10): bounded, and kept in the outbox when the database is
+    // down, like the webhooks' writes. A conversation that did not finish may go on into
+    // the recording fallback, so its work waits for the call to complete.
+    let delay = match end {
+        End::ConversationComplete | End::Transferred => Duration::ZERO,
+        _ => streamed::AFTER_FALLBACK,
+    };
+    let written = bounded(async {
+        calls::stream_ended(&state.db, &l.call_sid, end.as_str()).await?;
+        streamed::enqueue(&state.db, &l.call_sid, delay).await
+    })
+    .await;
+    if let Err(e) = written {
+        tracing::error!(call_sid = %l.call_sid, error = %e, "cannot record stream end: kept for replay");
+        state
+            .outbox
+            .keep(&[
+                Pending::StreamEnded {
+                    call_sid: l.call_sid.clone(),
+                    reason: end.as_str().to_string(),
+                    fallback: false,
+                },
+                Pending::StreamedCall {
+                    call_sid: l.call_sid.clone(),
+                    delay_ms: delay.as_millis() as u64,
+                },
+            ])
+            .await;
     }
     tracing::info!(
         call_sid = %l.call_sid,

@@ -1,0 +1,171 @@
+//! Every call that ran on the media stream is summarised into a lead (V10), on both
+//! databases, with and without speech-to-text: the end of the stream queues the post-call
+//! work once, the summary is made from the conversation's turns, and the caller becomes
+//! (or updates) a customer of the business — once, however often the work is queued.
+
+mod common;
+
+use std::future::Future;
+use std::time::Duration;
+
+use common::ai::Ai;
+use common::twilio::{ACCOUNT_SID, AUTH_TOKEN};
+use common::{Backend, TestApp};
+use mokdan::jobs::kinds::{STREAMED_CALL, SUMMARISE, streamed};
+use mokdan::store::{calls, customers, jobs};
+use sim::{CallerScript, Sim, SimConfig};
+
+const NUMBER: &str = "+97231234567";
+const CALLER: &str = "+972501234567";
+
+async fn wait_for<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A short conversation through the sim; the caller hangs up after answering twice.
+async fn streamed_call(app: &TestApp, sim: &Sim) -> String {
+    let script = CallerScript::new()
+        .wait_for_agent(Duration::from_secs(20))
+        .say("שלום, קוראים לי דנה כהן")
+        .wait_for_agent(Duration::from_secs(20))
+        .say("אני רוצה לקבוע תור לבדיקה")
+        .wait_for_agent(Duration::from_secs(20))
+        .hang_up()
+        .max_duration(Duration::from_secs(90));
+    let spec = sim::CallSpec::new(app.base.clone(), NUMBER, CALLER, script);
+    let report = sim.call(spec).await.unwrap();
+    assert!(report.is_clean(), "{}", report.print_timeline());
+    report.call_sid
+}
+
+async fn world(backend: Backend, extra: &[(&str, String)]) -> (TestApp, Sim, i64) {
+    let sim = Sim::start(SimConfig::new(ACCOUNT_SID, AUTH_TOKEN).speed(3.0))
+        .await
+        .unwrap();
+    let api = sim.api_base();
+    let mut vars = vec![
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_string()),
+        ("TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_string()),
+        ("TWILIO_API_BASE", api),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(backend, &vars).await;
+    let phone = mokdan::domain::Phone::parse(NUMBER).unwrap();
+    let business = mokdan::store::businesses::create(&app.state.db, "מספרת רונית", &phone)
+        .await
+        .unwrap();
+    (app, sim, business)
+}
+
+/// Waits for the call's summary and returns the call; the post-call work ran once.
+async fn summarised(app: &TestApp, sid: &str) -> calls::CallRow {
+    let row = wait_for("the call's summary", 60, || async {
+        calls::by_sid(&app.state.db, sid)
+            .await
+            .unwrap()
+            .filter(|r| r.call_summary.is_some())
+    })
+    .await;
+    for kind in [STREAMED_CALL, SUMMARISE] {
+        let of_call: Vec<_> = jobs::by_kind(&app.state.db, kind)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.payload.contains(sid))
+            .collect();
+        assert_eq!(of_call.len(), 1, "one {kind} job per call: {of_call:?}");
+    }
+    row
+}
+
+/// The same work queued again (a retry, another node) adds nothing: one lead, one summary.
+async fn queued_again_changes_nothing(app: &TestApp, business: i64, sid: &str) {
+    streamed::enqueue(&app.state.db, sid, Duration::ZERO)
+        .await
+        .unwrap();
+    streamed::call_completed(&app.state.db, sid).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for kind in [STREAMED_CALL, SUMMARISE] {
+        let n = jobs::by_kind(&app.state.db, kind)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.payload.contains(sid))
+            .count();
+        assert_eq!(n, 1, "still one {kind} job");
+    }
+    let (leads,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM customers WHERE business_id = $1 AND phone = $2")
+            .bind(business)
+            .bind(CALLER)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(leads, 1, "one lead for the caller");
+}
+
+async fn a_streamed_call_without_speech_to_text_becomes_a_lead(backend: Backend) {
+    let (app, sim, business) = world(backend, &[]).await;
+    let sid = streamed_call(&app, &sim).await;
+    let row = summarised(&app, &sid).await;
+    let summary = row.call_summary.clone().unwrap();
+    assert!(
+        summary.contains("הודעה קולית"),
+        "the answers kept as audio are named in the summary: {summary}"
+    );
+    let (customer_id, turns_with_audio): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT c.customer_id, (SELECT COUNT(*) FROM call_turns t WHERE t.call_sid = c.call_sid \
+         AND t.caller_audio_path IS NOT NULL) FROM call_logs c WHERE c.call_sid = $1",
+    )
+    .bind(&sid)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert!(turns_with_audio >= 2, "the caller's audio is kept");
+    let phone = mokdan::domain::Phone::parse(CALLER).unwrap();
+    let lead = customers::by_phone(&app.state.db, business, &phone)
+        .await
+        .unwrap()
+        .expect("the caller is a lead of the business");
+    assert_eq!(customer_id, Some(lead.id), "the call is filed on the lead");
+    queued_again_changes_nothing(&app, business, &sid).await;
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_streamed_call_without_speech_to_text_becomes_a_lead);
+
+async fn a_streamed_call_with_speech_to_text_is_summarised_by_the_llm(backend: Backend) {
+    let ai = Ai::start().await;
+    let env: Vec<(&str, String)> = ai.env().into_iter().collect();
+    let (app, sim, business) = world(backend, &env).await;
+    let sid = streamed_call(&app, &sim).await;
+    let row = summarised(&app, &sid).await;
+    let summary = row.call_summary.clone().unwrap();
+    assert!(
+        summary.contains("דני כהן מבקש לקבוע תור"),
+        "the LLM summarised the conversation: {summary}"
+    );
+    let phone = mokdan::domain::Phone::parse(CALLER).unwrap();
+    let lead = customers::by_phone(&app.state.db, business, &phone)
+        .await
+        .unwrap()
+        .expect("the caller is a lead of the business");
+    assert_eq!(lead.name.as_deref(), Some("דני כהן"), "{lead:?}");
+    queued_again_changes_nothing(&app, business, &sid).await;
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_streamed_call_with_speech_to_text_is_summarised_by_the_llm);
