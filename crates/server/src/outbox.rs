@@ -1,7 +1,8 @@
 //! A local durable outbox for webhook writes that the database refused.
 //!
 //! When the database is down, a caller must still be answered and no call or message may
-//! be lost (V3, V12, W2). So a webhook whose write fails appends the write to a file under
+//! be lost (V3, V12, W2): nor may what a live call produced (its turns, the caller's
+//! details, a call-back request). So a webhook whose write fails appends the write to a file under
 //! the data dir (one JSON line, flushed to disk) and answers anyway; a background task
 //! replays the file once the database is back. Every replayed write is idempotent
 //! (insert-if-absent, forward-only status, messages unique per provider id), so a replay
@@ -52,6 +53,17 @@ pub enum Pending {
         reason: String,
         fallback: bool,
     },
+    /// The recording fallback was offered to the caller (`transfer_ended`).
+    Fallback { call_sid: String, reason: String },
+    /// The caller asked for a person to call back (an unanswered or impossible transfer).
+    CallBack { call_sid: String },
+    /// The caller's details as the agent heard them during a live call.
+    CallerDetails {
+        call_sid: String,
+        details: calls::Details,
+    },
+    /// A finished turn of a live call.
+    Turn(crate::store::turns::NewTurn),
     /// A media stream ended: its call's post-call work (`streamed_call`), queued `delay_ms`
     /// after the replay.
     StreamedCall { call_sid: String, delay_ms: u64 },
@@ -247,6 +259,17 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
                 calls::mark_fallback(db, call_sid, reason).await?;
             }
         }
+        Pending::Fallback { call_sid, reason } => {
+            calls::mark_fallback(db, call_sid, reason).await?;
+        }
+        Pending::CallBack { call_sid } => {
+            use crate::calls::actions::{ASKED_FOR_A_PERSON, CALLBACK_ASAP};
+            calls::request_callback(db, call_sid, CALLBACK_ASAP, ASKED_FOR_A_PERSON).await?;
+        }
+        Pending::CallerDetails { call_sid, details } => {
+            calls::set_details(db, call_sid, details).await?;
+        }
+        Pending::Turn(turn) => crate::store::turns::insert(db, turn).await?,
         Pending::StreamedCall { call_sid, delay_ms } => {
             let delay = Duration::from_millis(*delay_ms);
             crate::jobs::kinds::streamed::enqueue(db, call_sid, delay).await?;

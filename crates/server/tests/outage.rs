@@ -6,6 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::sick::Sick;
 use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid, params};
 use common::{Backend, TestApp};
 use telephony::twiml::Verb;
@@ -166,71 +167,6 @@ async fn whatsapp_messages_are_kept_while_the_database_is_down() {
     app.shutdown().await.unwrap();
 }
 
-/// A database that can be made sick: PostgreSQL behind a proxy that is cut, or SQLite with
-/// another connection holding the write lock (reads still answer, writes wait).
-struct Sick {
-    proxy: Option<common::proxy::Proxy>,
-    sqlite_url: Option<String>,
-    lock: Option<sqlx::AnyConnection>,
-}
-
-impl Sick {
-    async fn app(backend: Backend) -> (TestApp, Sick) {
-        let vars = [
-            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
-            ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
-        ];
-        match backend {
-            Backend::Postgres => {
-                let db = common::create_pg_database().await;
-                let proxy = common::proxy::Proxy::start(&common::pg_host_port()).await;
-                let url = common::pg_url(&proxy.addr.to_string(), &db);
-                let app = TestApp::spawn_on(url, tempfile::tempdir().unwrap(), &vars).await;
-                let sick = Sick {
-                    proxy: Some(proxy),
-                    sqlite_url: None,
-                    lock: None,
-                };
-                (app, sick)
-            }
-            Backend::Sqlite => {
-                let (url, dir) = common::fresh_database(Backend::Sqlite).await;
-                let app = TestApp::spawn_on(url.clone(), dir, &vars).await;
-                let sick = Sick {
-                    proxy: None,
-                    sqlite_url: Some(url),
-                    lock: None,
-                };
-                (app, sick)
-            }
-        }
-    }
-
-    async fn start(&mut self) {
-        use sqlx::Connection;
-        if let Some(proxy) = &self.proxy {
-            proxy.cut().await;
-        }
-        if let Some(url) = &self.sqlite_url {
-            let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
-            sqlx::query("BEGIN IMMEDIATE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            self.lock = Some(conn);
-        }
-    }
-
-    async fn end(&mut self) {
-        if let Some(proxy) = &self.proxy {
-            proxy.restore().await;
-        }
-        if let Some(mut conn) = self.lock.take() {
-            sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
-        }
-    }
-}
-
 /// Answers within the bound, whatever the database does.
 fn quick_enough(what: &str, started: Instant) {
     let took = started.elapsed();
@@ -373,3 +309,61 @@ async fn voice_webhooks_are_bounded_while_the_database_is_sick(backend: Backend)
     app.shutdown().await.unwrap();
 }
 dual_test!(voice_webhooks_are_bounded_while_the_database_is_sick);
+
+/// `transfer_ended` for a transfer nobody answered, while the database is sick: the caller
+/// is offered the recording at once, and the call-back request and the fallback's mark
+/// land from the outbox once the database is back (#16.5).
+async fn an_unanswered_transfer_is_bounded_and_kept_while_the_database_is_sick(backend: Backend) {
+    let (app, mut sick) = Sick::app(backend).await;
+    let phone = mokdan::domain::Phone::parse("+97231234567").unwrap();
+    mokdan::store::businesses::create(&app.state.db, "מוסך", &phone)
+        .await
+        .unwrap();
+    let sid = new_call_sid();
+    let ring = call_params(&sid, "+972501234567", "+97231234567");
+    app.twiml("/webhook/incoming_call", &ring).await;
+
+    sick.start().await;
+    let form = params(&[("CallSid", &sid), ("DialCallStatus", "no-answer")]);
+    let started = Instant::now();
+    let t = app.twiml("/webhook/transfer_ended", &form).await;
+    quick_enough("transfer_ended", started);
+    assert!(
+        t.verbs.iter().any(|v| matches!(v, Verb::Record(_))),
+        "the caller may leave a message: {:?}",
+        t.verbs
+    );
+    sick.end().await;
+
+    let mut row = None;
+    for _ in 0..150 {
+        row = mokdan::store::calls::by_sid(&app.state.db, &sid)
+            .await
+            .ok()
+            .flatten()
+            .filter(|r| r.fallback_reason.is_some());
+        if row.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let row = row.expect("the fallback's mark landed once the database was back");
+    assert_eq!(row.fallback_reason.as_deref(), Some("transfer_unanswered"));
+    let (when, reason): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT callback_time, caller_reason FROM call_logs WHERE call_sid = $1")
+            .bind(&sid)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        when.as_deref(),
+        Some(mokdan::calls::actions::CALLBACK_ASAP),
+        "the call-back request landed"
+    );
+    assert_eq!(
+        reason.as_deref(),
+        Some(mokdan::calls::actions::ASKED_FOR_A_PERSON)
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(an_unanswered_transfer_is_bounded_and_kept_while_the_database_is_sick);

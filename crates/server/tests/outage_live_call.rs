@@ -84,3 +84,96 @@ async fn a_live_call_outlasts_a_database_outage_without_a_fallback() {
     assert_eq!(row.fallback_reason, None, "{row:?}");
     app.shutdown().await.unwrap();
 }
+
+/// The caller keeps talking while the database is down (PostgreSQL cut, or SQLite's write
+/// lock held): no turn of the conversation is lost — each waits in the outbox and lands
+/// once the database is back, and the call is still summarised into a lead (#16.5, V7).
+async fn turns_spoken_during_an_outage_are_kept(backend: common::Backend) {
+    let sim = Sim::start(SimConfig::new(ACCOUNT_SID, AUTH_TOKEN).speed(2.0))
+        .await
+        .unwrap();
+    let api = sim.api_base();
+    let (app, mut sick) = common::sick::Sick::app_with(
+        backend,
+        &[
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+            ("TWILIO_API_BASE", api.as_str()),
+        ],
+    )
+    .await;
+    let phone = mokdan::domain::Phone::parse(NUMBER).unwrap();
+    mokdan::store::businesses::create(&app.state.db, "מספרת רונית", &phone)
+        .await
+        .unwrap();
+    let script = CallerScript::new()
+        .wait_for_agent(Duration::from_secs(20))
+        .say("שלום, קוראים לי דנה כהן")
+        .wait_for_agent(Duration::from_secs(20))
+        .say("אני רוצה לקבוע תור לבדיקה")
+        .wait_for_agent(Duration::from_secs(20))
+        .hang_up()
+        .max_duration(Duration::from_secs(90));
+    let spec = sim::CallSpec::new(app.base.clone(), NUMBER, "+972501234567", script);
+    let call = sim.start_call(spec).await.unwrap();
+    let sid = call.call_sid().to_string();
+    let db = &app.state.db;
+    let mut started = false;
+    for _ in 0..200 {
+        started = mokdan::store::calls::by_sid(db, &sid)
+            .await
+            .unwrap()
+            .is_some_and(|r| r.stream_started_at.is_some());
+        if started {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started, "the stream started");
+
+    // From the stream's start to the caller's goodbye, the database is away.
+    sick.start().await;
+    let report = call.finish().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sick.end().await;
+
+    let timeline = report.print_timeline();
+    let caller_turns = || async {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM call_turns WHERE call_sid = $1 AND caller_audio_path IS NOT NULL",
+        )
+        .bind(&sid)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or((0,));
+        n
+    };
+    let mut kept = 0;
+    for _ in 0..150 {
+        kept = caller_turns().await;
+        if kept >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        kept >= 2,
+        "both answers given during the outage were stored: {kept}\n{timeline}"
+    );
+    let mut row = None;
+    for _ in 0..300 {
+        row = mokdan::store::calls::by_sid(db, &sid)
+            .await
+            .ok()
+            .flatten()
+            .filter(|r| r.call_summary.is_some());
+        if row.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let row = row.expect("the call was summarised once the database was back");
+    assert!(row.stream_end_reason.is_some(), "{row:?}");
+    app.shutdown().await.unwrap();
+}
+dual_test!(turns_spoken_during_an_outage_are_kept);

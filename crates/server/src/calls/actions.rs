@@ -7,12 +7,16 @@
 //! dialled (a caller cannot talk the agent into calling anywhere). A business with no
 //! transfer number (or a service with no Twilio credentials) transfers nothing: the request
 //! is stored as a request to be called back. A transfer that cannot be made, or that nobody
-//! answers, sends the caller to the recording fallback rather than into silence.
+//! answers, sends the caller to the recording fallback rather than into silence. Every write
+//! is bounded and kept in the outbox when the database is down (nothing the caller said is
+//! lost, and the call is never held).
 
 use voice::provider::AgentAction;
 
 use crate::app::AppState;
-use crate::store::{businesses, calls, now_ms};
+use crate::calls::conversation::quick;
+use crate::outbox::Pending;
+use crate::store::{businesses, calls};
 
 /// Stored as the call-back time when the caller asked for a person and none could be had.
 pub const CALLBACK_ASAP: &str = "בהקדם האפשרי";
@@ -34,43 +38,28 @@ pub fn transfer_target(
 /// Carries out an agent's decision (the `AGENT_ACTION` log line stays for every action).
 pub async fn act(state: &AppState, call_sid: &str, action: &AgentAction) {
     tracing::info!(call_sid, action = ?action_kind(action), "AGENT_ACTION");
-    let result = match action {
+    let details = match action {
         AgentAction::SaveDetails {
             name,
             reason,
             callback_time,
             urgency,
-        } => {
-            sqlx::query(
-                "UPDATE call_logs SET caller_name = COALESCE($2, caller_name), \
-                 caller_reason = COALESCE($3, caller_reason), \
-                 callback_time = COALESCE($4, callback_time), urgency = COALESCE($5, urgency), \
-                 updated_at = $6 WHERE call_sid = $1",
-            )
-            .bind(call_sid)
-            .bind(name)
-            .bind(reason)
-            .bind(callback_time)
-            .bind(urgency)
-            .bind(now_ms())
-            .execute(&state.db.pool)
-            .await
-        }
+        } => calls::Details {
+            name: name.clone(),
+            reason: reason.clone(),
+            callback_time: callback_time.clone(),
+            urgency: urgency.clone(),
+        },
         AgentAction::CallBack { when } => {
             let when: String = when.trim().chars().take(200).collect();
-            let when = if when.is_empty() {
-                CALLBACK_ASAP.to_string()
-            } else {
-                when
-            };
-            sqlx::query(
-                "UPDATE call_logs SET callback_time = $2, updated_at = $3 WHERE call_sid = $1",
-            )
-            .bind(call_sid)
-            .bind(when)
-            .bind(now_ms())
-            .execute(&state.db.pool)
-            .await
+            calls::Details {
+                callback_time: Some(if when.is_empty() {
+                    CALLBACK_ASAP.to_string()
+                } else {
+                    when
+                }),
+                ..Default::default()
+            }
         }
         AgentAction::Transfer { .. } => {
             let business = business_of(state, call_sid).await;
@@ -83,8 +72,13 @@ pub async fn act(state: &AppState, call_sid: &str, action: &AgentAction) {
         }
         AgentAction::EndCall => return,
     };
-    if let Err(e) = result {
-        tracing::error!(call_sid, error = %e, "cannot store the agent's action");
+    if let Err(e) = quick(calls::set_details(&state.db, call_sid, &details)).await {
+        tracing::error!(call_sid, error = %e, "cannot store the agent's action: kept for replay");
+        let kept = Pending::CallerDetails {
+            call_sid: call_sid.to_string(),
+            details,
+        };
+        state.outbox.keep(&[kept]).await;
     }
 }
 
@@ -99,27 +93,26 @@ fn action_kind(action: &AgentAction) -> &'static str {
 }
 
 async fn business_of(state: &AppState, call_sid: &str) -> Option<businesses::Business> {
-    let row = calls::by_sid(&state.db, call_sid).await.ok().flatten()?;
-    businesses::get(&state.db, row.business_id?)
+    let row = quick(calls::by_sid(&state.db, call_sid))
+        .await
+        .ok()
+        .flatten()?;
+    quick(businesses::get(&state.db, row.business_id?))
         .await
         .ok()
         .flatten()
 }
 
-/// Stores that the caller wants a person to call back (what is known already is kept).
+/// Stores that the caller wants a person to call back (what is known already is kept);
+/// bounded, and kept in the outbox when the database does not answer.
 pub async fn request_callback(state: &AppState, call_sid: &str) {
-    let result = sqlx::query(
-        "UPDATE call_logs SET callback_time = COALESCE(callback_time, $2), \
-         caller_reason = COALESCE(caller_reason, $3), updated_at = $4 WHERE call_sid = $1",
-    )
-    .bind(call_sid)
-    .bind(CALLBACK_ASAP)
-    .bind(ASKED_FOR_A_PERSON)
-    .bind(now_ms())
-    .execute(&state.db.pool)
-    .await;
-    if let Err(e) = result {
-        tracing::error!(call_sid, error = %e, "cannot store a call-back request");
+    let write = calls::request_callback(&state.db, call_sid, CALLBACK_ASAP, ASKED_FOR_A_PERSON);
+    if let Err(e) = quick(write).await {
+        tracing::error!(call_sid, error = %e, "cannot store a call-back request: kept for replay");
+        let kept = Pending::CallBack {
+            call_sid: call_sid.to_string(),
+        };
+        state.outbox.keep(&[kept]).await;
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The socket does not care who speaks; it takes any session from `crates/voice`. This
 //! module builds that session for a call from its business (greeting, questions, prompt),
-//! and stores each turn with its timings (V7); `actions` carries out what the agent decided.
+//! and stores each turn with its timings (V7; kept in the outbox while the database is down);
+//! `actions` carries out what the agent decided.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use voice::provider::AgentContext;
 use voice::session::{SessionConfig, SessionHandle, TurnRecord};
 
 use crate::app::AppState;
+use crate::outbox::Pending;
 use crate::store::{businesses, calls, now_ms};
 
 /// Starts the conversation for an answered call.
@@ -67,6 +69,16 @@ pub async fn prewarm_all(state: AppState) {
     }
 }
 
+/// A database step while a call is live, bounded like the webhooks' (a sick database never
+/// holds the call): past the bound it counts as failed, and the write goes to the outbox.
+pub async fn quick<T>(
+    f: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(std::time::Duration::from_millis(400), f)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
+
 /// Stores a finished turn; the caller's audio is kept when no speech-to-text heard it.
 pub async fn store_turn(state: &AppState, call_sid: &str, index: i64, turn: &TurnRecord) {
     let audio_path = match &turn.caller_audio {
@@ -85,28 +97,25 @@ pub async fn store_turn(state: &AppState, call_sid: &str, index: i64, turn: &Tur
         _ => None,
     };
     let ms = |v: Option<u32>| v.map(i64::from);
-    let result = sqlx::query(
-        "INSERT INTO call_turns (call_sid, turn_index, caller_text, agent_text, heard_text, \
-         barged_in, stt_ms, llm_first_token_ms, tts_first_audio_ms, first_frame_out_ms, \
-         caller_audio_path, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
-         ON CONFLICT (call_sid, turn_index) DO NOTHING",
-    )
-    .bind(call_sid)
-    .bind(index)
-    .bind(&turn.caller_text)
-    .bind(&turn.agent_text)
-    .bind(&turn.heard_text)
-    .bind(i64::from(turn.barged_in))
-    .bind(ms(turn.stt_ms))
-    .bind(ms(turn.llm_first_token_ms))
-    .bind(ms(turn.tts_first_audio_ms))
-    .bind(ms(turn.first_frame_out_ms))
-    .bind(audio_path)
-    .bind(now_ms())
-    .execute(&state.db.pool)
-    .await;
-    if let Err(e) = result {
-        tracing::error!(call_sid, error = %e, "cannot store a turn");
+    let row = crate::store::turns::NewTurn {
+        call_sid: call_sid.to_string(),
+        turn_index: index,
+        caller_text: turn.caller_text.clone(),
+        agent_text: turn.agent_text.clone(),
+        heard_text: turn.heard_text.clone(),
+        barged_in: turn.barged_in,
+        stt_ms: ms(turn.stt_ms),
+        llm_first_token_ms: ms(turn.llm_first_token_ms),
+        tts_first_audio_ms: ms(turn.tts_first_audio_ms),
+        first_frame_out_ms: ms(turn.first_frame_out_ms),
+        caller_audio_path: audio_path,
+        created_at: now_ms(),
+    };
+    // Bounded like the webhooks' writes: a database outage neither holds the call nor
+    // loses the turn, which waits in the outbox.
+    if let Err(e) = quick(crate::store::turns::insert(&state.db, &row)).await {
+        tracing::error!(call_sid, error = %e, "cannot store a turn: kept for replay");
+        state.outbox.keep(&[Pending::Turn(row)]).await;
     }
     for (name, value) in [
         ("stt", turn.stt_ms),

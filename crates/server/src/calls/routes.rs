@@ -434,9 +434,17 @@ async fn transfer_ended(State(state): State<AppState>, req: TwilioRequest) -> Tw
         status,
         "CALL_TRANSFER unanswered: recording fallback"
     );
-    crate::calls::actions::request_callback(&state, sid).await;
+    const REASON: &str = "transfer_unanswered";
     let business = business_of(&state, Some(sid)).await;
-    match calls::mark_fallback(&state.db, sid, "transfer_unanswered").await {
+    // The call-back request and the fallback's mark are bounded and, when the database
+    // does not answer, kept in the outbox: the caller records at once either way.
+    let marked = quick(async {
+        use crate::calls::actions::{ASKED_FOR_A_PERSON, CALLBACK_ASAP};
+        calls::request_callback(&state.db, sid, CALLBACK_ASAP, ASKED_FOR_A_PERSON).await?;
+        calls::mark_fallback(&state.db, sid, REASON).await
+    })
+    .await;
+    match marked {
         Ok(false) => Twiml::new(ROUTE, Some(sid), &twiml::hangup()),
         Ok(true) => Twiml::new(
             ROUTE,
@@ -445,6 +453,16 @@ async fn transfer_ended(State(state): State<AppState>, req: TwilioRequest) -> Tw
         ),
         Err(e) => {
             db_error(ROUTE, sid, &e);
+            let kept = [
+                Pending::CallBack {
+                    call_sid: sid.to_string(),
+                },
+                Pending::Fallback {
+                    call_sid: sid.to_string(),
+                    reason: REASON.to_string(),
+                },
+            ];
+            keep(&state, &kept).await;
             Twiml::new(
                 ROUTE,
                 Some(sid),

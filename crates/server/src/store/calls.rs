@@ -215,6 +215,54 @@ pub async fn mark_fallback(db: &Db, call_sid: &str, reason: &str) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
+/// The caller's details as the agent heard them; a detail not given keeps the one known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Details {
+    pub name: Option<String>,
+    pub reason: Option<String>,
+    pub callback_time: Option<String>,
+    pub urgency: Option<String>,
+}
+
+pub async fn set_details(db: &Db, call_sid: &str, d: &Details) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE call_logs SET caller_name = COALESCE($2, caller_name), \
+         caller_reason = COALESCE($3, caller_reason), \
+         callback_time = COALESCE($4, callback_time), urgency = COALESCE($5, urgency), \
+         updated_at = $6 WHERE call_sid = $1",
+    )
+    .bind(call_sid)
+    .bind(d.name.as_deref())
+    .bind(d.reason.as_deref())
+    .bind(d.callback_time.as_deref())
+    .bind(d.urgency.as_deref())
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
+/// Stores that the caller wants a person to call back `when`, for `reason`; a time or a
+/// reason already known is kept.
+pub async fn request_callback(
+    db: &Db,
+    call_sid: &str,
+    when: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE call_logs SET callback_time = COALESCE(callback_time, $2), \
+         caller_reason = COALESCE(caller_reason, $3), updated_at = $4 WHERE call_sid = $1",
+    )
+    .bind(call_sid)
+    .bind(when)
+    .bind(reason)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
 /// Calls not finished, with no stream end and no fallback, created between `since_ms` and
 /// `before_ms`: the calls a node was serving when it stopped. (call_sid, stream_started_at).
 pub async fn unwatched(

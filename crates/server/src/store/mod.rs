@@ -17,6 +17,7 @@ pub mod dialect;
 pub mod jobs;
 pub mod post_call;
 pub mod sessions;
+pub mod turns;
 pub mod users;
 pub mod watch;
 pub mod whatsapp;

@@ -16,16 +16,6 @@ use crate::jobs::kinds::streamed;
 use crate::outbox::Pending;
 use crate::store::calls;
 
-/// A database step while a call is live, bounded like the webhooks' (a sick database never
-/// holds the call): past the bound it counts as failed and the write goes to the outbox.
-pub(super) async fn bounded<T>(
-    f: impl std::future::Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, sqlx::Error> {
-    tokio::time::timeout(Duration::from_millis(400), f)
-        .await
-        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
-}
-
 /// Checks a `start` and brings the call's conversation up.
 pub(super) async fn begin(
     state: &AppState,
@@ -118,7 +108,7 @@ pub(super) async fn finish(state: &AppState, l: Live, end: End) {
         End::ConversationComplete | End::Transferred => Duration::ZERO,
         _ => streamed::AFTER_FALLBACK,
     };
-    let written = bounded(async {
+    let written = crate::calls::conversation::quick(async {
         calls::stream_ended(&state.db, &l.call_sid, end.as_str()).await?;
         streamed::enqueue(&state.db, &l.call_sid, delay).await
     })
