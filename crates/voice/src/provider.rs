@@ -160,6 +160,35 @@ pub struct AgentContext {
     pub transfer_number: Option<String>,
     /// The business's opening hours as stored (JSON or free text), for an LLM agent.
     pub business_hours: Option<String>,
+    /// `Some` when the business placed the call (V4): the other party did not call us, so
+    /// the agent opens with who is calling and why, and follows the outbound instructions.
+    /// `caller_number` is then the number called.
+    #[serde(default)]
+    pub outbound: Option<Outbound>,
+}
+
+/// A call the business placed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbound {
+    /// Why the business calls, as the CRM's request gave it; `None` when not given.
+    pub purpose: Option<String>,
+}
+
+/// The opening of a call the business placed: who is calling, and why when known.
+pub fn outbound_opening(business_name: &str, purpose: Option<&str>) -> String {
+    let name = business_name.trim();
+    let who = if name.is_empty() {
+        "שלום, מדברים מהעסק שפנית אליו.".to_string()
+    } else {
+        format!("שלום, מדברים מ{name}.")
+    };
+    match purpose.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(why) => {
+            let why = why.trim_end_matches(['.', '!', '?', ' ']);
+            format!("{who} אנחנו מתקשרים בעניין: {why}.")
+        }
+        None => who,
+    }
 }
 
 /// Something the agent asks the call to do.

@@ -21,10 +21,22 @@ pub async fn start(state: &AppState, call_sid: &str) -> SessionHandle {
         Some(id) => businesses::get(&state.db, id).await.ok().flatten(),
         None => None,
     };
-    let mut ctx = context(
-        business.as_ref(),
-        row.as_ref().and_then(|r| r.from_number.clone()),
-    );
+    let outbound = row
+        .as_ref()
+        .is_some_and(|r| r.direction.starts_with("outbound"));
+    // The other party: who called us, or whom the business called (V4).
+    let other = row.as_ref().and_then(|r| {
+        if outbound {
+            r.to_number.clone()
+        } else {
+            r.from_number.clone()
+        }
+    });
+    let mut ctx = context(business.as_ref(), other);
+    if outbound {
+        let purpose = calls::purpose(&state.db, call_sid).await.ok().flatten();
+        ctx.outbound = Some(voice::provider::Outbound { purpose });
+    }
     ctx.transfer_number = crate::calls::actions::transfer_target(state, business.as_ref());
     voice::session::spawn(SessionConfig::default(), state.voice.clone(), ctx)
 }
@@ -42,6 +54,7 @@ fn context(business: Option<&businesses::Business>, caller: Option<String>) -> A
         caller_number: caller,
         transfer_number: None,
         business_hours: business.and_then(|b| b.business_hours.clone()),
+        outbound: None,
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The call is created with `Url` pointing at `/webhook/outbound_call`, status callbacks for
 //! every event, and Twilio's own recording on, so the whole call is fetched afterwards for
-//! offline transcription. The row is written as soon as Twilio returns the CallSid.
+//! offline transcription. The row is written as soon as Twilio returns the CallSid, with the
+//! call's purpose, which the agent's opening says (the person called hears who calls and why).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -27,6 +28,30 @@ pub struct PlaceCall {
     /// The business placing the call: required for an operator; an owner or agent may
     /// leave it out or name their own (another business's id is 404, C4).
     pub business_id: Option<i64>,
+    /// Why the business calls (up to [`MAX_PURPOSE`] characters): the agent opens the call
+    /// with it ("שלום, מדברים מ… אנחנו מתקשרים בעניין: …").
+    pub purpose: Option<String>,
+}
+
+/// Longest purpose of an outbound call, in characters (it is spoken at the call's start).
+pub const MAX_PURPOSE: usize = 200;
+
+/// The purpose as the agent may say it: trimmed, one line, bounded; `None` when empty.
+fn purpose(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(p) = raw.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    if p.chars().count() > MAX_PURPOSE {
+        return Err(AppError::BadRequest(format!(
+            "purpose: עד {MAX_PURPOSE} תווים"
+        )));
+    }
+    if p.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "purpose: שורה אחת של טקסט, בלי תווי בקרה".into(),
+        ));
+    }
+    Ok(Some(p.to_string()))
 }
 
 /// The business a caller may place this call for.
@@ -50,6 +75,7 @@ async fn place_call(
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let business_id = business_for(&caller, body.business_id)?;
     let to = Phone::parse(&body.to).map_err(|e| AppError::BadRequest(format!("to: {e}")))?;
+    let purpose = purpose(body.purpose.as_deref())?;
     businesses::get(&state.db, business_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -88,6 +114,7 @@ async fn place_call(
         status: "queued",
     };
     calls::insert(&state.db, &new).await?;
+    calls::set_placed(&state.db, &created.sid, business_id, purpose.as_deref()).await?;
     tracing::info!(call_sid = %created.sid, business_id, "OUTBOUND_CALL placed");
     Ok((
         StatusCode::CREATED,

@@ -215,7 +215,7 @@ pub const OPERATIONS: &[Op] = &[
         req: Req::None, res: Res::Json(200, "CallPage")),
     op!("post" "/api/calls", "calls", Tenant, None,
         "Place an outbound call from the business's first number (V4).",
-        query: &[], req: Req::Json("PlaceCall", r#"{"to":"050-1234567","business_id":1}"#),
+        query: &[], req: Req::Json("PlaceCall", r#"{"to":"050-1234567","business_id":1,"purpose":"תזכורת לתור מחר ב-10:00"}"#),
         res: Res::Json(201, "PlacedCall")),
     op!("get" "/api/calls/{id}", "calls", Tenant, Some("call"),
         "A call with its transcript, summary, timings and conversation turns.",
@@ -475,6 +475,8 @@ fn schemas() -> Value {
         "PlaceCall": object(&["to"], json!({
             "to": { "type": "string" },
             "business_id": { "type": ["integer", "null"], "description": "Required for operators." },
+            "purpose": { "type": ["string", "null"], "maxLength": 200,
+                "description": "Why the business calls: the agent's opening says it to the person called." },
         })),
         "PlacedCall": object(&["call_sid", "status"], json!({
             "call_sid": { "type": "string" }, "status": { "type": "string" },

@@ -215,6 +215,38 @@ pub async fn mark_fallback(db: &Db, call_sid: &str, reason: &str) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
+/// Completes the row of an outbound call the business placed: its business (the
+/// `outbound_call` webhook may have written the row first, without knowing it) and why it
+/// called. What is already set is kept.
+pub async fn set_placed(
+    db: &Db,
+    call_sid: &str,
+    business_id: i64,
+    purpose: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE call_logs SET business_id = COALESCE(business_id, $2), \
+         purpose = COALESCE(purpose, $3), updated_at = $4 WHERE call_sid = $1",
+    )
+    .bind(call_sid)
+    .bind(business_id)
+    .bind(purpose)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
+/// Why the business placed the call, if it said.
+pub async fn purpose(db: &Db, call_sid: &str) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT purpose FROM call_logs WHERE call_sid = $1")
+            .bind(call_sid)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.and_then(|(p,)| p))
+}
+
 /// The caller's details as the agent heard them; a detail not given keeps the one known.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Details {

@@ -129,6 +129,7 @@ pub async fn compose(state: &AppState, task: &ReplyTask) -> Option<String> {
         // A WhatsApp conversation cannot be transferred.
         transfer_number: None,
         business_hours: business.as_ref().and_then(|b| b.business_hours.clone()),
+        outbound: None,
     };
     let agent = state.voice.agent.clone();
     // The scripted agent opens a conversation with its greeting and first question.

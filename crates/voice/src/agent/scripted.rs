@@ -1,7 +1,8 @@
 //! The scripted intake agent: the receptionist every business has with no LLM configured.
 //! It greets, asks for the caller's name, the reason for the call and a good time to call
 //! back (the questions are editable per business), confirms, thanks and ends the call with
-//! the details saved.
+//! the details saved. On a call the business placed it opens with who is calling and why,
+//! and asks who answered, what to pass on and when to call again.
 //!
 //! It keeps no state of its own: where the conversation stands is read from
 //! `AgentContext::history` (which holds what the caller actually heard), so one instance
@@ -16,6 +17,7 @@ use futures::stream::{self, BoxStream};
 use super::intent::{Intent, classify};
 use crate::provider::{
     Agent, AgentAction, AgentContext, AgentEvent, ProviderError, Role, default_greeting,
+    outbound_opening,
 };
 
 /// Name, reason for the call, a good time to call back.
@@ -23,6 +25,13 @@ pub const DEFAULT_QUESTIONS: [&str; 3] = [
     "מה השם שלך?",
     "במה אפשר לעזור? מה סיבת הפנייה?",
     "מתי נוח שנחזור אליך?",
+];
+/// On a call the business placed: who answered, what they want the business to know, and
+/// when the business may call again (the same three slots as an incoming call's intake).
+pub const OUTBOUND_QUESTIONS: [&str; 3] = [
+    "עם מי אני מדבר/ת?",
+    "יש משהו שתרצה/י שנעביר לעסק?",
+    "מתי נוח שיחזרו אליך?",
 ];
 const ACK: &str = "תודה.";
 const REPEAT_ACK: &str = "בטח.";
@@ -51,6 +60,10 @@ impl ScriptedAgent {
 }
 
 fn questions(ctx: &AgentContext) -> Vec<String> {
+    if ctx.outbound.is_some() {
+        // The business's intake questions are for people who called it.
+        return OUTBOUND_QUESTIONS.iter().map(|q| q.to_string()).collect();
+    }
     let custom: Vec<String> = ctx
         .questions
         .iter()
@@ -243,9 +256,10 @@ impl Agent for ScriptedAgent {
     }
 
     fn greeting(&self, ctx: &AgentContext) -> String {
-        let greeting = match ctx.greeting.trim() {
-            "" => default_greeting(&ctx.business_name),
-            g => g.to_string(),
+        let greeting = match (&ctx.outbound, ctx.greeting.trim()) {
+            (Some(o), _) => outbound_opening(&ctx.business_name, o.purpose.as_deref()),
+            (None, "") => default_greeting(&ctx.business_name),
+            (None, g) => g.to_string(),
         };
         format!("{greeting} {}", questions(ctx)[0])
     }
@@ -289,6 +303,33 @@ mod tests {
         let g = ScriptedAgent.greeting(&c);
         c.history.push((Role::Agent, g));
         c
+    }
+
+    #[test]
+    fn an_outbound_call_opens_with_who_calls_and_why() {
+        let mut c = AgentContext {
+            business_name: "מספרת רותי".into(),
+            greeting: "שלום, הגעתם למספרת רותי!".into(),
+            outbound: Some(crate::provider::Outbound {
+                purpose: Some("תזכורת לתור מחר בעשר".into()),
+            }),
+            ..Default::default()
+        };
+        let g = ScriptedAgent.greeting(&c);
+        assert_eq!(
+            g,
+            format!(
+                "שלום, מדברים ממספרת רותי. אנחנו מתקשרים בעניין: תזכורת לתור מחר בעשר. {}",
+                OUTBOUND_QUESTIONS[0]
+            )
+        );
+        assert!(!g.contains("הגעתם"), "not the inbound greeting");
+        assert!(!g.contains(DEFAULT_QUESTIONS[0]), "not the intake");
+        c.outbound = Some(crate::provider::Outbound { purpose: None });
+        assert_eq!(
+            ScriptedAgent.greeting(&c),
+            format!("שלום, מדברים ממספרת רותי. {}", OUTBOUND_QUESTIONS[0])
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use super::OpenAiConfig;
 use super::prompt::{system_prompt, tools};
 use super::sse::{ChatStreamDecoder, decode_body};
 use crate::http::ensure_success;
-use crate::provider::{Agent, AgentContext, AgentEvent, ProviderError, Role, default_greeting};
+use crate::provider::{
+    Agent, AgentContext, AgentEvent, ProviderError, Role, default_greeting, outbound_opening,
+};
 
 /// What the model is told when speech-to-text is off and the caller's words are unknown.
 const SILENT_TURN: &str = "(המתקשר ענה, אך תוכן התשובה לא זמין. המשך/י לשאלה הבאה.)";
@@ -74,6 +76,10 @@ impl Agent for OpenAiAgent {
     }
 
     fn greeting(&self, ctx: &AgentContext) -> String {
+        if let Some(o) = &ctx.outbound {
+            let opening = outbound_opening(&ctx.business_name, o.purpose.as_deref());
+            return format!("{opening} זה זמן נוח לדבר?");
+        }
         match ctx.greeting.trim() {
             "" => format!("{} איך אפשר לעזור?", default_greeting(&ctx.business_name)),
             g => g.to_string(),

@@ -24,19 +24,42 @@ pub fn system_prompt(ctx: &AgentContext) -> String {
     } else {
         DEFAULT_QUESTIONS.iter().map(|q| q.to_string()).collect()
     };
-    let mut p = format!(
-        "את/ה נציג/ת שירות טלפוני של \"{business}\" ומדבר/ת עם לקוח בשיחת טלפון, בעברית.\n\
-         כללים:\n\
-         - ענה/י בקצרה: משפט אחד או שניים, בעברית מדוברת וטבעית, כמו בשיחת טלפון.\n\
-         - בלי רשימות, בלי כותרות, בלי סימני עיצוב, בלי אימוג'י ובלי קישורים; מספרים במילים כשזה טבעי.\n\
-         - שאלה אחת בכל פעם.\n\
-         - אל תמציא/י מידע על העסק; אם אינך יודע/ת, הצע/י שנחזור אל הלקוח.\n\
-         - אסוף/י מהלקוח את הפרטים האלה: {}\n\
-         - כשיש לך את הפרטים, קרא/י לכלי save_caller_details.\n\
-         - אם הלקוח מבקש שיחזרו אליו בזמן מסוים, קרא/י לכלי request_callback.\n\
-         - כשהשיחה הסתיימה, אמור/י תודה ולהתראות וקרא/י לכלי end_call.\n",
-        questions.join(" ")
-    );
+    let mut p = match &ctx.outbound {
+        None => format!(
+            "את/ה נציג/ת שירות טלפוני של \"{business}\" ומדבר/ת עם לקוח בשיחת טלפון, בעברית.\n\
+             כללים:\n\
+             - ענה/י בקצרה: משפט אחד או שניים, בעברית מדוברת וטבעית, כמו בשיחת טלפון.\n\
+             - בלי רשימות, בלי כותרות, בלי סימני עיצוב, בלי אימוג'י ובלי קישורים; מספרים במילים כשזה טבעי.\n\
+             - שאלה אחת בכל פעם.\n\
+             - אל תמציא/י מידע על העסק; אם אינך יודע/ת, הצע/י שנחזור אל הלקוח.\n\
+             - אסוף/י מהלקוח את הפרטים האלה: {}\n\
+             - כשיש לך את הפרטים, קרא/י לכלי save_caller_details.\n\
+             - אם הלקוח מבקש שיחזרו אליו בזמן מסוים, קרא/י לכלי request_callback.\n\
+             - כשהשיחה הסתיימה, אמור/י תודה ולהתראות וקרא/י לכלי end_call.\n",
+            questions.join(" ")
+        ),
+        Some(outbound) => {
+            let purpose = outbound
+                .purpose
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| format!("מטרת השיחה, כפי שהעסק כתב אותה: {p}\n"))
+                .unwrap_or_else(|| "מטרת השיחה לא נמסרה: שאל/י במה אפשר לעזור.\n".into());
+            format!(
+                "את/ה נציג/ת טלפוני/ת של \"{business}\". זו שיחה יוצאת: העסק התקשר אל האדם \
+                 שעונה, והוא לא התקשר אליכם. כבר הצגת את עצמך ואת סיבת השיחה במשפט הפתיחה.\n\
+                 {purpose}\
+                 כללים:\n\
+                 - ענה/י בקצרה: משפט אחד או שניים, בעברית מדוברת וטבעית, כמו בשיחת טלפון.\n\
+                 - בלי רשימות, בלי כותרות, בלי סימני עיצוב, בלי אימוג'י ובלי קישורים; מספרים במילים כשזה טבעי.\n\
+                 - שאלה אחת בכל פעם. אם זה לא זמן נוח, שאל/י מתי לחזור, קרא/י לכלי request_callback וסיים/י.\n\
+                 - אל תמציא/י מידע על העסק; אם אינך יודע/ת, אמור/י שהעסק יחזור עם תשובה.\n\
+                 - כשהבנת מה האדם רוצה שנעביר לעסק, קרא/י לכלי save_caller_details.\n\
+                 - כשהשיחה הסתיימה, אמור/י תודה ולהתראות וקרא/י לכלי end_call.\n"
+            )
+        }
+    };
     match ctx
         .transfer_number
         .as_deref()
@@ -56,7 +79,11 @@ pub fn system_prompt(ctx: &AgentContext) -> String {
         p.push_str(&format!("שעות הפעילות של העסק: {hours}\n"));
     }
     if let Some(number) = ctx.caller_number.as_deref().filter(|n| !n.is_empty()) {
-        p.push_str(&format!("מספר הטלפון של המתקשר: {number}\n"));
+        if ctx.outbound.is_some() {
+            p.push_str(&format!("מספר הטלפון אליו התקשרת: {number}\n"));
+        } else {
+            p.push_str(&format!("מספר הטלפון של המתקשר: {number}\n"));
+        }
     }
     if let Some(extra) = ctx
         .system_prompt
@@ -142,6 +169,24 @@ mod tests {
         assert!(p.contains("בקצרה"));
         assert!(p.contains("אין אפשרות להעביר"), "no transfer number");
         assert!(!p.contains("שעות הפעילות"), "no hours");
+    }
+
+    #[test]
+    fn an_outbound_call_has_its_own_instructions_and_the_number_called() {
+        let ctx = AgentContext {
+            business_name: "מספרת רותי".into(),
+            caller_number: Some("+972541112222".into()),
+            outbound: Some(crate::provider::Outbound {
+                purpose: Some("תזכורת לתור מחר בעשר".into()),
+            }),
+            ..Default::default()
+        };
+        let p = system_prompt(&ctx);
+        assert!(p.contains("שיחה יוצאת"), "{p}");
+        assert!(p.contains("תזכורת לתור מחר בעשר"), "{p}");
+        assert!(p.contains("מספר הטלפון אליו התקשרת: +972541112222"), "{p}");
+        assert!(!p.contains("מספר הטלפון של המתקשר"), "{p}");
+        assert!(!p.contains(DEFAULT_QUESTIONS[0]), "not the intake: {p}");
     }
 
     #[test]
