@@ -296,3 +296,105 @@ async fn shutdown_closes_live_streams_going_away() {
         .unwrap()
         .unwrap();
 }
+
+/// A stream token is good for one live socket (S3): a second socket presenting the same
+/// call and token while the call streams is closed with a policy violation and is sent
+/// nothing, while the first socket keeps its audio.
+async fn a_second_socket_with_the_same_token_is_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    let (sid, token) = answered_call(&app).await;
+    let url = format!("ws://{}/ws/twilio-media", app.addr);
+    let (mut first, _) = ws::connect(&url).await;
+    ws::send(&mut first, &StreamEvent::connected()).await;
+    ws::send(
+        &mut first,
+        &ws::start("MZfirst", &sid, &[("call_id", &sid), ("token", &token)]),
+    )
+    .await;
+    assert!(
+        matches!(
+            ws::next(&mut first, Duration::from_secs(10)).await,
+            Next::Msg(ServerMessage::Media { .. })
+        ),
+        "the first socket hears the greeting"
+    );
+
+    let (mut second, _) = ws::connect(&url).await;
+    ws::send(&mut second, &StreamEvent::connected()).await;
+    ws::send(
+        &mut second,
+        &ws::start("MZsecond", &sid, &[("call_id", &sid), ("token", &token)]),
+    )
+    .await;
+    match ws::next(&mut second, Duration::from_secs(5)).await {
+        Next::Closed(code) => assert_eq!(code, Some(1008), "policy violation"),
+        other => panic!("the second socket must get nothing, got {other:?}"),
+    }
+
+    // The first socket streams on.
+    let mut more = 0;
+    for _ in 0..20 {
+        match ws::next(&mut first, Duration::from_secs(5)).await {
+            Next::Msg(ServerMessage::Media { stream_sid, .. }) => {
+                assert_eq!(stream_sid, "MZfirst");
+                more += 1;
+            }
+            Next::Msg(_) => {}
+            other => panic!("the first socket was disturbed: {other:?}"),
+        }
+    }
+    assert!(more > 0, "the greeting goes on to the first socket");
+    let row = mokdan::store::calls::by_sid(&app.state.db, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.stream_sid.as_deref(), Some("MZfirst"));
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_second_socket_with_the_same_token_is_refused);
+
+/// The same across nodes sharing PostgreSQL: the call answered on one node streams to
+/// another, and a second socket with the same token on the answering node is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_socket_on_another_node_is_refused() {
+    // Two nodes on one database, with one secret for the stream tokens.
+    let vars = [
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+        ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+        ("JWT_SECRET", "two-nodes-one-secret-0123456789abcdef"),
+    ];
+    let answering = TestApp::spawn_with(Backend::Postgres, &vars).await;
+    let other = TestApp::spawn_on(
+        answering.db_url.clone(),
+        tempfile::tempdir().unwrap(),
+        &vars,
+    )
+    .await;
+    let (sid, token) = answered_call(&answering).await;
+    let open = |app: &TestApp| format!("ws://{}/ws/twilio-media", app.addr);
+    let (mut first, _) = ws::connect(&open(&other)).await;
+    ws::send(&mut first, &StreamEvent::connected()).await;
+    ws::send(
+        &mut first,
+        &ws::start("MZfirst", &sid, &[("call_id", &sid), ("token", &token)]),
+    )
+    .await;
+    let heard = ws::next(&mut first, Duration::from_secs(10)).await;
+    assert!(
+        matches!(heard, Next::Msg(ServerMessage::Media { .. })),
+        "the stream runs on the other node: {heard:?}"
+    );
+    let (mut second, _) = ws::connect(&open(&answering)).await;
+    ws::send(&mut second, &StreamEvent::connected()).await;
+    ws::send(
+        &mut second,
+        &ws::start("MZsecond", &sid, &[("call_id", &sid), ("token", &token)]),
+    )
+    .await;
+    match ws::next(&mut second, Duration::from_secs(5)).await {
+        Next::Closed(code) => assert_eq!(code, Some(1008), "policy violation"),
+        other => panic!("the second socket must get nothing, got {other:?}"),
+    }
+    other.shutdown().await.unwrap();
+    answering.shutdown().await.unwrap();
+}

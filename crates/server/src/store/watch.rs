@@ -10,17 +10,40 @@ pub async fn pending(db: &Db, call_sid: &str) -> Result<Option<(String, i64)>, s
         .await
 }
 
-pub async fn started(db: &Db, call_sid: &str) -> Result<(), sqlx::Error> {
+/// What claiming a call's stream start found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// This socket's is the call's stream.
+    Won,
+    /// The call's stream already started (on any node).
+    Taken,
+    /// The call has no shared row (answered while the database was away).
+    NotShared,
+}
+
+/// Claims the call's one stream start.
+pub async fn start(db: &Db, call_sid: &str) -> Result<Start, sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
-        "UPDATE call_watch SET started_at = COALESCE(started_at, $2), last_frame_at = $2 \
-         WHERE call_sid = $1",
+    let done = sqlx::query(
+        "UPDATE call_watch SET started_at = $2, last_frame_at = $2 \
+         WHERE call_sid = $1 AND started_at IS NULL",
     )
     .bind(call_sid)
     .bind(now)
     .execute(&db.pool)
-    .await
-    .map(|_| ())
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Start::Won);
+    }
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM call_watch WHERE call_sid = $1")
+        .bind(call_sid)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(if rows > 0 {
+        Start::Taken
+    } else {
+        Start::NotShared
+    })
 }
 
 /// Writes the last frame times of many calls in one statement per chunk.

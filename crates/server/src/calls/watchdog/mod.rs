@@ -122,8 +122,8 @@ impl Watchdog {
     }
 
     /// Records the stream's `start` for the call.
-    pub fn started(&self, call_sid: &str, w: &CallWatch) {
-        self.registry.started(call_sid, w);
+    pub async fn started(&self, call_sid: &str, w: &CallWatch) -> bool {
+        self.registry.started(call_sid, w).await
     }
 
     /// The watch of an armed call on this node.

@@ -47,10 +47,14 @@ impl CallWatch {
         })
     }
 
-    /// Records the stream's `start`.
-    pub fn started(&self) {
+    /// Records the stream's `start`; true only for the first (a call has one stream, so a
+    /// second socket presenting the same token is refused, S3).
+    pub fn started(&self) -> bool {
+        if self.started.swap(true, Ordering::AcqRel) {
+            return false;
+        }
         self.frame();
-        self.started.store(true, Ordering::Release);
+        true
     }
 
     /// Records a media frame (lock-free; called 50 times a second per call).
@@ -140,8 +144,9 @@ pub trait StreamRegistry: Send + Sync {
     /// registry is shared, armed on any node.
     async fn attach(&self, call_sid: &str) -> Option<Arc<CallWatch>>;
 
-    /// Records the stream's `start` for the call.
-    fn started(&self, call_sid: &str, watch: &CallWatch);
+    /// Records the stream's `start` for the call; false when the call's stream already
+    /// started (here or, when shared, on another node): that socket is refused.
+    async fn started(&self, call_sid: &str, watch: &CallWatch) -> bool;
 
     /// The watch of an armed call on this node.
     fn get(&self, call_sid: &str) -> Option<Arc<CallWatch>>;
@@ -227,8 +232,8 @@ impl StreamRegistry for MemoryRegistry {
         self.calls.get(call_sid)
     }
 
-    fn started(&self, _call_sid: &str, watch: &CallWatch) {
-        watch.started();
+    async fn started(&self, _call_sid: &str, watch: &CallWatch) -> bool {
+        watch.started()
     }
 
     fn get(&self, call_sid: &str) -> Option<Arc<CallWatch>> {
@@ -282,7 +287,11 @@ mod tests {
         let r = MemoryRegistry::default();
         let silent = r.arm("CA1", "https://a", Duration::ZERO, false);
         let streaming = r.arm("CA2", "https://a", Duration::ZERO, false);
-        r.started("CA2", &streaming);
+        assert!(r.started("CA2", &streaming).await);
+        assert!(
+            !r.started("CA2", &streaming).await,
+            "a call's stream starts once"
+        );
         assert!(r.due(1, T).await.unwrap().is_empty());
         tokio::time::advance(Duration::from_secs(7)).await;
         streaming.frame();

@@ -110,15 +110,20 @@ impl StreamRegistry for SharedRegistry {
         Some(self.arm(call_sid, &base, ago, false))
     }
 
-    fn started(&self, call_sid: &str, w: &CallWatch) {
-        w.started();
-        let db = self.db.clone();
-        let sid = call_sid.to_string();
-        tokio::spawn(async move {
-            if let Err(e) = watch::started(&db, &sid).await {
-                tracing::error!(call_sid = %sid, error = %e, "cannot record the stream start");
+    async fn started(&self, call_sid: &str, w: &CallWatch) -> bool {
+        if !w.started() {
+            return false;
+        }
+        // Another node may hold the call's stream already: the shared row decides.
+        match watch::start(&self.db, call_sid).await {
+            Ok(watch::Start::Taken) => false,
+            Ok(watch::Start::Won | watch::Start::NotShared) => true,
+            Err(e) => {
+                // The token was checked; a sick database does not refuse a caller.
+                tracing::error!(call_sid, error = %e, "cannot record the stream start");
+                true
             }
-        });
+        }
     }
 
     fn get(&self, call_sid: &str) -> Option<Arc<CallWatch>> {

@@ -30,7 +30,9 @@ impl StreamRegistry for Flaky {
     async fn attach(&self, _: &str) -> Option<Arc<CallWatch>> {
         None
     }
-    fn started(&self, _: &str, _: &CallWatch) {}
+    async fn started(&self, _: &str, _: &CallWatch) -> bool {
+        true
+    }
     fn get(&self, _: &str) -> Option<Arc<CallWatch>> {
         None
     }

@@ -55,7 +55,10 @@ pub(super) async fn begin(
     if stream_sid.is_empty() {
         return Err("no streamSid");
     }
-    state.watchdog.started(&call_sid, &watch);
+    // One live socket per call: a second one with the same token gets nothing (S3).
+    if !state.watchdog.started(&call_sid, &watch).await {
+        return Err("the call's stream is already live");
+    }
     tracing::info!(stream_sid = %stream_sid, call_sid = %call_sid, "WS_START");
     {
         let db = state.db.clone();
