@@ -123,6 +123,9 @@ pub struct Settings {
     pub recording_retention_days: u64,
     /// Days finished jobs are kept (`MOKDAN_JOB_RETENTION_DAYS`).
     pub job_retention_days: u64,
+    /// Days `dead` jobs are kept for the operator to inspect or retry
+    /// (`MOKDAN_DEAD_JOB_RETENTION_DAYS`); older ones are purged.
+    pub dead_job_retention_days: u64,
     /// Seconds a client has to send a request's headers, also the longest a kept-alive
     /// connection may idle (`MOKDAN_HTTP_HEADER_TIMEOUT_SECS`): slow clients are dropped.
     pub http_header_timeout: Duration,
@@ -356,6 +359,7 @@ impl Settings {
             job_lease: secs("MOKDAN_JOB_LEASE_SECS", 60)?,
             recording_retention_days: count("MOKDAN_RECORDING_RETENTION_DAYS", 30, 36_500)?,
             job_retention_days: count("MOKDAN_JOB_RETENTION_DAYS", 7, 36_500)?,
+            dead_job_retention_days: count("MOKDAN_DEAD_JOB_RETENTION_DAYS", 30, 36_500)?,
             http_header_timeout: secs("MOKDAN_HTTP_HEADER_TIMEOUT_SECS", 30)?,
         })
     }

@@ -1246,11 +1246,35 @@ async fn cleanup_removes_old_audio_and_old_jobs(backend: Backend) {
             .unwrap();
         done_ids.push(id);
     }
+    // Dead jobs stay 30 days for the operator (MOKDAN_DEAD_JOB_RETENTION_DAYS), then go.
+    let mut dead_ids = Vec::new();
+    for (n, age_days) in [(1, 31), (2, 29)] {
+        let payload = serde_json::json!({ "dead": n });
+        let id = mokdan::jobs::enqueue_at(db, "failed", &payload, None, now + 86_400_000)
+            .await
+            .unwrap()
+            .unwrap();
+        sqlx::query("UPDATE jobs SET state = 'dead', updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now - age_days * 86_400_000)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        dead_ids.push(id);
+    }
     let id = mokdan::jobs::enqueue(db, "cleanup", &serde_json::json!({}), None)
         .await
         .unwrap()
         .unwrap();
     wait_for_job_state(&app, id, "done", 30).await;
+    assert!(
+        jobstore::get(db, dead_ids[0]).await.unwrap().is_none(),
+        "a dead job past its retention is purged"
+    );
+    assert!(
+        jobstore::get(db, dead_ids[1]).await.unwrap().is_some(),
+        "a recent dead job is kept for the operator"
+    );
     assert!(!old_rec.exists(), "past the service's retention");
     assert!(new_rec.exists());
     assert!(

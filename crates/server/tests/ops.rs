@@ -68,10 +68,12 @@ async fn health_endpoints(backend: Backend) {
 dual_test!(health_endpoints);
 
 async fn configured_providers_show_in_readyz(backend: Backend) {
+    let ai = common::ai::Ai::start().await;
     let app = TestApp::spawn_with(
         backend,
         &[
-            ("OPENAI_API_KEY", "sk-test-key"),
+            ("OPENAI_API_KEY", common::ai::KEY),
+            ("OPENAI_BASE_URL", ai.base.as_str()),
             ("TWILIO_ACCOUNT_SID", "AC1"),
             ("TWILIO_AUTH_TOKEN", "t"),
         ],
@@ -79,15 +81,14 @@ async fn configured_providers_show_in_readyz(backend: Backend) {
     .await;
     let r = app.get("/readyz").await;
     let body = r.text().await.unwrap();
-    assert!(!body.contains("sk-test-key"), "a secret reached /readyz");
+    assert!(!body.contains(common::ai::KEY), "a secret reached /readyz");
     let ready: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(ready["openai"], "ok");
+    assert_eq!(ready["openai"], "ok", "the server answered its model list");
     assert_eq!(ready["twilio"], "ok");
-    assert_eq!(ready["tts"], ok_or_disabled(local_voice() != "none"));
+    assert_eq!(ready["tts"], "ok");
     assert_eq!(
-        ready["tts_engine"],
-        local_voice(),
-        "a key alone keeps the local voice"
+        ready["tts_engine"], "openai",
+        "a configured OpenAI key speaks with OpenAI"
     );
     assert_eq!(ready["stt"], "ok");
     assert_eq!(ready["stt_engine"], "openai");
@@ -114,8 +115,8 @@ fn local_voice() -> &'static str {
     }
 }
 
-/// `tts_engine` names the voice callers actually hear: `MOKDAN_TTS`, else Google when
-/// configured, else espeak-ng. An OpenAI key alone does not make OpenAI the voice.
+/// `tts_engine` names the voice callers actually hear: `MOKDAN_TTS`, else OpenAI when its
+/// key is set, else Google when configured, else espeak-ng.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_names_the_voice_that_actually_speaks() {
     // Nothing here may reach a real provider: both point at a closed local port.
@@ -131,13 +132,24 @@ async fn readyz_names_the_voice_that_actually_speaks() {
     let gcp = ("GCP_CREDENTIALS_JSON", google.as_str());
     // (settings, `tts_engine`, the provider's own name)
     let cases = [
-        (vec![key, base], local_voice(), "espeak"),
+        (vec![key, base], "openai", "openai"),
+        (
+            vec![key, base, ("MOKDAN_TTS", "espeak")],
+            local_voice(),
+            "espeak",
+        ),
+        (vec![gcp], "google", "google"),
         (
             vec![key, base, ("MOKDAN_TTS", "openai")],
             "openai",
             "openai",
         ),
-        (vec![key, base, gcp], "google", "google"),
+        (vec![key, base, gcp], "openai", "openai"),
+        (
+            vec![key, base, gcp, ("MOKDAN_TTS", "google")],
+            "google",
+            "google",
+        ),
         (
             vec![key, base, gcp, ("MOKDAN_TTS", "espeak")],
             local_voice(),
@@ -151,6 +163,34 @@ async fn readyz_names_the_voice_that_actually_speaks() {
         assert_eq!(ready["tts_engine"], engine, "{vars:?}");
         assert_eq!(ready["tts"], ok_or_disabled(engine != "none"), "{vars:?}");
         assert_eq!(app.state.voice.tts.name(), provider, "{vars:?}");
+        app.shutdown().await.unwrap();
+    }
+}
+
+/// `openai` in `/readyz` says whether the server answers, not merely that a key is set: a
+/// refused key and a server that does not answer are told apart from a working one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_asks_openai_rather_than_assuming() {
+    let ai = common::ai::Ai::start().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/v1", l.local_addr().unwrap())
+    };
+    let cases = [
+        (common::ai::KEY, ai.base.clone(), "ok"),
+        ("sk-revoked-key-0000", ai.base.clone(), "unauthorized"),
+        (common::ai::KEY, closed, "error"),
+    ];
+    for (key, base, expected) in cases {
+        let app = TestApp::spawn_with(
+            Backend::Sqlite,
+            &[("OPENAI_API_KEY", key), ("OPENAI_BASE_URL", base.as_str())],
+        )
+        .await;
+        let r = app.get("/readyz").await;
+        assert_eq!(r.status(), 200, "OpenAI does not make the service unready");
+        let ready: Value = r.json().await.unwrap();
+        assert_eq!(ready["openai"], expected, "{base}");
         app.shutdown().await.unwrap();
     }
 }

@@ -149,8 +149,8 @@ pub async fn store_turn(state: &AppState, call_sid: &str, index: i64, turn: &Tur
 /// (at `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`), else Google when credentials are,
 /// else none (answers are kept as audio for the offline job). The agent:
 /// the LLM when OpenAI is configured, else the scripted intake. Text-to-speech: `MOKDAN_TTS`
-/// (`espeak`, `google`, `openai`), by default Google when configured, else the local
-/// espeak-ng voice, which starts speaking fastest.
+/// (`espeak`, `google`, `openai`), by default OpenAI when its key is set, else Google when
+/// configured, else the local espeak-ng voice, which starts speaking fastest.
 pub fn providers(settings: &crate::config::Settings) -> anyhow::Result<voice::session::Providers> {
     use voice::google::{GoogleAuth, GoogleCredentials, GoogleStt, GoogleTts};
     use voice::openai::{OpenAiAgent, OpenAiConfig, OpenAiStt, OpenAiTts};
@@ -187,7 +187,8 @@ pub fn providers(settings: &crate::config::Settings) -> anyhow::Result<voice::se
     };
     use crate::config::TtsChoice;
     let tts: Arc<dyn voice::TextToSpeech> = match (settings.tts, &openai, &google) {
-        (Some(TtsChoice::OpenAi), Some(cfg), _) => Arc::new(OpenAiTts::new(cfg.clone())),
+        // A configured OpenAI key speaks with OpenAI's voice unless `MOKDAN_TTS` says otherwise.
+        (Some(TtsChoice::OpenAi) | None, Some(cfg), _) => Arc::new(OpenAiTts::new(cfg.clone())),
         (Some(TtsChoice::OpenAi), None, _) => {
             anyhow::bail!("MOKDAN_TTS: `openai` needs OPENAI_API_KEY")
         }

@@ -1,5 +1,6 @@
 //! Operations: liveness, readiness, version, metrics and the landing page (O1).
 
+pub mod probe;
 pub mod routes;
 
 use crate::config::Settings;
@@ -15,12 +16,15 @@ pub struct Providers {
     /// The local Hebrew voice (espeak-ng) found on PATH.
     pub espeak: bool,
     pub whatsapp: Option<&'static str>,
+    /// Whether the OpenAI-compatible server answers (asked at most every 30 s).
+    pub openai_probe: std::sync::Arc<probe::OpenAiProbe>,
 }
 
 impl Providers {
     pub fn detect(s: &Settings) -> Self {
         Providers {
             openai: s.openai_api_key.is_some(),
+            openai_probe: probe::OpenAiProbe::new(&s.openai_base_url, s.openai_api_key.as_ref()),
             openai_stt: s.openai_stt_configured(),
             google: s.google_credentials.is_some(),
             twilio_rest: s.twilio_account_sid.is_some() && s.twilio_auth_token.is_some(),
@@ -45,7 +49,8 @@ impl Providers {
     }
 
     /// Which engine speaks to callers, given the name of the one the call's providers
-    /// chose (`MOKDAN_TTS`, else Google when configured, else espeak-ng): `none` when that
+    /// chose (`MOKDAN_TTS`, else OpenAI when its key is set, else Google when configured, else
+    /// espeak-ng): `none` when that
     /// is the local voice and espeak-ng is not installed.
     pub fn tts_engine(&self, chosen: &'static str) -> &'static str {
         match chosen {

@@ -2,7 +2,8 @@
 //!
 //! Liveness never touches the database: a slow database must not get the process killed.
 //! Readiness pings it with a short timeout on every call, so it turns 503 while the database
-//! is down and recovers by itself when it returns.
+//! is down and recovers by itself when it returns. It also says whether OpenAI answers
+//! (`ops::probe`), which does not make the service unready: calls still get an answer.
 
 use std::time::Duration;
 
@@ -38,7 +39,10 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await,
         Ok(Ok(()))
     );
-    let disk = disk_state(state.settings.data_dir.clone()).await;
+    let (disk, openai) = tokio::join!(
+        disk_state(state.settings.data_dir.clone()),
+        state.providers.openai_probe.state()
+    );
     let ready = db_ok && disk == "ok";
     let p = &state.providers;
     let tts_engine = p.tts_engine(state.voice.tts.name());
@@ -47,7 +51,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "db": if db_ok { "ok" } else { "error" },
         "disk": disk,
         "db_backend": state.db.backend.name(),
-        "openai": ok_or_disabled(p.openai),
+        // Asked, not assumed: `ok` only when the server answered (cached 30 s).
+        "openai": openai,
         "google": ok_or_disabled(p.google),
         "tts": ok_or_disabled(tts_engine != "none"),
         "tts_engine": tts_engine,

@@ -368,3 +368,12 @@ pub async fn purge_done(db: &Db, before_ms: i64) -> Result<u64, sqlx::Error> {
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Deletes `dead` jobs last touched before `before_ms` (kept that long for the operator).
+pub async fn purge_dead(db: &Db, before_ms: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM jobs WHERE state = 'dead' AND updated_at < $1")
+        .bind(before_ms)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
+}

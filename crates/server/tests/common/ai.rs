@@ -74,6 +74,7 @@ impl Ai {
             .route("/v1/audio/transcriptions", post(transcription))
             .route("/v1/chat/completions", post(chat))
             .route("/v1/audio/speech", post(speech))
+            .route("/v1/models", axum::routing::get(models))
             .with_state(ai.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         ai
@@ -123,6 +124,22 @@ impl Ai {
                 .into_response(),
         )
     }
+}
+
+/// The model list, as OpenAI answers it: only to the stand-in's own key (else 401).
+async fn models(headers: axum::http::HeaderMap) -> Response {
+    let authorised = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {KEY}"));
+    if !authorised {
+        let body = serde_json::json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}});
+        return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    }
+    axum::Json(
+        serde_json::json!({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]}),
+    )
+    .into_response()
 }
 
 async fn transcription(State(ai): State<Ai>, _body: Bytes) -> Response {

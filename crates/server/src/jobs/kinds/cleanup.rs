@@ -4,7 +4,8 @@
 //! Recordings (`recordings/<call_sid>-<recording_sid>.wav`) and turn audio
 //! (`turns/<call_sid>-<n>.wav`) are kept `MOKDAN_RECORDING_RETENTION_DAYS`, or less when
 //! the call's business asks for less (`businesses.recording_retention_days`). Finished jobs
-//! are kept `MOKDAN_JOB_RETENTION_DAYS`. The job is enqueued at start and every ten
+//! are kept `MOKDAN_JOB_RETENTION_DAYS`, dead ones `MOKDAN_DEAD_JOB_RETENTION_DAYS` (long
+//! enough for the operator to look at them and retry). The job is enqueued at start and every ten
 //! minutes with a key per ten-minute slot, so several nodes do not each run it.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub struct Report {
     pub files: u64,
     pub bytes: u64,
     pub jobs: u64,
+    /// Dead jobs past their retention.
+    pub dead_jobs: u64,
 }
 
 /// Enqueues the clean-up now and every [`EVERY`] until shutdown.
@@ -47,17 +50,19 @@ pub async fn schedule(state: AppState) {
 
 pub async fn run(state: &AppState, _job: &Job) -> JobResult {
     let s = &state.settings;
-    let report = cleanup(
+    let mut report = cleanup(
         &state.db,
         &s.data_dir,
         s.recording_retention_days,
         s.job_retention_days,
     )
     .await?;
+    report.dead_jobs = purge_dead(&state.db, s.dead_job_retention_days).await?;
     tracing::info!(
         files = report.files,
         bytes = report.bytes,
         jobs = report.jobs,
+        dead_jobs = report.dead_jobs,
         "CLEANUP done"
     );
     Ok(Outcome::Done)
@@ -109,6 +114,11 @@ pub async fn cleanup(
     }
     report.jobs = crate::store::jobs::purge_done(db, now_ms() - job_days as i64 * DAY_MS).await?;
     Ok(report)
+}
+
+/// Deletes dead jobs older than `days` (the operator had that long to retry them).
+pub async fn purge_dead(db: &Db, days: u64) -> Result<u64, super::JobError> {
+    Ok(crate::store::jobs::purge_dead(db, now_ms() - days as i64 * DAY_MS).await?)
 }
 
 /// `CA…-RE….wav` or `CA…-3.wav` → `CA…`.
