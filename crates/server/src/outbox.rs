@@ -53,6 +53,11 @@ pub enum Pending {
         reason: String,
         fallback: bool,
     },
+    /// A call's media stream started.
+    StreamStarted {
+        call_sid: String,
+        stream_sid: String,
+    },
     /// The recording fallback was offered to the caller (`transfer_ended`).
     Fallback { call_sid: String, reason: String },
     /// The caller asked for a person to call back (an unanswered or impossible transfer).
@@ -259,6 +264,10 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
                 calls::mark_fallback(db, call_sid, reason).await?;
             }
         }
+        Pending::StreamStarted {
+            call_sid,
+            stream_sid,
+        } => calls::stream_started(db, call_sid, stream_sid).await?,
         Pending::Fallback { call_sid, reason } => {
             calls::mark_fallback(db, call_sid, reason).await?;
         }

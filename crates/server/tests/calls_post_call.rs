@@ -169,3 +169,58 @@ async fn a_streamed_call_with_speech_to_text_is_summarised_by_the_llm(backend: B
     app.shutdown().await.unwrap();
 }
 dual_test!(a_streamed_call_with_speech_to_text_is_summarised_by_the_llm);
+
+/// Speech-to-text configured after the call: at the next start the streamed call's
+/// answers kept as audio are transcribed, and the call's one summary is made again with
+/// them (the lead stays one lead).
+async fn answers_kept_as_audio_are_heard_once_speech_to_text_comes(backend: Backend) {
+    let (mut app, sim, business) = world(backend, &[]).await;
+    let sid = streamed_call(&app, &sim).await;
+    let first = summarised(&app, &sid).await;
+    assert!(first.call_summary.unwrap().contains("הודעה קולית"));
+    wait_for(
+        "the post-call work to wait for speech-to-text",
+        30,
+        || async {
+            jobs::by_kind(&app.state.db, STREAMED_CALL)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|j| j.payload.contains(&sid) && j.state == "waiting")
+        },
+    )
+    .await;
+
+    // The same database and data dir, now with speech-to-text and an LLM.
+    let dir = std::mem::replace(&mut app.dir, tempfile::tempdir().unwrap());
+    let db_url = app.db_url.clone();
+    app.shutdown().await.unwrap();
+    let ai = Ai::start().await;
+    let env = ai.env();
+    let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_on(db_url, dir, &vars).await;
+    let row = wait_for("the summary made again with the answers", 60, || async {
+        calls::by_sid(&app.state.db, &sid)
+            .await
+            .unwrap()
+            .filter(|r| {
+                r.call_summary
+                    .as_deref()
+                    .is_some_and(|s| s.contains("דני כהן מבקש לקבוע תור"))
+            })
+    })
+    .await;
+    assert_eq!(row.status, "transcribed", "{row:?}");
+    let (unheard,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM call_turns WHERE call_sid = $1 AND caller_audio_path IS NOT NULL \
+         AND (caller_text IS NULL OR caller_text = '')",
+    )
+    .bind(&sid)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(unheard, 0, "every answer kept as audio was transcribed");
+    queued_again_changes_nothing(&app, business, &sid).await;
+    app.shutdown().await.unwrap();
+}
+dual_test!(answers_kept_as_audio_are_heard_once_speech_to_text_comes);

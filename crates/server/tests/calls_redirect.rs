@@ -33,6 +33,10 @@ struct World {
 }
 
 async fn world(backend: Backend, rest: Rest) -> World {
+    world_with(backend, rest, &[]).await
+}
+
+async fn world_with(backend: Backend, rest: Rest, extra: &[(&str, String)]) -> World {
     let sim = Sim::start(SimConfig::new(ACCOUNT_SID, AUTH_TOKEN).speed(3.0))
         .await
         .unwrap();
@@ -60,6 +64,7 @@ async fn world(backend: Backend, rest: Rest) -> World {
             env.push(("TWILIO_API_BASE", closed));
         }
     }
+    env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
     let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = TestApp::spawn_with(backend, &vars).await;
     let phone = mokdan::domain::Phone::parse(NUMBER).unwrap();
@@ -197,3 +202,31 @@ async fn star_with_a_dead_rest_api_still_records(backend: Backend) {
     w.app.shutdown().await.unwrap();
 }
 dual_test!(star_with_a_dead_rest_api_still_records);
+
+/// The LLM stops answering mid-call: the agent apologises and asks for the fallback, the
+/// REST update cannot be made, and the stream's end offers the recording instead.
+async fn an_unreachable_llm_with_a_dead_rest_api_still_records(backend: Backend) {
+    let ai = common::ai::Ai::start().await;
+    let env: Vec<(&str, String)> = ai.env().into_iter().collect();
+    let w = world_with(backend, Rest::Closed, &env).await;
+    // The first turn is answered; from the second on, the provider fails.
+    ai.fail_after(1, common::ai::Failure::Error500);
+    let script = keeps_talking(
+        CallerScript::new()
+            .wait_for_agent(Duration::from_secs(20))
+            .say("שלום, קוראים לי דני כהן")
+            .wait_for_agent(Duration::from_secs(20))
+            .say("אני רוצה לקבוע תור למחר")
+            .wait_for_agent(Duration::from_secs(40)),
+    );
+    let report = w.sim.call(w.spec(script)).await.unwrap();
+    assert_recorded_once(&w, &report, 0).await;
+    let row = w.row(&report.call_sid).await;
+    assert_eq!(
+        row.stream_end_reason.as_deref(),
+        Some("fallback"),
+        "{row:?}"
+    );
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(an_unreachable_llm_with_a_dead_rest_api_still_records);

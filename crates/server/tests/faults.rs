@@ -98,9 +98,14 @@ fn first_at(report: &sim::CallReport, f: impl Fn(&sim::TimelineEntry) -> bool) -
 async fn provider_breaks_mid_call(backend: Backend, failure: Failure) {
     let ai = Ai::start().await;
     let env = ai.env();
+    // The local voice, whose apology lasts as long as its words (the stand-in's is a tone).
     let w = world(
         backend,
-        &[(env[0].0, env[0].1.as_str()), (env[1].0, env[1].1.as_str())],
+        &[
+            (env[0].0, env[0].1.as_str()),
+            (env[1].0, env[1].1.as_str()),
+            ("MOKDAN_TTS", "espeak"),
+        ],
     )
     .await;
     // The first caller turn is heard and answered; from the second on, the provider fails.

@@ -318,6 +318,21 @@ pub async fn run_now(db: &Db, idempotency_key: &str) -> Result<bool, sqlx::Error
     Ok(done.rows_affected() == 1)
 }
 
+/// Runs a finished job again (the same row, so the work stays once per key): true when it
+/// was done and is queued again.
+pub async fn requeue_done(db: &Db, idempotency_key: &str) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $2, lease_until = NULL, \
+         locked_by = NULL, updated_at = $2 WHERE idempotency_key = $1 AND state = 'done'",
+    )
+    .bind(idempotency_key)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Revives a `dead` job with a fresh set of attempts, returning it as revived; `None` if
 /// it is not dead.
 pub async fn retry_dead(db: &Db, id: i64) -> Result<Option<Job>, sqlx::Error> {

@@ -44,6 +44,19 @@ pub async fn set_transcription(db: &Db, call_sid: &str, text: &str) -> Result<bo
     Ok(done.rows_affected() == 1)
 }
 
+/// Drops the call's summary so that it is made again; true when there was one.
+pub async fn clear_summary(db: &Db, call_sid: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE call_logs SET call_summary = NULL, updated_at = $2 \
+         WHERE call_sid = $1 AND call_summary IS NOT NULL",
+    )
+    .bind(call_sid)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The summary and the caller's details as extracted from the transcript.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Extraction {

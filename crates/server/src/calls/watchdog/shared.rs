@@ -22,6 +22,8 @@ use crate::store::{Db, watch};
 const LOCAL_GRACE: Duration = Duration::from_secs(60);
 /// Frame times are flushed every this many ticks (once a second at 250 ms ticks).
 const FLUSH_EVERY_TICKS: u64 = 4;
+/// How long a stream's start waits for the shared registry to say it is the call's only one.
+const START_CLAIM_BOUND: Duration = Duration::from_millis(400);
 /// A `flushed_ms` no frame time equals: the next flush writes the call's time.
 const UNFLUSHED: u64 = u64::MAX;
 
@@ -114,13 +116,19 @@ impl StreamRegistry for SharedRegistry {
         if !w.started() {
             return false;
         }
-        // Another node may hold the call's stream already: the shared row decides.
-        match watch::start(&self.db, call_sid).await {
-            Ok(watch::Start::Taken) => false,
-            Ok(watch::Start::Won | watch::Start::NotShared) => true,
-            Err(e) => {
-                // The token was checked; a sick database does not refuse a caller.
+        // Another node may hold the call's stream already: the shared row decides, if it
+        // answers in time (a sick database neither delays nor refuses a caller whose token
+        // was checked).
+        let claim = tokio::time::timeout(START_CLAIM_BOUND, watch::start(&self.db, call_sid));
+        match claim.await {
+            Ok(Ok(watch::Start::Taken)) => false,
+            Ok(Ok(watch::Start::Won | watch::Start::NotShared)) => true,
+            Ok(Err(e)) => {
                 tracing::error!(call_sid, error = %e, "cannot record the stream start");
+                true
+            }
+            Err(_) => {
+                tracing::error!(call_sid, "the stream start was not recorded in time");
                 true
             }
         }

@@ -83,6 +83,7 @@ pub async fn resume_parked(state: &AppState) {
     let mut kinds = Vec::new();
     if stt_configured(state) {
         kinds.push(TRANSCRIBE);
+        kinds.push(STREAMED_CALL);
     }
     if state.twilio.is_some() {
         kinds.push(FETCH_RECORDING);

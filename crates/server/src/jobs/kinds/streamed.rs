@@ -7,6 +7,10 @@
 //! queues the call's one `summarise` job, which reads the turns (and any recorded message)
 //! and files the caller as a lead of the business.
 //!
+//! Without speech-to-text the call is filed at once and the job then waits (`waiting`) with
+//! the answers kept as audio; a start with speech-to-text configured runs it again, and the
+//! answers it hears make the summary again.
+//!
 //! A stream that ended without a finished conversation may go on into the recording
 //! fallback, whose message belongs in the summary. Such a job is queued for later and
 //! brought forward when Twilio says the call completed; if the caller left a message that
@@ -79,8 +83,10 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
             p.call_sid
         )));
     };
-    if stt_configured(state) {
-        super::turns::transcribe(state, &p.call_sid).await?;
+    let stt = stt_configured(state);
+    if stt && super::turns::transcribe(state, &p.call_sid).await? > 0 {
+        // Answers heard only now (speech-to-text configured since): summarise with them.
+        super::transcribe::resummarise(&state.db, &p.call_sid).await?;
     }
     // A message the caller left will be transcribed by the recording chain, which then
     // queues the summary itself (with the turns): wait for it rather than summarise twice.
@@ -93,5 +99,26 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
     } else {
         super::transcribe::enqueue_summary(&state.db, &p.call_sid).await?;
     }
+    if !stt && audio_only_turns(&state.db, &p.call_sid).await? > 0 {
+        // The call is filed already; its answers wait as audio for speech-to-text, and this
+        // job runs again at the first start with it.
+        return Ok(Outcome::Waiting(
+            "the caller's answers are kept as audio: set OPENAI_API_KEY, or \
+             OPENAI_STT_BASE_URL for a compatible server, to transcribe them"
+                .into(),
+        ));
+    }
     Ok(Outcome::Done)
+}
+
+/// Turns of the call whose caller's answer is audio with no text.
+async fn audio_only_turns(db: &Db, call_sid: &str) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM call_turns WHERE call_sid = $1 \
+         AND caller_audio_path IS NOT NULL AND (caller_text IS NULL OR caller_text = '')",
+    )
+    .bind(call_sid)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n)
 }

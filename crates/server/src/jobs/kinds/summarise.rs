@@ -29,11 +29,15 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
     let filed = call.customer_id.is_some() || caller.is_none() || call.business_id.is_none();
     if call.call_summary.is_some() && filed {
         // A rerun after the work was done: nothing to add.
-        calls::advance_status(&state.db, &p.call_sid, "transcribed", None).await?;
+        if call.transcription.is_some() {
+            calls::advance_status(&state.db, &p.call_sid, "transcribed", None).await?;
+        }
         return Ok(Outcome::Done);
     }
     let turns = post_call::turns(&state.db, &p.call_sid).await?;
-    let content = Content::of(call.transcription.as_deref(), &turns);
+    let recorded = call_recorded(&state.db, &p.call_sid).await?;
+    let mut content = Content::of(call.transcription.as_deref(), &turns);
+    content.untranscribed_message = recorded && call.transcription.is_none();
     let extraction = match &state.settings.openai_api_key {
         Some(key) if !content.dialogue.trim().is_empty() => {
             let model = voice::openai::OpenAiConfig::new("").chat_model;
@@ -71,7 +75,10 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
         _ => None,
     };
     post_call::set_extraction(&state.db, &p.call_sid, &extraction, customer_id).await?;
-    calls::advance_status(&state.db, &p.call_sid, "transcribed", None).await?;
+    // `transcribed` says there is text to read; a call known only as audio keeps its status.
+    if call.transcription.is_some() || !content.caller.is_empty() {
+        calls::advance_status(&state.db, &p.call_sid, "transcribed", None).await?;
+    }
     tracing::info!(
         call_sid = %p.call_sid,
         customer_id = ?customer_id,
@@ -91,6 +98,8 @@ struct Content {
     caller: String,
     /// The caller's answers kept as audio with no text (no speech-to-text configured).
     audio_only: usize,
+    /// A message was recorded and is not transcribed (no speech-to-text configured).
+    untranscribed_message: bool,
     turns: usize,
 }
 
@@ -130,29 +139,44 @@ impl Content {
             },
             caller: caller.join("\n"),
             audio_only,
+            untranscribed_message: false,
             turns: turns.len(),
         }
     }
 
     /// The summary by rules: from the caller's words, or what is known without them.
     fn extractive(&self) -> post_call::Extraction {
-        if !self.caller.trim().is_empty() || self.turns == 0 {
+        let unheard = self.audio_only > 0 || self.untranscribed_message;
+        if !self.caller.trim().is_empty() || (self.turns == 0 && !unheard) {
             return extract::extractive(&self.caller);
         }
-        let summary = if self.audio_only > 0 {
-            format!(
-                "{} הודעה קולית: {} תשובות של המתקשר נשמרו כהקלטה ללא תמלול; אפשר להאזין להן בשיחה.",
-                extract::PREFIX,
+        let mut summary = format!("{} הודעה קולית:", extract::PREFIX);
+        if self.audio_only > 0 {
+            summary.push_str(&format!(
+                " {} תשובות של המתקשר נשמרו כהקלטה ללא תמלול.",
                 self.audio_only
-            )
+            ));
+        }
+        if self.untranscribed_message {
+            summary.push_str(" המתקשר השאיר הודעה מוקלטת שלא תומללה.");
+        }
+        if unheard {
+            summary.push_str(" אפשר להאזין בשיחה.");
         } else {
-            format!("{} המתקשר לא השאיר פרטים בשיחה.", extract::PREFIX)
-        };
+            summary = format!("{} המתקשר לא השאיר פרטים בשיחה.", extract::PREFIX);
+        }
         post_call::Extraction {
             summary,
             ..Default::default()
         }
     }
+}
+
+/// Whether Twilio reported a recording of the call.
+async fn call_recorded(db: &crate::store::Db, call_sid: &str) -> Result<bool, sqlx::Error> {
+    Ok(calls::by_sid(db, call_sid)
+        .await?
+        .is_some_and(|r| r.recording_sid.is_some()))
 }
 
 /// The other party's number: `From` on an inbound call, `To` on an outbound one.

@@ -28,11 +28,25 @@ pub struct Transcribe {
     pub path: String,
 }
 
+fn summary_key(call_sid: &str) -> String {
+    format!("summarise:{call_sid}")
+}
+
 /// Enqueues the summary of a call; once per call.
 pub async fn enqueue_summary(db: &crate::store::Db, call_sid: &str) -> Result<(), sqlx::Error> {
-    let key = format!("summarise:{call_sid}");
     let payload = serde_json::json!({ "call_sid": call_sid });
-    crate::jobs::enqueue(db, SUMMARISE, &payload, Some(&key)).await?;
+    crate::jobs::enqueue(db, SUMMARISE, &payload, Some(&summary_key(call_sid))).await?;
+    Ok(())
+}
+
+/// A transcript arrived after the call was summarised without it (a streamed call whose
+/// message waited for speech-to-text): the call's one summary job runs again with it.
+pub(super) async fn resummarise(db: &crate::store::Db, call_sid: &str) -> Result<(), sqlx::Error> {
+    if post_call::clear_summary(db, call_sid).await?
+        && crate::store::jobs::requeue_done(db, &summary_key(call_sid)).await?
+    {
+        crate::jobs::wake();
+    }
     Ok(())
 }
 
@@ -81,7 +95,9 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
     let stt = OpenAiStt::new(stt_config(state));
     let text = transcribe_pcm(&stt, &pcm).await?;
     let chars = text.chars().count();
-    post_call::set_transcription(&state.db, &p.call_sid, &text).await?;
+    if post_call::set_transcription(&state.db, &p.call_sid, &text).await? {
+        resummarise(&state.db, &p.call_sid).await?;
+    }
     tracing::info!(
         call_sid = %p.call_sid,
         chars,

@@ -63,9 +63,16 @@ pub(super) async fn begin(
     {
         let db = state.db.clone();
         let (c, s) = (call_sid.clone(), stream_sid.clone());
+        let outbox = state.outbox.clone();
         tokio::spawn(async move {
-            if let Err(e) = calls::stream_started(&db, &c, &s).await {
-                tracing::error!(call_sid = %c, error = %e, "cannot record stream start");
+            let written = crate::calls::conversation::quick(calls::stream_started(&db, &c, &s));
+            if let Err(e) = written.await {
+                tracing::error!(call_sid = %c, error = %e, "cannot record stream start: kept for replay");
+                let kept = Pending::StreamStarted {
+                    call_sid: c,
+                    stream_sid: s,
+                };
+                outbox.keep(&[kept]).await;
             }
         });
     }
