@@ -143,10 +143,54 @@ async fn a_streamed_call_without_speech_to_text_becomes_a_lead(backend: Backend)
         .unwrap()
         .expect("the caller is a lead of the business");
     assert_eq!(customer_id, Some(lead.id), "the call is filed on the lead");
+    the_answers_can_be_heard(&app, business, row.id).await;
     queued_again_changes_nothing(&app, business, &sid).await;
     app.shutdown().await.unwrap();
 }
 dual_test!(a_streamed_call_without_speech_to_text_becomes_a_lead);
+
+/// The business hears the answers kept as audio through the API; another business cannot.
+async fn the_answers_can_be_heard(app: &TestApp, business: i64, call_id: i64) {
+    use mokdan::store::users::Role;
+    common::crm::add_user(app, "owner@example.com", Role::Owner, Some(business)).await;
+    let token = common::crm::login(app, "owner@example.com").await;
+    let (status, call) = common::crm::get(app, &format!("/api/calls/{call_id}"), &token).await;
+    assert_eq!(status, 200, "{call}");
+    let turns = call["turns"].as_array().unwrap();
+    let audio: Vec<i64> = turns
+        .iter()
+        .filter(|t| t["has_audio"] == 1)
+        .map(|t| t["turn_index"].as_i64().unwrap())
+        .collect();
+    assert!(audio.len() >= 2, "{call}");
+    let url = app.url(&format!("/api/calls/{call_id}/turns/{}/audio", audio[0]));
+    let r = app.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/wav");
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"RIFF"), "a WAV file");
+
+    let other = common::crm::add_business(app, "מוסך אחר", "+97239998888").await;
+    common::crm::add_user(app, "other@example.com", Role::Owner, Some(other)).await;
+    let stranger = common::crm::login(app, "other@example.com").await;
+    let r = app
+        .http
+        .get(&url)
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "another business's call (C4)");
+    let none = app.url(&format!("/api/calls/{call_id}/turns/999/audio"));
+    let r = app
+        .http
+        .get(&none)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
 
 async fn a_streamed_call_with_speech_to_text_is_summarised_by_the_llm(backend: Backend) {
     let ai = Ai::start().await;

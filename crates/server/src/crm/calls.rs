@@ -1,9 +1,11 @@
-//! `GET /api/calls`, `GET /api/calls/{id}`, `GET /api/calls/{id}/recording` (V3, V10, C4).
+//! `GET /api/calls`, `GET /api/calls/{id}`, `GET /api/calls/{id}/recording`,
+//! `GET /api/calls/{id}/turns/{turn}/audio` (V3, V10, C4).
 //!
 //! The list filters by status, direction, customer and date; the detail adds the live
 //! conversation's turns with their timings. A recording is streamed from the service's own
 //! copy (`<data_dir>/recordings/<CallSid>-*.wav`, written by the recording job) through this
 //! authenticated endpoint — never a redirect to Twilio's URL — and is 404 until downloaded.
+//! A caller's answer that no speech-to-text heard is kept as audio and served the same way.
 
 use std::path::PathBuf;
 
@@ -28,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/calls", get(list))
         .route("/api/calls/{id}", get(detail))
         .route("/api/calls/{id}/recording", get(recording))
+        .route("/api/calls/{id}/turns/{turn}/audio", get(turn_audio))
 }
 
 #[derive(Debug, Deserialize)]
@@ -212,6 +215,34 @@ async fn recording(
     let path = recording_file(&state, &call.call_sid)
         .await
         .ok_or(AppError::NotFound)?;
+    wav_file(&path, &format!("{}.wav", call.call_sid)).await
+}
+
+/// A turn's caller audio, kept when no speech-to-text heard it (V10): only a file under
+/// the data dir's `turns` folder, for a call of the caller's business.
+async fn turn_audio(
+    State(state): State<AppState>,
+    t: Tenant,
+    Path((id, turn)): Path<(i64, i64)>,
+) -> ApiResult<Response> {
+    let path = crm_calls::turn_audio_path(&state.db, t.business_id, id, turn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let path = PathBuf::from(path);
+    let dir = state.settings.data_dir.join("turns");
+    if !path.starts_with(&dir)
+        || path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(AppError::NotFound);
+    }
+    wav_file(&path, &format!("turn-{turn}.wav")).await
+}
+
+/// Streams a WAV file from the data dir as `name` (ours: SIDs and numbers), never cached
+/// by the browser.
+async fn wav_file(path: &std::path::Path, name: &str) -> ApiResult<Response> {
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|_| AppError::NotFound)?;
@@ -243,9 +274,7 @@ async fn recording(
     {
         h.insert(header::CONTENT_LENGTH, v);
     }
-    if let Ok(v) =
-        header::HeaderValue::from_str(&format!("inline; filename=\"{}.wav\"", call.call_sid))
-    {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)

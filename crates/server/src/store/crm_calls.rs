@@ -126,13 +126,17 @@ pub struct Turn {
     pub tts_first_audio_ms: Option<i64>,
     pub first_frame_out_ms: Option<i64>,
     pub created_at: i64,
+    /// 1 when the caller's answer is kept as audio (no speech-to-text heard it), served at
+    /// `/api/calls/{id}/turns/{turn_index}/audio`.
+    pub has_audio: i64,
 }
 
 /// The turns of a call of this business, in order.
 pub async fn turns(db: &Db, business_id: i64, call_id: i64) -> Result<Vec<Turn>, sqlx::Error> {
     sqlx::query_as(
         "SELECT t.turn_index, t.caller_text, t.agent_text, t.heard_text, t.barged_in, t.stt_ms, \
-         t.llm_first_token_ms, t.tts_first_audio_ms, t.first_frame_out_ms, t.created_at \
+         t.llm_first_token_ms, t.tts_first_audio_ms, t.first_frame_out_ms, t.created_at, \
+         CASE WHEN t.caller_audio_path IS NULL THEN 0 ELSE 1 END AS has_audio \
          FROM call_turns t JOIN call_logs c ON c.call_sid = t.call_sid \
          WHERE c.business_id = $1 AND c.id = $2 ORDER BY t.turn_index",
     )
@@ -140,6 +144,25 @@ pub async fn turns(db: &Db, business_id: i64, call_id: i64) -> Result<Vec<Turn>,
     .bind(call_id)
     .fetch_all(&db.pool)
     .await
+}
+
+/// Where a turn's caller audio is kept, for a call of this business.
+pub async fn turn_audio_path(
+    db: &Db,
+    business_id: i64,
+    call_id: i64,
+    turn_index: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT t.caller_audio_path FROM call_turns t JOIN call_logs c ON c.call_sid = t.call_sid \
+         WHERE c.business_id = $1 AND c.id = $2 AND t.turn_index = $3",
+    )
+    .bind(business_id)
+    .bind(call_id)
+    .bind(turn_index)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.and_then(|(p,)| p))
 }
 
 /// A customer's calls: linked by id, or from or to their phone; newest first.

@@ -81,13 +81,15 @@ pub struct TurnView {
     pub tts: String,
     pub reply: String,
     pub slow: bool,
+    /// The caller's answer kept as audio (no speech-to-text heard it), to listen to.
+    pub audio: Option<String>,
 }
 
 fn ms(v: Option<i64>) -> String {
     v.map(|v| format!("{v} ms")).unwrap_or_else(|| "—".into())
 }
 
-fn turn_view(t: &Turn) -> TurnView {
+fn turn_view(call_id: i64, t: &Turn) -> TurnView {
     TurnView {
         n: t.turn_index + 1,
         caller: t.caller_text.clone().unwrap_or_default(),
@@ -100,6 +102,8 @@ fn turn_view(t: &Turn) -> TurnView {
         reply: ms(t.first_frame_out_ms),
         // The mission's budget: a reply within 2–3 s of the caller's turn.
         slow: t.first_frame_out_ms.is_some_and(|v| v > 3000),
+        audio: (t.has_audio != 0)
+            .then(|| format!("/api/calls/{call_id}/turns/{}/audio", t.turn_index)),
     }
 }
 
@@ -174,7 +178,7 @@ pub async fn detail(
             .unwrap_or_default(),
         stream,
         customer_id: call.customer_id,
-        turns: turns.iter().map(turn_view).collect(),
+        turns: turns.iter().map(|t| turn_view(call.id, t)).collect(),
         other_e164: other
             .filter(|o| crate::domain::Phone::parse(o).is_ok())
             .unwrap_or_default(),

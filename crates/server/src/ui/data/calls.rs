@@ -155,13 +155,15 @@ pub struct Turn {
     pub tts_first_audio_ms: Option<i64>,
     pub first_frame_out_ms: Option<i64>,
     pub created_at: i64,
+    pub has_audio: i64,
 }
 
 /// The turns of a call; the call must already be known to belong to the business.
 pub async fn turns(db: &Db, call: &Call) -> Result<Vec<Turn>, sqlx::Error> {
     sqlx::query_as(
         "SELECT turn_index, caller_text, agent_text, heard_text, barged_in, stt_ms, \
-         llm_first_token_ms, tts_first_audio_ms, first_frame_out_ms, created_at \
+         llm_first_token_ms, tts_first_audio_ms, first_frame_out_ms, created_at, \
+         CASE WHEN caller_audio_path IS NULL THEN 0 ELSE 1 END AS has_audio \
          FROM call_turns WHERE call_sid = $1 ORDER BY turn_index",
     )
     .bind(&call.call_sid)
