@@ -230,3 +230,25 @@ async fn an_unreachable_llm_with_a_dead_rest_api_still_records(backend: Backend)
     w.app.shutdown().await.unwrap();
 }
 dual_test!(an_unreachable_llm_with_a_dead_rest_api_still_records);
+
+/// The caller's media stops while the socket stays open, and the REST API is dead: the
+/// stream is closed so that its end offers the recording, rather than leaving the caller on
+/// a silent stream.
+async fn media_that_stops_with_a_dead_rest_api_still_records(backend: Backend) {
+    let w = world(backend, Rest::Closed).await;
+    let script = keeps_talking(
+        CallerScript::new()
+            .stop_media_after(Duration::from_millis(500))
+            .silence(Duration::from_secs(4)),
+    );
+    let report = w.sim.call(w.spec(script)).await.unwrap();
+    assert_recorded_once(&w, &report, 0).await;
+    let row = w.row(&report.call_sid).await;
+    assert_eq!(
+        row.stream_end_reason.as_deref(),
+        Some("fallback"),
+        "{row:?}"
+    );
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(media_that_stops_with_a_dead_rest_api_still_records);

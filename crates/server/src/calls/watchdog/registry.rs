@@ -30,6 +30,9 @@ pub struct CallWatch {
     /// Milliseconds after `armed_at` of the last media frame.
     pub(super) last_frame_ms: AtomicU64,
     fired: AtomicBool,
+    /// Cancelled when the fallback could not be made by a redirect: the call's socket on
+    /// this node then closes, and Twilio's `<Connect action>` offers the recording.
+    end: tokio_util::sync::CancellationToken,
 }
 
 impl CallWatch {
@@ -44,6 +47,7 @@ impl CallWatch {
             started: AtomicBool::new(started),
             last_frame_ms: AtomicU64::new(0),
             fired: AtomicBool::new(false),
+            end: tokio_util::sync::CancellationToken::new(),
         })
     }
 
@@ -66,6 +70,16 @@ impl CallWatch {
     /// The public base URL seen when the call was answered.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Asks the call's socket on this node to close (the redirect could not be made).
+    pub fn end_stream(&self) {
+        self.end.cancel();
+    }
+
+    /// Resolves once [`Self::end_stream`] was called.
+    pub async fn stream_ended(&self) {
+        self.end.cancelled().await
     }
 
     pub fn has_fired(&self) -> bool {
@@ -115,6 +129,8 @@ pub struct Due {
     pub call_sid: String,
     pub base: String,
     pub reason: FallbackReason,
+    /// This node's watch of the call, when it has one (its socket may be here).
+    pub watch: Option<Arc<CallWatch>>,
 }
 
 /// Which registry serves this node.
@@ -263,6 +279,7 @@ impl StreamRegistry for MemoryRegistry {
                     call_sid,
                     base: w.base.clone(),
                     reason,
+                    watch: Some(w.clone()),
                 })
             })
             .collect())

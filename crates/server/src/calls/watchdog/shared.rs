@@ -168,7 +168,8 @@ impl StreamRegistry for SharedRegistry {
             } else {
                 FallbackReason::MediaTimeout
             };
-            if let Some(w) = self.calls.get(&call_sid) {
+            let local = self.calls.get(&call_sid);
+            if let Some(w) = &local {
                 if w.alive_here(timeouts) {
                     // The row is behind this node's own view: write the time, do not fire.
                     w.flushed_ms.store(UNFLUSHED, Ordering::Relaxed);
@@ -181,6 +182,7 @@ impl StreamRegistry for SharedRegistry {
                     call_sid,
                     base,
                     reason,
+                    watch: local,
                 });
             }
         }

@@ -104,9 +104,14 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
 
     let end = loop {
         let waiting_for_start = live.is_none();
+        // The conversation's next output, or the watchdog asking the stream to end (its
+        // redirect could not be made: Twilio's Connect action then offers the recording).
         let voice_next = async {
             match live.as_mut() {
-                Some(l) => l.voice_out.recv().await,
+                Some(l) => tokio::select! {
+                    out = l.voice_out.recv() => Some(out),
+                    _ = l.watch.stream_ended() => None,
+                },
                 None => std::future::pending().await,
             }
         };
@@ -120,13 +125,17 @@ pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
                 let _ = to_socket.try_send(Message::Ping(Default::default()));
             }
             out = voice_next => match out {
-                Some(out) => {
+                None => {
+                    tracing::warn!(%remote, "the watchdog could not redirect the call: stream closed for the recording");
+                    break End::Fallback;
+                }
+                Some(Some(out)) => {
                     if let Some(end) = on_voice(&state, live.as_mut().expect("live"), out, &to_socket).await {
                         break end;
                     }
                 }
                 // The conversation task ended without a word: treat as a failure.
-                None => {
+                Some(None) => {
                     let l = live.as_ref().expect("live");
                     state.watchdog.fire(&l.call_sid, &l.watch, FallbackReason::AgentFailure).await;
                     break End::Fallback;
