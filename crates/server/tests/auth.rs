@@ -598,3 +598,111 @@ fn cli_set_password_resets_and_revokes() {
         ));
     });
 }
+
+async fn login_via(app: &TestApp, forwarded: &str, email: &str, password: &str) -> u16 {
+    app.http
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn last_session_ip(app: &TestApp) -> String {
+    let (ip,): (Option<String>,) =
+        sqlx::query_as("SELECT ip FROM sessions ORDER BY id DESC LIMIT 1")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    ip.unwrap()
+}
+
+/// Behind a trusted proxy (here the test client stands for nginx on another host, and
+/// 10.0.0.0/8 for a load balancer in front of it), the client is the right-most forwarded
+/// address that is not a proxy; what the client wrote to its left is not believed; and
+/// each client has its own login budget (#16.3).
+async fn forwarded_for_is_believed_from_trusted_proxies(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("JWT_SECRET", SECRET),
+            ("MOKDAN_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8"),
+        ],
+    )
+    .await;
+    let bid = crm::add_business(&app, "מספרה", "+97231234567").await;
+    crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
+    let chain = "6.6.6.6, 203.0.113.9, 10.1.2.3";
+    assert_eq!(
+        login_via(&app, chain, "owner@example.com", PASSWORD).await,
+        200
+    );
+    assert_eq!(last_session_ip(&app).await, "203.0.113.9");
+    for i in 0..10 {
+        let email = format!("x{i}@example.com");
+        assert_eq!(
+            login_via(&app, "198.51.100.1", &email, "wrong-1").await,
+            401
+        );
+    }
+    assert_eq!(
+        login_via(&app, "198.51.100.1", "y@example.com", "wrong-1").await,
+        429,
+        "the 11th attempt from one client"
+    );
+    assert_eq!(
+        login_via(&app, "198.51.100.2", "z@example.com", "wrong-1").await,
+        401,
+        "another client behind the same proxy has its own budget"
+    );
+    assert_eq!(
+        login_via(&app, "6.6.6.6, 198.51.100.2", "owner@example.com", PASSWORD).await,
+        200
+    );
+    assert_eq!(last_session_ip(&app).await, "198.51.100.2");
+    app.shutdown().await.unwrap();
+}
+dual_test!(forwarded_for_is_believed_from_trusted_proxies);
+
+/// A forwarder that is not a trusted proxy (here the test client, once
+/// `MOKDAN_TRUSTED_PROXIES` names only another network) cannot choose its address: its
+/// `X-Forwarded-For` is ignored, and every attempt counts against its own (#16.3).
+async fn forwarded_for_from_an_untrusted_peer_is_ignored(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("JWT_SECRET", SECRET),
+            ("MOKDAN_TRUSTED_PROXIES", "10.0.0.0/8"),
+        ],
+    )
+    .await;
+    let bid = crm::add_business(&app, "מספרה", "+97231234567").await;
+    crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
+    assert_eq!(
+        login_via(&app, "203.0.113.9", "owner@example.com", PASSWORD).await,
+        200
+    );
+    assert_eq!(last_session_ip(&app).await, "127.0.0.1");
+    for i in 0..9 {
+        assert_eq!(
+            login_via(
+                &app,
+                &format!("198.51.100.{i}"),
+                &format!("x{i}@example.com"),
+                "wrong-1"
+            )
+            .await,
+            401
+        );
+    }
+    assert_eq!(
+        login_via(&app, "198.51.100.77", "y@example.com", "wrong-1").await,
+        429,
+        "a fresh forwarded address does not buy a fresh budget"
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(forwarded_for_from_an_untrusted_peer_is_ignored);

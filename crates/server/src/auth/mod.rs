@@ -231,30 +231,40 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// The client's IP: the socket's peer, or — when that peer is a proxy on this machine (the
-/// TLS proxy of the deployment guide) — the address that proxy appended to
-/// `X-Forwarded-For` (the rightmost entry, the only one a client cannot forge).
-pub fn client_ip(parts: &Parts) -> String {
+/// The client's IP: the socket's peer, or — when that peer is a trusted proxy
+/// (`MOKDAN_TRUSTED_PROXIES`, loopback by default: the TLS proxy of the deployment guide) —
+/// the right-most `X-Forwarded-For` address that is not itself a trusted proxy. Addresses to
+/// its left were written by the client and are never believed; an untrusted peer's header
+/// is ignored altogether.
+pub fn client_ip(parts: &Parts, trusted: &[ipnet::IpNet]) -> String {
     let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip().to_canonical())
     else {
         return "unknown".into();
     };
-    if peer.is_loopback()
-        && let Some(forwarded) = parts
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer;
+    if is_trusted(&peer) {
+        let forwarded = parts
             .headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
-            .next_back()
-    {
-        return forwarded.to_string();
+            .collect::<Vec<_>>();
+        for hop in forwarded.into_iter().rev() {
+            let Ok(ip) = hop.trim().parse::<std::net::IpAddr>() else {
+                break;
+            };
+            client = ip.to_canonical();
+            if !is_trusted(&client) {
+                break;
+            }
+        }
     }
-    peer.to_string()
+    client.to_string()
 }
 
 /// An error response in the API's one shape, for the cases [`AppError`] has no variant for.

@@ -30,13 +30,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/me", get(me))
 }
 
-/// The client's IP, from the socket.
+/// The client's IP, from the socket and the trusted proxies' `X-Forwarded-For`.
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(super::client_ip(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(super::client_ip(
+            parts,
+            &state.settings.trusted_proxies,
+        )))
     }
 }
 
