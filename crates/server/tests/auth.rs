@@ -706,3 +706,63 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(forwarded_for_from_an_untrusted_peer_is_ignored);
+
+/// An attacker guessing one account's password from one address cannot lock its owner
+/// out: the owner signs in again from the address they used before, or from a new one with
+/// the browser that signed in before; a client the account has never seen still waits
+/// (#16.4).
+async fn the_owner_signs_in_while_an_attacker_guesses(backend: Backend) {
+    let (app, _, _) = app_with_owner(backend).await;
+    let login = |forwarded: &'static str, password: &'static str, device: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app
+                .http
+                .post(app.url("/api/auth/login"))
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({ "email": "owner@example.com", "password": password }));
+            if let Some(d) = device {
+                req = req.header("cookie", d);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    // The owner signed in yesterday, say, from the office.
+    let r = login("203.0.113.10", PASSWORD, None).await;
+    assert_eq!(r.status(), 200);
+    let (device, header) = set_cookie(&r, "mokdan_device");
+    assert!(header.contains("HttpOnly"), "{header}");
+    assert!(header.contains("Path=/api/auth"), "{header}");
+    // The attacker guesses until the account's limit refuses them.
+    for i in 0..5 {
+        let guess: &'static str = ["guess-0", "guess-1", "guess-2", "guess-3", "guess-4"][i];
+        assert_eq!(login("198.51.100.66", guess, None).await.status(), 401);
+    }
+    assert_eq!(login("198.51.100.66", "guess-5", None).await.status(), 429);
+    assert_eq!(
+        login("198.51.100.66", PASSWORD, None).await.status(),
+        429,
+        "the guesser is not told when a guess is right"
+    );
+    // The owner, meanwhile: from the office, and from a phone's new address with the
+    // browser that signed in before.
+    assert_eq!(login("203.0.113.10", PASSWORD, None).await.status(), 200);
+    assert_eq!(
+        login("192.0.2.44", PASSWORD, Some(device.clone()))
+            .await
+            .status(),
+        200
+    );
+    // A stranger (no earlier sign-in, no device cookie) still waits: the limit still guards
+    // the account against guesses spread over many addresses.
+    assert_eq!(login("192.0.2.45", PASSWORD, None).await.status(), 429);
+    // A forged or another account's device cookie is no key.
+    assert_eq!(
+        login("192.0.2.46", PASSWORD, Some("mokdan_device=1.abc".into()))
+            .await
+            .status(),
+        429
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(the_owner_signs_in_while_an_attacker_guesses);

@@ -13,6 +13,7 @@
 pub mod cache;
 mod hasher;
 pub mod jwt;
+pub mod known;
 pub mod limiter;
 pub mod routes;
 pub mod tokens;
@@ -95,6 +96,8 @@ pub struct Authenticated {
 /// Per-process authentication state: the login limiter and the memory of live sessions.
 pub struct AuthState {
     pub limiter: limiter::Limiter,
+    /// Clients with a recent successful login, whom the per-account limit lets through.
+    pub known: known::KnownClients,
     pub sessions: cache::SessionCache,
     /// Login turns, by a hash of the account: checks for one account run one at a time.
     account_turns: Vec<tokio::sync::Mutex<()>>,
@@ -109,6 +112,7 @@ impl AuthState {
         });
         Self {
             limiter: limiter::Limiter::new(Duration::from_secs(60)),
+            known: known::KnownClients::default(),
             sessions: cache::SessionCache::default(),
             account_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
