@@ -129,6 +129,9 @@ pub struct Settings {
     /// Seconds a client has to send a request's headers, also the longest a kept-alive
     /// connection may idle (`MOKDAN_HTTP_HEADER_TIMEOUT_SECS`): slow clients are dropped.
     pub http_header_timeout: Duration,
+    /// Seconds a request's whole body may take after its headers
+    /// (`MOKDAN_HTTP_BODY_TIMEOUT_SECS`): a client dripping a body is answered 408.
+    pub http_body_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed (`MOKDAN_TRUSTED_PROXIES`, CIDRs or
     /// addresses, comma-separated; default loopback only). The client is the right-most
     /// forwarded address that is not one of them.
@@ -365,6 +368,7 @@ impl Settings {
             job_retention_days: count("MOKDAN_JOB_RETENTION_DAYS", 7, 36_500)?,
             dead_job_retention_days: count("MOKDAN_DEAD_JOB_RETENTION_DAYS", 30, 36_500)?,
             http_header_timeout: secs("MOKDAN_HTTP_HEADER_TIMEOUT_SECS", 30)?,
+            http_body_timeout: secs("MOKDAN_HTTP_BODY_TIMEOUT_SECS", 60)?,
             trusted_proxies: trusted_proxies(get("MOKDAN_TRUSTED_PROXIES"))?,
         })
     }
