@@ -136,6 +136,9 @@ pub struct Settings {
     /// addresses, comma-separated; default loopback only). The client is the right-most
     /// forwarded address that is not one of them.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The bearer token `/metrics` wants (`MOKDAN_METRICS_TOKEN`). Without one, metrics are
+    /// open in development and closed in production.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Settings {
@@ -370,6 +373,7 @@ impl Settings {
             http_header_timeout: secs("MOKDAN_HTTP_HEADER_TIMEOUT_SECS", 30)?,
             http_body_timeout: secs("MOKDAN_HTTP_BODY_TIMEOUT_SECS", 60)?,
             trusted_proxies: trusted_proxies(get("MOKDAN_TRUSTED_PROXIES"))?,
+            metrics_token: get("MOKDAN_METRICS_TOKEN").map(Secret::new),
         })
     }
 

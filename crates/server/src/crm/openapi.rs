@@ -430,6 +430,8 @@ fn schemas() -> Value {
         })),
         "UserPatch": object(&[], json!({
             "email": { "type": "string" }, "password": { "type": "string", "minLength": 8 },
+            "current_password": { "type": "string",
+                "description": "Required with `password` when changing one's own." },
             "role": role, "business_id": nullable("integer"), "name": nullable("string"),
         })),
         "Business": object(&["id", "name", "numbers", "auto_reply", "recording_retention_days",
