@@ -766,3 +766,84 @@ async fn the_owner_signs_in_while_an_attacker_guesses(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(the_owner_signs_in_while_an_attacker_guesses);
+
+/// An API token lives only as long as its creator's right to make it: demoting the owner
+/// who made it, or removing them, stops it at once; an operator's token goes on. A token's
+/// writes are audited with the token's id (#16.7).
+async fn api_tokens_end_with_their_creators_rights(backend: Backend) {
+    let (app, bid, _) = app_with_owner(backend).await;
+    let owner = crm::login(&app, "owner@example.com").await;
+    let second = crm::add_user(&app, "second@example.com", Role::Owner, Some(bid)).await;
+    let third = crm::add_user(&app, "third@example.com", Role::Owner, Some(bid)).await;
+    crm::add_user(&app, "ops@example.com", Role::Operator, None).await;
+    let ops = crm::login(&app, "ops@example.com").await;
+    let token_of = |who: String, path: String| {
+        let app = &app;
+        async move {
+            let (s, t) = crm::post(app, &path, &who, json!({ "name": "sync" })).await;
+            assert_eq!(s, 201, "{t}");
+            (
+                t["token"].as_str().unwrap().to_string(),
+                t["id"].as_i64().unwrap(),
+            )
+        }
+    };
+    let (mine, mine_id) = token_of(owner.clone(), "/api/tokens".into()).await;
+    let second_login = crm::login(&app, "second@example.com").await;
+    let (demoted, _) = token_of(second_login, "/api/tokens".into()).await;
+    let third_login = crm::login(&app, "third@example.com").await;
+    let (removed, _) = token_of(third_login, "/api/tokens".into()).await;
+    let (operators, _) = token_of(ops.clone(), format!("/api/tokens?business_id={bid}")).await;
+    for t in [&mine, &demoted, &removed, &operators] {
+        assert_eq!(crm::get(&app, "/api/customers", t).await.0, 200);
+    }
+
+    // A write through a token names the token in the audit log.
+    let (s, c) = crm::post(
+        &app,
+        "/api/customers",
+        &mine,
+        json!({ "phone": "050-5555555" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    let (s, log) = crm::get(&app, "/api/audit", &owner).await;
+    assert_eq!(s, 200);
+    let row = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["entity"] == "customer" && r["entity_id"] == c["id"])
+        .cloned()
+        .expect("an audit row for the token's write");
+    assert_eq!(row["actor_token_id"], mine_id, "{row}");
+
+    // The second owner becomes an agent; the third is removed.
+    let (s, _) = crm::patch(
+        &app,
+        &format!("/api/users/{second}"),
+        &owner,
+        json!({ "role": "agent" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = crm::delete(&app, &format!("/api/users/{third}"), &owner).await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        crm::get(&app, "/api/customers", &demoted).await.0,
+        401,
+        "creator demoted"
+    );
+    assert_eq!(
+        crm::get(&app, "/api/customers", &removed).await.0,
+        401,
+        "creator removed"
+    );
+    assert_eq!(crm::get(&app, "/api/customers", &mine).await.0, 200);
+    assert_eq!(
+        crm::get(&app, "/api/customers", &operators).await.0,
+        200,
+        "an operator's token"
+    );
+}
+dual_test!(api_tokens_end_with_their_creators_rights);

@@ -5,7 +5,8 @@
 //! - the web app's session cookie (`mokdan_session`, HttpOnly), whose unsafe requests also
 //!   need CSRF proof (the `X-CSRF-Token` header, or an Origin/Referer of this host);
 //! - a short-lived bearer JWT (HS256, `JWT_SECRET`) naming a live session;
-//! - a per-business API token (`Bearer mk_…`), stored hashed.
+//! - a per-business API token (`Bearer mk_…`), stored hashed, good only while the user who
+//!   made it is still an owner of that business (or an operator).
 //!
 //! Extractors: [`Caller`] (anyone signed in), [`Operator`] (the service's operators),
 //! [`Tenant`] (a caller acting for one business, resolved once so stores can be scoped).
@@ -52,6 +53,8 @@ pub struct Caller {
     pub user_id: i64,
     pub role: Role,
     pub business_id: Option<i64>,
+    /// The API token the caller used, if any (its writes are audited with its id).
+    pub token_id: Option<i64>,
 }
 
 impl Caller {
@@ -204,6 +207,7 @@ pub async fn login(
                 user_id: u.id,
                 role,
                 business_id: u.business_id,
+                token_id: None,
             })
         }))
 }
@@ -282,6 +286,7 @@ fn caller_of(p: &sessions::Principal) -> Option<Caller> {
         user_id: p.user_id,
         role,
         business_id: p.business_id,
+        token_id: None,
     })
 }
 
@@ -315,6 +320,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
         .map(str::trim);
     if let Some(token) = bearer {
         if token.starts_with(API_TOKEN_PREFIX) {
+            // Only while its creator is still an owner of the business (or an operator):
+            // a token outlives neither its creator's removal nor their demotion (#16.7).
             let (token_id, business_id, created_by) =
                 sessions::api_token_by_hash(&state.db, &token_digest(token))
                     .await?
@@ -325,9 +332,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
             });
             return Ok(Authenticated {
                 caller: Caller {
-                    user_id: created_by.unwrap_or(0),
+                    user_id: created_by,
                     role: Role::Agent,
                     business_id: Some(business_id),
+                    token_id: Some(token_id),
                 },
                 via: Via::ApiToken { token_id },
             });

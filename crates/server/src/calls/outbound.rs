@@ -264,6 +264,7 @@ async fn write_policy(
         crate::store::audit::Entry {
             business_id: Some(id),
             actor_user_id: crate::crm::actor(&caller),
+            actor_token_id: crate::crm::actor_token(&caller),
             entity: "call_policy",
             entity_id: id,
             action: "update",

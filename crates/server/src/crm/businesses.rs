@@ -283,6 +283,7 @@ async fn create(
         audit::Entry {
             business_id: Some(id),
             actor_user_id: super::actor(&caller),
+            actor_token_id: super::actor_token(&caller),
             entity: "business",
             entity_id: id,
             action: "create",
@@ -372,6 +373,7 @@ async fn update(
         audit::Entry {
             business_id: Some(id),
             actor_user_id: super::actor(&caller),
+            actor_token_id: super::actor_token(&caller),
             entity: "business",
             entity_id: id,
             action: "update",
@@ -398,6 +400,7 @@ async fn remove(
         audit::Entry {
             business_id: Some(id),
             actor_user_id: super::actor(&caller),
+            actor_token_id: super::actor_token(&caller),
             entity: "business",
             entity_id: id,
             action: "delete",

@@ -517,7 +517,8 @@ fn schemas() -> Value {
         "AuditPage": page_of("AuditEntry"),
         "AuditEntry": object(&["id", "entity", "entity_id", "action", "changes", "created_at"], json!({
             "id": { "type": "integer" }, "business_id": nullable("integer"),
-            "actor_user_id": nullable("integer"), "entity": { "type": "string" },
+            "actor_user_id": nullable("integer"), "actor_token_id": nullable("integer"),
+            "entity": { "type": "string" },
             "entity_id": { "type": "integer" }, "action": { "type": "string" },
             "changes": { "type": "string", "description": "JSON: {field: [old, new]}." },
             "created_at": { "type": "integer" },

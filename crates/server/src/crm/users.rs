@@ -228,6 +228,7 @@ async fn create(
         audit::Entry {
             business_id: user.business_id,
             actor_user_id: super::actor(&s.caller),
+            actor_token_id: super::actor_token(&s.caller),
             entity: "user",
             entity_id: id,
             action: "create",
@@ -320,6 +321,7 @@ async fn update(
         audit::Entry {
             business_id: after.business_id,
             actor_user_id: super::actor(&s.caller),
+            actor_token_id: super::actor_token(&s.caller),
             entity: "user",
             entity_id: id,
             action: "update",
@@ -352,6 +354,7 @@ async fn remove(
         audit::Entry {
             business_id: before.business_id,
             actor_user_id: super::actor(&s.caller),
+            actor_token_id: super::actor_token(&s.caller),
             entity: "user",
             entity_id: id,
             action: "delete",
