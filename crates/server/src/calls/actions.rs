@@ -154,7 +154,8 @@ pub async fn transfer(state: &AppState, call_sid: &str, base: &str, number: &str
 
 /// Whether a transfer to `number` passes the business's calling policy and its quotas
 /// (#16.2): a transfer is an outbound leg the service pays for, like `POST /api/calls`.
-/// Counted against the business under the credential `transfer`. Bounded like every step of
+/// Counted against the business's quotas (there is no credential to count it against).
+/// Bounded like every step of
 /// a live call: when the database cannot say in time, the transfer goes ahead (the number was
 /// checked when it was set).
 async fn transfer_admitted(state: &AppState, call_sid: &str, number: &str) -> bool {
@@ -180,7 +181,8 @@ async fn transfer_admitted(state: &AppState, call_sid: &str, number: &str) -> bo
         );
         return false;
     }
-    match quick(policy::admit(&state.db, business_id, &rules, "transfer")).await {
+    let placed = policy::Placed::Transfer;
+    match quick(policy::admit(&state.db, business_id, &rules, placed)).await {
         Ok(Err(_)) => {
             tracing::warn!(
                 call_sid,

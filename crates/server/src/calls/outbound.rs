@@ -115,8 +115,13 @@ async fn place_call(
             "Twilio REST is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)".into(),
         )
     })?;
-    if let Err(refused) =
-        policy::admit(&state.db, business_id, &rules, &credential_key(&auth)).await?
+    if let Err(refused) = policy::admit(
+        &state.db,
+        business_id,
+        &rules,
+        policy::Placed::By(&credential_key(&auth)),
+    )
+    .await?
     {
         tracing::warn!(business_id, "OUTBOUND_CALL refused: quota used up");
         return Err(refused.into());

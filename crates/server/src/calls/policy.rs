@@ -24,10 +24,10 @@ use crate::store::{Db, now_ms};
 pub const DEFAULT_COUNTRIES: &str = "972";
 /// Default quotas: calls a business may place per hour and per day, and calls one
 /// credential (a user's login or an API token) may place per hour and per day.
-pub const DEFAULT_PER_HOUR: i64 = 30;
-pub const DEFAULT_PER_DAY: i64 = 200;
-pub const DEFAULT_PER_CREDENTIAL_HOUR: i64 = 10;
-pub const DEFAULT_PER_CREDENTIAL_DAY: i64 = 50;
+pub const DEFAULT_PER_HOUR: i64 = 60;
+pub const DEFAULT_PER_DAY: i64 = 300;
+pub const DEFAULT_PER_CREDENTIAL_HOUR: i64 = 20;
+pub const DEFAULT_PER_CREDENTIAL_DAY: i64 = 100;
 
 const HOUR_MS: i64 = 3600 * 1000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -219,16 +219,28 @@ pub fn check_destination(policy: &Policy, to: &Phone) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Counts one call by `credential` against the business's quotas: `Ok(())` when it may go
-/// ahead (the use stays counted), else the refusal (and the use is taken back).
+/// What a call is counted as: placed with a credential (a user's login, an API token), or
+/// the agent's transfer of a live call, which counts against the business only.
+#[derive(Clone, Copy, Debug)]
+pub enum Placed<'a> {
+    By(&'a str),
+    Transfer,
+}
+
+/// Counts one call against the business's quotas (and its credential's): `Ok(())` when it
+/// may go ahead (the use stays counted), else the refusal (and the use is taken back).
 pub async fn admit(
     db: &Db,
     business_id: i64,
     policy: &Policy,
-    credential: &str,
+    placed: Placed<'_>,
 ) -> Result<Result<(), Refusal>, sqlx::Error> {
     let now = now_ms();
     let _ = store::prune(db, business_id, now - DAY_MS).await;
+    let credential = match placed {
+        Placed::By(c) => c,
+        Placed::Transfer => "transfer",
+    };
     let id = store::record_use(db, business_id, credential, now).await?;
     let checks = [
         (policy.per_hour, HOUR_MS, false, "בשעה"),
@@ -237,6 +249,9 @@ pub async fn admit(
         (policy.per_credential_day, DAY_MS, true, "ביום"),
     ];
     for (limit, window, per_credential, period) in checks {
+        if per_credential && matches!(placed, Placed::Transfer) {
+            continue;
+        }
         let since = now - window;
         let (count, oldest) = if per_credential {
             store::credential_uses(db, business_id, credential, since).await?

@@ -52,14 +52,14 @@ pub fn decide(declared: &str, bytes: &[u8], name: Option<&str>, fallback: &str) 
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let found = infer::get(bytes).map(|t| t.mime_type());
+    let found = infer::get(bytes);
     let inline_type = INLINE
         .iter()
         .find(|(t, _)| *t == essence)
-        .filter(|(_, accepted)| found.is_some_and(|f| accepted.contains(&f)))
+        .filter(|(_, accepted)| found.is_some_and(|f| accepted.contains(&f.mime_type())))
         .map(|(t, _)| *t);
     // Markup keeps no telling extension: a saved `.html` opened later would still run.
-    let extension = infer::get(bytes)
+    let extension = found
         .filter(|t| t.matcher_type() != infer::MatcherType::Text)
         .map(|t| t.extension());
     Disposition {
