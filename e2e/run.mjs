@@ -12,6 +12,7 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
@@ -72,10 +73,32 @@ const TWILIO_TOKEN = 'e2e-twilio-auth-token';
 const simPort = await freePort();
 const simEnv = { ...env, TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: TWILIO_TOKEN };
 const sim = spawn(bin, ['sim', 'serve', '--port', String(simPort)], { env: simEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+// Twilio's API origin as the server sees it: the sim, except for message media, which a
+// test serves itself (Twilio hands back whatever bytes and type the sender chose, and media
+// is only ever fetched from this origin). Everything else is passed to the sim unchanged.
+const twilioMedia = new Map();
+const twilioFront = createHttpServer((req, res) => {
+  const m = req.url.match(/\/Messages\/[^/]+\/Media\/([^/?]+)/);
+  if (m && twilioMedia.has(m[1])) {
+    const media = twilioMedia.get(m[1]);
+    media.fetched++;
+    res.writeHead(200, { 'Content-Type': media.type });
+    res.end(media.body);
+    return;
+  }
+  const upstream = httpRequest({ host: '127.0.0.1', port: simPort, method: req.method, path: req.url, headers: req.headers }, up => {
+    res.writeHead(up.statusCode, up.headers);
+    up.pipe(res);
+  });
+  upstream.on('error', () => { res.writeHead(502); res.end(); });
+  req.pipe(upstream);
+});
+await new Promise(ok => twilioFront.listen(0, '127.0.0.1', ok));
+const twilioBase = `http://127.0.0.1:${twilioFront.address().port}`;
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const server = spawn(bin, ['serve'], {
-  env: { ...simEnv, MOKDAN_LISTEN: `127.0.0.1:${port}`, TWILIO_API_BASE: `http://127.0.0.1:${simPort}`, WHATSAPP_PROVIDER: 'twilio' },
+  env: { ...simEnv, MOKDAN_LISTEN: `127.0.0.1:${port}`, TWILIO_API_BASE: twilioBase, WHATSAPP_PROVIDER: 'twilio' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 
@@ -145,8 +168,14 @@ function check(cond, what) { if (!cond) throw new Error(what); }
 async function shot(page, name) { await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }); }
 
 const results = { passed: 0, failed: 0, skipped: 0 };
+// E2E_ONLY=<part of a name> runs only the matching tests (the others are reported skipped).
 async function test(name, fn) {
   const t0 = Date.now();
+  if (process.env.E2E_ONLY && !name.includes(process.env.E2E_ONLY)) {
+    results.skipped++;
+    console.log(`skip - ${name}: not selected by E2E_ONLY`);
+    return;
+  }
   try {
     await fn();
     results.passed++;
@@ -370,11 +399,70 @@ try {
     console.log(`#   tick: ${before.trim()} → ${after.trim()}`);
     await shot(owner, 'whatsapp');
   });
+
+  await test('a hostile WhatsApp attachment opened by a signed-in owner runs no script', async () => {
+    // The attack: an HTML "attachment" that reads the CSRF cookie and makes a new owner.
+    const evil = 'evil-owner@e2e.test';
+    const html = `<!doctype html><title>invoice</title><script>
+      const csrf = (document.cookie.match(/mokdan_csrf=([^;]+)/) || [])[1] || '';
+      fetch('/api/users', { method: 'POST', credentials: 'include',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+        body: JSON.stringify({ email: '${evil}', password: 'attacker-pass-1', role: 'owner' }) })
+        .then(r => { document.title = 'posted ' + r.status; });
+    </script>`;
+    const media = { type: 'text/html', body: html, fetched: 0 };
+    twilioMedia.set('ME' + 'e'.repeat(32), media);
+    const wa = '+97237654321';
+    const op = await browserFor(USERS.operator, mode);
+    await op.goto(`${base}/app/admin`);
+    const patch = await op.evaluate(async ([id, wa]) => (await fetch(`/api/businesses/${id}`, {
+      method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ whatsapp_number: wa }),
+    })).status, [businessId, wa]);
+    check(patch < 400, `set the business's WhatsApp number: ${patch}`);
+    const inbound = await twilioPost('/webhook/whatsapp/twilio', {
+      MessageSid: 'SM' + 'e'.repeat(32), From: 'whatsapp:+972502223344', To: `whatsapp:${wa}`,
+      Body: 'מצורפת חשבונית', AccountSid: TWILIO_SID, NumMedia: '1',
+      MediaUrl0: `${twilioBase}/2010-04-01/Accounts/${TWILIO_SID}/Messages/MM${'e'.repeat(32)}/Media/ME${'e'.repeat(32)}`,
+      MediaContentType0: 'text/html',
+    });
+    check(inbound.ok, `inbound webhook ${inbound.status}`);
+    await owner.goto(`${base}/app/biz`);
+    const link = await owner.evaluate(async () => {
+      const { threads } = await (await fetch('/api/whatsapp/threads')).json();
+      for (const t of threads) {
+        const { messages } = await (await fetch(`/api/whatsapp/threads/${t.customer_id}`)).json();
+        const m = messages.find(m => m.media && m.media.length && m.media[0].content_type === 'text/html');
+        if (m) return m.media[0].url;
+      }
+      return null;
+    });
+    check(link, 'the attachment is listed with its link');
+    const usersBefore = await owner.evaluate(async () => (await (await fetch('/api/users')).json()).map(u => u.email));
+    // The signed-in owner opens the link, in a tab of the same browser (same cookies).
+    const tab = await owner.context().newPage();
+    const downloads = [];
+    tab.on('download', d => downloads.push(d.suggestedFilename()));
+    const opened = await tab.goto(`${base}${link}`).then(r => r && r.status(), e => String(e.message || e).split('\n')[0]);
+    await tab.waitForTimeout(2000);
+    check(media.fetched >= 1, 'the server fetched the attachment from the Twilio origin');
+    const usersAfter = await owner.evaluate(async () => (await (await fetch('/api/users')).json()).map(u => u.email));
+    check(!usersAfter.includes(evil), `the attachment's script made a user: ${usersAfter.join(', ')}`);
+    check(usersAfter.length === usersBefore.length, `users went from ${usersBefore.length} to ${usersAfter.length}`);
+    const headers = await owner.evaluate(async l => {
+      const r = await fetch(l);
+      return Object.fromEntries(['content-type', 'content-disposition', 'x-content-type-options', 'content-security-policy'].map(h => [h, r.headers.get(h)]));
+    }, link);
+    check(headers['content-disposition'].startsWith('attachment'), `disposition ${headers['content-disposition']}`);
+    check(headers['x-content-type-options'] === 'nosniff' && headers['content-security-policy'] === 'sandbox', JSON.stringify(headers));
+    console.log(`#   opening the link: ${opened}; downloads: ${downloads.join(', ') || 'none'}`);
+    await tab.close();
+  });
 } catch (e) {
   results.failed++;
   console.log(`FAIL - setup: ${e && e.stack ? e.stack : e}`);
 } finally {
   for (const c of contexts) await c.close().catch(() => {});
+  twilioFront.close();
   server.kill('SIGTERM');
   sim.kill('SIGTERM');
   await new Promise(r => (serverExited ? r() : server.on('exit', r)));

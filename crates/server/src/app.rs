@@ -169,6 +169,7 @@ impl App {
         });
         let limits = crate::serve::HttpLimits {
             header_timeout: state.settings.http_header_timeout,
+            body_timeout: state.settings.http_body_timeout,
         };
         let server = crate::serve::serve(listener, app, token.clone(), limits);
         let forced = async {

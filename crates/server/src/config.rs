@@ -129,6 +129,16 @@ pub struct Settings {
     /// Seconds a client has to send a request's headers, also the longest a kept-alive
     /// connection may idle (`MOKDAN_HTTP_HEADER_TIMEOUT_SECS`): slow clients are dropped.
     pub http_header_timeout: Duration,
+    /// Seconds a request's whole body may take after its headers
+    /// (`MOKDAN_HTTP_BODY_TIMEOUT_SECS`): a client dripping a body is answered 408.
+    pub http_body_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (`MOKDAN_TRUSTED_PROXIES`, CIDRs or
+    /// addresses, comma-separated; default loopback only). The client is the right-most
+    /// forwarded address that is not one of them.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The bearer token `/metrics` wants (`MOKDAN_METRICS_TOKEN`). Without one, metrics are
+    /// open in development and closed in production.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Settings {
@@ -361,6 +371,9 @@ impl Settings {
             job_retention_days: count("MOKDAN_JOB_RETENTION_DAYS", 7, 36_500)?,
             dead_job_retention_days: count("MOKDAN_DEAD_JOB_RETENTION_DAYS", 30, 36_500)?,
             http_header_timeout: secs("MOKDAN_HTTP_HEADER_TIMEOUT_SECS", 30)?,
+            http_body_timeout: secs("MOKDAN_HTTP_BODY_TIMEOUT_SECS", 60)?,
+            trusted_proxies: trusted_proxies(get("MOKDAN_TRUSTED_PROXIES"))?,
+            metrics_token: get("MOKDAN_METRICS_TOKEN").map(Secret::new),
         })
     }
 
@@ -385,6 +398,32 @@ impl Settings {
     pub fn is_postgres(&self) -> bool {
         self.database_url.expose().starts_with("postgres")
     }
+}
+
+/// `MOKDAN_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`) or single addresses, comma-separated.
+/// Unset means loopback (a TLS proxy on this machine); set, it is the whole list.
+fn trusted_proxies(value: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(["127.0.0.0/8", "::1/128"]
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    err(
+                        "MOKDAN_TRUSTED_PROXIES",
+                        format!("`{c}` is not an address or a CIDR like 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// `PUBLIC_BASE_URL` must be absolute http(s); a trailing slash is dropped so joins stay clean.
@@ -511,6 +550,7 @@ mod tests {
             ("WHATSAPP_PROVIDER", "telegram"),
             ("MOKDAN_TTS", "festival"),
             ("MOKDAN_WATCHDOG_START_SECS", "-1"),
+            ("MOKDAN_TRUSTED_PROXIES", "10.0.0.0/8, nginx.internal"),
         ] {
             let e = Settings::from_map(&map(&[(k, v)])).unwrap_err();
             assert_eq!(e.var, k, "{k}={v}");

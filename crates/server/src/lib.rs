@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod body_deadline;
 pub mod calls;
 pub mod cli;
 pub mod config;

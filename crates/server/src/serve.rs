@@ -1,4 +1,5 @@
-//! The HTTP/1.1 accept loop, with a deadline on request headers and a graceful drain.
+//! The HTTP/1.1 accept loop, with deadlines on request headers and bodies and a graceful
+//! drain.
 //!
 //! Why not `axum::serve`: it gives hyper no timer, so a client that opens a connection and
 //! sends its headers a byte at a time (slowloris), or connects and sends nothing, holds a
@@ -9,9 +10,12 @@
 //! shorter). Only HTTP/1.1 is spoken: Twilio, Meta, the bridge and browsers behind the TLS
 //! proxy all use it, and skipping HTTP/2 detection leaves no unbounded read before hyper's
 //! own deadline starts. WebSocket upgrades are served as before, and leave the deadline
-//! behind once upgraded.
+//! behind once upgraded. A request's body must then arrive whole within
+//! `MOKDAN_HTTP_BODY_TIMEOUT_SECS` ([`crate::body_deadline`]), or the answer is 408 and the
+//! connection closes: a client dripping its body cannot hold a socket either.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -24,12 +28,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use crate::body_deadline::DeadlineBody;
+
 /// Per-connection limits.
 #[derive(Clone, Copy, Debug)]
 pub struct HttpLimits {
     /// How long a client has to send a request's headers (and how long a kept-alive
     /// connection may sit idle).
     pub header_timeout: Duration,
+    /// How long a request's whole body may take, from the end of its headers.
+    pub body_timeout: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then stops accepting, asks
@@ -59,9 +67,21 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let body_timeout = limits.body_timeout;
         let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(remote));
-            router.clone().oneshot(req.map(Body::new))
+            let deadline = tokio::time::Instant::now() + body_timeout;
+            let (parts, body) = req.into_parts();
+            let (body, expired) = DeadlineBody::new(body, deadline);
+            let req = http::Request::from_parts(parts, Body::new(body));
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(req).await?;
+                if expired.load(Ordering::Relaxed) {
+                    return Ok::<_, std::convert::Infallible>(body_timed_out(remote));
+                }
+                Ok(response)
+            }
         });
         let conn = builder
             .serve_connection(TokioIo::new(stream), service)
@@ -82,6 +102,25 @@ pub async fn serve(
     connections.close();
     connections.wait().await;
     Ok(())
+}
+
+/// The answer to a request whose body missed its deadline: 408, and the connection closes
+/// (the rest of the body is never read).
+fn body_timed_out(remote: SocketAddr) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    tracing::debug!(%remote, "HTTP request body not received in time");
+    metrics::counter!("mokdan_http_body_timeouts_total").increment(1);
+    let mut response = crate::auth::reject(
+        http::StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the request body did not arrive in time",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 fn log_connection_end(remote: SocketAddr, result: Result<(), hyper::Error>) {

@@ -598,3 +598,252 @@ fn cli_set_password_resets_and_revokes() {
         ));
     });
 }
+
+async fn login_via(app: &TestApp, forwarded: &str, email: &str, password: &str) -> u16 {
+    app.http
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn last_session_ip(app: &TestApp) -> String {
+    let (ip,): (Option<String>,) =
+        sqlx::query_as("SELECT ip FROM sessions ORDER BY id DESC LIMIT 1")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    ip.unwrap()
+}
+
+/// Behind a trusted proxy (here the test client stands for nginx on another host, and
+/// 10.0.0.0/8 for a load balancer in front of it), the client is the right-most forwarded
+/// address that is not a proxy; what the client wrote to its left is not believed; and
+/// each client has its own login budget (#16.3).
+async fn forwarded_for_is_believed_from_trusted_proxies(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("JWT_SECRET", SECRET),
+            ("MOKDAN_TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8"),
+        ],
+    )
+    .await;
+    let bid = crm::add_business(&app, "מספרה", "+97231234567").await;
+    crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
+    let chain = "6.6.6.6, 203.0.113.9, 10.1.2.3";
+    assert_eq!(
+        login_via(&app, chain, "owner@example.com", PASSWORD).await,
+        200
+    );
+    assert_eq!(last_session_ip(&app).await, "203.0.113.9");
+    for i in 0..10 {
+        let email = format!("x{i}@example.com");
+        assert_eq!(
+            login_via(&app, "198.51.100.1", &email, "wrong-1").await,
+            401
+        );
+    }
+    assert_eq!(
+        login_via(&app, "198.51.100.1", "y@example.com", "wrong-1").await,
+        429,
+        "the 11th attempt from one client"
+    );
+    assert_eq!(
+        login_via(&app, "198.51.100.2", "z@example.com", "wrong-1").await,
+        401,
+        "another client behind the same proxy has its own budget"
+    );
+    assert_eq!(
+        login_via(&app, "6.6.6.6, 198.51.100.2", "owner@example.com", PASSWORD).await,
+        200
+    );
+    assert_eq!(last_session_ip(&app).await, "198.51.100.2");
+    app.shutdown().await.unwrap();
+}
+dual_test!(forwarded_for_is_believed_from_trusted_proxies);
+
+/// A forwarder that is not a trusted proxy (here the test client, once
+/// `MOKDAN_TRUSTED_PROXIES` names only another network) cannot choose its address: its
+/// `X-Forwarded-For` is ignored, and every attempt counts against its own (#16.3).
+async fn forwarded_for_from_an_untrusted_peer_is_ignored(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("JWT_SECRET", SECRET),
+            ("MOKDAN_TRUSTED_PROXIES", "10.0.0.0/8"),
+        ],
+    )
+    .await;
+    let bid = crm::add_business(&app, "מספרה", "+97231234567").await;
+    crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
+    assert_eq!(
+        login_via(&app, "203.0.113.9", "owner@example.com", PASSWORD).await,
+        200
+    );
+    assert_eq!(last_session_ip(&app).await, "127.0.0.1");
+    for i in 0..9 {
+        assert_eq!(
+            login_via(
+                &app,
+                &format!("198.51.100.{i}"),
+                &format!("x{i}@example.com"),
+                "wrong-1"
+            )
+            .await,
+            401
+        );
+    }
+    assert_eq!(
+        login_via(&app, "198.51.100.77", "y@example.com", "wrong-1").await,
+        429,
+        "a fresh forwarded address does not buy a fresh budget"
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(forwarded_for_from_an_untrusted_peer_is_ignored);
+
+/// An attacker guessing one account's password from one address cannot lock its owner
+/// out: the owner signs in again from the address they used before, or from a new one with
+/// the browser that signed in before; a client the account has never seen still waits
+/// (#16.4).
+async fn the_owner_signs_in_while_an_attacker_guesses(backend: Backend) {
+    let (app, _, _) = app_with_owner(backend).await;
+    let login = |forwarded: &'static str, password: &'static str, device: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app
+                .http
+                .post(app.url("/api/auth/login"))
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({ "email": "owner@example.com", "password": password }));
+            if let Some(d) = device {
+                req = req.header("cookie", d);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    // The owner signed in yesterday, say, from the office.
+    let r = login("203.0.113.10", PASSWORD, None).await;
+    assert_eq!(r.status(), 200);
+    let (device, header) = set_cookie(&r, "mokdan_device");
+    assert!(header.contains("HttpOnly"), "{header}");
+    assert!(header.contains("Path=/api/auth"), "{header}");
+    // The attacker guesses until the account's limit refuses them.
+    for i in 0..5 {
+        let guess: &'static str = ["guess-0", "guess-1", "guess-2", "guess-3", "guess-4"][i];
+        assert_eq!(login("198.51.100.66", guess, None).await.status(), 401);
+    }
+    assert_eq!(login("198.51.100.66", "guess-5", None).await.status(), 429);
+    assert_eq!(
+        login("198.51.100.66", PASSWORD, None).await.status(),
+        429,
+        "the guesser is not told when a guess is right"
+    );
+    // The owner, meanwhile: from the office, and from a phone's new address with the
+    // browser that signed in before.
+    assert_eq!(login("203.0.113.10", PASSWORD, None).await.status(), 200);
+    assert_eq!(
+        login("192.0.2.44", PASSWORD, Some(device.clone()))
+            .await
+            .status(),
+        200
+    );
+    // A stranger (no earlier sign-in, no device cookie) still waits: the limit still guards
+    // the account against guesses spread over many addresses.
+    assert_eq!(login("192.0.2.45", PASSWORD, None).await.status(), 429);
+    // A forged or another account's device cookie is no key.
+    assert_eq!(
+        login("192.0.2.46", PASSWORD, Some("mokdan_device=1.abc".into()))
+            .await
+            .status(),
+        429
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(the_owner_signs_in_while_an_attacker_guesses);
+
+/// An API token lives only as long as its creator's right to make it: demoting the owner
+/// who made it, or removing them, stops it at once; an operator's token goes on. A token's
+/// writes are audited with the token's id (#16.7).
+async fn api_tokens_end_with_their_creators_rights(backend: Backend) {
+    let (app, bid, _) = app_with_owner(backend).await;
+    let owner = crm::login(&app, "owner@example.com").await;
+    let second = crm::add_user(&app, "second@example.com", Role::Owner, Some(bid)).await;
+    let third = crm::add_user(&app, "third@example.com", Role::Owner, Some(bid)).await;
+    crm::add_user(&app, "ops@example.com", Role::Operator, None).await;
+    let ops = crm::login(&app, "ops@example.com").await;
+    let token_of = |who: String, path: String| {
+        let app = &app;
+        async move {
+            let (s, t) = crm::post(app, &path, &who, json!({ "name": "sync" })).await;
+            assert_eq!(s, 201, "{t}");
+            (
+                t["token"].as_str().unwrap().to_string(),
+                t["id"].as_i64().unwrap(),
+            )
+        }
+    };
+    let (mine, mine_id) = token_of(owner.clone(), "/api/tokens".into()).await;
+    let second_login = crm::login(&app, "second@example.com").await;
+    let (demoted, _) = token_of(second_login, "/api/tokens".into()).await;
+    let third_login = crm::login(&app, "third@example.com").await;
+    let (removed, _) = token_of(third_login, "/api/tokens".into()).await;
+    let (operators, _) = token_of(ops.clone(), format!("/api/tokens?business_id={bid}")).await;
+    for t in [&mine, &demoted, &removed, &operators] {
+        assert_eq!(crm::get(&app, "/api/customers", t).await.0, 200);
+    }
+
+    // A write through a token names the token in the audit log.
+    let (s, c) = crm::post(
+        &app,
+        "/api/customers",
+        &mine,
+        json!({ "phone": "050-5555555" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    let (s, log) = crm::get(&app, "/api/audit", &owner).await;
+    assert_eq!(s, 200);
+    let row = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["entity"] == "customer" && r["entity_id"] == c["id"])
+        .cloned()
+        .expect("an audit row for the token's write");
+    assert_eq!(row["actor_token_id"], mine_id, "{row}");
+
+    // The second owner becomes an agent; the third is removed.
+    let (s, _) = crm::patch(
+        &app,
+        &format!("/api/users/{second}"),
+        &owner,
+        json!({ "role": "agent" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = crm::delete(&app, &format!("/api/users/{third}"), &owner).await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        crm::get(&app, "/api/customers", &demoted).await.0,
+        401,
+        "creator demoted"
+    );
+    assert_eq!(
+        crm::get(&app, "/api/customers", &removed).await.0,
+        401,
+        "creator removed"
+    );
+    assert_eq!(crm::get(&app, "/api/customers", &mine).await.0, 200);
+    assert_eq!(
+        crm::get(&app, "/api/customers", &operators).await.0,
+        200,
+        "an operator's token"
+    );
+}
+dual_test!(api_tokens_end_with_their_creators_rights);

@@ -356,3 +356,68 @@ async fn an_unanswered_transfer_lets_the_caller_leave_a_message(backend: Backend
     app.shutdown().await.unwrap();
 }
 dual_test!(an_unanswered_transfer_lets_the_caller_leave_a_message);
+
+/// A transfer number outside the business's calling policy (stored before the policy, say:
+/// the API refuses to set one now) is never dialled: the transfer is a leg the service
+/// pays for, so it is checked when made too, and the caller's wish is kept as a call-back
+/// request (#16.2).
+async fn a_transfer_outside_the_calling_policy_is_not_dialled(backend: Backend) {
+    let ai = Ai::start().await;
+    ai.call_tool("transfer_call", r#"{"number": "+15550001111"}"#);
+    let w = world(backend, &ai, Some("+442079460958")).await;
+    let report = w.call().await;
+    for update in w.updates(&report.call_sid) {
+        let twiml = update.param("Twiml").unwrap_or_default();
+        assert!(
+            !twiml.contains("<Dial"),
+            "no dial abroad: {twiml}\n{}",
+            report.print_timeline()
+        );
+    }
+    assert!(
+        !report
+            .timeline
+            .iter()
+            .any(|e| e.kind == TimelineKind::Transfer),
+        "{}",
+        report.print_timeline()
+    );
+    let row = w.row(&report.call_sid).await;
+    assert_ne!(row.stream_end_reason.as_deref(), Some("transferred"));
+    // A call-back is asked for (the post-call summary may fill in a time of its own).
+    assert!(asked(&w.app, &report.call_sid).await.1.is_some());
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(a_transfer_outside_the_calling_policy_is_not_dialled);
+
+/// Transfers count against the business's call quotas like outbound calls: with its quota
+/// used up (here set to none at all by the operator), an allowed transfer number is not
+/// dialled either (#16.2).
+async fn a_transfer_past_the_call_quota_is_not_dialled(backend: Backend) {
+    let ai = Ai::start().await;
+    ai.call_tool("transfer_call", r#"{"number": "+15550001111"}"#);
+    let w = world(backend, &ai, Some(TRANSFER_TO)).await;
+    let policy = mokdan::calls::policy::Policy {
+        per_hour: 0,
+        ..Default::default()
+    };
+    mokdan::calls::policy::save(&w.app.state.db, w.business_id, &policy)
+        .await
+        .unwrap();
+    let report = w.call().await;
+    for update in w.updates(&report.call_sid) {
+        let twiml = update.param("Twiml").unwrap_or_default();
+        assert!(!twiml.contains("<Dial"), "{twiml}");
+    }
+    assert!(
+        !report
+            .timeline
+            .iter()
+            .any(|e| e.kind == TimelineKind::Transfer),
+        "{}",
+        report.print_timeline()
+    );
+    assert!(asked(&w.app, &report.call_sid).await.1.is_some());
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(a_transfer_past_the_call_quota_is_not_dialled);

@@ -497,3 +497,88 @@ async fn users_are_managed_by_role(backend: Backend) {
     );
 }
 dual_test!(users_are_managed_by_role);
+
+/// An owner adding a user learns nothing about other businesses' users: an address taken in
+/// their own business is 409, one taken elsewhere gets the same refusal as any unusable
+/// address. And changing one's own password takes the current one (#16.9).
+async fn user_writes_leak_nothing_and_guard_own_passwords(backend: Backend) {
+    let (app, ops) = operator_app(backend).await;
+    let a = crm::add_business(&app, "קפה", "+97231234567").await;
+    let b = crm::add_business(&app, "אחר", "+97232222222").await;
+    crm::add_user(&app, "owner@a.example", Role::Owner, Some(a)).await;
+    crm::add_user(&app, "agent@a.example", Role::Agent, Some(a)).await;
+    let me = crm::add_user(&app, "owner@b.example", Role::Owner, Some(b)).await;
+    let owner_b = crm::login(&app, "owner@b.example").await;
+    let new_user =
+        |email: &str| json!({ "email": email, "password": "long-enough", "role": "agent" });
+
+    let (s, v) = crm::post(&app, "/api/users", &owner_b, new_user("agent@a.example")).await;
+    assert_eq!(s, 422, "{v}");
+    let message = v["error"]["message"].as_str().unwrap().to_string();
+    assert!(!message.contains("exist"), "{message}");
+    // Renaming one's user to another business's address: the same refusal.
+    let (s, mine) = crm::post(&app, "/api/users", &owner_b, new_user("agent@b.example")).await;
+    assert_eq!(s, 201);
+    let path = format!("/api/users/{}", mine["id"]);
+    let (s, v) = crm::patch(&app, &path, &owner_b, json!({ "email": "owner@a.example" })).await;
+    assert_eq!(
+        (s, v["error"]["message"].as_str().unwrap()),
+        (422, message.as_str())
+    );
+    // Within the business, and for the operator, a taken address is a plain conflict.
+    let (s, _) = crm::post(&app, "/api/users", &owner_b, new_user("agent@b.example")).await;
+    assert_eq!(s, 409);
+    let mut by_ops = new_user("agent@a.example");
+    by_ops["business_id"] = json!(b);
+    assert_eq!(crm::post(&app, "/api/users", &ops, by_ops).await.0, 409);
+
+    // One's own password: the current one is required and checked.
+    let own = format!("/api/users/{me}");
+    let (s, v) = crm::patch(
+        &app,
+        &own,
+        &owner_b,
+        json!({ "password": "new-password-1" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("current_password")
+    );
+    let (s, _) = crm::patch(
+        &app,
+        &own,
+        &owner_b,
+        json!({ "password": "new-password-1", "current_password": "not-it-at-all" }),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert_eq!(
+        crm::get(&app, "/api/auth/me", &owner_b).await.0,
+        200,
+        "nothing changed"
+    );
+    let (s, v) = crm::patch(
+        &app,
+        &own,
+        &owner_b,
+        json!({ "password": "new-password-1", "current_password": crm::PASSWORD }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    crm::login_with(&app, "owner@b.example", "new-password-1").await;
+    // Another user's password (the owner's agent) needs no such proof, as before.
+    let owner_b = crm::login_with(&app, "owner@b.example", "new-password-1").await;
+    let (s, _) = crm::patch(
+        &app,
+        &path,
+        &owner_b,
+        json!({ "password": "agent-new-pass" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+}
+dual_test!(user_writes_leak_nothing_and_guard_own_passwords);

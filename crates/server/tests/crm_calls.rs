@@ -161,11 +161,15 @@ async fn fake_twilio() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>
         post(move |body: String| {
             let log = log.clone();
             async move {
-                log.lock().unwrap().push(body);
+                let n = {
+                    let mut log = log.lock().unwrap();
+                    log.push(body);
+                    41 + log.len()
+                };
                 (
                     axum::http::StatusCode::CREATED,
                     axum::Json(json!({
-                        "sid": "CA00000000000000000000000000000042", "status": "queued",
+                        "sid": format!("CA{n:032}"), "status": "queued",
                         "to": "+972501234567", "from": "+97231234567", "direction": "outbound-api",
                     })),
                 )
@@ -254,3 +258,113 @@ async fn outbound_calls_are_per_business(backend: Backend) {
     assert_eq!(s, 401);
 }
 dual_test!(outbound_calls_are_per_business);
+
+/// Toll fraud (#16.2): a business calls Israel only, never premium or special-rate
+/// numbers, and only so often, unless the operator allows more; the same policy holds for
+/// the transfer number an owner sets. Refusals are 403 and 429 with `Retry-After`, and
+/// reach no Twilio.
+async fn outbound_calls_keep_to_the_calling_policy_and_quotas(backend: Backend) {
+    let (base, seen) = fake_twilio().await;
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("TWILIO_API_BASE", &base),
+            ("TWILIO_ACCOUNT_SID", common::twilio::ACCOUNT_SID),
+            ("TWILIO_AUTH_TOKEN", common::twilio::AUTH_TOKEN),
+        ],
+    )
+    .await;
+    let (bid, agent) = setup(&app).await;
+    crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
+    crm::add_user(&app, "ops@example.com", Role::Operator, None).await;
+    let owner = crm::login(&app, "owner@example.com").await;
+    let ops = crm::login(&app, "ops@example.com").await;
+    let call = |who: &str, to: &str| {
+        let (app, who, to) = (&app, who.to_string(), to.to_string());
+        async move { crm::post(app, "/api/calls", &who, json!({ "to": to })).await }
+    };
+    let uk = "+44 20 7946 0958";
+    let premium = "+972 1 900 123 456";
+
+    // Abroad and premium: 403, nothing dialled.
+    for to in [uk, premium, "+882 1234 5678"] {
+        let (s, v) = call(&agent, to).await;
+        assert_eq!(s, 403, "{to}: {v}");
+        assert_eq!(crm::error_code(&v), "destination_not_allowed");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("מפעיל השירות")
+        );
+    }
+    assert!(seen.lock().unwrap().is_empty(), "Twilio was never asked");
+    // The transfer number follows the same policy.
+    let path = format!("/api/businesses/{bid}");
+    for to in [uk, premium] {
+        let (s, v) = crm::patch(&app, &path, &owner, json!({ "transfer_number": to })).await;
+        assert_eq!(s, 403, "{to}: {v}");
+        assert_eq!(crm::error_code(&v), "destination_not_allowed");
+    }
+    let (s, v) = crm::patch(
+        &app,
+        &path,
+        &owner,
+        json!({ "transfer_number": "050-7654321" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // Only the operator widens the policy.
+    let policy = format!("/api/businesses/{bid}/call-policy");
+    let (s, v) = crm::get(&app, &policy, &owner).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["countries"], json!(["972"]));
+    assert_eq!(v["allow_premium"], false);
+    let widen = json!({ "countries": ["972", "44"], "per_hour": 3, "per_credential_hour": 2 });
+    let (s, _) = crm::call(
+        &app,
+        reqwest::Method::PUT,
+        &policy,
+        Some(&owner),
+        Some(widen.clone()),
+    )
+    .await;
+    assert_eq!(s, 403, "an owner cannot widen their own policy");
+    let (s, v) = crm::call(&app, reqwest::Method::PUT, &policy, Some(&ops), Some(widen)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["countries"], json!(["972", "44"]));
+    let (s, _) = crm::patch(&app, &path, &owner, json!({ "transfer_number": uk })).await;
+    assert_eq!(s, 200, "now allowed as a transfer number");
+    assert_eq!(call(&agent, premium).await.0, 403, "premium stays closed");
+
+    // Quotas: two calls an hour for the agent, three for the business.
+    assert_eq!(call(&agent, uk).await.0, 201);
+    assert_eq!(call(&agent, "050-1234567").await.0, 201);
+    let r = app
+        .http
+        .post(app.url("/api/calls"))
+        .bearer_auth(&agent)
+        .json(&json!({ "to": "050-1234567" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(crm::error_code(&v), "call_quota_exceeded");
+    // Another credential (an API token) has its own count, but the business's is shared.
+    let (s, t) = crm::post(&app, "/api/tokens", &owner, json!({ "name": "dialler" })).await;
+    assert_eq!(s, 201);
+    let token = t["token"].as_str().unwrap().to_string();
+    assert_eq!(call(&token, "050-1234567").await.0, 201);
+    let (s, v) = call(&token, "050-1234567").await;
+    assert_eq!(s, 429, "the business's three an hour are used: {v}");
+    assert_eq!(seen.lock().unwrap().len(), 3, "three calls reached Twilio");
+}
+dual_test!(outbound_calls_keep_to_the_calling_policy_and_quotas);

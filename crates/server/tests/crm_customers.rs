@@ -290,6 +290,7 @@ async fn csv_round_trips_hebrew_with_bom(backend: Backend) {
     let text = std::str::from_utf8(&bytes).unwrap();
     assert!(text.contains("\"שרה לוי, \"\"הבכירה\"\"\""), "{text}");
     assert!(text.contains("'=cmd"), "formula defused: {text}");
+    assert!(text.contains("'-2+3"), "arithmetic defused too: {text}");
 
     // Into a fresh business: everything comes back exactly.
     let other = crm::add_business(&app, "עותק", "+97238888888").await;

@@ -79,3 +79,52 @@ async fn remembered_sessions_end_at_once(backend: Backend) {
     assert_eq!(crm::get(&app, "/api/auth/me", &ops).await.0, 200);
 }
 dual_test!(remembered_sessions_end_at_once);
+
+/// The web app's own logout (`POST /app/logout`) also ends the remembered session at once:
+/// the cookie does not keep working for the seconds the session is remembered (#16.9).
+async fn the_web_apps_logout_ends_the_session_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = crm::add_business(&app, "עסק א", "+97231234567").await;
+    crm::add_user(&app, "owner@a.example", Role::Owner, Some(a)).await;
+    let r = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": "owner@a.example", "password": crm::PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("mokdan_session="))
+        .unwrap();
+    let me = || async {
+        app.http
+            .get(app.url("/api/auth/me"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(me().await, 200);
+    assert_eq!(me().await, 200, "remembered");
+    let r = app
+        .http
+        .post(app.url("/app/logout"))
+        .header("cookie", &cookie)
+        .header("origin", app.url(""))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
+    );
+    assert_eq!(me().await, 401, "signed out at once");
+}
+dual_test!(the_web_apps_logout_ends_the_session_at_once);

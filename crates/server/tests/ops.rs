@@ -254,3 +254,49 @@ async fn readyz_follows_the_database_down_and_back() {
     );
     app.shutdown().await.unwrap();
 }
+
+/// `/metrics` wants `MOKDAN_METRICS_TOKEN` as a bearer token when it is set, and is closed
+/// in production when it is not (development stays open, as the test above shows) (#16.9).
+async fn metrics_need_their_token(backend: Backend) {
+    let production = [
+        ("MOKDAN_ENV", "production"),
+        ("JWT_SECRET", "a-jwt-secret-of-enough-length"),
+        ("TWILIO_AUTH_TOKEN", "tok"),
+        ("PUBLIC_BASE_URL", "https://calls.example.com"),
+    ];
+    let app = TestApp::spawn_with(backend, &production).await;
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MOKDAN_METRICS_TOKEN")
+    );
+    app.shutdown().await.unwrap();
+
+    let mut vars = production.to_vec();
+    vars.push(("MOKDAN_METRICS_TOKEN", "scrape-me-0123456789"));
+    let app = TestApp::spawn_with(backend, &vars).await;
+    assert_eq!(app.get("/metrics").await.status(), 401);
+    for (auth, status) in [
+        ("Bearer wrong-token", 401),
+        ("Basic c2NyYXBlLW1lLTAxMjM0NTY3ODk=", 401),
+        ("Bearer scrape-me-0123456789", 200),
+    ] {
+        let r = app
+            .http
+            .get(app.url("/metrics"))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{auth}");
+        if status == 200 {
+            assert!(r.text().await.unwrap().contains("http_requests_total"));
+        }
+    }
+    app.shutdown().await.unwrap();
+}
+dual_test!(metrics_need_their_token);

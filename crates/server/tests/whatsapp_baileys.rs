@@ -69,7 +69,12 @@ async fn bridge_media(Path(id): Path<String>, headers: HeaderMap) -> axum::respo
     if !secret_ok(&headers) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    ([("content-type", "audio/ogg")], format!("voice-note-{id}")).into_response()
+    // An Ogg page's magic, so the served type is confirmed by the bytes.
+    (
+        [("content-type", "audio/ogg")],
+        format!("OggS-voice-note-{id}"),
+    )
+        .into_response()
 }
 
 async fn fake_bridge(script: Vec<u16>) -> (String, FakeBridge) {
@@ -185,7 +190,7 @@ async fn events_need_the_secret_and_keep_hebrew_emoji_and_media(backend: Backend
     .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "audio/ogg");
-    assert_eq!(r.text().await.unwrap(), "voice-note-3EB0AAAA0002");
+    assert_eq!(r.text().await.unwrap(), "OggS-voice-note-3EB0AAAA0002");
     assert!(secret_ok(&log_of(&f.log).last().unwrap().headers));
 
     // Media that is not on the bridge is never fetched.

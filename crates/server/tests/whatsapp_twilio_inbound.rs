@@ -278,3 +278,107 @@ async fn media_off_the_twilio_origin_is_never_fetched(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(media_off_the_twilio_origin_is_never_fetched);
+
+/// What a hostile sender's attachments are, as Twilio would serve them back: `(name,
+/// declared type, bytes)`.
+const HOSTILE_MEDIA: &[(&str, &str, &[u8])] = &[
+    (
+        "ME0html",
+        "text/html",
+        b"<!doctype html><script>fetch('/api/users',{method:'POST'})</script>",
+    ),
+    (
+        "ME1svg",
+        "image/svg+xml",
+        b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(document.cookie)'/>",
+    ),
+    (
+        "ME2disguised",
+        "image/png",
+        b"<html><body><script>alert(document.cookie)</script></body></html>",
+    ),
+    (
+        "ME3png",
+        "image/png",
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89",
+    ),
+];
+
+async fn hostile_attachments_are_sandboxed_downloads_and_only_confirmed_images_inline(
+    backend: Backend,
+) {
+    use axum::extract::Path;
+    let router = axum::Router::new().route(
+        "/2010-04-01/Accounts/{account}/Messages/{m}/Media/{me}",
+        axum::routing::get(
+            |Path((_, _, me)): Path<(String, String, String)>| async move {
+                let (_, declared, bytes) = HOSTILE_MEDIA.iter().find(|(n, _, _)| *n == me).unwrap();
+                ([("content-type", *declared)], bytes.to_vec())
+            },
+        ),
+    );
+    let api = serve(router).await;
+    let app = app_with(backend, &[("TWILIO_API_BASE", &api)]).await;
+    let a = business(&app, BUSINESS_NUMBER, BUSINESS_NAME, false).await;
+    user(
+        &app,
+        "owner-a@example.com",
+        mokdan::store::users::Role::Owner,
+        Some(a),
+    )
+    .await;
+    let mut form = inbound_form(&new_sid(), CUSTOMER, "");
+    form.retain(|(k, _)| k != "NumMedia");
+    form.push(("NumMedia".into(), HOSTILE_MEDIA.len().to_string()));
+    for (i, (name, declared, _)) in HOSTILE_MEDIA.iter().enumerate() {
+        form.push((
+            format!("MediaUrl{i}"),
+            format!("{api}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM1/Media/{name}"),
+        ));
+        form.push((format!("MediaContentType{i}"), declared.to_string()));
+    }
+    assert_eq!(
+        app.post_signed("/webhook/whatsapp/twilio", &form)
+            .await
+            .status(),
+        200
+    );
+    let c = customer_id(&app, a, CUSTOMER).await.unwrap();
+    let m = &thread(&app, a, c).await[0];
+    for (i, (name, declared, bytes)) in HOSTILE_MEDIA.iter().enumerate() {
+        let r = get_as(
+            &app,
+            "owner-a@example.com",
+            &format!("/api/whatsapp/messages/{}/media/{i}", m.id),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{name}");
+        let h = |k: &str| {
+            r.headers()
+                .get(k)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(h("x-content-type-options"), "nosniff", "{name}");
+        assert_eq!(h("content-security-policy"), "sandbox", "{name}");
+        let disposition = h("content-disposition");
+        if *name == "ME3png" {
+            assert_eq!(h("content-type"), "image/png");
+            assert!(disposition.starts_with("inline"), "{disposition}");
+        } else {
+            assert_eq!(
+                h("content-type"),
+                "application/octet-stream",
+                "{name} ({declared})"
+            );
+            assert_eq!(
+                disposition,
+                format!("attachment; filename=\"whatsapp-{}-{i}.bin\"", m.id),
+                "{name}"
+            );
+        }
+        assert_eq!(&r.bytes().await.unwrap()[..], *bytes, "the bytes are kept");
+    }
+    app.shutdown().await.unwrap();
+}
+dual_test!(hostile_attachments_are_sandboxed_downloads_and_only_confirmed_images_inline);

@@ -5,7 +5,8 @@
 //! - the web app's session cookie (`mokdan_session`, HttpOnly), whose unsafe requests also
 //!   need CSRF proof (the `X-CSRF-Token` header, or an Origin/Referer of this host);
 //! - a short-lived bearer JWT (HS256, `JWT_SECRET`) naming a live session;
-//! - a per-business API token (`Bearer mk_…`), stored hashed.
+//! - a per-business API token (`Bearer mk_…`), stored hashed, good only while the user who
+//!   made it is still an owner of that business (or an operator).
 //!
 //! Extractors: [`Caller`] (anyone signed in), [`Operator`] (the service's operators),
 //! [`Tenant`] (a caller acting for one business, resolved once so stores can be scoped).
@@ -13,6 +14,7 @@
 pub mod cache;
 mod hasher;
 pub mod jwt;
+pub mod known;
 pub mod limiter;
 pub mod routes;
 pub mod tokens;
@@ -51,6 +53,8 @@ pub struct Caller {
     pub user_id: i64,
     pub role: Role,
     pub business_id: Option<i64>,
+    /// The API token the caller used, if any (its writes are audited with its id).
+    pub token_id: Option<i64>,
 }
 
 impl Caller {
@@ -95,6 +99,8 @@ pub struct Authenticated {
 /// Per-process authentication state: the login limiter and the memory of live sessions.
 pub struct AuthState {
     pub limiter: limiter::Limiter,
+    /// Clients with a recent successful login, whom the per-account limit lets through.
+    pub known: known::KnownClients,
     pub sessions: cache::SessionCache,
     /// Login turns, by a hash of the account: checks for one account run one at a time.
     account_turns: Vec<tokio::sync::Mutex<()>>,
@@ -109,6 +115,7 @@ impl AuthState {
         });
         Self {
             limiter: limiter::Limiter::new(Duration::from_secs(60)),
+            known: known::KnownClients::default(),
             sessions: cache::SessionCache::default(),
             account_turns: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
@@ -200,6 +207,7 @@ pub async fn login(
                 user_id: u.id,
                 role,
                 business_id: u.business_id,
+                token_id: None,
             })
         }))
 }
@@ -231,30 +239,40 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// The client's IP: the socket's peer, or — when that peer is a proxy on this machine (the
-/// TLS proxy of the deployment guide) — the address that proxy appended to
-/// `X-Forwarded-For` (the rightmost entry, the only one a client cannot forge).
-pub fn client_ip(parts: &Parts) -> String {
+/// The client's IP: the socket's peer, or — when that peer is a trusted proxy
+/// (`MOKDAN_TRUSTED_PROXIES`, loopback by default: the TLS proxy of the deployment guide) —
+/// the right-most `X-Forwarded-For` address that is not itself a trusted proxy. Addresses to
+/// its left were written by the client and are never believed; an untrusted peer's header
+/// is ignored altogether.
+pub fn client_ip(parts: &Parts, trusted: &[ipnet::IpNet]) -> String {
     let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip().to_canonical())
     else {
         return "unknown".into();
     };
-    if peer.is_loopback()
-        && let Some(forwarded) = parts
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer;
+    if is_trusted(&peer) {
+        let forwarded = parts
             .headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
-            .next_back()
-    {
-        return forwarded.to_string();
+            .collect::<Vec<_>>();
+        for hop in forwarded.into_iter().rev() {
+            let Ok(ip) = hop.trim().parse::<std::net::IpAddr>() else {
+                break;
+            };
+            client = ip.to_canonical();
+            if !is_trusted(&client) {
+                break;
+            }
+        }
     }
-    peer.to_string()
+    client.to_string()
 }
 
 /// An error response in the API's one shape, for the cases [`AppError`] has no variant for.
@@ -268,6 +286,7 @@ fn caller_of(p: &sessions::Principal) -> Option<Caller> {
         user_id: p.user_id,
         role,
         business_id: p.business_id,
+        token_id: None,
     })
 }
 
@@ -301,6 +320,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
         .map(str::trim);
     if let Some(token) = bearer {
         if token.starts_with(API_TOKEN_PREFIX) {
+            // Only while its creator is still an owner of the business (or an operator):
+            // a token outlives neither its creator's removal nor their demotion (#16.7).
             let (token_id, business_id, created_by) =
                 sessions::api_token_by_hash(&state.db, &token_digest(token))
                     .await?
@@ -311,9 +332,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
             });
             return Ok(Authenticated {
                 caller: Caller {
-                    user_id: created_by.unwrap_or(0),
+                    user_id: created_by,
                     role: Role::Agent,
                     business_id: Some(business_id),
+                    token_id: Some(token_id),
                 },
                 via: Via::ApiToken { token_id },
             });

@@ -2,7 +2,8 @@
 //!
 //! Login answers the same 401 for an unknown email and a wrong password, after the same
 //! argon2 work, and is rate-limited per IP (every attempt) and per account (failures), with
-//! 429 and `Retry-After`. A success sets the web app's cookies and returns a bearer JWT.
+//! 429 and `Retry-After`; the account's limit spares clients that signed in to it recently
+//! (their address, or the browser's device cookie: see [`super::known`]). A success sets the web app's cookies and returns a bearer JWT.
 
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use serde_json::json;
 
 use super::{
     Authenticated, CSRF_COOKIE, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_LIMIT_PER_IP, SESSION_COOKIE,
-    SESSION_TTL, Via, jwt, reject,
+    SESSION_TTL, Via, jwt, known, reject,
 };
 use crate::app::AppState;
 use crate::error::{ApiResult, AppError};
@@ -30,13 +31,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/me", get(me))
 }
 
-/// The client's IP, from the socket.
+/// The client's IP, from the socket and the trusted proxies' `X-Forwarded-For`.
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(super::client_ip(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(super::client_ip(
+            parts,
+            &state.settings.trusted_proxies,
+        )))
     }
 }
 
@@ -79,7 +86,15 @@ async fn login(
     // One password check at a time per account, so guesses sent all at once are counted
     // like guesses sent one after another (each sees the failures before it).
     let _turn = state.auth.account_turn(&account_key).await;
-    if let Err(wait) = limiter.check(&account_key, LOGIN_FAILURES_PER_ACCOUNT, Instant::now()) {
+    // The account's limit holds back guessers, not the clients it already knows (#16.4).
+    let secret = state.settings.jwt_secret.expose();
+    let now_secs = (crate::store::now_ms() / 1000).max(0) as u64;
+    let known_client = state.auth.known.contains(&email, &ip, Instant::now())
+        || super::cookie(&headers, known::DEVICE_COOKIE)
+            .is_some_and(|c| known::device_cookie_valid(secret, &email, c, now_secs));
+    if !known_client
+        && let Err(wait) = limiter.check(&account_key, LOGIN_FAILURES_PER_ACCOUNT, Instant::now())
+    {
         tracing::warn!(%ip, "LOGIN_RATE_LIMITED by account");
         return Ok(too_many(wait));
     }
@@ -88,6 +103,7 @@ async fn login(
         tracing::info!(%ip, "LOGIN_FAILED");
         return Ok(reject(StatusCode::UNAUTHORIZED, "unauthorized", WRONG));
     };
+    state.auth.known.remember(&email, &ip, Instant::now());
     let token = crate::config::random_hex(32);
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -102,7 +118,6 @@ async fn login(
         user_agent,
     )
     .await?;
-    let secret = state.settings.jwt_secret.expose();
     let iat = crate::store::now_ms() / 1000;
     let jwt = jwt::encode(
         secret,
@@ -140,6 +155,12 @@ async fn login(
             "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
         ),
         format!("{CSRF_COOKIE}={csrf}; Path=/; Max-Age={max_age}; SameSite=Lax{secure}"),
+        format!(
+            "{}={}; Path=/api/auth; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
+            known::DEVICE_COOKIE,
+            known::device_cookie(secret, &email, now_secs),
+            known::REMEMBER.as_secs()
+        ),
     ];
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {

@@ -9,7 +9,8 @@
 //! is stored as a request to be called back. A transfer that cannot be made, or that nobody
 //! answers, sends the caller to the recording fallback rather than into silence. Every write
 //! is bounded and kept in the outbox when the database is down (nothing the caller said is
-//! lost, and the call is never held).
+//! lost, and the call is never held). A transfer also passes the business's calling policy
+//! and quotas ([`super::policy`]), as an outbound call does.
 
 use voice::provider::AgentAction;
 
@@ -126,6 +127,10 @@ pub async fn transfer(state: &AppState, call_sid: &str, base: &str, number: &str
         );
         return false;
     };
+    if !transfer_admitted(state, call_sid, number).await {
+        request_callback(state, call_sid).await;
+        return false;
+    }
     let twiml = crate::calls::twiml::transfer(base, number).to_xml();
     metrics::counter!("mokdan_call_transfers_total").increment(1);
     match twilio.update_call_twiml(call_sid, &twiml).await {
@@ -144,5 +149,48 @@ pub async fn transfer(state: &AppState, call_sid: &str, base: &str, number: &str
             request_callback(state, call_sid).await;
             false
         }
+    }
+}
+
+/// Whether a transfer to `number` passes the business's calling policy and its quotas
+/// (#16.2): a transfer is an outbound leg the service pays for, like `POST /api/calls`.
+/// Counted against the business's quotas (there is no credential to count it against).
+/// Bounded like every step of
+/// a live call: when the database cannot say in time, the transfer goes ahead (the number was
+/// checked when it was set).
+async fn transfer_admitted(state: &AppState, call_sid: &str, number: &str) -> bool {
+    use crate::calls::policy;
+    let Some(business_id) = business_of(state, call_sid).await.map(|b| b.id) else {
+        return true;
+    };
+    let Ok(rules) = quick(policy::load(&state.db, business_id)).await else {
+        return true;
+    };
+    let Ok(phone) = crate::domain::Phone::parse(number) else {
+        tracing::warn!(
+            call_sid,
+            "CALL_TRANSFER refused: the transfer number does not parse"
+        );
+        return false;
+    };
+    if policy::check_destination(&rules, &phone).is_err() {
+        tracing::warn!(
+            call_sid,
+            business_id,
+            "CALL_TRANSFER refused: destination not allowed"
+        );
+        return false;
+    }
+    let placed = policy::Placed::Transfer;
+    match quick(policy::admit(&state.db, business_id, &rules, placed)).await {
+        Ok(Err(_)) => {
+            tracing::warn!(
+                call_sid,
+                business_id,
+                "CALL_TRANSFER refused: quota used up"
+            );
+            false
+        }
+        Ok(Ok(())) | Err(_) => true,
     }
 }

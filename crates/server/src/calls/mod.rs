@@ -8,6 +8,7 @@ pub mod actions;
 pub mod conversation;
 pub mod media;
 pub mod outbound;
+pub mod policy;
 pub mod routes;
 pub mod token;
 pub mod twiml;

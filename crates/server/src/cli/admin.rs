@@ -133,6 +133,7 @@ async fn set_password(settings: Settings, email: &str) -> anyhow::Result<()> {
                 .await?
                 .and_then(|u| u.business_id),
             actor_user_id: None,
+            actor_token_id: None,
             entity: "user",
             entity_id: id,
             action: "set_password",

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::patch::{self, clean, max_len};
 use crate::app::AppState;
 use crate::auth::{Caller, Operator};
+use crate::calls::policy::{CallError, Policy};
 use crate::domain::Phone;
 use crate::error::{ApiResult, AppError};
 use crate::store::users::Role;
@@ -227,13 +228,31 @@ async fn list(State(state): State<AppState>, _: Operator) -> ApiResult<Json<Vec<
     Ok(Json(out))
 }
 
+/// A transfer number being set must pass the business's calling policy (#16.2): the agent
+/// dials it on the service's account. One already set (the policy may have changed since)
+/// is left as it is.
+fn transfer_allowed(
+    policy: &Policy,
+    current: Option<&str>,
+    next: Option<&str>,
+) -> Result<(), CallError> {
+    match next {
+        Some(n) if Some(n) != current => {
+            let phone = Phone::parse(n)
+                .map_err(|e| AppError::BadRequest(format!("transfer_number: {e}")))?;
+            Ok(crate::calls::policy::check_destination(policy, &phone)?)
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     Operator(caller): Operator,
     Json(body): Json<BusinessBody>,
-) -> ApiResult<(StatusCode, Json<BusinessOut>)> {
+) -> Result<(StatusCode, Json<BusinessOut>), CallError> {
     if body.name.is_none() {
-        return Err(AppError::BadRequest("name is required".into()));
+        return Err(AppError::BadRequest("name is required".into()).into());
     }
     let numbers = parse_numbers(body.numbers.as_deref().unwrap_or_default())?;
     let defaults = businesses::Settings {
@@ -242,6 +261,12 @@ async fn create(
         ..Default::default()
     };
     let settings = apply(defaults, body)?;
+    // A new business has the default calling policy.
+    transfer_allowed(
+        &Policy::default(),
+        None,
+        settings.transfer_number.as_deref(),
+    )?;
     check_claims(
         &state,
         None,
@@ -258,6 +283,7 @@ async fn create(
         audit::Entry {
             business_id: Some(id),
             actor_user_id: super::actor(&caller),
+            actor_token_id: super::actor_token(&caller),
             entity: "business",
             entity_id: id,
             action: "create",
@@ -291,14 +317,14 @@ async fn update(
     caller: Caller,
     Path(id): Path<i64>,
     Json(body): Json<BusinessBody>,
-) -> ApiResult<Json<BusinessOut>> {
+) -> Result<Json<BusinessOut>, CallError> {
     visible(&caller, id)?;
     caller.require_owner()?;
     // The numbers route calls and messages to a business: only operators assign them. (An
     // owner's client may send the WhatsApp number back unchanged; see below.)
     let operator = caller.role == Role::Operator;
     if body.numbers.is_some() && !operator {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden.into());
     }
     let before = view(&state, id).await?;
     let current = businesses::get(&state.db, id)
@@ -306,6 +332,7 @@ async fn update(
         .ok_or(AppError::NotFound)?;
     let numbers = body.numbers.as_deref().map(parse_numbers).transpose()?;
     let new_whatsapp = body.whatsapp_number.is_some();
+    let current_transfer = current.transfer_number.clone();
     let settings = apply(
         businesses::Settings {
             name: current.name,
@@ -321,15 +348,20 @@ async fn update(
         body,
     )?;
     if new_whatsapp && !operator && settings.whatsapp_number != before.whatsapp_number {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden.into());
     }
+    transfer_allowed(
+        &crate::calls::policy::load(&state.db, id).await?,
+        current_transfer.as_deref(),
+        settings.transfer_number.as_deref(),
+    )?;
     let whatsapp = settings.whatsapp_number.as_deref().filter(|_| new_whatsapp);
     check_claims(&state, Some(id), numbers.as_deref(), whatsapp).await?;
     if !businesses::update(&state.db, id, &settings, numbers.as_deref())
         .await
         .map_err(number_conflict)?
     {
-        return Err(AppError::NotFound);
+        return Err(AppError::NotFound.into());
     }
     let after = view(&state, id).await?;
     let changes = audit::diff(
@@ -341,6 +373,7 @@ async fn update(
         audit::Entry {
             business_id: Some(id),
             actor_user_id: super::actor(&caller),
+            actor_token_id: super::actor_token(&caller),
             entity: "business",
             entity_id: id,
             action: "update",
@@ -367,6 +400,7 @@ async fn remove(
         audit::Entry {
             business_id: Some(id),
             actor_user_id: super::actor(&caller),
+            actor_token_id: super::actor_token(&caller),
             entity: "business",
             entity_id: id,
             action: "delete",

@@ -1,8 +1,8 @@
 //! A small RFC 4180 CSV reader and writer, enough for customer import and export.
 //!
 //! Export starts with a UTF-8 byte-order mark so Excel opens Hebrew correctly; import
-//! skips one. Cells that a spreadsheet would run as a formula (`=`, `@`, or `+`/`-`
-//! followed by anything but a phone number) are written with a leading `'`, which import
+//! skips one. Cells that a spreadsheet would run as a formula (`=`, `@`, `-`, or `+`
+//! followed by anything but an E.164 number's digits) are written with a leading `'`, which import
 //! removes again, so a round trip gives back exactly what went out.
 
 pub const BOM: &str = "\u{feff}";
@@ -70,9 +70,11 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
     Ok(rows)
 }
 
+/// A number as stored (E.164: `+` and digits only), which a spreadsheet reads as a plain
+/// number. Anything else starting with `+` or `-` (`-2+3`, `+972-50-…`) it would compute.
 fn is_phone_like(s: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'))
+    s.strip_prefix('+')
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// One cell, quoted when needed and defused against formula injection.
@@ -137,6 +139,13 @@ mod tests {
         assert_eq!(back, cells);
         assert!(text.contains("'=HYPERLINK"));
         assert!(text.contains(",+972501234567,"));
+        assert!(
+            text.contains(",'-1+2,"),
+            "arithmetic is defused too: {text}"
+        );
+        for risky in ["-2+3", "+1+1", "+972-50-1234567", "-", "+"] {
+            assert!(cell(risky).starts_with('\''), "{risky}");
+        }
     }
 
     #[test]

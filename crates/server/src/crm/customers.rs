@@ -249,6 +249,7 @@ async fn create(
         &fields,
         "api",
         super::actor(&t.caller),
+        super::actor_token(&t.caller),
         &fields_json(&fields),
     )
     .await
@@ -277,6 +278,7 @@ async fn record(
         audit::Entry {
             business_id: Some(t.business_id),
             actor_user_id: super::actor(&t.caller),
+            actor_token_id: super::actor_token(&t.caller),
             entity: "customer",
             entity_id: id,
             action,

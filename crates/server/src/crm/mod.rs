@@ -48,3 +48,8 @@ async fn unknown() -> AppError {
 pub fn actor(caller: &crate::auth::Caller) -> Option<i64> {
     Some(caller.user_id).filter(|id| *id > 0)
 }
+
+/// The API token behind a caller's change, if any (audited alongside the user).
+pub fn actor_token(caller: &crate::auth::Caller) -> Option<i64> {
+    caller.token_id
+}

@@ -153,6 +153,15 @@ pub const OPERATIONS: &[Op] = &[
         "Change a business's settings (owners: their own, not its voice or WhatsApp numbers).",
         query: &[], req: Req::Json("BusinessPatch", r#"{"greeting":"שלום"}"#),
         res: Res::Json(200, "Business")),
+    op!("get" "/api/businesses/{id}/call-policy", "businesses", Business, Some("business"),
+        "Where the business may place calls and transfers, and its call quotas (by default \
+         Israel only, no premium or special-rate numbers).",
+        query: &[], req: Req::None, res: Res::Json(200, "CallPolicy")),
+    op!("put" "/api/businesses/{id}/call-policy", "businesses", Operator, Some("business"),
+        "Set where the business may call and its quotas (operators only); fields left out keep \
+         their value.",
+        query: &[], req: Req::Json("CallPolicyPatch", r#"{"countries":["972","44"],"per_hour":50}"#),
+        res: Res::Json(200, "CallPolicy")),
     op!("delete" "/api/businesses/{id}", "businesses", Operator, Some("business"),
         "Delete a business and everything it owns.",
         query: &[], req: Req::None, res: Res::Empty(204)),
@@ -424,6 +433,8 @@ fn schemas() -> Value {
         })),
         "UserPatch": object(&[], json!({
             "email": { "type": "string" }, "password": { "type": "string", "minLength": 8 },
+            "current_password": { "type": "string",
+                "description": "Required with `password` when changing one's own." },
             "role": role, "business_id": nullable("integer"), "name": nullable("string"),
         })),
         "Business": object(&["id", "name", "numbers", "auto_reply", "recording_retention_days",
@@ -481,6 +492,24 @@ fn schemas() -> Value {
             "purpose": { "type": ["string", "null"], "maxLength": 200,
                 "description": "Why the business calls: the agent's opening says it to the person called." },
         })),
+        "CallPolicy": object(&["business_id", "countries", "allow_premium", "per_hour", "per_day",
+            "per_credential_hour", "per_credential_day"], json!({
+            "business_id": { "type": "integer" },
+            "countries": { "type": "array", "items": { "type": "string" },
+                "description": "Calling codes (or longer prefixes) that may be called, e.g. 972." },
+            "allow_premium": { "type": "boolean",
+                "description": "Premium and special-rate ranges (1-800, 1-900 …) may be called." },
+            "per_hour": { "type": "integer" }, "per_day": { "type": "integer" },
+            "per_credential_hour": { "type": "integer" }, "per_credential_day": { "type": "integer" },
+        })),
+        "CallPolicyPatch": object(&[], json!({
+            "countries": { "oneOf": [{ "type": "array", "items": { "type": "string" } }, { "type": "string" }] },
+            "allow_premium": { "type": "boolean" },
+            "per_hour": { "type": "integer", "minimum": 0, "maximum": 100000 },
+            "per_day": { "type": "integer", "minimum": 0, "maximum": 100000 },
+            "per_credential_hour": { "type": "integer", "minimum": 0, "maximum": 100000 },
+            "per_credential_day": { "type": "integer", "minimum": 0, "maximum": 100000 },
+        })),
         "PlacedCall": object(&["call_sid", "status"], json!({
             "call_sid": { "type": "string" }, "status": { "type": "string" },
         })),
@@ -491,7 +520,8 @@ fn schemas() -> Value {
         "AuditPage": page_of("AuditEntry"),
         "AuditEntry": object(&["id", "entity", "entity_id", "action", "changes", "created_at"], json!({
             "id": { "type": "integer" }, "business_id": nullable("integer"),
-            "actor_user_id": nullable("integer"), "entity": { "type": "string" },
+            "actor_user_id": nullable("integer"), "actor_token_id": nullable("integer"),
+            "entity": { "type": "string" },
             "entity_id": { "type": "integer" }, "action": { "type": "string" },
             "changes": { "type": "string", "description": "JSON: {field: [old, new]}." },
             "created_at": { "type": "integer" },
@@ -642,7 +672,9 @@ fn operation(op: &Op) -> Value {
         ),
         Res::Media => (
             200,
-            json!({ "description": "The attachment, in the content type the provider gave",
+            json!({ "description": "The attachment: a download (`application/octet-stream`), or \
+                        inline when an image, audio or PDF type its bytes confirm; always \
+                        `nosniff` and `Content-Security-Policy: sandbox`",
                     "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } } }),
         ),
     };
@@ -686,7 +718,15 @@ fn operation(op: &Op) -> Value {
     }
     match (op.method, op.path) {
         ("post", "/api/calls") => {
-            errors.push(("503", "Twilio is not configured or refused the call"))
+            errors.push(("503", "Twilio is not configured or refused the call"));
+            errors.push((
+                "403",
+                "`destination_not_allowed`: outside the business's calling policy; or the role may not",
+            ));
+            errors.push((
+                "429",
+                "`call_quota_exceeded`: a call quota is used up; see Retry-After",
+            ));
         }
         ("post", "/api/whatsapp/send") => {
             errors.push(("503", "WhatsApp is not configured (WHATSAPP_PROVIDER)"))

@@ -1,7 +1,9 @@
 //! `/api/users`: operators manage every user; an owner manages its business's owners and
 //! agents; an agent may only read its business's users (to assign leads).
 //!
-//! Another business's user answers 404. A new password or role revokes the user's sessions.
+//! Another business's user answers 404, and an e-mail another business's user has is
+//! refused without saying so. A new password or role revokes the user's sessions; one's
+//! own new password takes the current one.
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
@@ -139,12 +141,66 @@ async fn place(
     }
 }
 
-fn email_conflict(e: sqlx::Error) -> AppError {
-    if store::is_unique_violation(&e) {
+/// The refusal of an address some other business's user has: the same words whatever the
+/// reason, so an owner learns nothing about other businesses' users (#16.9).
+const EMAIL_UNUSABLE: &str = "email: this address cannot be used; choose another";
+
+/// A write that failed on the unique e-mail: 409 when the caller may see the user who has
+/// it (their own business's, or anyone's for an operator), else [`EMAIL_UNUSABLE`].
+async fn email_conflict(
+    state: &AppState,
+    caller: &Caller,
+    email: &str,
+    e: sqlx::Error,
+) -> AppError {
+    if !store::is_unique_violation(&e) {
+        return e.into();
+    }
+    let holder = match users::by_email(&state.db, email).await {
+        Ok(h) => h,
+        Err(e) => return e.into(),
+    };
+    let visible = caller.is_operator()
+        || holder.is_some_and(|h| h.business_id.is_some() && h.business_id == caller.business_id);
+    if visible {
         AppError::Conflict("a user with this email already exists".into())
     } else {
-        e.into()
+        AppError::BadRequest(EMAIL_UNUSABLE.into())
     }
+}
+
+/// Changing one's own password takes the current one (#16.9): a session left open, or a
+/// stolen cookie, must not be enough to take the account over. Wrong answers count as
+/// failed logins of the account.
+async fn check_current_password(
+    state: &AppState,
+    email: &str,
+    current: Option<&str>,
+) -> ApiResult<()> {
+    let current = current.ok_or_else(|| {
+        AppError::BadRequest("current_password: required to change your own password".into())
+    })?;
+    let limiter = &state.auth.limiter;
+    let key = format!("account:{}", email.trim().to_lowercase());
+    let now = std::time::Instant::now();
+    if limiter
+        .check(&key, crate::auth::LOGIN_FAILURES_PER_ACCOUNT, now)
+        .is_err()
+    {
+        return Err(AppError::BadRequest(
+            "current_password: too many wrong attempts; try again in a minute".into(),
+        ));
+    }
+    if crate::auth::check_credentials(state, email, current)
+        .await?
+        .is_none()
+    {
+        limiter.record(&key, now);
+        return Err(AppError::BadRequest(
+            "current_password: not your current password".into(),
+        ));
+    }
+    Ok(())
 }
 
 async fn create(
@@ -159,9 +215,10 @@ async fn create(
     max_len("name", name.as_deref(), 200)?;
     let business_id = place(&state, &s.caller, body.role, body.business_id.or(s.scope)).await?;
     let hash = hash_password_blocking(body.password).await?;
-    let id = users::create(&state.db, &email, &hash, body.role, business_id)
-        .await
-        .map_err(email_conflict)?;
+    let id = match users::create(&state.db, &email, &hash, body.role, business_id).await {
+        Ok(id) => id,
+        Err(e) => return Err(email_conflict(&state, &s.caller, &email, e).await),
+    };
     users::set_name(&state.db, id, name.as_deref()).await?;
     let user = users::get(&state.db, None, id)
         .await?
@@ -171,6 +228,7 @@ async fn create(
         audit::Entry {
             business_id: user.business_id,
             actor_user_id: super::actor(&s.caller),
+            actor_token_id: super::actor_token(&s.caller),
             entity: "user",
             entity_id: id,
             action: "create",
@@ -191,6 +249,8 @@ pub struct UserPatch {
     pub business_id: Option<Option<i64>>,
     #[serde(default, deserialize_with = "patch::some")]
     pub name: Option<Option<String>>,
+    /// Required with `password` when the caller changes their own.
+    pub current_password: Option<String>,
 }
 
 async fn update(
@@ -223,6 +283,10 @@ async fn update(
     let hash = match body.password {
         Some(p) => {
             check_password(&p)?;
+            if id == s.caller.user_id {
+                check_current_password(&state, &before.email, body.current_password.as_deref())
+                    .await?;
+            }
             Some(hash_password_blocking(p).await?)
         }
         None => None,
@@ -239,9 +303,11 @@ async fn update(
             password_hash: hash.as_deref(),
         },
     )
-    .await
-    .map_err(email_conflict)?
-    .ok_or(AppError::NotFound)?;
+    .await;
+    let after = match after {
+        Ok(a) => a.ok_or(AppError::NotFound)?,
+        Err(e) => return Err(email_conflict(&state, &s.caller, &email, e).await),
+    };
     if hash.is_some() || role != old_role || business_id != before.business_id {
         sessions::revoke_all_for_user(&state.db, id).await?;
         state.auth.sessions.clear();
@@ -255,6 +321,7 @@ async fn update(
         audit::Entry {
             business_id: after.business_id,
             actor_user_id: super::actor(&s.caller),
+            actor_token_id: super::actor_token(&s.caller),
             entity: "user",
             entity_id: id,
             action: "update",
@@ -287,6 +354,7 @@ async fn remove(
         audit::Entry {
             business_id: before.business_id,
             actor_user_id: super::actor(&s.caller),
+            actor_token_id: super::actor_token(&s.caller),
             entity: "user",
             entity_id: id,
             action: "delete",

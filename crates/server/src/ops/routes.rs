@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -105,12 +105,46 @@ async fn version() -> Json<serde_json::Value> {
     }))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus text, for whoever holds `MOKDAN_METRICS_TOKEN` (as a bearer token). Without
+/// a token configured, development serves everyone and production no one: route names,
+/// error counts and traffic shape are not for the public (#16.9).
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use subtle::ConstantTimeEq;
+    match &state.settings.metrics_token {
+        Some(token) => {
+            let sent = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if !bool::from(sent.trim().as_bytes().ct_eq(token.expose().as_bytes())) {
+                let mut r = crate::auth::reject(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "metrics need the bearer token MOKDAN_METRICS_TOKEN",
+                );
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+                return r;
+            }
+        }
+        None if state.settings.is_production() => {
+            return crate::auth::reject(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "metrics are closed in production until MOKDAN_METRICS_TOKEN is set",
+            );
+        }
+        None => {}
+    }
     state.metrics.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }
 
 async fn landing() -> Html<&'static str> {

@@ -1,6 +1,7 @@
 //! The audit log: who changed what and when, for businesses, users and customers (C3).
 //!
-//! Each row names the actor (a user id; API tokens act as the user who made them), the
+//! Each row names the actor (a user id; an API token's writes name the token too, and the
+//! user who made it), the
 //! entity and its id, the action, and the changed fields as JSON `{field: [old, new]}`.
 //! Secrets (password hashes) are never written here.
 
@@ -11,6 +12,8 @@ pub struct AuditRow {
     pub id: i64,
     pub business_id: Option<i64>,
     pub actor_user_id: Option<i64>,
+    /// The API token that made the change, when one did.
+    pub actor_token_id: Option<i64>,
     pub entity: String,
     pub entity_id: i64,
     pub action: String,
@@ -22,6 +25,7 @@ pub struct AuditRow {
 pub struct Entry<'a> {
     pub business_id: Option<i64>,
     pub actor_user_id: Option<i64>,
+    pub actor_token_id: Option<i64>,
     pub entity: &'a str,
     pub entity_id: i64,
     pub action: &'a str,
@@ -39,7 +43,7 @@ where
 {
     sqlx::query(
         "INSERT INTO audit_log (business_id, actor_user_id, entity, entity_id, action, changes, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         created_at, actor_token_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(e.business_id)
     .bind(e.actor_user_id.filter(|id| *id > 0))
@@ -48,6 +52,7 @@ where
     .bind(e.action)
     .bind(e.changes.to_string())
     .bind(now_ms())
+    .bind(e.actor_token_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -66,7 +71,8 @@ pub async fn list(
         "WHERE $3 = $3"
     };
     sqlx::query_as(&format!(
-        "SELECT id, business_id, actor_user_id, entity, entity_id, action, changes, created_at \
+        "SELECT id, business_id, actor_user_id, actor_token_id, entity, entity_id, action, \
+         changes, created_at \
          FROM audit_log {filter} ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
     ))
     .bind(limit)

@@ -362,6 +362,7 @@ pub async fn create_audited(
     f: &Fields,
     source: &str,
     actor_user_id: Option<i64>,
+    actor_token_id: Option<i64>,
     changes: &serde_json::Value,
 ) -> Result<Customer, sqlx::Error> {
     let now = now_ms();
@@ -372,8 +373,8 @@ pub async fn create_audited(
              notes, owner_user_id, source, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}), \
              a AS (INSERT INTO audit_log (business_id, actor_user_id, entity, entity_id, \
-             action, changes, created_at) \
-             SELECT $1, $11, 'customer', c.id, 'create', $12, $10 FROM c) \
+             action, changes, created_at, actor_token_id) \
+             SELECT $1, $11, 'customer', c.id, 'create', $12, $10, $13 FROM c) \
              SELECT {COLUMNS} FROM c"
         ))
         .bind(business_id)
@@ -388,6 +389,7 @@ pub async fn create_audited(
         .bind(now)
         .bind(actor)
         .bind(changes.to_string())
+        .bind(actor_token_id)
         .fetch_one(&db.pool)
         .await;
     }
@@ -398,6 +400,7 @@ pub async fn create_audited(
         super::audit::Entry {
             business_id: Some(business_id),
             actor_user_id: actor,
+            actor_token_id,
             entity: "customer",
             entity_id: c.id,
             action: "create",

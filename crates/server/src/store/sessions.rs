@@ -146,11 +146,13 @@ pub async fn revoke_api_token(db: &Db, business_id: i64, id: i64) -> Result<bool
 pub async fn api_token_by_hash(
     db: &Db,
     token_hash: &str,
-) -> Result<Option<(i64, i64, Option<i64>)>, sqlx::Error> {
+) -> Result<Option<(i64, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT t.id, t.business_id, t.created_by FROM api_tokens t \
+        "SELECT t.id, t.business_id, u.id FROM api_tokens t \
          JOIN businesses b ON b.id = t.business_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+         JOIN users u ON u.id = t.created_by \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+         AND (u.role = 'operator' OR (u.role = 'owner' AND u.business_id = t.business_id))",
     )
     .bind(token_hash)
     .fetch_optional(&db.pool)

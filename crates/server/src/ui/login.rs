@@ -83,6 +83,8 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
         if let Err(e) = done {
             tracing::warn!(error = %e, "UI_LOGOUT: cannot revoke the session");
         }
+        // The cookie stops working now, not when the session memory next expires (#16.9).
+        state.auth.sessions.clear();
     }
     let mut res = Redirect::to("/app/login").into_response();
     for name in ["mokdan_session", "mokdan_csrf"] {

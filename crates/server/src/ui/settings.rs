@@ -176,6 +176,28 @@ pub async fn save(
     ]
     .iter()
     .any(|(v, max)| v.as_ref().is_some_and(|v| v.chars().count() > *max));
+    // A new transfer number must pass the business's calling policy (#16.2).
+    let refused = match &transfer {
+        Ok(Some(t)) if Some(t) != current.transfer_number.as_ref() => {
+            let rules = crate::calls::policy::load(&state.db, o.0.business_id).await?;
+            match Phone::parse(t).map(|p| crate::calls::policy::check_destination(&rules, &p)) {
+                Ok(Err(crate::calls::policy::Refusal::Destination(why))) => Some(why),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if let Some(why) = refused {
+        let p = page_for(
+            &state,
+            &o,
+            next,
+            false,
+            format!("מספר ההעברה אינו מותר: {why}"),
+        )
+        .await?;
+        return Ok(render(StatusCode::FORBIDDEN, &p));
+    }
     let error = match (&transfer, too_long, &questions) {
         (Err(_), _, _) => Some("מספר ההעברה אינו תקין."),
         (_, true, _) => Some("אחד השדות ארוך מדי."),

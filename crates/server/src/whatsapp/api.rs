@@ -27,7 +27,7 @@ use crate::store::users::Role;
 use crate::store::whatsapp::{self as store, Message};
 use crate::store::{businesses, customers, now_ms};
 use crate::whatsapp::send::Template;
-use crate::whatsapp::{media, provider_name};
+use crate::whatsapp::{attachment, media, provider_name};
 
 /// WhatsApp's customer-service window.
 pub const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -468,7 +468,9 @@ pub async fn thread(
     })))
 }
 
-/// `GET /api/whatsapp/messages/{id}/media/{n}`: the attachment, fetched with provider auth.
+/// `GET /api/whatsapp/messages/{id}/media/{n}`: the attachment, fetched with provider auth
+/// and served as [`attachment::decide`] rules: a download unless an allow-listed type the
+/// bytes confirm, always `nosniff` and sandboxed.
 pub async fn media_item(
     State(state): State<AppState>,
     Tenant { business_id, .. }: Tenant,
@@ -478,15 +480,24 @@ pub async fn media_item(
         .await?
         .ok_or(AppError::NotFound)?;
     match media::fetch(&state, &msg, n).await {
-        Ok((content_type, bytes)) => Ok((
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
-            ],
-            bytes,
-        )
-            .into_response()),
+        Ok(item) => {
+            let served = attachment::decide(
+                &item.content_type,
+                &item.bytes,
+                item.filename.as_deref(),
+                &format!("whatsapp-{id}-{n}"),
+            );
+            let mut response = (StatusCode::OK, item.bytes).into_response();
+            let headers = response.headers_mut();
+            for (name, value) in attachment::headers(&served) {
+                headers.insert(name, value);
+            }
+            headers.insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("private, max-age=3600"),
+            );
+            Ok(response)
+        }
         Err(media::MediaError::NotFound) => Err(AppError::NotFound.into()),
         Err(media::MediaError::Fetch(why)) => {
             tracing::warn!(id, n, error = %why, "WhatsApp media fetch failed");

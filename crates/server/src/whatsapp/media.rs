@@ -32,12 +32,18 @@ pub fn refs(msg: &Message) -> Vec<MediaRef> {
         .unwrap_or_default()
 }
 
-/// Fetches attachment `n` of `msg`: its content type and bytes.
-pub async fn fetch(
-    state: &AppState,
-    msg: &Message,
-    n: usize,
-) -> Result<(String, Bytes), MediaError> {
+/// An attachment as fetched: what the sender declared, and the bytes.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The declared content type (the sender's word, not checked).
+    pub content_type: String,
+    /// The sender's filename, if any (hostile: see [`crate::whatsapp::attachment`]).
+    pub filename: Option<String>,
+    pub bytes: Bytes,
+}
+
+/// Fetches attachment `n` of `msg`.
+pub async fn fetch(state: &AppState, msg: &Message, n: usize) -> Result<Fetched, MediaError> {
     let item = refs(msg).into_iter().nth(n).ok_or(MediaError::NotFound)?;
     let (fetched_type, bytes) = match (msg.provider.as_str(), &item.url, &item.id) {
         ("twilio", Some(url), _) => {
@@ -64,7 +70,11 @@ pub async fn fetch(
         .or(fetched_type)
         .filter(|t| t.len() < 200 && !t.contains(['\r', '\n']))
         .unwrap_or_else(|| "application/octet-stream".into());
-    Ok((content_type, bytes))
+    Ok(Fetched {
+        content_type,
+        filename: item.filename,
+        bytes,
+    })
 }
 
 /// Reads a response body up to [`MAX_MEDIA_BYTES`].

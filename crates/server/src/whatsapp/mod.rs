@@ -9,6 +9,7 @@
 //! provider at most once, and 429s and 5xx are retried by the queue with backoff.
 
 pub mod api;
+pub mod attachment;
 pub mod baileys;
 pub mod inbound;
 pub mod media;

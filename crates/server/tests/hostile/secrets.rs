@@ -45,6 +45,7 @@ const META_TOKEN: &str = "EAAG-zqLEAKMARK-meta-access";
 const META_APP_SECRET: &str = "meta-app-zqLEAKMARK-5e4d3c";
 const META_VERIFY: &str = "meta-verify-zqLEAKMARK-77";
 const BAILEYS_SECRET: &str = "bridge-zqLEAKMARK-4242";
+const METRICS_TOKEN: &str = "metrics-zqLEAKMARK-scrape";
 const PASSWORD: &str = "user-pw-zqLEAKMARK-correct";
 const WRONG_PASSWORD: &str = "user-pw-zqLEAKMARK-wrong";
 const BUSINESS: &str = "+97231234567";
@@ -177,6 +178,7 @@ async fn no_secret_reaches_any_log_line() {
         ("META_VERIFY_TOKEN", META_VERIFY.into()),
         ("META_API_BASE", format!("{fake_base}/v21.0")),
         ("BAILEYS_SHARED_SECRET", BAILEYS_SECRET.into()),
+        ("MOKDAN_METRICS_TOKEN", METRICS_TOKEN.into()),
     ]
     .into();
 
@@ -283,6 +285,7 @@ async fn no_secret_reaches_any_log_line() {
         ("META_APP_SECRET", META_APP_SECRET),
         ("META_VERIFY_TOKEN", META_VERIFY),
         ("BAILEYS_SHARED_SECRET", BAILEYS_SECRET),
+        ("MOKDAN_METRICS_TOKEN", METRICS_TOKEN),
         ("a user's password", PASSWORD),
         ("a mistyped password", WRONG_PASSWORD),
         ("the leak marker", SECRET_MARK),
@@ -302,19 +305,19 @@ async fn no_secret_reaches_any_log_line() {
 async fn flow(http: &reqwest::Client, base: &str) -> Vec<(&'static str, String)> {
     let url = |p: &str| format!("{base}{p}");
     let mut issued = Vec::new();
-    for p in [
-        "/",
-        "/health",
-        "/readyz",
-        "/version",
-        "/metrics",
-        "/app/login",
-    ] {
+    for p in ["/", "/health", "/readyz", "/version", "/app/login"] {
         assert!(
             http.get(url(p)).send().await.unwrap().status().is_success(),
             "{p}"
         );
     }
+    let metrics = http
+        .get(url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(metrics.status().is_success(), "/metrics with its token");
 
     // Twilio: a signed call, an unsigned one, a wrongly signed one, a status callback.
     let sid = format!("CA{}", uuid::Uuid::new_v4().simple());

@@ -1,11 +1,13 @@
 //! Slow and idle clients: slowloris (headers a byte at a time), connections that send
 //! nothing, and kept-alive connections left idle are all dropped after the header deadline
-//! (`MOKDAN_HTTP_HEADER_TIMEOUT_SECS`, 1 s in these tests), and never hold up anyone else.
+//! (`MOKDAN_HTTP_HEADER_TIMEOUT_SECS`, 1 s in these tests); bodies sent a byte at a time
+//! are answered 408 and dropped at the body deadline (`MOKDAN_HTTP_BODY_TIMEOUT_SECS`);
+//! none of them holds up anyone else.
 
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{answers_a_call, closed_within, open_fds, read_status, rss_bytes, spawn};
@@ -126,5 +128,69 @@ async fn half_open_connections_have_bounded_cost() {
     );
     drop(conns);
     answers_a_call(&app).await;
+    app.shutdown().await.unwrap();
+}
+
+/// Sends `head` (with a `Content-Length` far larger than it will ever send), then a byte of
+/// body every 200 ms until the server answers and closes; what it answered and after how
+/// many body bytes, or `None` if it was still waiting after 10 s.
+async fn drip_body(addr: std::net::SocketAddr, head: String) -> Option<(String, usize)> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut sent = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        if s.write_all(b"a").await.is_ok() {
+            sent += 1;
+        }
+        match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return None;
+        }
+    }
+    let status = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Some((status, sent))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dripped_bodies_are_answered_408_and_closed() {
+    let app = spawn(&[("MOKDAN_HTTP_BODY_TIMEOUT_SECS", "1")]).await;
+    let addr = app.addr;
+    // An API route and a Twilio webhook, each taking its body a byte at a time.
+    let heads = [
+        format!(
+            "POST /api/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+        ),
+        format!(
+            "POST /webhook/incoming_call HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
+        ),
+    ];
+    let drips = (0..20).map(|i| tokio::spawn(drip_body(addr, heads[i % 2].clone())));
+    let drips = tokio::spawn(join_all(drips));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..5 {
+        let r = tokio::time::timeout(Duration::from_secs(5), app.get("/health"))
+            .await
+            .expect("a normal request is not held up by dripping clients");
+        assert_eq!(r.status(), 200);
+        answers_a_call(&app).await;
+    }
+    for (i, d) in drips.await.unwrap().into_iter().enumerate() {
+        let (status, sent) = d
+            .unwrap()
+            .unwrap_or_else(|| panic!("dripping client {i} was still connected after 10 s"));
+        assert!(status.starts_with("HTTP/1.1 408"), "client {i}: {status:?}");
+        assert!(sent < 100, "client {i} sent {sent} bytes before it was cut");
+    }
     app.shutdown().await.unwrap();
 }
