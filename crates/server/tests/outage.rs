@@ -106,6 +106,7 @@ async fn whatsapp_messages_are_kept_while_the_database_is_down() {
         &[
             ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
             ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+            ("WHATSAPP_PROVIDER", "twilio"),
         ],
     )
     .await;

@@ -51,6 +51,7 @@ pub async fn run(args: WhatsappBench) -> anyhow::Result<()> {
         dir.path().join("data").display().to_string(),
     );
     env.insert("TWILIO_AUTH_TOKEN".into(), TOKEN.into());
+    env.insert("WHATSAPP_PROVIDER".into(), "twilio".into());
     env.insert("PUBLIC_BASE_URL".into(), "https://bench.example".into());
     let settings = crate::Settings::from_map(&env)?;
     let app = crate::App::build(settings).await?;

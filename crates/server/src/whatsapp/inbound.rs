@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
+use crate::config::WhatsappProvider;
 use crate::domain::Phone;
 use crate::store::whatsapp as store;
 
@@ -156,6 +157,29 @@ pub async fn receive_or_keep(state: &AppState, msg: Inbound, base: Option<String
         crate::telemetry::count_error("outbox");
         tracing::error!(error = %e, "OUTBOX: cannot keep the WhatsApp message");
     }
+}
+
+/// Whether the webhooks of `provider` act (W5): only those of the configured
+/// `WHATSAPP_PROVIDER` do. Another provider's delivery (a leftover webhook URL, a test
+/// message, a forgery that passed no check we require of it) is answered as that provider
+/// expects by the caller, but stores and sends nothing; this logs the one line that says so.
+pub fn provider_enabled(state: &AppState, provider: WhatsappProvider, route: &str) -> bool {
+    let configured = state.settings.whatsapp_provider;
+    if configured == Some(provider) {
+        return true;
+    }
+    metrics::counter!("mokdan_whatsapp_ignored_total", "provider" => crate::whatsapp::provider_name(provider))
+        .increment(1);
+    tracing::warn!(
+        provider = crate::whatsapp::provider_name(provider),
+        route,
+        configured = configured
+            .map(crate::whatsapp::provider_name)
+            .unwrap_or("none"),
+        "WHATSAPP_PROVIDER_OFF: webhook of a provider that is not WHATSAPP_PROVIDER ignored; \
+         nothing stored or sent"
+    );
+    false
 }
 
 /// Whether replies can go out on `provider` (the channel the customer wrote on).

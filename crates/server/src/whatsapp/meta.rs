@@ -23,6 +23,7 @@ use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
 use crate::calls::webhook::public_base;
+use crate::config::WhatsappProvider;
 use crate::store::whatsapp::Message;
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, Template, http_failure, transport_failure};
@@ -101,6 +102,10 @@ pub async fn notify(State(state): State<AppState>, headers: HeaderMap, body: Bod
             return (StatusCode::FORBIDDEN, "signatures cannot be checked").into_response();
         }
         None => {}
+    }
+    if !inbound::provider_enabled(&state, WhatsappProvider::Meta, "notification") {
+        // Meta retries anything but 200; a notification we do not want is not retried.
+        return StatusCode::OK.into_response();
     }
     let base = public_base(&state.settings, &headers);
     handle(&state, &bytes, &base).await;

@@ -4,7 +4,8 @@
 //! /webhook/whatsapp/status` delivery statuses; these are the only Twilio WhatsApp routes.
 //! Both go through the shared [`TwilioRequest`] extractor (signature, lenient forms, 64 KB
 //! limit, 403 on a bad signature) and always answer 200 with empty TwiML: Twilio needs no
-//! instructions, and an error here must never become a 500 (V12).
+//! instructions, and an error here must never become a 500 (V12). Unless
+//! `WHATSAPP_PROVIDER=twilio`, both answer so and do nothing else (W5).
 
 use std::sync::OnceLock;
 
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::calls::webhook::TwilioRequest;
+use crate::config::WhatsappProvider;
 use crate::store::whatsapp::{self as store, Message};
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, Template};
@@ -76,6 +78,9 @@ pub fn parse_inbound(req: &TwilioRequest) -> Result<Inbound, &'static str> {
 
 /// `POST /webhook/whatsapp/twilio`.
 pub async fn inbound_webhook(State(state): State<AppState>, req: TwilioRequest) -> Response {
+    if !inbound::provider_enabled(&state, WhatsappProvider::Twilio, "inbound") {
+        return empty_twiml();
+    }
     match parse_inbound(&req) {
         Ok(msg) => {
             inbound::receive_or_keep(&state, msg, Some(req.base.clone())).await;
@@ -87,6 +92,9 @@ pub async fn inbound_webhook(State(state): State<AppState>, req: TwilioRequest) 
 
 /// `POST /webhook/whatsapp/status`.
 pub async fn status_webhook(State(state): State<AppState>, req: TwilioRequest) -> Response {
+    if !inbound::provider_enabled(&state, WhatsappProvider::Twilio, "status") {
+        return empty_twiml();
+    }
     let sid = req
         .get("MessageSid")
         .or_else(|| req.get("SmsSid"))

@@ -84,6 +84,7 @@ async fn run_on(args: &MixedBench, db_url: &str, dir: &std::path::Path) -> anyho
             ("DATABASE_URL", proxied.as_str()),
             ("MOKDAN_DATA_DIR", &dir.join("data").display().to_string()),
             ("TWILIO_AUTH_TOKEN", TOKEN),
+            ("WHATSAPP_PROVIDER", "twilio"),
             ("JWT_SECRET", "bench-jwt-secret-bench-jwt-secret"),
             ("MOKDAN_WATCHDOG_START_SECS", "900"),
             ("MOKDAN_WATCHDOG_MEDIA_SECS", "900"),
