@@ -132,6 +132,8 @@ pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bo
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 });
+                // Kept in the outbox if the database does not answer: the bridge is told
+                // `ok` and does not send it again.
                 if let Some(update) = status::update(&s.status, code, s.error_message.clone()) {
                     crate::whatsapp::twilio::record_status(&state, "baileys", &s.id, &update).await;
                 }

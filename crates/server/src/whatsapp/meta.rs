@@ -27,7 +27,7 @@ use crate::config::WhatsappProvider;
 use crate::store::whatsapp::Message;
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, Template, http_failure, transport_failure};
-use crate::whatsapp::{parse_address, status};
+use crate::whatsapp::{parse_address, status, twilio};
 
 /// Meta batches up to 1,000 updates per notification; a few MB at most.
 pub const MAX_BODY: usize = 4 << 20;
@@ -262,6 +262,9 @@ async fn handle(state: &AppState, bytes: &Bytes, base: &str) {
             return;
         }
     };
+    // Once the database fails to answer within the bound, the rest of the notification goes
+    // straight to the outbox: a batch of a thousand updates must not wait a bound each.
+    let mut db_answers = true;
     for change in notification.entry.iter().flat_map(|e| &e.changes) {
         let value = &change.value;
         for raw in &value.messages {
@@ -269,7 +272,11 @@ async fn handle(state: &AppState, bytes: &Bytes, base: &str) {
                 tracing::warn!("Meta message without id or sender: ignored");
                 continue;
             };
-            inbound::receive_or_keep(state, msg, Some(base.to_string())).await;
+            if db_answers {
+                db_answers = inbound::receive_or_keep(state, msg, Some(base.to_string())).await;
+            } else {
+                inbound::keep(state, &msg, Some(base)).await;
+            }
         }
         for s in &value.statuses {
             if !inbound::valid_message_id(&s.id) {
@@ -282,7 +289,11 @@ async fn handle(state: &AppState, bytes: &Bytes, base: &str) {
             });
             let message = error.and_then(|e| e.message.clone().or_else(|| e.title.clone()));
             if let Some(update) = status::update(&s.status, code, message) {
-                crate::whatsapp::twilio::record_status(state, "meta", &s.id, &update).await;
+                if db_answers {
+                    db_answers = twilio::record_status(state, "meta", &s.id, &update).await;
+                } else {
+                    twilio::keep_status(state, "meta", &s.id, &update).await;
+                }
             }
         }
     }
