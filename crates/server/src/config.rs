@@ -126,6 +126,9 @@ pub struct Settings {
     /// Seconds a client has to send a request's headers, also the longest a kept-alive
     /// connection may idle (`MOKDAN_HTTP_HEADER_TIMEOUT_SECS`): slow clients are dropped.
     pub http_header_timeout: Duration,
+    /// `MOKDAN_SQLITE_IN_PRODUCTION=1`: SQLite in production is intended (a single small
+    /// node), so the start does not warn about it.
+    pub sqlite_in_production: bool,
 }
 
 impl Settings {
@@ -232,6 +235,17 @@ impl Settings {
                 "must be the numeric phone number id",
             ));
         }
+        if whatsapp_provider == Some(WhatsappProvider::Twilio) {
+            for var in ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"] {
+                if get(var).is_none() {
+                    return Err(err(
+                        var,
+                        "is required when WHATSAPP_PROVIDER=twilio (messages are sent through \
+                         Twilio's Messages API)",
+                    ));
+                }
+            }
+        }
         if whatsapp_provider == Some(WhatsappProvider::Meta) {
             for var in ["META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID"] {
                 if get(var).is_none() {
@@ -306,6 +320,13 @@ impl Settings {
                     "is required in production (webhook signatures are checked with it)",
                 ));
             }
+            if get("TWILIO_ACCOUNT_SID").is_none() {
+                return Err(err(
+                    "TWILIO_ACCOUNT_SID",
+                    "is required in production (without it no call can be redirected to the \
+                     recording fallback, placed or have its recording fetched)",
+                ));
+            }
             if jwt_secret.is_none() {
                 return Err(err("JWT_SECRET", "is required in production"));
             }
@@ -322,6 +343,17 @@ impl Settings {
         {
             return Err(err("JWT_SECRET", "must be at least 16 characters"));
         }
+
+        let sqlite_in_production = match get("MOKDAN_SQLITE_IN_PRODUCTION") {
+            None | Some("0") | Some("false") | Some("no") => false,
+            Some("1") | Some("true") | Some("yes") => true,
+            Some(other) => {
+                return Err(err(
+                    "MOKDAN_SQLITE_IN_PRODUCTION",
+                    format!("must be 1 or 0, not `{other}`"),
+                ));
+            }
+        };
 
         Ok(Settings {
             env,
@@ -357,6 +389,7 @@ impl Settings {
             recording_retention_days: count("MOKDAN_RECORDING_RETENTION_DAYS", 30, 36_500)?,
             job_retention_days: count("MOKDAN_JOB_RETENTION_DAYS", 7, 36_500)?,
             http_header_timeout: secs("MOKDAN_HTTP_HEADER_TIMEOUT_SECS", 30)?,
+            sqlite_in_production,
         })
     }
 
@@ -375,6 +408,21 @@ impl Settings {
         self.openai_stt_base_url
             .as_deref()
             .unwrap_or(&self.openai_base_url)
+    }
+
+    /// What is unusual but may be meant, said loudly at start (O2): SQLite in production,
+    /// unless `MOKDAN_SQLITE_IN_PRODUCTION=1` says it is intended.
+    pub fn startup_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.is_production() && !self.is_postgres() && !self.sqlite_in_production {
+            warnings.push(
+                "SQLITE_IN_PRODUCTION: DATABASE_URL is SQLite in production: one node only, \
+                 no failover, and writes wait on one file lock. Use PostgreSQL, or set \
+                 MOKDAN_SQLITE_IN_PRODUCTION=1 if this is intended."
+                    .to_string(),
+            );
+        }
+        warnings
     }
 
     /// Whether the database is PostgreSQL (otherwise the embedded SQLite file).
@@ -449,11 +497,17 @@ mod tests {
         let full = [
             ("MOKDAN_ENV", "production"),
             ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
             ("JWT_SECRET", "0123456789abcdef0123"),
             ("PUBLIC_BASE_URL", "https://x.example"),
         ];
         assert!(Settings::from_map(&map(&full)).is_ok());
-        for missing in ["TWILIO_AUTH_TOKEN", "JWT_SECRET", "PUBLIC_BASE_URL"] {
+        for missing in [
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_ACCOUNT_SID",
+            "JWT_SECRET",
+            "PUBLIC_BASE_URL",
+        ] {
             let partial: Vec<_> = full
                 .iter()
                 .copied()
@@ -535,6 +589,7 @@ mod tests {
         let prod = [
             ("MOKDAN_ENV", "production"),
             ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
             ("JWT_SECRET", "0123456789abcdef0123"),
             ("PUBLIC_BASE_URL", "https://x.example"),
             ("WHATSAPP_PROVIDER", "baileys"),
@@ -542,6 +597,60 @@ mod tests {
         ];
         let e = Settings::from_map(&map(&prod)).unwrap_err();
         assert_eq!(e.var, "BAILEYS_SHARED_SECRET");
+    }
+
+    #[test]
+    fn whatsapp_through_twilio_needs_the_twilio_account() {
+        // In development too: without the account no message could ever be sent.
+        let e = Settings::from_map(&map(&[("WHATSAPP_PROVIDER", "twilio")])).unwrap_err();
+        assert_eq!(e.var, "TWILIO_ACCOUNT_SID");
+        assert!(e.to_string().contains("WHATSAPP_PROVIDER=twilio"), "{e}");
+        let e = Settings::from_map(&map(&[
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.var, "TWILIO_AUTH_TOKEN");
+        assert!(
+            Settings::from_map(&map(&[
+                ("WHATSAPP_PROVIDER", "twilio"),
+                ("TWILIO_ACCOUNT_SID", "AC0123"),
+                ("TWILIO_AUTH_TOKEN", "tok"),
+            ]))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn sqlite_in_production_is_warned_about_unless_intended() {
+        let prod = [
+            ("MOKDAN_ENV", "production"),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
+            ("JWT_SECRET", "0123456789abcdef0123"),
+            ("PUBLIC_BASE_URL", "https://x.example"),
+        ];
+        let warnings = Settings::from_map(&map(&prod)).unwrap().startup_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("SQLITE_IN_PRODUCTION"));
+        assert!(warnings[0].contains("MOKDAN_SQLITE_IN_PRODUCTION=1"));
+        let mut intended = prod.to_vec();
+        intended.push(("MOKDAN_SQLITE_IN_PRODUCTION", "1"));
+        let s = Settings::from_map(&map(&intended)).unwrap();
+        assert!(s.startup_warnings().is_empty());
+        let mut pg = prod.to_vec();
+        pg.push(("DATABASE_URL", "postgres://db/mokdan"));
+        let s = Settings::from_map(&map(&pg)).unwrap();
+        assert!(s.startup_warnings().is_empty());
+        // Development is where SQLite belongs.
+        assert!(
+            Settings::from_map(&HashMap::new())
+                .unwrap()
+                .startup_warnings()
+                .is_empty()
+        );
+        let e = Settings::from_map(&map(&[("MOKDAN_SQLITE_IN_PRODUCTION", "maybe")])).unwrap_err();
+        assert_eq!(e.var, "MOKDAN_SQLITE_IN_PRODUCTION");
     }
 
     #[test]
