@@ -305,7 +305,20 @@ pub async fn send_message(
                      (TWILIO_WHATSAPP_FROM is unset or another business's number)")
             })?)
         }
-        _ => business.whatsapp_number.clone(),
+        WhatsappProvider::Meta => {
+            // Refused here rather than failed later: the sender must be the business's own.
+            if crate::whatsapp::meta::sender_id(&state, Some(&business))
+                .await?
+                .is_none()
+            {
+                return Err(bad(
+                    "no Meta sender: set the business's meta_phone_number_id \
+                     (META_PHONE_NUMBER_ID is unset or another business's)",
+                ));
+            }
+            business.whatsapp_number.clone()
+        }
+        WhatsappProvider::Baileys => business.whatsapp_number.clone(),
     };
     let (customer_id, to_number) = match (known, phone) {
         (Some(c), _) => (c.id, c.phone),

@@ -307,14 +307,56 @@ fn meta_code_retryable(code: i64) -> bool {
     )
 }
 
-/// Sends a stored message: `type: text`, or `type: template` outside the 24-hour window.
+/// The Meta phone number id a business's messages go out from (C4, W3): its own always;
+/// without one, `META_PHONE_NUMBER_ID` — but never when another business has that id as its
+/// own (its customers would see another business's number). `None`: no sender it may use.
+pub async fn sender_id(
+    state: &AppState,
+    business: Option<&crate::store::businesses::Business>,
+) -> Result<Option<String>, sqlx::Error> {
+    if let Some(own) = business.and_then(|b| b.meta_phone_number_id.clone()) {
+        return Ok(Some(own));
+    }
+    let Some(default) = state.settings.meta_phone_number_id.clone() else {
+        return Ok(None);
+    };
+    let claimed = crate::store::businesses::meta_id_claimed_elsewhere(
+        &state.db,
+        business.map(|b| b.id),
+        &default,
+    )
+    .await?;
+    Ok(claimed.is_none().then_some(default))
+}
+
+/// Sends a stored message: `type: text`, or `type: template` outside the 24-hour window,
+/// from the business's own Meta phone number id ([`sender_id`]).
 pub async fn send(state: &AppState, msg: &Message) -> Result<Accepted, DeliverError> {
     let s = &state.settings;
-    let (Some(token), Some(phone_id)) = (&s.meta_access_token, &s.meta_phone_number_id) else {
+    let Some(token) = &s.meta_access_token else {
         return Err(DeliverError::permanent(
             "Meta is not configured (META_ACCESS_TOKEN, META_PHONE_NUMBER_ID)",
         ));
     };
+    let db_err = |e: sqlx::Error| {
+        tracing::error!(error = %e, "Meta send: database error");
+        DeliverError::retryable("database error")
+    };
+    let business = match msg.business_id {
+        Some(id) => crate::store::businesses::get(&state.db, id)
+            .await
+            .map_err(db_err)?,
+        None => None,
+    };
+    let phone_id = sender_id(state, business.as_ref())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| {
+            DeliverError::permanent(
+                "no Meta sender: the business has no meta_phone_number_id and \
+                 META_PHONE_NUMBER_ID is unset or another business's",
+            )
+        })?;
     let to = msg
         .to_number
         .as_deref()
