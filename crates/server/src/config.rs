@@ -91,6 +91,9 @@ pub struct Settings {
     /// The `model` sent with each transcription (`OPENAI_STT_MODEL`, default `whisper-1`).
     pub openai_stt_model: Option<String>,
     pub google_credentials: Option<Secret>,
+    /// Google Speech-to-Text's base URL (`GOOGLE_STT_BASE_URL`, default
+    /// `https://speech.googleapis.com`), for a regional endpoint or a local stand-in.
+    pub google_stt_base_url: String,
     /// The voice (`MOKDAN_TTS`); unset means Google when configured, else espeak-ng.
     pub tts: Option<TtsChoice>,
     pub whatsapp_provider: Option<WhatsappProvider>,
@@ -282,6 +285,12 @@ impl Settings {
             .to_string();
         url::Url::parse(&openai_base_url)
             .map_err(|_| err("OPENAI_BASE_URL", "is not a valid URL"))?;
+        let google_stt_base_url = get("GOOGLE_STT_BASE_URL")
+            .unwrap_or(voice::google::DEFAULT_STT_BASE_URL)
+            .trim_end_matches('/')
+            .to_string();
+        url::Url::parse(&google_stt_base_url)
+            .map_err(|_| err("GOOGLE_STT_BASE_URL", "is not a valid URL"))?;
         let openai_stt_base_url = match get("OPENAI_STT_BASE_URL") {
             None => None,
             Some(url) => {
@@ -369,6 +378,7 @@ impl Settings {
             openai_stt_base_url,
             openai_stt_model: get("OPENAI_STT_MODEL").map(str::to_string),
             google_credentials,
+            google_stt_base_url,
             tts,
             whatsapp_provider,
             baileys_bridge_url,
