@@ -172,8 +172,8 @@ async fn push(state: &AppState, kept: &crate::outbox::Pending) {
 }
 
 /// Whether the webhooks of `provider` act (W5): only those of the configured
-/// `WHATSAPP_PROVIDER` do. Another provider's delivery (a leftover webhook URL, a test
-/// message, a forgery that passed no check we require of it) is answered as that provider
+/// `WHATSAPP_PROVIDER` do. Another provider's delivery (a webhook URL still configured at a
+/// provider the service no longer uses, a test message) is answered as that provider
 /// expects by the caller, but stores and sends nothing; this logs the one line that says so.
 pub fn provider_enabled(state: &AppState, provider: WhatsappProvider, route: &str) -> bool {
     let configured = state.settings.whatsapp_provider;

@@ -120,7 +120,7 @@ pub async fn status_webhook(State(state): State<AppState>, req: TwilioRequest) -
 
 /// Applies a status from any provider, within the webhooks' bound: when the database fails
 /// or is slow past it, the status goes to the local outbox and is applied once the database
-/// is back, so a status the provider was told we have is never lost (#16.5, W4, V12).
+/// is back, so a status the provider was told we have is never lost (W4, V12).
 /// False when it was kept rather than applied (the database is not answering).
 pub async fn record_status(
     state: &AppState,
