@@ -91,6 +91,9 @@ pub struct Settings {
     /// The `model` sent with each transcription (`OPENAI_STT_MODEL`, default `whisper-1`).
     pub openai_stt_model: Option<String>,
     pub google_credentials: Option<Secret>,
+    /// Google Speech-to-Text's base URL (`GOOGLE_STT_BASE_URL`, default
+    /// `https://speech.googleapis.com`), for a regional endpoint or a local stand-in.
+    pub google_stt_base_url: String,
     /// The voice (`MOKDAN_TTS`); unset means Google when configured, else espeak-ng.
     pub tts: Option<TtsChoice>,
     pub whatsapp_provider: Option<WhatsappProvider>,
@@ -139,6 +142,9 @@ pub struct Settings {
     /// The bearer token `/metrics` wants (`MOKDAN_METRICS_TOKEN`). Without one, metrics are
     /// open in development and closed in production.
     pub metrics_token: Option<Secret>,
+    /// `MOKDAN_SQLITE_IN_PRODUCTION=1`: SQLite in production is intended (a single small
+    /// node), so the start does not warn about it.
+    pub sqlite_in_production: bool,
 }
 
 impl Settings {
@@ -245,6 +251,17 @@ impl Settings {
                 "must be the numeric phone number id",
             ));
         }
+        if whatsapp_provider == Some(WhatsappProvider::Twilio) {
+            for var in ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"] {
+                if get(var).is_none() {
+                    return Err(err(
+                        var,
+                        "is required when WHATSAPP_PROVIDER=twilio (messages are sent through \
+                         Twilio's Messages API)",
+                    ));
+                }
+            }
+        }
         if whatsapp_provider == Some(WhatsappProvider::Meta) {
             for var in ["META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID"] {
                 if get(var).is_none() {
@@ -281,6 +298,12 @@ impl Settings {
             .to_string();
         url::Url::parse(&openai_base_url)
             .map_err(|_| err("OPENAI_BASE_URL", "is not a valid URL"))?;
+        let google_stt_base_url = get("GOOGLE_STT_BASE_URL")
+            .unwrap_or(voice::google::DEFAULT_STT_BASE_URL)
+            .trim_end_matches('/')
+            .to_string();
+        url::Url::parse(&google_stt_base_url)
+            .map_err(|_| err("GOOGLE_STT_BASE_URL", "is not a valid URL"))?;
         let openai_stt_base_url = match get("OPENAI_STT_BASE_URL") {
             None => None,
             Some(url) => {
@@ -319,6 +342,13 @@ impl Settings {
                     "is required in production (webhook signatures are checked with it)",
                 ));
             }
+            if get("TWILIO_ACCOUNT_SID").is_none() {
+                return Err(err(
+                    "TWILIO_ACCOUNT_SID",
+                    "is required in production (without it no call can be redirected to the \
+                     recording fallback, placed or have its recording fetched)",
+                ));
+            }
             if jwt_secret.is_none() {
                 return Err(err("JWT_SECRET", "is required in production"));
             }
@@ -336,6 +366,17 @@ impl Settings {
             return Err(err("JWT_SECRET", "must be at least 16 characters"));
         }
 
+        let sqlite_in_production = match get("MOKDAN_SQLITE_IN_PRODUCTION") {
+            None | Some("0") | Some("false") | Some("no") => false,
+            Some("1") | Some("true") | Some("yes") => true,
+            Some(other) => {
+                return Err(err(
+                    "MOKDAN_SQLITE_IN_PRODUCTION",
+                    format!("must be 1 or 0, not `{other}`"),
+                ));
+            }
+        };
+
         Ok(Settings {
             env,
             listen,
@@ -350,6 +391,7 @@ impl Settings {
             openai_stt_base_url,
             openai_stt_model: get("OPENAI_STT_MODEL").map(str::to_string),
             google_credentials,
+            google_stt_base_url,
             tts,
             whatsapp_provider,
             baileys_bridge_url,
@@ -374,6 +416,7 @@ impl Settings {
             http_body_timeout: secs("MOKDAN_HTTP_BODY_TIMEOUT_SECS", 60)?,
             trusted_proxies: trusted_proxies(get("MOKDAN_TRUSTED_PROXIES"))?,
             metrics_token: get("MOKDAN_METRICS_TOKEN").map(Secret::new),
+            sqlite_in_production,
         })
     }
 
@@ -392,6 +435,21 @@ impl Settings {
         self.openai_stt_base_url
             .as_deref()
             .unwrap_or(&self.openai_base_url)
+    }
+
+    /// What is unusual but may be meant, said loudly at start (O2): SQLite in production,
+    /// unless `MOKDAN_SQLITE_IN_PRODUCTION=1` says it is intended.
+    pub fn startup_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.is_production() && !self.is_postgres() && !self.sqlite_in_production {
+            warnings.push(
+                "SQLITE_IN_PRODUCTION: DATABASE_URL is SQLite in production: one node only, \
+                 no failover, and writes wait on one file lock. Use PostgreSQL, or set \
+                 MOKDAN_SQLITE_IN_PRODUCTION=1 if this is intended."
+                    .to_string(),
+            );
+        }
+        warnings
     }
 
     /// Whether the database is PostgreSQL (otherwise the embedded SQLite file).
@@ -492,11 +550,17 @@ mod tests {
         let full = [
             ("MOKDAN_ENV", "production"),
             ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
             ("JWT_SECRET", "0123456789abcdef0123"),
             ("PUBLIC_BASE_URL", "https://x.example"),
         ];
         assert!(Settings::from_map(&map(&full)).is_ok());
-        for missing in ["TWILIO_AUTH_TOKEN", "JWT_SECRET", "PUBLIC_BASE_URL"] {
+        for missing in [
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_ACCOUNT_SID",
+            "JWT_SECRET",
+            "PUBLIC_BASE_URL",
+        ] {
             let partial: Vec<_> = full
                 .iter()
                 .copied()
@@ -579,6 +643,7 @@ mod tests {
         let prod = [
             ("MOKDAN_ENV", "production"),
             ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
             ("JWT_SECRET", "0123456789abcdef0123"),
             ("PUBLIC_BASE_URL", "https://x.example"),
             ("WHATSAPP_PROVIDER", "baileys"),
@@ -586,6 +651,60 @@ mod tests {
         ];
         let e = Settings::from_map(&map(&prod)).unwrap_err();
         assert_eq!(e.var, "BAILEYS_SHARED_SECRET");
+    }
+
+    #[test]
+    fn whatsapp_through_twilio_needs_the_twilio_account() {
+        // In development too: without the account no message could ever be sent.
+        let e = Settings::from_map(&map(&[("WHATSAPP_PROVIDER", "twilio")])).unwrap_err();
+        assert_eq!(e.var, "TWILIO_ACCOUNT_SID");
+        assert!(e.to_string().contains("WHATSAPP_PROVIDER=twilio"), "{e}");
+        let e = Settings::from_map(&map(&[
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.var, "TWILIO_AUTH_TOKEN");
+        assert!(
+            Settings::from_map(&map(&[
+                ("WHATSAPP_PROVIDER", "twilio"),
+                ("TWILIO_ACCOUNT_SID", "AC0123"),
+                ("TWILIO_AUTH_TOKEN", "tok"),
+            ]))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn sqlite_in_production_is_warned_about_unless_intended() {
+        let prod = [
+            ("MOKDAN_ENV", "production"),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
+            ("JWT_SECRET", "0123456789abcdef0123"),
+            ("PUBLIC_BASE_URL", "https://x.example"),
+        ];
+        let warnings = Settings::from_map(&map(&prod)).unwrap().startup_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("SQLITE_IN_PRODUCTION"));
+        assert!(warnings[0].contains("MOKDAN_SQLITE_IN_PRODUCTION=1"));
+        let mut intended = prod.to_vec();
+        intended.push(("MOKDAN_SQLITE_IN_PRODUCTION", "1"));
+        let s = Settings::from_map(&map(&intended)).unwrap();
+        assert!(s.startup_warnings().is_empty());
+        let mut pg = prod.to_vec();
+        pg.push(("DATABASE_URL", "postgres://db/mokdan"));
+        let s = Settings::from_map(&map(&pg)).unwrap();
+        assert!(s.startup_warnings().is_empty());
+        // Development is where SQLite belongs.
+        assert!(
+            Settings::from_map(&HashMap::new())
+                .unwrap()
+                .startup_warnings()
+                .is_empty()
+        );
+        let e = Settings::from_map(&map(&[("MOKDAN_SQLITE_IN_PRODUCTION", "maybe")])).unwrap_err();
+        assert_eq!(e.var, "MOKDAN_SQLITE_IN_PRODUCTION");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! (insert-if-absent, forward-only status, messages unique per provider id), so a replay
 //! after a crash, or twice, changes nothing. Twilio does not redeliver a messaging webhook
 //! it got a 2xx for, and Meta answers are due within seconds, so inbound WhatsApp messages
-//! take the same path as call rows.
+//! and delivery statuses take the same path as call rows.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -86,12 +86,24 @@ pub enum Pending {
         reply_to: Option<String>,
         base: Option<String>,
     },
+    /// A delivery status of a WhatsApp message we sent, replayed forward-only (W4).
+    WhatsappStatus {
+        provider: String,
+        provider_message_id: String,
+        status: String,
+        error_code: Option<String>,
+        error_message: Option<String>,
+    },
 }
 
 pub struct Outbox {
     path: PathBuf,
-    /// One writer or replayer at a time.
+    /// One writer at a time on the file. A replay holds it only to read the file and to
+    /// drop what it applied, never while it waits on the database: a webhook keeping a
+    /// write must not wait behind a replay stuck on a sick database.
     lock: Mutex<()>,
+    /// One replay at a time.
+    replaying: Mutex<()>,
 }
 
 impl Outbox {
@@ -99,6 +111,7 @@ impl Outbox {
         Outbox {
             path: data_dir.join("outbox").join("calls.jsonl"),
             lock: Mutex::new(()),
+            replaying: Mutex::new(()),
         }
     }
 
@@ -136,20 +149,24 @@ impl Outbox {
         }
     }
 
-    /// Applies every pending write; keeps the file if any write still fails.
+    /// Applies every pending write; keeps the file if any write still fails. Writes kept
+    /// while the replay runs stay for the next one.
     pub async fn replay(&self, state: &AppState) -> usize {
         let db = &state.db;
-        // Only try when the database answers, so webhooks appending meanwhile never wait
-        // behind a replay that is stuck on a dead connection.
+        // Only try when the database answers.
         if !matches!(
             tokio::time::timeout(Duration::from_secs(1), db.ping()).await,
             Ok(Ok(()))
         ) {
             return 0;
         }
-        let _g = self.lock.lock().await;
-        let Ok(text) = tokio::fs::read_to_string(&self.path).await else {
-            return 0;
+        let _replay = self.replaying.lock().await;
+        let text = {
+            let _g = self.lock.lock().await;
+            match tokio::fs::read_to_string(&self.path).await {
+                Ok(text) => text,
+                Err(_) => return 0,
+            }
         };
         let ops: Vec<Pending> = text
             .lines()
@@ -171,13 +188,30 @@ impl Outbox {
                 return 0;
             }
         }
-        if let Err(e) = tokio::fs::remove_file(&self.path).await {
-            tracing::error!(error = %e, "OUTBOX: cannot clear the replayed file");
+        if let Err(e) = self.drop_prefix(text.len()).await {
+            tracing::error!(error = %e, "OUTBOX: cannot clear the replayed writes");
         }
         if !ops.is_empty() {
             tracing::info!(writes = ops.len(), "OUTBOX: replayed");
         }
         ops.len()
+    }
+
+    /// Removes the file's first `len` bytes (what a replay applied; writes only ever
+    /// append), keeping whatever was appended since, atomically.
+    async fn drop_prefix(&self, len: usize) -> std::io::Result<()> {
+        let _g = self.lock.lock().await;
+        let now = tokio::fs::read(&self.path).await?;
+        let rest = now.get(len..).unwrap_or_default();
+        if rest.is_empty() {
+            return tokio::fs::remove_file(&self.path).await;
+        }
+        let tmp = self.path.with_extension("jsonl.tmp");
+        let mut f = tokio::fs::File::create(&tmp).await?;
+        f.write_all(rest).await?;
+        f.sync_data().await?;
+        drop(f);
+        tokio::fs::rename(&tmp, &self.path).await
     }
 
     /// Replays every couple of seconds until shutdown.
@@ -283,6 +317,26 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
             let delay = Duration::from_millis(*delay_ms);
             crate::jobs::kinds::streamed::enqueue(db, call_sid, delay).await?;
         }
+        Pending::WhatsappStatus {
+            provider,
+            provider_message_id,
+            status,
+            error_code,
+            error_message,
+        } => {
+            let provider = crate::whatsapp::inbound::PROVIDERS
+                .iter()
+                .copied()
+                .find(|p| p == provider);
+            let update =
+                crate::whatsapp::status::update(status, error_code.clone(), error_message.clone());
+            let (Some(provider), Some(update)) = (provider, update) else {
+                tracing::error!(?op, "OUTBOX: unusable WhatsApp status skipped");
+                return Ok(());
+            };
+            crate::whatsapp::twilio::apply_status(state, provider, provider_message_id, &update)
+                .await?;
+        }
         Pending::WhatsappInbound { .. } => {
             let Some((msg, base)) = op.inbound() else {
                 tracing::error!(?op, "OUTBOX: unusable WhatsApp message skipped");
@@ -306,6 +360,20 @@ impl Pending {
             profile_name: msg.profile_name.clone(),
             reply_to: msg.reply_to.clone(),
             base: base.map(str::to_string),
+        }
+    }
+
+    pub fn whatsapp_status(
+        provider: &str,
+        provider_message_id: &str,
+        update: &crate::store::whatsapp::StatusUpdate,
+    ) -> Self {
+        Pending::WhatsappStatus {
+            provider: provider.to_string(),
+            provider_message_id: provider_message_id.to_string(),
+            status: update.status.to_string(),
+            error_code: update.error_code.clone(),
+            error_message: update.error_message.clone(),
         }
     }
 
@@ -353,5 +421,37 @@ impl Pending {
             direction: call.direction.to_string(),
             status: call.status.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(call_sid: &str) -> Pending {
+        Pending::Status {
+            call_sid: call_sid.into(),
+            status: "completed".into(),
+            duration_secs: Some(3),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replay_drops_only_what_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(dir.path());
+        outbox.push(&status("CA1")).await.unwrap();
+        let read = tokio::fs::read_to_string(&outbox.path).await.unwrap();
+        // Kept while the replay was applying what it read.
+        outbox.push(&status("CA2")).await.unwrap();
+        outbox.drop_prefix(read.len()).await.unwrap();
+        let left = tokio::fs::read_to_string(&outbox.path).await.unwrap();
+        let ops: Vec<Pending> = left
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(ops, vec![status("CA2")]);
+        outbox.drop_prefix(left.len()).await.unwrap();
+        assert!(!outbox.path.exists());
     }
 }

@@ -124,6 +124,7 @@ async fn production_cookies_are_secure(backend: Backend) {
             ("MOKDAN_ENV", "production"),
             ("JWT_SECRET", SECRET),
             ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", common::twilio::ACCOUNT_SID),
             ("PUBLIC_BASE_URL", "https://calls.example.com"),
         ],
     )

@@ -32,10 +32,16 @@ fn production_refuses_each_missing_secret() {
     let full = [
         ("MOKDAN_ENV", "production"),
         ("TWILIO_AUTH_TOKEN", "token"),
+        ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
         ("JWT_SECRET", "a-long-enough-jwt-secret"),
         ("PUBLIC_BASE_URL", "https://calls.example.com/"),
     ];
-    for missing in ["TWILIO_AUTH_TOKEN", "JWT_SECRET", "PUBLIC_BASE_URL"] {
+    for missing in [
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_ACCOUNT_SID",
+        "JWT_SECRET",
+        "PUBLIC_BASE_URL",
+    ] {
         let mut cmd = mokdan(dir.path());
         cmd.arg("serve").env("MOKDAN_LISTEN", "127.0.0.1:0");
         for (k, v) in full.iter().filter(|(k, _)| *k != missing) {
@@ -65,6 +71,87 @@ fn bad_values_and_unreachable_database_are_refused_by_name() {
         assert_one_line_refusal(&out, var);
         assert!(!String::from_utf8_lossy(&out.stderr).contains("secretpw"));
     }
+}
+
+/// WhatsApp through Twilio with no Twilio account could never send a message: refused at
+/// start, in development too, naming the variable.
+#[test]
+fn whatsapp_through_twilio_without_the_account_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mokdan(dir.path())
+        .arg("serve")
+        .env("MOKDAN_LISTEN", "127.0.0.1:0")
+        .env("WHATSAPP_PROVIDER", "twilio")
+        .env("TWILIO_AUTH_TOKEN", "token")
+        .output()
+        .unwrap();
+    assert_one_line_refusal(&out, "TWILIO_ACCOUNT_SID");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WHATSAPP_PROVIDER=twilio"));
+}
+
+/// Starts `serve` with `vars` until it logs its address; its standard output and error up
+/// to then, and the child (killed by the caller).
+fn serve_until_listening(
+    dir: &std::path::Path,
+    vars: &[(&str, &str)],
+) -> (String, String, std::process::Child) {
+    let mut cmd = mokdan(dir);
+    cmd.arg("serve")
+        .env("MOKDAN_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("\"addr\"") || line.contains("addr=") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (seen, stderr, child)
+}
+
+/// SQLite in production starts, but says loudly (log and standard error) that it is
+/// unusual, unless MOKDAN_SQLITE_IN_PRODUCTION=1 says it is intended.
+#[test]
+fn sqlite_in_production_starts_with_a_loud_warning() {
+    let production = [
+        ("MOKDAN_ENV", "production"),
+        ("TWILIO_AUTH_TOKEN", "token"),
+        ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+        ("JWT_SECRET", "a-long-enough-jwt-secret"),
+        ("PUBLIC_BASE_URL", "https://calls.example.com"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (log, stderr, _) = serve_until_listening(dir.path(), &production);
+    assert!(log.contains("\"addr\""), "it started: {log}");
+    let warning = log
+        .lines()
+        .find(|l| l.contains("SQLITE_IN_PRODUCTION"))
+        .unwrap_or_else(|| panic!("no warning in the log: {log}"));
+    assert!(warning.contains("\"WARN\""), "{warning}");
+    assert!(
+        warning.contains("MOKDAN_SQLITE_IN_PRODUCTION=1"),
+        "{warning}"
+    );
+    assert!(stderr.contains("SQLITE_IN_PRODUCTION"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut intended = production.to_vec();
+    intended.push(("MOKDAN_SQLITE_IN_PRODUCTION", "1"));
+    let (log, stderr, _) = serve_until_listening(dir.path(), &intended);
+    assert!(log.contains("\"addr\""), "it started: {log}");
+    assert!(!log.contains("SQLITE_IN_PRODUCTION"), "{log}");
+    assert!(!stderr.contains("SQLITE_IN_PRODUCTION"), "{stderr}");
 }
 
 /// With no configuration at all: SQLite in ./mokdan-data, migrations, ready; SIGTERM exits 0.

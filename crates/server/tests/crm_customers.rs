@@ -490,7 +490,17 @@ dual_test!(timeline_has_calls_and_notes_newest_first);
 async fn timeline_shows_the_whatsapp_conversation(backend: Backend) {
     use mokdan::domain::Phone;
     use mokdan::store::whatsapp::{self as wa, NewInbound, NewOutbound};
-    let app = TestApp::spawn_with(backend, &[("WHATSAPP_PROVIDER", "twilio")]).await;
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("TWILIO_ACCOUNT_SID", common::twilio::ACCOUNT_SID),
+            ("TWILIO_AUTH_TOKEN", common::twilio::AUTH_TOKEN),
+            // Nothing is meant to reach Twilio here.
+            ("TWILIO_API_BASE", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
     let bid = crm::add_business(&app, "מרפאה", "+97231234567").await;
     crm::add_user(&app, "owner@example.com", Role::Owner, Some(bid)).await;
     let t = crm::login(&app, "owner@example.com").await;

@@ -197,7 +197,17 @@ fn assert_error_shape(what: &str, body: &str) {
 async fn tenant_isolation_matrix(backend: Backend) {
     // A WhatsApp provider is configured, so a send is refused for the right reason (the
     // customer), not for a missing provider.
-    let app = TestApp::spawn_with(backend, &[("WHATSAPP_PROVIDER", "twilio")]).await;
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("TWILIO_ACCOUNT_SID", common::twilio::ACCOUNT_SID),
+            ("TWILIO_AUTH_TOKEN", common::twilio::AUTH_TOKEN),
+            // Nothing is meant to reach Twilio here.
+            ("TWILIO_API_BASE", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
     let w = crm::world(&app).await;
     let x = Extra {
         jobs: (

@@ -177,6 +177,111 @@ async fn chat(State(ai): State<Ai>, headers: HeaderMap, body: Bytes) -> Response
     .into_response()
 }
 
+/// Google Cloud as the service account meets it: an OAuth token endpoint (JWT-bearer
+/// grant) and Speech-to-Text's `v1/speech:recognize`, following Google's published shapes:
+/// the request's `config` and base64 `audio.content`, and `results[].alternatives[]` back.
+#[derive(Clone)]
+struct Google {
+    base: String,
+    recognized: Arc<AtomicUsize>,
+    /// Requests that broke the published shape, with why.
+    bad: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+const GOOGLE_TOKEN: &str = "ya29.jobs-test-token";
+
+impl Google {
+    async fn start() -> Google {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let google = Google {
+            base: format!("http://{}", listener.local_addr().unwrap()),
+            recognized: Default::default(),
+            bad: Default::default(),
+        };
+        let app = Router::new()
+            .route("/token", post(google_token))
+            .route("/v1/speech:recognize", post(google_recognize))
+            .with_state(google.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        google
+    }
+
+    /// A service-account key file whose token endpoint is this stand-in.
+    fn credentials(&self) -> String {
+        serde_json::json!({
+            "type": "service_account",
+            "project_id": "example-project",
+            "private_key_id": "kid-1",
+            "private_key": include_str!("../../voice/tests/fixtures/google_test_key.pem"),
+            "client_email": "mokdan-test@example-project.iam.gserviceaccount.com",
+            "token_uri": format!("{}/token", self.base),
+        })
+        .to_string()
+    }
+}
+
+async fn google_token(
+    State(g): State<Google>,
+    axum::extract::Form(form): axum::extract::Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if get("grant_type") != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        || get("assertion").is_none_or(|a| a.split('.').count() != 3)
+    {
+        g.bad
+            .lock()
+            .unwrap()
+            .push(format!("token request {form:?}"));
+        return (StatusCode::BAD_REQUEST, "invalid_grant").into_response();
+    }
+    axum::Json(
+        serde_json::json!({"access_token": GOOGLE_TOKEN, "expires_in": 3599,
+        "token_type": "Bearer"}),
+    )
+    .into_response()
+}
+
+async fn google_recognize(State(g): State<Google>, headers: HeaderMap, body: Bytes) -> Response {
+    use base64::Engine;
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if auth != Some(format!("Bearer {GOOGLE_TOKEN}").as_str()) {
+        return (StatusCode::UNAUTHORIZED, "no token").into_response();
+    }
+    let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let audio = req["audio"]["content"]
+        .as_str()
+        .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+        .unwrap_or_default();
+    let config = &req["config"];
+    if config["encoding"] != "LINEAR16"
+        || config["sampleRateHertz"] != 8000
+        || config["languageCode"] != "he-IL"
+        || audio.is_empty()
+        || !audio.len().is_multiple_of(2)
+        // Google's synchronous limit: a minute of audio.
+        || audio.len() > 2 * 8000 * 60
+    {
+        g.bad
+            .lock()
+            .unwrap()
+            .push(format!("recognize {config}, {} bytes", audio.len()));
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({"error": {"code": 400, "status": "INVALID_ARGUMENT"}})),
+        )
+            .into_response();
+    }
+    g.recognized.fetch_add(1, Ordering::SeqCst);
+    axum::Json(serde_json::json!({
+        "results": [{"alternatives": [{"transcript": SAID, "confidence": 0.91}],
+                     "resultEndTime": "4.2s", "languageCode": "iw-il"}],
+        "totalBilledTime": "5s",
+    }))
+    .into_response()
+}
+
 /// Twilio's recording media endpoint: Basic auth required, WAV at `<RecordingUrl>.wav`.
 #[derive(Clone)]
 struct TwilioMedia {
@@ -1298,3 +1403,56 @@ async fn cleanup_removes_old_audio_and_old_jobs(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(cleanup_removes_old_audio_and_old_jobs);
+
+/// With Google the only speech-to-text (`/readyz` says `stt_engine: google`), a recording is
+/// transcribed by Google like a live turn would be, summarised (extractively, no LLM) and
+/// filed; the job never parks waiting for an OpenAI-compatible server (V10).
+async fn google_alone_transcribes_recordings(backend: Backend) {
+    let google = Google::start().await;
+    let media = TwilioMedia::start().await;
+    let credentials = google.credentials();
+    let (app, business_id) = app_with(
+        backend,
+        &[
+            ("TWILIO_API_BASE", &media.base),
+            ("GCP_CREDENTIALS_JSON", &credentials),
+            ("GOOGLE_STT_BASE_URL", &google.base),
+            ("MOKDAN_TTS", "espeak"),
+        ],
+    )
+    .await;
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["stt_engine"], "google", "{ready}");
+    let sid = new_call_sid();
+    app.twiml(
+        "/webhook/incoming_call",
+        &call_params(&sid, CALLER, BUSINESS_NUMBER),
+    )
+    .await;
+    let rec = new_recording_sid();
+    app.twiml(
+        "/webhook/handle_recording",
+        &recording_params(&sid, &rec, &media.recording_url(&rec)),
+    )
+    .await;
+
+    let row = wait_for_status(&app, &sid, "transcribed", 60).await;
+    assert_eq!(*google.bad.lock().unwrap(), Vec::<String>::new());
+    assert_eq!(row.transcription.as_deref(), Some(SAID));
+    assert_eq!(google.recognized.load(Ordering::SeqCst), 1);
+    let summary = row.call_summary.unwrap();
+    assert!(summary.starts_with("סיכום אוטומטי:"), "{summary}");
+    let phone = mokdan::domain::Phone::parse(CALLER).unwrap();
+    assert!(
+        customers::by_phone(&app.state.db, business_id, &phone)
+            .await
+            .unwrap()
+            .is_some(),
+        "the caller is a customer"
+    );
+    let jobs = jobs_of(&app, TRANSCRIBE).await;
+    assert_eq!(jobs.len(), 1);
+    wait_for_job_state(&app, jobs[0].id, "done", 10).await;
+    app.shutdown().await.unwrap();
+}
+dual_test!(google_alone_transcribes_recordings);

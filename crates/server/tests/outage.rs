@@ -107,6 +107,7 @@ async fn whatsapp_messages_are_kept_while_the_database_is_down() {
         &[
             ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
             ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+            ("WHATSAPP_PROVIDER", "twilio"),
         ],
     )
     .await;
@@ -367,3 +368,159 @@ async fn an_unanswered_transfer_is_bounded_and_kept_while_the_database_is_sick(b
     app.shutdown().await.unwrap();
 }
 dual_test!(an_unanswered_transfer_is_bounded_and_kept_while_the_database_is_sick);
+/// A message we sent through `provider`, accepted with `provider_message_id`, now `sent`.
+async fn sent_message(app: &TestApp, business: i64, provider: &'static str, id: &str) {
+    let phone = mokdan::domain::Phone::parse("+972501234567").unwrap();
+    let customer =
+        mokdan::store::customers::upsert_by_phone(&app.state.db, business, &phone, None, "test")
+            .await
+            .unwrap();
+    let new = mokdan::store::whatsapp::NewOutbound {
+        customer_id: customer,
+        provider,
+        from_number: Some("+97231234567".into()),
+        to_number: phone.to_string(),
+        body: Some("שלום".into()),
+        template: None,
+        status_callback: None,
+        idempotency_key: None,
+        reply_to: None,
+    };
+    let (row, _) = mokdan::store::whatsapp::insert_outbound(&app.state.db, business, &new)
+        .await
+        .unwrap();
+    let sent = mokdan::whatsapp::status::SENT;
+    mokdan::store::whatsapp::accepted(&app.state.db, row, id, "sent", sent)
+        .await
+        .unwrap();
+}
+
+/// Delivery statuses from Twilio (one webhook each) and from Meta (one notification with
+/// several) are answered within the bound while the database is sick, kept in the outbox,
+/// and applied once it is back: `read` and `failed` with its code, none lost (#16.5, W4).
+async fn whatsapp_statuses_are_kept_while_the_database_is_sick(backend: Backend) {
+    for provider in ["twilio", "meta"] {
+        let extra: &[(&str, &str)] = match provider {
+            "twilio" => &[("WHATSAPP_PROVIDER", "twilio")],
+            _ => &[
+                ("WHATSAPP_PROVIDER", "meta"),
+                ("META_ACCESS_TOKEN", "meta-token"),
+                ("META_PHONE_NUMBER_ID", "1065"),
+            ],
+        };
+        let mut vars = vec![
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("TWILIO_ACCOUNT_SID", twilio::ACCOUNT_SID),
+        ];
+        vars.extend_from_slice(extra);
+        let (app, mut sick) = Sick::app_with(backend, &vars).await;
+        let phone = mokdan::domain::Phone::parse("+97231234567").unwrap();
+        let business = mokdan::store::businesses::create(&app.state.db, "מספרה", &phone)
+            .await
+            .unwrap();
+        let ids: Vec<String> = match provider {
+            "twilio" => (1..=3).map(|i| format!("SM{i:032x}")).collect(),
+            _ => (1..=3).map(|i| format!("wamid.HBgM{i:020}")).collect(),
+        };
+        for id in &ids {
+            sent_message(&app, business, provider, id).await;
+        }
+        // The first two are read, the third failed with the provider's code.
+        let updates = [
+            (&ids[0], "delivered"),
+            (&ids[0], "read"),
+            (&ids[1], "read"),
+            (&ids[2], "failed"),
+        ];
+
+        sick.start().await;
+        let started = Instant::now();
+        if provider == "twilio" {
+            for (id, status) in updates {
+                let mut form = params(&[
+                    ("MessageSid", id),
+                    ("MessageStatus", status),
+                    ("AccountSid", twilio::ACCOUNT_SID),
+                ]);
+                if status == "failed" {
+                    form.extend(params(&[
+                        ("ErrorCode", "63016"),
+                        ("ErrorMessage", "window"),
+                    ]));
+                }
+                let one = Instant::now();
+                let r = app.post_signed("/webhook/whatsapp/status", &form).await;
+                assert_eq!(r.status(), 200, "Twilio is answered, not told to fail");
+                assert!(
+                    one.elapsed() < Duration::from_secs(4),
+                    "{:?}",
+                    one.elapsed()
+                );
+            }
+        } else {
+            let statuses: Vec<serde_json::Value> = updates
+                .iter()
+                .map(|(id, status)| {
+                    let mut s = serde_json::json!({"id": id, "status": status,
+                        "timestamp": "1700000000", "recipient_id": "972501234567"});
+                    if *status == "failed" {
+                        s["errors"] = serde_json::json!([{"code": 131047, "title": "window"}]);
+                    }
+                    s
+                })
+                .collect();
+            let note = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1",
+                "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "97231234567", "phone_number_id": "1065"},
+                "statuses": statuses}}]}]});
+            let r = app
+                .http
+                .post(app.url("/webhook/whatsapp/meta"))
+                .json(&note)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "Meta is answered, not told to retry");
+            // One bound for the whole batch, not one per status.
+            assert!(
+                started.elapsed() < Duration::from_secs(4),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+
+        sick.end().await;
+        let db = &app.state.db;
+        let landed = || async {
+            let mut rows = Vec::new();
+            for id in &ids {
+                let m = mokdan::store::whatsapp::by_provider_id(db, business, provider, id)
+                    .await
+                    .ok()
+                    .flatten()?;
+                rows.push(m);
+            }
+            let done =
+                rows[0].status == "read" && rows[1].status == "read" && rows[2].status == "failed";
+            done.then_some(rows)
+        };
+        let mut rows = None;
+        for _ in 0..150 {
+            rows = landed().await;
+            if rows.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let rows =
+            rows.unwrap_or_else(|| panic!("{provider}: every kept status applied once back"));
+        let code = if provider == "twilio" {
+            "63016"
+        } else {
+            "131047"
+        };
+        assert_eq!(rows[2].error_code.as_deref(), Some(code), "{provider}");
+        app.shutdown().await.unwrap();
+    }
+}
+dual_test!(whatsapp_statuses_are_kept_while_the_database_is_sick);

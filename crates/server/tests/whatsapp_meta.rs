@@ -392,3 +392,147 @@ async fn idempotent_sends_reach_meta_once(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(idempotent_sends_reach_meta_once);
+
+/// `PATCH /api/businesses/{id}` as `email`; the status and the answer.
+async fn patch_business(app: &TestApp, email: &str, id: i64, body: Value) -> (u16, Value) {
+    let token = token(app, email).await;
+    let r = app
+        .http
+        .patch(app.url(&format!("/api/businesses/{id}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Sends as the operator for business `b` to its customer; the phone number id Meta got the
+/// send on.
+async fn sent_on(app: &TestApp, f: &FakeMeta, b: i64, customer: i64) -> String {
+    let before = sends(f).len();
+    let (code, body) = send(
+        app,
+        json!({"business_id": b, "customer_id": customer, "body": "שלום"}),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    settled_answer(app, b, &body).await;
+    let seen = sends(f);
+    assert_eq!(seen.len(), before + 1);
+    seen[before]
+        .path
+        .trim_start_matches("/v21.0/")
+        .trim_end_matches("/messages")
+        .to_string()
+}
+
+async fn each_business_sends_from_its_own_meta_number(backend: Backend) {
+    use mokdan::store::users::Role;
+    let (graph, f) = fake_meta().await;
+    // META_PHONE_NUMBER_ID is PHONE_NUMBER_ID.
+    let app = app_with(backend, &graph).await;
+    let a = business(&app, BUSINESS_NUMBER, BUSINESS_NAME, false).await;
+    let b = business(&app, "+97239999999", "מאפיית יוסי", false).await;
+    let c = business(&app, "+97238888888", "מוסך דוד", false).await;
+    operator(&app).await;
+    user(&app, "owner-b@example.com", Role::Owner, Some(b)).await;
+    let [b_id, _] = OTHER_PHONE_NUMBER_IDS;
+
+    // Operators set each business's id; owners may not change it; one id, one business.
+    let (code, out) = patch_business(
+        &app,
+        OPERATOR_EMAIL,
+        a,
+        json!({"meta_phone_number_id": PHONE_NUMBER_ID}),
+    )
+    .await;
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(out["meta_phone_number_id"], PHONE_NUMBER_ID);
+    let (code, out) = patch_business(
+        &app,
+        OPERATOR_EMAIL,
+        b,
+        json!({"meta_phone_number_id": b_id}),
+    )
+    .await;
+    assert_eq!(code, 200, "{out}");
+    let (code, _) = patch_business(
+        &app,
+        "owner-b@example.com",
+        b,
+        json!({"meta_phone_number_id": "106540352242924"}),
+    )
+    .await;
+    assert_eq!(code, 403);
+    let (code, out) = patch_business(
+        &app,
+        "owner-b@example.com",
+        b,
+        json!({"greeting": "שלום", "meta_phone_number_id": b_id}),
+    )
+    .await;
+    assert_eq!(
+        code, 200,
+        "an owner's client may send it back unchanged: {out}"
+    );
+    let (code, out) = patch_business(
+        &app,
+        OPERATOR_EMAIL,
+        c,
+        json!({"meta_phone_number_id": b_id}),
+    )
+    .await;
+    assert_eq!(code, 409, "{out}");
+    let (code, _) = patch_business(
+        &app,
+        OPERATOR_EMAIL,
+        c,
+        json!({"meta_phone_number_id": "12ab"}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    let r = get_as(&app, "owner-b@example.com", &format!("/api/businesses/{b}")).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["meta_phone_number_id"],
+        b_id
+    );
+
+    let cust_a = customer_wrote_ago(&app, a, CUSTOMER, Some(60_000)).await;
+    let cust_b = customer_wrote_ago(&app, b, "+972503333333", Some(60_000)).await;
+    let cust_c = customer_wrote_ago(&app, c, "+972504444444", Some(60_000)).await;
+    assert_eq!(sent_on(&app, &f, a, cust_a).await, PHONE_NUMBER_ID);
+    assert_eq!(sent_on(&app, &f, b, cust_b).await, b_id);
+    // C has no id of its own, and the default is A's: refused, nothing reaches Meta.
+    let before = sends(&f).len();
+    let (code, err) = send(
+        &app,
+        json!({"business_id": c, "customer_id": cust_c, "body": "שלום"}),
+        None,
+    )
+    .await;
+    assert_eq!(code, 422, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("meta_phone_number_id"),
+        "{err}"
+    );
+    assert_eq!(sends(&f).len(), before);
+
+    // Once no business has the default as its own, it is the fallback of those without.
+    let (code, out) = patch_business(
+        &app,
+        OPERATOR_EMAIL,
+        a,
+        json!({"meta_phone_number_id": null}),
+    )
+    .await;
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(sent_on(&app, &f, c, cust_c).await, PHONE_NUMBER_ID);
+    assert_eq!(sent_on(&app, &f, b, cust_b).await, b_id);
+    app.shutdown().await.unwrap();
+}
+dual_test!(each_business_sends_from_its_own_meta_number);

@@ -382,3 +382,111 @@ async fn hostile_attachments_are_sandboxed_downloads_and_only_confirmed_images_i
     app.shutdown().await.unwrap();
 }
 dual_test!(hostile_attachments_are_sandboxed_downloads_and_only_confirmed_images_inline);
+/// Every WhatsApp row and customer of the app (linked or not).
+async fn stored_rows(app: &common::TestApp) -> (i64, i64) {
+    let (messages,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM whatsapp_messages")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (customers,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    (messages, customers)
+}
+
+/// Posts `event` to the bridge's webhook (no secret: development); the answer.
+async fn bridge_event(app: &common::TestApp, event: &Value) -> (u16, Value) {
+    let r = app
+        .http
+        .post(app.url("/webhook/whatsapp/baileys"))
+        .json(event)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn webhooks_of_a_provider_not_configured_are_answered_and_keep_nothing(backend: Backend) {
+    // WhatsApp is off (no WHATSAPP_PROVIDER), though Twilio itself is configured.
+    let (api, fake) = fake_twilio(vec![], None).await;
+    let app = app_with(
+        backend,
+        &[("TWILIO_API_BASE", &api), ("WHATSAPP_PROVIDER", "")],
+    )
+    .await;
+    business(&app, BUSINESS_NUMBER, BUSINESS_NAME, true).await;
+
+    // Twilio: 200 with empty TwiML, for a message and for a status.
+    let form = inbound_form(&new_sid(), CUSTOMER, "שלום, יש תור פנוי?");
+    let r = app.post_signed("/webhook/whatsapp/twilio", &form).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/xml")
+    );
+    let twiml = r.text().await.unwrap();
+    assert!(
+        twiml.contains("<Response") && !twiml.contains("<Message"),
+        "{twiml}"
+    );
+    status(&app, &new_sid(), "delivered", None).await;
+    // Meta: 200 (it retries anything else for days).
+    let note = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "97231234567", "phone_number_id": "106540352242922"},
+        "contacts": [{"wa_id": "972501234567", "profile": {"name": "דנה"}}],
+        "messages": [{"id": "wamid.off1", "from": "972501234567", "timestamp": "1700000000", "type": "text", "text": {"body": "שלום"}}],
+        "statuses": [{"id": "wamid.sent1", "status": "read", "recipient_id": "972501234567"}]}}]}]});
+    let r = app
+        .http
+        .post(app.url("/webhook/whatsapp/meta"))
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The bridge: its contract's 200, saying the event was ignored (not worth a retry).
+    let event = serde_json::json!({"event": "message", "id": "3EB0OFF1",
+        "from": "972501234567@s.whatsapp.net", "to": BUSINESS_NUMBER, "text": "היי"});
+    let (code, answer) = bridge_event(&app, &event).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["ok"], true);
+    assert_eq!(answer["stored"], 0);
+    assert_eq!(answer["ignored"], 1);
+
+    // Nothing stored (no message, no early status, no customer) and nothing sent.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(stored_rows(&app).await, (0, 0));
+    let (statuses,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM whatsapp_early_statuses")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(statuses, 0);
+    assert!(log_of(&fake.log).is_empty(), "no reply reached Twilio");
+    app.shutdown().await.unwrap();
+
+    // With the bridge configured, the bridge's events are kept and Twilio's are not.
+    let app = app_with(
+        backend,
+        &[
+            ("TWILIO_API_BASE", &api),
+            ("WHATSAPP_PROVIDER", "baileys"),
+            ("BAILEYS_BRIDGE_URL", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
+    let a = business(&app, BUSINESS_NUMBER, BUSINESS_NAME, false).await;
+    let r = app.post_signed("/webhook/whatsapp/twilio", &form).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(stored_rows(&app).await, (0, 0));
+    let (code, answer) = bridge_event(&app, &event).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["stored"], 1, "{answer}");
+    assert_eq!(stored_rows(&app).await, (1, 1));
+    let c = customer_id(&app, a, CUSTOMER).await.unwrap();
+    assert_eq!(thread(&app, a, c).await[0].provider, "baileys");
+    app.shutdown().await.unwrap();
+}
+dual_test!(webhooks_of_a_provider_not_configured_are_answered_and_keep_nothing);

@@ -496,3 +496,42 @@ async fn an_api_send_goes_through_the_sim_and_its_callbacks_reach_read(backend: 
     sim.shutdown().await;
 }
 dual_test!(an_api_send_goes_through_the_sim_and_its_callbacks_reach_read);
+
+async fn a_refused_send_creates_no_customer(backend: Backend) {
+    let (api, fake) = fake_twilio(vec![], None).await;
+    let app = app_with(
+        backend,
+        &[("TWILIO_API_BASE", &api), ("WHATSAPP_PROVIDER", "twilio")],
+    )
+    .await;
+    let business_id = business(&app, BUSINESS_NUMBER, BUSINESS_NAME, false).await;
+    operator(&app).await;
+    // Free text to a number the business has never heard from: refused, and the CRM is
+    // left exactly as it was (no customer appears for a message that never went out).
+    let stranger = "+972507777777";
+    let (code, body) = send(
+        &app,
+        json!({"business_id": business_id, "to": stranger, "body": "שלום"}),
+        None,
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["error"]["code"], "template_required");
+    assert_eq!(customer_id(&app, business_id, stranger).await, None);
+    assert!(log_of(&fake.log).is_empty());
+
+    // A template to the same number is accepted: now the customer exists, with the send.
+    let (code, body) = send(
+        &app,
+        json!({"business_id": business_id, "to": stranger,
+               "template": {"content_sid": format!("HX{}", "b".repeat(32))}}),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let created = customer_id(&app, business_id, stranger).await;
+    assert_eq!(created, body["customer_id"].as_i64());
+    assert_eq!(seen_at_least(&fake.log, 1).await.len(), 1);
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_refused_send_creates_no_customer);

@@ -326,3 +326,127 @@ async fn sends_are_per_business(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(sends_are_per_business);
+
+/// Sends `body` as the operator for business `b` to its customer; the `From` Twilio got.
+async fn sent_from(
+    app: &common::TestApp,
+    fake: &FakeTwilio,
+    b: i64,
+    customer: i64,
+) -> Option<String> {
+    let before = log_of(&fake.log).len();
+    let (code, m) = send(
+        app,
+        json!({"business_id": b, "customer_id": customer, "body": "שלום"}),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{m}");
+    seen_at_least(&fake.log, before + 1).await[before].field("From")
+}
+
+async fn each_business_sends_from_its_own_number(backend: Backend) {
+    let (api, fake) = fake_twilio(vec![], None).await;
+    // The service default is business A's own number.
+    let app = app_with(
+        backend,
+        &[
+            ("TWILIO_API_BASE", &api),
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("TWILIO_WHATSAPP_FROM", BUSINESS_NUMBER),
+        ],
+    )
+    .await;
+    let a = business(&app, BUSINESS_NUMBER, BUSINESS_NAME, true).await;
+    let b = business(&app, "+97239999999", "מאפיית יוסי", true).await;
+    let c = business(&app, "+97238888888", "מוסך דוד", false).await;
+    sqlx::query("UPDATE businesses SET whatsapp_number = '+97237777777' WHERE id = $1")
+        .bind(c)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    operator(&app).await;
+    let b_customer = "+972503333333";
+    let cust_a = customer_wrote_ago(&app, a, CUSTOMER, Some(60_000)).await;
+    let cust_b = customer_wrote_ago(&app, b, b_customer, Some(60_000)).await;
+    let cust_c = customer_wrote_ago(&app, c, "+972504444444", Some(60_000)).await;
+
+    // A sends from the default, which is its own; B never from A's number, but its own;
+    // C from its WhatsApp number.
+    let from_a = sent_from(&app, &fake, a, cust_a).await;
+    assert_eq!(from_a.as_deref(), Some("whatsapp:+97231234567"));
+    let from_b = sent_from(&app, &fake, b, cust_b).await;
+    assert_eq!(from_b.as_deref(), Some("whatsapp:+97239999999"));
+    let from_c = sent_from(&app, &fake, c, cust_c).await;
+    assert_eq!(from_c.as_deref(), Some("whatsapp:+97237777777"));
+
+    // B's customer answers the number B wrote from: the reply lands in B's thread, and
+    // nothing of it reaches A.
+    let mut reply = inbound_form(&new_sid(), b_customer, "תודה, אגיע מחר");
+    reply.retain(|(k, _)| k != "To");
+    reply.push(("To".into(), from_b.clone().unwrap()));
+    assert_eq!(
+        app.post_signed("/webhook/whatsapp/twilio", &reply)
+            .await
+            .status(),
+        200
+    );
+    let in_b = eventually("B's auto-reply", || async {
+        let out = outbound(&app, b, cust_b).await;
+        (out.len() >= 2).then_some(out)
+    })
+    .await;
+    assert_eq!(in_b[1].from_number.as_deref(), Some("+97239999999"));
+    assert_eq!(
+        thread(&app, b, cust_b).await.len(),
+        3,
+        "send, reply, auto-reply"
+    );
+    assert_eq!(customer_id(&app, a, b_customer).await, None);
+
+    // A business with no number of its own may not borrow A's: refused before Twilio.
+    let d = business(&app, "+97236666666", "חנות", false).await;
+    sqlx::query("DELETE FROM business_numbers WHERE business_id = $1")
+        .bind(d)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let cust_d = customer_wrote_ago(&app, d, "+972505555555", Some(60_000)).await;
+    let sent = log_of(&fake.log).len();
+    let (code, err) = send(
+        &app,
+        json!({"business_id": d, "customer_id": cust_d, "body": "שלום"}),
+        None,
+    )
+    .await;
+    assert_eq!(code, 422, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("whatsapp_number"),
+        "{err}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(log_of(&fake.log).len(), sent, "nothing reached Twilio");
+    app.shutdown().await.unwrap();
+
+    // A default no business owns is the fallback of a business without a WhatsApp number.
+    let (api, fake) = fake_twilio(vec![], None).await;
+    let app = app_with(
+        backend,
+        &[
+            ("TWILIO_API_BASE", &api),
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("TWILIO_WHATSAPP_FROM", "whatsapp:+97235555555"),
+        ],
+    )
+    .await;
+    let b = business(&app, "+97239999999", "מאפיית יוסי", false).await;
+    operator(&app).await;
+    let cust_b = customer_wrote_ago(&app, b, b_customer, Some(60_000)).await;
+    let from = sent_from(&app, &fake, b, cust_b).await;
+    assert_eq!(from.as_deref(), Some("whatsapp:+97235555555"));
+    app.shutdown().await.unwrap();
+}
+dual_test!(each_business_sends_from_its_own_number);

@@ -51,6 +51,14 @@ pub async fn run(args: WhatsappBench) -> anyhow::Result<()> {
         dir.path().join("data").display().to_string(),
     );
     env.insert("TWILIO_AUTH_TOKEN".into(), TOKEN.into());
+    // WhatsApp through Twilio needs the account; nothing is sent (auto-reply off) and
+    // Twilio's REST API is a closed port.
+    env.insert("WHATSAPP_PROVIDER".into(), "twilio".into());
+    env.insert(
+        "TWILIO_ACCOUNT_SID".into(),
+        "AC00000000000000000000000000000000".into(),
+    );
+    env.insert("TWILIO_API_BASE".into(), "http://127.0.0.1:9".into());
     env.insert("PUBLIC_BASE_URL".into(), "https://bench.example".into());
     let settings = crate::Settings::from_map(&env)?;
     let app = crate::App::build(settings).await?;

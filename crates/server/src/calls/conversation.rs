@@ -178,7 +178,9 @@ pub fn providers(settings: &crate::config::Settings) -> anyhow::Result<voice::se
     };
     let stt: Option<Arc<dyn voice::SpeechToText>> = match (openai_stt(settings), &google) {
         (Some(cfg), _) => Some(Arc::new(OpenAiStt::new(cfg))),
-        (None, Some(auth)) => Some(Arc::new(GoogleStt::new(auth.clone()))),
+        (None, Some(auth)) => Some(Arc::new(
+            GoogleStt::new(auth.clone()).with_base_url(&settings.google_stt_base_url),
+        )),
         (None, None) => None,
     };
     let agent: Arc<dyn voice::Agent> = match &openai {

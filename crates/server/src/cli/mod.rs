@@ -122,6 +122,11 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     crate::telemetry::init_logging(settings.env);
     crate::telemetry::log_settings(&settings);
+    for warning in settings.startup_warnings() {
+        // Loud: in the log and on standard error, where an operator starting it looks.
+        eprintln!("mokdan: warning: {warning}");
+        tracing::warn!("{warning}");
+    }
     let listen = settings.listen;
     let production = settings.is_production();
     let app = crate::app::App::build(settings).await?;

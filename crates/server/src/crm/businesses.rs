@@ -42,6 +42,8 @@ pub struct BusinessOut {
     pub business_hours: Option<serde_json::Value>,
     pub transfer_number: Option<String>,
     pub whatsapp_number: Option<String>,
+    /// Meta's phone number id of the WhatsApp number (sends through Meta go out from it).
+    pub meta_phone_number_id: Option<String>,
     pub auto_reply: bool,
     pub recording_retention_days: i64,
     /// The scripted agent's questions, in order; `null`: its default questions.
@@ -68,6 +70,7 @@ async fn view(state: &AppState, id: i64) -> ApiResult<BusinessOut> {
             .map(|t| serde_json::from_str(t).unwrap_or(serde_json::Value::String(t.into()))),
         transfer_number: b.transfer_number,
         whatsapp_number: b.whatsapp_number,
+        meta_phone_number_id: b.meta_phone_number_id,
         auto_reply: b.auto_reply != 0,
         recording_retention_days: b.recording_retention_days,
         intake_questions: Some(questions).filter(|q| !q.is_empty()),
@@ -92,6 +95,8 @@ pub struct BusinessBody {
     pub transfer_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch::some")]
     pub whatsapp_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch::some")]
+    pub meta_phone_number_id: Option<Option<String>>,
     pub auto_reply: Option<bool>,
     pub recording_retention_days: Option<i64>,
     #[serde(default, deserialize_with = "patch::some")]
@@ -161,6 +166,18 @@ fn apply(mut s: businesses::Settings, b: BusinessBody) -> ApiResult<businesses::
     if let Some(w) = b.whatsapp_number {
         s.whatsapp_number = phone_field("whatsapp_number", w)?;
     }
+    if let Some(id) = b.meta_phone_number_id {
+        let id = clean(id);
+        if id
+            .as_deref()
+            .is_some_and(|i| i.len() > 32 || !i.bytes().all(|c| c.is_ascii_digit()))
+        {
+            return Err(AppError::BadRequest(
+                "meta_phone_number_id: Meta's numeric phone number id".into(),
+            ));
+        }
+        s.meta_phone_number_id = id;
+    }
     if let Some(a) = b.auto_reply {
         s.auto_reply = a;
     }
@@ -187,7 +204,9 @@ fn apply(mut s: businesses::Settings, b: BusinessBody) -> ApiResult<businesses::
 
 fn number_conflict(e: sqlx::Error) -> AppError {
     if store::is_unique_violation(&e) {
-        AppError::Conflict("a number already belongs to another business".into())
+        AppError::Conflict(
+            "a number or Meta phone number id already belongs to another business".into(),
+        )
     } else {
         e.into()
     }
@@ -216,6 +235,20 @@ async fn check_claims(
                 "{field}: {number} already belongs to another business"
             )));
         }
+    }
+    Ok(())
+}
+
+/// 409 when another business already sends from this Meta phone number id.
+async fn check_meta_id(state: &AppState, id: Option<i64>, meta_id: Option<&str>) -> ApiResult<()> {
+    if let Some(meta_id) = meta_id
+        && businesses::meta_id_claimed_elsewhere(&state.db, id, meta_id)
+            .await?
+            .is_some()
+    {
+        return Err(AppError::Conflict(format!(
+            "meta_phone_number_id: {meta_id} already belongs to another business"
+        )));
     }
     Ok(())
 }
@@ -274,6 +307,7 @@ async fn create(
         settings.whatsapp_number.as_deref(),
     )
     .await?;
+    check_meta_id(&state, None, settings.meta_phone_number_id.as_deref()).await?;
     let id = businesses::create_with(&state.db, &settings, &numbers)
         .await
         .map_err(number_conflict)?;
@@ -344,6 +378,7 @@ async fn update(
             auto_reply: current.auto_reply != 0,
             recording_retention_days: current.recording_retention_days,
             intake_questions: current.intake_questions,
+            meta_phone_number_id: current.meta_phone_number_id,
         },
         body,
     )?;
@@ -355,6 +390,12 @@ async fn update(
         current_transfer.as_deref(),
         settings.transfer_number.as_deref(),
     )?;
+    // Like the numbers, the sender is the operator's to assign (an owner's client may send
+    // it back unchanged).
+    if !operator && settings.meta_phone_number_id != before.meta_phone_number_id {
+        return Err(AppError::Forbidden.into());
+    }
+    check_meta_id(&state, Some(id), settings.meta_phone_number_id.as_deref()).await?;
     let whatsapp = settings.whatsapp_number.as_deref().filter(|_| new_whatsapp);
     check_claims(&state, Some(id), numbers.as_deref(), whatsapp).await?;
     if !businesses::update(&state.db, id, &settings, numbers.as_deref())

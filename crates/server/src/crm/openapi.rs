@@ -329,6 +329,12 @@ fn schemas() -> Value {
         "greeting": nullable("string"), "agent_prompt": nullable("string"),
         "business_hours": { "description": "Opening hours as JSON (an object, or its text)." },
         "transfer_number": nullable("string"), "whatsapp_number": nullable("string"),
+        "meta_phone_number_id": {
+            "type": ["string", "null"], "pattern": "^[0-9]{1,32}$",
+            "description": "Meta's phone number id of the WhatsApp number: sends through Meta \
+                go out from it (null: META_PHONE_NUMBER_ID, unless another business has it). \
+                Operators only.",
+        },
         "auto_reply": { "type": "boolean" },
         "recording_retention_days": { "type": "integer", "minimum": 1, "maximum": 3650 },
         "intake_questions": {

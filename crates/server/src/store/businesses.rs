@@ -21,6 +21,9 @@ pub struct Business {
     pub intake_questions: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Meta's phone number id of the business's WhatsApp number: its Meta sends go out
+    /// from it (`None`: `META_PHONE_NUMBER_ID`, unless another business has that one).
+    pub meta_phone_number_id: Option<String>,
 }
 
 impl Business {
@@ -41,7 +44,8 @@ pub fn parse_questions(stored: Option<&str>) -> Vec<String> {
 }
 
 const COLUMNS: &str = "id, name, greeting, agent_prompt, business_hours, transfer_number, whatsapp_number, \
-     auto_reply, recording_retention_days, intake_questions, created_at, updated_at";
+     auto_reply, recording_retention_days, intake_questions, created_at, updated_at, \
+     meta_phone_number_id";
 
 /// Creates a business with its first number, in one transaction (numbers are unique).
 pub async fn create(db: &Db, name: &str, phone: &Phone) -> Result<i64, sqlx::Error> {
@@ -156,6 +160,7 @@ pub struct Settings {
     pub recording_retention_days: i64,
     /// JSON array of the intake questions; `None`: the agent's defaults.
     pub intake_questions: Option<String>,
+    pub meta_phone_number_id: Option<String>,
 }
 
 /// Creates a business with its settings and numbers in one transaction; a number already
@@ -166,7 +171,8 @@ pub async fn create_with(db: &Db, s: &Settings, numbers: &[Phone]) -> Result<i64
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO businesses (name, greeting, agent_prompt, business_hours, transfer_number, \
          whatsapp_number, auto_reply, recording_retention_days, intake_questions, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9) RETURNING id",
+         updated_at, meta_phone_number_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9, $11) RETURNING id",
     )
     .bind(&s.name)
     .bind(&s.greeting)
@@ -178,6 +184,7 @@ pub async fn create_with(db: &Db, s: &Settings, numbers: &[Phone]) -> Result<i64
     .bind(s.recording_retention_days)
     .bind(now)
     .bind(&s.intake_questions)
+    .bind(&s.meta_phone_number_id)
     .fetch_one(&mut *tx)
     .await?;
     for phone in numbers {
@@ -213,6 +220,22 @@ pub async fn claimed_elsewhere(
     Ok(row.map(|(id,)| id))
 }
 
+/// The business other than `business_id` whose Meta phone number id is `id`, if any.
+pub async fn meta_id_claimed_elsewhere(
+    db: &Db,
+    business_id: Option<i64>,
+    id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM businesses WHERE meta_phone_number_id = $1 AND id <> $2 LIMIT 1",
+    )
+    .bind(id)
+    .bind(business_id.unwrap_or(0))
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
 /// Writes a business's settings and, when given, replaces its numbers (kept numbers keep
 /// their age, so the first number stays the caller id), in one transaction: a number or
 /// WhatsApp number another business claims is a unique violation and changes nothing.
@@ -229,7 +252,8 @@ pub async fn update(
     let done = sqlx::query(
         "UPDATE businesses SET name = $2, greeting = $3, agent_prompt = $4, business_hours = $5, \
          transfer_number = $6, whatsapp_number = $7, auto_reply = $8, \
-         recording_retention_days = $9, updated_at = $10, intake_questions = $11 WHERE id = $1",
+         recording_retention_days = $9, updated_at = $10, intake_questions = $11, \
+         meta_phone_number_id = $12 WHERE id = $1",
     )
     .bind(business_id)
     .bind(&s.name)
@@ -242,6 +266,7 @@ pub async fn update(
     .bind(s.recording_retention_days)
     .bind(now_ms())
     .bind(&s.intake_questions)
+    .bind(&s.meta_phone_number_id)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {

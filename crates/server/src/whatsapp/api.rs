@@ -263,37 +263,29 @@ pub async fn send_message(
         (Some(t), None) => (Some(t.to_string()), None),
         (None, Some(t)) => (None, Some(template_of(t, provider)?)),
     };
-    let customer = match (req.customer_id, req.to.as_deref()) {
+    // A customer who does not exist yet is created only once the send is accepted: a
+    // refused send leaves the CRM as it was.
+    let (known, phone) = match (req.customer_id, req.to.as_deref()) {
         (Some(_), Some(_)) => return Err(bad("give customer_id or to, not both")),
         (None, None) => return Err(bad("customer_id or to is required")),
-        (Some(id), None) => customers::get(&state.db, business_id, id)
-            .await?
-            .ok_or(AppError::NotFound)?,
+        (Some(id), None) => {
+            let c = customers::get(&state.db, business_id, id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            (Some(c), None)
+        }
         (None, Some(to)) => {
             let phone = Phone::parse(to).map_err(|e| bad(e.to_string()))?;
             match customers::by_phone(&state.db, business_id, &phone).await? {
-                Some(c) => c,
-                None => {
-                    let id = customers::upsert_by_phone(
-                        &state.db,
-                        business_id,
-                        &phone,
-                        None,
-                        "whatsapp",
-                    )
-                    .await?;
-                    customers::get(&state.db, business_id, id)
-                        .await?
-                        .ok_or(AppError::NotFound)?
-                }
+                Some(c) => (Some(c), None),
+                None => (None, Some(phone)),
             }
         }
     };
-    let within_window = customer
-        .last_inbound_at
-        .is_some_and(|at| now_ms() - at < WINDOW_MS);
+    let last_inbound_at = known.as_ref().and_then(|c| c.last_inbound_at);
+    let within_window = last_inbound_at.is_some_and(|at| now_ms() - at < WINDOW_MS);
     if template.is_none() && !within_window {
-        let last = match customer.last_inbound_at {
+        let last = match last_inbound_at {
             None => "the customer has never written to this business".to_string(),
             Some(at) => format!(
                 "the customer last wrote {} hours ago",
@@ -307,14 +299,34 @@ pub async fn send_message(
         )));
     }
     let from_number = match provider {
-        WhatsappProvider::Twilio => Some(
-            twilio_sender(&state, &business)
+        WhatsappProvider::Twilio => {
+            Some(twilio_sender(&state, &business).await?.ok_or_else(|| {
+                bad("no WhatsApp sender: set the business's whatsapp_number \
+                     (TWILIO_WHATSAPP_FROM is unset or another business's number)")
+            })?)
+        }
+        WhatsappProvider::Meta => {
+            // Refused here rather than failed later: the sender must be the business's own.
+            if crate::whatsapp::meta::sender_id(&state, Some(&business))
                 .await?
-                .ok_or_else(|| {
-                    bad("no WhatsApp sender: set the business's whatsapp_number or TWILIO_WHATSAPP_FROM")
-                })?,
+                .is_none()
+            {
+                return Err(bad(
+                    "no Meta sender: set the business's meta_phone_number_id \
+                     (META_PHONE_NUMBER_ID is unset or another business's)",
+                ));
+            }
+            business.whatsapp_number.clone()
+        }
+        WhatsappProvider::Baileys => business.whatsapp_number.clone(),
+    };
+    let (customer_id, to_number) = match (known, phone) {
+        (Some(c), _) => (c.id, c.phone),
+        (None, Some(phone)) => (
+            customers::upsert_by_phone(&state.db, business_id, &phone, None, "whatsapp").await?,
+            phone.to_string(),
         ),
-        _ => business.whatsapp_number.clone(),
+        (None, None) => return Err(AppError::NotFound.into()),
     };
     let status_callback = (provider == WhatsappProvider::Twilio).then(|| {
         format!(
@@ -323,10 +335,10 @@ pub async fn send_message(
         )
     });
     let new = store::NewOutbound {
-        customer_id: customer.id,
+        customer_id,
         provider: provider_name(provider),
         from_number,
-        to_number: customer.phone.clone(),
+        to_number,
         body: text,
         template: template
             .as_ref()
@@ -364,18 +376,32 @@ fn replay(msg: &Message) -> Response {
         .into_response()
 }
 
-/// The business's own WhatsApp number, else the service default, else its first number.
+/// The number a business's Twilio sends go out from (C4, W3): its own WhatsApp number
+/// always; without one, the service default `TWILIO_WHATSAPP_FROM` — but never when
+/// another business owns that number (its customers' replies would land there, with that
+/// business's auto-reply); else the business's first voice number. `None`: no number of
+/// its own and no default it may use.
 async fn twilio_sender(
     state: &AppState,
     business: &businesses::Business,
 ) -> WaResult<Option<String>> {
-    let candidates = [
-        business.whatsapp_number.clone(),
-        state.settings.twilio_whatsapp_from.clone(),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if let Some(p) = crate::whatsapp::parse_address(&c) {
-            return Ok(Some(p.to_string()));
+    let parse = |raw: &str| crate::whatsapp::parse_address(raw);
+    if let Some(own) = business.whatsapp_number.as_deref().and_then(parse) {
+        return Ok(Some(own.to_string()));
+    }
+    if let Some(default) = state
+        .settings
+        .twilio_whatsapp_from
+        .as_deref()
+        .and_then(parse)
+    {
+        match businesses::claimed_elsewhere(&state.db, Some(business.id), &default).await? {
+            None => return Ok(Some(default.to_string())),
+            Some(owner) => tracing::debug!(
+                business_id = business.id,
+                owner,
+                "TWILIO_WHATSAPP_FROM belongs to another business: not used as this one's sender"
+            ),
         }
     }
     Ok(businesses::numbers(&state.db, business.id)

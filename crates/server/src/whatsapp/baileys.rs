@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
 use crate::calls::webhook::public_base;
+use crate::config::WhatsappProvider;
 use crate::store::whatsapp::Message;
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, http_failure, transport_failure};
@@ -94,6 +95,11 @@ pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bo
             return (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response();
         }
     };
+    if !inbound::provider_enabled(&state, WhatsappProvider::Baileys, "events") {
+        // Done as far as the bridge goes (no retry), and every event says it was ignored.
+        return Json(json!({"ok": true, "stored": 0, "duplicates": 0, "ignored": events.len()}))
+            .into_response();
+    }
     let base = public_base(&state.settings, &headers);
     let (mut stored, mut duplicates) = (0, 0);
     for event in events {
@@ -126,6 +132,8 @@ pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bo
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 });
+                // Kept in the outbox if the database does not answer: the bridge is told
+                // `ok` and does not send it again.
                 if let Some(update) = status::update(&s.status, code, s.error_message.clone()) {
                     crate::whatsapp::twilio::record_status(&state, "baileys", &s.id, &update).await;
                 }

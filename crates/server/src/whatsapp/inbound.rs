@@ -8,13 +8,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
+use crate::config::WhatsappProvider;
 use crate::domain::Phone;
 use crate::store::whatsapp as store;
 
 /// The providers' names as stored in `whatsapp_messages.provider`.
 pub const PROVIDERS: [&str; 3] = ["twilio", "meta", "baileys"];
-/// How long a webhook waits on the database before keeping the message in the outbox.
-const STORE_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a webhook waits on the database before keeping a write (a message, a status)
+/// in the outbox.
+pub const STORE_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Most media items kept per message (Twilio allows 10).
 pub const MAX_MEDIA: usize = 10;
@@ -142,20 +144,54 @@ pub async fn receive(
 
 /// [`receive`] for a webhook that must answer 2xx whatever happens: when the database
 /// fails or is slow past a bound, the message goes to the local outbox and is stored (and
-/// answered) once the database is back — never dropped (W2, V12).
-pub async fn receive_or_keep(state: &AppState, msg: Inbound, base: Option<String>) {
+/// answered) once the database is back — never dropped (W2, V12). False when it was kept
+/// rather than stored (the database is not answering).
+pub async fn receive_or_keep(state: &AppState, msg: Inbound, base: Option<String>) -> bool {
     let kept = crate::outbox::Pending::whatsapp(&msg, base.as_deref());
     let failure = match tokio::time::timeout(STORE_BOUND, receive(state, msg, base)).await {
-        Ok(Ok(_)) => return,
+        Ok(Ok(_)) => return true,
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within {} s", STORE_BOUND.as_secs()),
     };
     crate::telemetry::count_error("webhook_db");
     tracing::error!(error = %failure, "WHATSAPP_DB_ERROR: inbound message kept in the outbox");
-    if let Err(e) = state.outbox.push(&kept).await {
+    push(state, &kept).await;
+    false
+}
+
+/// Puts a message straight into the outbox (the database is known to be down).
+pub async fn keep(state: &AppState, msg: &Inbound, base: Option<&str>) {
+    push(state, &crate::outbox::Pending::whatsapp(msg, base)).await;
+}
+
+async fn push(state: &AppState, kept: &crate::outbox::Pending) {
+    if let Err(e) = state.outbox.push(kept).await {
         crate::telemetry::count_error("outbox");
         tracing::error!(error = %e, "OUTBOX: cannot keep the WhatsApp message");
     }
+}
+
+/// Whether the webhooks of `provider` act (W5): only those of the configured
+/// `WHATSAPP_PROVIDER` do. Another provider's delivery (a webhook URL still configured at a
+/// provider the service no longer uses, a test message) is answered as that provider
+/// expects by the caller, but stores and sends nothing; this logs the one line that says so.
+pub fn provider_enabled(state: &AppState, provider: WhatsappProvider, route: &str) -> bool {
+    let configured = state.settings.whatsapp_provider;
+    if configured == Some(provider) {
+        return true;
+    }
+    metrics::counter!("mokdan_whatsapp_ignored_total", "provider" => crate::whatsapp::provider_name(provider))
+        .increment(1);
+    tracing::warn!(
+        provider = crate::whatsapp::provider_name(provider),
+        route,
+        configured = configured
+            .map(crate::whatsapp::provider_name)
+            .unwrap_or("none"),
+        "WHATSAPP_PROVIDER_OFF: webhook of a provider that is not WHATSAPP_PROVIDER ignored; \
+         nothing stored or sent"
+    );
+    false
 }
 
 /// Whether replies can go out on `provider` (the channel the customer wrote on).

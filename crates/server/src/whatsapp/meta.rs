@@ -23,10 +23,11 @@ use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
 use crate::calls::webhook::public_base;
+use crate::config::WhatsappProvider;
 use crate::store::whatsapp::Message;
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, Template, http_failure, transport_failure};
-use crate::whatsapp::{parse_address, status};
+use crate::whatsapp::{parse_address, status, twilio};
 
 /// Meta batches up to 1,000 updates per notification; a few MB at most.
 pub const MAX_BODY: usize = 4 << 20;
@@ -101,6 +102,10 @@ pub async fn notify(State(state): State<AppState>, headers: HeaderMap, body: Bod
             return (StatusCode::FORBIDDEN, "signatures cannot be checked").into_response();
         }
         None => {}
+    }
+    if !inbound::provider_enabled(&state, WhatsappProvider::Meta, "notification") {
+        // Meta retries anything but 200; a notification we do not want is not retried.
+        return StatusCode::OK.into_response();
     }
     let base = public_base(&state.settings, &headers);
     handle(&state, &bytes, &base).await;
@@ -257,6 +262,9 @@ async fn handle(state: &AppState, bytes: &Bytes, base: &str) {
             return;
         }
     };
+    // Once the database fails to answer within the bound, the rest of the notification goes
+    // straight to the outbox: a batch of a thousand updates must not wait a bound each.
+    let mut db_answers = true;
     for change in notification.entry.iter().flat_map(|e| &e.changes) {
         let value = &change.value;
         for raw in &value.messages {
@@ -264,7 +272,11 @@ async fn handle(state: &AppState, bytes: &Bytes, base: &str) {
                 tracing::warn!("Meta message without id or sender: ignored");
                 continue;
             };
-            inbound::receive_or_keep(state, msg, Some(base.to_string())).await;
+            if db_answers {
+                db_answers = inbound::receive_or_keep(state, msg, Some(base.to_string())).await;
+            } else {
+                inbound::keep(state, &msg, Some(base)).await;
+            }
         }
         for s in &value.statuses {
             if !inbound::valid_message_id(&s.id) {
@@ -277,7 +289,11 @@ async fn handle(state: &AppState, bytes: &Bytes, base: &str) {
             });
             let message = error.and_then(|e| e.message.clone().or_else(|| e.title.clone()));
             if let Some(update) = status::update(&s.status, code, message) {
-                crate::whatsapp::twilio::record_status(state, "meta", &s.id, &update).await;
+                if db_answers {
+                    db_answers = twilio::record_status(state, "meta", &s.id, &update).await;
+                } else {
+                    twilio::keep_status(state, "meta", &s.id, &update).await;
+                }
             }
         }
     }
@@ -291,14 +307,56 @@ fn meta_code_retryable(code: i64) -> bool {
     )
 }
 
-/// Sends a stored message: `type: text`, or `type: template` outside the 24-hour window.
+/// The Meta phone number id a business's messages go out from (C4, W3): its own always;
+/// without one, `META_PHONE_NUMBER_ID` — but never when another business has that id as its
+/// own (its customers would see another business's number). `None`: no sender it may use.
+pub async fn sender_id(
+    state: &AppState,
+    business: Option<&crate::store::businesses::Business>,
+) -> Result<Option<String>, sqlx::Error> {
+    if let Some(own) = business.and_then(|b| b.meta_phone_number_id.clone()) {
+        return Ok(Some(own));
+    }
+    let Some(default) = state.settings.meta_phone_number_id.clone() else {
+        return Ok(None);
+    };
+    let claimed = crate::store::businesses::meta_id_claimed_elsewhere(
+        &state.db,
+        business.map(|b| b.id),
+        &default,
+    )
+    .await?;
+    Ok(claimed.is_none().then_some(default))
+}
+
+/// Sends a stored message: `type: text`, or `type: template` outside the 24-hour window,
+/// from the business's own Meta phone number id ([`sender_id`]).
 pub async fn send(state: &AppState, msg: &Message) -> Result<Accepted, DeliverError> {
     let s = &state.settings;
-    let (Some(token), Some(phone_id)) = (&s.meta_access_token, &s.meta_phone_number_id) else {
+    let Some(token) = &s.meta_access_token else {
         return Err(DeliverError::permanent(
             "Meta is not configured (META_ACCESS_TOKEN, META_PHONE_NUMBER_ID)",
         ));
     };
+    let db_err = |e: sqlx::Error| {
+        tracing::error!(error = %e, "Meta send: database error");
+        DeliverError::retryable("database error")
+    };
+    let business = match msg.business_id {
+        Some(id) => crate::store::businesses::get(&state.db, id)
+            .await
+            .map_err(db_err)?,
+        None => None,
+    };
+    let phone_id = sender_id(state, business.as_ref())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| {
+            DeliverError::permanent(
+                "no Meta sender: the business has no meta_phone_number_id and \
+                 META_PHONE_NUMBER_ID is unset or another business's",
+            )
+        })?;
     let to = msg
         .to_number
         .as_deref()

@@ -4,7 +4,8 @@
 //! /webhook/whatsapp/status` delivery statuses; these are the only Twilio WhatsApp routes.
 //! Both go through the shared [`TwilioRequest`] extractor (signature, lenient forms, 64 KB
 //! limit, 403 on a bad signature) and always answer 200 with empty TwiML: Twilio needs no
-//! instructions, and an error here must never become a 500 (V12).
+//! instructions, and an error here must never become a 500 (V12). Unless
+//! `WHATSAPP_PROVIDER=twilio`, both answer so and do nothing else (W5).
 
 use std::sync::OnceLock;
 
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::calls::webhook::TwilioRequest;
+use crate::config::WhatsappProvider;
 use crate::store::whatsapp::{self as store, Message};
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, Template};
@@ -76,6 +78,9 @@ pub fn parse_inbound(req: &TwilioRequest) -> Result<Inbound, &'static str> {
 
 /// `POST /webhook/whatsapp/twilio`.
 pub async fn inbound_webhook(State(state): State<AppState>, req: TwilioRequest) -> Response {
+    if !inbound::provider_enabled(&state, WhatsappProvider::Twilio, "inbound") {
+        return empty_twiml();
+    }
     match parse_inbound(&req) {
         Ok(msg) => {
             inbound::receive_or_keep(&state, msg, Some(req.base.clone())).await;
@@ -87,6 +92,9 @@ pub async fn inbound_webhook(State(state): State<AppState>, req: TwilioRequest) 
 
 /// `POST /webhook/whatsapp/status`.
 pub async fn status_webhook(State(state): State<AppState>, req: TwilioRequest) -> Response {
+    if !inbound::provider_enabled(&state, WhatsappProvider::Twilio, "status") {
+        return empty_twiml();
+    }
     let sid = req
         .get("MessageSid")
         .or_else(|| req.get("SmsSid"))
@@ -102,43 +110,79 @@ pub async fn status_webhook(State(state): State<AppState>, req: TwilioRequest) -
         req.get("ErrorMessage").map(str::to_string),
     );
     match update {
-        Some(update) => record_status(&state, "twilio", sid, &update).await,
+        Some(update) => {
+            record_status(&state, "twilio", sid, &update).await;
+        }
         None => tracing::debug!(status = raw, "WhatsApp status ignored"),
     }
     empty_twiml()
 }
 
-/// Applies a status from any provider; a status for a send whose id we do not know yet
-/// is kept until the id is stored (and applied at once if it was stored meanwhile).
+/// Applies a status from any provider, within the webhooks' bound: when the database fails
+/// or is slow past it, the status goes to the local outbox and is applied once the database
+/// is back, so a status the provider was told we have is never lost (W4, V12).
+/// False when it was kept rather than applied (the database is not answering).
 pub async fn record_status(
     state: &AppState,
     provider: &'static str,
     provider_message_id: &str,
     update: &store::StatusUpdate,
+) -> bool {
+    let failure = match tokio::time::timeout(
+        inbound::STORE_BOUND,
+        apply_status(state, provider, provider_message_id, update),
+    )
+    .await
+    {
+        Ok(Ok(outcome)) => {
+            tracing::info!(
+                provider,
+                provider_message_id,
+                status = update.status,
+                outcome = ?outcome,
+                "WHATSAPP_STATUS"
+            );
+            return true;
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", inbound::STORE_BOUND.as_secs()),
+    };
+    crate::telemetry::count_error("webhook_db");
+    tracing::error!(provider, error = %failure, "WHATSAPP_DB_ERROR: status kept in the outbox");
+    keep_status(state, provider, provider_message_id, update).await;
+    false
+}
+
+/// Puts a status straight into the outbox (the database is known to be down).
+pub async fn keep_status(
+    state: &AppState,
+    provider: &'static str,
+    provider_message_id: &str,
+    update: &store::StatusUpdate,
 ) {
-    let result = async {
-        let outcome = store::apply_status(&state.db, provider, provider_message_id, update).await?;
-        if outcome == store::StatusOutcome::Unknown {
-            store::save_early_status(&state.db, provider, provider_message_id, update).await?;
-            // The send may have stored its id between our update and our insert.
-            store::apply_early_statuses(&state.db, provider, provider_message_id).await?;
-        }
-        Ok::<_, sqlx::Error>(outcome)
+    let kept = crate::outbox::Pending::whatsapp_status(provider, provider_message_id, update);
+    if let Err(e) = state.outbox.push(&kept).await {
+        crate::telemetry::count_error("outbox");
+        tracing::error!(error = %e, "OUTBOX: cannot keep the WhatsApp status");
     }
-    .await;
-    match result {
-        Ok(outcome) => tracing::info!(
-            provider,
-            provider_message_id,
-            status = update.status,
-            outcome = ?outcome,
-            "WHATSAPP_STATUS"
-        ),
-        Err(e) => {
-            crate::telemetry::count_error("webhook_db");
-            tracing::error!(provider, error = %e, "WHATSAPP_DB_ERROR: status not stored");
-        }
+}
+
+/// Moves the message forward; a status for a send whose id we do not know yet is kept
+/// until the id is stored (and applied at once if it was stored meanwhile). Safe to
+/// repeat: statuses only move forward.
+pub async fn apply_status(
+    state: &AppState,
+    provider: &str,
+    provider_message_id: &str,
+    update: &store::StatusUpdate,
+) -> Result<store::StatusOutcome, sqlx::Error> {
+    let outcome = store::apply_status(&state.db, provider, provider_message_id, update).await?;
+    if outcome == store::StatusOutcome::Unknown {
+        store::save_early_status(&state.db, provider, provider_message_id, update).await?;
+        // The send may have stored its id between our update and our insert.
+        store::apply_early_statuses(&state.db, provider, provider_message_id).await?;
     }
+    Ok(outcome)
 }
 
 /// Sends a stored message through Twilio's Messages API.

@@ -117,6 +117,7 @@ fn assert_no_inline_code(what: &str, html: &str) {
 async fn production_adds_strict_transport_security() {
     let app = spawn(&[
         ("MOKDAN_ENV", "production"),
+        ("TWILIO_ACCOUNT_SID", crate::common::twilio::ACCOUNT_SID),
         ("JWT_SECRET", "a-production-jwt-secret-0123456789"),
         ("PUBLIC_BASE_URL", "https://calls.example.com"),
     ])

@@ -19,6 +19,8 @@ pub const APP_SECRET: &str = "meta-app-secret-0123456789";
 pub const VERIFY_TOKEN: &str = "meta-verify-token";
 pub const ACCESS_TOKEN: &str = "EAAG-test-access-token";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
+/// Phone number ids of the WhatsApp numbers of other businesses on the same Meta app.
+pub const OTHER_PHONE_NUMBER_IDS: [&str; 2] = ["106540352242923", "106540352242924"];
 
 /// A stand-in of Meta's Graph API: sends, media info and media bytes, behind a bearer token.
 #[derive(Clone)]
@@ -41,7 +43,8 @@ async fn fake_send(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> axum::response::Response {
-    if !bearer_ok(&headers) || phone_id != PHONE_NUMBER_ID {
+    let known = phone_id == PHONE_NUMBER_ID || OTHER_PHONE_NUMBER_IDS.contains(&phone_id.as_str());
+    if !bearer_ok(&headers) || !known {
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190, "fbtrace_id": "A1"}}))).into_response();
     }
     let scripted = {

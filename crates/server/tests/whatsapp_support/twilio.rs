@@ -42,11 +42,13 @@ pub fn new_sid() -> String {
     format!("SM{}", uuid::Uuid::new_v4().simple())
 }
 
-/// An app with Twilio's credentials and `extra` settings.
+/// An app with Twilio's credentials, WhatsApp through Twilio, and `extra` settings (which
+/// override these).
 pub async fn app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let mut vars = vec![
         ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
         ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+        ("WHATSAPP_PROVIDER", "twilio"),
     ];
     vars.extend_from_slice(extra);
     TestApp::spawn_with(backend, &vars).await

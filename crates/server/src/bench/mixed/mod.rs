@@ -84,6 +84,11 @@ async fn run_on(args: &MixedBench, db_url: &str, dir: &std::path::Path) -> anyho
             ("DATABASE_URL", proxied.as_str()),
             ("MOKDAN_DATA_DIR", &dir.join("data").display().to_string()),
             ("TWILIO_AUTH_TOKEN", TOKEN),
+            // WhatsApp through Twilio needs the account; nothing is sent (auto-reply off)
+            // and Twilio's REST API is a closed port.
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+            ("TWILIO_API_BASE", "http://127.0.0.1:9"),
             ("JWT_SECRET", "bench-jwt-secret-bench-jwt-secret"),
             ("MOKDAN_WATCHDOG_START_SECS", "900"),
             ("MOKDAN_WATCHDOG_MEDIA_SECS", "900"),

@@ -72,10 +72,10 @@ pub(crate) fn check_sid(what: &str, sid: &str) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Whether offline speech-to-text is configured (OpenAI with a key, or an OpenAI-compatible
-/// server at `OPENAI_STT_BASE_URL`).
+/// Whether offline speech-to-text is configured: the engine `/readyz` names as
+/// `stt_engine` (an OpenAI-compatible server, else Google), see [`transcribe::offline_stt`].
 pub fn stt_configured(state: &AppState) -> bool {
-    state.settings.openai_stt_configured()
+    state.settings.openai_stt_configured() || state.voice.stt.is_some()
 }
 
 /// At start-up: jobs parked for want of a provider run again once it is configured.

@@ -1,15 +1,20 @@
 //! `transcribe`: the recording to Hebrew text, saved to `call_logs.transcription` (V10).
 //!
-//! Speech-to-text is any OpenAI-compatible `audio/transcriptions` server (OpenAI's
-//! whisper-1, or a local faster-whisper/whisper.cpp server with a Hebrew model) at
-//! `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`. No local Hebrew model exists to bundle, so
-//! without one configured the job parks in `waiting`, visible to the operator, and resumes
-//! when a key or a server is set at the next start. Long recordings go up in pieces cut at silences.
+//! Speech-to-text is the engine that hears callers live, the one `/readyz` names as
+//! `stt_engine`: any OpenAI-compatible `audio/transcriptions` server (OpenAI's whisper-1,
+//! or a local faster-whisper/whisper.cpp server with a Hebrew model) at
+//! `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`; else Google's `speech:recognize` with the
+//! service account. No local Hebrew model exists to bundle, so without either the job parks
+//! in `waiting`, visible to the operator, and resumes when one is set at the next start.
+//! Long recordings go up in pieces of at most a minute (also Google's limit for a
+//! synchronous request), cut at silences.
 //! The same job then transcribes the call's turns kept as audio (see `turns`).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
 use voice::SpeechToText;
 use voice::openai::{OpenAiConfig, OpenAiStt};
 
@@ -64,13 +69,13 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
         enqueue_summary(&state.db, &p.call_sid).await?;
         return Ok(Outcome::Done);
     }
-    if !stt_configured(state) {
+    let Some(stt) = offline_stt(state) else {
         return Ok(Outcome::Waiting(
-            "no speech-to-text configured: set OPENAI_API_KEY, or OPENAI_STT_BASE_URL for a \
-             compatible server"
+            "no speech-to-text configured: set OPENAI_API_KEY, OPENAI_STT_BASE_URL for a \
+             compatible server, or Google credentials"
                 .into(),
         ));
-    }
+    };
     let recordings = state.settings.data_dir.join("recordings");
     let path = std::path::Path::new(&p.path);
     if !path.starts_with(&recordings) {
@@ -92,8 +97,7 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
     let wav = audio::wav::read(&bytes)
         .map_err(|e| JobError::permanent(format!("unreadable recording: {e}")))?;
     let pcm = wav.mono_at(audio::SAMPLE_RATE);
-    let stt = OpenAiStt::new(stt_config(state));
-    let text = transcribe_pcm(&stt, &pcm).await?;
+    let text = transcribe_pcm(stt.as_ref(), &pcm).await?;
     let chars = text.chars().count();
     if post_call::set_transcription(&state.db, &p.call_sid, &text).await? {
         resummarise(&state.db, &p.call_sid).await?;
@@ -110,7 +114,10 @@ pub async fn run(state: &AppState, job: &Job) -> JobResult {
 
 /// 8 kHz audio to Hebrew text, in pieces cut at silences (only the pieces with speech,
 /// unless nobody is heard anywhere: then the service judges the whole thing).
-pub(super) async fn transcribe_pcm(stt: &OpenAiStt, pcm: &[i16]) -> Result<String, JobError> {
+pub(super) async fn transcribe_pcm(
+    stt: &dyn SpeechToText,
+    pcm: &[i16],
+) -> Result<String, JobError> {
     let pieces = split::at_silences(pcm, audio::SAMPLE_RATE, MAX_PIECE);
     let any_speech = pieces.iter().any(|p| p.speech);
     let mut parts = Vec::new();
@@ -124,6 +131,17 @@ pub(super) async fn transcribe_pcm(stt: &OpenAiStt, pcm: &[i16]) -> Result<Strin
         }
     }
     Ok(parts.join(" "))
+}
+
+/// The speech-to-text recordings and kept turns are transcribed with: the same engine as
+/// the live path (`/readyz`'s `stt_engine`). An OpenAI-compatible server gets a longer
+/// timeout than a live turn (a minute of audio takes a while to upload); Google is the live
+/// client itself, with its cached token. `None`: no speech-to-text is configured.
+pub fn offline_stt(state: &AppState) -> Option<Arc<dyn SpeechToText>> {
+    if state.settings.openai_stt_configured() {
+        return Some(Arc::new(OpenAiStt::new(stt_config(state))));
+    }
+    state.voice.stt.clone()
 }
 
 /// The OpenAI-compatible speech-to-text this service is configured with.

@@ -8,10 +8,8 @@
 
 use std::path::{Component, Path};
 
-use voice::openai::OpenAiStt;
-
 use super::JobError;
-use super::transcribe::{stt_config, transcribe_pcm};
+use super::transcribe::{offline_stt, transcribe_pcm};
 use crate::app::AppState;
 
 /// Transcribes the call's turns that have audio and no text; how many got text.
@@ -28,7 +26,9 @@ pub async fn transcribe(state: &AppState, call_sid: &str) -> Result<usize, JobEr
         return Ok(0);
     }
     let dir = state.settings.data_dir.join("turns");
-    let stt = OpenAiStt::new(stt_config(state));
+    let Some(stt) = offline_stt(state) else {
+        return Ok(0);
+    };
     let mut done = 0;
     for (index, path) in rows {
         let path = Path::new(&path);
@@ -56,7 +56,7 @@ pub async fn transcribe(state: &AppState, call_sid: &str) -> Result<usize, JobEr
             tracing::warn!(call_sid, turn = index, "unreadable turn audio: skipped");
             continue;
         };
-        let text = transcribe_pcm(&stt, &wav.mono_at(audio::SAMPLE_RATE)).await?;
+        let text = transcribe_pcm(stt.as_ref(), &wav.mono_at(audio::SAMPLE_RATE)).await?;
         if text.is_empty() {
             continue;
         }
