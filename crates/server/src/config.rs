@@ -238,7 +238,7 @@ impl Settings {
             ));
         }
         let meta_api_base = get("META_API_BASE")
-            .unwrap_or("https://graph.facebook.com/v21.0")
+            .unwrap_or("https://graph.facebook.com/v26.0")
             .trim_end_matches('/')
             .to_string();
         url::Url::parse(&meta_api_base).map_err(|_| err("META_API_BASE", "is not a valid URL"))?;
@@ -633,7 +633,7 @@ mod tests {
             ("BAILEYS_SHARED_SECRET", "bridge-secret-value"),
         ];
         let s = Settings::from_map(&map(&meta)).unwrap();
-        assert_eq!(s.meta_api_base, "https://graph.facebook.com/v21.0");
+        assert_eq!(s.meta_api_base, "https://graph.facebook.com/v26.0");
         let dbg = format!("{s:?}");
         for leaked in ["EAAG-secret", "app-secret-value", "bridge-secret-value"] {
             assert!(!dbg.contains(leaked), "{leaked} leaked");
