@@ -510,6 +510,9 @@ async fn sim_call_is_recorded_transcribed_summarised_and_filed(backend: Backend)
             ("TWILIO_API_BASE", &api),
             ("OPENAI_API_KEY", OPENAI_KEY),
             ("OPENAI_BASE_URL", &ai.base),
+            // The prompt in espeak-ng's voice: the caller waits for its end, which the
+            // stand-in's tones would blur.
+            ("MOKDAN_TTS", "espeak"),
         ],
     )
     .await;

@@ -261,6 +261,7 @@ async fn metrics_need_their_token(backend: Backend) {
     let production = [
         ("MOKDAN_ENV", "production"),
         ("JWT_SECRET", "a-jwt-secret-of-enough-length"),
+        ("TWILIO_ACCOUNT_SID", "AC1"),
         ("TWILIO_AUTH_TOKEN", "tok"),
         ("PUBLIC_BASE_URL", "https://calls.example.com"),
     ];
