@@ -6,7 +6,7 @@ import pino from 'pino';
 
 const { default: makeWASocket, useMultiFileAuthState, downloadMediaMessage, DisconnectReason, Browsers } = baileys;
 
-export function baileysAdapter({ logLevel = 'warn' } = {}) {
+export function baileysAdapter({ logLevel = 'warn', socketOptions = {} } = {}) {
   const logger = pino({ level: logLevel });
   return {
     DisconnectReason,
@@ -17,6 +17,7 @@ export function baileysAdapter({ logLevel = 'warn' } = {}) {
       browser: Browsers.ubuntu('mokdan'),
       markOnlineOnConnect: false,
       syncFullHistory: false,
+      ...socketOptions,
     }),
     downloadMedia: (message, sock) => downloadMediaMessage(message, 'buffer', {},
       sock ? { logger, reuploadRequest: sock.updateMediaMessage } : undefined),

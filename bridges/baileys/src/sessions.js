@@ -24,6 +24,8 @@ import { messageEvent, statusEvent, jidToPhone, SAFE_ID_RE } from './mapping.js'
 const { BufferJSON } = baileys;
 export const BUSINESS_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const RECENT = 500;
+// Media references older than this are forgotten (WhatsApp's own copies expire too).
+export const MEDIA_DAYS = 30;
 
 function writeJson(path, value) {
   const tmp = path + '.tmp';
@@ -53,8 +55,22 @@ export class SessionManager {
     this.stopped = false;
   }
 
+  /** Forgets media references older than `days`; returns how many. */
+  pruneMedia(days = MEDIA_DAYS) {
+    const cutoff = Date.now() - days * 86400000;
+    let removed = 0;
+    for (const name of readdirSync(this.mediaDir)) {
+      const p = join(this.mediaDir, name);
+      if (statSync(p).mtimeMs < cutoff) { rmSync(p, { force: true }); removed++; }
+    }
+    return removed;
+  }
+
   /** Restores every session found on disk. */
   async restore() {
+    this.pruneMedia();
+    this.pruneTimer = setInterval(() => this.pruneMedia(), 86400000);
+    this.pruneTimer.unref();
     for (const business of readdirSync(this.root)) {
       if (!BUSINESS_RE.test(business)) continue;
       const dir = join(this.root, business);
@@ -214,6 +230,7 @@ export class SessionManager {
 
   async stop() {
     this.stopped = true;
+    clearInterval(this.pruneTimer);
     for (const s of this.sessions.values()) {
       clearTimeout(s.timer);
       const sock = s.sock;

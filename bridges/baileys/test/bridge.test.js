@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, readdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { statSync, readdirSync, writeFileSync, appendFileSync, utimesSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fakeMokdan, bridge, until, pair, tempDir, SECRET } from './support/harness.js';
 import { textMessage, extendedTextMessage, mediaMessage, receipt, Status, DisconnectReason } from './support/standin.js';
@@ -301,4 +301,18 @@ test('the journal: torn lines skipped, done events forgotten, files owner-only',
   assert.deepEqual(r.peek(10).map(([, e]) => e.id), ['B']);
   assert.equal(statSync(join(dir, 'events.journal')).mode & 0o077, 0);
   r.close();
+});
+
+test('media references older than 30 days are forgotten', async (t) => {
+  const { mokdan, b } = await setup(t);
+  const m = mediaMessage({ from: CUSTOMER, kind: 'imageMessage', bytes: Buffer.from('x') });
+  b.world.customerSends(BIZ, m);
+  const e = await until(() => mokdan.events.find((x) => x.id === m.msg.key.id));
+  const ref = join(b.dataDir, 'media', `${m.msg.key.id}.json`);
+  assert.equal(b.sessions.pruneMedia(), 0);
+  const old = new Date(Date.now() - 31 * 86400000);
+  utimesSync(ref, old, old);
+  assert.equal(b.sessions.pruneMedia(), 1);
+  assert.ok(!existsSync(ref));
+  assert.equal((await fetch(e.media[0].url, { headers: { 'x-bridge-secret': SECRET } })).status, 404);
 });
