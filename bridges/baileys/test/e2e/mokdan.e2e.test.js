@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -113,10 +113,44 @@ test('mokdan and the bridge: messages, auto-reply, CRM send, statuses, duplicate
   let owner = await login('owner@bridge.test', 'owner-pass-1');
 
   let bridge = await startBridge();
-  // Pairing: the QR code, the phone scans it, connected with the business's number.
-  await toBridge('POST', `/sessions/${businessId}/connect`);
-  await until(async () => (await toBridge('GET', `/sessions/${businessId}`)).qr, 'a QR code');
-  await control('/scan', { business: businessId, phone: OWN });
+  // Pairing: the QR code, the phone scans it, connected with the business's number. In a
+  // browser (Debian's chromium, playwright-core from e2e/) when both are there: the owner
+  // presses "connect" on the settings page, sees the QR code, and the page turns connected.
+  const playwright = join(root, 'e2e', 'node_modules', 'playwright-core', 'index.mjs');
+  if (existsSync(playwright) && existsSync('/usr/bin/chromium')) {
+    await t.test('the owner pairs in the web app: QR code shown, state turns connected', async () => {
+      const { chromium } = await import(playwright);
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+      try {
+        const page = await browser.newPage({ locale: 'he-IL' });
+        page.setDefaultTimeout(15000);
+        await page.goto(`${mokdanUrl}/app/biz/settings/whatsapp`);
+        await page.fill('#email', 'owner@bridge.test');
+        await page.fill('#password', 'owner-pass-1');
+        await Promise.all([page.waitForURL(/settings\/whatsapp/), page.click('#login-form button[type=submit]')]);
+        await Promise.all([page.waitForURL(/settings\/whatsapp$/), page.click('#wa-connect')]);
+        // The bridge gets its QR code a moment after connect: the page refreshes itself.
+        await page.waitForSelector('#wa-qr svg');
+        assert.equal(await page.getAttribute('#wa-pairing', 'data-state'), 'unpaired');
+        const box = await page.locator('#wa-qr svg').boundingBox();
+        assert.ok(box.width >= 150, `QR code ${box.width}px wide`);
+        const shots = join(root, 'test-output', 'screenshots');
+        mkdirSync(shots, { recursive: true });
+        await page.screenshot({ path: join(shots, 'whatsapp-pairing-qr.png'), fullPage: true });
+        await control('/scan', { business: businessId, phone: OWN });
+        await page.waitForSelector('#wa-pairing[data-state="connected"]', { timeout: 20000 });
+        assert.ok((await page.textContent('#wa-number')).includes(OWN));
+        await page.screenshot({ path: join(shots, 'whatsapp-pairing-connected.png'), fullPage: true });
+      } finally {
+        await browser.close();
+      }
+    });
+  } else {
+    await toBridge('POST', `/sessions/${businessId}/connect`);
+    await until(async () => (await toBridge('GET', `/sessions/${businessId}`)).qr, 'a QR code');
+    await control('/scan', { business: businessId, phone: OWN });
+  }
   const session = await until(async () => { const s = await toBridge('GET', `/sessions/${businessId}`); return s.state === 'connected' && s; }, 'connected');
   assert.equal(session.number, OWN);
 
