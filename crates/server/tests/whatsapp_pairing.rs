@@ -183,6 +183,19 @@ async fn the_owner_pairs_sees_states_and_disconnects(backend: Backend) {
     assert!(html.contains(r#"data-state="connected""#) && html.contains(">מחובר<"));
     assert!(html.contains(BUSINESS_NUMBER) && html.contains(r#"id="wa-disconnect""#));
     assert!(!html.contains(r#"http-equiv="refresh""#));
+    assert!(!html.contains("wa-mismatch"), "the business's own number");
+
+    // Another phone paired: said plainly, since its messages would not reach this business.
+    b.sessions.lock().unwrap().insert(
+        biz.to_string(),
+        json!({"business": biz.to_string(), "state": "connected", "qr": null, "number": "+97239998877", "reason": null}),
+    );
+    let (_, html) = page(&app, &owner, PAGE).await;
+    assert!(html.contains(r#"id="wa-mismatch""#) && html.contains("אינו מספר הוואטסאפ"));
+    b.sessions.lock().unwrap().insert(
+        biz.to_string(),
+        json!({"business": biz.to_string(), "state": "connected", "qr": null, "number": BUSINESS_NUMBER, "reason": null}),
+    );
 
     // The operator's health page lists it.
     let ops = client(&app, "ops@pair.test").await;
@@ -193,6 +206,10 @@ async fn the_owner_pairs_sees_states_and_disconnects(backend: Backend) {
         .nth(1)
         .expect("sessions table");
     assert!(table.contains(r#"data-state="connected""#) && table.contains("מחובר"));
+    assert!(
+        table.contains(&format!("{BUSINESS_NAME} (#{biz})")),
+        "named"
+    );
 
     // Disconnect: the bridge logs out; the page says what to do.
     let r = owner

@@ -202,7 +202,25 @@ pub async fn health(State(state): State<AppState>, a: AdminViewer) -> PageResult
     let pairing_enabled = crate::whatsapp::pairing::enabled(&state);
     let (pairing, pairing_error) = if pairing_enabled {
         match crate::whatsapp::pairing::all(&state).await {
-            Ok(list) => (list.iter().map(PairingRow::from).collect(), String::new()),
+            Ok(list) => {
+                let names: std::collections::HashMap<String, String> =
+                    crate::store::businesses::list(&state.db)
+                        .await?
+                        .into_iter()
+                        .map(|b| (b.id.to_string(), b.name))
+                        .collect();
+                let rows = list
+                    .iter()
+                    .map(|s| {
+                        let mut row = PairingRow::from(s);
+                        if let Some(name) = names.get(&s.business) {
+                            row.business = format!("{name} (#{})", s.business);
+                        }
+                        row
+                    })
+                    .collect();
+                (rows, String::new())
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "WHATSAPP_BRIDGE_UNREACHABLE: sessions unknown");
                 (vec![], "שרת החיבור לוואטסאפ אינו עונה.".to_string())

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use super::page::{Layout, PageResult, ok};
 use super::viewer::OwnerViewer;
 use crate::app::AppState;
+use crate::store::businesses;
 use crate::whatsapp::pairing;
 
 #[derive(Template)]
@@ -24,6 +25,8 @@ struct PairingPage {
     number: String,
     qr_svg: String,
     error: String,
+    /// The paired number is not one of the business's: its messages would not reach it.
+    mismatch: String,
     /// Not settled yet: the page refreshes itself.
     refresh: bool,
     can_connect: bool,
@@ -42,6 +45,7 @@ pub async fn page(State(state): State<AppState>, o: OwnerViewer) -> PageResult {
             number: String::new(),
             qr_svg: String::new(),
             error: String::new(),
+            mismatch: String::new(),
             refresh: false,
             can_connect: false,
             can_disconnect: false,
@@ -67,9 +71,30 @@ pub async fn page(State(state): State<AppState>, o: OwnerViewer) -> PageResult {
         .and_then(|s| s.qr.as_deref())
         .and_then(pairing::qr_svg)
         .unwrap_or_default();
+    let mismatch = match session.as_ref().and_then(|s| s.number.clone()) {
+        Some(paired) if word == "connected" => {
+            let mut own = businesses::numbers(&state.db, o.0.business_id).await?;
+            if let Some(b) = businesses::get(&state.db, o.0.business_id).await? {
+                own.extend(b.whatsapp_number);
+            }
+            if own.iter().any(|n| n == &paired) {
+                String::new()
+            } else {
+                tracing::warn!(
+                    business_id = o.0.business_id,
+                    "WHATSAPP_PAIRED_NUMBER_MISMATCH: the linked phone is not the business's WhatsApp number"
+                );
+                "המספר שקושר אינו מספר הוואטסאפ של העסק, ולכן הודעות אליו לא יגיעו לכאן. נתקו וקשרו את \
+                 הטלפון של העסק, או בקשו מהמפעיל לעדכן את מספר הוואטסאפ של העסק."
+                    .to_string()
+            }
+        }
+        _ => String::new(),
+    };
     Ok(ok(&PairingPage {
         l,
         enabled: true,
+        mismatch,
         refresh: matches!(word.as_str(), "unpaired" | "pairing" | "connecting"),
         can_connect: error.is_empty() && matches!(word.as_str(), "none" | "logged_out"),
         can_disconnect: error.is_empty() && !matches!(word.as_str(), "none" | "logged_out"),
