@@ -194,7 +194,13 @@ export class SessionManager {
     if (type !== 'notify') return; // `append` is history, not news: no auto-reply to it
     for (const m of messages ?? []) {
       const event = messageEvent(m, { ownNumber: s.number, mediaUrl: (id) => `${this.publicUrl}/media/${id}` });
-      if (!event) continue;
+      if (!event) {
+        // WhatsApp's privacy ids (`…@lid`) carry no phone number mokdan could file it under.
+        if (!m?.key?.fromMe && m?.key?.remoteJid?.endsWith('@lid')) {
+          this.log('warn', 'message from a hidden number (@lid) not forwarded', { business: s.business });
+        }
+        continue;
+      }
       s.recent.set(m.key.id, m);
       if (s.recent.size > RECENT) s.recent.delete(s.recent.keys().next().value);
       if (event.media.length) writeJson(join(this.mediaDir, `${m.key.id}.json`), { business: s.business, message: m });
