@@ -78,9 +78,22 @@ async fn action(
     Json(s).into_response()
 }
 
+/// Sends to a logged-out session are refused at once, as the shipped bridge does.
+async fn send_refused(headers: HeaderMap) -> axum::response::Response {
+    if !secret_ok(&headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    (
+        StatusCode::CONFLICT,
+        Json(json!({"error": "WhatsApp logged this number out: pair again from the settings page", "code": "logged_out"})),
+    )
+        .into_response()
+}
+
 async fn bridge() -> (String, Bridge) {
     let b = Bridge::default();
     let router = axum::Router::new()
+        .route("/send", post(send_refused))
         .route("/sessions", get(all))
         .route("/sessions/{id}", get(one))
         .route("/sessions/{id}/{what}", post(action))
@@ -233,6 +246,33 @@ async fn the_owner_pairs_sees_states_and_disconnects(backend: Backend) {
     );
     let (_, html) = page(&app, &owner, PAGE).await;
     assert!(html.contains("נחסם") && html.contains("בדיקה חוזרת"));
+
+    // A send to the logged-out session fails at once, and the thread says what to do.
+    let event = json!({"event": "message", "id": "3EB0PAIR0001", "from": CUSTOMER, "to": BUSINESS_NUMBER, "text": "שלום"});
+    let r = app
+        .http
+        .post(app.url("/webhook/whatsapp/baileys"))
+        .header("x-bridge-secret", SECRET)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let customer = customer_id(&app, biz, CUSTOMER).await.unwrap();
+    let failed = eventually("the auto-reply refused", || async {
+        outbound(&app, biz, customer)
+            .await
+            .into_iter()
+            .find(|m| m.status == "failed")
+    })
+    .await;
+    assert_eq!(failed.error_code.as_deref(), Some("logged_out"));
+    assert_eq!(failed.attempts, 1, "not retried");
+    let (_, thread) = page(&app, &owner, &format!("/app/biz/whatsapp/{customer}")).await;
+    assert!(
+        thread.contains("וואטסאפ של העסק מנותק") && thread.contains("חיבור מספר הוואטסאפ"),
+        "{thread}"
+    );
 
     // An agent cannot see or change it, nor post across origins.
     let agent = client(&app, "agent@pair.test").await;

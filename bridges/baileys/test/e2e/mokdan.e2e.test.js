@@ -138,6 +138,11 @@ test('mokdan and the bridge: messages, auto-reply, CRM send, statuses, duplicate
         const shots = join(root, 'test-output', 'screenshots');
         mkdirSync(shots, { recursive: true });
         await page.screenshot({ path: join(shots, 'whatsapp-pairing-qr.png'), fullPage: true });
+        // Where Debian's zbar-tools is installed: the code on the screen is the bridge's code.
+        if (existsSync('/usr/bin/zbarimg')) {
+          const read = spawnSync('/usr/bin/zbarimg', ['-q', '--raw', join(shots, 'whatsapp-pairing-qr.png')], { encoding: 'utf8' });
+          assert.equal(read.stdout.trim(), (await toBridge('GET', `/sessions/${businessId}`)).qr);
+        }
         await control('/scan', { business: businessId, phone: OWN });
         await page.waitForSelector('#wa-pairing[data-state="connected"]', { timeout: 20000 });
         assert.ok((await page.textContent('#wa-number')).includes(OWN));

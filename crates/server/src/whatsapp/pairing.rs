@@ -150,6 +150,20 @@ pub fn hebrew(s: Option<&Session>) -> (&'static str, &'static str) {
     }
 }
 
+/// A send the bridge refused, in Hebrew with what to do (its `code`, see the contract).
+pub fn send_error_hebrew(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "logged_out" | "replaced" => {
+            "לא נשלח: וואטסאפ של העסק מנותק. חברו אותו מחדש בהגדרות ← חיבור מספר הוואטסאפ."
+        }
+        "banned" => "לא נשלח: וואטסאפ חסמה את מספר העסק. בקשו בדיקה חוזרת באפליקציית וואטסאפ.",
+        "unpaired" => "לא נשלח: מספר הוואטסאפ של העסק עוד לא קושר. סרקו את הקוד בהגדרות.",
+        "no_session" => "לא נשלח: מספר הוואטסאפ של העסק לא מחובר לשרת החיבור. קשרו אותו בהגדרות.",
+        "not_registered" => "לא נשלח: למספר הזה אין וואטסאפ.",
+        _ => return None,
+    })
+}
+
 /// The QR code text as an inline SVG, or `None` if it cannot be encoded.
 pub fn qr_svg(text: &str) -> Option<String> {
     let code = QrCode::new(text.as_bytes()).ok()?;
