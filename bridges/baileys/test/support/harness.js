@@ -2,7 +2,7 @@
 // started in-process on port 0 over a temporary data dir with the socket stand-in.
 
 import { createServer } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBridge } from '../../src/app.js';
@@ -31,7 +31,15 @@ export async function fakeMokdan() {
   return m;
 }
 
-export function tempDir() { return mkdtempSync(join(tmpdir(), 'bridge-test-')); }
+const made = [];
+process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+/** A temporary data dir, removed when the test process exits. */
+export function tempDir() {
+  const d = mkdtempSync(join(tmpdir(), 'bridge-test-'));
+  made.push(d);
+  return d;
+}
 
 /** Starts a bridge with a (new or given) stand-in world. */
 export async function bridge({ dataDir = tempDir(), webhookUrl, world = createStandIn(), secret = SECRET } = {}) {
