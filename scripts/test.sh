@@ -112,6 +112,21 @@ passed=$((passed + $(echo "${e2e_line:-0 passed}" | awk '{print $1+0}')))
 failed=$((failed + $(echo "${e2e_line:-0 passed, 1 failed}" | awk '{print $3+0}')))
 if [ "$e2e_status" != 0 ] && [ "$status" = 0 ]; then status=$e2e_status; fi
 
+# The Baileys bridge (bridges/baileys, Node): its own tests against a socket stand-in, then
+# end to end with the mokdan binary built above. Counted from node's test runner summary.
+say "Baileys bridge (node --test)"
+bridge_status=0
+(cd bridges/baileys && npm ci --no-audit --no-fund --loglevel=error \
+  && node --test test/*.test.js test/e2e/*.test.js) 2>&1 | tee /tmp/mokdan-bridge.log || bridge_status=$?
+bridge_pass=$(grep -E '^# pass [0-9]+' /tmp/mokdan-bridge.log | tail -n1 | awk '{print $3+0}')
+bridge_fail=$(grep -E '^# fail [0-9]+' /tmp/mokdan-bridge.log | tail -n1 | awk '{print $3+0}')
+bridge_fail=${bridge_fail:-0}
+# A run that failed before any test (npm ci, a crash) still counts as one failure.
+if [ "$bridge_status" != 0 ] && [ "$bridge_fail" = 0 ]; then bridge_fail=1; fi
+passed=$((passed + ${bridge_pass:-0}))
+failed=$((failed + bridge_fail))
+if [ "$bridge_status" != 0 ] && [ "$status" = 0 ]; then status=$bridge_status; fi
+
 # Property-based run of schemathesis (PyPI, in its own virtualenv) over /api/openapi.json:
 # no 5xx, and every response as the document says. One result per API operation and pass.
 say "schemathesis (OpenAPI property-based run)"

@@ -250,6 +250,10 @@ async fn ten_concurrent_duplicates_make_one_row_and_one_reply(backend: Backend) 
     let body = seen[0].json();
     assert_eq!(body["to"], CUSTOMER);
     assert_eq!(body["reply_to"], "3EB0DDDD0001");
+    assert_eq!(
+        body["from"], BUSINESS_NUMBER,
+        "the reply goes out through the business's own session"
+    );
     assert!(secret_ok(&seen[0].headers));
     assert_eq!(body["text"].as_str(), reply.body.as_deref());
     assert!(reply.body.unwrap().contains(BUSINESS_NAME));

@@ -112,10 +112,35 @@ pub struct DeadJobView {
     pub when: String,
 }
 
+/// One business's WhatsApp-Web session on the bridge, in Hebrew.
+pub struct PairingRow {
+    pub business: String,
+    pub number: String,
+    pub state: String,
+    pub label: &'static str,
+    pub advice: &'static str,
+}
+
+impl From<&crate::whatsapp::pairing::Session> for PairingRow {
+    fn from(s: &crate::whatsapp::pairing::Session) -> Self {
+        let (label, advice) = crate::whatsapp::pairing::hebrew(Some(s));
+        PairingRow {
+            business: s.business.clone(),
+            number: s.number.clone().unwrap_or_default(),
+            state: s.state.clone(),
+            label,
+            advice,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_health.html")]
 struct HealthPage {
     l: Layout,
+    pairing_enabled: bool,
+    pairing: Vec<PairingRow>,
+    pairing_error: String,
     ready: bool,
     checks: Vec<(String, String)>,
     readyz: String,
@@ -174,8 +199,41 @@ pub async fn health(State(state): State<AppState>, a: AdminViewer) -> PageResult
     } else {
         (vec![], vec![])
     };
+    let pairing_enabled = crate::whatsapp::pairing::enabled(&state);
+    let (pairing, pairing_error) = if pairing_enabled {
+        match crate::whatsapp::pairing::all(&state).await {
+            Ok(list) => {
+                let names: std::collections::HashMap<String, String> =
+                    crate::store::businesses::list(&state.db)
+                        .await?
+                        .into_iter()
+                        .map(|b| (b.id.to_string(), b.name))
+                        .collect();
+                let rows = list
+                    .iter()
+                    .map(|s| {
+                        let mut row = PairingRow::from(s);
+                        if let Some(name) = names.get(&s.business) {
+                            row.business = format!("{name} (#{})", s.business);
+                        }
+                        row
+                    })
+                    .collect();
+                (rows, String::new())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "WHATSAPP_BRIDGE_UNREACHABLE: sessions unknown");
+                (vec![], "שרת החיבור לוואטסאפ אינו עונה.".to_string())
+            }
+        }
+    } else {
+        (vec![], String::new())
+    };
     state.metrics.run_upkeep();
     Ok(ok(&HealthPage {
+        pairing_enabled,
+        pairing,
+        pairing_error,
         l: Layout::new("בריאות המערכת", "admin-health", Some(a.0.nav.clone())),
         ready: ready.get("status").and_then(|s| s.as_str()) == Some("ready"),
         checks,

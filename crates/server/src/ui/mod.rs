@@ -27,11 +27,12 @@ pub mod time;
 pub mod trycall;
 pub mod view;
 pub mod viewer;
+pub mod wa_pairing;
 pub mod whatsapp;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::app::AppState;
 
@@ -77,6 +78,15 @@ pub fn router() -> Router<AppState> {
             get(settings::page).post(settings::save),
         )
         .route("/app/biz/settings/listen", get(settings::listen))
+        .route("/app/biz/settings/whatsapp", get(wa_pairing::page))
+        .route(
+            "/app/biz/settings/whatsapp/connect",
+            post(wa_pairing::connect),
+        )
+        .route(
+            "/app/biz/settings/whatsapp/disconnect",
+            post(wa_pairing::disconnect),
+        )
         .route("/app/biz/try", get(trycall::page).post(trycall::start))
         .route("/app/biz/try/{id}", get(trycall::run_page))
         .route("/app/biz/try/{id}/audio.wav", get(trycall::audio))

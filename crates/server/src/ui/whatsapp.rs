@@ -113,7 +113,15 @@ async fn messages_html(
                 ticks,
                 ticks_label,
                 status: m.status,
-                error: m.error_message.unwrap_or_default(),
+                // The bridge's refusals say in Hebrew what to do; others as the provider said.
+                error: m
+                    .error_code
+                    .as_deref()
+                    .filter(|_| m.provider == "baileys")
+                    .and_then(crate::whatsapp::pairing::send_error_hebrew)
+                    .map(str::to_string)
+                    .or(m.error_message)
+                    .unwrap_or_default(),
             }
         })
         .collect();

@@ -3,7 +3,7 @@
 //! The contract (docs/baileys-bridge.md) in short: the bridge POSTs events to
 //! `/webhook/whatsapp/baileys` with `X-Bridge-Secret: <BAILEYS_SHARED_SECRET>` (compared in
 //! constant time), either one event or `{"events": [...]}`; we send with
-//! `POST {BAILEYS_BRIDGE_URL}/send {to, text, reply_to}` → `{id, status?}` with the same
+//! `POST {BAILEYS_BRIDGE_URL}/send {to, text, reply_to, from}` → `{id, status?}` with the same
 //! header, and fetch media from URLs on the bridge's own origin with it.
 
 use axum::Json;
@@ -199,9 +199,11 @@ pub async fn send(state: &AppState, msg: &Message) -> Result<Accepted, DeliverEr
         .to_number
         .as_deref()
         .ok_or_else(|| DeliverError::permanent("no recipient"))?;
+    // `from` is the business's own number: a bridge serving several businesses sends
+    // through that number's WhatsApp-Web session.
     let mut request = state.whatsapp.http.post(format!("{base}/send")).json(
         &json!({"to": to, "text": msg.body.clone().unwrap_or_default(),
-                      "reply_to": msg.reply_to}),
+                      "reply_to": msg.reply_to, "from": msg.from_number}),
     );
     if let Some(secret) = &state.settings.baileys_shared_secret {
         request = request.header(SECRET_HEADER, secret.expose());

@@ -14,6 +14,7 @@ pub mod baileys;
 pub mod inbound;
 pub mod media;
 pub mod meta;
+pub mod pairing;
 pub mod reply;
 pub mod routes;
 pub mod send;

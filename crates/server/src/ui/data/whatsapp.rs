@@ -16,10 +16,12 @@ pub struct Message {
     pub status: String,
     pub error_message: Option<String>,
     pub created_at: i64,
+    pub provider: String,
+    pub error_code: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, customer_id, direction, body, template, status, error_message, created_at";
+const COLUMNS: &str = "id, customer_id, direction, body, template, status, error_message, \
+                       created_at, provider, error_code";
 
 /// One conversation in the inbox: its last message and who it is with.
 #[derive(Clone, Debug, sqlx::FromRow)]
