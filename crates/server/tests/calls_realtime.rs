@@ -450,3 +450,81 @@ async fn a_refused_key_shows_in_readyz_and_the_call_falls_back(backend: Backend)
     w.app.shutdown().await.unwrap();
 }
 dual_test!(a_refused_key_shows_in_readyz_and_the_call_falls_back);
+
+/// Every client event mokdan sends (a call with a function, a barge-in and audio) checked
+/// against OpenAI's own Python SDK types (`openai.types.realtime.RealtimeClientEvent`,
+/// with pydantic, and no field the SDK does not know). scripts/test.sh installs the SDK
+/// and sets `MOKDAN_OPENAI_PYTHON`; without it this test says so and passes.
+async fn every_client_event_matches_openais_sdk_types(backend: Backend) {
+    let Some(python) = std::env::var_os("MOKDAN_OPENAI_PYTHON") else {
+        eprintln!(
+            "skipped: MOKDAN_OPENAI_PYTHON is not set (scripts/test.sh installs OpenAI's Python SDK)"
+        );
+        return;
+    };
+    let w = world(
+        backend,
+        vec![
+            Reply {
+                tool: Some(("request_callback".into(), r#"{"when":"מחר בעשר"}"#.into())),
+                ..reply("תחזרו אליי מחר בעשר", "רשמתי, נחזור אלייך מחר בעשר.", 600)
+            },
+            reply(
+                "ומה השעות?",
+                "אנחנו פתוחים בימים ראשון עד חמישי משמונה עד שש.",
+                5000,
+            ),
+        ],
+        Fault::None,
+    )
+    .await;
+    let script = CallerScript::new()
+        .wait_for_agent(Duration::from_secs(15))
+        .say("תחזרו אליי מחר בעשר")
+        .wait_for_agent(Duration::from_secs(15))
+        .say("ומה השעות?")
+        .wait_for_agent_speech(Duration::from_millis(1000), Duration::from_secs(15))
+        .say("רגע, סליחה")
+        .silence(Duration::from_secs(2))
+        .hang_up()
+        .max_duration(Duration::from_secs(60));
+    let report = w.sim.call(w.spec(script)).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.protocol_errors);
+    let events = w.rt.received.lock().unwrap().clone();
+    let kinds: std::collections::BTreeSet<&str> =
+        events.iter().filter_map(|e| e["type"].as_str()).collect();
+    for kind in [
+        "session.update",
+        "input_audio_buffer.append",
+        "conversation.item.create",
+        "response.create",
+        "response.cancel",
+        "conversation.item.truncate",
+    ] {
+        assert!(kinds.contains(kind), "{kind} was sent: {kinds:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("client_events.json");
+    std::fs::write(&file, serde_json::to_vec(&events).unwrap()).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/realtime_client_events.py"
+    );
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("run the SDK check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "client events OpenAI's SDK refuses:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("{} valid, 0 invalid", events.len())),
+        "{text}"
+    );
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(every_client_event_matches_openais_sdk_types);
