@@ -517,6 +517,44 @@ mod tests {
     }
 
     #[test]
+    fn the_realtime_engine_needs_a_model_and_a_key() {
+        let s = Settings::from_map(&map(&[("OPENAI_API_KEY", "sk-x")])).unwrap();
+        assert!(
+            s.realtime().is_none(),
+            "the cascade without a Realtime model"
+        );
+        let s = Settings::from_map(&map(&[
+            ("OPENAI_API_KEY", "sk-x"),
+            ("OPENAI_REALTIME_MODEL", "gpt-realtime"),
+            ("OPENAI_REALTIME_VOICE", "marin"),
+            ("MOKDAN_TURN_DETECTION", "server_vad"),
+        ]))
+        .unwrap();
+        let rt = s.realtime().expect("realtime");
+        assert_eq!(rt.url, "wss://api.openai.com/v1/realtime");
+        assert_eq!(rt.model, "gpt-realtime");
+        assert_eq!(rt.voice.as_deref(), Some("marin"));
+        assert_eq!(rt.turn_detection.as_str(), "server_vad");
+        assert!(!format!("{s:?}").contains("sk-x"), "the key stays secret");
+        for (vars, var) in [
+            (
+                &[("OPENAI_REALTIME_MODEL", "gpt-realtime")][..],
+                "OPENAI_REALTIME_MODEL",
+            ),
+            (
+                &[("MOKDAN_TURN_DETECTION", "silence")][..],
+                "MOKDAN_TURN_DETECTION",
+            ),
+            (
+                &[("OPENAI_REALTIME_URL", "https://x.example")][..],
+                "OPENAI_REALTIME_URL",
+            ),
+        ] {
+            assert_eq!(Settings::from_map(&map(vars)).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
     fn trailing_slash_is_normalised_away() {
         let s =
             Settings::from_map(&map(&[("PUBLIC_BASE_URL", "https://a.example/base/")])).unwrap();
