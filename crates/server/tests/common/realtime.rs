@@ -78,6 +78,9 @@ impl Realtime {
         let app = Router::new()
             .route("/v1/realtime", get(handshake))
             .with_state(rt.clone());
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.ok() });
         rt
     }

@@ -5,6 +5,7 @@
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::RealtimeConfig;
@@ -25,6 +26,17 @@ pub fn endpoint(cfg: &RealtimeConfig) -> Result<url::Url, ProviderError> {
     Ok(url)
 }
 
+/// Buffers sized for a phone call, not the library's 128 KiB defaults: hundreds of calls
+/// are open at once, and the largest event (the model's audio, or the session echoed back
+/// with its instructions) is far smaller than the limits.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(8 << 20))
+        .max_frame_size(Some(8 << 20))
+}
+
 /// Opens the socket within the configured time.
 pub async fn open(cfg: &RealtimeConfig) -> Result<Socket, ProviderError> {
     let url = endpoint(cfg)?;
@@ -37,7 +49,8 @@ pub async fn open(cfg: &RealtimeConfig) -> Result<Socket, ProviderError> {
     request.headers_mut().insert("Authorization", bearer);
     let opened = tokio::time::timeout(
         cfg.connect_timeout,
-        tokio_tungstenite::connect_async(request),
+        // No Nagle: the caller's 20 ms frames and small events must leave at once.
+        tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), true),
     )
     .await
     .map_err(|_| ProviderError::Timeout)?;
