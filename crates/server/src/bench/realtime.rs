@@ -277,13 +277,18 @@ async fn answer(mut socket: WebSocket, call: usize, sent: Sent) {
                 seq += 1;
                 deltas_left = REPLY_MS / 100;
                 let _ = socket.send(WsMessage::Text(json!({"type": "response.created", "response": {"id": format!("resp_{seq}")}}).to_string().into())).await;
-                sent.lock().expect("sent").insert(call, Instant::now());
                 pace.reset_immediately();
             }
             _ = pace.tick(), if deltas_left > 0 => {
+                let first = deltas_left == REPLY_MS / 100;
                 deltas_left -= 1;
                 let ev = json!({"type": "response.output_audio.delta", "response_id": format!("resp_{seq}"), "item_id": format!("item_{seq}"), "output_index": 0, "content_index": 0, "delta": delta});
-                if socket.send(WsMessage::Text(ev.to_string().into())).await.is_err() {
+                let text = ev.to_string();
+                // Stamped as the first audio leaves: the stand-in's own lag is not ours.
+                if first {
+                    sent.lock().expect("sent").insert(call, Instant::now());
+                }
+                if socket.send(WsMessage::Text(text.into())).await.is_err() {
                     break;
                 }
                 if deltas_left == 0 {

@@ -42,7 +42,10 @@ const MAX_EARLY_FRAMES: usize = 150;
 /// Longest wait for a fixed phrase not yet cached.
 const PHRASE_TIMEOUT: Duration = Duration::from_secs(6);
 /// Errors that are races of a barge-in, not failures of the service.
-const BENIGN_ERRORS: &[&str] = &["response_cancel_not_active"];
+const BENIGN_ERRORS: &[&str] = &[
+    "response_cancel_not_active",
+    "conversation_already_has_active_response",
+];
 
 /// A frame sent to the caller, awaiting its mark.
 struct Mark {
