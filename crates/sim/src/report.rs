@@ -200,6 +200,15 @@ impl CallReport {
                 .map(|d| format!("{} ms", d.as_millis()))
                 .collect();
             let _ = writeln!(out, "reply latency per turn: {}", list.join(", "));
+            // Whatever engine answers (cascade or speech-to-speech), measured on the line.
+            for (i, d) in self.turn_latencies.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  turn {}: caller stopped -> agent's first audio {} ms",
+                    i + 1,
+                    d.as_millis()
+                );
+            }
         }
         let _ = writeln!(
             out,
@@ -278,6 +287,7 @@ mod tests {
         let text = report.print_timeline();
         assert!(text.contains("    1.500s  webhook"));
         assert!(text.contains("reply latency per turn: 820 ms"));
+        assert!(text.contains("turn 1: caller stopped -> agent's first audio 820 ms"));
         assert!(text.contains("heard 1.0s"));
         assert!(text.contains("ERROR Twilio error 31951: wrong streamSid"));
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();

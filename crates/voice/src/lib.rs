@@ -7,6 +7,7 @@
 //! - [`openai`], [`google`]: cloud providers over their published HTTP APIs.
 //! - [`agent`]: the scripted intake agent (the default with no LLM).
 //! - [`session`]: the turn loop: frames in, audio and events out, with barge-in.
+//! - [`realtime`]: the same session contract, speech-to-speech over OpenAI's Realtime API.
 #![forbid(unsafe_code)]
 
 pub mod tts;
@@ -22,4 +23,5 @@ pub mod agent;
 pub mod google;
 mod http;
 pub mod openai;
+pub mod realtime;
 pub mod session;

@@ -7,6 +7,7 @@ pub mod api;
 pub mod child;
 pub mod jobs;
 pub mod mixed;
+pub mod realtime;
 pub mod streams;
 pub mod voice;
 pub mod webhooks;

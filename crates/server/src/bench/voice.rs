@@ -32,6 +32,15 @@ pub struct VoiceBench {
     /// Sessions to run (each has several turns).
     #[arg(long, default_value_t = 40)]
     pub sessions: usize,
+    /// Bench the Realtime engine instead (speech-to-speech, against a local stand-in).
+    #[arg(long)]
+    pub realtime: bool,
+    /// With `--realtime`: the numbers of concurrent calls to run, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "100,500")]
+    pub calls: Vec<usize>,
+    /// With `--realtime`: seconds measured per run (after 3 s to settle).
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
 }
 
 /// When each provider started and first answered, for the current turn.
@@ -172,6 +181,9 @@ struct Sample {
 }
 
 pub async fn run(args: VoiceBench) -> anyhow::Result<()> {
+    if args.realtime {
+        return super::realtime::run(&args.calls, args.seconds).await;
+    }
     anyhow::ensure!(
         voice::tts::espeak::available(),
         "espeak-ng is needed (apt-get install espeak-ng)"

@@ -38,7 +38,12 @@ pub async fn start(state: &AppState, call_sid: &str) -> SessionHandle {
         ctx.outbound = Some(voice::provider::Outbound { purpose });
     }
     ctx.transfer_number = crate::calls::actions::transfer_target(state, business.as_ref());
-    voice::session::spawn(SessionConfig::default(), state.voice.clone(), ctx)
+    // Speech-to-speech when the Realtime engine is configured, else the cascade: the
+    // socket takes either, through the same session contract.
+    match state.settings.realtime() {
+        Some(cfg) => voice::realtime::spawn(Arc::new(cfg), state.voice.clone(), ctx),
+        None => voice::session::spawn(SessionConfig::default(), state.voice.clone(), ctx),
+    }
 }
 
 /// What the agent knows of the business it answers for.
@@ -61,6 +66,20 @@ fn context(business: Option<&businesses::Business>, caller: Option<String>) -> A
 /// Renders every business's greeting (and the fixed phrases) before the first call, so
 /// the greeting starts the moment a stream opens.
 pub async fn prewarm_all(state: AppState) {
+    // A Realtime key the service refuses is found now, and shown by `/readyz`, not
+    // discovered by the first caller (who would get the apology and the fallback).
+    if state.settings.realtime().is_some() {
+        let probe = state.providers.realtime_probe.clone();
+        tokio::spawn(async move {
+            match probe.state().await {
+                "ok" => tracing::info!("Realtime service takes the key"),
+                "unauthorized" => tracing::error!(
+                    "Realtime service refused OPENAI_API_KEY: live calls will go to the recording fallback"
+                ),
+                other => tracing::warn!(state = other, "Realtime service did not answer the probe"),
+            }
+        });
+    }
     let ids: Vec<(i64,)> = match sqlx::query_as("SELECT id FROM businesses ORDER BY id LIMIT 1000")
         .fetch_all(&state.db.pool)
         .await
@@ -123,6 +142,8 @@ pub async fn store_turn(state: &AppState, call_sid: &str, index: i64, turn: &Tur
         first_frame_out_ms: ms(turn.first_frame_out_ms),
         caller_audio_path: audio_path,
         created_at: now_ms(),
+        tool_calls: (!turn.tools.is_empty())
+            .then(|| serde_json::to_string(&turn.tools).unwrap_or_default()),
     };
     // Bounded like the webhooks' writes: a database outage neither holds the call nor
     // loses the turn, which waits in the outbox.

@@ -18,6 +18,8 @@ pub struct Providers {
     pub whatsapp: Option<&'static str>,
     /// Whether the OpenAI-compatible server answers (asked at most every 30 s).
     pub openai_probe: std::sync::Arc<probe::OpenAiProbe>,
+    /// Whether the Realtime service takes the key (when live calls are speech-to-speech).
+    pub realtime_probe: std::sync::Arc<probe::RealtimeProbe>,
 }
 
 impl Providers {
@@ -25,6 +27,7 @@ impl Providers {
         Providers {
             openai: s.openai_api_key.is_some(),
             openai_probe: probe::OpenAiProbe::new(&s.openai_base_url, s.openai_api_key.as_ref()),
+            realtime_probe: probe::RealtimeProbe::new(s.realtime()),
             openai_stt: s.openai_stt_configured(),
             google: s.google_credentials.is_some(),
             twilio_rest: s.twilio_account_sid.is_some() && s.twilio_auth_token.is_some(),

@@ -80,3 +80,41 @@ impl OpenAiProbe {
         state
     }
 }
+
+/// The probe of the Realtime service: the WebSocket handshake with the key, closed at once
+/// (a refused key answers 401 at the handshake), kept for [`TTL`] like the model list.
+#[derive(Debug)]
+pub struct RealtimeProbe {
+    cfg: Option<voice::realtime::RealtimeConfig>,
+    last: Mutex<Option<(Instant, &'static str)>>,
+}
+
+impl RealtimeProbe {
+    /// A probe of the configured Realtime engine; `None`: the cascade (`disabled`).
+    pub fn new(cfg: Option<voice::realtime::RealtimeConfig>) -> Arc<Self> {
+        let cfg = cfg.map(|mut c| {
+            c.connect_timeout = TIMEOUT;
+            c
+        });
+        Arc::new(RealtimeProbe {
+            cfg,
+            last: Mutex::new(None),
+        })
+    }
+
+    /// `ok`, `unauthorized` (the key was refused), `error`, or `disabled`.
+    pub async fn state(&self) -> &'static str {
+        let Some(cfg) = &self.cfg else {
+            return "disabled";
+        };
+        let mut last = self.last.lock().await;
+        if let Some((at, state)) = *last
+            && at.elapsed() < TTL
+        {
+            return state;
+        }
+        let state = voice::realtime::probe(cfg).await.as_str();
+        *last = Some((Instant::now(), state));
+        state
+    }
+}

@@ -39,9 +39,10 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await,
         Ok(Ok(()))
     );
-    let (disk, openai) = tokio::join!(
+    let (disk, openai, realtime) = tokio::join!(
         disk_state(state.settings.data_dir.clone()),
-        state.providers.openai_probe.state()
+        state.providers.openai_probe.state(),
+        state.providers.realtime_probe.state()
     );
     let ready = db_ok && disk == "ok";
     let p = &state.providers;
@@ -61,6 +62,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         // Who answers: `scripted`, or the LLM's model.
         "agent": state.voice.agent.model().unwrap_or(state.voice.agent.name()),
         "agent_engine": state.voice.agent.name(),
+        // Which engine holds live calls: `realtime` (speech-to-speech) or `cascade`.
+        "engine": if state.settings.realtime().is_some() { "realtime" } else { "cascade" },
+        "realtime_model": state.settings.openai_realtime_model.as_deref().unwrap_or("none"),
+        // Asked, not assumed: the handshake with the key (`unauthorized`: the key was refused).
+        "realtime": realtime,
         "twilio": ok_or_disabled(p.twilio_rest),
         "whatsapp": p.whatsapp.unwrap_or("disabled"),
     });

@@ -22,6 +22,9 @@ pub struct NewTurn {
     /// The caller's audio under the data dir's `turns` folder, when no text was heard.
     pub caller_audio_path: Option<String>,
     pub created_at: i64,
+    /// The functions the agent called and their results, as a JSON array (none: `None`).
+    #[serde(default)]
+    pub tool_calls: Option<String>,
 }
 
 /// Stores the turn unless it is already there.
@@ -29,7 +32,8 @@ pub async fn insert(db: &Db, t: &NewTurn) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO call_turns (call_sid, turn_index, caller_text, agent_text, heard_text, \
          barged_in, stt_ms, llm_first_token_ms, tts_first_audio_ms, first_frame_out_ms, \
-         caller_audio_path, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
+         caller_audio_path, created_at, tool_calls) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) \
          ON CONFLICT (call_sid, turn_index) DO NOTHING",
     )
     .bind(&t.call_sid)
@@ -44,6 +48,7 @@ pub async fn insert(db: &Db, t: &NewTurn) -> Result<(), sqlx::Error> {
     .bind(t.first_frame_out_ms)
     .bind(&t.caller_audio_path)
     .bind(t.created_at)
+    .bind(&t.tool_calls)
     .execute(&db.pool)
     .await
     .map(|_| ())

@@ -11,6 +11,7 @@ pub mod flaky_rest;
 pub mod nginx;
 pub mod node;
 pub mod proxy;
+pub mod realtime;
 pub mod sick;
 pub mod twilio;
 pub mod ws;

@@ -5,8 +5,8 @@
 
 mod chat;
 mod hours;
-mod prompt;
-mod sse;
+pub(crate) mod prompt;
+pub(crate) mod sse;
 mod stt;
 mod stt_stream;
 mod tts;

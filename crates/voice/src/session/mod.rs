@@ -6,7 +6,7 @@
 //! It knows nothing of WebSockets or Twilio's JSON, so it runs the same under the server,
 //! the simulator, benchmarks and tests.
 
-mod cache;
+pub(crate) mod cache;
 mod encode;
 mod hear;
 mod pipeline;
@@ -140,6 +140,19 @@ pub struct TurnRecord {
     pub barge_in_ms: Option<u32>,
     /// The caller's audio (8 kHz PCM), kept when there is no speech-to-text.
     pub caller_audio: Option<Vec<i16>>,
+    /// The functions the model called in this turn, with what each returned to it.
+    pub tools: Vec<ToolCall>,
+}
+
+/// One function call of a turn and its result.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ToolCall {
+    pub name: String,
+    /// The arguments as the model sent them (JSON text).
+    pub arguments: String,
+    /// What mokdan returned to the model (JSON text).
+    pub output: String,
+    pub ok: bool,
 }
 
 /// The server's ends of a running session.
