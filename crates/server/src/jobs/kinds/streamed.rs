@@ -55,6 +55,15 @@ pub async fn enqueue(db: &Db, call_sid: &str, delay: Duration) -> Result<(), sql
     .unwrap_or_default();
     let at = now_ms() + delay.as_millis() as i64;
     let id = crate::jobs::enqueue_at(db, STREAMED_CALL, &payload, Some(&key(call_sid)), at).await?;
+    // The call may have completed between the look above and the insert, when
+    // `call_completed` found no job yet to run: look again now that the job is there, so
+    // the work never waits out the whole delay for a call that is over.
+    if !delay.is_zero()
+        && let Some(row) = calls::by_sid(db, call_sid).await?
+        && calls::status_rank(&row.status) >= calls::status_rank("completed")
+    {
+        call_completed(db, call_sid).await?;
+    }
     if let Some(id) = id {
         tracing::info!(
             call_sid,
