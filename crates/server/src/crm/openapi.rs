@@ -726,6 +726,10 @@ fn operation(op: &Op) -> Value {
         ("post", "/api/calls") => {
             errors.push(("503", "Twilio is not configured or refused the call"));
             errors.push((
+                "404",
+                "`business_id` names no business the caller may act for",
+            ));
+            errors.push((
                 "403",
                 "`destination_not_allowed`: outside the business's calling policy; or the role may not",
             ));
