@@ -16,43 +16,43 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::AuthCtx;
+use crate::calls::state::CallsState;
 use crate::config::Settings;
+use crate::crm::state::CrmState;
+use crate::jobs::{Dispatch, Handler, JobsState};
+use crate::ops::state::OpsState;
 use crate::store::Db;
+use crate::ui::state::WebState;
+use crate::whatsapp::state::WaState;
 
 /// How long in-flight work may run after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
-/// Cloneable state shared by every handler.
+/// The whole service: each feature's slice of state, and what only the application needs
+/// (the metrics registry, the outbox's replay, the job dispatch table).
+///
+/// Handlers never take this: each feature's router runs on its own slice ([`CallsState`],
+/// [`WaState`], [`CrmState`], [`WebState`], [`OpsState`], [`JobsState`]), and the sign-in
+/// extractors reach [`crate::auth::AuthCtx`] from any of them through `FromRef`.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     pub db: Db,
     pub metrics: PrometheusHandle,
     /// Cancelled when the server shuts down; every spawned task watches it.
     pub shutdown: CancellationToken,
-    pub providers: crate::ops::Providers,
-    pub prompts: Arc<crate::prompts::Prompts>,
-    pub watchdog: Arc<crate::calls::watchdog::Watchdog>,
-    /// The Twilio REST client, when an account is configured.
-    pub twilio: Option<telephony::rest::TwilioClient>,
-    /// Speech and agent providers shared by every live call.
-    pub voice: voice::session::Providers,
-    /// Which business owns a number, cached for a few seconds.
-    pub numbers: crate::store::businesses::NumberCache,
     /// Call-log writes kept on disk while the database is unavailable.
     pub outbox: Arc<crate::outbox::Outbox>,
-    /// The web app's per-process state (optional tables, try-a-call runs).
-    pub ui: crate::ui::UiState,
-    /// Login rate limits and other per-process authentication state.
-    pub auth: Arc<crate::auth::AuthState>,
-    /// Cached totals of large customer lists.
-    pub crm_counts: Arc<crate::crm::counts::Counts>,
-    /// WhatsApp's HTTP client and its bounded background work.
-    pub whatsapp: Arc<crate::whatsapp::Whatsapp>,
-    /// Group commit of `incoming_call` rows on PostgreSQL.
-    pub call_writer: Option<crate::store::call_batch::CallWriter>,
+    pub calls: CallsState,
+    pub whatsapp: WaState,
+    pub crm: CrmState,
+    pub web: WebState,
+    pub ops: OpsState,
+    pub jobs: JobsState,
+    pub auth: AuthCtx,
 }
 
 impl Deref for AppState {
@@ -107,23 +107,79 @@ impl App {
         // A shared registry's entry is written with the call's row, by the writer.
         let call_writer = (registry == crate::calls::watchdog::RegistryMode::Shared)
             .then(|| crate::store::call_batch::CallWriter::start(db.clone()));
+        let settings = Arc::new(settings);
+        let metrics = crate::telemetry::metrics_handle();
+        let shutdown = CancellationToken::new();
+        let outbox = Arc::new(crate::outbox::Outbox::new(&data_dir));
+        let auth = Arc::new(crate::auth::AuthState::new());
+        let calls = CallsState {
+            settings: settings.clone(),
+            db: db.clone(),
+            shutdown: shutdown.clone(),
+            outbox: outbox.clone(),
+            auth: auth.clone(),
+            twilio: twilio.clone(),
+            watchdog,
+            prompts: prompts.clone(),
+            numbers: Default::default(),
+            call_writer,
+            voice: voice.clone(),
+            providers: providers.clone(),
+        };
+        let whatsapp = WaState {
+            settings: settings.clone(),
+            db: db.clone(),
+            outbox: outbox.clone(),
+            auth: auth.clone(),
+            twilio,
+            whatsapp,
+            voice: voice.clone(),
+        };
+        let ops = OpsState {
+            settings: settings.clone(),
+            db: db.clone(),
+            metrics: metrics.clone(),
+            providers,
+            voice,
+        };
+        let web = WebState {
+            settings: settings.clone(),
+            db: db.clone(),
+            shutdown: shutdown.clone(),
+            auth: auth.clone(),
+            ui: Default::default(),
+            prompts,
+            metrics: metrics.clone(),
+            ops: ops.clone(),
+            wa: whatsapp.clone(),
+        };
         let state = AppState(Arc::new(Inner {
+            crm: CrmState {
+                settings: settings.clone(),
+                db: db.clone(),
+                auth: auth.clone(),
+                crm_counts: Arc::default(),
+            },
+            jobs: JobsState {
+                settings: settings.clone(),
+                db: db.clone(),
+                shutdown: shutdown.clone(),
+                auth: auth.clone(),
+            },
+            auth: AuthCtx {
+                settings: settings.clone(),
+                db: db.clone(),
+                auth,
+            },
             settings,
             db,
-            metrics: crate::telemetry::metrics_handle(),
-            shutdown: CancellationToken::new(),
-            providers,
-            prompts,
-            watchdog,
-            twilio,
-            voice,
-            numbers: Default::default(),
-            outbox: Arc::new(crate::outbox::Outbox::new(&data_dir)),
-            ui: Default::default(),
-            auth: Arc::new(crate::auth::AuthState::new()),
-            crm_counts: Arc::default(),
+            metrics,
+            shutdown,
+            outbox,
+            calls,
             whatsapp,
-            call_writer,
+            web,
+            ops,
         }));
         Ok(App { state })
     }
@@ -146,7 +202,7 @@ impl App {
         }
         {
             // A restarted single node first re-arms the calls it was serving (V8).
-            let watchdog = state.watchdog.clone();
+            let watchdog = state.calls.watchdog.clone();
             let base = state
                 .settings
                 .public_base_url
@@ -158,9 +214,17 @@ impl App {
                 watchdog.run(token).await
             });
         }
-        tokio::spawn(crate::calls::conversation::prewarm_all(state.clone()));
+        tokio::spawn(crate::calls::conversation::prewarm_all(state.calls.clone()));
         tokio::spawn(state.outbox.clone().run(state.clone()));
-        tokio::spawn(crate::jobs::run_workers(state.clone()));
+        {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if state.settings.job_workers > 0 {
+                    crate::calls::post_call::resume_parked(&state.calls).await;
+                }
+                crate::jobs::run_workers(state.jobs.clone(), state.job_handler()).await
+            });
+        }
         let trigger = token.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -183,6 +247,29 @@ impl App {
         state.db.close().await;
         tracing::info!("mokdan stopped");
         Ok(())
+    }
+}
+
+impl AppState {
+    /// The dispatch table: every job kind, routed to the feature that owns it.
+    pub fn job_handler(&self) -> Arc<dyn Handler> {
+        let jobs = self.jobs.clone();
+        let cleanup = move |job| {
+            let jobs = jobs.clone();
+            async move { crate::jobs::cleanup::run(&jobs, &job).await }
+        };
+        Arc::new(
+            Dispatch::new()
+                .with(
+                    crate::calls::post_call::KINDS,
+                    Arc::new(crate::calls::post_call::PostCall(self.calls.clone())),
+                )
+                .with(
+                    crate::whatsapp::jobs::KINDS,
+                    Arc::new(crate::whatsapp::jobs::WaJobs(self.whatsapp.clone())),
+                )
+                .with(&[crate::jobs::cleanup::CLEANUP], Arc::new(cleanup)),
+        )
     }
 }
 

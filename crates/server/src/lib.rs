@@ -15,6 +15,7 @@ pub mod crm;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod jobs;
 pub mod ops;
 pub mod outbox;

@@ -272,10 +272,11 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
         } => {
             calls::advance_status(db, call_sid, status, *duration_secs).await?;
             if status == "completed" {
-                crate::jobs::kinds::call_recordings::after_completed(state, call_sid).await?;
+                crate::calls::post_call::call_recordings::after_completed(&state.calls, call_sid)
+                    .await?;
             }
             if calls::status_rank(status) >= calls::status_rank("completed") {
-                crate::jobs::kinds::streamed::call_completed(db, call_sid).await?;
+                crate::calls::post_call::streamed::call_completed(db, call_sid).await?;
             }
         }
         Pending::Recording {
@@ -286,7 +287,8 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
         } => {
             calls::set_recording(db, call_sid, recording_sid, recording_url, *duration_secs)
                 .await?;
-            crate::jobs::kinds::fetch::enqueue(db, call_sid, recording_sid, recording_url).await?;
+            crate::calls::post_call::fetch::enqueue(db, call_sid, recording_sid, recording_url)
+                .await?;
         }
         Pending::StreamEnded {
             call_sid,
@@ -315,7 +317,7 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
         Pending::Turn(turn) => crate::store::turns::insert(db, turn).await?,
         Pending::StreamedCall { call_sid, delay_ms } => {
             let delay = Duration::from_millis(*delay_ms);
-            crate::jobs::kinds::streamed::enqueue(db, call_sid, delay).await?;
+            crate::calls::post_call::streamed::enqueue(db, call_sid, delay).await?;
         }
         Pending::WhatsappStatus {
             provider,
@@ -334,15 +336,20 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
                 tracing::error!(?op, "OUTBOX: unusable WhatsApp status skipped");
                 return Ok(());
             };
-            crate::whatsapp::twilio::apply_status(state, provider, provider_message_id, &update)
-                .await?;
+            crate::whatsapp::twilio::apply_status(
+                &state.whatsapp,
+                provider,
+                provider_message_id,
+                &update,
+            )
+            .await?;
         }
         Pending::WhatsappInbound { .. } => {
             let Some((msg, base)) = op.inbound() else {
                 tracing::error!(?op, "OUTBOX: unusable WhatsApp message skipped");
                 return Ok(());
             };
-            crate::whatsapp::inbound::receive(state, msg, base).await?;
+            crate::whatsapp::inbound::receive(&state.whatsapp, msg, base).await?;
         }
     }
     Ok(())

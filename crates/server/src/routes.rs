@@ -1,4 +1,5 @@
-//! The whole route table, assembled from each context's `router()`.
+//! The whole route table, assembled from each feature's `router()`, each on its own slice
+//! of state.
 
 use axum::Router;
 use axum::middleware;
@@ -7,20 +8,19 @@ use crate::app::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(crate::ops::routes::router())
-        .merge(crate::calls::routes::router())
-        .merge(crate::calls::outbound::router())
-        .merge(crate::calls::media::routes::router())
-        .merge(crate::prompts::routes::router())
-        .merge(crate::ui::router())
-        .merge(crate::crm::router())
-        .merge(crate::jobs::routes::router())
-        .merge(crate::whatsapp::routes::router())
-        .layer(middleware::from_fn(crate::crm::errors::json_errors))
+        .merge(crate::ops::routes::router().with_state(state.ops.clone()))
+        .merge(crate::calls::routes::router().with_state(state.calls.clone()))
+        .merge(crate::calls::outbound::router().with_state(state.calls.clone()))
+        .merge(crate::calls::media::routes::router().with_state(state.calls.clone()))
+        .merge(crate::prompts::routes::router().with_state(state.calls.clone()))
+        .merge(crate::ui::router().with_state(state.web.clone()))
+        .merge(crate::crm::router().with_state(state.crm.clone()))
+        .merge(crate::jobs::routes::router().with_state(state.jobs.clone()))
+        .merge(crate::whatsapp::routes::router().with_state(state.whatsapp.clone()))
+        .layer(middleware::from_fn(crate::http::json_errors::json_errors))
         .layer(middleware::from_fn(crate::telemetry::track))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.settings.clone(),
             crate::ui::headers::strict_transport,
         ))
-        .with_state(state)
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::ai::Ai;
 use common::twilio::{ACCOUNT_SID, AUTH_TOKEN};
 use common::{Backend, TestApp};
-use mokdan::jobs::kinds::{STREAMED_CALL, SUMMARISE, streamed};
+use mokdan::calls::post_call::{STREAMED_CALL, SUMMARISE, streamed};
 use mokdan::store::{calls, customers, jobs};
 use sim::{CallerScript, Sim, SimConfig};
 

@@ -44,7 +44,7 @@ async fn world(backend: Backend, replies: Vec<Reply>, fault: Fault) -> World {
         .await
         .unwrap();
     // As at start-up for every business: the greeting is cached before the first call.
-    mokdan::calls::conversation::prewarm_all(app.state.clone()).await;
+    mokdan::calls::conversation::prewarm_all(app.state.calls.clone()).await;
     World { app, sim, rt }
 }
 

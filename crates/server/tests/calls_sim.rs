@@ -91,6 +91,7 @@ impl World {
         let ours = self
             .app
             .state
+            .calls
             .prompts
             .name_for(Some(self.business_id), mokdan::prompts::text::FALLBACK);
         assert!(prompt.url.ends_with(&ours), "{} is not {ours}", prompt.url);

@@ -249,7 +249,7 @@ async fn callback_requests_show_on_the_call_and_the_customer(backend: Backend) {
     let first = a_call(&app, bid, "CA00000000000000000000000000000001").await;
     let sid = "CA00000000000000000000000000000001";
     actions::act(
-        &app.state,
+        &app.state.calls,
         sid,
         &AgentAction::CallBack {
             when: "מחר בעשר".into(),
@@ -265,7 +265,7 @@ async fn callback_requests_show_on_the_call_and_the_customer(backend: Backend) {
     a_call(&app, bid, "CA00000000000000000000000000000002").await;
     let sid2 = "CA00000000000000000000000000000002";
     actions::act(
-        &app.state,
+        &app.state.calls,
         sid2,
         &AgentAction::Transfer {
             number: "+15550001111".into(),
@@ -276,7 +276,7 @@ async fn callback_requests_show_on_the_call_and_the_customer(backend: Backend) {
     assert_eq!(when.as_deref(), Some(CALLBACK_ASAP));
     assert_eq!(reason.as_deref(), Some(ASKED_FOR_A_PERSON));
     actions::act(
-        &app.state,
+        &app.state.calls,
         sid2,
         &AgentAction::SaveDetails {
             name: Some("דנה".into()),

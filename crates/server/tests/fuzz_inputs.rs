@@ -19,8 +19,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::FromRequest;
 use http::{Request, StatusCode};
-use mokdan::calls::webhook::{MAX_WEBHOOK_BODY, TwilioRequest};
 use mokdan::domain::Phone;
+use mokdan::http::twilio::{MAX_WEBHOOK_BODY, TwilioRequest};
 use mokdan::whatsapp::meta;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -121,7 +121,7 @@ fn webhook(
 fn extract(state: &mokdan::AppState, req: Request<Body>) -> Result<TwilioRequest, StatusCode> {
     world()
         .rt
-        .block_on(TwilioRequest::from_request(req, state))
+        .block_on(TwilioRequest::from_request(req, &state.calls))
         .map_err(|r| r.status())
 }
 

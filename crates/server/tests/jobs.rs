@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid, params};
 use common::{Backend, TestApp};
-use mokdan::jobs::kinds::{AppHandler, CALL_RECORDINGS, FETCH_RECORDING, SUMMARISE, TRANSCRIBE};
+use mokdan::calls::post_call::{CALL_RECORDINGS, FETCH_RECORDING, SUMMARISE, TRANSCRIBE};
 use mokdan::jobs::{JobError, Outcome, PoolConfig};
 use mokdan::store::jobs::{self as jobstore, Job};
 use mokdan::store::{calls, customers};
@@ -598,6 +598,7 @@ async fn a_natively_recorded_call_is_fetched_after_it_completes(backend: Backend
     );
     let created = app
         .state
+        .calls
         .twilio
         .as_ref()
         .unwrap()
@@ -794,7 +795,7 @@ async fn without_an_llm_the_summary_is_extractive(backend: Backend) {
     mokdan::store::post_call::set_transcription(&app.state.db, &sid, SAID)
         .await
         .unwrap();
-    mokdan::jobs::kinds::transcribe::enqueue_summary(&app.state.db, &sid)
+    mokdan::calls::post_call::transcribe::enqueue_summary(&app.state.db, &sid)
         .await
         .unwrap();
     let row = wait_for_status(&app, &sid, "transcribed", 30).await;
@@ -818,7 +819,7 @@ async fn without_an_llm_the_summary_is_extractive(backend: Backend) {
         .unwrap();
     assert_eq!(customer_id_of_call(&app, &sid).await, Some(customer.id));
     // Enqueued again (a repeat): the key keeps it to one job, one customer.
-    mokdan::jobs::kinds::transcribe::enqueue_summary(&app.state.db, &sid)
+    mokdan::calls::post_call::transcribe::enqueue_summary(&app.state.db, &sid)
         .await
         .unwrap();
     assert_eq!(jobs_of(&app, SUMMARISE).await.len(), 1);
@@ -944,7 +945,7 @@ async fn a_worker_killed_mid_job_is_rerun_without_duplicates(backend: Backend) {
     };
     let doomed = tokio::spawn(mokdan::jobs::run_pool(
         app.state.db.clone(),
-        Arc::new(AppHandler(app.state.clone())),
+        app.state.job_handler(),
         first,
         CancellationToken::new(),
     ));
@@ -962,7 +963,7 @@ async fn a_worker_killed_mid_job_is_rerun_without_duplicates(backend: Backend) {
     let stop = CancellationToken::new();
     let survivor = tokio::spawn(mokdan::jobs::run_pool(
         app.state.db.clone(),
-        Arc::new(AppHandler(app.state.clone())),
+        app.state.job_handler(),
         PoolConfig {
             worker_id: "survivor".into(),
             ..test_pool(1000)

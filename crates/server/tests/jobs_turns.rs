@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::ai::{Ai, HEARD};
 use common::{Backend, TestApp};
-use mokdan::jobs::kinds::TRANSCRIBE;
+use mokdan::calls::post_call::TRANSCRIBE;
 use mokdan::store::calls;
 
 const SID: &str = "CA0123456789abcdef0123456789abcdef";

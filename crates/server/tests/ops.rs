@@ -162,7 +162,7 @@ async fn readyz_names_the_voice_that_actually_speaks() {
         let ready: Value = app.get("/readyz").await.json().await.unwrap();
         assert_eq!(ready["tts_engine"], engine, "{vars:?}");
         assert_eq!(ready["tts"], ok_or_disabled(engine != "none"), "{vars:?}");
-        assert_eq!(app.state.voice.tts.name(), provider, "{vars:?}");
+        assert_eq!(app.state.calls.voice.tts.name(), provider, "{vars:?}");
         app.shutdown().await.unwrap();
     }
 }
@@ -208,9 +208,9 @@ async fn a_speech_to_text_server_alone_shows_in_readyz() {
     assert_eq!(ready["stt"], "ok");
     assert_eq!(ready["stt_engine"], "openai");
     assert_eq!(ready["openai"], "disabled", "no key: no LLM");
-    assert_eq!(app.state.voice.agent.name(), "scripted");
+    assert_eq!(app.state.calls.voice.agent.name(), "scripted");
     assert_eq!(
-        app.state.voice.stt.as_ref().map(|s| s.name()),
+        app.state.calls.voice.stt.as_ref().map(|s| s.name()),
         Some("openai")
     );
     let none = TestApp::spawn(Backend::Sqlite).await;

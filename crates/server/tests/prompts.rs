@@ -84,7 +84,10 @@ async fn prompts_come_from_the_configured_voice_per_business(backend: Backend) {
     );
     assert_ne!(url_a, url_b, "one prompt per business");
     let name_a = url_a.rsplit('/').next().unwrap().to_string();
-    assert_eq!(name_a, app.state.prompts.name_for(Some(a), text::FALLBACK));
+    assert_eq!(
+        name_a,
+        app.state.calls.prompts.name_for(Some(a), text::FALLBACK)
+    );
     assert!(
         name_a.starts_with("p-") && name_a.is_ascii(),
         "the name says nothing of the text: {name_a}"
@@ -150,7 +153,7 @@ async fn prompts_come_from_the_configured_voice_per_business(backend: Backend) {
     };
     assert!(
         bye.url
-            .ends_with(&app.state.prompts.name_for(Some(a), text::GOODBYE))
+            .ends_with(&app.state.calls.prompts.name_for(Some(a), text::GOODBYE))
     );
     assert_eq!(fetch(&app, &bye.url).await.0, "provider");
     assert_eq!(asked(text::GOODBYE), 1);

@@ -680,6 +680,7 @@ async fn settings_are_saved_and_spoken(backend: Backend) {
     let expected = w
         .app
         .state
+        .calls
         .prompts
         .name_for(Some(w.biz_a), "שלום, הגעתם למרפאת כהן");
     assert!(
@@ -703,7 +704,7 @@ async fn settings_are_saved_and_spoken(backend: Backend) {
         to,
         format!(
             "/static/tts/{}",
-            w.app.state.prompts.name_for(Some(w.biz_a), "שלום")
+            w.app.state.calls.prompts.name_for(Some(w.biz_a), "שלום")
         )
     );
     let res = owner

@@ -74,7 +74,7 @@ async fn incoming_call_connects_the_stream_and_logs_the_call(backend: Backend) {
     assert!(
         row.recording_url.is_none() && row.transcription.is_none() && row.call_summary.is_none()
     );
-    assert_eq!(app.state.watchdog.armed(), 1);
+    assert_eq!(app.state.calls.watchdog.armed(), 1);
 
     // Twilio retries: a repeat makes no second row and the same answer.
     let again = app
@@ -297,7 +297,7 @@ async fn statuses_only_move_forward(backend: Backend) {
     assert_eq!(row.status, "completed");
     assert_eq!(row.duration_secs, Some(42));
     assert_eq!(
-        app.state.watchdog.armed(),
+        app.state.calls.watchdog.armed(),
         0,
         "completion disarms the watchdog"
     );

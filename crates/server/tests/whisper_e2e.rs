@@ -106,7 +106,7 @@ async fn world(w: &Whisper) -> World {
         ],
     )
     .await;
-    let voice = &app.state.voice;
+    let voice = &app.state.calls.voice;
     assert_eq!(voice.stt.as_ref().map(|s| s.name()), Some("openai"));
     assert_eq!(voice.agent.name(), "scripted", "no key: no LLM");
     let phone = mokdan::domain::Phone::parse(NUMBER).unwrap();

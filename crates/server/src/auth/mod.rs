@@ -12,6 +12,7 @@
 //! [`Tenant`] (a caller acting for one business, resolved once so stores can be scoped).
 
 pub mod cache;
+pub mod ctx;
 mod hasher;
 pub mod jwt;
 pub mod known;
@@ -19,18 +20,19 @@ pub mod limiter;
 pub mod routes;
 pub mod tokens;
 
+pub use ctx::AuthCtx;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::Mac;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::store::users::{self, Role};
 use crate::store::{businesses, sessions};
@@ -178,7 +180,7 @@ pub async fn hash_password_blocking(password: String) -> Result<String, AppError
 /// Checks an email and password; the user on success, `None` for any failure, never
 /// saying which (an unknown email is verified against a dummy hash, so it takes as long).
 pub async fn check_credentials(
-    state: &AppState,
+    state: &AuthCtx,
     email: &str,
     password: &str,
 ) -> Result<Option<users::UserAuth>, AppError> {
@@ -196,7 +198,7 @@ pub async fn check_credentials(
 
 /// Checks an email and password; `None` for any failure, never saying which.
 pub async fn login(
-    state: &AppState,
+    state: &AuthCtx,
     email: &str,
     password: &str,
 ) -> Result<Option<Caller>, AppError> {
@@ -292,7 +294,7 @@ fn caller_of(p: &sessions::Principal) -> Option<Caller> {
 
 /// A live session: remembered from a check within [`cache::TTL`], else `lookup`'s answer.
 async fn live_session(
-    state: &AppState,
+    state: &AuthCtx,
     key: cache::Key,
     lookup: impl std::future::Future<Output = Result<Option<sessions::Principal>, sqlx::Error>>,
 ) -> Result<sessions::Principal, AppError> {
@@ -308,7 +310,7 @@ async fn live_session(
 
 /// Resolves the request's credential; `Unauthorized` for a missing, expired, forged or
 /// revoked one; `Forbidden` for a cookie request without CSRF proof.
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, AppError> {
+async fn authenticate(parts: &Parts, state: &AuthCtx) -> Result<Authenticated, AppError> {
     let bearer = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -386,7 +388,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
 /// CSRF proof for a cookie-authenticated unsafe request: the session's CSRF token in the
 /// header (double-submitted from the `mokdan_csrf` cookie), or an Origin (else Referer)
 /// that is this host or `PUBLIC_BASE_URL`.
-fn csrf_ok(parts: &Parts, state: &AppState, session_token: &str) -> bool {
+fn csrf_ok(parts: &Parts, state: &AuthCtx, session_token: &str) -> bool {
     use subtle::ConstantTimeEq;
     let expected = csrf_for(state.settings.jwt_secret.expose(), session_token);
     if let Some(sent) = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
@@ -427,29 +429,31 @@ fn csrf_ok(parts: &Parts, state: &AppState, session_token: &str) -> bool {
         .is_some_and(|host| host.eq_ignore_ascii_case(&origin_authority))
 }
 
-impl FromRequestParts<AppState> for Authenticated {
+impl<S> FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+    AuthCtx: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(done) = parts.extensions.get::<Authenticated>() {
             return Ok(done.clone());
         }
-        let done = authenticate(parts, state).await?;
+        let done = authenticate(parts, &AuthCtx::from_ref(state)).await?;
         parts.extensions.insert(done.clone());
         Ok(done)
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    AuthCtx: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         Ok(Authenticated::from_request_parts(parts, state)
             .await?
             .caller)
@@ -460,13 +464,14 @@ impl FromRequestParts<AppState> for Caller {
 #[derive(Clone, Debug)]
 pub struct Operator(pub Caller);
 
-impl FromRequestParts<AppState> for Operator {
+impl<S> FromRequestParts<S> for Operator
+where
+    S: Send + Sync,
+    AuthCtx: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         if caller.role == Role::Operator {
             Ok(Operator(caller))
@@ -502,13 +507,14 @@ pub fn business_param(parts: &Parts) -> Result<Option<i64>, AppError> {
     }
 }
 
-impl FromRequestParts<AppState> for Tenant {
+impl<S> FromRequestParts<S> for Tenant
+where
+    S: Send + Sync,
+    AuthCtx: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let asked = business_param(parts)?;
         let business_id = match (caller.role, caller.business_id) {
@@ -518,7 +524,7 @@ impl FromRequestParts<AppState> for Tenant {
                         "business_id (query parameter) is required for an operator".into(),
                     )
                 })?;
-                businesses::get(&state.db, id)
+                businesses::get(&AuthCtx::from_ref(state).db, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
                 id

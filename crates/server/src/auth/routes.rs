@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,11 +20,15 @@ use super::{
     Authenticated, CSRF_COOKIE, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_LIMIT_PER_IP, SESSION_COOKIE,
     SESSION_TTL, Via, jwt, known, reject,
 };
-use crate::app::AppState;
+use crate::auth::AuthCtx;
 use crate::error::{ApiResult, AppError};
 use crate::store::{sessions, users};
 
-pub fn router() -> Router<AppState> {
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AuthCtx: axum::extract::FromRef<S>,
+{
     Router::new()
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
@@ -34,15 +38,16 @@ pub fn router() -> Router<AppState> {
 /// The client's IP, from the socket and the trusted proxies' `X-Forwarded-For`.
 pub struct ClientIp(pub String);
 
-impl FromRequestParts<AppState> for ClientIp {
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    AuthCtx: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(super::client_ip(
             parts,
-            &state.settings.trusted_proxies,
+            &AuthCtx::from_ref(state).settings.trusted_proxies,
         )))
     }
 }
@@ -69,7 +74,7 @@ fn too_many(wait: std::time::Duration) -> Response {
 }
 
 async fn login(
-    State(state): State<AppState>,
+    State(state): State<AuthCtx>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
@@ -171,7 +176,7 @@ async fn login(
     Ok(response)
 }
 
-async fn logout(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
+async fn logout(State(state): State<AuthCtx>, auth: Authenticated) -> ApiResult<Response> {
     match auth.via {
         Via::Session { session_id } | Via::Jwt { session_id } => {
             sessions::revoke(&state.db, session_id).await?;
@@ -201,7 +206,7 @@ async fn logout(State(state): State<AppState>, auth: Authenticated) -> ApiResult
 }
 
 async fn me(
-    State(state): State<AppState>,
+    State(state): State<AuthCtx>,
     auth: Authenticated,
 ) -> ApiResult<Json<serde_json::Value>> {
     let user = match auth.via {

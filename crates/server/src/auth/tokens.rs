@@ -12,11 +12,15 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{API_TOKEN_PREFIX, Tenant, token_digest};
-use crate::app::AppState;
+use crate::auth::AuthCtx;
 use crate::error::{ApiResult, AppError};
 use crate::store::sessions::{self, ApiToken};
 
-pub fn router() -> Router<AppState> {
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AuthCtx: axum::extract::FromRef<S>,
+{
     Router::new()
         .route("/api/tokens", get(list).post(create))
         .route("/api/tokens/{id}", delete(revoke))
@@ -27,7 +31,7 @@ pub struct NewToken {
     pub name: String,
 }
 
-async fn list(State(state): State<AppState>, t: Tenant) -> ApiResult<Json<Vec<ApiToken>>> {
+async fn list(State(state): State<AuthCtx>, t: Tenant) -> ApiResult<Json<Vec<ApiToken>>> {
     t.caller.require_owner()?;
     Ok(Json(
         sessions::list_api_tokens(&state.db, t.business_id).await?,
@@ -35,7 +39,7 @@ async fn list(State(state): State<AppState>, t: Tenant) -> ApiResult<Json<Vec<Ap
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<AuthCtx>,
     t: Tenant,
     Json(body): Json<NewToken>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
@@ -63,7 +67,7 @@ async fn create(
 }
 
 async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<AuthCtx>,
     t: Tenant,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {

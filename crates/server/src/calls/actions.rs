@@ -14,8 +14,8 @@
 
 use voice::provider::AgentAction;
 
-use crate::app::AppState;
 use crate::calls::conversation::quick;
+use crate::calls::state::CallsState;
 use crate::outbox::Pending;
 use crate::store::{businesses, calls};
 
@@ -27,7 +27,7 @@ pub const ASKED_FOR_A_PERSON: &str = "ביקש/ה לדבר עם נציג/ה";
 /// Where this call can be transferred: the business's number, if it has one and the service
 /// can redirect calls.
 pub fn transfer_target(
-    state: &AppState,
+    state: &CallsState,
     business: Option<&businesses::Business>,
 ) -> Option<String> {
     state.twilio.as_ref()?;
@@ -37,7 +37,7 @@ pub fn transfer_target(
 }
 
 /// Carries out an agent's decision (the `AGENT_ACTION` log line stays for every action).
-pub async fn act(state: &AppState, call_sid: &str, action: &AgentAction) {
+pub async fn act(state: &CallsState, call_sid: &str, action: &AgentAction) {
     tracing::info!(call_sid, action = ?action_kind(action), "AGENT_ACTION");
     let details = match action {
         AgentAction::SaveDetails {
@@ -93,7 +93,7 @@ fn action_kind(action: &AgentAction) -> &'static str {
     }
 }
 
-async fn business_of(state: &AppState, call_sid: &str) -> Option<businesses::Business> {
+async fn business_of(state: &CallsState, call_sid: &str) -> Option<businesses::Business> {
     let row = quick(calls::by_sid(&state.db, call_sid))
         .await
         .ok()
@@ -106,7 +106,7 @@ async fn business_of(state: &AppState, call_sid: &str) -> Option<businesses::Bus
 
 /// Stores that the caller wants a person to call back (what is known already is kept);
 /// bounded, and kept in the outbox when the database does not answer.
-pub async fn request_callback(state: &AppState, call_sid: &str) {
+pub async fn request_callback(state: &CallsState, call_sid: &str) {
     let write = calls::request_callback(&state.db, call_sid, CALLBACK_ASAP, ASKED_FOR_A_PERSON);
     if let Err(e) = quick(write).await {
         tracing::error!(call_sid, error = %e, "cannot store a call-back request: kept for replay");
@@ -119,7 +119,7 @@ pub async fn request_callback(state: &AppState, call_sid: &str) {
 
 /// Hands the live call to `number` (REST Calls update with `<Dial>`); `base` is the
 /// public base URL for the `<Dial>` action. False when the call could not be transferred.
-pub async fn transfer(state: &AppState, call_sid: &str, base: &str, number: &str) -> bool {
+pub async fn transfer(state: &CallsState, call_sid: &str, base: &str, number: &str) -> bool {
     let Some(twilio) = &state.twilio else {
         tracing::error!(
             call_sid,
@@ -158,7 +158,7 @@ pub async fn transfer(state: &AppState, call_sid: &str, base: &str, number: &str
 /// Bounded like every step of
 /// a live call: when the database cannot say in time, the transfer goes ahead (the number was
 /// checked when it was set).
-async fn transfer_admitted(state: &AppState, call_sid: &str, number: &str) -> bool {
+async fn transfer_admitted(state: &CallsState, call_sid: &str, number: &str) -> bool {
     use crate::calls::policy;
     let Some(business_id) = business_of(state, call_sid).await.map(|b| b.id) else {
         return true;

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use voice::provider::AgentContext;
 use voice::session::{SessionConfig, SessionHandle, TurnRecord};
 
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::outbox::Pending;
 use crate::store::{businesses, calls, now_ms};
 
 /// Starts the conversation for an answered call.
-pub async fn start(state: &AppState, call_sid: &str) -> SessionHandle {
+pub async fn start(state: &CallsState, call_sid: &str) -> SessionHandle {
     let row = calls::by_sid(&state.db, call_sid).await.ok().flatten();
     let business = match row.as_ref().and_then(|r| r.business_id) {
         Some(id) => businesses::get(&state.db, id).await.ok().flatten(),
@@ -65,7 +65,7 @@ fn context(business: Option<&businesses::Business>, caller: Option<String>) -> A
 
 /// Renders every business's greeting (and the fixed phrases) before the first call, so
 /// the greeting starts the moment a stream opens.
-pub async fn prewarm_all(state: AppState) {
+pub async fn prewarm_all(state: CallsState) {
     // A Realtime key the service refuses is found now, and shown by `/readyz`, not
     // discovered by the first caller (who would get the apology and the fallback).
     if state.settings.realtime().is_some() {
@@ -112,7 +112,7 @@ pub async fn quick<T>(
 }
 
 /// Stores a finished turn; the caller's audio is kept when no speech-to-text heard it.
-pub async fn store_turn(state: &AppState, call_sid: &str, index: i64, turn: &TurnRecord) {
+pub async fn store_turn(state: &CallsState, call_sid: &str, index: i64, turn: &TurnRecord) {
     let audio_path = match &turn.caller_audio {
         Some(pcm) if !pcm.is_empty() => {
             let dir = state.settings.data_dir.join("turns");

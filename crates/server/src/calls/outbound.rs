@@ -17,14 +17,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::policy::{self, CallError, Policy};
-use crate::app::AppState;
 use crate::auth::{Authenticated, Caller, Operator, Via};
-use crate::calls::webhook::public_base;
+use crate::calls::state::CallsState;
 use crate::domain::Phone;
 use crate::error::{ApiResult, AppError};
+use crate::http::twilio::public_base;
 use crate::store::{businesses, calls};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CallsState> {
     Router::new().route("/api/calls", post(place_call)).route(
         "/api/businesses/{id}/call-policy",
         get(read_policy).put(write_policy),
@@ -85,7 +85,7 @@ pub fn credential_key(auth: &Authenticated) -> String {
 }
 
 async fn place_call(
-    State(state): State<AppState>,
+    State(state): State<CallsState>,
     auth: Authenticated,
     headers: HeaderMap,
     Json(body): Json<PlaceCall>,
@@ -174,7 +174,7 @@ fn policy_view(business_id: i64, p: &Policy) -> serde_json::Value {
 
 /// `GET /api/businesses/{id}/call-policy`: the operator, or the business's own users.
 async fn read_policy(
-    State(state): State<AppState>,
+    State(state): State<CallsState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -203,7 +203,7 @@ pub struct PolicyPatch {
 /// `PUT /api/businesses/{id}/call-policy`: operators only (an owner cannot widen where
 /// their own business calls).
 async fn write_policy(
-    State(state): State<AppState>,
+    State(state): State<CallsState>,
     Operator(caller): Operator,
     Path(id): Path<i64>,
     Json(body): Json<PolicyPatch>,

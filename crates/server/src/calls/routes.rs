@@ -12,15 +12,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::calls::token;
 use crate::calls::twiml;
-use crate::calls::webhook::{TwilioRequest, Twiml};
 use crate::domain::Phone;
+use crate::http::twilio::{TwilioRequest, Twiml};
 use crate::outbox::Pending;
 use crate::store::calls;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CallsState> {
     Router::new()
         .route(
             "/webhook/incoming_call",
@@ -70,13 +70,13 @@ async fn quick<T>(
 }
 
 /// Keeps writes the database refused in the local outbox, for replay (nothing lost).
-async fn keep(state: &AppState, ops: &[Pending]) {
+async fn keep(state: &CallsState, ops: &[Pending]) {
     state.outbox.keep(ops).await;
 }
 
 /// The business a call belongs to, for its prompts; `None` when unknown or the database
 /// does not answer quickly (the caller then hears the prompt for no business).
-async fn business_of(state: &AppState, sid: Option<&str>) -> Option<i64> {
+async fn business_of(state: &CallsState, sid: Option<&str>) -> Option<i64> {
     let sid = sid?;
     match quick(calls::by_sid(&state.db, sid)).await {
         Ok(row) => row.and_then(|r| r.business_id),
@@ -92,17 +92,17 @@ fn db_error(route: &'static str, call_sid: &str, e: &sqlx::Error) {
     tracing::error!(route, call_sid, error = %e, "WEBHOOK_DB_ERROR: answering anyway");
 }
 
-async fn incoming_call(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+async fn incoming_call(State(state): State<CallsState>, req: TwilioRequest) -> Twiml {
     answer(&state, &req, "inbound", "/webhook/incoming_call").await
 }
 
-async fn outbound_call(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+async fn outbound_call(State(state): State<CallsState>, req: TwilioRequest) -> Twiml {
     answer(&state, &req, "outbound-api", "/webhook/outbound_call").await
 }
 
 /// Logs the call, then connects it to the media stream (or apologises for an unknown number).
 async fn answer(
-    state: &AppState,
+    state: &CallsState,
     req: &TwilioRequest,
     direction: &str,
     route: &'static str,
@@ -197,7 +197,7 @@ fn parse_secs(v: Option<&str>) -> Option<i64> {
     v.and_then(|s| s.parse::<i64>().ok()).filter(|s| *s >= 0)
 }
 
-async fn call_status(State(state): State<AppState>, req: TwilioRequest) -> Response {
+async fn call_status(State(state): State<CallsState>, req: TwilioRequest) -> Response {
     let (Some(sid), Some(status)) = (call_sid(&req), req.get("CallStatus")) else {
         tracing::warn!("call_status without CallSid or CallStatus: ignored");
         return StatusCode::NO_CONTENT.into_response();
@@ -223,10 +223,10 @@ async fn call_status(State(state): State<AppState>, req: TwilioRequest) -> Respo
             // A streamed call waiting for its end to be summarised is summarised now.
             let after = async {
                 if status == "completed" {
-                    crate::jobs::kinds::call_recordings::after_completed(&state, sid).await?;
+                    crate::calls::post_call::call_recordings::after_completed(&state, sid).await?;
                 }
                 if calls::status_rank(status) >= calls::status_rank("completed") {
-                    crate::jobs::kinds::streamed::call_completed(&state.db, sid).await?;
+                    crate::calls::post_call::streamed::call_completed(&state.db, sid).await?;
                 }
                 Ok::<_, sqlx::Error>(())
             };
@@ -261,7 +261,7 @@ async fn stream_status(req: TwilioRequest) -> Response {
 }
 
 /// The `<Connect action>`: a finished conversation hangs up; a failed stream records (V8).
-async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+async fn stream_ended(State(state): State<CallsState>, req: TwilioRequest) -> Twiml {
     const ROUTE: &str = "/webhook/stream_ended";
     let Some(sid) = call_sid(&req) else {
         return Twiml::new(ROUTE, None, &twiml::hangup());
@@ -350,7 +350,7 @@ async fn stream_ended(State(state): State<AppState>, req: TwilioRequest) -> Twim
 }
 
 /// Stores what the recording webhooks carry; true when a recording was present.
-async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static str) -> bool {
+async fn store_recording(state: &CallsState, req: &TwilioRequest, route: &'static str) -> bool {
     let (Some(sid), Some(url), Some(rec_sid)) = (
         call_sid(req),
         req.get("RecordingUrl"),
@@ -380,7 +380,7 @@ async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static 
             tracing::info!(route, call_sid = sid, recording_sid = rec_sid, duration = ?duration, "RECORDING stored");
             // The download, transcript and summary run in the background (V10), once per
             // recording; a sick database leaves the job to the outbox's replay.
-            let job = quick(crate::jobs::kinds::fetch::enqueue(
+            let job = quick(crate::calls::post_call::fetch::enqueue(
                 &state.db, sid, rec_sid, url,
             ));
             if let Err(e) = job.await {
@@ -396,7 +396,7 @@ async fn store_recording(state: &AppState, req: &TwilioRequest, route: &'static 
     true
 }
 
-async fn handle_recording(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+async fn handle_recording(State(state): State<CallsState>, req: TwilioRequest) -> Twiml {
     const ROUTE: &str = "/webhook/handle_recording";
     let sid = call_sid(&req).map(str::to_string);
     if store_recording(&state, &req, ROUTE).await {
@@ -411,7 +411,7 @@ async fn handle_recording(State(state): State<AppState>, req: TwilioRequest) -> 
     }
 }
 
-async fn recording_status(State(state): State<AppState>, req: TwilioRequest) -> Response {
+async fn recording_status(State(state): State<CallsState>, req: TwilioRequest) -> Response {
     if req.get("RecordingStatus").is_none_or(|s| s == "completed") {
         store_recording(&state, &req, "/webhook/recording_status").await;
     }
@@ -420,7 +420,7 @@ async fn recording_status(State(state): State<AppState>, req: TwilioRequest) -> 
 
 /// The `<Dial>` of a transfer ended: after a conversation, hang up; when nobody answered
 /// (busy, no answer, failed), the caller may leave a message instead (never silence).
-async fn transfer_ended(State(state): State<AppState>, req: TwilioRequest) -> Twiml {
+async fn transfer_ended(State(state): State<CallsState>, req: TwilioRequest) -> Twiml {
     const ROUTE: &str = "/webhook/transfer_ended";
     let Some(sid) = call_sid(&req) else {
         return Twiml::new(ROUTE, None, &twiml::hangup());

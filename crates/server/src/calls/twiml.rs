@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use telephony::twiml::{Connect, Dial, Record, Response, Stream};
 
-use crate::calls::webhook::websocket_base;
+use crate::http::twilio::websocket_base;
 use crate::prompts::{Prompts, text};
 
 /// Longest message the fallback records, in seconds.

@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::page::{Page, Paged};
 use super::users::UserScope;
-use crate::app::AppState;
+use crate::crm::state::CrmState;
 use crate::error::ApiResult;
 use crate::store::audit::{self, AuditRow};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CrmState> {
     Router::new().route("/api/audit", get(list))
 }
 
@@ -23,7 +23,7 @@ pub struct Params {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     s: UserScope,
     Query(p): Query<Params>,
 ) -> ApiResult<Json<Paged<AuditRow>>> {

@@ -14,15 +14,15 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::patch::{self, clean, max_len};
-use crate::app::AppState;
 use crate::auth::{Caller, Operator};
 use crate::calls::policy::{CallError, Policy};
+use crate::crm::state::CrmState;
 use crate::domain::Phone;
 use crate::error::{ApiResult, AppError};
 use crate::store::users::Role;
 use crate::store::{self, audit, businesses};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CrmState> {
     Router::new()
         .route("/api/businesses", get(list).post(create))
         .route(
@@ -52,7 +52,7 @@ pub struct BusinessOut {
     pub updated_at: i64,
 }
 
-async fn view(state: &AppState, id: i64) -> ApiResult<BusinessOut> {
+async fn view(state: &CrmState, id: i64) -> ApiResult<BusinessOut> {
     let b = businesses::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -215,7 +215,7 @@ fn number_conflict(e: sqlx::Error) -> AppError {
 /// 409 when a number business `id` (`None`: the one being created) would get is already
 /// another business's, as a voice number or as its WhatsApp number.
 async fn check_claims(
-    state: &AppState,
+    state: &CrmState,
     id: Option<i64>,
     numbers: Option<&[Phone]>,
     whatsapp: Option<&str>,
@@ -240,7 +240,7 @@ async fn check_claims(
 }
 
 /// 409 when another business already sends from this Meta phone number id.
-async fn check_meta_id(state: &AppState, id: Option<i64>, meta_id: Option<&str>) -> ApiResult<()> {
+async fn check_meta_id(state: &CrmState, id: Option<i64>, meta_id: Option<&str>) -> ApiResult<()> {
     if let Some(meta_id) = meta_id
         && businesses::meta_id_claimed_elsewhere(&state.db, id, meta_id)
             .await?
@@ -253,7 +253,7 @@ async fn check_meta_id(state: &AppState, id: Option<i64>, meta_id: Option<&str>)
     Ok(())
 }
 
-async fn list(State(state): State<AppState>, _: Operator) -> ApiResult<Json<Vec<BusinessOut>>> {
+async fn list(State(state): State<CrmState>, _: Operator) -> ApiResult<Json<Vec<BusinessOut>>> {
     let mut out = Vec::new();
     for b in businesses::list(&state.db).await? {
         out.push(view(&state, b.id).await?);
@@ -280,7 +280,7 @@ fn transfer_allowed(
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     Operator(caller): Operator,
     Json(body): Json<BusinessBody>,
 ) -> Result<(StatusCode, Json<BusinessOut>), CallError> {
@@ -338,7 +338,7 @@ fn visible(caller: &Caller, id: i64) -> ApiResult<()> {
 }
 
 async fn read(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<BusinessOut>> {
@@ -347,7 +347,7 @@ async fn read(
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(body): Json<BusinessBody>,
@@ -426,7 +426,7 @@ async fn update(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     Operator(caller): Operator,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {

@@ -20,12 +20,12 @@ use serde_json::{Value, json};
 
 use super::page::{Page, Paged};
 use super::patch::clean;
-use crate::app::AppState;
 use crate::auth::Tenant;
+use crate::crm::state::CrmState;
 use crate::error::{ApiResult, AppError};
 use crate::store::crm_calls::{self, CallFilter, CallView};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CrmState> {
     Router::new()
         .route("/api/calls", get(list))
         .route("/api/calls/{id}", get(detail))
@@ -47,7 +47,7 @@ pub struct ListParams {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<Paged<CallView>>> {
@@ -150,7 +150,7 @@ pub fn parse_time(s: &str, end_of_day: bool) -> Option<i64> {
 }
 
 async fn detail(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -176,7 +176,7 @@ async fn detail(
 }
 
 /// The newest stored recording of a call, if the recording job has fetched one.
-async fn recording_file(state: &AppState, call_sid: &str) -> Option<PathBuf> {
+async fn recording_file(state: &CrmState, call_sid: &str) -> Option<PathBuf> {
     if call_sid.is_empty() || !call_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
@@ -205,7 +205,7 @@ async fn recording_file(state: &AppState, call_sid: &str) -> Option<PathBuf> {
 }
 
 async fn recording(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
@@ -221,7 +221,7 @@ async fn recording(
 /// A turn's caller audio, kept when no speech-to-text heard it (V10): only a file under
 /// the data dir's `turns` folder, for a call of the caller's business.
 async fn turn_audio(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Path((id, turn)): Path<(i64, i64)>,
 ) -> ApiResult<Response> {

@@ -17,14 +17,14 @@ use serde::{Deserialize, Serialize};
 use super::csv;
 use super::page::{Page, Paged};
 use super::patch::{self, clean, max_len};
-use crate::app::AppState;
 use crate::auth::Tenant;
+use crate::crm::state::CrmState;
 use crate::domain::Phone;
 use crate::error::{ApiResult, AppError};
 use crate::store::customers::{self, Customer, Fields, ListQuery, STATUSES};
 use crate::store::{self, audit};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CrmState> {
     Router::new()
         .route("/api/customers", get(list).post(create))
         .route("/api/customers/export", get(export))
@@ -155,7 +155,7 @@ fn check_status(s: &str) -> ApiResult<String> {
 }
 
 /// Checks the fields every write must satisfy (lengths; the owner belongs to the business).
-async fn validate(state: &AppState, business_id: i64, f: &Fields) -> ApiResult<()> {
+async fn validate(state: &CrmState, business_id: i64, f: &Fields) -> ApiResult<()> {
     max_len("name", f.name.as_deref(), 200)?;
     max_len("notes", Some(&f.notes), 10_000)?;
     if let Some(owner) = f.owner_user_id
@@ -185,7 +185,7 @@ pub struct ListParams {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<Paged<CustomerOut>>> {
@@ -229,7 +229,7 @@ pub struct NewCustomer {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Json(body): Json<NewCustomer>,
 ) -> ApiResult<(StatusCode, Json<CustomerOut>)> {
@@ -266,7 +266,7 @@ fn fields_json(f: &Fields) -> serde_json::Value {
 }
 
 async fn record(
-    state: &AppState,
+    state: &CrmState,
     t: &Tenant,
     id: i64,
     action: &str,
@@ -290,7 +290,7 @@ async fn record(
 }
 
 async fn read(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<CustomerOut>> {
@@ -316,7 +316,7 @@ pub struct CustomerPatch {
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Path(id): Path<i64>,
     Json(body): Json<CustomerPatch>,
@@ -358,7 +358,7 @@ async fn update(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
@@ -380,7 +380,7 @@ pub struct NewNote {
 }
 
 async fn add_note(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Path(id): Path<i64>,
     Json(note): Json<NewNote>,
@@ -407,7 +407,7 @@ pub const CSV_COLUMNS: [&str; 7] = [
     "created_at",
 ];
 
-async fn export(State(state): State<AppState>, t: Tenant) -> ApiResult<Response> {
+async fn export(State(state): State<CrmState>, t: Tenant) -> ApiResult<Response> {
     let rows = customers::all(&state.db, t.business_id).await?;
     let mut out = String::with_capacity(64 + rows.len() * 96);
     out.push_str(csv::BOM);
@@ -452,7 +452,7 @@ pub struct RowError {
 }
 
 async fn import(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     headers: HeaderMap,
     body: Bytes,
@@ -514,7 +514,7 @@ async fn import(
 
 /// Creates or updates one row's customer; true when created. Empty cells keep what is known.
 async fn import_row(
-    state: &AppState,
+    state: &CrmState,
     t: &Tenant,
     get: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> ApiResult<bool> {

@@ -12,20 +12,20 @@ pub mod calls;
 pub mod counts;
 pub mod csv;
 pub mod customers;
-pub mod errors;
 pub mod openapi;
 pub mod page;
 pub mod patch;
+pub mod state;
 pub mod timeline;
 pub mod users;
 
 use axum::Router;
 use axum::routing::any;
 
-use crate::app::AppState;
+use crate::crm::state::CrmState;
 use crate::error::AppError;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CrmState> {
     Router::new()
         .merge(crate::auth::routes::router())
         .merge(crate::auth::tokens::router())

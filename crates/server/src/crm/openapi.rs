@@ -13,9 +13,9 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::page::MAX_PER_PAGE;
-use crate::app::AppState;
+use crate::crm::state::CrmState;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CrmState> {
     Router::new().route("/api/openapi.json", get(serve))
 }
 

@@ -12,15 +12,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::auth::Tenant;
+use crate::crm::state::CrmState;
 use crate::error::{ApiResult, AppError};
 use crate::store::{crm_calls, customers, whatsapp};
 
 const PER_KIND: i64 = 200;
 
 pub async fn timeline(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     t: Tenant,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {

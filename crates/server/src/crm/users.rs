@@ -13,13 +13,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::patch::{self, clean, max_len};
-use crate::app::AppState;
 use crate::auth::{Caller, business_param, hash_password_blocking};
+use crate::crm::state::CrmState;
 use crate::error::{ApiResult, AppError};
 use crate::store::users::{self, Role, User, UserUpdate};
 use crate::store::{self, audit, businesses, sessions};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CrmState> {
     Router::new()
         .route("/api/users", get(list).post(create))
         .route("/api/users/{id}", get(read).patch(update).delete(remove))
@@ -31,12 +31,12 @@ pub struct UserScope {
     pub scope: Option<i64>,
 }
 
-impl FromRequestParts<AppState> for UserScope {
+impl FromRequestParts<CrmState> for UserScope {
     type Rejection = AppError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        state: &CrmState,
     ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let asked = business_param(parts)?;
@@ -57,12 +57,12 @@ fn audit_view(u: &User) -> serde_json::Value {
     serde_json::to_value(u).unwrap_or_default()
 }
 
-async fn list(State(state): State<AppState>, s: UserScope) -> ApiResult<Json<Vec<User>>> {
+async fn list(State(state): State<CrmState>, s: UserScope) -> ApiResult<Json<Vec<User>>> {
     Ok(Json(users::list(&state.db, s.scope).await?))
 }
 
 async fn read(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     s: UserScope,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<User>> {
@@ -106,7 +106,7 @@ fn check_password(p: &str) -> ApiResult<()> {
 
 /// The business a user of `role` ends up in, given who is asking.
 async fn place(
-    state: &AppState,
+    state: &CrmState,
     caller: &Caller,
     role: Role,
     asked: Option<i64>,
@@ -148,7 +148,7 @@ const EMAIL_UNUSABLE: &str = "email: this address cannot be used; choose another
 /// A write that failed on the unique e-mail: 409 when the caller may see the user who has
 /// it (their own business's, or anyone's for an operator), else [`EMAIL_UNUSABLE`].
 async fn email_conflict(
-    state: &AppState,
+    state: &CrmState,
     caller: &Caller,
     email: &str,
     e: sqlx::Error,
@@ -173,7 +173,7 @@ async fn email_conflict(
 /// stolen cookie, must not be enough to take the account over. Wrong answers count as
 /// failed logins of the account.
 async fn check_current_password(
-    state: &AppState,
+    state: &CrmState,
     email: &str,
     current: Option<&str>,
 ) -> ApiResult<()> {
@@ -191,7 +191,7 @@ async fn check_current_password(
             "current_password: too many wrong attempts; try again in a minute".into(),
         ));
     }
-    if crate::auth::check_credentials(state, email, current)
+    if crate::auth::check_credentials(&axum::extract::FromRef::from_ref(state), email, current)
         .await?
         .is_none()
     {
@@ -204,7 +204,7 @@ async fn check_current_password(
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     s: UserScope,
     Json(body): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
@@ -254,7 +254,7 @@ pub struct UserPatch {
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     s: UserScope,
     Path(id): Path<i64>,
     Json(body): Json<UserPatch>,
@@ -333,7 +333,7 @@ async fn update(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     s: UserScope,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {

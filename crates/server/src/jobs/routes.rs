@@ -6,12 +6,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
+use super::JobsState;
 use crate::auth::Operator;
 use crate::error::{ApiResult, AppError};
 use crate::store::jobs::{self, Job};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<JobsState> {
     Router::new()
         .route("/api/jobs", get(list))
         .route("/api/jobs/{id}/retry", post(retry))
@@ -62,7 +62,7 @@ impl From<Job> for JobView {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<JobsState>,
     _op: Operator,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -82,7 +82,7 @@ async fn list(
 }
 
 async fn retry(
-    State(state): State<AppState>,
+    State(state): State<JobsState>,
     _op: Operator,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<JobView>> {

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use super::JobsState;
 pub use super::pool::run_pool;
-use crate::app::AppState;
 use crate::store::jobs::Job;
 /// How a job run ended, when it did not fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,22 +136,20 @@ pub fn new_worker_id() -> String {
     format!("{host}-{}-{}", std::process::id(), &rand[..8])
 }
 
-/// The application's pool: resumes parked jobs whose provider is now configured, schedules
-/// the periodic clean-up, and runs jobs until `state.shutdown` is cancelled.
-pub async fn run_workers(state: AppState) {
+/// The application's pool: schedules the periodic clean-up and runs jobs, each through
+/// `handler` (the application's [`super::Dispatch`]), until `state.shutdown` is cancelled.
+pub async fn run_workers(state: JobsState, handler: Arc<dyn Handler>) {
     let workers = state.settings.job_workers;
     if workers == 0 {
         tracing::info!("MOKDAN_JOB_WORKERS=0: no job workers on this node");
         return;
     }
-    super::kinds::resume_parked(&state).await;
-    tokio::spawn(super::kinds::cleanup::schedule(state.clone()));
+    tokio::spawn(super::cleanup::schedule(state.clone()));
     let cfg = PoolConfig {
         concurrency: workers,
         lease: state.settings.job_lease,
         ..PoolConfig::default()
     };
     tracing::info!(workers, worker_id = %cfg.worker_id, "job workers started");
-    let handler = Arc::new(super::kinds::AppHandler(state.clone()));
     run_pool(state.db.clone(), handler, cfg, state.shutdown.clone()).await;
 }

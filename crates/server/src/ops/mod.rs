@@ -2,6 +2,7 @@
 
 pub mod probe;
 pub mod routes;
+pub mod state;
 
 use crate::config::Settings;
 

@@ -14,9 +14,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::ops::state::OpsState;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<OpsState> {
     Router::new()
         .route("/", get(landing))
         .route("/health", get(health))
@@ -34,7 +34,7 @@ fn ok_or_disabled(on: bool) -> &'static str {
     if on { "ok" } else { "disabled" }
 }
 
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
     let db_ok = matches!(
         tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await,
         Ok(Ok(()))
@@ -114,7 +114,7 @@ async fn version() -> Json<serde_json::Value> {
 /// Prometheus text, for whoever holds `MOKDAN_METRICS_TOKEN` (as a bearer token). Without
 /// a token configured, development serves everyone and production no one: route names,
 /// error counts and traffic shape are not for the public (#16.9).
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn metrics(State(state): State<OpsState>, headers: HeaderMap) -> Response {
     use subtle::ConstantTimeEq;
     match &state.settings.metrics_token {
         Some(token) => {

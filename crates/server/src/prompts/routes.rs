@@ -7,18 +7,18 @@ use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::prompts::Source;
 
 /// Which voice made the audio: `provider`, `espeak` or `bundled` (for operators and tests).
 const SOURCE: HeaderName = HeaderName::from_static("x-prompt-source");
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CallsState> {
     Router::new().route("/static/tts/{name}", get(serve))
 }
 
 async fn serve(
-    State(state): State<AppState>,
+    State(state): State<CallsState>,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {

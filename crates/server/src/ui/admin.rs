@@ -15,8 +15,8 @@ use super::page::{Layout, PageResult, ok};
 use super::time;
 use super::view;
 use super::viewer::AdminViewer;
-use crate::app::AppState;
 use crate::store::users::Role;
+use crate::ui::state::WebState;
 
 pub struct BusinessView {
     pub id: i64,
@@ -34,7 +34,7 @@ struct AdminPage {
     businesses: Vec<BusinessView>,
 }
 
-pub async fn dashboard(State(state): State<AppState>, a: AdminViewer) -> PageResult {
+pub async fn dashboard(State(state): State<WebState>, a: AdminViewer) -> PageResult {
     let db = &state.db;
     let mut numbers: HashMap<i64, Vec<String>> = HashMap::new();
     for (n, bid) in admin::numbers(db).await? {
@@ -76,7 +76,7 @@ struct UsersPage {
     users: Vec<UserRowView>,
 }
 
-pub async fn users(State(state): State<AppState>, a: AdminViewer) -> PageResult {
+pub async fn users(State(state): State<WebState>, a: AdminViewer) -> PageResult {
     let names: HashMap<i64, String> = admin::businesses(&state.db)
         .await?
         .into_iter()
@@ -151,12 +151,12 @@ struct HealthPage {
 }
 
 /// `/readyz` answered in-process, so the page shows exactly what probes see.
-async fn readyz(state: &AppState) -> serde_json::Value {
+async fn readyz(state: &WebState) -> serde_json::Value {
     let request = Request::get("/readyz")
         .body(Body::empty())
         .expect("static request");
     let Ok(response) = crate::ops::routes::router()
-        .with_state(state.clone())
+        .with_state(state.ops.clone())
         .oneshot(request)
         .await;
     let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
@@ -165,7 +165,7 @@ async fn readyz(state: &AppState) -> serde_json::Value {
     serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
 }
 
-pub async fn health(State(state): State<AppState>, a: AdminViewer) -> PageResult {
+pub async fn health(State(state): State<WebState>, a: AdminViewer) -> PageResult {
     let ready = readyz(&state).await;
     let checks = ready
         .as_object()
@@ -199,9 +199,9 @@ pub async fn health(State(state): State<AppState>, a: AdminViewer) -> PageResult
     } else {
         (vec![], vec![])
     };
-    let pairing_enabled = crate::whatsapp::pairing::enabled(&state);
+    let pairing_enabled = crate::whatsapp::pairing::enabled(&state.wa);
     let (pairing, pairing_error) = if pairing_enabled {
-        match crate::whatsapp::pairing::all(&state).await {
+        match crate::whatsapp::pairing::all(&state.wa).await {
             Ok(list) => {
                 let names: std::collections::HashMap<String, String> =
                     crate::store::businesses::list(&state.db)

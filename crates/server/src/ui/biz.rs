@@ -10,8 +10,8 @@ use super::page::{Layout, PageResult, ok};
 use super::time;
 use super::view::{self, CallView, LeadView};
 use super::viewer::{BizViewer, Viewer};
-use crate::app::AppState;
 use crate::store::now_ms;
+use crate::ui::state::WebState;
 
 /// `/app`: the viewer's own area.
 pub async fn home(v: Viewer) -> Response {
@@ -102,7 +102,7 @@ struct Dashboard {
     chart: Chart,
 }
 
-pub async fn dashboard(State(state): State<AppState>, b: BizViewer) -> PageResult {
+pub async fn dashboard(State(state): State<WebState>, b: BizViewer) -> PageResult {
     let db = &state.db;
     let bid = b.business_id;
     let now = now_ms();

@@ -16,8 +16,8 @@ use super::page::{Layout, PageError, PageResult, ok};
 use super::time;
 use super::view::{self, CallView, Pager, fallback_label};
 use super::viewer::BizViewer;
-use crate::app::AppState;
 use crate::store::now_ms;
+use crate::ui::state::WebState;
 
 const PER_PAGE: i64 = 30;
 
@@ -37,7 +37,7 @@ struct CallsPage {
 }
 
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
@@ -130,7 +130,7 @@ struct CallPage {
 }
 
 pub async fn detail(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -200,7 +200,7 @@ pub struct LiveCall {
     pub elapsed: String,
 }
 
-async fn live_rows(state: &AppState, business_id: i64) -> Result<String, PageError> {
+async fn live_rows(state: &WebState, business_id: i64) -> Result<String, PageError> {
     let now = now_ms();
     let rows = calls::live(&state.db, business_id).await?;
     let calls = rows
@@ -223,7 +223,7 @@ struct LivePage {
     rows: String,
 }
 
-pub async fn live(State(state): State<AppState>, b: BizViewer) -> PageResult {
+pub async fn live(State(state): State<WebState>, b: BizViewer) -> PageResult {
     let rows = live_rows(&state, b.business_id).await?;
     Ok(ok(&LivePage {
         l: Layout::new("שיחות חיות", "live", Some(b.v.nav.clone())),
@@ -233,13 +233,13 @@ pub async fn live(State(state): State<AppState>, b: BizViewer) -> PageResult {
 
 /// `text/event-stream`: an event `calls` with the rows' HTML each time they change, checked
 /// every second. The stream ends when the server shuts down.
-pub async fn live_events(State(state): State<AppState>, b: BizViewer) -> Response {
+pub async fn live_events(State(state): State<WebState>, b: BizViewer) -> Response {
     Sse::new(live_stream(state, b.business_id))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
 
-fn live_stream(state: AppState, business_id: i64) -> impl Stream<Item = Result<Event, Infallible>> {
+fn live_stream(state: WebState, business_id: i64) -> impl Stream<Item = Result<Event, Infallible>> {
     futures::stream::unfold(
         (state, None::<String>, true),
         move |(state, last, first)| async move {

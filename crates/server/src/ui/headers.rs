@@ -25,17 +25,16 @@ pub const HSTS: &str = "max-age=31536000";
 /// HTTPS: once a browser has seen it, a network attacker can no longer downgrade the app or
 /// its session cookie to plain HTTP. Development over `http://localhost` sends none.
 pub async fn strict_transport(
-    State(state): State<crate::app::AppState>,
+    State(settings): State<std::sync::Arc<crate::config::Settings>>,
     req: Request,
     next: Next,
 ) -> Response {
     let mut res = next.run(req).await;
-    let https = state
-        .settings
+    let https = settings
         .public_base_url
         .as_deref()
         .is_some_and(|b| b.starts_with("https://"));
-    if state.settings.is_production() && https {
+    if settings.is_production() && https {
         res.headers_mut().insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),

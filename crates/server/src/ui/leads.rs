@@ -15,9 +15,9 @@ use super::page::{Layout, PageError, PageResult, ok, render};
 use super::time;
 use super::view::{self, LeadView, Pager, enc};
 use super::viewer::BizViewer;
-use crate::app::AppState;
 use crate::domain::Phone;
 use crate::store::{customers, now_ms};
+use crate::ui::state::WebState;
 
 const PER_PAGE: i64 = 25;
 
@@ -58,7 +58,7 @@ struct LeadsPage {
 }
 
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
@@ -191,7 +191,7 @@ fn opt(s: &str) -> Option<&str> {
 }
 
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Form(f): Form<LeadForm>,
 ) -> PageResult {
@@ -239,7 +239,7 @@ fn parse_id(raw: &str, b: &BizViewer) -> Result<i64, PageError> {
 }
 
 pub async fn edit_form(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -259,7 +259,7 @@ pub async fn edit_form(
 }
 
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Path(id): Path<String>,
     Form(f): Form<LeadForm>,
@@ -340,7 +340,7 @@ struct LeadPage {
 }
 
 pub async fn detail(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Path(id): Path<String>,
 ) -> PageResult {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::page::{Layout, ok};
 use super::viewer::MaybeViewer;
-use crate::app::AppState;
+use crate::ui::state::WebState;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -68,7 +68,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Response {
     if let Some(token) = cookie(&headers, "mokdan_session")
         && state.ui.tables.sessions(&state.db).await
     {

@@ -23,6 +23,7 @@ pub mod leads;
 pub mod login;
 pub mod page;
 pub mod settings;
+pub mod state;
 pub mod time;
 pub mod trycall;
 pub mod view;
@@ -34,7 +35,7 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::ui::state::WebState;
 
 /// Per-process state of the web app: which optional tables exist, and the short-lived
 /// results of "try a call" runs.
@@ -44,7 +45,7 @@ pub struct UiState {
     pub runs: trycall::Runs,
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<WebState> {
     Router::new()
         .route("/app", get(biz::home))
         .route("/app/", get(biz::home))

@@ -15,10 +15,10 @@ use super::page::{Layout, PageError, PageResult, ok, render};
 use super::time;
 use super::view;
 use super::viewer::OwnerViewer;
-use crate::app::AppState;
 use crate::domain::Phone;
 use crate::store::businesses;
 use crate::store::users::Role;
+use crate::ui::state::WebState;
 
 pub struct UserView {
     pub email: String,
@@ -52,7 +52,7 @@ pub struct SavedQuery {
 }
 
 async fn page_for(
-    state: &AppState,
+    state: &WebState,
     o: &OwnerViewer,
     s: BusinessSettings,
     saved: bool,
@@ -99,7 +99,7 @@ async fn page_for(
 }
 
 pub async fn page(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     o: OwnerViewer,
     Query(q): Query<SavedQuery>,
 ) -> PageResult {
@@ -130,7 +130,7 @@ fn opt(s: &str) -> Option<String> {
 }
 
 pub async fn save(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     o: OwnerViewer,
     Form(f): Form<SettingsForm>,
 ) -> PageResult {
@@ -226,7 +226,7 @@ pub struct ListenQuery {
 /// The spoken audio of a greeting being written: a redirect to the prompt's URL, which the
 /// prompt service makes on first request.
 pub async fn listen(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     o: OwnerViewer,
     Query(q): Query<ListenQuery>,
 ) -> Response {

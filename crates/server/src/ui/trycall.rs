@@ -18,9 +18,9 @@ use sim::{CallSpec, CallerScript, Sim, SimConfig};
 
 use super::page::{Layout, PageError, PageResult, ok, render};
 use super::viewer::BizViewer;
-use crate::app::AppState;
-use crate::calls::webhook::public_base;
+use crate::http::twilio::public_base;
 use crate::store::businesses;
+use crate::ui::state::WebState;
 
 /// How long a finished run is kept, and how many at most.
 const KEEP: Duration = Duration::from_secs(15 * 60);
@@ -102,14 +102,14 @@ struct TryPage {
     error: String,
 }
 
-async fn business_number(state: &AppState, business_id: i64) -> Result<Option<String>, PageError> {
+async fn business_number(state: &WebState, business_id: i64) -> Result<Option<String>, PageError> {
     Ok(businesses::numbers(&state.db, business_id)
         .await?
         .into_iter()
         .next())
 }
 
-pub async fn page(State(state): State<AppState>, b: BizViewer) -> PageResult {
+pub async fn page(State(state): State<WebState>, b: BizViewer) -> PageResult {
     let number = business_number(&state, b.business_id).await?;
     Ok(ok(&TryPage {
         l: Layout::new("ניסיון שיחה", "try", Some(b.v.nav.clone())),
@@ -127,7 +127,7 @@ pub async fn page(State(state): State<AppState>, b: BizViewer) -> PageResult {
     }))
 }
 
-pub async fn start(State(state): State<AppState>, b: BizViewer, headers: HeaderMap) -> PageResult {
+pub async fn start(State(state): State<WebState>, b: BizViewer, headers: HeaderMap) -> PageResult {
     let Some(number) = business_number(&state, b.business_id).await? else {
         return Ok(Redirect::to("/app/biz/try").into_response());
     };
@@ -157,7 +157,7 @@ pub async fn start(State(state): State<AppState>, b: BizViewer, headers: HeaderM
 }
 
 /// Plays one call against this server through the sim.
-async fn simulate(state: &AppState, base: &str, number: &str) -> Outcome {
+async fn simulate(state: &WebState, base: &str, number: &str) -> Outcome {
     let sid = state
         .settings
         .twilio_account_sid
@@ -212,7 +212,7 @@ struct RunPage {
 }
 
 pub async fn run_page(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -256,7 +256,7 @@ pub async fn run_page(
 }
 
 pub async fn audio(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Path(id): Path<String>,
 ) -> Response {

@@ -10,10 +10,10 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::page::{NavUser, PageError};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::store::users::Role;
+use crate::ui::state::WebState;
 
 /// A signed-in user and their navigation.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ impl Viewer {
     }
 }
 
-async fn load(state: &AppState, caller: Caller) -> Result<Viewer, PageError> {
+async fn load(state: &WebState, caller: Caller) -> Result<Viewer, PageError> {
     let (email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
         .bind(caller.user_id)
         .fetch_optional(&state.db.pool)
@@ -62,10 +62,10 @@ pub fn login_redirect(parts: &Parts) -> Response {
     Redirect::to(&format!("/app/login?next={next}")).into_response()
 }
 
-impl FromRequestParts<AppState> for Viewer {
+impl FromRequestParts<WebState> for Viewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
         if let Some(v) = parts.extensions.get::<Viewer>() {
             return Ok(v.clone());
         }
@@ -87,12 +87,12 @@ impl FromRequestParts<AppState> for Viewer {
 /// The viewer when signed in, or nobody (for pages anyone may see, like "not found").
 pub struct MaybeViewer(pub Option<Viewer>);
 
-impl FromRequestParts<AppState> for MaybeViewer {
+impl FromRequestParts<WebState> for MaybeViewer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        state: &WebState,
     ) -> Result<Self, Self::Rejection> {
         Ok(MaybeViewer(
             Viewer::from_request_parts(parts, state).await.ok(),
@@ -107,10 +107,10 @@ pub struct BizViewer {
     pub business_id: i64,
 }
 
-impl FromRequestParts<AppState> for BizViewer {
+impl FromRequestParts<WebState> for BizViewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
         let v = Viewer::from_request_parts(parts, state).await?;
         match v.caller.business_id {
             Some(business_id) if v.caller.role != Role::Operator => {
@@ -124,10 +124,10 @@ impl FromRequestParts<AppState> for BizViewer {
 /// The owner of a business: settings and users.
 pub struct OwnerViewer(pub BizViewer);
 
-impl FromRequestParts<AppState> for OwnerViewer {
+impl FromRequestParts<WebState> for OwnerViewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
         let b = BizViewer::from_request_parts(parts, state).await?;
         if b.v.caller.role == Role::Owner {
             Ok(OwnerViewer(b))
@@ -140,10 +140,10 @@ impl FromRequestParts<AppState> for OwnerViewer {
 /// An operator of the whole service: `/app/admin`.
 pub struct AdminViewer(pub Viewer);
 
-impl FromRequestParts<AppState> for AdminViewer {
+impl FromRequestParts<WebState> for AdminViewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
         let v = Viewer::from_request_parts(parts, state).await?;
         if v.caller.role == Role::Operator {
             Ok(AdminViewer(v))

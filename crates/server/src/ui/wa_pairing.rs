@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Redirect};
 
 use super::page::{Layout, PageResult, ok};
 use super::viewer::OwnerViewer;
-use crate::app::AppState;
 use crate::store::businesses;
+use crate::ui::state::WebState;
 use crate::whatsapp::pairing;
 
 #[derive(Template)]
@@ -33,9 +33,9 @@ struct PairingPage {
     can_disconnect: bool,
 }
 
-pub async fn page(State(state): State<AppState>, o: OwnerViewer) -> PageResult {
+pub async fn page(State(state): State<WebState>, o: OwnerViewer) -> PageResult {
     let l = Layout::new("חיבור וואטסאפ", "settings", Some(o.0.v.nav.clone()));
-    if !pairing::enabled(&state) {
+    if !pairing::enabled(&state.wa) {
         return Ok(ok(&PairingPage {
             l,
             enabled: false,
@@ -51,7 +51,7 @@ pub async fn page(State(state): State<AppState>, o: OwnerViewer) -> PageResult {
             can_disconnect: false,
         }));
     }
-    let (session, error) = match pairing::get(&state, o.0.business_id).await {
+    let (session, error) = match pairing::get(&state.wa, o.0.business_id).await {
         Ok(s) => (s, String::new()),
         Err(e) => {
             tracing::warn!(error = %e, "WHATSAPP_BRIDGE_UNREACHABLE: pairing state unknown");
@@ -111,9 +111,9 @@ pub async fn page(State(state): State<AppState>, o: OwnerViewer) -> PageResult {
 }
 
 /// `POST /app/biz/settings/whatsapp/connect`: start pairing, then show the page.
-pub async fn connect(State(state): State<AppState>, o: OwnerViewer) -> PageResult {
-    if pairing::enabled(&state) {
-        if let Err(e) = pairing::connect(&state, o.0.business_id).await {
+pub async fn connect(State(state): State<WebState>, o: OwnerViewer) -> PageResult {
+    if pairing::enabled(&state.wa) {
+        if let Err(e) = pairing::connect(&state.wa, o.0.business_id).await {
             tracing::warn!(error = %e, "WHATSAPP_BRIDGE_UNREACHABLE: connect failed");
         }
         tracing::info!(business_id = o.0.business_id, "UI_WHATSAPP_CONNECT");
@@ -122,9 +122,9 @@ pub async fn connect(State(state): State<AppState>, o: OwnerViewer) -> PageResul
 }
 
 /// `POST /app/biz/settings/whatsapp/disconnect`: unlink the device.
-pub async fn disconnect(State(state): State<AppState>, o: OwnerViewer) -> PageResult {
-    if pairing::enabled(&state) {
-        if let Err(e) = pairing::logout(&state, o.0.business_id).await {
+pub async fn disconnect(State(state): State<WebState>, o: OwnerViewer) -> PageResult {
+    if pairing::enabled(&state.wa) {
+        if let Err(e) = pairing::logout(&state.wa, o.0.business_id).await {
             tracing::warn!(error = %e, "WHATSAPP_BRIDGE_UNREACHABLE: disconnect failed");
         }
         tracing::info!(business_id = o.0.business_id, "UI_WHATSAPP_DISCONNECT");

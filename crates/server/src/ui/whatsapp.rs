@@ -13,8 +13,8 @@ use super::page::{Layout, PageError, PageResult, ok};
 use super::time;
 use super::view;
 use super::viewer::BizViewer;
-use crate::app::AppState;
 use crate::store::{customers, now_ms};
+use crate::ui::state::WebState;
 
 pub struct ThreadRow {
     pub customer_id: i64,
@@ -33,7 +33,7 @@ struct InboxPage {
     threads: Vec<ThreadRow>,
 }
 
-pub async fn inbox(State(state): State<AppState>, b: BizViewer) -> PageResult {
+pub async fn inbox(State(state): State<WebState>, b: BizViewer) -> PageResult {
     let l = Layout::new("וואטסאפ", "whatsapp", Some(b.v.nav.clone()));
     if !state.ui.tables.whatsapp(&state.db).await {
         return Ok(ok(&InboxPage {
@@ -87,7 +87,7 @@ struct Messages {
 }
 
 async fn messages_html(
-    state: &AppState,
+    state: &WebState,
     business_id: i64,
     customer_id: i64,
 ) -> Result<String, PageError> {
@@ -143,7 +143,7 @@ struct ThreadPage {
 }
 
 pub async fn thread(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -182,7 +182,7 @@ pub async fn thread(
 
 /// The conversation's messages alone, for the page to refresh in place.
 pub async fn messages_fragment(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     b: BizViewer,
     Path(id): Path<String>,
 ) -> Result<Html<String>, PageError> {

@@ -17,16 +17,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::auth::{Caller, Tenant};
-use crate::calls::webhook::public_base;
 use crate::config::WhatsappProvider;
 use crate::domain::Phone;
 use crate::error::AppError;
+use crate::http::twilio::public_base;
 use crate::store::users::Role;
 use crate::store::whatsapp::{self as store, Message};
 use crate::store::{businesses, customers, now_ms};
 use crate::whatsapp::send::Template;
+use crate::whatsapp::state::WaState;
 use crate::whatsapp::{attachment, media, provider_name};
 
 /// WhatsApp's customer-service window.
@@ -73,7 +73,7 @@ type WaResult<T> = Result<T, WaError>;
 /// tenant-scoped route, or by the request body's `business_id` (the send's own shape). A
 /// business the caller may not see is 404, exactly like one that does not exist.
 pub async fn send_tenant(
-    state: &AppState,
+    state: &WaState,
     caller: Caller,
     in_query: Option<i64>,
     in_body: Option<i64>,
@@ -229,7 +229,7 @@ fn idempotency_key(headers: &HeaderMap) -> WaResult<Option<String>> {
 /// `POST /api/whatsapp/send`: owners and agents send for their own business, operators
 /// for the one they name.
 pub async fn send_message(
-    State(state): State<AppState>,
+    State(state): State<WaState>,
     caller: Caller,
     uri: Uri,
     headers: HeaderMap,
@@ -348,7 +348,7 @@ pub async fn send_message(
         reply_to: None,
     };
     // Recorded `queued` with its send job in one transaction; a worker sends it.
-    let job = &crate::jobs::kinds::whatsapp::SEND_JOB;
+    let job = &crate::whatsapp::jobs::SEND_JOB;
     let (msg, inserted) = store::queue_outbound(&state.db, business_id, &new, job).await?;
     if inserted {
         crate::jobs::wake();
@@ -360,7 +360,7 @@ pub async fn send_message(
     })
 }
 
-async fn by_key(state: &AppState, business_id: i64, key: &str) -> WaResult<Option<Message>> {
+async fn by_key(state: &WaState, business_id: i64, key: &str) -> WaResult<Option<Message>> {
     Ok(match store::id_by_key(&state.db, business_id, key).await? {
         Some(id) => store::get(&state.db, business_id, id).await?,
         None => None,
@@ -382,7 +382,7 @@ fn replay(msg: &Message) -> Response {
 /// business's auto-reply); else the business's first voice number. `None`: no number of
 /// its own and no default it may use.
 async fn twilio_sender(
-    state: &AppState,
+    state: &WaState,
     business: &businesses::Business,
 ) -> WaResult<Option<String>> {
     let parse = |raw: &str| crate::whatsapp::parse_address(raw);
@@ -458,7 +458,7 @@ pub struct ScopeQuery {
 
 /// `GET /api/whatsapp/threads`: conversations, most recent first.
 pub async fn threads(
-    State(state): State<AppState>,
+    State(state): State<WaState>,
     Tenant { business_id, .. }: Tenant,
     Query(q): Query<ScopeQuery>,
 ) -> WaResult<Json<Value>> {
@@ -469,7 +469,7 @@ pub async fn threads(
 
 /// `GET /api/whatsapp/threads/{customer_id}`: one conversation, oldest first.
 pub async fn thread(
-    State(state): State<AppState>,
+    State(state): State<WaState>,
     Tenant { business_id, .. }: Tenant,
     Path(customer_id): Path<i64>,
     Query(q): Query<ScopeQuery>,
@@ -498,7 +498,7 @@ pub async fn thread(
 /// and served as [`attachment::decide`] rules: a download unless an allow-listed type the
 /// bytes confirm, always `nosniff` and sandboxed.
 pub async fn media_item(
-    State(state): State<AppState>,
+    State(state): State<WaState>,
     Tenant { business_id, .. }: Tenant,
     Path((id, n)): Path<(i64, usize)>,
 ) -> WaResult<Response> {

@@ -15,12 +15,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
-use crate::calls::webhook::public_base;
 use crate::config::WhatsappProvider;
+use crate::http::twilio::public_base;
 use crate::store::whatsapp::Message;
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, http_failure, transport_failure};
+use crate::whatsapp::state::WaState;
 use crate::whatsapp::{parse_address, status};
 
 /// The header carrying the shared secret, both ways.
@@ -62,7 +62,7 @@ pub struct BridgeStatus {
 }
 
 /// `POST /webhook/whatsapp/baileys`.
-pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn webhook(State(state): State<WaState>, headers: HeaderMap, body: Body) -> Response {
     let given = headers
         .get(SECRET_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -179,7 +179,7 @@ fn to_inbound(m: &BridgeMessage) -> Option<Inbound> {
     })
 }
 
-fn bridge(state: &AppState) -> Result<&str, DeliverError> {
+fn bridge(state: &WaState) -> Result<&str, DeliverError> {
     state
         .settings
         .baileys_bridge_url
@@ -188,7 +188,7 @@ fn bridge(state: &AppState) -> Result<&str, DeliverError> {
 }
 
 /// Sends a stored message through the bridge's `POST /send`.
-pub async fn send(state: &AppState, msg: &Message) -> Result<Accepted, DeliverError> {
+pub async fn send(state: &WaState, msg: &Message) -> Result<Accepted, DeliverError> {
     let base = bridge(state)?;
     if msg.template.is_some() {
         return Err(DeliverError::permanent(
@@ -246,7 +246,7 @@ pub async fn send(state: &AppState, msg: &Message) -> Result<Accepted, DeliverEr
 
 /// Media on the bridge's own origin, fetched with the secret; any other URL is refused so a
 /// forged event cannot make us fetch internal addresses.
-pub async fn fetch_media(state: &AppState, url: &str) -> Result<(Option<String>, Bytes), String> {
+pub async fn fetch_media(state: &WaState, url: &str) -> Result<(Option<String>, Bytes), String> {
     let base = bridge(state).map_err(|e| e.message)?;
     let base = url::Url::parse(base).map_err(|_| "bad BAILEYS_BRIDGE_URL".to_string())?;
     let target = url::Url::parse(url).map_err(|_| "bad media URL".to_string())?;

@@ -7,10 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::config::WhatsappProvider;
 use crate::domain::Phone;
 use crate::store::whatsapp as store;
+use crate::whatsapp::state::WaState;
 
 /// The providers' names as stored in `whatsapp_messages.provider`.
 pub const PROVIDERS: [&str; 3] = ["twilio", "meta", "baileys"];
@@ -83,7 +83,7 @@ pub fn clean_body(body: Option<&str>) -> Option<String> {
 /// stored it, enqueues the auto-reply in the same statement. `base` is our public URL, for
 /// status callbacks of the reply.
 pub async fn receive(
-    state: &AppState,
+    state: &WaState,
     msg: Inbound,
     base: Option<String>,
 ) -> Result<Received, sqlx::Error> {
@@ -104,8 +104,7 @@ pub async fn receive(
         profile_name: msg.profile_name.clone(),
         reply_to: msg.reply_to.clone(),
     };
-    let reply =
-        can_send(state, msg.provider).then(|| crate::jobs::kinds::whatsapp::reply_job(base));
+    let reply = can_send(state, msg.provider).then(|| crate::whatsapp::jobs::reply_job(base));
     let receipt =
         store::record_inbound_with(&state.db, msg.to.as_ref(), &msg.from, &new, reply.as_ref())
             .await?;
@@ -146,7 +145,7 @@ pub async fn receive(
 /// fails or is slow past a bound, the message goes to the local outbox and is stored (and
 /// answered) once the database is back — never dropped (W2, V12). False when it was kept
 /// rather than stored (the database is not answering).
-pub async fn receive_or_keep(state: &AppState, msg: Inbound, base: Option<String>) -> bool {
+pub async fn receive_or_keep(state: &WaState, msg: Inbound, base: Option<String>) -> bool {
     let kept = crate::outbox::Pending::whatsapp(&msg, base.as_deref());
     let failure = match tokio::time::timeout(STORE_BOUND, receive(state, msg, base)).await {
         Ok(Ok(_)) => return true,
@@ -160,11 +159,11 @@ pub async fn receive_or_keep(state: &AppState, msg: Inbound, base: Option<String
 }
 
 /// Puts a message straight into the outbox (the database is known to be down).
-pub async fn keep(state: &AppState, msg: &Inbound, base: Option<&str>) {
+pub async fn keep(state: &WaState, msg: &Inbound, base: Option<&str>) {
     push(state, &crate::outbox::Pending::whatsapp(msg, base)).await;
 }
 
-async fn push(state: &AppState, kept: &crate::outbox::Pending) {
+async fn push(state: &WaState, kept: &crate::outbox::Pending) {
     if let Err(e) = state.outbox.push(kept).await {
         crate::telemetry::count_error("outbox");
         tracing::error!(error = %e, "OUTBOX: cannot keep the WhatsApp message");
@@ -175,7 +174,7 @@ async fn push(state: &AppState, kept: &crate::outbox::Pending) {
 /// `WHATSAPP_PROVIDER` do. Another provider's delivery (a webhook URL still configured at a
 /// provider the service no longer uses, a test message) is answered as that provider
 /// expects by the caller, but stores and sends nothing; this logs the one line that says so.
-pub fn provider_enabled(state: &AppState, provider: WhatsappProvider, route: &str) -> bool {
+pub fn provider_enabled(state: &WaState, provider: WhatsappProvider, route: &str) -> bool {
     let configured = state.settings.whatsapp_provider;
     if configured == Some(provider) {
         return true;
@@ -195,7 +194,7 @@ pub fn provider_enabled(state: &AppState, provider: WhatsappProvider, route: &st
 }
 
 /// Whether replies can go out on `provider` (the channel the customer wrote on).
-pub fn can_send(state: &AppState, provider: &str) -> bool {
+pub fn can_send(state: &WaState, provider: &str) -> bool {
     let s = &state.settings;
     match provider {
         "twilio" => state.twilio.is_some(),

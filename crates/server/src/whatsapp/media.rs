@@ -8,9 +8,9 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::app::AppState;
 use crate::store::whatsapp::Message;
 use crate::whatsapp::inbound::MediaRef;
+use crate::whatsapp::state::WaState;
 
 /// Largest attachment served (WhatsApp documents go up to 100 MB).
 pub const MAX_MEDIA_BYTES: usize = 100 << 20;
@@ -43,7 +43,7 @@ pub struct Fetched {
 }
 
 /// Fetches attachment `n` of `msg`.
-pub async fn fetch(state: &AppState, msg: &Message, n: usize) -> Result<Fetched, MediaError> {
+pub async fn fetch(state: &WaState, msg: &Message, n: usize) -> Result<Fetched, MediaError> {
     let item = refs(msg).into_iter().nth(n).ok_or(MediaError::NotFound)?;
     let (fetched_type, bytes) = match (msg.provider.as_str(), &item.url, &item.id) {
         ("twilio", Some(url), _) => {

@@ -21,12 +21,12 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
-use crate::calls::webhook::public_base;
 use crate::config::WhatsappProvider;
+use crate::http::twilio::public_base;
 use crate::store::whatsapp::Message;
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, Template, http_failure, transport_failure};
+use crate::whatsapp::state::WaState;
 use crate::whatsapp::{parse_address, status, twilio};
 
 /// Meta batches up to 1,000 updates per notification; a few MB at most.
@@ -34,7 +34,7 @@ pub const MAX_BODY: usize = 4 << 20;
 
 /// `GET /webhook/whatsapp/meta`: echoes `hub.challenge` when the verify token matches.
 pub async fn verify(
-    State(state): State<AppState>,
+    State(state): State<WaState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mode = q.get("hub.mode").map(String::as_str);
@@ -78,7 +78,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 }
 
 /// `POST /webhook/whatsapp/meta`.
-pub async fn notify(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn notify(State(state): State<WaState>, headers: HeaderMap, body: Body) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response();
     };
@@ -254,7 +254,7 @@ pub fn parse_message(msg: &Value, value: &ChangeValue) -> Option<Inbound> {
 }
 
 /// Stores every message and status of a verified notification.
-async fn handle(state: &AppState, bytes: &Bytes, base: &str) {
+async fn handle(state: &WaState, bytes: &Bytes, base: &str) {
     let notification: Notification = match serde_json::from_slice(bytes) {
         Ok(n) => n,
         Err(e) => {
@@ -311,7 +311,7 @@ fn meta_code_retryable(code: i64) -> bool {
 /// without one, `META_PHONE_NUMBER_ID` — but never when another business has that id as its
 /// own (its customers would see another business's number). `None`: no sender it may use.
 pub async fn sender_id(
-    state: &AppState,
+    state: &WaState,
     business: Option<&crate::store::businesses::Business>,
 ) -> Result<Option<String>, sqlx::Error> {
     if let Some(own) = business.and_then(|b| b.meta_phone_number_id.clone()) {
@@ -331,7 +331,7 @@ pub async fn sender_id(
 
 /// Sends a stored message: `type: text`, or `type: template` outside the 24-hour window,
 /// from the business's own Meta phone number id ([`sender_id`]).
-pub async fn send(state: &AppState, msg: &Message) -> Result<Accepted, DeliverError> {
+pub async fn send(state: &WaState, msg: &Message) -> Result<Accepted, DeliverError> {
     let s = &state.settings;
     let Some(token) = &s.meta_access_token else {
         return Err(DeliverError::permanent(
@@ -434,7 +434,7 @@ pub async fn send(state: &AppState, msg: &Message) -> Result<Accepted, DeliverEr
 /// Meta media: the id resolves (with the token) to a short-lived URL, fetched with the
 /// same token.
 pub async fn fetch_media(
-    state: &AppState,
+    state: &WaState,
     media_id: &str,
 ) -> Result<(Option<String>, Bytes), String> {
     let s = &state.settings;

@@ -12,12 +12,14 @@ pub mod api;
 pub mod attachment;
 pub mod baileys;
 pub mod inbound;
+pub mod jobs;
 pub mod media;
 pub mod meta;
 pub mod pairing;
 pub mod reply;
 pub mod routes;
 pub mod send;
+pub mod state;
 pub mod status;
 pub mod twilio;
 

@@ -8,9 +8,9 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::config::WhatsappProvider;
 use crate::whatsapp::baileys::SECRET_HEADER;
+use crate::whatsapp::state::WaState;
 
 /// One business's session, as the bridge reports it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,13 +29,13 @@ struct SessionList {
 }
 
 /// Whether pairing applies: WhatsApp goes through the bridge.
-pub fn enabled(state: &AppState) -> bool {
+pub fn enabled(state: &WaState) -> bool {
     state.settings.whatsapp_provider == Some(WhatsappProvider::Baileys)
         && state.settings.baileys_bridge_url.is_some()
 }
 
 async fn call(
-    state: &AppState,
+    state: &WaState,
     method: reqwest::Method,
     path: &str,
 ) -> Result<Option<reqwest::Response>, String> {
@@ -65,7 +65,7 @@ async fn call(
 }
 
 async fn one(
-    state: &AppState,
+    state: &WaState,
     method: reqwest::Method,
     path: &str,
 ) -> Result<Option<Session>, String> {
@@ -80,7 +80,7 @@ async fn one(
 }
 
 /// The business's session, or `None` if it was never started.
-pub async fn get(state: &AppState, business_id: i64) -> Result<Option<Session>, String> {
+pub async fn get(state: &WaState, business_id: i64) -> Result<Option<Session>, String> {
     one(
         state,
         reqwest::Method::GET,
@@ -90,19 +90,19 @@ pub async fn get(state: &AppState, business_id: i64) -> Result<Option<Session>, 
 }
 
 /// Starts pairing (a fresh QR code if the session was logged out).
-pub async fn connect(state: &AppState, business_id: i64) -> Result<Option<Session>, String> {
+pub async fn connect(state: &WaState, business_id: i64) -> Result<Option<Session>, String> {
     let path = format!("/sessions/{business_id}/connect");
     one(state, reqwest::Method::POST, &path).await
 }
 
 /// Unlinks the device from the phone and forgets its credentials.
-pub async fn logout(state: &AppState, business_id: i64) -> Result<Option<Session>, String> {
+pub async fn logout(state: &WaState, business_id: i64) -> Result<Option<Session>, String> {
     let path = format!("/sessions/{business_id}/logout");
     one(state, reqwest::Method::POST, &path).await
 }
 
 /// Every session the bridge holds, for the operator.
-pub async fn all(state: &AppState) -> Result<Vec<Session>, String> {
+pub async fn all(state: &WaState) -> Result<Vec<Session>, String> {
     match call(state, reqwest::Method::GET, "/sessions").await? {
         None => Ok(vec![]),
         Some(r) => r

@@ -5,7 +5,7 @@
 //! messages) is its history, so the scripted intake agent walks through its questions
 //! over WhatsApp just as it does on the phone. If the agent fails or says nothing, the
 //! customer still gets a polite acknowledgement built from the business's name. It runs as
-//! the `whatsapp_reply` job (enqueued with the inbound message, see `jobs::kinds::whatsapp`)
+//! the `whatsapp_reply` job (enqueued with the inbound message, see `whatsapp::jobs`)
 //! and records the reply with the idempotency key `auto:<inbound id>` together with its
 //! send job, so one inbound message can never cause two replies.
 
@@ -14,8 +14,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use voice::provider::{AgentAction, AgentContext, AgentEvent, Role};
 
-use crate::app::AppState;
 use crate::store::{businesses, whatsapp as store};
+use crate::whatsapp::state::WaState;
 
 /// How long the agent may take to write a reply.
 const AGENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,7 +41,7 @@ pub struct ReplyTask {
 
 /// Writes the reply and records it `queued` with its send job; nothing when the
 /// conversation is over or the reply was already recorded.
-pub async fn run(state: &AppState, task: ReplyTask) -> Result<(), sqlx::Error> {
+pub async fn run(state: &WaState, task: ReplyTask) -> Result<(), sqlx::Error> {
     let key = format!("auto:{}", task.inbound_id);
     if store::id_by_key(&state.db, task.business_id, &key)
         .await?
@@ -68,7 +68,7 @@ pub async fn run(state: &AppState, task: ReplyTask) -> Result<(), sqlx::Error> {
         idempotency_key: Some(key),
         reply_to: task.reply_to.clone(),
     };
-    let job = &crate::jobs::kinds::whatsapp::SEND_JOB;
+    let job = &crate::whatsapp::jobs::SEND_JOB;
     let (msg, inserted) = store::queue_outbound(&state.db, task.business_id, &new, job).await?;
     if inserted {
         crate::jobs::wake();
@@ -82,7 +82,7 @@ pub async fn run(state: &AppState, task: ReplyTask) -> Result<(), sqlx::Error> {
 }
 
 /// The reply text, or `None` when the conversation is over and nothing should be sent.
-pub async fn compose(state: &AppState, task: &ReplyTask) -> Option<String> {
+pub async fn compose(state: &WaState, task: &ReplyTask) -> Option<String> {
     let business = businesses::get(&state.db, task.business_id)
         .await
         .ok()
@@ -175,7 +175,7 @@ pub async fn compose(state: &AppState, task: &ReplyTask) -> Option<String> {
 }
 
 /// What the agent decided, applied to the customer.
-async fn act(state: &AppState, task: &ReplyTask, action: &AgentAction) {
+async fn act(state: &WaState, task: &ReplyTask, action: &AgentAction) {
     if let AgentAction::SaveDetails {
         name: Some(name), ..
     } = action

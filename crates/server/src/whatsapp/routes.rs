@@ -3,10 +3,10 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::whatsapp::state::WaState;
 use crate::whatsapp::{api, baileys, meta, twilio};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<WaState> {
     Router::new()
         .route("/webhook/whatsapp/twilio", post(twilio::inbound_webhook))
         .route("/webhook/whatsapp/status", post(twilio::status_webhook))

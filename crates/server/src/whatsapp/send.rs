@@ -1,6 +1,6 @@
 //! Handing a recorded message to its provider (W3, W5), at most once, with retries.
 //!
-//! [`deliver`] is the unit of work the `whatsapp_send` job runs (`jobs::kinds::whatsapp`):
+//! [`deliver`] is the unit of work the `whatsapp_send` job runs (`whatsapp::jobs`):
 //! given a message id it claims the queued row (so two workers can never both send it),
 //! calls the provider, and stores the provider's id and status, or the error. A momentary
 //! failure (429, 5xx, a refused connection) puts the row back to `queued` and says
@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
-use crate::app::AppState;
 use crate::store::whatsapp::{self as store, Message};
+use crate::whatsapp::state::WaState;
 use crate::whatsapp::status;
 
 /// Attempts per message, first included.
@@ -70,7 +70,7 @@ pub struct Accepted {
 
 /// Sends message `message_id` if it is still queued; `Ok` also when there was nothing to
 /// do (already sent, or another worker holds it).
-pub async fn deliver(state: &AppState, message_id: i64) -> Result<(), DeliverError> {
+pub async fn deliver(state: &WaState, message_id: i64) -> Result<(), DeliverError> {
     let db_err = |e: sqlx::Error| {
         tracing::error!(message_id, error = %e, "WhatsApp delivery: database error");
         DeliverError::retryable("database error")

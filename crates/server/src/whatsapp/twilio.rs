@@ -13,12 +13,12 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
-use crate::calls::webhook::TwilioRequest;
 use crate::config::WhatsappProvider;
+use crate::http::twilio::TwilioRequest;
 use crate::store::whatsapp::{self as store, Message};
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
 use crate::whatsapp::send::{Accepted, DeliverError, Template};
+use crate::whatsapp::state::WaState;
 use crate::whatsapp::{parse_address, status};
 
 /// `<Response/>`: nothing to do, answered at once.
@@ -77,7 +77,7 @@ pub fn parse_inbound(req: &TwilioRequest) -> Result<Inbound, &'static str> {
 }
 
 /// `POST /webhook/whatsapp/twilio`.
-pub async fn inbound_webhook(State(state): State<AppState>, req: TwilioRequest) -> Response {
+pub async fn inbound_webhook(State(state): State<WaState>, req: TwilioRequest) -> Response {
     if !inbound::provider_enabled(&state, WhatsappProvider::Twilio, "inbound") {
         return empty_twiml();
     }
@@ -91,7 +91,7 @@ pub async fn inbound_webhook(State(state): State<AppState>, req: TwilioRequest) 
 }
 
 /// `POST /webhook/whatsapp/status`.
-pub async fn status_webhook(State(state): State<AppState>, req: TwilioRequest) -> Response {
+pub async fn status_webhook(State(state): State<WaState>, req: TwilioRequest) -> Response {
     if !inbound::provider_enabled(&state, WhatsappProvider::Twilio, "status") {
         return empty_twiml();
     }
@@ -123,7 +123,7 @@ pub async fn status_webhook(State(state): State<AppState>, req: TwilioRequest) -
 /// is back, so a status the provider was told we have is never lost (W4, V12).
 /// False when it was kept rather than applied (the database is not answering).
 pub async fn record_status(
-    state: &AppState,
+    state: &WaState,
     provider: &'static str,
     provider_message_id: &str,
     update: &store::StatusUpdate,
@@ -155,7 +155,7 @@ pub async fn record_status(
 
 /// Puts a status straight into the outbox (the database is known to be down).
 pub async fn keep_status(
-    state: &AppState,
+    state: &WaState,
     provider: &'static str,
     provider_message_id: &str,
     update: &store::StatusUpdate,
@@ -171,7 +171,7 @@ pub async fn keep_status(
 /// until the id is stored (and applied at once if it was stored meanwhile). Safe to
 /// repeat: statuses only move forward.
 pub async fn apply_status(
-    state: &AppState,
+    state: &WaState,
     provider: &str,
     provider_message_id: &str,
     update: &store::StatusUpdate,
@@ -186,7 +186,7 @@ pub async fn apply_status(
 }
 
 /// Sends a stored message through Twilio's Messages API.
-pub async fn send(state: &AppState, msg: &Message) -> Result<Accepted, DeliverError> {
+pub async fn send(state: &WaState, msg: &Message) -> Result<Accepted, DeliverError> {
     let client = state.twilio.as_ref().ok_or_else(|| {
         DeliverError::permanent("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
     })?;

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
-use crate::calls::webhook::{public_base, websocket_base};
+use crate::calls::state::CallsState;
+use crate::http::twilio::{public_base, websocket_base};
 
 /// Twilio's media messages are under 1 KB; anything far larger is not Twilio.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -19,14 +19,14 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// [`MAX_MESSAGE`]) still get the room they need.
 pub const READ_BUFFER: usize = 4 * 1024;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<CallsState> {
     Router::new()
         .route("/ws/twilio-media", get(upgrade))
         .route("/ws/twilio-media/", get(upgrade))
 }
 
 async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<CallsState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,

@@ -9,13 +9,13 @@ use voice::session::SessionInput;
 
 use super::lifecycle::begin;
 use super::{End, FRAME_LOG_EVERY, Live, MAX_FRAME_BYTES, count_bad};
-use crate::app::AppState;
 use crate::calls::media::sender;
+use crate::calls::state::CallsState;
 use crate::calls::watchdog::FallbackReason;
 
 /// Handles one of Twilio's events; `Some` ends the socket.
 pub(super) async fn on_event(
-    state: &AppState,
+    state: &CallsState,
     live: &mut Option<Live>,
     event: StreamEvent,
     to_socket: &mpsc::Sender<Message>,

@@ -9,16 +9,16 @@ use tokio::sync::mpsc;
 use voice::session::SessionInput;
 
 use super::{End, Live};
-use crate::app::AppState;
 use crate::calls::media::sender;
+use crate::calls::post_call::streamed;
+use crate::calls::state::CallsState;
 use crate::calls::token;
-use crate::jobs::kinds::streamed;
 use crate::outbox::Pending;
 use crate::store::calls;
 
 /// Checks a `start` and brings the call's conversation up.
 pub(super) async fn begin(
-    state: &AppState,
+    state: &CallsState,
     start: telephony::media::StartMeta,
     stream_sid: String,
     to_socket: &mpsc::Sender<Message>,
@@ -99,7 +99,7 @@ pub(super) async fn begin(
 }
 
 /// Records how the stream ended and stops the call's tasks.
-pub(super) async fn finish(state: &AppState, l: Live, end: End) {
+pub(super) async fn finish(state: &CallsState, l: Live, end: End) {
     let _ = l.voice_in.try_send(SessionInput::Hangup);
     drop(l.outbound);
     let stats = match tokio::time::timeout(Duration::from_secs(1), l.sender_task).await {

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use voice::session::{SessionInput, SessionOutput};
 
 use super::sender::{self, Outbound};
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::calls::watchdog::{CallWatch, FallbackReason};
 
 /// Malformed messages tolerated before the socket is closed.
@@ -84,7 +84,7 @@ impl End {
     }
 }
 
-pub async fn run(socket: WebSocket, state: AppState, remote: SocketAddr) {
+pub async fn run(socket: WebSocket, state: CallsState, remote: SocketAddr) {
     let (sink, mut stream) = socket.split();
     let (to_socket, from_tasks) = mpsc::channel::<Message>(256);
     let writer = tokio::spawn(write_loop(sink, from_tasks));

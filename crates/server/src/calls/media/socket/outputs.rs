@@ -9,13 +9,13 @@ use tokio::sync::{mpsc, oneshot};
 use voice::session::SessionOutput;
 
 use super::{End, Live};
-use crate::app::AppState;
 use crate::calls::media::sender::{self, Outbound};
+use crate::calls::state::CallsState;
 use crate::calls::watchdog::FallbackReason;
 
 /// Acts on what the conversation produced; `Some` ends the socket.
 pub(super) async fn on_voice(
-    state: &AppState,
+    state: &CallsState,
     l: &mut Live,
     out: SessionOutput,
     _to_socket: &mpsc::Sender<Message>,

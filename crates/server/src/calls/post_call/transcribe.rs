@@ -19,7 +19,7 @@ use voice::SpeechToText;
 use voice::openai::{OpenAiConfig, OpenAiStt};
 
 use super::{JobError, JobResult, SUMMARISE, payload, split, stt_configured};
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::jobs::Outcome;
 use crate::store::jobs::Job;
 use crate::store::post_call;
@@ -55,7 +55,7 @@ pub(super) async fn resummarise(db: &crate::store::Db, call_sid: &str) -> Result
     Ok(())
 }
 
-pub async fn run(state: &AppState, job: &Job) -> JobResult {
+pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     let p: Transcribe = payload(job)?;
     super::check_sid("call SID", &p.call_sid)?;
     let Some(call) = post_call::get(&state.db, &p.call_sid).await? else {
@@ -137,7 +137,7 @@ pub(super) async fn transcribe_pcm(
 /// the live path (`/readyz`'s `stt_engine`). An OpenAI-compatible server gets a longer
 /// timeout than a live turn (a minute of audio takes a while to upload); Google is the live
 /// client itself, with its cached token. `None`: no speech-to-text is configured.
-pub fn offline_stt(state: &AppState) -> Option<Arc<dyn SpeechToText>> {
+pub fn offline_stt(state: &CallsState) -> Option<Arc<dyn SpeechToText>> {
     if state.settings.openai_stt_configured() {
         return Some(Arc::new(OpenAiStt::new(stt_config(state))));
     }
@@ -145,7 +145,7 @@ pub fn offline_stt(state: &AppState) -> Option<Arc<dyn SpeechToText>> {
 }
 
 /// The OpenAI-compatible speech-to-text this service is configured with.
-pub fn stt_config(state: &AppState) -> OpenAiConfig {
+pub fn stt_config(state: &CallsState) -> OpenAiConfig {
     let mut cfg = crate::calls::conversation::openai_stt(&state.settings).unwrap_or_else(|| {
         OpenAiConfig::new("").with_base_url(state.settings.openai_stt_base().to_string())
     });

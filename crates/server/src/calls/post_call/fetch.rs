@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use telephony::rest::TwilioError;
 
 use super::{JobError, JobResult, TRANSCRIBE, check_sid, payload};
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::jobs::Outcome;
 use crate::store::jobs::Job;
 
@@ -59,7 +59,7 @@ pub fn media_url(recording_url: &str) -> String {
     }
 }
 
-pub async fn run(state: &AppState, job: &Job) -> JobResult {
+pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     let p: FetchRecording = payload(job)?;
     check_sid("call SID", &p.call_sid)?;
     check_sid("recording SID", &p.recording_sid)?;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{JobResult, STREAMED_CALL, check_sid, payload, stt_configured};
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::jobs::Outcome;
 use crate::store::jobs::Job;
 use crate::store::{Db, calls, now_ms};
@@ -83,7 +83,7 @@ pub async fn call_completed(db: &Db, call_sid: &str) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
-pub async fn run(state: &AppState, job: &Job) -> JobResult {
+pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     let p: Streamed = payload(job)?;
     check_sid("call SID", &p.call_sid)?;
     let Some(call) = calls::by_sid(&state.db, &p.call_sid).await? else {

@@ -7,11 +7,12 @@
 //! Forms are parsed leniently: Twilio adds fields without notice and a malformed body must
 //! never become a 500 (V12).
 
-use axum::extract::{FromRequest, Request};
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::config::Settings;
 
 /// Largest webhook body accepted; Twilio's are a few kilobytes.
@@ -96,16 +97,21 @@ fn reject(status: StatusCode, message: &'static str) -> Response {
         .into_response()
 }
 
-impl FromRequest<AppState> for TwilioRequest {
+impl<S> FromRequest<S> for TwilioRequest
+where
+    S: Send + Sync,
+    Arc<Settings>: FromRef<S>,
+{
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let settings = Arc::<Settings>::from_ref(state);
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, MAX_WEBHOOK_BODY).await.map_err(|_| {
             tracing::warn!(path = %parts.uri.path(), "WEBHOOK_REJECTED body too large or unreadable");
             reject(StatusCode::PAYLOAD_TOO_LARGE, "webhook body too large")
         })?;
-        let base = public_base(&state.settings, &parts.headers);
+        let base = public_base(&settings, &parts.headers);
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -123,7 +129,7 @@ impl FromRequest<AppState> for TwilioRequest {
             Vec::new()
         };
 
-        if let Some(token) = &state.settings.twilio_auth_token {
+        if let Some(token) = &settings.twilio_auth_token {
             let signature = parts
                 .headers
                 .get("x-twilio-signature")

@@ -10,10 +10,10 @@ use std::path::{Component, Path};
 
 use super::JobError;
 use super::transcribe::{offline_stt, transcribe_pcm};
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 
 /// Transcribes the call's turns that have audio and no text; how many got text.
-pub async fn transcribe(state: &AppState, call_sid: &str) -> Result<usize, JobError> {
+pub async fn transcribe(state: &CallsState, call_sid: &str) -> Result<usize, JobError> {
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT turn_index, caller_audio_path FROM call_turns WHERE call_sid = $1 \
          AND caller_audio_path IS NOT NULL AND (caller_text IS NULL OR caller_text = '') \

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{JobError, JobResult, extract, llm, payload};
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::domain::Phone;
 use crate::jobs::Outcome;
 use crate::store::jobs::Job;
@@ -19,7 +19,7 @@ pub struct Summarise {
     pub call_sid: String,
 }
 
-pub async fn run(state: &AppState, job: &Job) -> JobResult {
+pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     let p: Summarise = payload(job)?;
     super::check_sid("call SID", &p.call_sid)?;
     let Some(call) = post_call::get(&state.db, &p.call_sid).await? else {

@@ -11,11 +11,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{CLEANUP, JobResult};
-use crate::app::AppState;
+use super::{JobResult, JobsState};
 use crate::jobs::Outcome;
 use crate::store::jobs::Job;
 use crate::store::{Db, now_ms, post_call};
+
+/// The clean-up's job kind.
+pub const CLEANUP: &str = "cleanup";
 
 /// How often the clean-up is scheduled.
 pub const EVERY: Duration = Duration::from_secs(600);
@@ -32,7 +34,7 @@ pub struct Report {
 }
 
 /// Enqueues the clean-up now and every [`EVERY`] until shutdown.
-pub async fn schedule(state: AppState) {
+pub async fn schedule(state: JobsState) {
     loop {
         let slot = now_ms() / EVERY.as_millis() as i64;
         let key = format!("cleanup:{slot}");
@@ -48,7 +50,7 @@ pub async fn schedule(state: AppState) {
     }
 }
 
-pub async fn run(state: &AppState, _job: &Job) -> JobResult {
+pub async fn run(state: &JobsState, _job: &Job) -> JobResult {
     let s = &state.settings;
     let mut report = cleanup(
         &state.db,

@@ -16,16 +16,38 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{JobError, JobResult, payload};
-use crate::app::AppState;
 use crate::jobs::Outcome;
+use crate::jobs::{Handler, JobError, JobResult, payload};
 use crate::store::jobs::Job;
 use crate::store::whatsapp::{self as store, ReplyJob, SendJob};
 use crate::whatsapp::send;
+use crate::whatsapp::state::WaState;
+
+pub const WHATSAPP_SEND: &str = "whatsapp_send";
+pub const WHATSAPP_REPLY: &str = "whatsapp_reply";
+
+/// The kinds [`WaJobs`] runs.
+pub const KINDS: &[&str] = &[WHATSAPP_SEND, WHATSAPP_REPLY];
+
+/// Runs WhatsApp's jobs.
+pub struct WaJobs(pub WaState);
+
+impl Handler for WaJobs {
+    fn run(&self, job: Job) -> futures::future::BoxFuture<'static, JobResult> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            match job.kind.as_str() {
+                WHATSAPP_SEND => run_send(&state, &job).await,
+                WHATSAPP_REPLY => run_reply(&state, &job).await,
+                other => Err(JobError::permanent(format!("unknown job kind `{other}`"))),
+            }
+        })
+    }
+}
 
 /// The send job that goes with every queued message.
 pub const SEND_JOB: SendJob = SendJob {
-    kind: super::WHATSAPP_SEND,
+    kind: WHATSAPP_SEND,
     max_attempts: send::MAX_ATTEMPTS,
 };
 
@@ -36,7 +58,7 @@ pub const REPLY_ATTEMPTS: i64 = 5;
 /// The reply job to enqueue with an inbound message.
 pub fn reply_job(base: Option<String>) -> ReplyJob {
     ReplyJob {
-        kind: super::WHATSAPP_REPLY,
+        kind: WHATSAPP_REPLY,
         base,
         max_attempts: REPLY_ATTEMPTS,
     }
@@ -48,7 +70,7 @@ struct SendPayload {
 }
 
 /// Runs one attempt at handing a queued message to its provider.
-pub async fn run_send(state: &AppState, job: &Job) -> JobResult {
+pub async fn run_send(state: &WaState, job: &Job) -> JobResult {
     let p: SendPayload = payload(job)?;
     match send::deliver(state, p.message_id).await {
         Ok(()) => Ok(Outcome::Done),
@@ -73,7 +95,7 @@ struct ReplyPayload {
 }
 
 /// Writes the auto-reply to an inbound message and queues its send.
-pub async fn run_reply(state: &AppState, job: &Job) -> JobResult {
+pub async fn run_reply(state: &WaState, job: &Job) -> JobResult {
     let p: ReplyPayload = payload(job)?;
     let Some(msg) = store::for_delivery(&state.db, p.inbound_id).await? else {
         return Err(JobError::permanent(format!(

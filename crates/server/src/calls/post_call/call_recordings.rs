@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use telephony::rest::TwilioError;
 
 use super::{CALL_RECORDINGS, JobError, JobResult, check_sid, payload};
-use crate::app::AppState;
+use crate::calls::state::CallsState;
 use crate::jobs::Outcome;
 use crate::store::calls;
 use crate::store::jobs::Job;
@@ -35,7 +35,7 @@ struct Payload {
 /// After `call_status` `completed`: enqueues the listing for a natively recorded call with
 /// no recording stored yet (once per call). A database error is returned, for the webhook
 /// to keep the status in the outbox (whose replay calls this again); it answers regardless.
-pub async fn after_completed(state: &AppState, call_sid: &str) -> Result<(), sqlx::Error> {
+pub async fn after_completed(state: &CallsState, call_sid: &str) -> Result<(), sqlx::Error> {
     let Some(row) = calls::by_sid(&state.db, call_sid).await? else {
         return Ok(());
     };
@@ -51,7 +51,7 @@ pub async fn after_completed(state: &AppState, call_sid: &str) -> Result<(), sql
     Ok(())
 }
 
-pub async fn run(state: &AppState, job: &Job) -> JobResult {
+pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     let p: Payload = payload(job)?;
     check_sid("call SID", &p.call_sid)?;
     let Some(twilio) = &state.twilio else {
