@@ -81,10 +81,10 @@ impl App {
                  (development mode only)"
             );
         }
-        let twilio = twilio_client(&settings);
+        let twilio = crate::providers::twilio(&settings);
         let data_dir = settings.data_dir.clone();
         let whatsapp = crate::whatsapp::Whatsapp::new(&settings);
-        let voice = crate::calls::conversation::providers(&settings)?;
+        let voice = crate::providers::voice(&settings)?;
         let prompts = crate::prompts::Prompts::new(
             settings.data_dir.clone(),
             db.clone(),
@@ -282,18 +282,4 @@ pub async fn run(
     let app = App::build(settings).await?;
     app.serve(listener, shutdown).await?;
     Ok(())
-}
-
-/// The REST client, when both the account SID and the auth token are set.
-fn twilio_client(settings: &Settings) -> Option<telephony::rest::TwilioClient> {
-    let sid = settings.twilio_account_sid.clone()?;
-    let token = settings.twilio_auth_token.as_ref()?;
-    Some(telephony::rest::TwilioClient::new(
-        telephony::rest::RestConfig {
-            base_url: settings.twilio_api_base.clone(),
-            account_sid: sid,
-            auth_token: token.expose().to_string(),
-            timeout: Duration::from_secs(10),
-        },
-    ))
 }

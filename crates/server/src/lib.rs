@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod ops;
 pub mod outbox;
 pub mod prompts;
+pub mod providers;
 pub mod routes;
 pub mod serve;
 pub mod store;

@@ -517,29 +517,44 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let asked = business_param(parts)?;
-        let business_id = match (caller.role, caller.business_id) {
-            (Role::Operator, _) => {
-                let id = asked.ok_or_else(|| {
-                    AppError::BadRequest(
-                        "business_id (query parameter) is required for an operator".into(),
-                    )
-                })?;
-                businesses::get(&AuthCtx::from_ref(state).db, id)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
-                id
-            }
-            (_, Some(own)) => {
-                if asked.is_some_and(|a| a != own) {
-                    return Err(AppError::NotFound);
-                }
-                own
-            }
-            (_, None) => return Err(AppError::Forbidden),
-        };
-        Ok(Tenant {
+        tenant_for(
+            &AuthCtx::from_ref(state).db,
             caller,
-            business_id,
-        })
+            asked,
+            "business_id (query parameter) is required for an operator",
+        )
+        .await
     }
+}
+
+/// The one tenant check (C4): the business `caller` acts for when it asks for `asked`.
+/// An operator must name one that exists (else `missing` as a 400); an owner or agent acts
+/// for their own, and asking for another answers 404 exactly like one that does not exist.
+pub async fn tenant_for(
+    db: &crate::store::Db,
+    caller: Caller,
+    asked: Option<i64>,
+    missing: &str,
+) -> Result<Tenant, AppError> {
+    let business_id = if caller.role == Role::Operator {
+        let id = asked.ok_or_else(|| AppError::BadRequest(missing.into()))?;
+        businesses::get(db, id).await?.ok_or(AppError::NotFound)?;
+        id
+    } else {
+        own_business(&caller, asked)?
+    };
+    Ok(Tenant {
+        caller,
+        business_id,
+    })
+}
+
+/// An owner's or agent's own business, refusing (404) a request that names another and
+/// (403) a caller with none. Operators are resolved by [`tenant_for`].
+pub fn own_business(caller: &Caller, asked: Option<i64>) -> Result<i64, AppError> {
+    let own = caller.business_id.ok_or(AppError::Forbidden)?;
+    if asked.is_some_and(|a| a != own) {
+        return Err(AppError::NotFound);
+    }
+    Ok(own)
 }

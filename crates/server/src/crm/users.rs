@@ -43,11 +43,7 @@ impl FromRequestParts<CrmState> for UserScope {
         let scope = if caller.is_operator() {
             asked
         } else {
-            let own = caller.business_id.ok_or(AppError::Forbidden)?;
-            if asked.is_some_and(|a| a != own) {
-                return Err(AppError::NotFound);
-            }
-            Some(own)
+            Some(crate::auth::own_business(&caller, asked)?)
         };
         Ok(UserScope { caller, scope })
     }

@@ -22,7 +22,6 @@ use crate::config::WhatsappProvider;
 use crate::domain::Phone;
 use crate::error::AppError;
 use crate::http::twilio::public_base;
-use crate::store::users::Role;
 use crate::store::whatsapp::{self as store, Message};
 use crate::store::{businesses, customers, now_ms};
 use crate::whatsapp::send::Template;
@@ -86,24 +85,13 @@ pub async fn send_tenant(
         }
         (q, b) => q.or(b),
     };
-    let business_id = match (caller.role, caller.business_id) {
-        (Role::Operator, _) => {
-            let id = asked.ok_or_else(|| {
-                AppError::BadRequest("business_id is required for an operator".into())
-            })?;
-            businesses::get(&state.db, id)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            id
-        }
-        (_, Some(own)) if asked.is_none_or(|a| a == own) => own,
-        (_, Some(_)) => return Err(AppError::NotFound),
-        (_, None) => return Err(AppError::Forbidden),
-    };
-    Ok(Tenant {
+    crate::auth::tenant_for(
+        &state.db,
         caller,
-        business_id,
-    })
+        asked,
+        "business_id is required for an operator",
+    )
+    .await
 }
 
 /// `?business_id=` of a request, read as [`crate::auth::business_param`] reads it.

@@ -146,7 +146,7 @@ pub fn offline_stt(state: &CallsState) -> Option<Arc<dyn SpeechToText>> {
 
 /// The OpenAI-compatible speech-to-text this service is configured with.
 pub fn stt_config(state: &CallsState) -> OpenAiConfig {
-    let mut cfg = crate::calls::conversation::openai_stt(&state.settings).unwrap_or_else(|| {
+    let mut cfg = crate::providers::openai_stt(&state.settings).unwrap_or_else(|| {
         OpenAiConfig::new("").with_base_url(state.settings.openai_stt_base().to_string())
     });
     // A minute of audio can take a while to upload and transcribe.

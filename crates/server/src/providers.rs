@@ -1,0 +1,104 @@
+//! Provider wiring: the outside services a configuration turns on, built once at start-up.
+//!
+//! Which speech-to-text, text-to-speech and agent every call shares, the OpenAI-compatible
+//! recogniser the post-call work uses, and Twilio's REST client. The features receive the
+//! built clients in their state and never read provider settings to build their own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Settings;
+
+/// The providers every call shares, chosen once from the configuration.
+///
+/// Speech-to-text: an OpenAI-compatible server when `OPENAI_STT_BASE_URL` or a key is set
+/// (at `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`), else Google when credentials are,
+/// else none (answers are kept as audio for the offline job). The agent:
+/// the LLM when OpenAI is configured, else the scripted intake. Text-to-speech: `MOKDAN_TTS`
+/// (`espeak`, `google`, `openai`), by default OpenAI when its key is set, else Google when
+/// configured, else the local espeak-ng voice, which starts speaking fastest.
+pub fn voice(settings: &Settings) -> anyhow::Result<voice::session::Providers> {
+    use voice::google::{GoogleAuth, GoogleCredentials, GoogleStt, GoogleTts};
+    use voice::openai::{OpenAiAgent, OpenAiConfig, OpenAiStt, OpenAiTts};
+
+    let openai = settings
+        .openai_api_key
+        .as_ref()
+        .map(|k| OpenAiConfig::new(k.expose()).with_base_url(&settings.openai_base_url));
+    let google = match &settings.google_credentials {
+        None => None,
+        Some(secret) => {
+            let raw = secret.expose();
+            let (creds, var) = if raw.trim_start().starts_with('{') {
+                (GoogleCredentials::from_json(raw), "GCP_CREDENTIALS_JSON")
+            } else {
+                (
+                    GoogleCredentials::from_file(raw),
+                    "GOOGLE_APPLICATION_CREDENTIALS",
+                )
+            };
+            let creds =
+                creds.map_err(|e| anyhow::anyhow!("{var}: unusable Google credentials: {e}"))?;
+            Some(GoogleAuth::new(creds))
+        }
+    };
+    let stt: Option<Arc<dyn voice::SpeechToText>> = match (openai_stt(settings), &google) {
+        (Some(cfg), _) => Some(Arc::new(OpenAiStt::new(cfg))),
+        (None, Some(auth)) => Some(Arc::new(
+            GoogleStt::new(auth.clone()).with_base_url(&settings.google_stt_base_url),
+        )),
+        (None, None) => None,
+    };
+    let agent: Arc<dyn voice::Agent> = match &openai {
+        Some(cfg) => Arc::new(OpenAiAgent::new(cfg.clone())),
+        None => Arc::new(voice::agent::scripted::ScriptedAgent),
+    };
+    use crate::config::TtsChoice;
+    let tts: Arc<dyn voice::TextToSpeech> = match (settings.tts, &openai, &google) {
+        // A configured OpenAI key speaks with OpenAI's voice unless `MOKDAN_TTS` says otherwise.
+        (Some(TtsChoice::OpenAi) | None, Some(cfg), _) => Arc::new(OpenAiTts::new(cfg.clone())),
+        (Some(TtsChoice::OpenAi), None, _) => {
+            anyhow::bail!("MOKDAN_TTS: `openai` needs OPENAI_API_KEY")
+        }
+        (Some(TtsChoice::Google), _, None) => {
+            anyhow::bail!("MOKDAN_TTS: `google` needs Google credentials")
+        }
+        (Some(TtsChoice::Google) | None, _, Some(auth)) => Arc::new(GoogleTts::new(auth.clone())),
+        (Some(TtsChoice::Espeak) | None, _, _) => {
+            Arc::new(voice::tts::espeak::EspeakTts::default())
+        }
+    };
+    Ok(voice::session::Providers { stt, tts, agent })
+}
+
+/// The OpenAI-compatible speech-to-text, when configured: its own server
+/// (`OPENAI_STT_BASE_URL`, no key needed) or OpenAI's, with `OPENAI_STT_MODEL`.
+pub fn openai_stt(settings: &Settings) -> Option<voice::openai::OpenAiConfig> {
+    if !settings.openai_stt_configured() {
+        return None;
+    }
+    let key = settings
+        .openai_api_key
+        .as_ref()
+        .map(|k| k.expose().to_string())
+        .unwrap_or_default();
+    let mut cfg = voice::openai::OpenAiConfig::new(key).with_base_url(settings.openai_stt_base());
+    if let Some(model) = &settings.openai_stt_model {
+        cfg.stt_model = model.clone();
+    }
+    Some(cfg)
+}
+
+/// The REST client, when both the account SID and the auth token are set.
+pub fn twilio(settings: &Settings) -> Option<telephony::rest::TwilioClient> {
+    let sid = settings.twilio_account_sid.clone()?;
+    let token = settings.twilio_auth_token.as_ref()?;
+    Some(telephony::rest::TwilioClient::new(
+        telephony::rest::RestConfig {
+            base_url: settings.twilio_api_base.clone(),
+            account_sid: sid,
+            auth_token: token.expose().to_string(),
+            timeout: Duration::from_secs(10),
+        },
+    ))
+}
