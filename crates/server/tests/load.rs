@@ -3,7 +3,7 @@
 //! holds"). `mokdan bench mixed` itself fails when a Twilio route answered 5xx or a call
 //! row or WhatsApp message is missing, wrong or duplicated; this test runs it for 25 s at
 //! modest rates (a debug build on a shared machine) and reads its verdict. The ten-minute
-//! run with the full rates is `mokdan bench mixed` (figures in the README).
+//! run with the full rates is `mokdan bench mixed` (figures in docs/benchmarks.md).
 
 mod common;
 

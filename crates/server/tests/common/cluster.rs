@@ -1,7 +1,7 @@
 //! Two `mokdan serve` nodes on one PostgreSQL behind nginx, with the sim as Twilio.
 //!
-//! This is the documented deployment (deploy/, README "Deploying with PostgreSQL behind a
-//! TLS proxy") on loopback: both nodes share `DATABASE_URL`, `JWT_SECRET`,
+//! This is the documented deployment (deploy/, docs/deployment.md "Deploying with
+//! PostgreSQL behind a TLS proxy") on loopback: both nodes share `DATABASE_URL`, `JWT_SECRET`,
 //! `TWILIO_AUTH_TOKEN` and `PUBLIC_BASE_URL` (nginx's address), and the sim places its
 //! calls at nginx, which spreads webhooks and media sockets over the nodes.
 

@@ -3,7 +3,7 @@
 //! The generated `nginx.conf` includes `deploy/nginx/mokdan-upgrade-map.conf` and
 //! `deploy/nginx/mokdan-proxy.conf` as they are, and copies the `upstream mokdan` block of
 //! `deploy/nginx/mokdan-site.conf` with only the node addresses replaced: what the test
-//! proves is what the README tells operators to install. nginx runs as a non-daemon child
+//! proves is what docs/deployment.md tells operators to install. nginx runs as a non-daemon child
 //! (`daemon off`) with its prefix, logs and temp files in a temp dir, plain HTTP on a free
 //! loopback port (TLS is the one part of the site left out).
 
