@@ -17,6 +17,7 @@ pub mod customers;
 pub mod dialect;
 pub mod jobs;
 pub mod post_call;
+pub mod prompts;
 pub mod sessions;
 pub mod turns;
 pub mod users;
