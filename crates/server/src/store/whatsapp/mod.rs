@@ -9,8 +9,10 @@
 //!
 //! Split by what a message goes through: [`inbound`] (linked and stored once, with its
 //! auto-reply job), [`outbound`] (recorded `queued` with its send job, then claimed and
-//! settled by the worker) and [`status`] (forward-only delivery statuses).
+//! settled by the worker) and [`status`] (forward-only delivery statuses, ranked by
+//! [`delivery`]).
 
+pub mod delivery;
 mod inbound;
 mod outbound;
 mod status;
