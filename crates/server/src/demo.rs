@@ -11,10 +11,7 @@ pub const DEMO_NUMBER: &str = "+97230000000";
 
 /// Adds the demo business when the database has no business at all.
 pub async fn seed_if_empty(db: &Db) -> anyhow::Result<Option<i64>> {
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM businesses")
-        .fetch_one(&db.pool)
-        .await?;
-    if count > 0 {
+    if businesses::count(db).await? > 0 {
         return Ok(None);
     }
     let phone = Phone::parse(DEMO_NUMBER)?;

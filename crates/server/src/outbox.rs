@@ -258,11 +258,7 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
                     .and_then(|t| crate::domain::Phone::parse(t).ok())
                 && let Some(b) = crate::store::businesses::by_number(db, &to).await?
             {
-                sqlx::query("UPDATE call_logs SET business_id = $2 WHERE call_sid = $1 AND business_id IS NULL")
-                    .bind(call_sid)
-                    .bind(b.id)
-                    .execute(&db.pool)
-                    .await?;
+                calls::set_business_if_unknown(db, call_sid, b.id).await?;
             }
         }
         Pending::Status {

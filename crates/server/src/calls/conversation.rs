@@ -80,17 +80,14 @@ pub async fn prewarm_all(state: CallsState) {
             }
         });
     }
-    let ids: Vec<(i64,)> = match sqlx::query_as("SELECT id FROM businesses ORDER BY id LIMIT 1000")
-        .fetch_all(&state.db.pool)
-        .await
-    {
+    let ids = match businesses::ids(&state.db, 1000).await {
         Ok(ids) => ids,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list businesses to prewarm greetings");
             return;
         }
     };
-    for (id,) in ids {
+    for id in ids {
         if state.shutdown.is_cancelled() {
             return;
         }

@@ -23,7 +23,9 @@ use super::patch::clean;
 use crate::auth::Tenant;
 use crate::crm::state::CrmState;
 use crate::error::{ApiResult, AppError};
-use crate::store::crm_calls::{self, CallFilter, CallView};
+// The API's `Call` is the store's one call model.
+use crate::store::calls::CallRow as CallView;
+use crate::store::crm_calls::{self, CallFilter};
 
 pub fn router() -> Router<CrmState> {
     Router::new()

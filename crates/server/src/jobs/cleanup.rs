@@ -80,11 +80,8 @@ pub async fn cleanup(
     let mut report = Report::default();
     let global = Duration::from_secs(recording_days * 86_400);
     // The shortest retention any business asks for: younger files need no look-up.
-    let (shortest,): (Option<i64>,) =
-        sqlx::query_as("SELECT MIN(recording_retention_days) FROM businesses")
-            .fetch_one(&db.pool)
-            .await?;
-    let shortest = shortest
+    let shortest = crate::store::businesses::shortest_retention_days(db)
+        .await?
         .map(|d| Duration::from_secs(d.max(0) as u64 * 86_400))
         .map_or(global, |d| d.min(global));
     for sub in ["recordings", "turns"] {

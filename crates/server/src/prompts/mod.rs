@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::store::{Db, now_ms};
+use crate::store::Db;
 pub use make::{Maker, Source, bundled};
 
 /// The standard prompts, in Hebrew.
@@ -118,15 +118,7 @@ impl Prompts {
         let Some(text) = self.texts.lock().expect("prompt map").get(name).cloned() else {
             return;
         };
-        let done = sqlx::query(
-            "INSERT INTO tts_prompts (name, text, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(&text)
-        .bind(now_ms())
-        .execute(&self.db.pool)
-        .await;
+        let done = crate::store::prompts::remember(&self.db, name, &text).await;
         match done {
             Ok(_) => {
                 self.stored
@@ -153,13 +145,8 @@ impl Prompts {
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            let row: Result<Option<(String,)>, _> =
-                sqlx::query_as("SELECT text FROM tts_prompts WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&self.db.pool)
-                    .await;
-            match row {
-                Ok(Some((t,))) => return Some(t),
+            match crate::store::prompts::text(&self.db, name).await {
+                Ok(Some(t)) => return Some(t),
                 Ok(None) => {}
                 Err(_) => return None,
             }

@@ -147,6 +147,102 @@ pub async fn list(db: &Db) -> Result<Vec<Business>, sqlx::Error> {
         .await
 }
 
+/// The first `limit` businesses by id, for the operator's pages.
+pub async fn first(db: &Db, limit: i64) -> Result<Vec<Business>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM businesses ORDER BY id LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// The ids of the first `limit` businesses (greetings are rendered for them at start).
+pub async fn ids(db: &Db, limit: i64) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM businesses ORDER BY id LIMIT $1")
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// How many businesses there are.
+pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM businesses")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(count)
+}
+
+/// The shortest recording retention any business asks for, in days (`None`: no business).
+pub async fn shortest_retention_days(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    let (shortest,): (Option<i64>,) =
+        sqlx::query_as("SELECT MIN(recording_retention_days) FROM businesses")
+            .fetch_one(&db.pool)
+            .await?;
+    Ok(shortest)
+}
+
+/// Every number with the business it routes to, for the operator.
+pub async fn all_numbers(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT number, business_id FROM business_numbers ORDER BY business_id, created_at",
+    )
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// What the owner edits on the web app's settings page: a part of [`Business`].
+#[derive(Clone, Debug, FromRow)]
+pub struct BusinessSettings {
+    pub name: String,
+    pub greeting: Option<String>,
+    pub agent_prompt: Option<String>,
+    pub business_hours: Option<String>,
+    pub transfer_number: Option<String>,
+    pub auto_reply: i64,
+    /// JSON array of the intake questions; `None`: the agent's defaults.
+    pub intake_questions: Option<String>,
+}
+
+/// The part of a business the web app's settings page edits.
+pub async fn app_settings(
+    db: &Db,
+    business_id: i64,
+) -> Result<Option<BusinessSettings>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, greeting, agent_prompt, business_hours, transfer_number, auto_reply, \
+         intake_questions FROM businesses WHERE id = $1",
+    )
+    .bind(business_id)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// Saves what the web app's settings page edits (the name is the operator's to change).
+pub async fn save_app_settings(
+    db: &Db,
+    business_id: i64,
+    s: &BusinessSettings,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE businesses SET greeting = $2, agent_prompt = $3, business_hours = $4, \
+         transfer_number = $5, auto_reply = $6, updated_at = $7, intake_questions = $8 \
+         WHERE id = $1",
+    )
+    .bind(business_id)
+    .bind(&s.greeting)
+    .bind(&s.agent_prompt)
+    .bind(&s.business_hours)
+    .bind(&s.transfer_number)
+    .bind(s.auto_reply)
+    .bind(now_ms())
+    .bind(&s.intake_questions)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
 /// A business's settings, as written by the API.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {

@@ -8,35 +8,50 @@ use sqlx::FromRow;
 
 use super::{Db, now_ms};
 
-/// A call as stored.
+/// A call as stored: the one model of a `call_logs` row, read by the webhooks, the jobs, the
+/// API and the web app alike. Serialised it is the API's `Call`: Twilio's recording URL and
+/// the provider ids stay inside (a recording is served from the service's own copy).
 #[derive(Clone, Debug, FromRow, serde::Serialize)]
 pub struct CallRow {
     pub id: i64,
     pub call_sid: String,
     pub business_id: Option<i64>,
+    pub customer_id: Option<i64>,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
     pub direction: String,
     pub status: String,
     pub duration_secs: Option<i64>,
+    #[serde(skip_serializing)]
     pub recording_sid: Option<String>,
+    #[serde(skip_serializing)]
     pub recording_url: Option<String>,
     pub recording_duration: Option<i64>,
     pub transcription: Option<String>,
     pub call_summary: Option<String>,
+    pub caller_name: Option<String>,
+    pub caller_reason: Option<String>,
+    pub callback_time: Option<String>,
+    pub urgency: Option<String>,
+    #[serde(skip_serializing)]
     pub stream_sid: Option<String>,
     pub stream_started_at: Option<i64>,
     pub stream_ended_at: Option<i64>,
     pub stream_end_reason: Option<String>,
     pub fallback_reason: Option<String>,
+    /// 1 when Twilio reported a recording for the call (its URL is never shown).
+    pub has_recording: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, call_sid, business_id, from_number, to_number, direction, status, \
-     duration_secs, recording_sid, recording_url, recording_duration, transcription, \
-     call_summary, stream_sid, stream_started_at, stream_ended_at, stream_end_reason, \
-     fallback_reason, created_at, updated_at";
+/// The columns of a [`CallRow`], for every read of whole calls.
+pub(crate) const COLUMNS: &str = "id, call_sid, business_id, customer_id, from_number, \
+     to_number, direction, status, duration_secs, recording_sid, recording_url, \
+     recording_duration, transcription, call_summary, caller_name, caller_reason, \
+     callback_time, urgency, stream_sid, stream_started_at, stream_ended_at, \
+     stream_end_reason, fallback_reason, \
+     CASE WHEN recording_url IS NULL THEN 0 ELSE 1 END AS has_recording, created_at, updated_at";
 
 /// The order a call's status may move in. Unknown statuses rank lowest.
 pub fn status_rank(status: &str) -> i64 {
@@ -235,6 +250,21 @@ pub async fn set_placed(
     .execute(&db.pool)
     .await
     .map(|_| ())
+}
+
+/// Gives a call whose business was unknown when it was stored (the database was down) its
+/// business; a call that has one keeps it.
+pub async fn set_business_if_unknown(
+    db: &Db,
+    call_sid: &str,
+    business_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE call_logs SET business_id = $2 WHERE call_sid = $1 AND business_id IS NULL")
+        .bind(call_sid)
+        .bind(business_id)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
 }
 
 /// Why the business placed the call, if it said.

@@ -1,44 +1,11 @@
-//! The call log as the CRM reads it: filtered pages, one call with its turns, a customer's
-//! calls, and (when that table exists) a customer's WhatsApp messages. Always per business.
+//! The call log as the API and the web app read it: filtered pages, one call with its
+//! turns, a customer's calls, the calls live now and the chart's start times. Always per
+//! business; every read returns the one call model, [`CallRow`], and the one turn model,
+//! [`Turn`].
 
-use sqlx::FromRow;
-
-use super::Db;
-
-/// A call as the CRM shows it, with what the caller told us.
-#[derive(Clone, Debug, FromRow, serde::Serialize)]
-pub struct CallView {
-    pub id: i64,
-    pub call_sid: String,
-    pub business_id: Option<i64>,
-    pub customer_id: Option<i64>,
-    pub from_number: Option<String>,
-    pub to_number: Option<String>,
-    pub direction: String,
-    pub status: String,
-    pub duration_secs: Option<i64>,
-    pub recording_duration: Option<i64>,
-    pub transcription: Option<String>,
-    pub call_summary: Option<String>,
-    pub caller_name: Option<String>,
-    pub caller_reason: Option<String>,
-    pub callback_time: Option<String>,
-    pub urgency: Option<String>,
-    pub stream_started_at: Option<i64>,
-    pub stream_ended_at: Option<i64>,
-    pub stream_end_reason: Option<String>,
-    pub fallback_reason: Option<String>,
-    /// 1 when Twilio reported a recording for the call (its URL is never shown).
-    pub has_recording: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-const COLUMNS: &str = "id, call_sid, business_id, customer_id, from_number, to_number, \
-     direction, status, duration_secs, recording_duration, transcription, call_summary, \
-     caller_name, caller_reason, callback_time, urgency, stream_started_at, stream_ended_at, \
-     stream_end_reason, fallback_reason, \
-     CASE WHEN recording_url IS NULL THEN 0 ELSE 1 END AS has_recording, created_at, updated_at";
+use super::calls::{COLUMNS, CallRow};
+pub use super::turns::Turn;
+use super::{Db, now_ms};
 
 /// Filters for the call list; times are epoch milliseconds, `to` exclusive.
 #[derive(Clone, Debug, Default)]
@@ -56,7 +23,7 @@ pub async fn list(
     db: &Db,
     business_id: i64,
     f: &CallFilter,
-) -> Result<(Vec<CallView>, i64), sqlx::Error> {
+) -> Result<(Vec<CallRow>, i64), sqlx::Error> {
     let mut filter = String::from("business_id = $1");
     let mut texts: Vec<&str> = Vec::new();
     let mut nums: Vec<i64> = Vec::new();
@@ -83,7 +50,7 @@ pub async fn list(
          ORDER BY created_at DESC, id DESC LIMIT ${n} OFFSET ${}",
         n + 1
     );
-    let mut q = sqlx::query_as::<_, CallView>(&sql).bind(business_id);
+    let mut q = sqlx::query_as::<_, CallRow>(&sql).bind(business_id);
     for t in &texts {
         q = q.bind(*t);
     }
@@ -103,7 +70,7 @@ pub async fn list(
     Ok((rows, total))
 }
 
-pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<CallView>, sqlx::Error> {
+pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<CallRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 AND id = $2"
     ))
@@ -113,31 +80,13 @@ pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<CallView>,
     .await
 }
 
-/// One turn of the live conversation, with its timings.
-#[derive(Clone, Debug, FromRow, serde::Serialize)]
-pub struct Turn {
-    pub turn_index: i64,
-    pub caller_text: Option<String>,
-    pub agent_text: Option<String>,
-    pub heard_text: Option<String>,
-    pub barged_in: i64,
-    pub stt_ms: Option<i64>,
-    pub llm_first_token_ms: Option<i64>,
-    pub tts_first_audio_ms: Option<i64>,
-    pub first_frame_out_ms: Option<i64>,
-    pub created_at: i64,
-    /// 1 when the caller's answer is kept as audio (no speech-to-text heard it), served at
-    /// `/api/calls/{id}/turns/{turn_index}/audio`.
-    pub has_audio: i64,
-}
-
 /// The turns of a call of this business, in order.
 pub async fn turns(db: &Db, business_id: i64, call_id: i64) -> Result<Vec<Turn>, sqlx::Error> {
     sqlx::query_as(
         "SELECT t.turn_index, t.caller_text, t.agent_text, t.heard_text, t.barged_in, t.stt_ms, \
          t.llm_first_token_ms, t.tts_first_audio_ms, t.first_frame_out_ms, t.created_at, \
-         CASE WHEN t.caller_audio_path IS NULL THEN 0 ELSE 1 END AS has_audio \
-         FROM call_turns t JOIN call_logs c ON c.call_sid = t.call_sid \
+         CASE WHEN t.caller_audio_path IS NULL THEN 0 ELSE 1 END AS has_audio, \
+         t.caller_audio_path FROM call_turns t JOIN call_logs c ON c.call_sid = t.call_sid \
          WHERE c.business_id = $1 AND c.id = $2 ORDER BY t.turn_index",
     )
     .bind(business_id)
@@ -172,7 +121,7 @@ pub async fn for_customer(
     customer_id: i64,
     phone: &str,
     limit: i64,
-) -> Result<Vec<CallView>, sqlx::Error> {
+) -> Result<Vec<CallRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 \
          AND (customer_id = $2 OR from_number = $3 OR to_number = $3) \
@@ -182,6 +131,103 @@ pub async fn for_customer(
     .bind(customer_id)
     .bind(phone)
     .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Statuses of a call still in progress.
+pub const LIVE: &str = "('queued', 'initiated', 'ringing', 'in-progress', 'answered')";
+
+/// A page of calls, newest first; `fallback_only` keeps the ones that fell back to recording.
+pub async fn page(
+    db: &Db,
+    business_id: i64,
+    fallback_only: bool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<CallRow>, i64), sqlx::Error> {
+    let filter = if fallback_only {
+        " AND fallback_reason IS NOT NULL"
+    } else {
+        ""
+    };
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1{filter} \
+         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(business_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await?;
+    let (n,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM call_logs WHERE business_id = $1{filter}"
+    ))
+    .bind(business_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((rows, n))
+}
+
+/// Calls since an instant, newest first.
+pub async fn since(
+    db: &Db,
+    business_id: i64,
+    from_ms: i64,
+    limit: i64,
+) -> Result<Vec<CallRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 AND created_at >= $2 \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(business_id)
+    .bind(from_ms)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Calls ringing or in progress now (rows older than two hours are stale, not live).
+pub async fn live(db: &Db, business_id: i64) -> Result<Vec<CallRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 AND status IN {LIVE} \
+         AND created_at >= $2 ORDER BY created_at DESC, id DESC LIMIT 50"
+    ))
+    .bind(business_id)
+    .bind(now_ms() - 2 * 3_600_000)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// The start times of the calls since an instant (bucketed by local day by the caller).
+pub async fn times_since(db: &Db, business_id: i64, from_ms: i64) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT created_at FROM call_logs WHERE business_id = $1 AND created_at >= $2 LIMIT 100000",
+    )
+    .bind(business_id)
+    .bind(from_ms)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(t,)| t).collect())
+}
+
+/// The id of a call of this business by its SID.
+pub async fn id_of(db: &Db, business_id: i64, call_sid: &str) -> Result<Option<i64>, sqlx::Error> {
+    Ok(sqlx::query_as::<_, (i64,)>(
+        "SELECT id FROM call_logs WHERE business_id = $1 AND call_sid = $2",
+    )
+    .bind(business_id)
+    .bind(call_sid)
+    .fetch_optional(&db.pool)
+    .await?
+    .map(|(id,)| id))
+}
+
+/// Calls per business, for the operator: (business_id, calls).
+pub async fn counts_by_business(db: &Db) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT business_id, COUNT(*) FROM call_logs WHERE business_id IS NOT NULL GROUP BY business_id",
+    )
     .fetch_all(&db.pool)
     .await
 }

@@ -365,6 +365,13 @@ pub async fn list(db: &Db, state: Option<&str>, limit: i64) -> Result<Vec<Job>, 
     .await
 }
 
+/// How many jobs are in each state, by state.
+pub async fn counts_by_state(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
+        .fetch_all(&db.pool)
+        .await
+}
+
 /// Jobs of one kind, oldest first (for tests and diagnostics).
 pub async fn by_kind(db: &Db, kind: &str) -> Result<Vec<Job>, sqlx::Error> {
     sqlx::query_as(&format!(

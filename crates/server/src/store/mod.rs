@@ -16,7 +16,9 @@ pub mod crm_calls;
 pub mod customers;
 pub mod dialect;
 pub mod jobs;
+pub mod leads;
 pub mod post_call;
+pub mod prompts;
 pub mod sessions;
 pub mod turns;
 pub mod users;
@@ -140,6 +142,15 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether a table exists, by a query that reads no rows (for tables other parts of the
+/// service bring, whose sections are shown only when they are there).
+pub async fn table_exists(db: &Db, table: &'static str) -> bool {
+    sqlx::query(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))
+        .fetch_optional(&db.pool)
+        .await
+        .is_ok()
 }
 
 /// Milliseconds since the Unix epoch: the one time format stored in every table.

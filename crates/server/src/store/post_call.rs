@@ -1,34 +1,9 @@
 //! What the post-call jobs write on the call row (V10): the transcript, the summary and the
 //! caller's details. Each write is idempotent so a job that runs twice (its worker died
-//! after writing) changes nothing the second time.
-
-use sqlx::FromRow;
+//! after writing) changes nothing the second time. The jobs read the call as
+//! [`super::calls::CallRow`] and its turns as [`super::turns::Turn`].
 
 use super::{Db, now_ms};
-
-/// The call fields the post-call jobs read.
-#[derive(Clone, Debug, FromRow)]
-pub struct PostCall {
-    pub call_sid: String,
-    pub business_id: Option<i64>,
-    pub from_number: Option<String>,
-    pub to_number: Option<String>,
-    pub direction: String,
-    pub transcription: Option<String>,
-    pub call_summary: Option<String>,
-    pub customer_id: Option<i64>,
-    pub caller_name: Option<String>,
-}
-
-pub async fn get(db: &Db, call_sid: &str) -> Result<Option<PostCall>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT call_sid, business_id, from_number, to_number, direction, transcription, \
-         call_summary, customer_id, caller_name FROM call_logs WHERE call_sid = $1",
-    )
-    .bind(call_sid)
-    .fetch_optional(&db.pool)
-    .await
-}
 
 /// Saves the transcript unless one is already there; returns whether this call wrote it.
 pub async fn set_transcription(db: &Db, call_sid: &str, text: &str) -> Result<bool, sqlx::Error> {
@@ -91,25 +66,6 @@ pub async fn set_extraction(
     .execute(&db.pool)
     .await?;
     Ok(())
-}
-
-/// One turn of a streamed call as the summary reads it.
-#[derive(Clone, Debug, FromRow)]
-pub struct TurnText {
-    pub caller_text: Option<String>,
-    pub agent_text: Option<String>,
-    pub caller_audio_path: Option<String>,
-}
-
-/// The turns of a call, in order.
-pub async fn turns(db: &Db, call_sid: &str) -> Result<Vec<TurnText>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT caller_text, agent_text, caller_audio_path FROM call_turns \
-         WHERE call_sid = $1 ORDER BY turn_index",
-    )
-    .bind(call_sid)
-    .fetch_all(&db.pool)
-    .await
 }
 
 /// A business's own recording retention in days, by the call that made the recording.

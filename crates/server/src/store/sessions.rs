@@ -70,6 +70,16 @@ pub async fn revoke(db: &Db, id: i64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Revokes the session behind a token's hash (a logout); nothing when already revoked.
+pub async fn revoke_by_token_hash(db: &Db, token_hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
+        .bind(token_hash)
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
+}
+
 /// Revokes every session of a user (password change, role change, deletion).
 pub async fn revoke_all_for_user(db: &Db, user_id: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(

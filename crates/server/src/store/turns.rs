@@ -1,8 +1,9 @@
-//! A live call's turns (V7), written as each turn ends. The insert is idempotent per
-//! (call, index), so a turn kept in the outbox during a database outage lands exactly once
-//! when the database is back.
+//! A live call's turns (V7), written as each turn ends and read back by the API, the web app
+//! and the post-call jobs. The insert is idempotent per (call, index), so a turn kept in the
+//! outbox during a database outage lands exactly once when the database is back.
 
 use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
 
 use super::Db;
 
@@ -25,6 +26,84 @@ pub struct NewTurn {
     /// The functions the agent called and their results, as a JSON array (none: `None`).
     #[serde(default)]
     pub tool_calls: Option<String>,
+}
+
+/// A turn as read: the one model of a `call_turns` row. Serialised it is the API's turn,
+/// with its timings; where the caller's audio is kept stays inside.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct Turn {
+    pub turn_index: i64,
+    pub caller_text: Option<String>,
+    pub agent_text: Option<String>,
+    pub heard_text: Option<String>,
+    pub barged_in: i64,
+    pub stt_ms: Option<i64>,
+    pub llm_first_token_ms: Option<i64>,
+    pub tts_first_audio_ms: Option<i64>,
+    pub first_frame_out_ms: Option<i64>,
+    pub created_at: i64,
+    /// 1 when the caller's answer is kept as audio (no speech-to-text heard it), served at
+    /// `/api/calls/{id}/turns/{turn_index}/audio`.
+    pub has_audio: i64,
+    /// The caller's audio under the data dir's `turns` folder, when kept.
+    #[serde(skip_serializing)]
+    pub caller_audio_path: Option<String>,
+}
+
+/// The turns of a call, in order (the caller knows the call to be one it may read).
+pub async fn of_call(db: &Db, call_sid: &str) -> Result<Vec<Turn>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT turn_index, caller_text, agent_text, heard_text, barged_in, stt_ms, \
+         llm_first_token_ms, tts_first_audio_ms, first_frame_out_ms, created_at, \
+         CASE WHEN caller_audio_path IS NULL THEN 0 ELSE 1 END AS has_audio, \
+         caller_audio_path FROM call_turns WHERE call_sid = $1 ORDER BY turn_index",
+    )
+    .bind(call_sid)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// The call's turns whose caller's answer is audio with no text: (turn_index, audio path).
+pub async fn audio_only(db: &Db, call_sid: &str) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT turn_index, caller_audio_path FROM call_turns WHERE call_sid = $1 \
+         AND caller_audio_path IS NOT NULL AND (caller_text IS NULL OR caller_text = '') \
+         ORDER BY turn_index",
+    )
+    .bind(call_sid)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// How many of the call's turns are audio with no text.
+pub async fn count_audio_only(db: &Db, call_sid: &str) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM call_turns WHERE call_sid = $1 \
+         AND caller_audio_path IS NOT NULL AND (caller_text IS NULL OR caller_text = '')",
+    )
+    .bind(call_sid)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n)
+}
+
+/// Gives an audio-only turn the text speech-to-text heard; a turn with text keeps it.
+pub async fn set_caller_text(
+    db: &Db,
+    call_sid: &str,
+    turn_index: i64,
+    text: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE call_turns SET caller_text = $3 WHERE call_sid = $1 AND turn_index = $2 \
+         AND (caller_text IS NULL OR caller_text = '')",
+    )
+    .bind(call_sid)
+    .bind(turn_index)
+    .bind(text)
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
 }
 
 /// Stores the turn unless it is already there.

@@ -103,6 +103,32 @@ pub async fn list(db: &Db, scope: Option<i64>) -> Result<Vec<User>, sqlx::Error>
     .await
 }
 
+/// The first `limit` users of every business, for the operator.
+pub async fn first(db: &Db, limit: i64) -> Result<Vec<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT $1"))
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await
+}
+
+/// Users per business, for the operator: (business_id, users).
+pub async fn counts_by_business(db: &Db) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT business_id, COUNT(*) FROM users WHERE business_id IS NOT NULL GROUP BY business_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// A user's email; `None` when there is no such user.
+pub async fn email(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|(e,)| e))
+}
+
 /// A user within the scope; another business's user is simply not found (C4).
 pub async fn get(db: &Db, scope: Option<i64>, id: i64) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(&format!(

@@ -73,13 +73,7 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Respon
         && state.ui.tables.sessions(&state.db).await
     {
         let digest = hex::encode(Sha256::digest(token.as_bytes()));
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(digest)
-        .bind(crate::store::now_ms())
-        .execute(&state.db.pool)
-        .await;
+        let done = crate::store::sessions::revoke_by_token_hash(&state.db, &digest).await;
         if let Err(e) = done {
             tracing::warn!(error = %e, "UI_LOGOUT: cannot revoke the session");
         }

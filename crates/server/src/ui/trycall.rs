@@ -242,14 +242,8 @@ pub async fn run_page(
         } => {
             page.timeline = timeline;
             page.clean = clean;
-            page.call_id = sqlx::query_as::<_, (i64,)>(
-                "SELECT id FROM call_logs WHERE business_id = $1 AND call_sid = $2",
-            )
-            .bind(b.business_id)
-            .bind(&call_sid)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .map(|(id,)| id);
+            page.call_id =
+                crate::store::crm_calls::id_of(&state.db, b.business_id, &call_sid).await?;
         }
     }
     Ok(ok(&page))

@@ -29,11 +29,9 @@ impl Viewer {
 }
 
 async fn load(state: &WebState, caller: Caller) -> Result<Viewer, PageError> {
-    let (email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
-        .bind(caller.user_id)
-        .fetch_optional(&state.db.pool)
+    let email = crate::store::users::email(&state.db, caller.user_id)
         .await?
-        .unwrap_or_else(|| (String::new(),));
+        .unwrap_or_default();
     let business = match caller.business_id {
         Some(id) => crate::store::businesses::get(&state.db, id)
             .await?

@@ -108,7 +108,7 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     } else {
         super::transcribe::enqueue_summary(&state.db, &p.call_sid).await?;
     }
-    if !stt && audio_only_turns(&state.db, &p.call_sid).await? > 0 {
+    if !stt && crate::store::turns::count_audio_only(&state.db, &p.call_sid).await? > 0 {
         // The call is filed already; its answers wait as audio for speech-to-text, and this
         // job runs again at the first start with it.
         return Ok(Outcome::Waiting(
@@ -118,16 +118,4 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
         ));
     }
     Ok(Outcome::Done)
-}
-
-/// Turns of the call whose caller's answer is audio with no text.
-async fn audio_only_turns(db: &Db, call_sid: &str) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM call_turns WHERE call_sid = $1 \
-         AND caller_audio_path IS NOT NULL AND (caller_text IS NULL OR caller_text = '')",
-    )
-    .bind(call_sid)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(n)
 }

@@ -12,7 +12,7 @@ use crate::calls::state::CallsState;
 use crate::domain::Phone;
 use crate::jobs::Outcome;
 use crate::store::jobs::Job;
-use crate::store::{calls, customers, post_call};
+use crate::store::{calls, customers, post_call, turns};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summarise {
@@ -22,7 +22,7 @@ pub struct Summarise {
 pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     let p: Summarise = payload(job)?;
     super::check_sid("call SID", &p.call_sid)?;
-    let Some(call) = post_call::get(&state.db, &p.call_sid).await? else {
+    let Some(call) = calls::by_sid(&state.db, &p.call_sid).await? else {
         return Err(JobError::permanent(format!("no call {}", p.call_sid)));
     };
     let caller = caller_phone(&call);
@@ -34,7 +34,7 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
         }
         return Ok(Outcome::Done);
     }
-    let turns = post_call::turns(&state.db, &p.call_sid).await?;
+    let turns = turns::of_call(&state.db, &p.call_sid).await?;
     let recorded = call_recorded(&state.db, &p.call_sid).await?;
     let mut content = Content::of(call.transcription.as_deref(), &turns);
     content.untranscribed_message = recorded && call.transcription.is_none();
@@ -104,7 +104,7 @@ struct Content {
 }
 
 impl Content {
-    fn of(recording: Option<&str>, turns: &[post_call::TurnText]) -> Content {
+    fn of(recording: Option<&str>, turns: &[crate::store::turns::Turn]) -> Content {
         fn said(t: &Option<String>) -> Option<&str> {
             t.as_deref().map(str::trim).filter(|t| !t.is_empty())
         }
@@ -180,7 +180,7 @@ async fn call_recorded(db: &crate::store::Db, call_sid: &str) -> Result<bool, sq
 }
 
 /// The other party's number: `From` on an inbound call, `To` on an outbound one.
-fn caller_phone(call: &post_call::PostCall) -> Option<Phone> {
+fn caller_phone(call: &calls::CallRow) -> Option<Phone> {
     let raw = if call.direction.starts_with("outbound") {
         call.to_number.as_deref()
     } else {

@@ -58,7 +58,7 @@ pub(super) async fn resummarise(db: &crate::store::Db, call_sid: &str) -> Result
 pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     let p: Transcribe = payload(job)?;
     super::check_sid("call SID", &p.call_sid)?;
-    let Some(call) = post_call::get(&state.db, &p.call_sid).await? else {
+    let Some(call) = crate::store::calls::by_sid(&state.db, &p.call_sid).await? else {
         return Err(JobError::permanent(format!("no call {}", p.call_sid)));
     };
     if call.transcription.is_some() {

@@ -11,17 +11,11 @@ use std::path::{Component, Path};
 use super::JobError;
 use super::transcribe::{offline_stt, transcribe_pcm};
 use crate::calls::state::CallsState;
+use crate::store::turns;
 
 /// Transcribes the call's turns that have audio and no text; how many got text.
 pub async fn transcribe(state: &CallsState, call_sid: &str) -> Result<usize, JobError> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT turn_index, caller_audio_path FROM call_turns WHERE call_sid = $1 \
-         AND caller_audio_path IS NOT NULL AND (caller_text IS NULL OR caller_text = '') \
-         ORDER BY turn_index",
-    )
-    .bind(call_sid)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = turns::audio_only(&state.db, call_sid).await?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -60,15 +54,7 @@ pub async fn transcribe(state: &CallsState, call_sid: &str) -> Result<usize, Job
         if text.is_empty() {
             continue;
         }
-        sqlx::query(
-            "UPDATE call_turns SET caller_text = $3 WHERE call_sid = $1 AND turn_index = $2 \
-             AND (caller_text IS NULL OR caller_text = '')",
-        )
-        .bind(call_sid)
-        .bind(index)
-        .bind(&text)
-        .execute(&state.db.pool)
-        .await?;
+        turns::set_caller_text(&state.db, call_sid, index, &text).await?;
         done += 1;
     }
     tracing::info!(call_sid, turns = done, "OFFLINE_STT turns transcribed");

@@ -9,8 +9,10 @@
 //!
 //! Split by what a message goes through: [`inbound`] (linked and stored once, with its
 //! auto-reply job), [`outbound`] (recorded `queued` with its send job, then claimed and
-//! settled by the worker) and [`status`] (forward-only delivery statuses).
+//! settled by the worker) and [`status`] (forward-only delivery statuses, ranked by
+//! [`delivery`]).
 
+pub mod delivery;
 mod inbound;
 mod outbound;
 mod status;
@@ -139,6 +141,47 @@ pub async fn threads(
          JOIN customers c ON c.id = t.customer_id AND c.business_id = $1 \
          ORDER BY m.id DESC LIMIT $2",
     )
+    .bind(business_id)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// One conversation in the web app's inbox: its last message and who it is with.
+#[derive(Clone, Debug, FromRow)]
+pub struct InboxThread {
+    pub customer_id: i64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub direction: String,
+    pub body: Option<String>,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// Threads by latest message; `unanswered_only` keeps those whose last message is the
+/// customer's.
+pub async fn inbox(
+    db: &Db,
+    business_id: i64,
+    unanswered_only: bool,
+    limit: i64,
+) -> Result<Vec<InboxThread>, sqlx::Error> {
+    let filter = if unanswered_only {
+        " AND m.direction = 'in'"
+    } else {
+        ""
+    };
+    sqlx::query_as(&format!(
+        "SELECT m.customer_id AS customer_id, c.name AS name, c.phone AS phone, \
+         m.direction AS direction, m.body AS body, m.status AS status, m.created_at AS created_at \
+         FROM whatsapp_messages m \
+         JOIN (SELECT customer_id, MAX(id) AS last_id FROM whatsapp_messages \
+               WHERE business_id = $1 AND customer_id IS NOT NULL GROUP BY customer_id) t \
+           ON m.id = t.last_id \
+         JOIN customers c ON c.id = m.customer_id AND c.business_id = $1 \
+         WHERE m.business_id = $1{filter} ORDER BY m.id DESC LIMIT $2"
+    ))
     .bind(business_id)
     .bind(limit)
     .fetch_all(&db.pool)

@@ -55,7 +55,7 @@ fn bind_outbound<'q, O>(
         .bind(&m.to_number)
         .bind(&m.body)
         .bind(&m.template)
-        .bind(crate::whatsapp::status::QUEUED)
+        .bind(super::delivery::QUEUED)
         .bind(&m.status_callback)
         .bind(&m.idempotency_key)
         .bind(&m.reply_to)
@@ -160,7 +160,7 @@ pub async fn claim(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
          WHERE id = $1 AND status = 'queued' AND provider_message_id IS NULL",
     )
     .bind(id)
-    .bind(crate::whatsapp::status::SENDING)
+    .bind(super::delivery::SENDING)
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
@@ -202,7 +202,7 @@ pub async fn requeue(
          error_message = $4, updated_at = $5 WHERE id = $1 AND status = 'sending'",
     )
     .bind(id)
-    .bind(crate::whatsapp::status::QUEUED)
+    .bind(super::delivery::QUEUED)
     .bind(code)
     .bind(message)
     .bind(now_ms())
@@ -223,7 +223,7 @@ pub async fn failed(
          error_message = $4, updated_at = $5 WHERE id = $1 AND status_rank < $2",
     )
     .bind(id)
-    .bind(crate::whatsapp::status::TERMINAL)
+    .bind(super::delivery::TERMINAL)
     .bind(code)
     .bind(message)
     .bind(now_ms())

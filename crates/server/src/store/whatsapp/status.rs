@@ -111,7 +111,7 @@ pub async fn apply_early_statuses(
     .await?;
     for (id, status, rank, error_code, error_message) in &rows {
         let update = StatusUpdate {
-            status: crate::whatsapp::status::canonical_name(status),
+            status: super::delivery::canonical_name(status),
             rank: *rank,
             error_code: error_code.clone(),
             error_message: error_message.clone(),

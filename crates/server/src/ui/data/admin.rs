@@ -1,76 +1,38 @@
 //! What the operator of the whole service sees: every business, user and the job queue.
 
 use super::settings::UserRow;
-use crate::store::Db;
-
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct BusinessRow {
-    pub id: i64,
-    pub name: String,
-    pub created_at: i64,
-}
+pub use crate::store::businesses::Business as BusinessRow;
+pub use crate::store::jobs::Job as DeadJob;
+use crate::store::{Db, businesses, crm_calls, jobs, users as stored_users};
 
 pub async fn businesses(db: &Db) -> Result<Vec<BusinessRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, created_at FROM businesses ORDER BY id LIMIT 1000")
-        .fetch_all(&db.pool)
-        .await
+    businesses::first(db, 1000).await
 }
 
 /// Every number with the business it routes to.
 pub async fn numbers(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT number, business_id FROM business_numbers ORDER BY business_id, created_at",
-    )
-    .fetch_all(&db.pool)
-    .await
+    businesses::all_numbers(db).await
 }
 
 /// (business_id, users, calls) counts.
 pub async fn counts(db: &Db) -> Result<(Vec<(i64, i64)>, Vec<(i64, i64)>), sqlx::Error> {
-    let users = sqlx::query_as(
-        "SELECT business_id, COUNT(*) FROM users WHERE business_id IS NOT NULL GROUP BY business_id",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    let calls = sqlx::query_as(
-        "SELECT business_id, COUNT(*) FROM call_logs WHERE business_id IS NOT NULL GROUP BY business_id",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let users = stored_users::counts_by_business(db).await?;
+    let calls = crm_calls::counts_by_business(db).await?;
     Ok((users, calls))
 }
 
 pub async fn users(db: &Db) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, email, role, business_id, created_at FROM users ORDER BY id LIMIT 2000",
-    )
-    .fetch_all(&db.pool)
-    .await
+    stored_users::first(db, 2000).await
 }
 
 /// Jobs by state, from the job queue's table.
 pub async fn job_counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
-        .fetch_all(&db.pool)
-        .await
+    jobs::counts_by_state(db).await
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct DeadJob {
-    pub id: i64,
-    pub kind: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-    pub updated_at: i64,
-}
-
+/// The newest dead jobs, for the operator to look at and retry.
 pub async fn dead_jobs(db: &Db) -> Result<Vec<DeadJob>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, kind, attempts, last_error, updated_at FROM jobs WHERE state = 'dead' \
-         ORDER BY updated_at DESC LIMIT 100",
-    )
-    .fetch_all(&db.pool)
-    .await
+    jobs::list(db, Some("dead"), 100).await
 }
 
 /// `mokdan_errors_total` by kind, read from the Prometheus text.

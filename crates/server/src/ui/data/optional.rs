@@ -16,10 +16,7 @@ pub struct Tables {
 }
 
 async fn exists(db: &Db, table: &'static str) -> bool {
-    sqlx::query(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))
-        .fetch_optional(&db.pool)
-        .await
-        .is_ok()
+    crate::store::table_exists(db, table).await
 }
 
 impl Tables {
