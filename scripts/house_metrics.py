@@ -2,13 +2,14 @@
 """Figures for the server crate's structure: how many files name the application state,
 which files outside `store/` hold SQL, and the largest circle of module imports.
 
-Usage: scripts/house_metrics.py [crates/server/src]
+Usage: scripts/house_metrics.py [-v] [crates/server/src]
 """
 import os
 import re
 import sys
 
-ROOT = sys.argv[1] if len(sys.argv) > 1 else "crates/server/src"
+ARGS = [a for a in sys.argv[1:] if not a.startswith("-")]
+ROOT = ARGS[0] if ARGS else "crates/server/src"
 SQL = re.compile(r'sqlx::query|query_as|query_scalar|"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\s', re.S)
 
 

@@ -5,10 +5,9 @@
 //! the reply job are one statement: one round trip and one commit per webhook. On SQLite
 //! they are one transaction.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::WhatsappProvider;
 use crate::domain::Phone;
+use crate::outbox::Pending;
 use crate::store::whatsapp as store;
 use crate::whatsapp::state::WaState;
 
@@ -23,20 +22,7 @@ pub const MAX_MEDIA: usize = 10;
 /// Longest body kept; WhatsApp's own limit is 4,096 characters.
 pub const MAX_BODY_CHARS: usize = 8192;
 
-/// An attachment, kept as a reference and fetched lazily with the provider's auth.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MediaRef {
-    /// Twilio and the bridge give a URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Meta gives a media id, resolved to a URL through the Graph API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filename: Option<String>,
-}
+pub use crate::store::whatsapp::MediaRef;
 
 /// A message from a customer, whichever provider carried it.
 #[derive(Clone, Debug)]
@@ -50,6 +36,56 @@ pub struct Inbound {
     pub media: Vec<MediaRef>,
     pub profile_name: Option<String>,
     pub reply_to: Option<String>,
+}
+
+impl Inbound {
+    /// The message as the outbox keeps it while the database is down.
+    pub fn to_pending(&self, base: Option<&str>) -> Pending {
+        let msg = self;
+        Pending::WhatsappInbound {
+            provider: msg.provider.to_string(),
+            provider_message_id: msg.provider_message_id.clone(),
+            from: msg.from.to_string(),
+            to: msg.to.as_ref().map(|p| p.to_string()),
+            body: msg.body.clone(),
+            media: msg.media.clone(),
+            profile_name: msg.profile_name.clone(),
+            reply_to: msg.reply_to.clone(),
+            base: base.map(str::to_string),
+        }
+    }
+
+    /// The kept WhatsApp message, as the inbound path takes it.
+    pub fn from_pending(op: &Pending) -> Option<(Inbound, Option<String>)> {
+        let Pending::WhatsappInbound {
+            provider,
+            provider_message_id,
+            from,
+            to,
+            body,
+            media,
+            profile_name,
+            reply_to,
+            base,
+        } = op
+        else {
+            return None;
+        };
+        let provider = PROVIDERS.iter().copied().find(|p| p == provider)?;
+        let msg = Inbound {
+            provider,
+            provider_message_id: provider_message_id.clone(),
+            from: crate::domain::Phone::parse(from).ok()?,
+            to: to
+                .as_deref()
+                .and_then(|t| crate::domain::Phone::parse(t).ok()),
+            body: body.clone(),
+            media: media.clone(),
+            profile_name: profile_name.clone(),
+            reply_to: reply_to.clone(),
+        };
+        Some((msg, base.clone()))
+    }
 }
 
 /// What storing an inbound message did.
@@ -146,7 +182,7 @@ pub async fn receive(
 /// answered) once the database is back — never dropped (W2, V12). False when it was kept
 /// rather than stored (the database is not answering).
 pub async fn receive_or_keep(state: &WaState, msg: Inbound, base: Option<String>) -> bool {
-    let kept = crate::outbox::Pending::whatsapp(&msg, base.as_deref());
+    let kept = msg.to_pending(base.as_deref());
     let failure = match tokio::time::timeout(STORE_BOUND, receive(state, msg, base)).await {
         Ok(Ok(_)) => return true,
         Ok(Err(e)) => e.to_string(),
@@ -160,7 +196,7 @@ pub async fn receive_or_keep(state: &WaState, msg: Inbound, base: Option<String>
 
 /// Puts a message straight into the outbox (the database is known to be down).
 pub async fn keep(state: &WaState, msg: &Inbound, base: Option<&str>) {
-    push(state, &crate::outbox::Pending::whatsapp(msg, base)).await;
+    push(state, &msg.to_pending(base)).await;
 }
 
 async fn push(state: &WaState, kept: &crate::outbox::Pending) {

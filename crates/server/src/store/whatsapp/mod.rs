@@ -241,3 +241,18 @@ pub async fn name_customer(
     .await?;
     Ok(())
 }
+
+/// An attachment, kept as a reference and fetched lazily with the provider's auth.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MediaRef {
+    /// Twilio and the bridge give a URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Meta gives a media id, resolved to a URL through the Graph API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+}

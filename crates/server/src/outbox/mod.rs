@@ -13,14 +13,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
-use crate::store::{Db, calls};
-use crate::whatsapp::inbound::{Inbound, MediaRef};
+use crate::store::calls;
+use crate::store::whatsapp::MediaRef;
 
 /// A call-log write to apply later.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -151,8 +151,7 @@ impl Outbox {
 
     /// Applies every pending write; keeps the file if any write still fails. Writes kept
     /// while the replay runs stay for the next one.
-    pub async fn replay(&self, state: &AppState) -> usize {
-        let db = &state.db;
+    pub async fn replay(&self, db: &crate::store::Db, apply: &dyn Apply) -> usize {
         // Only try when the database answers.
         if !matches!(
             tokio::time::timeout(Duration::from_secs(1), db.ping()).await,
@@ -180,7 +179,7 @@ impl Outbox {
             })
             .collect();
         for op in &ops {
-            let applied = tokio::time::timeout(Duration::from_secs(2), apply(state, op))
+            let applied = tokio::time::timeout(Duration::from_secs(2), apply.apply(op))
                 .await
                 .unwrap_or(Err(sqlx::Error::PoolTimedOut));
             if let Err(e) = applied {
@@ -215,15 +214,19 @@ impl Outbox {
     }
 
     /// Replays every couple of seconds until shutdown.
-    pub async fn run(self: std::sync::Arc<Self>, state: AppState) {
-        let shutdown: CancellationToken = state.shutdown.clone();
+    pub async fn run(
+        self: std::sync::Arc<Self>,
+        db: crate::store::Db,
+        apply: std::sync::Arc<dyn Apply>,
+        shutdown: CancellationToken,
+    ) {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {
                     if tokio::fs::try_exists(&self.path).await.unwrap_or(false) {
-                        self.replay(&state).await;
+                        self.replay(&db, apply.as_ref()).await;
                     }
                 }
             }
@@ -231,141 +234,13 @@ impl Outbox {
     }
 }
 
-async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
-    let db: &Db = &state.db;
-    match op {
-        Pending::Insert {
-            call_sid,
-            business_id,
-            from,
-            to,
-            direction,
-            status,
-        } => {
-            let new = calls::NewCall {
-                call_sid,
-                business_id: *business_id,
-                from: from.as_deref(),
-                to: to.as_deref(),
-                direction,
-                status,
-            };
-            calls::insert(db, &new).await?;
-            // The business may have been unknown while the database was down.
-            if business_id.is_none()
-                && let Some(to) = to
-                    .as_deref()
-                    .and_then(|t| crate::domain::Phone::parse(t).ok())
-                && let Some(b) = crate::store::businesses::by_number(db, &to).await?
-            {
-                calls::set_business_if_unknown(db, call_sid, b.id).await?;
-            }
-        }
-        Pending::Status {
-            call_sid,
-            status,
-            duration_secs,
-        } => {
-            calls::advance_status(db, call_sid, status, *duration_secs).await?;
-            if status == "completed" {
-                crate::calls::post_call::call_recordings::after_completed(&state.calls, call_sid)
-                    .await?;
-            }
-            if calls::status_rank(status) >= calls::status_rank("completed") {
-                crate::calls::post_call::streamed::call_completed(db, call_sid).await?;
-            }
-        }
-        Pending::Recording {
-            call_sid,
-            recording_sid,
-            recording_url,
-            duration_secs,
-        } => {
-            calls::set_recording(db, call_sid, recording_sid, recording_url, *duration_secs)
-                .await?;
-            crate::calls::post_call::fetch::enqueue(db, call_sid, recording_sid, recording_url)
-                .await?;
-        }
-        Pending::StreamEnded {
-            call_sid,
-            reason,
-            fallback,
-        } => {
-            calls::stream_ended(db, call_sid, reason).await?;
-            if *fallback {
-                calls::mark_fallback(db, call_sid, reason).await?;
-            }
-        }
-        Pending::StreamStarted {
-            call_sid,
-            stream_sid,
-        } => calls::stream_started(db, call_sid, stream_sid).await?,
-        Pending::Fallback { call_sid, reason } => {
-            calls::mark_fallback(db, call_sid, reason).await?;
-        }
-        Pending::CallBack { call_sid } => {
-            use crate::calls::actions::{ASKED_FOR_A_PERSON, CALLBACK_ASAP};
-            calls::request_callback(db, call_sid, CALLBACK_ASAP, ASKED_FOR_A_PERSON).await?;
-        }
-        Pending::CallerDetails { call_sid, details } => {
-            calls::set_details(db, call_sid, details).await?;
-        }
-        Pending::Turn(turn) => crate::store::turns::insert(db, turn).await?,
-        Pending::StreamedCall { call_sid, delay_ms } => {
-            let delay = Duration::from_millis(*delay_ms);
-            crate::calls::post_call::streamed::enqueue(db, call_sid, delay).await?;
-        }
-        Pending::WhatsappStatus {
-            provider,
-            provider_message_id,
-            status,
-            error_code,
-            error_message,
-        } => {
-            let provider = crate::whatsapp::inbound::PROVIDERS
-                .iter()
-                .copied()
-                .find(|p| p == provider);
-            let update =
-                crate::whatsapp::status::update(status, error_code.clone(), error_message.clone());
-            let (Some(provider), Some(update)) = (provider, update) else {
-                tracing::error!(?op, "OUTBOX: unusable WhatsApp status skipped");
-                return Ok(());
-            };
-            crate::whatsapp::twilio::apply_status(
-                &state.whatsapp,
-                provider,
-                provider_message_id,
-                &update,
-            )
-            .await?;
-        }
-        Pending::WhatsappInbound { .. } => {
-            let Some((msg, base)) = op.inbound() else {
-                tracing::error!(?op, "OUTBOX: unusable WhatsApp message skipped");
-                return Ok(());
-            };
-            crate::whatsapp::inbound::receive(&state.whatsapp, msg, base).await?;
-        }
-    }
-    Ok(())
+/// Applies one kept write. The application routes each kind of write to the feature that
+/// owns it, so the outbox itself knows no feature.
+pub trait Apply: Send + Sync {
+    fn apply<'a>(&'a self, op: &'a Pending) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 }
 
 impl Pending {
-    pub fn whatsapp(msg: &Inbound, base: Option<&str>) -> Self {
-        Pending::WhatsappInbound {
-            provider: msg.provider.to_string(),
-            provider_message_id: msg.provider_message_id.clone(),
-            from: msg.from.to_string(),
-            to: msg.to.as_ref().map(|p| p.to_string()),
-            body: msg.body.clone(),
-            media: msg.media.clone(),
-            profile_name: msg.profile_name.clone(),
-            reply_to: msg.reply_to.clone(),
-            base: base.map(str::to_string),
-        }
-    }
-
     pub fn whatsapp_status(
         provider: &str,
         provider_message_id: &str,
@@ -378,41 +253,6 @@ impl Pending {
             error_code: update.error_code.clone(),
             error_message: update.error_message.clone(),
         }
-    }
-
-    /// The kept WhatsApp message, as the inbound path takes it.
-    fn inbound(&self) -> Option<(Inbound, Option<String>)> {
-        let Pending::WhatsappInbound {
-            provider,
-            provider_message_id,
-            from,
-            to,
-            body,
-            media,
-            profile_name,
-            reply_to,
-            base,
-        } = self
-        else {
-            return None;
-        };
-        let provider = crate::whatsapp::inbound::PROVIDERS
-            .iter()
-            .copied()
-            .find(|p| p == provider)?;
-        let msg = Inbound {
-            provider,
-            provider_message_id: provider_message_id.clone(),
-            from: crate::domain::Phone::parse(from).ok()?,
-            to: to
-                .as_deref()
-                .and_then(|t| crate::domain::Phone::parse(t).ok()),
-            body: body.clone(),
-            media: media.clone(),
-            profile_name: profile_name.clone(),
-            reply_to: reply_to.clone(),
-        };
-        Some((msg, base.clone()))
     }
 
     pub fn insert(call: &calls::NewCall<'_>) -> Self {

@@ -6,6 +6,8 @@
 //! finish, cancels every background task through one token, and closes the pool, all
 //! within a bounded grace period.
 
+pub mod replay;
+
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -215,7 +217,11 @@ impl App {
             });
         }
         tokio::spawn(crate::calls::conversation::prewarm_all(state.calls.clone()));
-        tokio::spawn(state.outbox.clone().run(state.clone()));
+        tokio::spawn(state.outbox.clone().run(
+            state.db.clone(),
+            Arc::new(replay::Replay(state.clone())),
+            token.clone(),
+        ));
         {
             let state = state.clone();
             tokio::spawn(async move {
