@@ -7,7 +7,6 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
-pub mod body_deadline;
 pub mod calls;
 pub mod cli;
 pub mod config;
@@ -22,7 +21,6 @@ pub mod outbox;
 pub mod prompts;
 pub mod providers;
 pub mod routes;
-pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod ui;

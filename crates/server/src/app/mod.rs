@@ -237,11 +237,11 @@ impl App {
             tracing::info!("shutdown requested: draining");
             trigger.cancel();
         });
-        let limits = crate::serve::HttpLimits {
+        let limits = crate::http::serve::HttpLimits {
             header_timeout: state.settings.http_header_timeout,
             body_timeout: state.settings.http_body_timeout,
         };
-        let server = crate::serve::serve(listener, app, token.clone(), limits);
+        let server = crate::http::serve::serve(listener, app, token.clone(), limits);
         let forced = async {
             token.cancelled().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

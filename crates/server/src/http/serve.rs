@@ -11,7 +11,7 @@
 //! proxy all use it, and skipping HTTP/2 detection leaves no unbounded read before hyper's
 //! own deadline starts. WebSocket upgrades are served as before, and leave the deadline
 //! behind once upgraded. A request's body must then arrive whole within
-//! `MOKDAN_HTTP_BODY_TIMEOUT_SECS` ([`crate::body_deadline`]), or the answer is 408 and the
+//! `MOKDAN_HTTP_BODY_TIMEOUT_SECS` ([`crate::http::body_deadline`]), or the answer is 408 and the
 //! connection closes: a client dripping its body cannot hold a socket either.
 
 use std::net::SocketAddr;
@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::body_deadline::DeadlineBody;
+use crate::http::body_deadline::DeadlineBody;
 
 /// Per-connection limits.
 #[derive(Clone, Copy, Debug)]
