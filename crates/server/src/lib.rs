@@ -6,7 +6,6 @@
 
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod body_deadline;
 pub mod calls;
 pub mod cli;
