@@ -7,11 +7,38 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
+
+/// `mokdan bench` runs the `mokdan-bench` binary beside `mokdan`. `cargo test` builds only
+/// this package's binary, so the benchmark is built here into the same directory, with the
+/// same profile (a no-op when it is up to date).
+fn build_bench_beside(mokdan: &Path) {
+    let profile_dir = mokdan.parent().expect("the binary's directory");
+    let target_dir = profile_dir.parent().expect("the target directory");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--quiet", "-p", "mokdan-bench", "--target-dir"])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            cargo.arg("--release");
+        }
+        Some(profile) => {
+            cargo.args(["--profile", profile]);
+        }
+    }
+    let status = cargo.status().expect("run cargo build -p mokdan-bench");
+    assert!(status.success(), "cargo build -p mokdan-bench failed");
+}
 
 #[test]
 fn mixed_load_with_a_database_outage_loses_nothing() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mokdan"))
+    let mokdan = Path::new(env!("CARGO_BIN_EXE_mokdan"));
+    build_bench_beside(mokdan);
+    let out = Command::new(mokdan)
         .args([
             "bench",
             "mixed",

@@ -6,8 +6,10 @@
 //! `DATABASE_URL` (O2).
 
 mod admin;
+mod bench;
 pub mod sim;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -46,35 +48,22 @@ pub enum Command {
         #[command(subcommand)]
         which: sim::SimCmd,
     },
-    /// Benchmarks that print figures.
+    /// Benchmarks that print figures (runs the `mokdan-bench` binary beside this one).
+    #[command(disable_help_flag = true, disable_version_flag = true)]
     Bench {
-        #[command(subcommand)]
-        which: BenchCmd,
+        /// `webhooks`, `streams`, `voice`, `api`, `jobs`, `whatsapp` or `mixed`, and its
+        /// options (`mokdan bench --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<OsString>,
     },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum BenchCmd {
-    /// Signed incoming_call webhooks that each write a call row.
-    Webhooks(crate::bench::webhooks::WebhookBench),
-    /// Concurrent streamed calls: CPU, memory per call, outbound frame lateness.
-    Streams(crate::bench::streams::StreamBench),
-    /// The live pipeline's own latency, apart from the providers' time.
-    Voice(crate::bench::voice::VoiceBench),
-    /// The CRM API: customer list and create on a business with many customers.
-    Api(crate::bench::api::ApiBench),
-    /// No-op jobs through the durable queue: enqueue, claim + complete, worker pool.
-    Jobs(crate::bench::jobs::JobBench),
-    /// Signed inbound WhatsApp webhooks, each stored once and deduplicated.
-    Whatsapp(crate::bench::whatsapp::WhatsappBench),
-    /// Everything at once on PostgreSQL for minutes, with a database outage; checks that
-    /// nothing was lost and no Twilio route answered 5xx.
-    Mixed(crate::bench::mixed::MixedBench),
 }
 
 /// Parses arguments, runs the command, and turns any failure into one line and an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Bench { args } = &cli.command {
+        return bench::run(args);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -107,15 +96,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Business { action } => admin::business(settings, action).await,
         Command::User { action } => admin::user(settings, action).await,
         Command::Sim { which } => sim::run(which).await,
-        Command::Bench { which } => match which {
-            BenchCmd::Webhooks(args) => crate::bench::webhooks::run(args).await,
-            BenchCmd::Streams(args) => crate::bench::streams::run(args).await,
-            BenchCmd::Voice(args) => crate::bench::voice::run(args).await,
-            BenchCmd::Api(args) => crate::bench::api::run(args).await,
-            BenchCmd::Jobs(args) => crate::bench::jobs::run(args).await,
-            BenchCmd::Whatsapp(args) => crate::bench::whatsapp::run(args).await,
-            BenchCmd::Mixed(args) => crate::bench::mixed::run(args).await,
-        },
+        // Handed to the `mokdan-bench` binary in `main`, before settings or a runtime.
+        Command::Bench { .. } => anyhow::bail!("`mokdan bench` runs before the runtime starts"),
     }
 }
 

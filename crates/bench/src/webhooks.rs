@@ -36,11 +36,11 @@ pub async fn run(args: WebhookBench) -> anyhow::Result<()> {
         dir.path().join("data").display().to_string(),
     );
     env.insert("TWILIO_AUTH_TOKEN".into(), TOKEN.into());
-    let settings = crate::Settings::from_map(&env)?;
-    let app = crate::App::build(settings).await?;
+    let settings = mokdan::Settings::from_map(&env)?;
+    let app = mokdan::App::build(settings).await?;
     let state = app.state.clone();
-    let phone = crate::domain::Phone::parse("+97231234567")?;
-    crate::store::businesses::create(&state.db, "bench", &phone).await?;
+    let phone = mokdan::domain::Phone::parse("+97231234567")?;
+    mokdan::store::businesses::create(&state.db, "bench", &phone).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -99,8 +99,8 @@ pub async fn run(args: WebhookBench) -> anyhow::Result<()> {
     for i in 0..iterations {
         let t = Instant::now();
         let sid = format!("CA{i:032x}");
-        let token = crate::calls::token::issue("secret", &sid);
-        let xml = crate::calls::twiml::connect_stream(&base, &sid, &token).to_xml();
+        let token = mokdan::calls::token::issue("secret", &sid);
+        let xml = mokdan::calls::twiml::connect_stream(&base, &sid, &token).to_xml();
         std::hint::black_box(xml);
         gen_times.push(t.elapsed());
     }

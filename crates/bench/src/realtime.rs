@@ -29,7 +29,7 @@ use voice::provider::AgentContext;
 use voice::session::{Providers, SessionInput, SessionOutput};
 
 use super::{ms, percentile};
-use crate::calls::media::sender::{self, Outbound};
+use mokdan::calls::media::sender::{self, Outbound};
 
 /// When each call's current reply left the stand-in (its first audio delta).
 type Sent = Arc<Mutex<HashMap<usize, Instant>>>;

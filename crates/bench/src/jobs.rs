@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::jobs::{Outcome, PoolConfig};
-use crate::store::Db;
-use crate::store::jobs as store;
+use mokdan::jobs::{Outcome, PoolConfig};
+use mokdan::store::Db;
+use mokdan::store::jobs as store;
 
 #[derive(Args, Debug, Clone)]
 pub struct JobBench {
@@ -120,7 +120,7 @@ async fn bench_backend(db: &Db, args: &JobBench) -> anyhow::Result<()> {
         ..PoolConfig::default()
     };
     let started = Instant::now();
-    let pool = tokio::spawn(crate::jobs::run_pool(
+    let pool = tokio::spawn(mokdan::jobs::run_pool(
         db.clone(),
         Arc::new(handler),
         cfg,
@@ -153,7 +153,7 @@ async fn enqueue_all(db: &Db, n: usize, workers: usize, tag: &str) -> anyhow::Re
                 }
                 let key = format!("{tag}:{i}");
                 let payload = serde_json::json!({ "i": i });
-                crate::jobs::enqueue(&db, "noop", &payload, Some(&key)).await?;
+                mokdan::jobs::enqueue(&db, "noop", &payload, Some(&key)).await?;
             }
         }));
     }

@@ -43,24 +43,24 @@ pub async fn run(args: ApiBench) -> anyhow::Result<()> {
         "MOKDAN_DATA_DIR".into(),
         dir.path().join("data").display().to_string(),
     );
-    let settings = crate::Settings::from_map(&env)?;
-    let app = crate::App::build(settings).await?;
+    let settings = mokdan::Settings::from_map(&env)?;
+    let app = mokdan::App::build(settings).await?;
     let state = app.state.clone();
     let db = state.db.clone();
-    let phone = crate::domain::Phone::parse("+97231234567")?;
-    let business = crate::store::businesses::create(&db, "bench", &phone).await?;
-    let hash = crate::auth::hash_password(PASSWORD)?;
-    crate::store::users::create(
+    let phone = mokdan::domain::Phone::parse("+97231234567")?;
+    let business = mokdan::store::businesses::create(&db, "bench", &phone).await?;
+    let hash = mokdan::auth::hash_password(PASSWORD)?;
+    mokdan::store::users::create(
         &db,
         "bench@example.com",
         &hash,
-        crate::store::users::Role::Owner,
+        mokdan::store::users::Role::Owner,
         Some(business),
     )
     .await?;
     let seeded = Instant::now();
     seed(&db, business, args.customers).await?;
-    if db.backend == crate::store::Backend::Postgres {
+    if db.backend == mokdan::store::Backend::Postgres {
         // What autovacuum would do soon after a bulk load.
         sqlx::query("VACUUM ANALYZE customers")
             .execute(&db.pool)
@@ -165,14 +165,14 @@ pub async fn run(args: ApiBench) -> anyhow::Result<()> {
 }
 
 /// Inserts `n` customers in batches, oldest first, with Hebrew names.
-pub(crate) async fn seed(db: &crate::store::Db, business: i64, n: usize) -> anyhow::Result<()> {
-    let base = crate::store::now_ms() - n as i64 * 1000;
+pub(crate) async fn seed(db: &mokdan::store::Db, business: i64, n: usize) -> anyhow::Result<()> {
+    let base = mokdan::store::now_ms() - n as i64 * 1000;
     let mut i = 0;
     while i < n {
         let end = (i + 1000).min(n);
         let values: Vec<String> = (i..end)
             .map(|k| {
-                let status = crate::store::customers::STATUSES[k % 5];
+                let status = mokdan::store::customers::STATUSES[k % 5];
                 let at = base + k as i64 * 1000;
                 format!(
                     "({business}, 'לקוח {k}', '+9725{k:08}', '{status}', '', '', 'seed', {at}, {at})"
@@ -212,10 +212,10 @@ fn cpu_of(pid: &str) -> Option<Duration> {
 }
 
 /// CPU time so far of this process and of each server process of the database.
-async fn cpu_now(db: &crate::store::Db) -> Option<(Duration, Vec<(String, Duration)>)> {
+async fn cpu_now(db: &mokdan::store::Db) -> Option<(Duration, Vec<(String, Duration)>)> {
     let own = cpu_of("self")?;
     let mut backends = Vec::new();
-    if db.backend == crate::store::Backend::Postgres {
+    if db.backend == mokdan::store::Backend::Postgres {
         let pids: Vec<(i32,)> =
             sqlx::query_as("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
                 .fetch_all(&db.pool)
@@ -250,7 +250,7 @@ fn cpu_spent(
 async fn scenario<F>(
     client: &reqwest::Client,
     args: &ApiBench,
-    db: &crate::store::Db,
+    db: &mokdan::store::Db,
     requests: usize,
     make: F,
 ) -> Outcome

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::bench::streams::{CallCtx, diff, lateness_histogram, one_call, quantile};
+use crate::streams::{CallCtx, diff, lateness_histogram, one_call, quantile};
 
 pub struct Held {
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,

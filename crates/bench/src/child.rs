@@ -15,7 +15,7 @@ pub struct ServerChild {
     child: tokio::process::Child,
 }
 
-/// Starts `mokdan serve` (this same binary) on a free loopback port with only the given
+/// Starts `mokdan serve` (the `mokdan` binary beside this one) on a free loopback port with only the given
 /// environment, waits for `/readyz`, then `settle` (for start-up work such as rendering
 /// greetings).
 pub async fn serve_child(env: &[(&str, &str)], settle: Duration) -> anyhow::Result<ServerChild> {
@@ -24,7 +24,7 @@ pub async fn serve_child(env: &[(&str, &str)], settle: Duration) -> anyhow::Resu
         l.local_addr()?.port()
     };
     let addr = format!("127.0.0.1:{port}");
-    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    let mut cmd = tokio::process::Command::new(crate::mokdan_exe()?);
     cmd.arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

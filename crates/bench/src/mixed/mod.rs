@@ -318,21 +318,16 @@ async fn run_clock(
 /// The business (voice and WhatsApp on one number, auto-reply off so no sends go out),
 /// its owner, and customers for the API to page through. Returns the owner's password.
 async fn seed(db_url: &str, customers: usize) -> anyhow::Result<String> {
-    let db = crate::store::Db::open(db_url).await?;
-    let phone = crate::domain::Phone::parse(BUSINESS)?;
-    let business = crate::store::businesses::create(&db, "bench", &phone).await?;
-    sqlx::query("UPDATE businesses SET auto_reply = 0, greeting = $2 WHERE id = $1")
-        .bind(business)
-        .bind(super::streams::GREETING)
-        .execute(&db.pool)
-        .await?;
+    let db = mokdan::store::Db::open(db_url).await?;
+    let business =
+        crate::add_business(&db, BUSINESS, Some(super::streams::GREETING), false).await?;
     let password = "bench-password-123".to_string();
-    let hash = crate::auth::hash_password(&password)?;
-    crate::store::users::create(
+    let hash = mokdan::auth::hash_password(&password)?;
+    mokdan::store::users::create(
         &db,
         "bench@example.com",
         &hash,
-        crate::store::users::Role::Owner,
+        mokdan::store::users::Role::Owner,
         Some(business),
     )
     .await?;

@@ -32,8 +32,8 @@ pub struct StreamBench {
     /// Run on a fresh database on this PostgreSQL server (admin URL); SQLite otherwise.
     #[arg(long)]
     pub postgres: Option<String>,
-    /// Serve with this mokdan binary instead of this one, to compare two builds under the
-    /// same simulated callers.
+    /// Serve with this mokdan binary instead of the one beside this benchmark, to compare
+    /// two builds under the same simulated callers.
     #[arg(long)]
     pub server: Option<std::path::PathBuf>,
 }
@@ -77,14 +77,8 @@ struct Outcome {
 async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
     let (db_url, dir) = super::scratch_database(args.postgres.as_deref()).await?;
     {
-        let db = crate::store::Db::open(&db_url).await?;
-        let phone = crate::domain::Phone::parse("+97231234567")?;
-        let id = crate::store::businesses::create(&db, "bench", &phone).await?;
-        sqlx::query("UPDATE businesses SET greeting = $1 WHERE id = $2")
-            .bind(GREETING)
-            .bind(id)
-            .execute(&db.pool)
-            .await?;
+        let db = mokdan::store::Db::open(&db_url).await?;
+        super::add_business(&db, "+97231234567", Some(GREETING), true).await?;
         db.close().await;
     }
     let port = {
@@ -94,7 +88,7 @@ async fn run_once(args: &StreamBench, calls: usize) -> anyhow::Result<Outcome> {
     let addr = format!("127.0.0.1:{port}");
     let server = match &args.server {
         Some(path) => path.clone(),
-        None => std::env::current_exe()?,
+        None => crate::mokdan_exe()?,
     };
     let mut child = tokio::process::Command::new(server)
         .arg("serve")

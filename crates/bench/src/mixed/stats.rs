@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::bench::{ms, percentile};
+use crate::{ms, percentile};
 
 #[derive(Default)]
 struct Route {

@@ -60,15 +60,10 @@ pub async fn run(args: WhatsappBench) -> anyhow::Result<()> {
     );
     env.insert("TWILIO_API_BASE".into(), "http://127.0.0.1:9".into());
     env.insert("PUBLIC_BASE_URL".into(), "https://bench.example".into());
-    let settings = crate::Settings::from_map(&env)?;
-    let app = crate::App::build(settings).await?;
+    let settings = mokdan::Settings::from_map(&env)?;
+    let app = mokdan::App::build(settings).await?;
     let state = app.state.clone();
-    let phone = crate::domain::Phone::parse(BUSINESS)?;
-    let business_id = crate::store::businesses::create(&state.db, "bench", &phone).await?;
-    sqlx::query("UPDATE businesses SET auto_reply = 0 WHERE id = $1")
-        .bind(business_id)
-        .execute(&state.db.pool)
-        .await?;
+    let business_id = super::add_business(&state.db, BUSINESS, None, false).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -119,12 +114,10 @@ pub async fn run(args: WhatsappBench) -> anyhow::Result<()> {
     };
     let elapsed = started.elapsed();
     lat.sort();
-    let stored = crate::store::whatsapp::count(&state.db, business_id, "in").await? - WARMUP as i64;
-    let (customers,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM customers WHERE business_id = $1")
-            .bind(business_id)
-            .fetch_one(&state.db.pool)
-            .await?;
+    let stored =
+        mokdan::store::whatsapp::count(&state.db, business_id, "in").await? - WARMUP as i64;
+    let customers =
+        mokdan::store::customers::count(&state.db, business_id, &Default::default()).await?;
 
     let load = match args.rate {
         Some(rate) => format!("open loop at {rate:.0}/s"),
