@@ -200,6 +200,27 @@ impl Wav {
         )
     }
 
+    /// One channel's samples at `sample_rate` (channel 0 is the first); `None` when the
+    /// file has no such channel. A dual-channel call recording keeps each speaker apart.
+    pub fn channel_at(&self, channel: u16, sample_rate: u32) -> Option<Vec<i16>> {
+        if channel >= self.channels {
+            return None;
+        }
+        let step = usize::from(self.channels);
+        let one: Vec<i16> = self
+            .samples
+            .iter()
+            .skip(usize::from(channel))
+            .step_by(step)
+            .copied()
+            .collect();
+        Some(crate::resample::resample(
+            &one,
+            self.sample_rate,
+            sample_rate,
+        ))
+    }
+
     /// Mono samples at `sample_rate`: mixes down and resamples as needed.
     pub fn mono_at(&self, sample_rate: u32) -> Vec<i16> {
         let mono = self.to_mono();
@@ -224,16 +245,33 @@ fn data_chunk(out: &mut Vec<u8>, data: &[u8]) {
 
 /// Writes a mono 16-bit PCM WAV.
 pub fn write_pcm16(sample_rate: u32, samples: &[i16]) -> Vec<u8> {
+    write_pcm16_channels(sample_rate, 1, samples)
+}
+
+/// Writes a two-channel 16-bit PCM WAV, `left` and `right` interleaved; the shorter is
+/// padded with silence. Twilio's dual-channel call recordings have this form.
+pub fn write_pcm16_stereo(sample_rate: u32, left: &[i16], right: &[i16]) -> Vec<u8> {
+    let frames = left.len().max(right.len());
+    let mut interleaved = Vec::with_capacity(frames * 2);
+    for i in 0..frames {
+        interleaved.push(left.get(i).copied().unwrap_or(0));
+        interleaved.push(right.get(i).copied().unwrap_or(0));
+    }
+    write_pcm16_channels(sample_rate, 2, &interleaved)
+}
+
+fn write_pcm16_channels(sample_rate: u32, channels: u16, samples: &[i16]) -> Vec<u8> {
     let data_len = samples.len() * 2;
     let mut out = Vec::with_capacity(44 + data_len);
     header(&mut out, 36 + data_len);
     out.extend_from_slice(b"fmt ");
     out.extend_from_slice(&16u32.to_le_bytes());
     out.extend_from_slice(&PCM.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&channels.to_le_bytes());
     out.extend_from_slice(&sample_rate.to_le_bytes());
-    out.extend_from_slice(&(sample_rate.saturating_mul(2)).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
+    let block = 2 * u32::from(channels);
+    out.extend_from_slice(&(sample_rate.saturating_mul(block)).to_le_bytes());
+    out.extend_from_slice(&(block as u16).to_le_bytes());
     out.extend_from_slice(&16u16.to_le_bytes());
     out.extend_from_slice(b"data");
     out.extend_from_slice(&(data_len.min(u32::MAX as usize) as u32).to_le_bytes());
@@ -445,5 +483,18 @@ mod tests {
                 assert!(w.samples.len() <= cut);
             }
         }
+    }
+
+    #[test]
+    fn a_dual_channel_recording_keeps_each_speaker_on_its_channel() {
+        let caller = vec![1000i16; 80];
+        let agent = vec![-2000i16; 40];
+        let wav = read(&write_pcm16_stereo(8000, &caller, &agent)).unwrap();
+        assert_eq!((wav.channels, wav.frames()), (2, 80));
+        assert_eq!(wav.channel_at(0, 8000).unwrap(), caller);
+        let right = wav.channel_at(1, 8000).unwrap();
+        assert_eq!(&right[..40], &agent[..]);
+        assert!(right[40..].iter().all(|&s| s == 0));
+        assert!(wav.channel_at(2, 8000).is_none());
     }
 }

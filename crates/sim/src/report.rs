@@ -81,8 +81,10 @@ pub struct RecordingInfo {
     pub url: String,
     #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
-    /// `RecordVerb`, `StartCallRecordingAPI` or `OutboundAPI`.
+    /// `RecordVerb`, `StartCallRecordingAPI`, `OutboundAPI` or `StartCallRecordingTwiML`.
     pub source: String,
+    /// 1, or 2 for a dual-channel recording (caller first, agent second).
+    pub channels: u16,
 }
 
 /// Everything observed on one call.

@@ -204,9 +204,9 @@ impl Sim {
     pub fn add_recording(&self, call_sid: &str, wav: Vec<u8>) -> RecordingInfo {
         let sid = crate::sid::new_sid("RE");
         let cfg = &self.shared.cfg;
-        let secs = audio::wav::read(&wav)
-            .map(|w| w.duration().as_secs_f64())
-            .unwrap_or(0.0);
+        let (secs, channels) = audio::wav::read(&wav)
+            .map(|w| (w.duration().as_secs_f64(), w.channels))
+            .unwrap_or((0.0, 1));
         let info = RecordingInfo {
             url: format!(
                 "{}/2010-04-01/Accounts/{}/Recordings/{sid}",
@@ -216,6 +216,7 @@ impl Sim {
             call_sid: call_sid.to_owned(),
             duration: Duration::from_secs_f64(secs),
             source: "RecordVerb".into(),
+            channels,
         };
         self.shared.add_recording(crate::state::StoredRecording {
             info: info.clone(),

@@ -79,6 +79,10 @@ pub(crate) enum Control {
     StartRecording {
         sid: String,
         status_callback: Option<String>,
+        /// Caller and agent on their own channels (`channels="dual"`).
+        dual: bool,
+        /// `StartCallRecordingAPI` (REST), `OutboundAPI`, or `StartCallRecordingTwiML`.
+        source: &'static str,
     },
 }
 

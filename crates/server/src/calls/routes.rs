@@ -167,10 +167,18 @@ async fn answer(
         }
     }
     let token = token::issue(state.settings.jwt_secret.expose(), sid);
+    // An inbound call is recorded whole unless its business turned that off (an outbound
+    // call is recorded through the REST request that placed it). When the database did not
+    // answer, the default holds: nothing of the call is lost.
+    let record = direction == "inbound"
+        && match &business {
+            Ok(Some(b)) => b.record_calls != 0,
+            _ => true,
+        };
     Twiml::new(
         route,
         Some(sid),
-        &twiml::connect_stream(&req.base, sid, &token),
+        &twiml::answer_call(&req.base, sid, &token, record),
     )
 }
 

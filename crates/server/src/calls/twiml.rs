@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use telephony::twiml::{Connect, Dial, Record, Response, Stream};
+use telephony::twiml::{Connect, Dial, Record, Recording, Response, Start, Stream};
 
 use crate::http::twilio::websocket_base;
 use crate::prompts::{Prompts, text};
@@ -20,6 +20,29 @@ pub fn connect_stream(base: &str, call_sid: &str, token: &str) -> Response {
         .parameter("token", token)
         .status_callback(format!("{base}/webhook/stream_status"));
     Response::new().connect(Connect::new(stream).action(format!("{base}/webhook/stream_ended")))
+}
+
+/// Twilio records the whole call from this moment, both sides on their own channels, in
+/// the background (`<Start><Recording>`, never `<Record>`, which would take the call over
+/// and break the stream); the recording comes to `recording_status` when the call ends (V11).
+pub fn record_whole_call(base: &str) -> Start {
+    Start::recording(
+        Recording::new()
+            .status_callback(format!("{base}/webhook/recording_status"))
+            .status_callback_event("completed")
+            .channels("dual"),
+    )
+}
+
+/// [`connect_stream`], with the whole call recorded first when `record` (V1, V11).
+pub fn answer_call(base: &str, call_sid: &str, token: &str, record: bool) -> Response {
+    let stream = connect_stream(base, call_sid, token);
+    if !record {
+        return stream;
+    }
+    let mut verbs = vec![record_whole_call(base).into()];
+    verbs.extend(stream.verbs);
+    Response { verbs }
 }
 
 /// The recording fallback: `business`'s prompt (`None` when not known), `<Record>` into `handle_recording`, then hang up (V8).

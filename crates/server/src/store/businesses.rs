@@ -24,6 +24,8 @@ pub struct Business {
     /// Meta's phone number id of the business's WhatsApp number: its Meta sends go out
     /// from it (`None`: `META_PHONE_NUMBER_ID`, unless another business has that one).
     pub meta_phone_number_id: Option<String>,
+    /// Whether Twilio records each call whole (`<Start><Recording>`); 1 by default.
+    pub record_calls: i64,
 }
 
 impl Business {
@@ -45,7 +47,7 @@ pub fn parse_questions(stored: Option<&str>) -> Vec<String> {
 
 const COLUMNS: &str = "id, name, greeting, agent_prompt, business_hours, transfer_number, whatsapp_number, \
      auto_reply, recording_retention_days, intake_questions, created_at, updated_at, \
-     meta_phone_number_id";
+     meta_phone_number_id, record_calls";
 
 /// Creates a business with its first number, in one transaction (numbers are unique).
 pub async fn create(db: &Db, name: &str, phone: &Phone) -> Result<i64, sqlx::Error> {
@@ -203,6 +205,7 @@ pub struct BusinessSettings {
     pub auto_reply: i64,
     /// JSON array of the intake questions; `None`: the agent's defaults.
     pub intake_questions: Option<String>,
+    pub record_calls: i64,
 }
 
 /// The part of a business the web app's settings page edits.
@@ -212,7 +215,7 @@ pub async fn app_settings(
 ) -> Result<Option<BusinessSettings>, sqlx::Error> {
     sqlx::query_as(
         "SELECT name, greeting, agent_prompt, business_hours, transfer_number, auto_reply, \
-         intake_questions FROM businesses WHERE id = $1",
+         intake_questions, record_calls FROM businesses WHERE id = $1",
     )
     .bind(business_id)
     .fetch_optional(&db.pool)
@@ -227,8 +230,8 @@ pub async fn save_app_settings(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE businesses SET greeting = $2, agent_prompt = $3, business_hours = $4, \
-         transfer_number = $5, auto_reply = $6, updated_at = $7, intake_questions = $8 \
-         WHERE id = $1",
+         transfer_number = $5, auto_reply = $6, updated_at = $7, intake_questions = $8, \
+         record_calls = $9 WHERE id = $1",
     )
     .bind(business_id)
     .bind(&s.greeting)
@@ -238,9 +241,22 @@ pub async fn save_app_settings(
     .bind(s.auto_reply)
     .bind(now_ms())
     .bind(&s.intake_questions)
+    .bind(s.record_calls)
     .execute(&db.pool)
     .await?;
     Ok(())
+}
+
+/// Turns recording whole calls on or off; `false` when there is no such business.
+pub async fn set_record_calls(db: &Db, business_id: i64, on: bool) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE businesses SET record_calls = $2, updated_at = $3 WHERE id = $1")
+            .bind(business_id)
+            .bind(i64::from(on))
+            .bind(now_ms())
+            .execute(&db.pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// A business's settings, as written by the API.

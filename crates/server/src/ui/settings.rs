@@ -41,6 +41,7 @@ struct SettingsPage {
     hours: String,
     transfer: String,
     auto_reply: bool,
+    record_calls: bool,
     users: Vec<UserView>,
     saved: bool,
     error: String,
@@ -92,6 +93,7 @@ async fn page_for(
             .map(view::phone)
             .unwrap_or_default(),
         auto_reply: s.auto_reply != 0,
+        record_calls: s.record_calls != 0,
         users,
         saved,
         error,
@@ -123,6 +125,7 @@ pub struct SettingsForm {
     #[serde(default)]
     transfer: String,
     auto_reply: Option<String>,
+    record_calls: Option<String>,
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -163,6 +166,7 @@ pub async fn save(
         business_hours: opt(&f.hours),
         transfer_number: None,
         auto_reply: i64::from(f.auto_reply.is_some()),
+        record_calls: i64::from(f.record_calls.is_some()),
         intake_questions: match &questions {
             Ok(q) => q.clone(),
             // Shown back as typed, so nothing is lost while it is fixed.

@@ -186,6 +186,31 @@ async fn run_verb(ctx: &mut Ctx, verb: &Verb, doc_url: &str) -> Flow {
         Verb::Dial(d) => run_dial(ctx, d, doc_url).await,
         Verb::Gather(g) => run_gather(ctx, g, doc_url).await,
         Verb::Connect(c) => stream::run(ctx, c, doc_url).await,
+        Verb::Start(s) => {
+            match &s.recording {
+                Some(r) if ctx.recording.is_none() => {
+                    let callback = r
+                        .recording_status_callback
+                        .as_deref()
+                        .map(|u| urls::resolve(doc_url, u));
+                    ctx.take_interrupt(Control::StartRecording {
+                        sid: crate::sid::new_sid("RE"),
+                        status_callback: callback,
+                        // Twilio's default for `<Start><Recording>` is dual.
+                        dual: r.channels.as_deref() != Some("mono"),
+                        source: "StartCallRecordingTwiML",
+                    });
+                }
+                Some(_) => ctx
+                    .journal
+                    .log(TimelineKind::Note, "<Start><Recording>: already recording"),
+                None => ctx.journal.log(
+                    TimelineKind::Note,
+                    format!("<Start> with {:?} is not simulated; skipped", s.other),
+                ),
+            }
+            Flow::Next
+        }
         Verb::Unknown(name) => {
             if OTHER_TWILIO_VERBS.contains(&name.as_str()) {
                 ctx.journal.log(

@@ -8,23 +8,25 @@ use audio::FRAME_BYTES;
 
 #[derive(Debug, Default)]
 pub(crate) struct Mixer {
-    samples: Vec<i32>,
+    caller: Vec<i16>,
+    agent: Vec<i16>,
     caller_at: usize,
     agent_at: usize,
 }
 
-impl Mixer {
-    fn add(&mut self, at: usize, frame: &[u8]) {
-        if self.samples.len() < at + frame.len() {
-            self.samples.resize(at + frame.len(), 0);
-        }
-        for (i, &b) in frame.iter().enumerate() {
-            self.samples[at + i] += i32::from(audio::mulaw::decode_sample(b));
-        }
+fn add(track: &mut Vec<i16>, at: usize, frame: &[u8]) {
+    if track.len() < at + frame.len() {
+        track.resize(at + frame.len(), 0);
     }
+    for (i, &b) in frame.iter().enumerate() {
+        let mixed = i32::from(track[at + i]) + i32::from(audio::mulaw::decode_sample(b));
+        track[at + i] = mixed.clamp(-32_768, 32_767) as i16;
+    }
+}
 
+impl Mixer {
     pub(crate) fn caller(&mut self, frame: &[u8]) {
-        self.add(self.caller_at, frame);
+        add(&mut self.caller, self.caller_at, frame);
         self.caller_at += frame.len();
     }
 
@@ -34,15 +36,26 @@ impl Mixer {
         let at = self
             .agent_at
             .max(self.caller_at.saturating_sub(FRAME_BYTES));
-        self.add(at, frame);
+        add(&mut self.agent, at, frame);
         self.agent_at = at + frame.len();
     }
 
+    /// Both voices on one track, as mu-law.
     pub(crate) fn finish(self) -> Vec<u8> {
-        self.samples
-            .into_iter()
-            .map(|s| audio::mulaw::encode_sample(s.clamp(-32_768, 32_767) as i16))
+        let len = self.caller.len().max(self.agent.len());
+        (0..len)
+            .map(|i| {
+                let c = i32::from(self.caller.get(i).copied().unwrap_or(0));
+                let a = i32::from(self.agent.get(i).copied().unwrap_or(0));
+                audio::mulaw::encode_sample((c + a).clamp(-32_768, 32_767) as i16)
+            })
             .collect()
+    }
+
+    /// Each voice on its own track (caller, agent), aligned, as 16-bit samples: what a
+    /// dual-channel recording keeps.
+    pub(crate) fn finish_dual(self) -> (Vec<i16>, Vec<i16>) {
+        (self.caller, self.agent)
     }
 }
 

@@ -76,9 +76,11 @@ pub(crate) enum Flow {
     Control(Control),
 }
 
-struct CallRecording {
+pub(crate) struct CallRecording {
     sid: String,
     status_callback: Option<String>,
+    dual: bool,
+    source: &'static str,
     mixer: Mixer,
 }
 
@@ -103,7 +105,7 @@ pub(crate) struct Ctx {
     turns: usize,
     status: StatusTarget,
     status_seq: u32,
-    recording: Option<CallRecording>,
+    pub(crate) recording: Option<CallRecording>,
     /// Both voices of the whole call, for the report.
     conversation: Mixer,
 }
@@ -200,14 +202,19 @@ impl Ctx {
             Control::StartRecording {
                 sid,
                 status_callback,
+                dual,
+                source,
             } => {
+                let how = if dual { "dual-channel" } else { "mono" };
                 self.journal.log(
                     TimelineKind::RestUpdate,
-                    format!("REST: start recording the call as {sid}"),
+                    format!("{source}: start recording the call as {sid} ({how})"),
                 );
                 self.recording = Some(CallRecording {
                     sid,
                     status_callback,
+                    dual,
+                    source,
                     mixer: Mixer::default(),
                 });
                 None
@@ -313,6 +320,19 @@ impl Ctx {
     }
 
     fn store_recording_as(&mut self, sid: String, mulaw: &[u8], source: &str) -> RecordingInfo {
+        let wav = audio::wav::write_mulaw(audio::SAMPLE_RATE, mulaw);
+        self.store_recording_wav(sid, wav, mulaw.len(), 1, source)
+    }
+
+    /// Keeps a recording of `frames` samples per channel for the REST API and the report.
+    fn store_recording_wav(
+        &mut self,
+        sid: String,
+        wav: Vec<u8>,
+        frames: usize,
+        channels: u16,
+        source: &str,
+    ) -> RecordingInfo {
         let cfg = &self.shared.cfg;
         let info = RecordingInfo {
             url: format!(
@@ -321,12 +341,13 @@ impl Ctx {
             ),
             sid,
             call_sid: self.sid.clone(),
-            duration: Duration::from_secs_f64(mulaw.len() as f64 / f64::from(audio::SAMPLE_RATE)),
+            duration: Duration::from_secs_f64(frames as f64 / f64::from(audio::SAMPLE_RATE)),
             source: source.to_owned(),
+            channels,
         };
         self.shared.add_recording(StoredRecording {
             info: info.clone(),
-            wav: audio::wav::write_mulaw(audio::SAMPLE_RATE, mulaw),
+            wav,
             created: SystemTime::now(),
         });
         self.journal.with(|r| r.recordings.push(info.clone()));
@@ -354,7 +375,7 @@ impl Ctx {
                 "RecordingDuration".into(),
                 whole_secs(info.duration).to_string(),
             ),
-            ("RecordingChannels".into(), "1".into()),
+            ("RecordingChannels".into(), info.channels.to_string()),
             ("RecordingSource".into(), info.source.clone()),
             (
                 "RecordingStartTime".into(),
@@ -436,6 +457,8 @@ pub(crate) async fn run_call(shared: Arc<Shared>, setup: CallSetup) -> CallRepor
             ctx.take_interrupt(Control::StartRecording {
                 sid,
                 status_callback: cb,
+                dual: false,
+                source: "OutboundAPI",
             });
         }
         failed = exec::run(&mut ctx, doc, setup.url.clone()).await;
@@ -455,8 +478,15 @@ pub(crate) async fn run_call(shared: Arc<Shared>, setup: CallSetup) -> CallRepor
         format!("call {final_status} after {:.1} s", duration.as_secs_f64()),
     );
     if let Some(rec) = ctx.recording.take() {
-        let mulaw = rec.mixer.finish();
-        let info = ctx.store_recording_as(rec.sid, &mulaw, "StartCallRecordingAPI");
+        let info = if rec.dual {
+            let (caller, agent) = rec.mixer.finish_dual();
+            let wav = audio::wav::write_pcm16_stereo(audio::SAMPLE_RATE, &caller, &agent);
+            let frames = caller.len().max(agent.len());
+            ctx.store_recording_wav(rec.sid, wav, frames, 2, rec.source)
+        } else {
+            let mulaw = rec.mixer.finish();
+            ctx.store_recording_as(rec.sid, &mulaw, rec.source)
+        };
         if let Some(url) = rec.status_callback {
             ctx.recording_callback(url, &info);
         }

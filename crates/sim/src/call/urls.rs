@@ -53,6 +53,14 @@ fn urls(verb: &Verb, out: &mut Vec<(&'static str, String)>) {
             push("<Stream url>", &Some(c.stream.url.clone()));
             push("<Stream statusCallback>", &c.stream.status_callback);
         }
+        Verb::Start(s) => {
+            if let Some(r) = &s.recording {
+                push(
+                    "<Recording recordingStatusCallback>",
+                    &r.recording_status_callback,
+                );
+            }
+        }
         Verb::Say(_) | Verb::Pause(_) | Verb::Hangup | Verb::Unknown(_) => {}
     }
 }

@@ -75,7 +75,7 @@ pub(crate) fn recording(account: &str, api_base: &str, r: &StoredRecording) -> V
         "api_version": "2010-04-01",
         "call_sid": r.info.call_sid,
         "conference_sid": null,
-        "channels": 1,
+        "channels": r.info.channels,
         "date_created": date(Some(r.created)),
         "date_updated": date(Some(r.created)),
         "start_time": date(Some(r.created)),

@@ -67,9 +67,12 @@ pub(super) async fn start_for_call(
         return r;
     }
     let sid = new_sid("RE");
+    let dual = req.get("RecordingChannels") == Some("dual");
     let control = Control::StartRecording {
         sid: sid.clone(),
         status_callback: req.get("RecordingStatusCallback").map(str::to_owned),
+        dual,
+        source: "StartCallRecordingAPI",
     };
     if shared.control_call(&call, control).is_none() {
         return resource_not_found(&p);
@@ -83,7 +86,7 @@ pub(super) async fn start_for_call(
             "call_sid": call,
             "status": "in-progress",
             "source": "StartCallRecordingAPI",
-            "channels": 1,
+            "channels": if dual { 2 } else { 1 },
             "duration": null,
             "uri": format!("{uri}.json"),
         }),

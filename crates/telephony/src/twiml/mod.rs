@@ -10,7 +10,8 @@ mod write;
 
 pub use parse::{TwimlError, parse};
 pub use verbs::{
-    Connect, Dial, Gather, Pause, Play, Record, Redirect, Response, Say, Stream, Verb,
+    Connect, Dial, Gather, Pause, Play, Record, Recording, Redirect, Response, Say, Start, Stream,
+    Verb,
 };
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! would reject that document on a real call.
 
 use super::verbs::{
-    Connect, Dial, Gather, Pause, Play, Record, Redirect, Response, Say, Stream, Verb,
+    Connect, Dial, Gather, Pause, Play, Record, Recording, Redirect, Response, Say, Start, Stream,
+    Verb,
 };
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -229,6 +230,24 @@ fn to_verb(e: &Element) -> Result<Verb, TwimlError> {
             // `<Connect><Room>` and friends are not modelled.
             None => Verb::Unknown(e.name.clone()),
         },
+        "Start" => Verb::Start(Start {
+            recording: e
+                .elements()
+                .find(|c| c.name == "Recording")
+                .map(|r| Recording {
+                    recording_status_callback: r.attr("recordingStatusCallback"),
+                    recording_status_callback_method: r.attr("recordingStatusCallbackMethod"),
+                    recording_status_callback_event: r.attr("recordingStatusCallbackEvent"),
+                    channels: r.attr("channels"),
+                    track: r.attr("track"),
+                    trim: r.attr("trim"),
+                }),
+            other: e
+                .elements()
+                .filter(|c| c.name != "Recording")
+                .map(|c| c.name.clone())
+                .collect(),
+        }),
         _ => Verb::Unknown(e.name.clone()),
     })
 }

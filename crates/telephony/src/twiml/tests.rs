@@ -295,3 +295,35 @@ fn rejects_bad_documents() {
         Err(TwimlError::Missing { .. })
     ));
 }
+
+#[test]
+fn start_recording_round_trips_before_a_stream() {
+    use super::{Recording, Start};
+    let doc = Response::new()
+        .start(Start::recording(
+            Recording::new()
+                .status_callback("https://x.example/webhook/recording_status?a=1&b=2")
+                .status_callback_event("completed")
+                .channels("dual"),
+        ))
+        .connect(Connect::new(Stream::new("wss://x.example/ws")));
+    let xml = doc.to_xml();
+    assert!(xml.contains(
+        "<Start><Recording recordingStatusCallback=\"https://x.example/webhook/recording_status?a=1&amp;b=2\" \
+         recordingStatusCallbackEvent=\"completed\" channels=\"dual\"/></Start><Connect>"
+    ), "{xml}");
+    assert_eq!(parse(&xml).unwrap(), doc);
+}
+
+#[test]
+fn start_with_children_we_do_not_model_still_parses() {
+    let doc =
+        parse("<Response><Start><Stream url=\"wss://a\"/></Start><Hangup/></Response>").unwrap();
+    match &doc.verbs[0] {
+        Verb::Start(s) => {
+            assert!(s.recording.is_none());
+            assert_eq!(s.other, vec!["Stream".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

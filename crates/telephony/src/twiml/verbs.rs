@@ -293,6 +293,63 @@ impl Stream {
     }
 }
 
+/// `<Recording>` inside `<Start>`: Twilio records the whole call from this moment, in
+/// the background, while later verbs (a `<Connect><Stream>`) run. Unlike `<Record>` it does
+/// not take the call over, so it never breaks a media stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Recording {
+    pub recording_status_callback: Option<String>,
+    pub recording_status_callback_method: Option<String>,
+    /// Space-separated: `in-progress`, `completed`, `absent`.
+    pub recording_status_callback_event: Option<String>,
+    /// `mono` or `dual` (caller and agent on their own channels).
+    pub channels: Option<String>,
+    /// `inbound`, `outbound` or `both`.
+    pub track: Option<String>,
+    /// `trim-silence` or `do-not-trim`.
+    pub trim: Option<String>,
+}
+
+impl Recording {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn status_callback(mut self, url: impl Into<String>) -> Self {
+        self.recording_status_callback = Some(url.into());
+        self
+    }
+    pub fn status_callback_event(mut self, events: impl Into<String>) -> Self {
+        self.recording_status_callback_event = Some(events.into());
+        self
+    }
+    pub fn channels(mut self, channels: impl Into<String>) -> Self {
+        self.channels = Some(channels.into());
+        self
+    }
+    pub fn track(mut self, track: impl Into<String>) -> Self {
+        self.track = Some(track.into());
+        self
+    }
+}
+
+/// `<Start>`: background work that runs alongside the rest of the call. Only its
+/// `<Recording>` is modelled; other children (`<Stream>`, `<Siprec>`, `<Transcription>`)
+/// are kept by name so foreign TwiML still parses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Start {
+    pub recording: Option<Recording>,
+    pub other: Vec<String>,
+}
+
+impl Start {
+    pub fn recording(recording: Recording) -> Self {
+        Start {
+            recording: Some(recording),
+            other: Vec::new(),
+        }
+    }
+}
+
 /// One TwiML verb. `Unknown` keeps the element name of a verb mokdan does not
 /// model, so parsing foreign TwiML never fails just because Twilio grew a verb.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,6 +363,7 @@ pub enum Verb {
     Dial(Dial),
     Gather(Gather),
     Connect(Connect),
+    Start(Start),
     Unknown(String),
 }
 
@@ -318,7 +376,9 @@ macro_rules! verb_from {
         })*
     };
 }
-verb_from!(Say, Play, Pause, Record, Redirect, Dial, Gather, Connect);
+verb_from!(
+    Say, Play, Pause, Record, Redirect, Dial, Gather, Connect, Start
+);
 
 /// A whole TwiML document: `<Response>` and its verbs, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -366,6 +426,9 @@ impl Response {
     }
     pub fn connect(self, connect: Connect) -> Self {
         self.verb(connect)
+    }
+    pub fn start(self, start: Start) -> Self {
+        self.verb(start)
     }
 }
 

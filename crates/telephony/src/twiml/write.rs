@@ -5,7 +5,7 @@
 //! a caller-supplied name or URL containing `&` or `<` must never break the
 //! document Twilio is about to execute on a live call.
 
-use super::verbs::{Connect, Dial, Gather, Play, Record, Redirect, Response, Say, Verb};
+use super::verbs::{Connect, Dial, Gather, Play, Record, Redirect, Response, Say, Start, Verb};
 use std::fmt::Write as _;
 
 const XML_DECL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
@@ -69,6 +69,7 @@ fn write_verb(out: &mut String, verb: &Verb) {
         Verb::Dial(d) => write_dial(out, d),
         Verb::Gather(g) => write_gather(out, g),
         Verb::Connect(c) => write_connect(out, c),
+        Verb::Start(s) => write_start(out, s),
         Verb::Unknown(name) => {
             if is_xml_name(name) {
                 let _ = write!(out, "<{name}/>");
@@ -137,6 +138,33 @@ fn write_connect(out: &mut String, c: &Connect) {
         out.push_str("</Stream>");
     }
     out.push_str("</Connect>");
+}
+
+fn write_start(out: &mut String, s: &Start) {
+    let Some(r) = &s.recording else {
+        out.push_str("<Start/>");
+        return;
+    };
+    out.push_str("<Start>");
+    let attrs = vec![
+        (
+            "recordingStatusCallback",
+            r.recording_status_callback.clone(),
+        ),
+        (
+            "recordingStatusCallbackMethod",
+            r.recording_status_callback_method.clone(),
+        ),
+        (
+            "recordingStatusCallbackEvent",
+            r.recording_status_callback_event.clone(),
+        ),
+        ("channels", r.channels.clone()),
+        ("track", r.track.clone()),
+        ("trim", r.trim.clone()),
+    ];
+    open(out, "Recording", &attrs, true);
+    out.push_str("</Start>");
 }
 
 /// Writes `<name attrs>text</name>`, or `<name attrs/>` when there is no text.

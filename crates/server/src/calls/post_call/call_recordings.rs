@@ -1,8 +1,9 @@
 //! `call_recordings`: a completed call that Twilio recorded itself (V10, V11) gets its
 //! recordings downloaded even if the recording callback never reached us.
 //!
-//! Outbound calls are placed with `Record=true`, so Twilio records the whole call and
-//! normally tells `/webhook/recording_status`. That callback can be lost (a deploy, a
+//! Outbound calls are placed with `Record=true`, and inbound calls answer with
+//! `<Start><Recording>` (unless their business turned recording off), so Twilio records the
+//! whole call and normally tells `/webhook/recording_status`. That callback can be lost (a deploy, a
 //! network fault), and then the call would never be transcribed. So when `call_status`
 //! says `completed` for such a call and no recording is stored yet, this job lists the
 //! call's recordings through the REST API and, for each finished one, stores it on the call
@@ -39,7 +40,20 @@ pub async fn after_completed(state: &CallsState, call_sid: &str) -> Result<(), s
     let Some(row) = calls::by_sid(&state.db, call_sid).await? else {
         return Ok(());
     };
-    if row.direction != NATIVELY_RECORDED || row.recording_sid.is_some() {
+    if row.recording_sid.is_some() {
+        return Ok(());
+    }
+    // An outbound call is recorded through the request that placed it; an inbound one by
+    // `<Start><Recording>` when its business records calls (V11).
+    let recorded = row.direction == NATIVELY_RECORDED
+        || (row.direction == "inbound"
+            && match row.business_id {
+                Some(id) => crate::store::businesses::get(&state.db, id)
+                    .await?
+                    .is_some_and(|b| b.record_calls != 0),
+                None => false,
+            });
+    if !recorded {
         return Ok(());
     }
     let payload = serde_json::json!({ "call_sid": call_sid });

@@ -96,8 +96,16 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     };
     let wav = audio::wav::read(&bytes)
         .map_err(|e| JobError::permanent(format!("unreadable recording: {e}")))?;
-    let pcm = wav.mono_at(audio::SAMPLE_RATE);
-    let text = transcribe_pcm(stt.as_ref(), &pcm).await?;
+    let text = match (
+        wav.channel_at(0, audio::SAMPLE_RATE),
+        wav.channel_at(1, audio::SAMPLE_RATE),
+    ) {
+        // A dual-channel recording (`<Start><Recording>`): the caller, then the agent.
+        (Some(caller), Some(agent)) if wav.channels == 2 => {
+            transcribe_dual(stt.as_ref(), &caller, &agent).await?
+        }
+        _ => transcribe_pcm(stt.as_ref(), &wav.mono_at(audio::SAMPLE_RATE)).await?,
+    };
     let chars = text.chars().count();
     if post_call::set_transcription(&state.db, &p.call_sid, &text).await? {
         resummarise(&state.db, &p.call_sid).await?;
@@ -110,6 +118,53 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     super::turns::transcribe(state, &p.call_sid).await?;
     enqueue_summary(&state.db, &p.call_sid).await?;
     Ok(Outcome::Done)
+}
+
+/// Who speaks on each channel of a dual-channel call recording, as the transcript says it.
+pub const CALLER_LABEL: &str = "מתקשר/ת";
+pub const AGENT_LABEL: &str = "מוקדן";
+
+/// A dual-channel recording to a transcript with the speakers told apart: each channel's
+/// speech, cut at its silences, transcribed on its own, then all lines in the order they
+/// were spoken, each starting with who said it. With no speech on either channel, the
+/// whole call is judged as one (see [`transcribe_pcm`]).
+pub(super) async fn transcribe_dual(
+    stt: &dyn SpeechToText,
+    caller: &[i16],
+    agent: &[i16],
+) -> Result<String, JobError> {
+    let mut lines: Vec<(usize, &str, String)> = Vec::new();
+    for (label, pcm) in [(CALLER_LABEL, caller), (AGENT_LABEL, agent)] {
+        for piece in split::at_silences(pcm, audio::SAMPLE_RATE, MAX_PIECE)
+            .into_iter()
+            .filter(|p| p.speech)
+        {
+            let t = stt
+                .transcribe(&pcm[piece.range.clone()], "he")
+                .await
+                .map_err(|e| JobError::retry(format!("speech-to-text: {e}")))?;
+            if !t.text.trim().is_empty() {
+                lines.push((piece.range.start, label, t.text.trim().to_string()));
+            }
+        }
+    }
+    if lines.is_empty() {
+        let len = caller.len().max(agent.len());
+        let mixed: Vec<i16> = (0..len)
+            .map(|i| {
+                let c = i32::from(caller.get(i).copied().unwrap_or(0));
+                let a = i32::from(agent.get(i).copied().unwrap_or(0));
+                ((c + a) / 2) as i16
+            })
+            .collect();
+        return transcribe_pcm(stt, &mixed).await;
+    }
+    lines.sort_by_key(|(at, _, _)| *at);
+    Ok(lines
+        .into_iter()
+        .map(|(_, who, text)| format!("{who}: {text}"))
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// 8 kHz audio to Hebrew text, in pieces cut at silences (only the pieces with speech,
