@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
+use crate::domain::{CallDirection, CallStatus};
 use crate::store::{Db, calls};
 use crate::whatsapp::inbound::{Inbound, MediaRef};
 
@@ -247,8 +248,8 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
                 business_id: *business_id,
                 from: from.as_deref(),
                 to: to.as_deref(),
-                direction,
-                status,
+                direction: CallDirection::parse(direction),
+                status: CallStatus::parse(status),
             };
             calls::insert(db, &new).await?;
             // The business may have been unknown while the database was down.
@@ -270,11 +271,12 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
             status,
             duration_secs,
         } => {
-            calls::advance_status(db, call_sid, status, *duration_secs).await?;
-            if status == "completed" {
+            let status = CallStatus::parse(status);
+            calls::advance_status(db, call_sid, &status, *duration_secs).await?;
+            if status == CallStatus::Completed {
                 crate::jobs::kinds::call_recordings::after_completed(state, call_sid).await?;
             }
-            if calls::status_rank(status) >= calls::status_rank("completed") {
+            if status.has_ended() {
                 crate::jobs::kinds::streamed::call_completed(db, call_sid).await?;
             }
         }

@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use super::Db;
+use crate::domain::{CallDirection, CallStatus};
 
 /// A call as the CRM shows it, with what the caller told us.
 #[derive(Clone, Debug, FromRow, serde::Serialize)]
@@ -14,8 +15,8 @@ pub struct CallView {
     pub customer_id: Option<i64>,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
-    pub direction: String,
-    pub status: String,
+    pub direction: CallDirection,
+    pub status: CallStatus,
     pub duration_secs: Option<i64>,
     pub recording_duration: Option<i64>,
     pub transcription: Option<String>,
@@ -43,8 +44,8 @@ const COLUMNS: &str = "id, call_sid, business_id, customer_id, from_number, to_n
 /// Filters for the call list; times are epoch milliseconds, `to` exclusive.
 #[derive(Clone, Debug, Default)]
 pub struct CallFilter {
-    pub status: Option<String>,
-    pub direction: Option<String>,
+    pub status: Option<CallStatus>,
+    pub direction: Option<CallDirection>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
     pub customer_id: Option<i64>,
@@ -61,11 +62,11 @@ pub async fn list(
     let mut texts: Vec<&str> = Vec::new();
     let mut nums: Vec<i64> = Vec::new();
     if let Some(s) = &f.status {
-        texts.push(s);
+        texts.push(s.as_str());
         filter.push_str(&format!(" AND status = ${}", texts.len() + 1));
     }
     if let Some(d) = &f.direction {
-        texts.push(d);
+        texts.push(d.as_str());
         filter.push_str(&format!(" AND direction = ${}", texts.len() + 1));
     }
     let mut push_num = |cond: &str, v: Option<i64>, filter: &mut String| {

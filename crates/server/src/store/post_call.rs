@@ -5,6 +5,7 @@
 use sqlx::FromRow;
 
 use super::{Db, now_ms};
+use crate::domain::CallDirection;
 
 /// The call fields the post-call jobs read.
 #[derive(Clone, Debug, FromRow)]
@@ -13,7 +14,7 @@ pub struct PostCall {
     pub business_id: Option<i64>,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
-    pub direction: String,
+    pub direction: CallDirection,
     pub transcription: Option<String>,
     pub call_summary: Option<String>,
     pub customer_id: Option<i64>,

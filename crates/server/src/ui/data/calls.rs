@@ -1,5 +1,6 @@
 //! Calls as the app shows them: lists, one call with its turns, the live view, the chart.
 
+use crate::domain::{CallDirection, CallStatus};
 use crate::store::{Db, now_ms};
 
 /// A call with what the intake agent learned.
@@ -9,8 +10,8 @@ pub struct Call {
     pub call_sid: String,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
-    pub direction: String,
-    pub status: String,
+    pub direction: CallDirection,
+    pub status: CallStatus,
     pub duration_secs: Option<i64>,
     pub recording_url: Option<String>,
     pub transcription: Option<String>,
