@@ -6,6 +6,10 @@
 
 use std::fmt;
 
+pub mod call;
+
+pub use call::{CallDirection, CallStatus};
+
 /// A phone number in E.164 form (`+` and 8–15 digits).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]

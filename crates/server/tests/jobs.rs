@@ -1317,8 +1317,8 @@ async fn cleanup_removes_old_audio_and_old_jobs(backend: Backend) {
             business_id: Some(business_id),
             from: Some(CALLER),
             to: Some(BUSINESS_NUMBER),
-            direction: "inbound",
-            status: "completed",
+            direction: mokdan::domain::CallDirection::Inbound,
+            status: mokdan::domain::CallStatus::Completed,
         },
     )
     .await

@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Backend, TestApp};
-use mokdan::domain::Phone;
+use mokdan::domain::{CallDirection, CallStatus, Phone};
 use mokdan::store::users::{self, Role};
 use mokdan::store::{Db, businesses, calls, now_ms};
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -120,13 +120,13 @@ impl World {
                 business_id: Some(business_id),
                 from: Some(from),
                 to: Some("+97231234567"),
-                direction: "inbound",
-                status: "ringing",
+                direction: CallDirection::Inbound,
+                status: CallStatus::Ringing,
             },
         )
         .await
         .unwrap();
-        calls::advance_status(self.db(), sid, status, Some(95))
+        calls::advance_status(self.db(), sid, &CallStatus::parse(status), Some(95))
             .await
             .unwrap();
         sqlx::query(
@@ -800,8 +800,8 @@ async fn live_calls_stream_over_sse(backend: Backend) {
             business_id: Some(w.biz_a),
             from: Some("+972529876543"),
             to: Some("+97231234567"),
-            direction: "inbound",
-            status: "ringing",
+            direction: CallDirection::Inbound,
+            status: CallStatus::Ringing,
         },
     )
     .await
@@ -814,8 +814,8 @@ async fn live_calls_stream_over_sse(backend: Backend) {
             business_id: Some(w.biz_b),
             from: Some("+972531112233"),
             to: Some("+97247654321"),
-            direction: "inbound",
-            status: "ringing",
+            direction: CallDirection::Inbound,
+            status: CallStatus::Ringing,
         },
     )
     .await
@@ -842,7 +842,7 @@ async fn live_calls_stream_over_sse(backend: Backend) {
     calls::advance_status(
         w.db(),
         "CA00000000000000000000000000000live",
-        "completed",
+        &CallStatus::Completed,
         Some(10),
     )
     .await

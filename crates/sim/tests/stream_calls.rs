@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Behaviour, VoiceServer, field, sim_config, tone_wav_16k};
 use sim::{CallSpec, CallerScript, Sim, TimelineKind};
-use telephony::media::StreamEvent;
+use telephony::media::{MarkFrame, StartFrame, StreamEvent};
 
 const TO: &str = "+972501234567";
 const FROM: &str = "+972541112222";
@@ -62,11 +62,11 @@ async fn clean_call_is_signed_paced_and_echoes_marks_after_playback() {
 
     {
         let seen = server.seen();
-        let events: Vec<&StreamEvent> = seen.events.iter().map(|e| &e.1).collect();
-        assert!(matches!(events[0], StreamEvent::Connected { .. }));
-        let StreamEvent::Start {
+        let events: Vec<&StreamEvent<'_>> = seen.events.iter().map(|e| &e.1).collect();
+        assert!(matches!(events[0], StreamEvent::Connected(_)));
+        let StreamEvent::Start(StartFrame {
             start, stream_sid, ..
-        } = events[1]
+        }) = events[1]
         else {
             panic!("second event is not start: {:?}", events[1]);
         };
@@ -85,14 +85,14 @@ async fn clean_call_is_signed_paced_and_echoes_marks_after_playback() {
             start.custom_parameters.get("token").map(String::as_str),
             Some("tok-123")
         );
-        assert!(matches!(events.last(), Some(StreamEvent::Stop { .. })));
+        assert!(matches!(events.last(), Some(StreamEvent::Stop(_))));
 
         // Media: 160-byte frames at ~50 per second.
         let media: Vec<_> = seen
             .events
             .iter()
             .filter_map(|(at, e)| match e {
-                StreamEvent::Media { media, .. } => Some((*at, media.decode().unwrap().len())),
+                StreamEvent::Media(media) => Some((*at, media.decode().unwrap().len())),
                 _ => None,
             })
             .collect();
@@ -114,7 +114,7 @@ async fn clean_call_is_signed_paced_and_echoes_marks_after_playback() {
             .events
             .iter()
             .find_map(|(at, e)| match e {
-                StreamEvent::Mark { mark, .. } if mark.name == "greeting" => Some(*at),
+                StreamEvent::Mark(MarkFrame { mark, .. }) if mark.name == "greeting" => Some(*at),
                 _ => None,
             })
             .expect("greeting mark echoed");
@@ -206,7 +206,7 @@ async fn clear_empties_playback_and_returns_pending_marks_at_once() {
     let echoed = seen
         .events
         .iter()
-        .find_map(|(at, e)| matches!(e, StreamEvent::Mark { .. }).then_some(*at))
+        .find_map(|(at, e)| matches!(e, StreamEvent::Mark(_)).then_some(*at))
         .unwrap();
     assert!(
         echoed - clear < Duration::from_millis(150),
@@ -321,7 +321,7 @@ async fn misbehaving_callers_dtmf_stopped_media_and_cut_sentence() {
         let frames = seen
             .events
             .iter()
-            .filter(|e| matches!(e.1, StreamEvent::Media { .. }))
+            .filter(|e| matches!(e.1, StreamEvent::Media(_)))
             .count();
         assert!(
             (15..=25).contains(&frames),
@@ -330,11 +330,11 @@ async fn misbehaving_callers_dtmf_stopped_media_and_cut_sentence() {
         assert!(
             seen.events
                 .iter()
-                .any(|e| matches!(&e.1, StreamEvent::Dtmf { dtmf, .. } if dtmf.digit == "*"))
+                .any(|e| matches!(&e.1, StreamEvent::Dtmf(d) if d.dtmf.digit == "*"))
         );
         assert!(matches!(
             seen.events.last().unwrap().1,
-            StreamEvent::Stop { .. }
+            StreamEvent::Stop(_)
         ));
     }
 

@@ -100,7 +100,7 @@ fn sid() -> impl Strategy<Value = String> {
 }
 
 /// A valid event, as Twilio sends it.
-fn event() -> impl Strategy<Value = StreamEvent> {
+fn event() -> impl Strategy<Value = StreamEvent<'static>> {
     prop_oneof![
         Just(StreamEvent::connected()),
         (

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::AppState;
+use crate::domain::{CallDirection, CallStatus};
 use crate::outbox::{Apply, Pending};
 use crate::store::calls;
 use crate::whatsapp::inbound::Inbound;
@@ -38,8 +39,8 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
                 business_id: *business_id,
                 from: from.as_deref(),
                 to: to.as_deref(),
-                direction,
-                status,
+                direction: CallDirection::parse(direction),
+                status: CallStatus::parse(status),
             };
             calls::insert(db, &new).await?;
             // The business may have been unknown while the database was down.
@@ -57,12 +58,13 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
             status,
             duration_secs,
         } => {
-            calls::advance_status(db, call_sid, status, *duration_secs).await?;
-            if status == "completed" {
+            let status = CallStatus::parse(status);
+            calls::advance_status(db, call_sid, &status, *duration_secs).await?;
+            if status == CallStatus::Completed {
                 crate::calls::post_call::call_recordings::after_completed(&state.calls, call_sid)
                     .await?;
             }
-            if calls::status_rank(status) >= calls::status_rank("completed") {
+            if status.has_ended() {
                 crate::calls::post_call::streamed::call_completed(db, call_sid).await?;
             }
         }

@@ -21,9 +21,7 @@ pub async fn start(state: &CallsState, call_sid: &str) -> SessionHandle {
         Some(id) => businesses::get(&state.db, id).await.ok().flatten(),
         None => None,
     };
-    let outbound = row
-        .as_ref()
-        .is_some_and(|r| r.direction.starts_with("outbound"));
+    let outbound = row.as_ref().is_some_and(|r| r.direction.is_outbound());
     // The other party: who called us, or whom the business called (V4).
     let other = row.as_ref().and_then(|r| {
         if outbound {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::policy::{self, CallError, Policy};
 use crate::auth::{Authenticated, Caller, Operator, Via};
 use crate::calls::state::CallsState;
-use crate::domain::Phone;
+use crate::domain::{CallDirection, CallStatus, Phone};
 use crate::error::{ApiResult, AppError};
 use crate::http::twilio::public_base;
 use crate::store::{businesses, calls};
@@ -147,8 +147,8 @@ async fn place_call(
         business_id: Some(business_id),
         from: Some(&from),
         to: Some(to.as_str()),
-        direction: "outbound-api",
-        status: "queued",
+        direction: CallDirection::OutboundApi,
+        status: CallStatus::Queued,
     };
     calls::insert(&state.db, &new).await?;
     calls::set_placed(&state.db, &created.sid, business_id, purpose.as_deref()).await?;

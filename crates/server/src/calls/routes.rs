@@ -15,7 +15,7 @@ use axum::routing::get;
 use crate::calls::state::CallsState;
 use crate::calls::token;
 use crate::calls::twiml;
-use crate::domain::Phone;
+use crate::domain::{CallDirection, CallStatus, Phone};
 use crate::http::twilio::{TwilioRequest, Twiml};
 use crate::outbox::Pending;
 use crate::store::calls;
@@ -93,18 +93,30 @@ fn db_error(route: &'static str, call_sid: &str, e: &sqlx::Error) {
 }
 
 async fn incoming_call(State(state): State<CallsState>, req: TwilioRequest) -> Twiml {
-    answer(&state, &req, "inbound", "/webhook/incoming_call").await
+    answer(
+        &state,
+        &req,
+        CallDirection::Inbound,
+        "/webhook/incoming_call",
+    )
+    .await
 }
 
 async fn outbound_call(State(state): State<CallsState>, req: TwilioRequest) -> Twiml {
-    answer(&state, &req, "outbound-api", "/webhook/outbound_call").await
+    answer(
+        &state,
+        &req,
+        CallDirection::OutboundApi,
+        "/webhook/outbound_call",
+    )
+    .await
 }
 
 /// Logs the call, then connects it to the media stream (or apologises for an unknown number).
 async fn answer(
     state: &CallsState,
     req: &TwilioRequest,
-    direction: &str,
+    direction: CallDirection,
     route: &'static str,
 ) -> Twiml {
     let Some(sid) = call_sid(req) else {
@@ -116,7 +128,7 @@ async fn answer(
         );
     };
     // The business's own number is `To` on an inbound call and `From` on an outbound one.
-    let ours = if direction == "inbound" {
+    let ours = if direction == CallDirection::Inbound {
         req.get("To")
     } else {
         req.get("From")
@@ -132,7 +144,8 @@ async fn answer(
             None
         }
     };
-    let new = described(req, sid, business_id, direction, "ringing");
+    let inbound = direction == CallDirection::Inbound;
+    let new = described(req, sid, business_id, direction, CallStatus::Ringing);
     if matches!(business, Ok(None)) {
         if let Err(e) = calls::insert(&state.db, &new).await {
             db_error(route, sid, &e);
@@ -170,7 +183,7 @@ async fn answer(
     // An inbound call is recorded whole unless its business turned that off (an outbound
     // call is recorded through the REST request that placed it). When the database did not
     // answer, the default holds: nothing of the call is lost.
-    let record = direction == "inbound"
+    let record = inbound
         && match &business {
             Ok(Some(b)) => b.record_calls != 0,
             _ => true,
@@ -188,15 +201,15 @@ fn described<'a>(
     req: &'a TwilioRequest,
     sid: &'a str,
     business_id: Option<i64>,
-    direction: &'a str,
-    status: &'a str,
+    direction: CallDirection,
+    status: CallStatus,
 ) -> calls::NewCall<'a> {
     calls::NewCall {
         call_sid: sid,
         business_id,
         from: req.get("From"),
         to: req.get("To"),
-        direction: req.get("Direction").unwrap_or(direction),
+        direction: req.get("Direction").map_or(direction, CallDirection::parse),
         status,
     }
 }
@@ -212,10 +225,11 @@ async fn call_status(State(state): State<CallsState>, req: TwilioRequest) -> Res
     };
     let duration = parse_secs(req.get("CallDuration"));
     // A status for a call we never logged (its first webhook failed) still lands: nothing lost.
-    let new = described(&req, sid, None, "inbound", status);
+    let status = CallStatus::parse(status);
+    let new = described(&req, sid, None, CallDirection::Inbound, status.clone());
     let result = quick(async {
         calls::insert(&state.db, &new).await?;
-        calls::advance_status(&state.db, sid, status, duration).await
+        calls::advance_status(&state.db, sid, &status, duration).await
     })
     .await;
     let kept = Pending::Status {
@@ -225,15 +239,20 @@ async fn call_status(State(state): State<CallsState>, req: TwilioRequest) -> Res
     };
     match result {
         Ok(moved) => {
-            tracing::info!(call_sid = sid, status, moved, "CALL_STATUS");
+            tracing::info!(
+                call_sid = sid,
+                status = status.as_str(),
+                moved,
+                "CALL_STATUS"
+            );
             // Twilio recorded the call itself (V11): fetch it even without the callback. A
             // sick database leaves that to the outbox (its replay of the status does it).
             // A streamed call waiting for its end to be summarised is summarised now.
             let after = async {
-                if status == "completed" {
+                if status == CallStatus::Completed {
                     crate::calls::post_call::call_recordings::after_completed(&state, sid).await?;
                 }
-                if calls::status_rank(status) >= calls::status_rank("completed") {
+                if status.has_ended() {
                     crate::calls::post_call::streamed::call_completed(&state.db, sid).await?;
                 }
                 Ok::<_, sqlx::Error>(())
@@ -248,10 +267,7 @@ async fn call_status(State(state): State<CallsState>, req: TwilioRequest) -> Res
             keep(&state, &[Pending::insert(&new), kept]).await;
         }
     }
-    if matches!(
-        status,
-        "completed" | "busy" | "failed" | "no-answer" | "canceled"
-    ) {
+    if status.is_final() {
         state.watchdog.disarm(sid);
     }
     StatusCode::NO_CONTENT.into_response()
@@ -275,7 +291,13 @@ async fn stream_ended(State(state): State<CallsState>, req: TwilioRequest) -> Tw
         return Twiml::new(ROUTE, None, &twiml::hangup());
     };
     state.watchdog.disarm(sid);
-    let new = described(&req, sid, None, "inbound", "in-progress");
+    let new = described(
+        &req,
+        sid,
+        None,
+        CallDirection::Inbound,
+        CallStatus::InProgress,
+    );
     let row = match quick(calls::by_sid(&state.db, sid)).await {
         Ok(row) => row,
         Err(e) => {
@@ -371,7 +393,13 @@ async fn store_recording(state: &CallsState, req: &TwilioRequest, route: &'stati
         return false;
     };
     let duration = parse_secs(req.get("RecordingDuration"));
-    let new = described(req, sid, None, "inbound", "in-progress");
+    let new = described(
+        req,
+        sid,
+        None,
+        CallDirection::Inbound,
+        CallStatus::InProgress,
+    );
     let result = quick(async {
         calls::insert(&state.db, &new).await?;
         calls::set_recording(&state.db, sid, rec_sid, url, duration).await

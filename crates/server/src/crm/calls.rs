@@ -22,6 +22,7 @@ use super::page::{Page, Paged};
 use super::patch::clean;
 use crate::auth::Tenant;
 use crate::crm::state::CrmState;
+use crate::domain::{CallDirection, CallStatus};
 use crate::error::{ApiResult, AppError};
 // The API's `Call` is the store's one call model.
 use crate::store::calls::CallRow as CallView;
@@ -61,8 +62,8 @@ async fn list(
         .map(|s| parse_time(&s, true).ok_or_else(|| bad_time("to")))
         .transpose()?;
     let filter = CallFilter {
-        status: clean(p.status),
-        direction: clean(p.direction),
+        status: clean(p.status).map(CallStatus::from),
+        direction: clean(p.direction).map(CallDirection::from),
         from_ms,
         to_ms,
         customer_id: p.customer_id,

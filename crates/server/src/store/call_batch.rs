@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::calls::{NewCall, status_rank};
+use super::calls::NewCall;
 use super::{Db, now_ms};
 
 /// Rows written by one statement at most.
@@ -74,7 +74,7 @@ impl CallWriter {
             to_number: call.to.map(str::to_string),
             direction: call.direction.to_string(),
             status: call.status.to_string(),
-            status_rank: status_rank(call.status),
+            status_rank: call.status.rank(),
             base: base.to_string(),
         };
         self.tx

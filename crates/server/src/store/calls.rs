@@ -7,6 +7,7 @@
 use sqlx::FromRow;
 
 use super::{Db, now_ms};
+use crate::domain::{CallDirection, CallStatus};
 
 /// A call as stored: the one model of a `call_logs` row, read by the webhooks, the jobs, the
 /// API and the web app alike. Serialised it is the API's `Call`: Twilio's recording URL and
@@ -19,8 +20,8 @@ pub struct CallRow {
     pub customer_id: Option<i64>,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
-    pub direction: String,
-    pub status: String,
+    pub direction: CallDirection,
+    pub status: CallStatus,
     pub duration_secs: Option<i64>,
     #[serde(skip_serializing)]
     pub recording_sid: Option<String>,
@@ -53,28 +54,14 @@ pub(crate) const COLUMNS: &str = "id, call_sid, business_id, customer_id, from_n
      stream_end_reason, fallback_reason, \
      CASE WHEN recording_url IS NULL THEN 0 ELSE 1 END AS has_recording, created_at, updated_at";
 
-/// The order a call's status may move in. Unknown statuses rank lowest.
-pub fn status_rank(status: &str) -> i64 {
-    match status {
-        "queued" | "initiated" => 0,
-        "ringing" => 1,
-        "in-progress" | "answered" => 2,
-        "fallback_recording" => 3,
-        "completed" | "busy" | "failed" | "no-answer" | "canceled" => 4,
-        "recorded" => 5,
-        "transcribed" => 6,
-        _ => 0,
-    }
-}
-
 /// A new call, as the first webhook (or the outbound API) sees it.
 pub struct NewCall<'a> {
     pub call_sid: &'a str,
     pub business_id: Option<i64>,
     pub from: Option<&'a str>,
     pub to: Option<&'a str>,
-    pub direction: &'a str,
-    pub status: &'a str,
+    pub direction: CallDirection,
+    pub status: CallStatus,
 }
 
 /// Inserts the call unless it exists; returns whether this call created the row.
@@ -97,9 +84,9 @@ async fn insert_on(
     .bind(call.business_id)
     .bind(call.from)
     .bind(call.to)
-    .bind(call.direction)
-    .bind(call.status)
-    .bind(status_rank(call.status))
+    .bind(&call.direction)
+    .bind(&call.status)
+    .bind(call.status.rank())
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -130,7 +117,7 @@ pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<CallRow>, 
 pub async fn advance_status(
     db: &Db,
     call_sid: &str,
-    status: &str,
+    status: &CallStatus,
     duration_secs: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
@@ -140,7 +127,7 @@ pub async fn advance_status(
     )
     .bind(call_sid)
     .bind(status)
-    .bind(status_rank(status))
+    .bind(status.rank())
     .bind(duration_secs)
     .bind(now_ms())
     .execute(&db.pool)
@@ -179,7 +166,7 @@ pub async fn set_recording(
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
-    advance_status(db, call_sid, "recorded", None).await?;
+    advance_status(db, call_sid, &CallStatus::Recorded, None).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -194,7 +181,7 @@ pub async fn stream_started(db: &Db, call_sid: &str, stream_sid: &str) -> Result
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
-    advance_status(db, call_sid, "in-progress", None).await?;
+    advance_status(db, call_sid, &CallStatus::InProgress, None).await?;
     Ok(())
 }
 
@@ -225,7 +212,7 @@ pub async fn mark_fallback(db: &Db, call_sid: &str, reason: &str) -> Result<bool
     .execute(&db.pool)
     .await?;
     if done.rows_affected() == 1 {
-        advance_status(db, call_sid, "fallback_recording", None).await?;
+        advance_status(db, call_sid, &CallStatus::FallbackRecording, None).await?;
     }
     Ok(done.rows_affected() == 1)
 }
@@ -339,7 +326,7 @@ pub async fn unwatched(
          ORDER BY created_at LIMIT 1000",
     )
     .bind(since_ms)
-    .bind(status_rank("in-progress"))
+    .bind(CallStatus::InProgress.rank())
     .bind(before_ms)
     .fetch_all(&db.pool)
     .await
@@ -351,7 +338,7 @@ pub async fn settle_ended(
     db: &Db,
     call_sid: &str,
     reason: &str,
-    status: &str,
+    status: &CallStatus,
     duration_secs: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();

@@ -6,12 +6,13 @@
 use super::calls::{COLUMNS, CallRow};
 pub use super::turns::Turn;
 use super::{Db, now_ms};
+use crate::domain::{CallDirection, CallStatus};
 
 /// Filters for the call list; times are epoch milliseconds, `to` exclusive.
 #[derive(Clone, Debug, Default)]
 pub struct CallFilter {
-    pub status: Option<String>,
-    pub direction: Option<String>,
+    pub status: Option<CallStatus>,
+    pub direction: Option<CallDirection>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
     pub customer_id: Option<i64>,
@@ -28,11 +29,11 @@ pub async fn list(
     let mut texts: Vec<&str> = Vec::new();
     let mut nums: Vec<i64> = Vec::new();
     if let Some(s) = &f.status {
-        texts.push(s);
+        texts.push(s.as_str());
         filter.push_str(&format!(" AND status = ${}", texts.len() + 1));
     }
     if let Some(d) = &f.direction {
-        texts.push(d);
+        texts.push(d.as_str());
         filter.push_str(&format!(" AND direction = ${}", texts.len() + 1));
     }
     let mut push_num = |cond: &str, v: Option<i64>, filter: &mut String| {

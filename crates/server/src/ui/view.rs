@@ -4,7 +4,7 @@
 use super::data::calls::Call;
 use super::data::leads::status_label;
 use super::time;
-use crate::domain::Phone;
+use crate::domain::{CallDirection, CallStatus, Phone};
 use crate::store::customers::Customer;
 
 /// `050-123-4567` for an Israeli number; anything unparsable as it was.
@@ -14,21 +14,21 @@ pub fn phone(raw: &str) -> String {
         .unwrap_or_else(|_| raw.to_string())
 }
 
-pub fn call_status_label(status: &str) -> &'static str {
+pub fn call_status_label(status: &CallStatus) -> &'static str {
     match status {
-        "queued" => "בתור",
-        "initiated" => "מחייגת",
-        "ringing" => "מצלצלת",
-        "in-progress" | "answered" => "בשיחה",
-        "fallback_recording" => "הועברה להקלטה",
-        "completed" => "הסתיימה",
-        "busy" => "תפוס",
-        "failed" => "נכשלה",
-        "no-answer" => "לא נענתה",
-        "canceled" => "בוטלה",
-        "recorded" => "הוקלטה",
-        "transcribed" => "תומללה",
-        _ => "לא ידוע",
+        CallStatus::Queued => "בתור",
+        CallStatus::Initiated => "מחייגת",
+        CallStatus::Ringing => "מצלצלת",
+        CallStatus::InProgress | CallStatus::Answered => "בשיחה",
+        CallStatus::FallbackRecording => "הועברה להקלטה",
+        CallStatus::Completed => "הסתיימה",
+        CallStatus::Busy => "תפוס",
+        CallStatus::Failed => "נכשלה",
+        CallStatus::NoAnswer => "לא נענתה",
+        CallStatus::Canceled => "בוטלה",
+        CallStatus::Recorded => "הוקלטה",
+        CallStatus::Transcribed => "תומללה",
+        CallStatus::Other(_) => "לא ידוע",
     }
 }
 
@@ -70,17 +70,14 @@ pub struct CallView {
 }
 
 pub fn call(c: &Call, now: i64) -> CallView {
-    let inbound = c.direction == "inbound";
+    let inbound = c.direction == CallDirection::Inbound;
     let other = if inbound {
         c.from_number.as_deref()
     } else {
         c.to_number.as_deref()
     };
     let phone_shown = other.map(phone).unwrap_or_else(|| "מספר חסוי".into());
-    let live = matches!(
-        c.status.as_str(),
-        "queued" | "initiated" | "ringing" | "in-progress" | "answered"
-    );
+    let live = c.status.is_live();
     CallView {
         id: c.id,
         when: time::relative(c.created_at, now),
@@ -98,10 +95,7 @@ pub fn call(c: &Call, now: i64) -> CallView {
             "warn"
         } else if live {
             "live"
-        } else if matches!(
-            c.status.as_str(),
-            "failed" | "busy" | "no-answer" | "canceled"
-        ) {
+        } else if c.status.is_unanswered() {
             "bad"
         } else {
             "ok"

@@ -136,8 +136,8 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
             business_id: Some(business_id),
             from: Some(c["phone"].as_str().unwrap()),
             to: Some(number),
-            direction: "inbound",
-            status: "ringing",
+            direction: mokdan::domain::CallDirection::Inbound,
+            status: mokdan::domain::CallStatus::Ringing,
         },
     )
     .await

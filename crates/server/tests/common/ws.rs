@@ -38,14 +38,14 @@ pub async fn connect_with(
     Ok((socket, proto))
 }
 
-pub async fn send(socket: &mut Socket, event: &StreamEvent) {
+pub async fn send(socket: &mut Socket, event: &StreamEvent<'_>) {
     socket
         .send(Message::Text(event.to_json().into()))
         .await
         .unwrap();
 }
 
-pub fn start(stream_sid: &str, call_sid: &str, params: &[(&str, &str)]) -> StreamEvent {
+pub fn start(stream_sid: &str, call_sid: &str, params: &[(&str, &str)]) -> StreamEvent<'static> {
     let mut meta = StartMeta::new(super::twilio::ACCOUNT_SID, call_sid, stream_sid);
     for (k, v) in params {
         meta = meta.custom_parameter(*k, *v);

@@ -13,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use telephony::media::{ServerMessage, StreamEvent};
+use telephony::media::{MarkFrame, ServerMessage, StartFrame, StreamEvent};
 
 pub const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TOKEN: &str = "test-auth-token";
@@ -71,7 +71,7 @@ pub struct Seen {
     /// (path, form, signature valid)
     pub webhooks: Vec<(String, Form, bool)>,
     pub subprotocol: Option<String>,
-    pub events: Vec<(Instant, StreamEvent)>,
+    pub events: Vec<(Instant, StreamEvent<'static>)>,
     pub marks_sent: Vec<(Instant, String)>,
     pub clear_sent: Option<Instant>,
 }
@@ -128,7 +128,7 @@ impl VoiceServer {
         self.seen()
             .events
             .iter()
-            .any(|e| matches!(e.1, StreamEvent::Start { .. }))
+            .any(|e| matches!(e.1, StreamEvent::Start(_)))
     }
 }
 
@@ -244,7 +244,7 @@ async fn run_socket(st: AppState, mut socket: WebSocket) {
                 let ev = telephony::media::parse_event(text.as_str()).unwrap();
                 st.seen.lock().unwrap().events.push((Instant::now(), ev.clone()));
                 match ev {
-                    StreamEvent::Start { ref stream_sid, .. } => {
+                    StreamEvent::Start(StartFrame { ref stream_sid, .. }) => {
                         sid = stream_sid.clone();
                         let b = &st.behaviour;
                         if b.malformed {
@@ -253,7 +253,7 @@ async fn run_socket(st: AppState, mut socket: WebSocket) {
                         }
                         if let Some(api) = &b.record_call_via {
                             let call_sid = match &ev {
-                                StreamEvent::Start { start, .. } => start.call_sid.clone(),
+                                StreamEvent::Start(f) => f.start.call_sid.clone(),
                                 _ => unreachable!(),
                             };
                             let status = reqwest::Client::builder().no_proxy().build().unwrap()
@@ -277,7 +277,7 @@ async fn run_socket(st: AppState, mut socket: WebSocket) {
                             }
                         }
                     }
-                    StreamEvent::Media { media, .. } => {
+                    StreamEvent::Media(media) => {
                         let frame = media.decode().unwrap();
                         if is_speech(&frame) {
                             speaking = true;
@@ -294,13 +294,13 @@ async fn run_socket(st: AppState, mut socket: WebSocket) {
                             }
                         }
                     }
-                    StreamEvent::Mark { mark, .. }
+                    StreamEvent::Mark(MarkFrame { mark, .. })
                         if mark.name == "greeting" && st.behaviour.close_after_greeting =>
                     {
                         let _ = socket.send(Message::Close(None)).await;
                         break;
                     }
-                    StreamEvent::Stop { .. } => break,
+                    StreamEvent::Stop(_) => break,
                     _ => {}
                 }
             }

@@ -4,68 +4,105 @@
 //! omit some in edge cases: every field but the `event` tag has a default, and
 //! counters are accepted as strings (Twilio's form) or as numbers.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-use super::parse::string_or_number;
+use super::parse::{cow_or_number, string_or_number};
 
-/// One message from Twilio to the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One message from Twilio to the server: the one type for this side of the wire, read by
+/// [`super::parse_inbound`] and written (`{"event": "...", ...}`) by serde.
+///
+/// A call sends 50 `media` frames a second, so a parsed [`MediaFrame`] borrows its strings
+/// from the message where it can; [`StreamEvent::into_owned`] detaches an event from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
-pub enum StreamEvent {
-    Connected {
-        #[serde(default)]
-        protocol: String,
-        #[serde(default)]
-        version: String,
-    },
-    #[serde(rename_all = "camelCase")]
-    Start {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        start: StartMeta,
-        #[serde(default)]
-        stream_sid: String,
-    },
-    #[serde(rename_all = "camelCase")]
-    Media {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        media: MediaPayload,
-        #[serde(default)]
-        stream_sid: String,
-    },
-    #[serde(rename_all = "camelCase")]
-    Dtmf {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        stream_sid: String,
-        #[serde(default)]
-        dtmf: Dtmf,
-    },
-    #[serde(rename_all = "camelCase")]
-    Mark {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        stream_sid: String,
-        #[serde(default)]
-        mark: MarkName,
-    },
-    #[serde(rename_all = "camelCase")]
-    Stop {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        stream_sid: String,
-        #[serde(default)]
-        stop: StopMeta,
-    },
+pub enum StreamEvent<'a> {
+    Connected(ConnectedFrame),
+    Start(StartFrame),
+    Media(MediaFrame<'a>),
+    Dtmf(DtmfFrame),
+    Mark(MarkFrame),
+    Stop(StopFrame),
+}
+
+/// `connected`: the socket is open, before the stream starts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConnectedFrame {
+    pub protocol: String,
+    pub version: String,
+}
+
+/// `start`: which call and stream this is, and how its audio is encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StartFrame {
+    #[serde(deserialize_with = "string_or_number")]
+    pub sequence_number: String,
+    pub start: StartMeta,
+    pub stream_sid: String,
+}
+
+/// `media`: 20 ms of caller audio. Its strings point into the message where they can.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaFrame<'a> {
+    #[serde(default, borrow, deserialize_with = "cow_or_number")]
+    pub sequence_number: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub stream_sid: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub media: MediaFields<'a>,
+}
+
+/// The `media` object of a [`MediaFrame`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MediaFields<'a> {
+    #[serde(borrow)]
+    pub track: Cow<'a, str>,
+    #[serde(borrow, deserialize_with = "cow_or_number")]
+    pub chunk: Cow<'a, str>,
+    /// Milliseconds since the stream started.
+    #[serde(borrow, deserialize_with = "cow_or_number")]
+    pub timestamp: Cow<'a, str>,
+    /// Base64 of raw μ-law bytes.
+    #[serde(borrow)]
+    pub payload: Cow<'a, str>,
+}
+
+/// `dtmf`: a key the caller pressed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DtmfFrame {
+    #[serde(deserialize_with = "string_or_number")]
+    pub sequence_number: String,
+    pub stream_sid: String,
+    pub dtmf: Dtmf,
+}
+
+/// `mark`: Twilio's echo of a mark the server sent, once the audio before it played.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MarkFrame {
+    #[serde(deserialize_with = "string_or_number")]
+    pub sequence_number: String,
+    pub stream_sid: String,
+    pub mark: MarkName,
+}
+
+/// `stop`: the stream ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StopFrame {
+    #[serde(deserialize_with = "string_or_number")]
+    pub sequence_number: String,
+    pub stream_sid: String,
+    pub stop: StopMeta,
 }
 
 /// The `start` message's metadata about the call and the stream.
@@ -123,32 +160,32 @@ impl Default for MediaFormat {
     }
 }
 
-/// One chunk of caller audio.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MediaPayload {
-    pub track: String,
-    #[serde(deserialize_with = "string_or_number")]
-    pub chunk: String,
-    /// Milliseconds since the stream started.
-    #[serde(deserialize_with = "string_or_number")]
-    pub timestamp: String,
-    /// Base64 of raw μ-law bytes.
-    pub payload: String,
-}
-
-impl MediaPayload {
+impl MediaFrame<'_> {
     /// The raw μ-law bytes.
     pub fn decode(&self) -> Result<Vec<u8>, base64::DecodeError> {
-        STANDARD.decode(&self.payload)
+        STANDARD.decode(self.media.payload.as_bytes())
     }
 
     pub fn timestamp_ms(&self) -> Option<u64> {
-        self.timestamp.parse().ok()
+        self.media.timestamp.parse().ok()
     }
 
     pub fn chunk_number(&self) -> Option<u64> {
-        self.chunk.parse().ok()
+        self.media.chunk.parse().ok()
+    }
+
+    /// The frame with its strings copied out of the message.
+    pub fn into_owned(self) -> MediaFrame<'static> {
+        MediaFrame {
+            sequence_number: Cow::Owned(self.sequence_number.into_owned()),
+            stream_sid: Cow::Owned(self.stream_sid.into_owned()),
+            media: MediaFields {
+                track: Cow::Owned(self.media.track.into_owned()),
+                chunk: Cow::Owned(self.media.chunk.into_owned()),
+                timestamp: Cow::Owned(self.media.timestamp.into_owned()),
+                payload: Cow::Owned(self.media.payload.into_owned()),
+            },
+        }
     }
 }
 
@@ -175,21 +212,21 @@ pub struct StopMeta {
     pub call_sid: String,
 }
 
-impl StreamEvent {
+impl StreamEvent<'static> {
     /// `{"event":"connected","protocol":"Call","version":"1.0.0"}`.
     pub fn connected() -> Self {
-        Self::Connected {
+        Self::Connected(ConnectedFrame {
             protocol: "Call".into(),
             version: "1.0.0".into(),
-        }
+        })
     }
 
     pub fn start(sequence_number: u64, start: StartMeta) -> Self {
-        Self::Start {
+        Self::Start(StartFrame {
             sequence_number: sequence_number.to_string(),
             stream_sid: start.stream_sid.clone(),
             start,
-        }
+        })
     }
 
     /// An inbound-track media message carrying `mulaw` (base64-encoded here).
@@ -200,16 +237,16 @@ impl StreamEvent {
         timestamp_ms: u64,
         mulaw: &[u8],
     ) -> Self {
-        Self::Media {
-            sequence_number: sequence_number.to_string(),
-            stream_sid: stream_sid.into(),
-            media: MediaPayload {
-                track: "inbound".into(),
-                chunk: chunk.to_string(),
-                timestamp: timestamp_ms.to_string(),
-                payload: STANDARD.encode(mulaw),
+        Self::Media(MediaFrame {
+            sequence_number: Cow::Owned(sequence_number.to_string()),
+            stream_sid: Cow::Owned(stream_sid.into()),
+            media: MediaFields {
+                track: Cow::Borrowed("inbound"),
+                chunk: Cow::Owned(chunk.to_string()),
+                timestamp: Cow::Owned(timestamp_ms.to_string()),
+                payload: Cow::Owned(STANDARD.encode(mulaw)),
             },
-        }
+        })
     }
 
     pub fn dtmf(
@@ -217,14 +254,14 @@ impl StreamEvent {
         sequence_number: u64,
         digit: impl Into<String>,
     ) -> Self {
-        Self::Dtmf {
+        Self::Dtmf(DtmfFrame {
             sequence_number: sequence_number.to_string(),
             stream_sid: stream_sid.into(),
             dtmf: Dtmf {
                 track: "inbound_track".into(),
                 digit: digit.into(),
             },
-        }
+        })
     }
 
     /// Twilio's echo of a mark the server sent, once the audio before it played.
@@ -233,11 +270,11 @@ impl StreamEvent {
         sequence_number: u64,
         name: impl Into<String>,
     ) -> Self {
-        Self::Mark {
+        Self::Mark(MarkFrame {
             sequence_number: sequence_number.to_string(),
             stream_sid: stream_sid.into(),
             mark: MarkName { name: name.into() },
-        }
+        })
     }
 
     pub fn stop(
@@ -246,47 +283,52 @@ impl StreamEvent {
         account_sid: impl Into<String>,
         call_sid: impl Into<String>,
     ) -> Self {
-        Self::Stop {
+        Self::Stop(StopFrame {
             sequence_number: sequence_number.to_string(),
             stream_sid: stream_sid.into(),
             stop: StopMeta {
                 account_sid: account_sid.into(),
                 call_sid: call_sid.into(),
             },
-        }
+        })
     }
+}
 
+impl StreamEvent<'_> {
     /// The stream this message belongs to (`connected` names none).
     pub fn stream_sid(&self) -> Option<&str> {
         match self {
-            Self::Connected { .. } => None,
-            Self::Start { stream_sid, .. }
-            | Self::Media { stream_sid, .. }
-            | Self::Dtmf { stream_sid, .. }
-            | Self::Mark { stream_sid, .. }
-            | Self::Stop { stream_sid, .. } => Some(stream_sid),
+            Self::Connected(_) => None,
+            Self::Start(f) => Some(&f.stream_sid),
+            Self::Media(f) => Some(&f.stream_sid),
+            Self::Dtmf(f) => Some(&f.stream_sid),
+            Self::Mark(f) => Some(&f.stream_sid),
+            Self::Stop(f) => Some(&f.stream_sid),
         }
     }
 
     /// The message's `sequenceNumber`, when present and numeric.
     pub fn sequence_number(&self) -> Option<u64> {
+        let n = match self {
+            Self::Connected(_) => return None,
+            Self::Start(f) => &f.sequence_number,
+            Self::Media(f) => &*f.sequence_number,
+            Self::Dtmf(f) => &f.sequence_number,
+            Self::Mark(f) => &f.sequence_number,
+            Self::Stop(f) => &f.sequence_number,
+        };
+        n.parse().ok()
+    }
+
+    /// The event with its strings copied out of the message it was read from.
+    pub fn into_owned(self) -> StreamEvent<'static> {
         match self {
-            Self::Connected { .. } => None,
-            Self::Start {
-                sequence_number, ..
-            }
-            | Self::Media {
-                sequence_number, ..
-            }
-            | Self::Dtmf {
-                sequence_number, ..
-            }
-            | Self::Mark {
-                sequence_number, ..
-            }
-            | Self::Stop {
-                sequence_number, ..
-            } => sequence_number.parse().ok(),
+            Self::Media(f) => StreamEvent::Media(f.into_owned()),
+            Self::Connected(f) => StreamEvent::Connected(f),
+            Self::Start(f) => StreamEvent::Start(f),
+            Self::Dtmf(f) => StreamEvent::Dtmf(f),
+            Self::Mark(f) => StreamEvent::Mark(f),
+            Self::Stop(f) => StreamEvent::Stop(f),
         }
     }
 

@@ -10,12 +10,12 @@ mod outbound;
 mod parse;
 mod tagged;
 
-pub use inbound::{Dtmf, MarkName, MediaFormat, MediaPayload, StartMeta, StopMeta, StreamEvent};
-pub use outbound::{MediaWriter, OutMedia, ServerMessage};
-pub use parse::{
-    Inbound, MediaFields, MediaFrame, MediaParseError, parse_event, parse_inbound,
-    parse_server_message,
+pub use inbound::{
+    ConnectedFrame, Dtmf, DtmfFrame, MarkFrame, MarkName, MediaFields, MediaFormat, MediaFrame,
+    StartFrame, StartMeta, StopFrame, StopMeta, StreamEvent,
 };
+pub use outbound::{MediaWriter, OutMedia, ServerMessage};
+pub use parse::{MediaParseError, parse_event, parse_inbound, parse_server_message};
 
 #[cfg(test)]
 mod tests;

@@ -6,17 +6,15 @@
 //!
 //! A call sends 50 `media` frames a second, so reading one is a single pass over the
 //! text ([`super::tagged`]) and [`parse_inbound`] borrows the frame's strings instead of
-//! copying them; the rare events come out as the owned [`StreamEvent`].
+//! copying them; [`parse_event`] gives the same event detached from the text.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use serde::de::{self, Visitor};
+use serde::de::{self, VariantAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::inbound::{Dtmf, MarkName, MediaPayload, StartMeta, StopMeta, StreamEvent};
+use super::inbound::{MarkName, StreamEvent};
 use super::outbound::{OutMedia, ServerMessage};
 use super::tagged;
 
@@ -34,119 +32,15 @@ pub enum MediaParseError {
 const STREAM_EVENTS: &[&str] = &["connected", "start", "media", "dtmf", "mark", "stop"];
 const SERVER_EVENTS: &[&str] = &["media", "mark", "clear"];
 
-/// A frame Twilio sent, as read by [`parse_inbound`]: `media` borrows from the text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound<'a> {
-    Media(MediaFrame<'a>),
-    Event(StreamEvent),
+/// Parses a frame Twilio sent to the server, detached from the text.
+pub fn parse_event(text: &str) -> Result<StreamEvent<'static>, MediaParseError> {
+    parse_inbound(text).map(StreamEvent::into_owned)
 }
 
-/// A `media` event whose strings point into the message where they can.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MediaFrame<'a> {
-    #[serde(default, borrow, deserialize_with = "cow_or_number")]
-    pub sequence_number: Cow<'a, str>,
-    #[serde(default, borrow)]
-    pub stream_sid: Cow<'a, str>,
-    #[serde(default, borrow)]
-    pub media: MediaFields<'a>,
-}
-
-/// The `media` object of a [`MediaFrame`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default)]
-pub struct MediaFields<'a> {
-    #[serde(borrow)]
-    pub track: Cow<'a, str>,
-    #[serde(borrow, deserialize_with = "cow_or_number")]
-    pub chunk: Cow<'a, str>,
-    #[serde(borrow, deserialize_with = "cow_or_number")]
-    pub timestamp: Cow<'a, str>,
-    #[serde(borrow)]
-    pub payload: Cow<'a, str>,
-}
-
-impl MediaFrame<'_> {
-    /// The raw μ-law bytes.
-    pub fn decode(&self) -> Result<Vec<u8>, base64::DecodeError> {
-        STANDARD.decode(self.media.payload.as_bytes())
-    }
-
-    pub fn into_event(self) -> StreamEvent {
-        StreamEvent::Media {
-            sequence_number: self.sequence_number.into_owned(),
-            stream_sid: self.stream_sid.into_owned(),
-            media: MediaPayload {
-                track: self.media.track.into_owned(),
-                chunk: self.media.chunk.into_owned(),
-                timestamp: self.media.timestamp.into_owned(),
-                payload: self.media.payload.into_owned(),
-            },
-        }
-    }
-}
-
-impl Inbound<'_> {
-    pub fn into_event(self) -> StreamEvent {
-        match self {
-            Inbound::Media(m) => m.into_event(),
-            Inbound::Event(e) => e,
-        }
-    }
-}
-
-/// Parses a frame Twilio sent to the server.
-pub fn parse_event(text: &str) -> Result<StreamEvent, MediaParseError> {
-    parse_inbound(text).map(Inbound::into_event)
-}
-
-/// Parses a frame Twilio sent to the server in one pass, borrowing `media` frames.
-pub fn parse_inbound(text: &str) -> Result<Inbound<'_>, MediaParseError> {
-    Ok(
-        match tagged::parse::<InboundWire<'_>>(text, STREAM_EVENTS)? {
-            InboundWire::Media(m) => Inbound::Media(m),
-            InboundWire::Connected { protocol, version } => {
-                Inbound::Event(StreamEvent::Connected { protocol, version })
-            }
-            InboundWire::Start {
-                sequence_number,
-                start,
-                stream_sid,
-            } => Inbound::Event(StreamEvent::Start {
-                sequence_number,
-                start,
-                stream_sid,
-            }),
-            InboundWire::Dtmf {
-                sequence_number,
-                stream_sid,
-                dtmf,
-            } => Inbound::Event(StreamEvent::Dtmf {
-                sequence_number,
-                stream_sid,
-                dtmf,
-            }),
-            InboundWire::Mark {
-                sequence_number,
-                stream_sid,
-                mark,
-            } => Inbound::Event(StreamEvent::Mark {
-                sequence_number,
-                stream_sid,
-                mark,
-            }),
-            InboundWire::Stop {
-                sequence_number,
-                stream_sid,
-                stop,
-            } => Inbound::Event(StreamEvent::Stop {
-                sequence_number,
-                stream_sid,
-                stop,
-            }),
-        },
-    )
+/// Parses a frame Twilio sent to the server in one pass; a `media` frame borrows its
+/// strings from `text`.
+pub fn parse_inbound(text: &str) -> Result<StreamEvent<'_>, MediaParseError> {
+    tagged::parse::<Wire<'_>>(text, STREAM_EVENTS).map(|Wire(event)| event)
 }
 
 /// Parses a frame the server sent to Twilio, as strictly as Twilio does:
@@ -168,54 +62,44 @@ pub fn parse_server_message(text: &str) -> Result<ServerMessage, MediaParseError
     Ok(msg)
 }
 
-/// [`StreamEvent`]'s variants, externally tagged for the one-pass reader. Field rules
-/// (defaults, numbers as strings) match `StreamEvent`'s own.
+/// A [`StreamEvent`] as the one-pass reader sees it: the event name as the variant of an
+/// externally tagged enum, the rest of the object as the body of that variant's frame.
+struct Wire<'a>(StreamEvent<'a>);
+
+/// The event names of [`StreamEvent`], read without allocating.
 #[derive(Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum InboundWire<'a> {
-    Connected {
-        #[serde(default)]
-        protocol: String,
-        #[serde(default)]
-        version: String,
-    },
-    #[serde(rename_all = "camelCase")]
-    Start {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        start: StartMeta,
-        #[serde(default)]
-        stream_sid: String,
-    },
-    Media(#[serde(borrow)] MediaFrame<'a>),
-    #[serde(rename_all = "camelCase")]
-    Dtmf {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        stream_sid: String,
-        #[serde(default)]
-        dtmf: Dtmf,
-    },
-    #[serde(rename_all = "camelCase")]
-    Mark {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        stream_sid: String,
-        #[serde(default)]
-        mark: MarkName,
-    },
-    #[serde(rename_all = "camelCase")]
-    Stop {
-        #[serde(default, deserialize_with = "string_or_number")]
-        sequence_number: String,
-        #[serde(default)]
-        stream_sid: String,
-        #[serde(default)]
-        stop: StopMeta,
-    },
+enum Name {
+    Connected,
+    Start,
+    Media,
+    Dtmf,
+    Mark,
+    Stop,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Wire<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Wire<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Media Streams event")
+            }
+            fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Wire<'a>, A::Error> {
+                let (event, body) = data.variant()?;
+                Ok(Wire(match event {
+                    Name::Connected => StreamEvent::Connected(body.newtype_variant()?),
+                    Name::Start => StreamEvent::Start(body.newtype_variant()?),
+                    Name::Media => StreamEvent::Media(body.newtype_variant()?),
+                    Name::Dtmf => StreamEvent::Dtmf(body.newtype_variant()?),
+                    Name::Mark => StreamEvent::Mark(body.newtype_variant()?),
+                    Name::Stop => StreamEvent::Stop(body.newtype_variant()?),
+                }))
+            }
+        }
+        d.deserialize_enum("StreamEvent", STREAM_EVENTS, V(std::marker::PhantomData))
+    }
 }
 
 /// [`ServerMessage`]'s variants, externally tagged for the one-pass reader; every field
@@ -237,7 +121,9 @@ pub(super) fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String
 }
 
 /// [`string_or_number`], borrowing the string when it can.
-fn cow_or_number<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Cow<'a, str>, D::Error> {
+pub(super) fn cow_or_number<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Cow<'a, str>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Cow<'de, str>;

@@ -30,11 +30,11 @@ fn parses_docs_start() {
       "streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
     }"#;
     let e = parse_event(text).unwrap();
-    let StreamEvent::Start {
+    let StreamEvent::Start(StartFrame {
         sequence_number,
         start,
         stream_sid,
-    } = &e
+    }) = &e
     else {
         panic!("{e:?}")
     };
@@ -55,7 +55,7 @@ fn parses_docs_start() {
 fn start_without_optional_parts_defaults() {
     let e =
         parse_event(r#"{"event":"start","start":{"callSid":"CA1"},"streamSid":"MZ1"}"#).unwrap();
-    let StreamEvent::Start { start, .. } = e else {
+    let StreamEvent::Start(StartFrame { start, .. }) = e else {
         panic!()
     };
     assert!(start.custom_parameters.is_empty());
@@ -72,7 +72,7 @@ fn parses_docs_media_and_decodes_payload() {
       "streamSid": "MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
     }"#;
     let e = parse_event(text).unwrap();
-    let StreamEvent::Media { media, .. } = &e else {
+    let StreamEvent::Media(media) = &e else {
         panic!("{e:?}")
     };
     assert_eq!(
@@ -91,16 +91,16 @@ fn numbers_accepted_where_strings_expected() {
     .unwrap();
     assert_eq!(
         e,
-        StreamEvent::Media {
+        StreamEvent::Media(MediaFrame {
             sequence_number: "7".into(),
             stream_sid: "MZ".into(),
-            media: MediaPayload {
-                track: String::new(),
+            media: MediaFields {
+                track: "".into(),
                 chunk: "2".into(),
                 timestamp: "40".into(),
-                payload: String::new()
+                payload: "".into()
             },
-        }
+        })
     );
 }
 
@@ -230,24 +230,24 @@ fn server_parse_is_strict_like_twilio() {
 #[test]
 fn media_frames_are_read_in_place_and_match_the_owned_event() {
     let text = r#"{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"no+JhoaJjpzSHxAKBgYJ"},"streamSid":"MZ1"}"#;
-    let Inbound::Media(frame) = parse_inbound(text).unwrap() else {
+    let StreamEvent::Media(frame) = parse_inbound(text).unwrap() else {
         panic!("not media")
     };
     // Nothing was copied out of the message.
     assert!(matches!(frame.media.payload, std::borrow::Cow::Borrowed(_)));
     assert!(matches!(frame.stream_sid, std::borrow::Cow::Borrowed(_)));
     assert_eq!(&frame.decode().unwrap()[..4], &[0x9e, 0x8f, 0x89, 0x86]);
-    assert_eq!(frame.into_event(), parse_event(text).unwrap());
+    assert_eq!(StreamEvent::Media(frame), parse_event(text).unwrap());
     // An escaped payload (`\/` is legal JSON for `/`) is unescaped into an owned string.
     let escaped = parse_inbound(r#"{"event":"media","media":{"payload":"\/38="}}"#).unwrap();
-    let Inbound::Media(frame) = escaped else {
+    let StreamEvent::Media(frame) = escaped else {
         panic!()
     };
     assert_eq!(frame.decode().unwrap(), vec![0xff, 0x7f]);
-    // Other events come out owned.
+    // Other events are owned.
     assert_eq!(
         parse_inbound(r#"{"event":"mark","streamSid":"MZ1","mark":{"name":"u1"}}"#).unwrap(),
-        Inbound::Event(StreamEvent::Mark {
+        StreamEvent::Mark(MarkFrame {
             sequence_number: String::new(),
             stream_sid: "MZ1".into(),
             mark: MarkName { name: "u1".into() },
@@ -262,7 +262,7 @@ fn event_need_not_come_first() {
             .unwrap();
     assert_eq!(e, StreamEvent::mark("MZ1", 4, "x"));
     let e = parse_event(r#"{"media":{"payload":"/38="},"event":"media"}"#).unwrap();
-    let StreamEvent::Media { media, .. } = e else {
+    let StreamEvent::Media(media) = e else {
         panic!()
     };
     assert_eq!(media.decode().unwrap(), vec![0xff, 0x7f]);

@@ -19,12 +19,13 @@ use telephony::rest::TwilioError;
 
 use super::{CALL_RECORDINGS, JobError, JobResult, check_sid, payload};
 use crate::calls::state::CallsState;
+use crate::domain::CallDirection;
 use crate::jobs::Outcome;
 use crate::store::calls;
 use crate::store::jobs::Job;
 
 /// Twilio's direction of the calls we place (with `Record=true`).
-const NATIVELY_RECORDED: &str = "outbound-api";
+const NATIVELY_RECORDED: CallDirection = CallDirection::OutboundApi;
 /// The wait before asking again for a recording that is not ready.
 const NOT_READY_WAIT: Duration = Duration::from_secs(3);
 

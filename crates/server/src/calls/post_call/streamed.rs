@@ -45,7 +45,7 @@ pub async fn enqueue(db: &Db, call_sid: &str, delay: Duration) -> Result<(), sql
     let mut delay = delay;
     if !delay.is_zero()
         && let Some(row) = calls::by_sid(db, call_sid).await?
-        && calls::status_rank(&row.status) >= calls::status_rank("completed")
+        && row.status.has_ended()
     {
         delay = Duration::ZERO;
     }
@@ -60,7 +60,7 @@ pub async fn enqueue(db: &Db, call_sid: &str, delay: Duration) -> Result<(), sql
     // the work never waits out the whole delay for a call that is over.
     if !delay.is_zero()
         && let Some(row) = calls::by_sid(db, call_sid).await?
-        && calls::status_rank(&row.status) >= calls::status_rank("completed")
+        && row.status.has_ended()
     {
         call_completed(db, call_sid).await?;
     }

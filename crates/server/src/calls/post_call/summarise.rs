@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{JobError, JobResult, extract, llm, payload};
 use crate::calls::state::CallsState;
-use crate::domain::Phone;
+use crate::domain::{CallStatus, Phone};
 use crate::jobs::Outcome;
 use crate::store::jobs::Job;
 use crate::store::{calls, customers, post_call, turns};
@@ -30,7 +30,7 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     if call.call_summary.is_some() && filed {
         // A rerun after the work was done: nothing to add.
         if call.transcription.is_some() {
-            calls::advance_status(&state.db, &p.call_sid, "transcribed", None).await?;
+            calls::advance_status(&state.db, &p.call_sid, &CallStatus::Transcribed, None).await?;
         }
         return Ok(Outcome::Done);
     }
@@ -77,7 +77,7 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     post_call::set_extraction(&state.db, &p.call_sid, &extraction, customer_id).await?;
     // `transcribed` says there is text to read; a call known only as audio keeps its status.
     if call.transcription.is_some() || !content.caller.is_empty() {
-        calls::advance_status(&state.db, &p.call_sid, "transcribed", None).await?;
+        calls::advance_status(&state.db, &p.call_sid, &CallStatus::Transcribed, None).await?;
     }
     tracing::info!(
         call_sid = %p.call_sid,
@@ -181,7 +181,7 @@ async fn call_recorded(db: &crate::store::Db, call_sid: &str) -> Result<bool, sq
 
 /// The other party's number: `From` on an inbound call, `To` on an outbound one.
 fn caller_phone(call: &calls::CallRow) -> Option<Phone> {
-    let raw = if call.direction.starts_with("outbound") {
+    let raw = if call.direction.is_outbound() {
         call.to_number.as_deref()
     } else {
         call.from_number.as_deref()

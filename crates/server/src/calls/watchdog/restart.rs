@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use super::{FallbackReason, Watchdog};
+use crate::domain::CallStatus;
 use crate::store::calls;
 
 impl Watchdog {
@@ -48,15 +49,15 @@ impl Watchdog {
         reason: FallbackReason,
     ) {
         let (status, duration) = match twilio.fetch_call(call_sid).await {
-            Ok(c) if calls::status_rank(&c.status) == calls::status_rank("completed") => {
-                (c.status, c.duration.map(i64::from))
+            Ok(c) if CallStatus::parse(&c.status).rank() == CallStatus::Completed.rank() => {
+                (CallStatus::from(c.status), c.duration.map(i64::from))
             }
-            _ => ("completed".to_string(), None),
+            _ => (CallStatus::Completed, None),
         };
         tracing::warn!(
             call_sid,
             reason = reason.as_str(),
-            status,
+            status = status.as_str(),
             "WATCHDOG_REDIRECT not needed: the call already ended unseen; settled"
         );
         if let Err(e) =

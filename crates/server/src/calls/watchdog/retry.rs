@@ -164,10 +164,7 @@ impl Watchdog {
     async fn still_needed(&self, call_sid: &str) -> bool {
         let read = calls::by_sid(&self.db, call_sid);
         match tokio::time::timeout(Duration::from_millis(400), read).await {
-            Ok(Ok(Some(row))) => {
-                row.fallback_reason.is_none()
-                    && calls::status_rank(&row.status) < calls::status_rank("completed")
-            }
+            Ok(Ok(Some(row))) => row.fallback_reason.is_none() && !row.status.has_ended(),
             Ok(Ok(None)) | Ok(Err(_)) | Err(_) => true,
         }
     }

@@ -3,7 +3,7 @@
 //! conversation. Junk is counted, never trusted.
 
 use axum::extract::ws::Message;
-use telephony::media::{MediaFrame, StreamEvent};
+use telephony::media::{DtmfFrame, MarkFrame, MediaFrame, StartFrame, StreamEvent};
 use tokio::sync::mpsc;
 use voice::session::SessionInput;
 
@@ -17,17 +17,17 @@ use crate::calls::watchdog::FallbackReason;
 pub(super) async fn on_event(
     state: &CallsState,
     live: &mut Option<Live>,
-    event: StreamEvent,
+    event: StreamEvent<'_>,
     to_socket: &mpsc::Sender<Message>,
 ) -> Option<End> {
     match event {
-        StreamEvent::Connected { protocol, .. } => {
-            tracing::debug!(%protocol, "media stream connected");
+        StreamEvent::Connected(connected) => {
+            tracing::debug!(protocol = %connected.protocol, "media stream connected");
             None
         }
-        StreamEvent::Start {
+        StreamEvent::Start(StartFrame {
             start, stream_sid, ..
-        } => {
+        }) => {
             if live.is_some() {
                 tracing::warn!("WS_HANDLER_ERROR second start ignored");
                 return None;
@@ -44,9 +44,9 @@ pub(super) async fn on_event(
                 }
             }
         }
-        // `parse_inbound` reads media frames as `Inbound::Media` (see `on_media`).
-        StreamEvent::Media { .. } => None,
-        StreamEvent::Dtmf { dtmf, .. } => {
+        // The reader hands media frames to `on_media` before they get here.
+        StreamEvent::Media(_) => None,
+        StreamEvent::Dtmf(DtmfFrame { dtmf, .. }) => {
             let l = live.as_ref()?;
             tracing::info!(call_sid = %l.call_sid, digit = %dtmf.digit, "WS_DTMF");
             if dtmf.digit == "*" {
@@ -61,14 +61,14 @@ pub(super) async fn on_event(
             }
             None
         }
-        StreamEvent::Mark { mark, .. } => {
+        StreamEvent::Mark(MarkFrame { mark, .. }) => {
             let l = live.as_ref()?;
             if let Some(utterance) = sender::parse_mark(&mark.name) {
                 let _ = l.voice_in.try_send(SessionInput::Played { utterance });
             }
             None
         }
-        StreamEvent::Stop { .. } => Some(End::Stop),
+        StreamEvent::Stop(_) => Some(End::Stop),
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures::{SinkExt, StreamExt};
-use telephony::media::{Inbound, MediaParseError, parse_inbound};
+use telephony::media::{MediaParseError, StreamEvent, parse_inbound};
 use tokio::sync::mpsc;
 use voice::session::{SessionInput, SessionOutput};
 
@@ -154,8 +154,8 @@ pub async fn run(socket: WebSocket, state: CallsState, remote: SocketAddr) {
                     Some(Ok(_)) => continue,
                 };
                 match parse_inbound(&text) {
-                    Ok(Inbound::Media(frame)) => on_media(&mut live, &frame, &mut bad),
-                    Ok(Inbound::Event(event)) => {
+                    Ok(StreamEvent::Media(frame)) => on_media(&mut live, &frame, &mut bad),
+                    Ok(event) => {
                         if let Some(end) = on_event(&state, &mut live, event, &to_socket).await {
                             break end;
                         }
