@@ -2,7 +2,7 @@
 //! per-call stream token, CSRF tokens, device cookies, Meta's webhook signature) goes
 //! through here, and every comparison of a secret value is made in constant time.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 

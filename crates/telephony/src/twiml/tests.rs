@@ -295,3 +295,14 @@ fn rejects_bad_documents() {
         Err(TwimlError::Missing { .. })
     ));
 }
+
+#[test]
+fn character_references_and_unknown_entities() {
+    let r =
+        parse("<Response><Say>&#1513;&#x5DC;&#1493;&#1501; &amp; bye</Say></Response>").unwrap();
+    assert_eq!(r.verbs, vec![Verb::Say(Say::new("שלום & bye"))]);
+    assert!(matches!(
+        parse("<Response><Say>&nbsp;</Say></Response>"),
+        Err(TwimlError::Xml(_))
+    ));
+}
