@@ -550,7 +550,7 @@ fn normalise_base_url(url: &str) -> Result<String, ConfigError> {
 
 /// Random bytes as lowercase hex, for generated secrets and tokens.
 pub fn random_hex(bytes: usize) -> String {
-    use rand::RngCore;
+    use rand::Rng;
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)

@@ -10,6 +10,7 @@ pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod crm;
+pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;

@@ -112,6 +112,38 @@ async fn calls_list_filters_and_detail(backend: Backend) {
 }
 dual_test!(calls_list_filters_and_detail);
 
+/// A day in a date filter is Israel's: from its midnight to the next, not UTC's.
+async fn date_filters_cut_days_at_israels_midnight(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (bid, t) = setup(&app).await;
+    // 15 January 2024 (UTC+2) and 15 July 2024 (UTC+3).
+    let winter_late = 1_705_354_200_000; // 2024-01-15 23:30 in Israel = 21:30 UTC
+    let winter_next = 1_705_357_800_000; // 2024-01-16 00:30 in Israel = 22:30 UTC on the 15th
+    let summer_late = 1_721_075_400_000; // 2024-07-15 23:30 in Israel = 20:30 UTC
+    let summer_next = 1_721_079_000_000; // 2024-07-16 00:30 in Israel = 21:30 UTC on the 15th
+    insert_call(&app, bid, "CAW1", "completed", "inbound", winter_late).await;
+    insert_call(&app, bid, "CAW2", "completed", "inbound", winter_next).await;
+    insert_call(&app, bid, "CAS1", "completed", "inbound", summer_late).await;
+    insert_call(&app, bid, "CAS2", "completed", "inbound", summer_next).await;
+    for (q, expect) in [
+        ("from=2024-01-15&to=2024-01-15", vec!["CAW1"]),
+        ("from=2024-01-16&to=2024-01-16", vec!["CAW2"]),
+        ("from=2024-07-15&to=2024-07-15", vec!["CAS1"]),
+        ("from=2024-07-16&to=2024-07-16", vec!["CAS2"]),
+    ] {
+        let (s, v) = crm::get(&app, &format!("/api/calls?{q}"), &t).await;
+        assert_eq!(s, 200, "{q}: {v}");
+        let got: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["call_sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, expect, "{q}");
+    }
+}
+dual_test!(date_filters_cut_days_at_israels_midnight);
+
 async fn recordings_stream_through_auth(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (bid, t) = setup(&app).await;

@@ -20,7 +20,7 @@ async fn stored_hash(app: &TestApp, email: &str) -> String {
 
 fn assert_argon2id(what: &str, hash: &str) {
     assert!(hash.starts_with("$argon2id$"), "{what}: {hash}");
-    let parsed = argon2::password_hash::PasswordHash::new(hash).unwrap();
+    let parsed = argon2::password_hash::phc::PasswordHash::new(hash).unwrap();
     assert_eq!(parsed.algorithm.as_str(), "argon2id", "{what}");
     assert!(parsed.salt.is_some(), "{what}: salted");
 }

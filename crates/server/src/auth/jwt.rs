@@ -1,4 +1,4 @@
-//! HS256 JSON Web Tokens for API clients, hand-rolled on `hmac` + `sha2`.
+//! HS256 JSON Web Tokens for API clients, through the `jsonwebtoken` crate.
 //!
 //! Only HS256 is accepted: the header's `alg` must be exactly that, so `none` and algorithm
 //! confusion are refused before any claim is read. The signature is compared in constant
@@ -6,11 +6,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// How long a bearer JWT lives.
 pub const TTL_SECS: i64 = 15 * 60;
@@ -41,30 +39,23 @@ pub enum JwtError {
     Expired,
 }
 
-const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-fn mac(secret: &str) -> HmacSha256 {
-    HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length")
-}
-
 /// Signs the claims.
 pub fn encode(secret: &str, claims: &Claims) -> String {
-    let payload = serde_json::to_vec(claims).expect("claims serialise");
-    let signing_input = format!("{}.{}", B64.encode(HEADER), B64.encode(payload));
-    let mut m = mac(secret);
-    m.update(signing_input.as_bytes());
-    let sig = B64.encode(m.finalize().into_bytes());
-    format!("{signing_input}.{sig}")
+    // The configuration refuses an empty JWT_SECRET, the one key HMAC here will not take.
+    let key = EncodingKey::from_secret(secret.as_bytes()).expect("the JWT secret is not empty");
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).expect("claims serialise")
 }
 
 /// Checks the algorithm, the signature and the expiry (`now` in epoch seconds).
 pub fn decode(secret: &str, token: &str, now: i64) -> Result<Claims, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
+    let (Some(h), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };
+    // The header is read first, so `alg: none` (which the crate cannot even parse) and any
+    // other algorithm are told apart from a malformed token.
     let header: serde_json::Value = B64
         .decode(h)
         .ok()
@@ -73,17 +64,18 @@ pub fn decode(secret: &str, token: &str, now: i64) -> Result<Claims, JwtError> {
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(JwtError::Algorithm);
     }
-    let sig = B64.decode(s).map_err(|_| JwtError::Malformed)?;
-    let mut m = mac(secret);
-    m.update(h.as_bytes());
-    m.update(b".");
-    m.update(p.as_bytes());
-    m.verify_slice(&sig).map_err(|_| JwtError::Signature)?;
-    let claims: Claims = B64
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(JwtError::Malformed)?;
+    let key = DecodingKey::from_secret(secret.as_bytes()).map_err(|_| JwtError::Signature)?;
+    // Expiry is checked against the caller's `now` below, not the crate's clock.
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => JwtError::Signature,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => JwtError::Algorithm,
+            _ => JwtError::Malformed,
+        })?
+        .claims;
     if claims.exp <= now {
         return Err(JwtError::Expired);
     }
@@ -145,12 +137,24 @@ mod tests {
         // RFC 7515 style check: the signature is HMAC-SHA256 over `header.payload`.
         let t = encode("secret", &claims(2000));
         let (input, sig) = t.rsplit_once('.').unwrap();
-        let mut m = mac("secret");
-        m.update(input.as_bytes());
-        assert_eq!(B64.encode(m.finalize().into_bytes()), sig);
         assert_eq!(
-            input.split('.').next().unwrap(),
-            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+            B64.encode(crate::crypto::hmac_sha256(b"secret", input.as_bytes())),
+            sig
+        );
+        let header: serde_json::Value =
+            serde_json::from_slice(&B64.decode(input.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header, serde_json::json!({"alg": "HS256", "typ": "JWT"}));
+    }
+
+    #[test]
+    fn accepts_a_token_with_the_header_keys_in_either_order() {
+        // The tokens issued before this crate wrote `{"alg":"HS256","typ":"JWT"}`.
+        let payload = B64.encode(serde_json::to_vec(&claims(2000)).unwrap());
+        let input = format!("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{payload}");
+        let sig = B64.encode(crate::crypto::hmac_sha256(b"k", input.as_bytes()));
+        assert_eq!(
+            decode("k", &format!("{input}.{sig}"), 1500),
+            Ok(claims(2000))
         );
     }
 }

@@ -12,9 +12,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hmac::Mac;
-use sha2::Sha256;
-
 /// The cookie a successful login leaves in the browser, sent back only to `/api/auth`.
 pub const DEVICE_COOKIE: &str = "mokdan_device";
 /// How long an address, or a device cookie, stays known after a successful login.
@@ -55,10 +52,11 @@ impl KnownClients {
 }
 
 fn mac(secret: &str, account: &str, issued: u64) -> String {
-    let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes any key length");
-    mac.update(format!("device|{account}|{issued}").as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
+    let tag = crate::crypto::hmac_sha256(
+        secret.as_bytes(),
+        format!("device|{account}|{issued}").as_bytes(),
+    );
+    hex::encode(&tag[..16])
 }
 
 /// A device cookie's value for `account`, issued at `now_secs` (Unix seconds).
@@ -68,7 +66,6 @@ pub fn device_cookie(secret: &str, account: &str, now_secs: u64) -> String {
 
 /// Whether `value` is a device cookie this service issued for `account` within [`REMEMBER`].
 pub fn device_cookie_valid(secret: &str, account: &str, value: &str, now_secs: u64) -> bool {
-    use subtle::ConstantTimeEq;
     let Some((issued, sent)) = value.split_once('.') else {
         return false;
     };
@@ -78,10 +75,7 @@ pub fn device_cookie_valid(secret: &str, account: &str, value: &str, now_secs: u
     if issued > now_secs || now_secs - issued >= REMEMBER.as_secs() {
         return false;
     }
-    bool::from(
-        sent.as_bytes()
-            .ct_eq(mac(secret, account, issued).as_bytes()),
-    )
+    crate::crypto::constant_time_eq(sent.as_bytes(), mac(secret, account, issued).as_bytes())
 }
 
 #[cfg(test)]

@@ -25,12 +25,12 @@ pub use ctx::AuthCtx;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::password_hash::PasswordVerifier;
+use argon2::password_hash::phc::PasswordHash;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hmac::Mac;
 use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
@@ -160,10 +160,9 @@ fn dummy_hash() -> String {
 
 /// argon2id with a fresh salt, as a PHC string.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-    let salt = SaltString::generate(&mut OsRng);
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+    use argon2::password_hash::PasswordHasher;
+    // A 16-byte salt from the operating system's generator, as before.
+    PasswordHasher::<PasswordHash>::hash_password(&argon2::Argon2::default(), password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
 }
@@ -222,11 +221,9 @@ pub fn token_digest(token: &str) -> String {
 /// The CSRF token that belongs to a session token: an HMAC, so it cannot be guessed from
 /// outside and needs no storage.
 pub fn csrf_for(secret: &str, session_token: &str) -> String {
-    let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes any key length");
-    mac.update(b"csrf|");
-    mac.update(session_token.as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
+    let tag =
+        crate::crypto::hmac_sha256_parts(secret.as_bytes(), &[b"csrf|", session_token.as_bytes()]);
+    hex::encode(&tag[..16])
 }
 
 /// A cookie from the request's `Cookie` headers.
@@ -389,10 +386,9 @@ async fn authenticate(parts: &Parts, state: &AuthCtx) -> Result<Authenticated, A
 /// header (double-submitted from the `mokdan_csrf` cookie), or an Origin (else Referer)
 /// that is this host or `PUBLIC_BASE_URL`.
 fn csrf_ok(parts: &Parts, state: &AuthCtx, session_token: &str) -> bool {
-    use subtle::ConstantTimeEq;
     let expected = csrf_for(state.settings.jwt_secret.expose(), session_token);
     if let Some(sent) = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
-        && bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
+        && crate::crypto::constant_time_eq(sent.as_bytes(), expected.as_bytes())
     {
         return true;
     }

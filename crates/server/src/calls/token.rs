@@ -7,24 +7,20 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::crypto;
 
 /// The token for a call.
 pub fn issue(secret: &str, call_sid: &str) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(b"mokdan-stream:");
-    mac.update(call_sid.as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    let tag =
+        crypto::hmac_sha256_parts(secret.as_bytes(), &[b"mokdan-stream:", call_sid.as_bytes()]);
+    URL_SAFE_NO_PAD.encode(tag)
 }
 
 /// Whether `token` is the one issued for `call_sid`.
 pub fn verify(secret: &str, call_sid: &str, token: &str) -> bool {
     let expected = issue(secret, call_sid);
-    expected.len() == token.len() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    crypto::constant_time_eq(expected.as_bytes(), token.as_bytes())
 }
 
 #[cfg(test)]

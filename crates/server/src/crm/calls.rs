@@ -40,7 +40,7 @@ pub fn router() -> Router<CrmState> {
 pub struct ListParams {
     pub status: Option<String>,
     pub direction: Option<String>,
-    /// From this time: epoch milliseconds, `YYYY-MM-DD` (UTC) or RFC 3339.
+    /// From this time: epoch milliseconds, `YYYY-MM-DD` (from 00:00 in Israel) or RFC 3339.
     pub from: Option<String>,
     /// Up to this time (exclusive; a bare date includes that whole day).
     pub to: Option<String>,
@@ -80,76 +80,39 @@ fn bad_time(field: &str) -> AppError {
     ))
 }
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = (if y >= 0 { y } else { y - 399 }) / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Epoch milliseconds of `s`; a bare date as an end bound means the end of that day.
+///
+/// Days are Israel's (Asia/Jerusalem): `2024-03-02` starts at 00:00 in Israel, and a time
+/// without an offset is read on Israel's clock too.
 pub fn parse_time(s: &str, end_of_day: bool) -> Option<i64> {
+    use jiff::Timestamp;
+    use jiff::civil::{Date, DateTime};
     let s = s.trim();
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
         return s.parse().ok().filter(|v: &i64| *v < 100_000_000_000_000);
     }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    if s.len() < 10 || s.as_bytes()[4] != b'-' || s.as_bytes()[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let day_ms = days_from_civil(y, m, d) * 86_400_000;
+    let israel = crate::ui::time::israel();
     if s.len() == 10 {
-        return Some(if end_of_day {
-            day_ms + 86_400_000
+        let day = s.parse::<Date>().ok()?;
+        let day = if end_of_day {
+            day.tomorrow().ok()?
         } else {
-            day_ms
-        });
+            day
+        };
+        let start = day.to_zoned_datetime(israel.clone()).ok()?;
+        return Some(start.timestamp().as_millisecond());
     }
-    // YYYY-MM-DDTHH:MM[:SS][.fff](Z|±HH:MM)
-    let rest = &s[10..];
-    let rest = rest.strip_prefix(['T', 't', ' '])?;
-    let (h, mi) = (
-        rest.get(0..2)?.parse::<i64>().ok()?,
-        rest.get(3..5)?.parse::<i64>().ok()?,
-    );
-    let mut i = 5;
-    let mut sec = 0;
-    if rest.as_bytes().get(5) == Some(&b':') {
-        sec = rest.get(6..8)?.parse::<i64>().ok()?;
-        i = 8;
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Some(t.as_millisecond());
     }
-    let mut tail = &rest[i..];
-    let mut frac_ms = 0;
-    if let Some(f) = tail.strip_prefix('.') {
-        let digits: String = f.chars().take_while(char::is_ascii_digit).collect();
-        frac_ms = format!("{digits:0<3}")[..3].parse::<i64>().ok()?;
-        tail = &f[digits.len()..];
-    }
-    let offset_min = match tail {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = match tail.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let oh = tail.get(1..3)?.parse::<i64>().ok()?;
-            let om = tail.get(4..6)?.parse::<i64>().ok()?;
-            sign * (oh * 60 + om)
-        }
-    };
-    if h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    Some(day_ms + ((h * 60 + mi - offset_min) * 60 + sec) * 1000 + frac_ms)
+    let local = s.parse::<DateTime>().ok()?;
+    Some(
+        local
+            .to_zoned_datetime(israel.clone())
+            .ok()?
+            .timestamp()
+            .as_millisecond(),
+    )
 }
 
 async fn detail(
@@ -289,9 +252,15 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(parse_time("1970-01-02", false), Some(86_400_000));
-        assert_eq!(parse_time("1970-01-01", true), Some(86_400_000));
-        assert_eq!(parse_time("2024-03-01", false), Some(1_709_251_200_000));
+        // Israel's midnight: UTC+2 in winter, UTC+3 in summer.
+        assert_eq!(
+            parse_time("1970-01-02", false),
+            Some(86_400_000 - 7_200_000)
+        );
+        assert_eq!(parse_time("1970-01-01", true), Some(86_400_000 - 7_200_000));
+        assert_eq!(parse_time("2024-03-01", false), Some(1_709_244_000_000));
+        assert_eq!(parse_time("2024-07-01", false), Some(1_719_781_200_000));
+        assert_eq!(parse_time("2024-07-01", true), Some(1_719_867_600_000));
         assert_eq!(
             parse_time("2024-03-01T02:00:00+02:00", false),
             Some(1_709_251_200_000)
@@ -300,9 +269,32 @@ mod tests {
             parse_time("2024-03-01T00:00:00.5Z", false),
             Some(1_709_251_200_500)
         );
+        assert_eq!(
+            parse_time("2024-03-01T02:00", false),
+            Some(1_709_251_200_000),
+            "a time without an offset is Israel's"
+        );
         assert_eq!(parse_time("1709251200000", false), Some(1_709_251_200_000));
-        for bad in ["yesterday", "2024-13-01", "2024-03-01T", "2024/03/01"] {
+        for bad in [
+            "yesterday",
+            "2024-13-01",
+            "2024-03-01T",
+            "2024/03/01",
+            "2024-02-30",
+        ] {
             assert_eq!(parse_time(bad, false), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_day_that_changes_the_clock_is_cut_at_local_midnight() {
+        // Friday 29 March 2024 began in standard time (UTC+2) and ended in daylight time.
+        assert_eq!(parse_time("2024-03-29", false), Some(1_711_663_200_000));
+        assert_eq!(parse_time("2024-03-29", true), Some(1_711_746_000_000));
+        // Sunday 27 October 2024 began in daylight time and is 25 hours long.
+        assert_eq!(
+            parse_time("2024-10-27", true).unwrap() - parse_time("2024-10-27", false).unwrap(),
+            25 * 3_600_000
+        );
     }
 }

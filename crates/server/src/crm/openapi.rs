@@ -216,7 +216,7 @@ pub const OPERATIONS: &[Op] = &[
         query: &[
             ("status", "string", "A call status (ringing, in-progress, completed, transcribed…)."),
             ("direction", "string", "inbound or outbound-api."),
-            ("from", "string", "From this time: YYYY-MM-DD (UTC), RFC 3339 or epoch ms."),
+            ("from", "string", "From this time: YYYY-MM-DD (from 00:00 in Israel), RFC 3339 or epoch ms."),
             ("to", "string", "Before this time; a bare date includes that day."),
             ("customer_id", "integer", "Only this customer's calls."),
             PAGE[0], PAGE[1], BIZ,

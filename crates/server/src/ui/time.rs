@@ -1,66 +1,70 @@
 //! Dates and times as people in Israel read them: Asia/Jerusalem, `21.11.2026 14:05`.
 //!
-//! The offset is computed here rather than pulled from a time-zone database: Israel has
-//! one rule since 2013 — daylight time (IDT, UTC+3) from the Friday before the last Sunday
-//! of March at 02:00 to the last Sunday of October at 02:00; standard time (IST, UTC+2)
-//! otherwise — and a small tested function keeps the binary free of a tz crate.
+//! The clock comes from `jiff` with the time-zone database compiled in, so daylight time
+//! (IDT, UTC+3, from the Friday before the last Sunday of March to the last Sunday of
+//! October, both at 02:00) follows the law rather than a rule typed here, and a machine
+//! without /usr/share/zoneinfo shows the same times.
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
+use std::sync::OnceLock;
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+use jiff::civil::Date;
+use jiff::tz::{Offset, TimeZone};
+use jiff::{Timestamp, ZonedDateTime};
+
+const DAY_SECS: i64 = 86_400;
+
+/// Asia/Jerusalem, from the bundled database.
+pub fn israel() -> &'static TimeZone {
+    static TZ: OnceLock<TimeZone> = OnceLock::new();
+    TZ.get_or_init(|| TimeZone::get("Asia/Jerusalem").expect("the bundled tz database has Israel"))
+}
+
+/// An instant from epoch milliseconds, held to the range the calendar covers.
+fn instant(utc_ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(utc_ms).unwrap_or(if utc_ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
+fn zoned(utc_ms: i64) -> ZonedDateTime {
+    instant(utc_ms).to_zoned_datetime(israel().clone())
+}
+
+/// Days since 1970-01-01 of a date.
+fn day_number_of(date: Date) -> i64 {
+    Offset::UTC
+        .to_timestamp(date.at(0, 0, 0, 0))
+        .map_or(0, |t| t.as_second().div_euclid(DAY_SECS))
+}
+
+/// Days since 1970-01-01 of a civil date.
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let date = Date::new(
+        i16::try_from(y).unwrap_or(i16::MAX),
+        i8::try_from(m).unwrap_or(i8::MAX),
+        i8::try_from(d).unwrap_or(i8::MAX),
+    );
+    date.map_or(0, day_number_of)
+}
+
+/// The date of a day number since 1970-01-01.
+fn date_of(day_number: i64) -> Date {
+    Offset::UTC
+        .to_datetime(instant(day_number.saturating_mul(DAY_SECS * 1000)))
+        .date()
 }
 
 /// The civil date of a day number.
 pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// 0 = Sunday … 6 = Saturday.
-fn weekday(days: i64) -> i64 {
-    (days + 4).rem_euclid(7)
-}
-
-/// The day number of the last Sunday of a month.
-fn last_sunday(y: i64, m: i64) -> i64 {
-    let first_of_next = if m == 12 {
-        days_from_civil(y + 1, 1, 1)
-    } else {
-        days_from_civil(y, m + 1, 1)
-    };
-    let last = first_of_next - 1;
-    last - weekday(last)
+    let d = date_of(z);
+    (d.year().into(), d.month().into(), d.day().into())
 }
 
 /// Israel's offset from UTC at an instant, in milliseconds.
 pub fn israel_offset_ms(utc_ms: i64) -> i64 {
-    let (y, _, _) = civil_from_days(utc_ms.div_euclid(DAY_MS));
-    // Starts Friday 02:00 IST = Friday 00:00 UTC.
-    let start = (last_sunday(y, 3) - 2) * DAY_MS;
-    // Ends Sunday 02:00 IDT = Saturday 23:00 UTC.
-    let end = last_sunday(y, 10) * DAY_MS - HOUR_MS;
-    if (start..end).contains(&utc_ms) {
-        3 * HOUR_MS
-    } else {
-        2 * HOUR_MS
-    }
+    i64::from(israel().to_offset(instant(utc_ms)).seconds()) * 1000
 }
 
 /// A local date and time in Israel.
@@ -76,46 +80,40 @@ pub struct Local {
 }
 
 pub fn local(utc_ms: i64) -> Local {
-    let t = utc_ms + israel_offset_ms(utc_ms);
-    let day_number = t.div_euclid(DAY_MS);
-    let (year, month, day) = civil_from_days(day_number);
-    let ms = t.rem_euclid(DAY_MS);
+    let z = zoned(utc_ms);
     Local {
-        year,
-        month,
-        day,
-        hour: ms / HOUR_MS,
-        minute: (ms % HOUR_MS) / 60_000,
-        day_number,
+        year: z.year().into(),
+        month: z.month().into(),
+        day: z.day().into(),
+        hour: z.hour().into(),
+        minute: z.minute().into(),
+        day_number: day_number_of(z.date()),
     }
 }
 
-/// The UTC instant at which a local Israeli day begins (00:00 local).
+/// The UTC instant at which a local Israeli day begins (00:00 local; the clocks change at
+/// 02:00, so midnight always exists).
 pub fn day_start_utc(day_number: i64) -> i64 {
-    let guess = day_number * DAY_MS - 2 * HOUR_MS;
-    // Midnight is never inside a switch hour, so one correction suffices.
-    day_number * DAY_MS - israel_offset_ms(guess)
+    date_of(day_number)
+        .to_zoned_datetime(israel().clone())
+        .map_or(day_number * DAY_SECS * 1000, |z| {
+            z.timestamp().as_millisecond()
+        })
 }
 
 /// `21.11.2026 14:05`
 pub fn datetime(utc_ms: i64) -> String {
-    let l = local(utc_ms);
-    format!(
-        "{:02}.{:02}.{} {:02}:{:02}",
-        l.day, l.month, l.year, l.hour, l.minute
-    )
+    zoned(utc_ms).strftime("%d.%m.%Y %H:%M").to_string()
 }
 
 /// `21.11.2026`
 pub fn date(utc_ms: i64) -> String {
-    let l = local(utc_ms);
-    format!("{:02}.{:02}.{}", l.day, l.month, l.year)
+    zoned(utc_ms).strftime("%d.%m.%Y").to_string()
 }
 
 /// `14:05`
 pub fn clock(utc_ms: i64) -> String {
-    let l = local(utc_ms);
-    format!("{:02}:{:02}", l.hour, l.minute)
+    zoned(utc_ms).strftime("%H:%M").to_string()
 }
 
 /// `היום 14:05`, `אתמול 09:30`, or the full date and time.
@@ -133,12 +131,7 @@ pub fn relative(utc_ms: i64, now_ms: i64) -> String {
 
 /// An ISO-8601 timestamp with Israel's offset, for `<time datetime>`.
 pub fn iso(utc_ms: i64) -> String {
-    let l = local(utc_ms);
-    let off = israel_offset_ms(utc_ms) / HOUR_MS;
-    format!(
-        "{}-{:02}-{:02}T{:02}:{:02}+{:02}:00",
-        l.year, l.month, l.day, l.hour, l.minute, off
-    )
+    zoned(utc_ms).strftime("%Y-%m-%dT%H:%M%:z").to_string()
 }
 
 /// `3:07` from seconds.
@@ -149,6 +142,9 @@ pub fn duration(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const HOUR_MS: i64 = 3_600_000;
+    const DAY_MS: i64 = DAY_SECS * 1000;
 
     fn utc(y: i64, m: i64, d: i64, h: i64, min: i64) -> i64 {
         days_from_civil(y, m, d) * DAY_MS + h * HOUR_MS + min * 60_000
@@ -161,7 +157,12 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), days);
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(weekday(days_from_civil(2026, 11, 22)), 0, "a Sunday");
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017, "after a leap day");
+        assert_eq!(
+            date_of(days_from_civil(2026, 11, 22)).weekday(),
+            jiff::civil::Weekday::Sunday
+        );
     }
 
     #[test]
@@ -183,6 +184,40 @@ mod tests {
         assert_eq!(israel_offset_ms(utc(2024, 3, 29, 0, 0)), 3 * HOUR_MS);
         assert_eq!(israel_offset_ms(utc(2024, 10, 26, 22, 30)), 3 * HOUR_MS);
         assert_eq!(israel_offset_ms(utc(2024, 10, 26, 23, 30)), 2 * HOUR_MS);
+    }
+
+    #[test]
+    fn israel_daylight_time_edges_2025_and_2027() {
+        // 2025: last Sunday of March is the 30th, so IDT from Friday 28 March 02:00 local;
+        // last Sunday of October is the 26th, back at 02:00 IDT (23:00 UTC on Saturday).
+        assert_eq!(israel_offset_ms(utc(2025, 3, 27, 23, 59)), 2 * HOUR_MS);
+        assert_eq!(israel_offset_ms(utc(2025, 3, 28, 0, 0)), 3 * HOUR_MS);
+        assert_eq!(israel_offset_ms(utc(2025, 10, 25, 22, 59)), 3 * HOUR_MS);
+        assert_eq!(israel_offset_ms(utc(2025, 10, 25, 23, 0)), 2 * HOUR_MS);
+        // 2027: last Sunday of March is the 28th (from Friday the 26th); of October the 31st.
+        assert_eq!(israel_offset_ms(utc(2027, 3, 25, 23, 59)), 2 * HOUR_MS);
+        assert_eq!(israel_offset_ms(utc(2027, 3, 26, 0, 0)), 3 * HOUR_MS);
+        assert_eq!(israel_offset_ms(utc(2027, 10, 30, 22, 59)), 3 * HOUR_MS);
+        assert_eq!(israel_offset_ms(utc(2027, 10, 30, 23, 0)), 2 * HOUR_MS);
+        // The local clock around the switches: 01:59 IST is followed by 03:00 IDT, and
+        // 01:59 IDT by 01:00 IST.
+        assert_eq!(datetime(utc(2027, 3, 25, 23, 59)), "26.03.2027 01:59");
+        assert_eq!(datetime(utc(2027, 3, 26, 0, 0)), "26.03.2027 03:00");
+        assert_eq!(datetime(utc(2027, 10, 30, 22, 59)), "31.10.2027 01:59");
+        assert_eq!(datetime(utc(2027, 10, 30, 23, 0)), "31.10.2027 01:00");
+        assert_eq!(iso(utc(2027, 3, 26, 0, 0)), "2027-03-26T03:00+03:00");
+    }
+
+    #[test]
+    fn days_that_change_the_clock_start_at_local_midnight() {
+        // Friday 27 March 2026 starts in standard time; Sunday 25 October 2026 in daylight.
+        let friday = days_from_civil(2026, 3, 27);
+        assert_eq!(day_start_utc(friday), utc(2026, 3, 26, 22, 0));
+        assert_eq!(day_start_utc(friday + 1), utc(2026, 3, 27, 21, 0));
+        let sunday = days_from_civil(2026, 10, 25);
+        assert_eq!(day_start_utc(sunday), utc(2026, 10, 24, 21, 0));
+        assert_eq!(day_start_utc(sunday + 1), utc(2026, 10, 25, 22, 0));
+        assert_eq!(local(utc(2026, 10, 24, 21, 30)).day_number, sunday);
     }
 
     #[test]

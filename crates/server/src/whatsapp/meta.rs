@@ -15,13 +15,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use crate::config::WhatsappProvider;
+use crate::crypto;
 use crate::http::twilio::public_base;
 use crate::store::whatsapp::Message;
 use crate::whatsapp::inbound::{self, Inbound, MediaRef};
@@ -42,7 +40,8 @@ pub async fn verify(
     let challenge = q.get("hub.challenge").cloned().unwrap_or_default();
     let expected = state.settings.meta_verify_token.as_ref();
     let ok = mode == Some("subscribe")
-        && expected.is_some_and(|e| bool::from(e.expose().as_bytes().ct_eq(token.as_bytes())))
+        && expected
+            .is_some_and(|e| crypto::constant_time_eq(e.expose().as_bytes(), token.as_bytes()))
         && !challenge.is_empty()
         && challenge.len() <= 200;
     if ok {
@@ -63,18 +62,15 @@ pub fn signature_valid(secret: &str, body: &[u8], header: &str) -> bool {
     let Ok(sig) = hex::decode(hex_sig) else {
         return false;
     };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&sig).is_ok()
+    crypto::hmac_sha256_verify(secret.as_bytes(), body, &sig)
 }
 
 /// The header value Meta would send for `body` (tests and the stand-in use it).
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "sha256={}",
+        hex::encode(crypto::hmac_sha256(secret.as_bytes(), body))
+    )
 }
 
 /// `POST /webhook/whatsapp/meta`.

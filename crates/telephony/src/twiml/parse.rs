@@ -10,8 +10,9 @@ use super::verbs::{
     Connect, Dial, Gather, Pause, Play, Record, Recording, Redirect, Response, Say, Start, Stream,
     Verb,
 };
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
 
 /// Why a TwiML document could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,12 +119,17 @@ fn xml_err(e: impl std::fmt::Display) -> TwimlError {
 }
 
 fn start(e: &BytesStart<'_>) -> Result<Element, TwimlError> {
-    let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+    let name = e.local_name().into_inner().to_owned();
     let mut attrs = Vec::new();
     for attr in e.attributes() {
         let attr = attr.map_err(xml_err)?;
-        let key = String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned();
-        attrs.push((key, attr.unescape_value().map_err(xml_err)?.into_owned()));
+        let key = attr.key.local_name().into_inner().to_owned();
+        attrs.push((
+            key,
+            attr.normalized_value(XmlVersion::Implicit1_0)
+                .map_err(xml_err)?
+                .into_owned(),
+        ));
     }
     Ok(Element {
         name,
@@ -147,13 +153,16 @@ fn read_tree(xml: &str) -> Result<Element, TwimlError> {
             Event::Empty(e) => Some(start(&e)?),
             Event::End(_) => stack.pop(),
             Event::Text(t) => {
-                let text = t.unescape().map_err(xml_err)?.into_owned();
-                push_text(&mut stack, text);
+                push_text(&mut stack, t.xml10_content().into_owned());
+                None
+            }
+            // `&amp;`, `&#1488;`: the reader hands entity references over on their own.
+            Event::GeneralRef(r) => {
+                push_text(&mut stack, reference(&r)?);
                 None
             }
             Event::CData(c) => {
-                let text = String::from_utf8_lossy(&c.into_inner()).into_owned();
-                push_text(&mut stack, text);
+                push_text(&mut stack, c.into_inner().into_owned());
                 None
             }
             Event::Eof => break,
@@ -171,6 +180,17 @@ fn read_tree(xml: &str) -> Result<Element, TwimlError> {
         return Err(TwimlError::Xml(format!("<{}> is never closed", open.name)));
     }
     root.ok_or_else(|| TwimlError::Xml("no root element".into()))
+}
+
+/// The text a character reference or one of XML's five predefined entities stands for.
+fn reference(r: &BytesRef<'_>) -> Result<String, TwimlError> {
+    if let Some(c) = r.resolve_char_ref().map_err(xml_err)? {
+        return Ok(c.to_string());
+    }
+    let name = r.xml10_content();
+    resolve_predefined_entity(&name)
+        .map(str::to_owned)
+        .ok_or_else(|| TwimlError::Xml(format!("unknown entity &{name};")))
 }
 
 fn push_text(stack: &mut [Element], text: String) {

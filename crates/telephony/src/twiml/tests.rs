@@ -327,3 +327,14 @@ fn start_with_children_we_do_not_model_still_parses() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn character_references_and_unknown_entities() {
+    let r =
+        parse("<Response><Say>&#1513;&#x5DC;&#1493;&#1501; &amp; bye</Say></Response>").unwrap();
+    assert_eq!(r.verbs, vec![Verb::Say(Say::new("שלום & bye"))]);
+    assert!(matches!(
+        parse("<Response><Say>&nbsp;</Say></Response>"),
+        Err(TwimlError::Xml(_))
+    ));
+}
