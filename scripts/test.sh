@@ -84,6 +84,28 @@ else
   echo "warning: no OpenAI Python SDK; the Realtime client-event schema check will skip"
 fi
 
+# Twilio's Python library (PyPI `twilio`), in a venv outside the clone, made once: the
+# answering TwiML's <Start><Recording> is checked against the library's own <Recording>
+# noun (scripts/twiml_recording.py). If it cannot be installed the check says so and skips.
+twilio_venv="${MOKDAN_TWILIO_VENV:-$HOME/.cache/mokdan-twilio-venv}"
+twilio_ok() {
+  "$twilio_venv/bin/python" -c 'from twilio.twiml.voice_response import Start' >/dev/null 2>&1
+}
+if ! twilio_ok; then
+  say "installing Twilio's Python library (PyPI) into $twilio_venv"
+  python=""
+  for p in python3 python; do command -v "$p" >/dev/null && { python=$p; break; }; done
+  if [ -n "$python" ]; then
+    { "$python" -m venv "$twilio_venv" \
+      && "$twilio_venv/bin/pip" install --quiet --disable-pip-version-check twilio; } || true
+  fi
+fi
+if twilio_ok; then
+  export MOKDAN_TWILIO_PYTHON="$twilio_venv/bin/python"
+else
+  echo "warning: no Twilio Python library; the <Recording> TwiML check will skip"
+fi
+
 # PostgreSQL on 127.0.0.1:5432 (trust auth), started if it is down.
 export MOKDAN_TEST_PG="${MOKDAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -278,7 +278,7 @@ pub(crate) async fn one_call(c: CallCtx) -> anyhow::Result<()> {
         .text()
         .await?;
     let twiml = telephony::twiml::parse(&xml)?;
-    let Some(telephony::twiml::Verb::Connect(connect)) = twiml.verbs.first() else {
+    let Some(connect) = twiml.stream_connect() else {
         anyhow::bail!("no <Connect> in {xml}");
     };
     let mut req = format!("ws://{}/ws/twilio-media", c.addr).into_client_request()?;

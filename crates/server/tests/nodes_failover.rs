@@ -69,7 +69,7 @@ async fn stopping_a_node_mid_burst_loses_no_call_rows() {
                     Err(_) => (0, String::new()),
                 };
                 let connected = telephony::twiml::parse(&body)
-                    .map(|t| matches!(t.verbs.as_slice(), [Verb::Connect(_)]))
+                    .map(|t| t.stream_connect().is_some())
                     .unwrap_or(false);
                 Answer {
                     sid,

@@ -47,7 +47,7 @@ async fn calls_are_answered_and_kept_while_the_database_is_down() {
             started.elapsed()
         );
         assert!(
-            matches!(t.verbs.as_slice(), [Verb::Connect(_)]),
+            t.stream_connect().is_some(),
             "the call proceeds: {:?}",
             t.verbs
         );
@@ -200,7 +200,7 @@ async fn voice_webhooks_are_bounded_while_the_database_is_sick(backend: Backend)
     let ring = call_params(&known, "+972501234567", "+97231234567");
     let t = app.twiml("/webhook/incoming_call", &ring).await;
     assert!(
-        matches!(t.verbs.as_slice(), [Verb::Connect(_)]),
+        t.stream_connect().is_some(),
         "{:?}",
         t.verbs
     );

@@ -34,9 +34,17 @@ async fn incoming_call_connects_the_stream_and_logs_the_call(backend: Backend) {
         )
         .await;
 
-    let [Verb::Connect(connect)] = twiml.verbs.as_slice() else {
-        panic!("expected only <Connect>: {:?}", twiml.verbs);
+    // The whole call is recorded by Twilio from the first moment, both sides apart (V11):
+    // `<Start><Recording>` comes before the stream, and nothing else does.
+    let [Verb::Start(start), Verb::Connect(connect)] = twiml.verbs.as_slice() else {
+        panic!("expected <Start><Recording> then <Connect>: {:?}", twiml.verbs);
     };
+    let recording = start.recording.as_ref().expect("<Recording>");
+    assert_eq!(recording.channels.as_deref(), Some("dual"));
+    assert_eq!(
+        recording.recording_status_callback.as_deref(),
+        Some(app.url("/webhook/recording_status").as_str())
+    );
     assert_eq!(
         connect.action.as_deref(),
         Some(app.url("/webhook/stream_ended").as_str())
@@ -83,12 +91,36 @@ async fn incoming_call_connects_the_stream_and_logs_the_call(backend: Backend) {
             &call_params(&sid, CALLER, BUSINESS_NUMBER),
         )
         .await;
-    assert_eq!(again.verbs.len(), 1);
+    assert_eq!(again.verbs.len(), 2);
     let list = calls::list(&app.state.db, business_id, 10).await.unwrap();
     assert_eq!(list.len(), 1);
     app.shutdown().await.unwrap();
 }
 dual_test!(incoming_call_connects_the_stream_and_logs_the_call);
+
+/// A business that turned recording off answers with the stream alone (V11).
+async fn a_business_that_records_nothing_answers_with_the_stream_alone(backend: Backend) {
+    let (app, business_id) = app_with_business(backend, &[]).await;
+    assert!(
+        mokdan::store::businesses::set_record_calls(&app.state.db, business_id, false)
+            .await
+            .unwrap()
+    );
+    let sid = new_call_sid();
+    let twiml = app
+        .twiml(
+            "/webhook/incoming_call",
+            &call_params(&sid, CALLER, BUSINESS_NUMBER),
+        )
+        .await;
+    assert!(
+        matches!(twiml.verbs.as_slice(), [Verb::Connect(_)]),
+        "{:?}",
+        twiml.verbs
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(a_business_that_records_nothing_answers_with_the_stream_alone);
 
 async fn urls_come_from_public_base_url(backend: Backend) {
     let (app, _) = app_with_business(
@@ -108,7 +140,7 @@ async fn urls_come_from_public_base_url(backend: Backend) {
         .await;
     assert_eq!(r.status(), 200);
     let t = telephony::twiml::parse(&r.text().await.unwrap()).unwrap();
-    let Verb::Connect(c) = &t.verbs[0] else {
+    let Some(c) = t.stream_connect() else {
         panic!()
     };
     assert_eq!(c.stream.url, "wss://calls.example.co.il/ws/twilio-media");
@@ -144,7 +176,7 @@ async fn forwarded_headers_make_the_urls_when_no_base_is_set() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let t = telephony::twiml::parse(&r.text().await.unwrap()).unwrap();
-    let Verb::Connect(c) = &t.verbs[0] else {
+    let Some(c) = t.stream_connect() else {
         panic!()
     };
     assert_eq!(c.stream.url, "wss://proxy.example/ws/twilio-media");

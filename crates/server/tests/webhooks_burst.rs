@@ -40,7 +40,7 @@ async fn a_burst_of_calls_gets_one_row_each(backend: Backend) {
     .await;
 
     for (sid, twiml) in &answers {
-        let [Verb::Connect(connect)] = twiml.verbs.as_slice() else {
+        let Some(connect) = twiml.stream_connect() else {
             panic!("{sid}: expected only <Connect>: {:?}", twiml.verbs);
         };
         assert!(

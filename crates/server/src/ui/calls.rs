@@ -124,9 +124,28 @@ struct CallPage {
     fallback_reason: String,
     stream: String,
     customer_id: Option<i64>,
+    /// The lead's name when the caller's number is a known lead, else the caller's.
+    lead_name: String,
+    /// What came of the call, in a few Hebrew words.
+    outcome: String,
     turns: Vec<TurnView>,
     other_e164: String,
     business_id: i64,
+}
+
+/// What came of a call, as the owner reads it at a glance.
+fn outcome(call: &Call) -> String {
+    if call.fallback_reason.is_some() {
+        "המתקשר/ת הועבר/ה להשאיר הודעה מוקלטת".into()
+    } else if call.callback_time.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+        "ביקש/ה שיחה חוזרת".into()
+    } else if call.call_summary.is_some() {
+        "הפרטים נרשמו".into()
+    } else if call.status.has_ended() {
+        "השיחה הסתיימה".into()
+    } else {
+        "השיחה בעיצומה".into()
+    }
 }
 
 pub async fn detail(
@@ -160,8 +179,18 @@ pub async fn detail(
             }
         ),
     };
+    let lead_name = match call.customer_id {
+        Some(id) => crate::store::customers::get(&state.db, b.business_id, id)
+            .await?
+            .and_then(|c| c.name),
+        None => None,
+    }
+    .or_else(|| call.caller_name.clone())
+    .unwrap_or_default();
     Ok(ok(&CallPage {
         l: Layout::new(format!("שיחה עם {}", v.who), "calls", Some(b.v.nav.clone())),
+        lead_name,
+        outcome: outcome(&call),
         call_sid: call.call_sid.clone(),
         when_full: time::datetime(call.created_at),
         caller_name: call.caller_name.clone().unwrap_or_default(),

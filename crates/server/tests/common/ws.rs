@@ -92,7 +92,7 @@ pub async fn answered_call(app: &TestApp) -> (String, String) {
             &super::twilio::call_params(&sid, "+972501234567", "+97231234567"),
         )
         .await;
-    let telephony::twiml::Verb::Connect(c) = &t.verbs[0] else {
+    let Some(c) = t.stream_connect() else {
         panic!("{:?}", t.verbs)
     };
     let token = c

@@ -342,7 +342,7 @@ async fn flow(http: &reqwest::Client, base: &str) -> Vec<(&'static str, String)>
     let r = signed("/webhook/incoming_call", &form).await.unwrap();
     assert_eq!(r.status(), 200);
     let twiml = telephony::twiml::parse(&r.text().await.unwrap()).unwrap();
-    let Verb::Connect(c) = &twiml.verbs[0] else {
+    let Some(c) = twiml.stream_connect() else {
         panic!("{twiml:?}")
     };
     let stream_token = c

@@ -23,7 +23,7 @@ async fn answered_call(app: &TestApp) -> (String, String) {
             &call_params(&sid, CALLER, BUSINESS_NUMBER),
         )
         .await;
-    let Verb::Connect(c) = &t.verbs[0] else {
+    let Some(c) = t.stream_connect() else {
         panic!("{:?}", t.verbs)
     };
     let token = c.stream.parameters.iter().find(|(k, _)| k == "token");

@@ -206,10 +206,18 @@ impl Ctx {
                 source,
             } => {
                 let how = if dual { "dual-channel" } else { "mono" };
-                self.journal.log(
-                    TimelineKind::RestUpdate,
-                    format!("{source}: start recording the call as {sid} ({how})"),
-                );
+                // Started by the TwiML it is a verb of the call; by REST, an update to it.
+                if source == "StartCallRecordingTwiML" {
+                    self.journal.log(
+                        TimelineKind::Verb,
+                        format!("<Start><Recording> {how}: recording the call as {sid}"),
+                    );
+                } else {
+                    self.journal.log(
+                        TimelineKind::RestUpdate,
+                        format!("REST: start recording the call as {sid}"),
+                    );
+                }
                 self.recording = Some(CallRecording {
                     sid,
                     status_callback,

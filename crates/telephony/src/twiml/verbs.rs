@@ -430,6 +430,14 @@ impl Response {
     pub fn start(self, start: Start) -> Self {
         self.verb(start)
     }
+    /// The `<Connect>` that hands the call to a media stream, wherever it is in the
+    /// document (a `<Start><Recording>` may come first).
+    pub fn stream_connect(&self) -> Option<&Connect> {
+        self.verbs.iter().find_map(|v| match v {
+            Verb::Connect(c) => Some(c),
+            _ => None,
+        })
+    }
 }
 
 impl From<&str> for Dial {
