@@ -13,6 +13,7 @@ pub mod crm;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod hooks;
 pub mod http;
 pub mod jobs;
 pub mod ops;
