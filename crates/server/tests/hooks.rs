@@ -592,3 +592,90 @@ async fn production_refuses_private_endpoints(backend: Backend) {
     w.app.shutdown().await.unwrap();
 }
 dual_test!(production_refuses_private_endpoints);
+
+async fn summary_new_caller_and_whatsapp_are_delivered(backend: Backend) {
+    let w = world(backend, &[]).await;
+    let rx = Receiver::start().await;
+    let (_, secret) = register(
+        &w,
+        &rx.url("/all"),
+        &["call.summarised", "lead.created", "whatsapp.received"],
+    )
+    .await;
+
+    // A call whose caller said who they are; its summary job files a new lead.
+    let sid = new_call_sid();
+    let r = w
+        .app
+        .post_signed("/webhook/incoming_call", &call_params(&sid, CALLER, NUMBER))
+        .await;
+    assert_eq!(r.status(), 200);
+    sqlx::query(
+        "INSERT INTO call_turns (call_sid, turn_index, caller_text, agent_text, created_at) \
+         VALUES ($1, 0, 'קוראים לי דנה ואני רוצה תור למחר', 'תודה דנה', 1)",
+    )
+    .bind(&sid)
+    .execute(&w.app.state.db.pool)
+    .await
+    .unwrap();
+    mokdan::jobs::enqueue(
+        &w.app.state.db,
+        "summarise",
+        &json!({ "call_sid": sid }),
+        None,
+    )
+    .await
+    .unwrap();
+    let hits = rx.wait_for("/all", 2, Duration::from_secs(20)).await;
+    let lead = hits[0].json();
+    assert_eq!(lead["type"], "lead.created", "{lead}");
+    assert_eq!(lead["data"]["phone"], CALLER);
+    assert_eq!(lead["data"]["source"], "call");
+    let summary = hits[1].json();
+    assert_eq!(summary["type"], "call.summarised", "{summary}");
+    assert_eq!(summary["data"]["call_sid"], json!(sid));
+    assert_eq!(summary["data"]["customer_id"], lead["data"]["lead_id"]);
+    assert!(
+        summary["data"]["summary"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{summary}"
+    );
+    for hit in &hits {
+        check_signature(&secret, hit);
+    }
+
+    // A WhatsApp message from the customer, through the inbound path every provider takes.
+    let received = mokdan::whatsapp::inbound::receive(
+        &w.app.state.whatsapp,
+        mokdan::whatsapp::inbound::Inbound {
+            provider: "twilio",
+            provider_message_id: format!("SM{}", uuid::Uuid::new_v4().simple()),
+            from: mokdan::domain::Phone::parse(CALLER).unwrap(),
+            to: Some(mokdan::domain::Phone::parse(NUMBER).unwrap()),
+            body: Some("אפשר להקדים לעשר?".into()),
+            media: Vec::new(),
+            profile_name: Some("דנה".into()),
+            reply_to: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        received,
+        mokdan::whatsapp::inbound::Received::Stored { .. }
+    ));
+    let hits = rx.wait_for("/all", 3, Duration::from_secs(15)).await;
+    let msg = hits[2].json();
+    assert_eq!(msg["type"], "whatsapp.received", "{msg}");
+    assert_eq!(msg["data"]["body"], "אפשר להקדים לעשר?");
+    assert_eq!(msg["data"]["from"], CALLER);
+    assert_eq!(msg["data"]["customer_id"], lead["data"]["lead_id"]);
+    check_signature(&secret, &hits[2]);
+    if let Some(verified) = verify_with_library(&secret, &hits[2]) {
+        assert_eq!(verified.expect("verified")["data"]["profile_name"], "דנה");
+    }
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(summary_new_caller_and_whatsapp_are_delivered);
