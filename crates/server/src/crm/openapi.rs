@@ -755,7 +755,7 @@ fn webhook_schemas() -> Value {
             "type": webhook_events(),
             "timestamp": { "type": "string", "format": "date-time",
                 "description": "When the event happened (RFC 3339, UTC)." },
-            "data": { "oneOf": [r("WebhookCallData"), r("WebhookLeadData"),
+            "data": { "anyOf": [r("WebhookCallData"), r("WebhookLeadData"),
                 r("WebhookWhatsappData"), { "type": "object" }] },
         })),
         "WebhookCallData": call_data,
