@@ -106,6 +106,28 @@ else
   echo "warning: no Twilio Python library; the <Recording> TwiML check will skip"
 fi
 
+# The Standard Webhooks specification's own library (PyPI `standardwebhooks`), in a venv
+# outside the clone, made once: crates/server/tests/hooks.rs verifies real deliveries with
+# it (scripts/verify_webhook.py). If it cannot be installed the check says so and skips.
+hooks_venv="${MOKDAN_HOOKS_VENV:-$HOME/.cache/mokdan-hooks-venv}"
+hooks_ok() {
+  "$hooks_venv/bin/python" -c 'import standardwebhooks' >/dev/null 2>&1
+}
+if ! hooks_ok; then
+  say "installing standardwebhooks (PyPI) into $hooks_venv"
+  python=""
+  for p in python3 python; do command -v "$p" >/dev/null && { python=$p; break; }; done
+  if [ -n "$python" ]; then
+    { "$python" -m venv "$hooks_venv" \
+      && "$hooks_venv/bin/pip" install --quiet --disable-pip-version-check standardwebhooks; } || true
+  fi
+fi
+if hooks_ok; then
+  export MOKDAN_WEBHOOKS_PYTHON="$hooks_venv/bin/python"
+else
+  echo "warning: no standardwebhooks Python library; the webhook signature check with it will skip"
+fi
+
 # PostgreSQL on 127.0.0.1:5432 (trust auth), started if it is down.
 export MOKDAN_TEST_PG="${MOKDAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod hooks;
 pub mod http;
 pub mod jobs;
 pub mod ops;

@@ -131,12 +131,10 @@ async fn a_business_that_records_nothing_leaves_no_recording(backend: Backend) {
     let report = a_call(&sim, &app).await;
     assert!(report.recordings.is_empty(), "{:?}", report.recordings);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let listings = mokdan::store::jobs::by_kind(
-        &app.state.db,
-        mokdan::calls::post_call::CALL_RECORDINGS,
-    )
-    .await
-    .unwrap();
+    let listings =
+        mokdan::store::jobs::by_kind(&app.state.db, mokdan::calls::post_call::CALL_RECORDINGS)
+            .await
+            .unwrap();
     assert!(listings.is_empty(), "{listings:?}");
     app.shutdown().await.unwrap();
 }
@@ -146,7 +144,9 @@ dual_test!(a_business_that_records_nothing_leaves_no_recording);
 #[tokio::test]
 async fn the_recording_twiml_is_what_twilios_library_writes() {
     let Ok(python) = std::env::var("MOKDAN_TWILIO_PYTHON") else {
-        eprintln!("skipped: MOKDAN_TWILIO_PYTHON is not set (scripts/test.sh installs PyPI twilio)");
+        eprintln!(
+            "skipped: MOKDAN_TWILIO_PYTHON is not set (scripts/test.sh installs PyPI twilio)"
+        );
         return;
     };
     let (app, _sim, _) = world(Backend::Sqlite, &[]).await;
@@ -155,7 +155,10 @@ async fn the_recording_twiml_is_what_twilios_library_writes() {
         .post_signed("/webhook/incoming_call", &call_params(&sid, CALLER, NUMBER))
         .await;
     let xml = r.text().await.unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/twiml_recording.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/twiml_recording.py"
+    );
     let mut child = std::process::Command::new(python)
         .arg(script)
         .arg(&app.base)

@@ -64,6 +64,8 @@ fn fixture(w: &World, x: &Extra, resource: &str, of_b: bool) -> i64 {
         "token" => t.token_id,
         "business" => t.business_id,
         "whatsapp_message" => t.whatsapp_message_id,
+        "webhook_endpoint" => t.webhook_endpoint_id,
+        "webhook_delivery" => t.webhook_delivery_id,
         "job" => {
             if of_b {
                 x.jobs.1

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{CALLER, Cluster, NUMBER};
 use common::twilio::{call_params, new_call_sid};
-use telephony::twiml::Verb;
 
 /// The upstream's `fail_timeout` in deploy/nginx/mokdan-site.conf, plus a margin.
 const FAIL_TIMEOUT: Duration = Duration::from_millis(2500);

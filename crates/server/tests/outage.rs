@@ -199,11 +199,7 @@ async fn voice_webhooks_are_bounded_while_the_database_is_sick(backend: Backend)
     let (known, unknown, outbound) = (new_call_sid(), new_call_sid(), new_call_sid());
     let ring = call_params(&known, "+972501234567", "+97231234567");
     let t = app.twiml("/webhook/incoming_call", &ring).await;
-    assert!(
-        t.stream_connect().is_some(),
-        "{:?}",
-        t.verbs
-    );
+    assert!(t.stream_connect().is_some(), "{:?}", t.verbs);
 
     sick.start().await;
     for sid in [&known, &unknown] {

@@ -246,6 +246,7 @@ async fn every_page_renders_in_hebrew_rtl(backend: Backend) {
         format!("/app/biz/calls/{call}"),
         "/app/biz/whatsapp".into(),
         "/app/biz/settings".into(),
+        "/app/biz/settings/webhooks".into(),
         "/app/biz/try".into(),
     ];
     for path in &pages {
@@ -1120,3 +1121,85 @@ async fn try_a_call_runs_the_sim(backend: Backend) {
     w.app.shutdown().await.unwrap();
 }
 dual_test!(try_a_call_runs_the_sim);
+
+/// The webhooks page (#22): owners only; it lists the business's endpoints (never the
+/// secret) and its deliveries with their status code and a resend button — and nothing of
+/// another business's.
+async fn the_webhooks_page_lists_endpoints_and_deliveries(backend: Backend) {
+    use mokdan::store::hooks as store;
+    let w = world(backend).await;
+    let secret = mokdan::hooks::sign::new_secret();
+    let mut ids = Vec::new();
+    for (biz, url) in [
+        (w.biz_a, "http://127.0.0.1:9/hooks/clinic-endpoint"),
+        (w.biz_b, "http://127.0.0.1:9/hooks/garage-endpoint"),
+    ] {
+        let e = store::create_endpoint(
+            w.db(),
+            biz,
+            &store::NewEndpoint {
+                url,
+                description: None,
+                secret: &secret,
+                events: "lead.created,call.completed",
+                enabled: true,
+            },
+        )
+        .await
+        .unwrap();
+        let payload = r#"{"type":"lead.created","timestamp":"2026-11-21T12:00:00.000Z","data":{}}"#;
+        let made = store::insert_deliveries(
+            w.db(),
+            biz,
+            &[store::NewDelivery {
+                endpoint_id: e.id,
+                event: "lead.created",
+                msg_id: "msg_ui",
+                payload,
+                job_kind: "ui_probe",
+                max_attempts: 1,
+            }],
+        )
+        .await
+        .unwrap();
+        store::record_attempt(w.db(), made[0], store::FAILED, Some(410), Some("HTTP 410"))
+            .await
+            .unwrap();
+        ids.push(made[0]);
+    }
+    let owner = w.client("owner@a.test").await;
+    let (status, h, body) = get(&owner, &w.app, "/app/biz/settings/webhooks").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_app_page("webhooks", &body);
+    assert_security_headers("webhooks", &h);
+    assert!(body.contains("clinic-endpoint") && !body.contains("garage-endpoint"));
+    assert!(
+        !body.contains(&secret) && !body.contains("whsec_"),
+        "no secret"
+    );
+    assert!(
+        body.contains("ליד חדש") && body.contains("שיחה הסתיימה"),
+        "events in Hebrew"
+    );
+    assert!(
+        body.contains("410") && body.contains("נכשל"),
+        "the status code and state"
+    );
+    assert!(body.contains("שליחה חוזרת"), "resend");
+    assert!(body.contains(&format!(
+        r#"data-api="/api/webhooks/deliveries/{}/resend""#,
+        ids[0]
+    )));
+    assert!(!body.contains(&format!("/api/webhooks/deliveries/{}/resend", ids[1])));
+    assert!(
+        body.contains(r#"data-api="/api/webhooks/endpoints""#),
+        "the add form"
+    );
+    let (_, _, settings) = get(&owner, &w.app, "/app/biz/settings").await;
+    assert!(settings.contains(r#"href="/app/biz/settings/webhooks""#));
+    let agent = w.client("agent@a.test").await;
+    let (status, _, _) = get(&agent, &w.app, "/app/biz/settings/webhooks").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(the_webhooks_page_lists_endpoints_and_deliveries);

@@ -37,7 +37,10 @@ async fn incoming_call_connects_the_stream_and_logs_the_call(backend: Backend) {
     // The whole call is recorded by Twilio from the first moment, both sides apart (V11):
     // `<Start><Recording>` comes before the stream, and nothing else does.
     let [Verb::Start(start), Verb::Connect(connect)] = twiml.verbs.as_slice() else {
-        panic!("expected <Start><Recording> then <Connect>: {:?}", twiml.verbs);
+        panic!(
+            "expected <Start><Recording> then <Connect>: {:?}",
+            twiml.verbs
+        );
     };
     let recording = start.recording.as_ref().expect("<Recording>");
     assert_eq!(recording.channels.as_deref(), Some("dual"));

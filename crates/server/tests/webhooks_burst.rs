@@ -9,7 +9,6 @@ mod common;
 use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid};
 use common::{Backend, TestApp};
 use mokdan::store::calls;
-use telephony::twiml::Verb;
 
 const BUSINESS_NUMBER: &str = "+97231234567";
 

@@ -7,7 +7,6 @@ mod common;
 use common::twilio::{self, AUTH_TOKEN, new_call_sid};
 use common::{Backend, TestApp};
 use mokdan::store::calls;
-use telephony::twiml::Verb;
 
 const BUSINESS_NUMBER: &str = "+97231234567";
 const CALLER: &str = "+972501234567";
@@ -60,11 +59,7 @@ async fn signed_get_webhooks_are_served_and_write_their_rows(backend: Backend) {
     let r = signed_get(&app, &ring, &ring).await;
     assert_eq!(r.status(), 200);
     let t = telephony::twiml::parse(&r.text().await.unwrap()).unwrap();
-    assert!(
-        t.stream_connect().is_some(),
-        "{:?}",
-        t.verbs
-    );
+    assert!(t.stream_connect().is_some(), "{:?}", t.verbs);
     let row = calls::by_sid(&app.state.db, &sid)
         .await
         .unwrap()

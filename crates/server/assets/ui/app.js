@@ -43,6 +43,8 @@
     const button = form.querySelector('button[type="submit"]');
     const body = {};
     form.querySelectorAll('input[name], textarea[name], select[name]').forEach(el => {
+      if (el.type === 'checkbox' && !el.checked) return;
+      if (el.dataset.list) { (body[el.name] = body[el.name] || []).push(el.value); return; }
       if (el.value === '' && el.type !== 'hidden') return;
       put(body, el.name, el.dataset.type === 'number' ? Number(el.value) : el.value);
     });
@@ -57,6 +59,13 @@
       try { data = await res.json(); } catch (_) { /* not JSON */ }
       if (!res.ok) { if (out) out.textContent = problem(res.status, data); return; }
       if (out) out.textContent = form.dataset.done || 'בוצע ✓';
+      // A value the answer carries only once (a signing secret), shown for copying.
+      if (out && form.dataset.show && data && data[form.dataset.show]) {
+        const code = document.createElement('code');
+        code.dir = 'ltr';
+        code.textContent = data[form.dataset.show];
+        out.append(' ', code);
+      }
       if (form.dataset.clear) form.querySelectorAll('textarea').forEach(t => { t.value = ''; });
       if (form.dataset.refresh && window.htmx) {
         const target = document.querySelector(form.dataset.refresh);

@@ -22,6 +22,7 @@ use crate::auth::AuthCtx;
 use crate::calls::state::CallsState;
 use crate::config::Settings;
 use crate::crm::state::CrmState;
+use crate::hooks::HooksState;
 use crate::jobs::{Dispatch, Handler, JobsState};
 use crate::ops::state::OpsState;
 use crate::store::Db;
@@ -35,7 +36,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// (the metrics registry, the outbox's replay, the job dispatch table).
 ///
 /// Handlers never take this: each feature's router runs on its own slice ([`CallsState`],
-/// [`WaState`], [`CrmState`], [`WebState`], [`OpsState`], [`JobsState`]), and the sign-in
+/// [`WaState`], [`CrmState`], [`WebState`], [`OpsState`], [`JobsState`], [`HooksState`]), and the sign-in
 /// extractors reach [`crate::auth::AuthCtx`] from any of them through `FromRef`.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -54,6 +55,8 @@ pub struct Inner {
     pub web: WebState,
     pub ops: OpsState,
     pub jobs: JobsState,
+    /// Signed webhooks out: their API and their deliveries.
+    pub hooks: HooksState,
     pub auth: AuthCtx,
 }
 
@@ -168,6 +171,7 @@ impl App {
                 shutdown: shutdown.clone(),
                 auth: auth.clone(),
             },
+            hooks: HooksState::new(settings.clone(), db.clone(), auth.clone()),
             auth: AuthCtx {
                 settings: settings.clone(),
                 db: db.clone(),
@@ -273,6 +277,10 @@ impl AppState {
                 .with(
                     crate::whatsapp::jobs::KINDS,
                     Arc::new(crate::whatsapp::jobs::WaJobs(self.whatsapp.clone())),
+                )
+                .with(
+                    crate::hooks::KINDS,
+                    Arc::new(crate::hooks::Hooks(self.hooks.clone())),
                 )
                 .with(&[crate::jobs::cleanup::CLEANUP], Arc::new(cleanup)),
         )

@@ -261,6 +261,20 @@ async fn call_status(State(state): State<CallsState>, req: TwilioRequest) -> Res
                 db_error("/webhook/call_status", sid, &e);
                 keep(&state, &[kept]).await;
             }
+            if moved && status == "completed" {
+                // Signed webhooks out (#22): one indexed query when none is registered; a
+                // failure is logged and never changes Twilio's answer.
+                let emitted = quick(crate::hooks::emit_call(
+                    &state.db,
+                    sid,
+                    crate::hooks::Event::CallCompleted,
+                ))
+                .await;
+                if let Err(e) = emitted {
+                    crate::telemetry::count_error("webhook_emit");
+                    tracing::warn!(call_sid = sid, error = %e, "WEBHOOK_EMIT_FAILED");
+                }
+            }
         }
         Err(e) => {
             db_error("/webhook/call_status", sid, &e);

@@ -255,6 +255,13 @@ async fn create(
     .await
     .map_err(phone_conflict)?;
     state.crm_counts.bump(t.business_id);
+    crate::hooks::emit_logged(
+        &state.db,
+        t.business_id,
+        crate::hooks::Event::LeadCreated,
+        crate::hooks::lead_data(&c),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 

@@ -270,6 +270,39 @@ pub const OPERATIONS: &[Op] = &[
     op!("get" "/api/whatsapp/messages/{id}/media/{n}", "whatsapp", Tenant, Some("whatsapp_message"),
         "Attachment `n` (from 0) of a message, fetched from the provider with its credentials.",
         query: &[BIZ], req: Req::None, res: Res::Media),
+    op!("get" "/api/webhooks/endpoints", "webhooks", Owner, None,
+        "The business's webhook endpoints (never their signing secrets).",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "WebhookEndpointList")),
+    op!("post" "/api/webhooks/endpoints", "webhooks", Owner, None,
+        "Register an endpoint for some events; its signing secret (`whsec_…`) is returned \
+         once. In production only `https://` URLs whose host resolves to public addresses \
+         (422 otherwise).",
+        query: &[BIZ],
+        req: Req::Json("WebhookEndpointCreate", r#"{"url":"https://example.com/hooks/mokdan","events":["call.completed","lead.created"]}"#),
+        res: Res::Json(201, "WebhookEndpointCreated")),
+    op!("get" "/api/webhooks/endpoints/{id}", "webhooks", Owner, Some("webhook_endpoint"),
+        "A webhook endpoint (without its secret).",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "WebhookEndpoint")),
+    op!("patch" "/api/webhooks/endpoints/{id}", "webhooks", Owner, Some("webhook_endpoint"),
+        "Change an endpoint's URL, events, description or whether it is enabled.",
+        query: &[BIZ], req: Req::Json("WebhookEndpointPatch", r#"{"enabled":false}"#),
+        res: Res::Json(200, "WebhookEndpoint")),
+    op!("delete" "/api/webhooks/endpoints/{id}", "webhooks", Owner, Some("webhook_endpoint"),
+        "Delete an endpoint and its deliveries.",
+        query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/webhooks/deliveries", "webhooks", Owner, None,
+        "Deliveries of events to the business's endpoints, newest first, each with its \
+         status, attempts and the last status code.",
+        query: &[
+            ("endpoint_id", "integer", "Only this endpoint's deliveries."),
+            ("limit", "integer", "At most this many, 1 to 500 (default 50)."),
+            BIZ,
+        ],
+        req: Req::None, res: Res::Json(200, "WebhookDeliveryList")),
+    op!("post" "/api/webhooks/deliveries/{id}/resend", "webhooks", Owner, Some("webhook_delivery"),
+        "Send a delivered or failed delivery again (the same body and `webhook-id`); a \
+         pending one is 409.",
+        query: &[BIZ], req: Req::None, res: Res::Json(202, "WebhookDelivery")),
 ];
 
 /// Header parameters, by method and path.
@@ -533,7 +566,7 @@ fn schemas() -> Value {
             "created_at": { "type": "integer" },
         })),
     });
-    for extra in [more, jobs_schemas(), whatsapp_schemas()] {
+    for extra in [more, jobs_schemas(), whatsapp_schemas(), webhook_schemas()] {
         if let (Some(a), Value::Object(b)) = (all.as_object_mut(), extra) {
             a.extend(b);
         }
@@ -620,6 +653,169 @@ fn whatsapp_schemas() -> Value {
             "messages": { "type": "array", "items": r("WhatsappMessage") },
         })),
     })
+}
+
+/// The event types of signed webhooks (`crate::hooks::Event`).
+fn webhook_events() -> Value {
+    json!({ "type": "string", "enum": crate::hooks::Event::ALL.map(crate::hooks::Event::as_str) })
+}
+
+fn webhook_schemas() -> Value {
+    let events = json!({ "oneOf": [
+        { "type": "array", "items": webhook_events(), "minItems": 1 },
+        { "type": "string", "description": "Comma-separated event types." },
+    ]});
+    let fields = json!({
+        "url": { "type": "string", "minLength": 1, "maxLength": 2000,
+            "description": "https:// (http:// only outside production); in production its \
+                host must resolve to public addresses only." },
+        "events": events,
+        "description": { "type": ["string", "null"], "maxLength": 200 },
+        "enabled": { "type": "boolean" },
+    });
+    let mut create_fields = fields.clone();
+    create_fields["business_id"] = json!({ "type": ["integer", "null"],
+        "description": "Optional; must be the business acted for." });
+    let endpoint = object(
+        &[
+            "id",
+            "business_id",
+            "url",
+            "events",
+            "enabled",
+            "created_at",
+            "updated_at",
+        ],
+        json!({
+            "id": { "type": "integer" }, "business_id": { "type": "integer" },
+            "url": { "type": "string" }, "description": nullable("string"),
+            "events": { "type": "array", "items": webhook_events() },
+            "enabled": { "type": "boolean" },
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        }),
+    );
+    let mut created = endpoint.clone();
+    created["required"] = json!([
+        "id",
+        "business_id",
+        "url",
+        "events",
+        "enabled",
+        "created_at",
+        "updated_at",
+        "secret"
+    ]);
+    created["properties"]["secret"] = json!({ "type": "string", "pattern": "^whsec_",
+        "description": "The Standard Webhooks signing secret, shown only now." });
+    let call_data = object(
+        &["business_id", "call_id", "call_sid"],
+        json!({
+            "business_id": { "type": "integer" }, "call_id": { "type": "integer" },
+            "call_sid": { "type": "string" }, "from": nullable("string"), "to": nullable("string"),
+            "direction": { "type": "string" }, "status": { "type": "string" },
+            "duration_secs": nullable("integer"), "customer_id": nullable("integer"),
+            "summary": { "type": ["string", "null"], "description": "call.summarised only" },
+            "caller_name": { "type": ["string", "null"], "description": "call.summarised only" },
+            "caller_reason": { "type": ["string", "null"], "description": "call.summarised only" },
+            "callback_time": { "type": ["string", "null"], "description": "call.summarised only" },
+            "urgency": { "type": ["string", "null"], "description": "call.summarised only" },
+            "transcription": { "type": ["string", "null"], "description": "call.summarised only" },
+        }),
+    );
+    let lead_data = object(
+        &["business_id", "lead_id", "phone"],
+        json!({
+            "business_id": { "type": "integer" }, "lead_id": { "type": "integer" },
+            "name": nullable("string"), "phone": { "type": "string", "description": "E.164" },
+            "email": nullable("string"), "status": { "type": "string" },
+            "source": { "type": ["string", "null"], "description": "api, call, ui…" },
+            "created_at": { "type": "integer" },
+        }),
+    );
+    let whatsapp_data = object(
+        &["business_id", "message_id", "from"],
+        json!({
+            "business_id": { "type": "integer" }, "message_id": { "type": "integer" },
+            "customer_id": nullable("integer"), "provider": { "type": "string" },
+            "provider_message_id": { "type": "string" }, "from": { "type": "string" },
+            "to": nullable("string"), "body": nullable("string"),
+            "media": { "type": "integer", "description": "How many attachments." },
+            "profile_name": nullable("string"),
+        }),
+    );
+    json!({
+        "WebhookEndpoint": endpoint,
+        "WebhookEndpointCreated": created,
+        "WebhookEndpointList": object(&["endpoints"], json!({
+            "endpoints": { "type": "array", "items": r("WebhookEndpoint") },
+        })),
+        "WebhookEndpointCreate": object(&["url", "events"], create_fields),
+        "WebhookEndpointPatch": object(&[], fields),
+        "WebhookEvent": object(&["type", "timestamp", "data"], json!({
+            "type": webhook_events(),
+            "timestamp": { "type": "string", "format": "date-time",
+                "description": "When the event happened (RFC 3339, UTC)." },
+            "data": { "anyOf": [r("WebhookCallData"), r("WebhookLeadData"),
+                r("WebhookWhatsappData"), { "type": "object" }] },
+        })),
+        "WebhookCallData": call_data,
+        "WebhookLeadData": lead_data,
+        "WebhookWhatsappData": whatsapp_data,
+        "WebhookDelivery": object(&["id", "endpoint_id", "event", "msg_id", "status",
+            "attempts", "payload", "created_at", "updated_at"], json!({
+            "id": { "type": "integer" }, "endpoint_id": { "type": "integer" },
+            "event": webhook_events(),
+            "msg_id": { "type": "string", "description": "The `webhook-id` header." },
+            "status": { "type": "string", "enum": ["pending", "delivered", "failed"] },
+            "attempts": { "type": "integer" },
+            "last_status_code": nullable("integer"), "last_error": nullable("string"),
+            "payload": r("WebhookEvent"),
+            "delivered_at": nullable("integer"),
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        })),
+        "WebhookDeliveryList": object(&["deliveries"], json!({
+            "deliveries": { "type": "array", "items": r("WebhookDelivery") },
+        })),
+    })
+}
+
+/// The signed requests the service sends (OpenAPI 3.1 `webhooks`), one per event type.
+fn webhooks() -> Value {
+    let mut out = Map::new();
+    for event in crate::hooks::Event::ALL {
+        let data = match event {
+            crate::hooks::Event::CallCompleted | crate::hooks::Event::CallSummarised => {
+                r("WebhookCallData")
+            }
+            crate::hooks::Event::LeadCreated => r("WebhookLeadData"),
+            crate::hooks::Event::WhatsappReceived => r("WebhookWhatsappData"),
+            _ => json!({ "type": "object", "description": "Reserved: not sent yet." }),
+        };
+        let header = |name: &str, desc: &str| {
+            json!({ "name": name, "in": "header",
+            "required": true, "description": desc, "schema": { "type": "string" } })
+        };
+        out.insert(event.as_str().to_string(), json!({ "post": {
+            "summary": format!("`{}`, signed per the Standard Webhooks specification", event.as_str()),
+            "parameters": [
+                header("webhook-id", "The message id (`msg_…`): the same on every retry and resend."),
+                header("webhook-timestamp", "Unix seconds of this attempt."),
+                header("webhook-signature", "`v1,` and the base64 HMAC-SHA256 of \
+                    `{webhook-id}.{webhook-timestamp}.{body}` keyed with the base64-decoded \
+                    part of the endpoint's `whsec_` secret."),
+            ],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "allOf": [r("WebhookEvent"), { "type": "object", "properties": {
+                    "type": { "const": event.as_str() }, "data": data } }],
+            }}}},
+            "responses": {
+                "2XX": { "description": "Delivered." },
+                "default": { "description": "408, 429 and 5xx are retried (eight attempts \
+                    over about a day); any other 4xx is final." },
+            },
+        }}));
+    }
+    Value::Object(out)
 }
 
 /// The parameters in a path template (`{id}`, `{customer_id}`, `{n}`), in order.
@@ -716,6 +912,10 @@ fn operation(op: &Op) -> Value {
             "The job is not dead (only a dead job can be retried)",
         )),
         ("post", "/api/whatsapp/send") => {}
+        ("post", "/api/webhooks/deliveries/{id}/resend") => errors.push((
+            "409",
+            "The delivery is still pending (its next attempt is scheduled)",
+        )),
         ("post" | "patch", _) if op.access != Access::Public => errors.push((
             "409",
             "Conflicts with an existing object (phone, number, email)",
@@ -802,6 +1002,7 @@ pub fn document() -> Value {
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }, { "session": [] }],
         "paths": paths,
+        "webhooks": webhooks(),
         "components": {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT or mk_ API token" },

@@ -35,13 +35,29 @@ pub async fn upsert_by_phone(
     name: Option<&str>,
     source: &str,
 ) -> Result<i64, sqlx::Error> {
+    Ok(
+        upsert_by_phone_created(db, business_id, phone, name, source)
+            .await?
+            .0,
+    )
+}
+
+/// [`upsert_by_phone`], and whether this call created the customer (a new lead, #22): the
+/// row keeps its first `created_at`, so only the insert returns this call's time.
+pub async fn upsert_by_phone_created(
+    db: &Db,
+    business_id: i64,
+    phone: &Phone,
+    name: Option<&str>,
+    source: &str,
+) -> Result<(i64, bool), sqlx::Error> {
     let now = now_ms();
-    let (id,): (i64,) = sqlx::query_as(
+    let (id, created_at): (i64, i64) = sqlx::query_as(
         "INSERT INTO customers (business_id, name, phone, source, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) \
          ON CONFLICT (business_id, phone) DO UPDATE SET \
          name = COALESCE(customers.name, excluded.name), updated_at = excluded.updated_at \
-         RETURNING id",
+         RETURNING id, created_at",
     )
     .bind(business_id)
     .bind(name.map(str::trim).filter(|n| !n.is_empty()))
@@ -50,7 +66,7 @@ pub async fn upsert_by_phone(
     .bind(now)
     .fetch_one(&db.pool)
     .await?;
-    Ok(id)
+    Ok((id, created_at == now))
 }
 
 pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<Customer>, sqlx::Error> {

@@ -16,6 +16,7 @@ pub mod calls;
 pub mod crm_calls;
 pub mod customers;
 pub mod dialect;
+pub mod hooks;
 pub mod jobs;
 pub mod leads;
 pub mod post_call;

@@ -137,7 +137,11 @@ struct CallPage {
 fn outcome(call: &Call) -> String {
     if call.fallback_reason.is_some() {
         "המתקשר/ת הועבר/ה להשאיר הודעה מוקלטת".into()
-    } else if call.callback_time.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+    } else if call
+        .callback_time
+        .as_deref()
+        .is_some_and(|t| !t.trim().is_empty())
+    {
         "ביקש/ה שיחה חוזרת".into()
     } else if call.call_summary.is_some() {
         "הפרטים נרשמו".into()

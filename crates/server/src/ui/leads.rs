@@ -213,7 +213,12 @@ pub async fn create(
         notes: f.notes.trim(),
     };
     match leads::create(&state.db, b.business_id, &fields).await {
-        Ok(id) => Ok(Redirect::to(&format!("/app/biz/leads/{id}")).into_response()),
+        Ok(id) => {
+            if let Err(e) = crate::hooks::emit_lead(&state.db, b.business_id, id).await {
+                tracing::warn!(error = %e, "WEBHOOK_EMIT_FAILED");
+            }
+            Ok(Redirect::to(&format!("/app/biz/leads/{id}")).into_response())
+        }
         Err(e) if crate::store::is_unique_violation(&e) => {
             let existing = customers::by_phone(&state.db, b.business_id, &phone)
                 .await?

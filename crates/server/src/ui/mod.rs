@@ -29,6 +29,7 @@ pub mod trycall;
 pub mod view;
 pub mod viewer;
 pub mod wa_pairing;
+pub mod webhooks;
 pub mod whatsapp;
 
 use axum::Router;
@@ -88,6 +89,7 @@ pub fn router() -> Router<WebState> {
             "/app/biz/settings/whatsapp/disconnect",
             post(wa_pairing::disconnect),
         )
+        .route("/app/biz/settings/webhooks", get(webhooks::page))
         .route("/app/biz/try", get(trycall::page).post(trycall::start))
         .route("/app/biz/try/{id}", get(trycall::run_page))
         .route("/app/biz/try/{id}/audio.wav", get(trycall::audio))

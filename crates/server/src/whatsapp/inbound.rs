@@ -161,6 +161,28 @@ pub async fn receive(
     if auto_reply {
         crate::jobs::wake();
     }
+    if let Some(l) = &linked {
+        // Signed webhooks out (#22); the message is stored, so a failure here is only logged.
+        let data = serde_json::json!({
+            "business_id": l.business_id,
+            "message_id": message_id,
+            "customer_id": l.customer_id,
+            "provider": msg.provider,
+            "provider_message_id": msg.provider_message_id,
+            "from": msg.from.as_str(),
+            "to": msg.to.as_ref().map(Phone::as_str),
+            "body": msg.body,
+            "media": msg.media.len(),
+            "profile_name": msg.profile_name,
+        });
+        crate::hooks::emit_logged(
+            &state.db,
+            l.business_id,
+            crate::hooks::Event::WhatsappReceived,
+            data,
+        )
+        .await;
+    }
     metrics::counter!("mokdan_whatsapp_inbound_total", "provider" => msg.provider).increment(1);
     tracing::info!(
         provider = msg.provider,

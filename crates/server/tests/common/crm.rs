@@ -105,6 +105,10 @@ pub struct Tenant {
     pub token_id: i64,
     /// The customer's inbound WhatsApp message (its body is the marker; one attachment).
     pub whatsapp_message_id: i64,
+    /// A webhook endpoint (its URL holds the marker; nothing listens there).
+    pub webhook_endpoint_id: i64,
+    /// The `lead.created` delivery of the customer to that endpoint.
+    pub webhook_delivery_id: i64,
     /// Text that appears only in this tenant's rows.
     pub marker: String,
 }
@@ -119,6 +123,16 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
     let owner = login(app, &owner_email).await;
     let agent = login(app, &agent_email).await;
     let marker = format!("marker-{tag}-{}", uuid::Uuid::new_v4().simple());
+    // A webhook endpoint first, so the customer below is delivered to it as `lead.created`.
+    let (s, hook) = post(
+        app,
+        "/api/webhooks/endpoints",
+        &owner,
+        json!({ "url": format!("http://127.0.0.1:9/hooks/{marker}"), "events": ["lead.created"] }),
+    )
+    .await;
+    assert_eq!(s, 201, "{hook}");
+    let webhook_endpoint_id = hook["id"].as_i64().unwrap();
     let (s, c) = post(
         app,
         "/api/customers",
@@ -128,6 +142,16 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
     .await;
     assert_eq!(s, 201, "{c}");
     let customer_id = c["id"].as_i64().unwrap();
+    let (s, d) = get(
+        app,
+        &format!("/api/webhooks/deliveries?endpoint_id={webhook_endpoint_id}"),
+        &owner,
+    )
+    .await;
+    assert_eq!(s, 200, "{d}");
+    let webhook_delivery_id = d["deliveries"][0]["id"]
+        .as_i64()
+        .expect("a lead.created delivery");
     let call_sid = format!("CA{}", uuid::Uuid::new_v4().simple());
     mokdan::store::calls::insert(
         &app.state.db,
@@ -211,6 +235,8 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
         call_sid,
         token_id: t["id"].as_i64().unwrap(),
         whatsapp_message_id: receipt.message_id.unwrap(),
+        webhook_endpoint_id,
+        webhook_delivery_id,
         marker,
     }
 }

@@ -27,7 +27,6 @@ use base64::Engine;
 use futures::SinkExt;
 use serde_json::{Value, json};
 use telephony::media::StreamEvent;
-use telephony::twiml::Verb;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::ws;

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use telephony::media::{ServerMessage, StreamEvent};
-use telephony::twiml::Verb;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{BUSINESS_NUMBER, CALLER, rss_bytes, spawn};

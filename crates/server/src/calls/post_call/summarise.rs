@@ -61,23 +61,36 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
         }
         _ => content.extractive(),
     };
-    let customer_id = match (call.business_id, &caller) {
-        (Some(business_id), Some(phone)) => Some(
-            customers::upsert_by_phone(
+    let (customer_id, new_lead) = match (call.business_id, &caller) {
+        (Some(business_id), Some(phone)) => {
+            let (id, created) = customers::upsert_by_phone_created(
                 &state.db,
                 business_id,
                 phone,
                 extraction.name.as_deref(),
                 "call",
             )
-            .await?,
-        ),
-        _ => None,
+            .await?;
+            (Some(id), created.then_some((business_id, id)))
+        }
+        _ => (None, None),
     };
     post_call::set_extraction(&state.db, &p.call_sid, &extraction, customer_id).await?;
+    // Signed webhooks out (#22): the new lead, then the summary. The work is done, so a
+    // failure to record them is logged, not retried.
+    if let Some((business_id, id)) = new_lead
+        && let Err(e) = crate::hooks::emit_lead(&state.db, business_id, id).await
+    {
+        tracing::warn!(call_sid = %p.call_sid, error = %e, "WEBHOOK_EMIT_FAILED");
+    }
     // `transcribed` says there is text to read; a call known only as audio keeps its status.
     if call.transcription.is_some() || !content.caller.is_empty() {
         calls::advance_status(&state.db, &p.call_sid, &CallStatus::Transcribed, None).await?;
+    }
+    if let Err(e) =
+        crate::hooks::emit_call(&state.db, &p.call_sid, crate::hooks::Event::CallSummarised).await
+    {
+        tracing::warn!(call_sid = %p.call_sid, error = %e, "WEBHOOK_EMIT_FAILED");
     }
     tracing::info!(
         call_sid = %p.call_sid,
