@@ -1,6 +1,7 @@
 //! One error type for the JSON API: causes go to the log, the client gets an opaque message.
 //!
-//! Every API error has the shape `{"error": {"code": "...", "message": "..."}}`. Internal
+//! Every API error has the shape `{"error": {"code": "...", "message": "..."}}`; a 409 on a
+//! value another object already has adds `"field"`, the request field that clashed. Internal
 //! failures are logged with their cause and counted, and answer a bland 500, so a database
 //! message (which may carry data or credentials) never reaches a client (S2). Twilio
 //! webhooks do not use this type: they answer safe TwiML instead (V12).
@@ -21,6 +22,12 @@ pub enum AppError {
     Forbidden,
     #[error("{0}")]
     Conflict(String),
+    /// A value another object already has; `field` names it for the client (#17).
+    #[error("{message}")]
+    Clash {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -30,7 +37,10 @@ pub enum AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         if crate::store::is_unique_violation(&e) {
-            AppError::Conflict("already exists".into())
+            match crate::store::unique_field(&e) {
+                Some(field) => AppError::clash(field, format!("{field}: already exists")),
+                None => AppError::Conflict("already exists".into()),
+            }
         } else if matches!(e, sqlx::Error::RowNotFound) {
             AppError::NotFound
         } else if matches!(
@@ -47,13 +57,21 @@ impl From<sqlx::Error> for AppError {
 }
 
 impl AppError {
+    /// A 409 on `field`, with a message that names it.
+    pub fn clash(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::Clash {
+            field,
+            message: message.into(),
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::BadRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Conflict(_) | AppError::Clash { .. } => (StatusCode::CONFLICT, "conflict"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -71,7 +89,10 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
+        if let AppError::Clash { field, .. } = &self {
+            body["error"]["field"] = (*field).into();
+        }
         (status, Json(body)).into_response()
     }
 }

@@ -582,3 +582,105 @@ async fn user_writes_leak_nothing_and_guard_own_passwords(backend: Backend) {
     assert_eq!(s, 200);
 }
 dual_test!(user_writes_leak_nothing_and_guard_own_passwords);
+
+/// A refused duplicate says which field clashed, by the constraint that refused it (#17):
+/// a number, a WhatsApp number, a Meta sender id, an e-mail; the database names the same
+/// fields on both backends. An address another business's user has stays the neutral 422.
+async fn clashes_name_their_field(backend: Backend) {
+    let (app, ops) = operator_app(backend).await;
+    let a = crm::add_business(&app, "קפה", "+97231111111").await;
+    let (s, v) = crm::patch(
+        &app,
+        &format!("/api/businesses/{a}"),
+        &ops,
+        json!({ "whatsapp_number": "050-1110000", "meta_phone_number_id": "111000" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let clash = |v: &Value, field: &str| {
+        assert_eq!(crm::error_code(v), "conflict", "{v}");
+        assert_eq!(v["error"]["field"], field, "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(field),
+            "{v}"
+        );
+    };
+    let (s, v) = crm::post(
+        &app,
+        "/api/businesses",
+        &ops,
+        json!({ "name": "אחר", "numbers": ["03-1111111"] }),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    clash(&v, "numbers");
+    let b = crm::add_business(&app, "אחר", "+97232222222").await;
+    let path_b = format!("/api/businesses/{b}");
+    for (body, field) in [
+        (json!({ "numbers": ["03-1111111"] }), "numbers"),
+        (
+            json!({ "whatsapp_number": "+972501110000" }),
+            "whatsapp_number",
+        ),
+        (
+            json!({ "meta_phone_number_id": "111000" }),
+            "meta_phone_number_id",
+        ),
+    ] {
+        let (s, v) = crm::patch(&app, &path_b, &ops, body.clone()).await;
+        assert_eq!(s, 409, "{body}: {v}");
+        clash(&v, field);
+    }
+    // Users: within reach, the e-mail is named; another business's stays unexplained.
+    crm::add_user(&app, "owner@b.example", Role::Owner, Some(b)).await;
+    crm::add_user(&app, "agent@a.example", Role::Agent, Some(a)).await;
+    let owner_b = crm::login(&app, "owner@b.example").await;
+    let new_user =
+        |email: &str| json!({ "email": email, "password": "long-enough", "role": "agent" });
+    let (s, v) = crm::post(&app, "/api/users", &owner_b, new_user("owner@b.example")).await;
+    assert_eq!(s, 409, "{v}");
+    clash(&v, "email");
+    let (s, v) = crm::post(&app, "/api/users", &owner_b, new_user("agent@a.example")).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v["error"].get("field").is_none(), "{v}");
+
+    // The database itself: each constraint maps to its field on either backend.
+    let db = &app.state.db;
+    for (sql, value, id, field) in [
+        (
+            "INSERT INTO business_numbers (number, business_id, created_at) VALUES ($1, $2, 0)",
+            "+97232222222",
+            b,
+            Some("numbers"),
+        ),
+        (
+            "UPDATE businesses SET meta_phone_number_id = $1 WHERE id = $2",
+            "111000",
+            b,
+            Some("meta_phone_number_id"),
+        ),
+        (
+            "UPDATE users SET email = $1 WHERE business_id = $2",
+            "agent@a.example",
+            b,
+            Some("email"),
+        ),
+        // The number claims are a trigger's, which names no constraint.
+        (
+            "INSERT INTO business_numbers (number, business_id, created_at) VALUES ($1, $2, 0)",
+            "+972501110000",
+            b,
+            None,
+        ),
+    ] {
+        let e = sqlx::query(sql)
+            .bind(value)
+            .bind(id)
+            .execute(&db.pool)
+            .await
+            .expect_err(sql);
+        assert!(mokdan::store::is_unique_violation(&e), "{sql}: {e}");
+        assert_eq!(mokdan::store::unique_field(&e), field, "{sql}: {e}");
+    }
+}
+dual_test!(clashes_name_their_field);

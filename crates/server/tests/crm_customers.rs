@@ -624,3 +624,43 @@ async fn timeline_shows_the_whatsapp_conversation(backend: Backend) {
     assert!(!text.contains("הודעה לעסק אחר") && !text.contains("הודעה של לקוח אחר"));
 }
 dual_test!(timeline_shows_the_whatsapp_conversation);
+
+/// A phone another customer of the business has is a 409 that names the field, whether
+/// the customer is created, edited or imported (#17).
+async fn a_phone_clash_names_the_field(backend: Backend) {
+    let (app, _, t) = owner_app(backend).await;
+    let (s, c) = crm::post(
+        &app,
+        "/api/customers",
+        &t,
+        json!({ "phone": "050-1234567" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    let (s, other) = crm::post(&app, "/api/customers", &t, json!({ "phone": "03-7654321" })).await;
+    assert_eq!(s, 201, "{other}");
+    let (s, v) = crm::post(
+        &app,
+        "/api/customers",
+        &t,
+        json!({ "phone": "+972501234567" }),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(crm::error_code(&v), "conflict");
+    assert_eq!(v["error"]["field"], "phone", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("phone"),
+        "{v}"
+    );
+    let (s, v) = crm::patch(
+        &app,
+        &format!("/api/customers/{}", other["id"]),
+        &t,
+        json!({ "phone": "0501234567" }),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(v["error"]["field"], "phone", "{v}");
+}
+dual_test!(a_phone_clash_names_the_field);

@@ -202,8 +202,15 @@ fn apply(mut s: businesses::Settings, b: BusinessBody) -> ApiResult<businesses::
     Ok(s)
 }
 
+/// A write refused on a unique number: named by its field when the constraint says which
+/// (a claim refused by the database's trigger, in a race with another write, does not).
 fn number_conflict(e: sqlx::Error) -> AppError {
-    if store::is_unique_violation(&e) {
+    if let Some(field) = store::unique_field(&e) {
+        AppError::clash(
+            field,
+            format!("{field}: already belongs to another business"),
+        )
+    } else if store::is_unique_violation(&e) {
         AppError::Conflict(
             "a number or Meta phone number id already belongs to another business".into(),
         )
@@ -231,9 +238,10 @@ async fn check_claims(
             .await?
             .is_some()
         {
-            return Err(AppError::Conflict(format!(
-                "{field}: {number} already belongs to another business"
-            )));
+            return Err(AppError::clash(
+                field,
+                format!("{field}: {number} already belongs to another business"),
+            ));
         }
     }
     Ok(())
@@ -246,9 +254,10 @@ async fn check_meta_id(state: &CrmState, id: Option<i64>, meta_id: Option<&str>)
             .await?
             .is_some()
     {
-        return Err(AppError::Conflict(format!(
-            "meta_phone_number_id: {meta_id} already belongs to another business"
-        )));
+        return Err(AppError::clash(
+            "meta_phone_number_id",
+            format!("meta_phone_number_id: {meta_id} already belongs to another business"),
+        ));
     }
     Ok(())
 }

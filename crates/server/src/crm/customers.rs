@@ -169,10 +169,11 @@ async fn validate(state: &CrmState, business_id: i64, f: &Fields) -> ApiResult<(
 }
 
 fn phone_conflict(e: sqlx::Error) -> AppError {
-    if store::is_unique_violation(&e) {
-        AppError::Conflict("a customer with this phone already exists".into())
-    } else {
-        e.into()
+    match store::unique_field(&e) {
+        Some(field @ "phone") => {
+            AppError::clash(field, "phone: a customer with this phone already exists")
+        }
+        _ => e.into(),
     }
 }
 
@@ -503,7 +504,9 @@ async fn import(
         match import_row(&state, &t, &get).await {
             Ok(true) => report.created += 1,
             Ok(false) => report.updated += 1,
-            Err(AppError::BadRequest(message)) | Err(AppError::Conflict(message)) => {
+            Err(AppError::BadRequest(message))
+            | Err(AppError::Conflict(message))
+            | Err(AppError::Clash { message, .. }) => {
                 report.errors.push(RowError { row: line, message })
             }
             Err(other) => return Err(other),

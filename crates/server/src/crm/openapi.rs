@@ -445,6 +445,9 @@ fn schemas() -> Value {
     let mut all = json!({
         "Error": object(&["error"], json!({ "error": object(&["code", "message"], json!({
             "code": { "type": "string" }, "message": { "type": "string" },
+            "field": { "type": "string", "description": "On a 409 `conflict`: the request \
+                field whose value another object already has (`phone`, `numbers`, \
+                `whatsapp_number`, `meta_phone_number_id`, `email`); absent when unknown." },
         }))})),
         "LoginRequest": object(&["email", "password"], json!({
             "email": { "type": "string" }, "password": { "type": "string" },
@@ -918,7 +921,8 @@ fn operation(op: &Op) -> Value {
         )),
         ("post" | "patch", _) if op.access != Access::Public => errors.push((
             "409",
-            "Conflicts with an existing object (phone, number, email)",
+            "Conflicts with an existing object; `error.field` names the field (phone, \
+             numbers, whatsapp_number, meta_phone_number_id, email)",
         )),
         _ => {}
     }

@@ -159,7 +159,7 @@ async fn email_conflict(
     let visible = caller.is_operator()
         || holder.is_some_and(|h| h.business_id.is_some() && h.business_id == caller.business_id);
     if visible {
-        AppError::Conflict("a user with this email already exists".into())
+        AppError::clash("email", "email: a user with this email already exists")
     } else {
         AppError::BadRequest(EMAIL_UNUSABLE.into())
     }

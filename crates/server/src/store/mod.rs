@@ -13,6 +13,7 @@ pub mod call_batch;
 pub mod call_policy;
 pub mod call_values;
 pub mod calls;
+pub mod constraints;
 pub mod crm_calls;
 pub mod customers;
 pub mod dialect;
@@ -37,6 +38,7 @@ use sqlx::{AnyPool, ConnectOptions, Connection};
 /// A pooled connection idle this long is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(2);
 
+pub use constraints::unique_field;
 pub use dialect::Backend;
 
 /// A pool on either backend, and which backend it is.

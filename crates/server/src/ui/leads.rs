@@ -229,13 +229,23 @@ pub async fn create(
                     &b,
                     None,
                     f,
-                    "כבר קיים ליד עם מספר הטלפון הזה.".into(),
+                    clash_message(crate::store::unique_field(&e)),
                     existing,
                 ),
             ))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// What the form says when a value is already another lead's, naming the field that
+/// clashed (#17); a lead's phone is the one unique value it has.
+fn clash_message(field: Option<&str>) -> String {
+    match field {
+        Some("phone") => "מספר הטלפון הזה כבר רשום לליד אחר.",
+        _ => "הפרטים האלה כבר רשומים לליד אחר.",
+    }
+    .into()
 }
 
 fn parse_id(raw: &str, b: &BizViewer) -> Result<i64, PageError> {
@@ -306,7 +316,7 @@ pub async fn update(
                     &b,
                     Some(id),
                     f,
-                    "כבר קיים ליד אחר עם מספר הטלפון הזה.".into(),
+                    clash_message(crate::store::unique_field(&e)),
                     existing,
                 ),
             ))
