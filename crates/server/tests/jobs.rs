@@ -516,6 +516,11 @@ async fn sim_call_is_recorded_transcribed_summarised_and_filed(backend: Backend)
         ],
     )
     .await;
+    // The fallback's own `<Record>` is the recording under test: no whole-call recording
+    // beside it (that path is calls_recording.rs's).
+    mokdan::store::businesses::set_record_calls(&app.state.db, business_id, false)
+        .await
+        .unwrap();
     let script = sim::CallerScript::new()
         .never_connect_socket()
         .wait_for_agent(Duration::from_secs(20))
