@@ -268,6 +268,6 @@ async fn tts_posts_pcm_request_and_streams_24k_samples() {
     let body = seen.lock().unwrap().clone().unwrap();
     assert_eq!(
         body,
-        json!({"model": "tts-1", "voice": "nova", "input": "שלום וברכה", "response_format": "pcm"})
+        json!({"model": "gpt-4o-mini-tts", "voice": "nova", "input": "שלום וברכה", "response_format": "pcm"})
     );
 }
