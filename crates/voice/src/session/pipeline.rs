@@ -45,6 +45,9 @@ pub(crate) enum PipeMsg {
         text: String,
         ms: u32,
     },
+    /// The caller's utterance held no word (a cough, a door): not an answer. The task
+    /// ends without asking the agent.
+    Noise,
     FirstToken {
         ms: u32,
     },
@@ -171,6 +174,10 @@ impl Pipe {
             (None, Some(stt)) => {
                 let t = super::hear::transcribe(stt.as_ref(), caller_audio, self.timeout, self.t0)
                     .await?;
+                if super::hear::is_noise(&t.text) {
+                    self.send(PipeMsg::Noise).await;
+                    return Ok(());
+                }
                 let ms = ms_since(self.t0);
                 self.send(PipeMsg::Transcript {
                     text: t.text.clone(),

@@ -53,7 +53,9 @@ impl Session {
         if is_reply {
             self.ctx.history.push((Role::Caller, caller_text));
         }
-        self.ctx.history.push((Role::Agent, heard_text));
+        if turn.kind != Kind::NotHeard {
+            self.ctx.history.push((Role::Agent, heard_text));
+        }
         self.emit(SessionOutput::Turn(record)).await;
         if !proceed || self.stopped {
             return;
@@ -82,7 +84,7 @@ impl Session {
             Kind::Prompt => {}
             // The caller's silence counts from when they heard the end of what we said,
             // not from when it was handed over (up to HANDOFF_AHEAD earlier) or recorded.
-            Kind::Greeting | Kind::Reply { .. } => {
+            Kind::Greeting | Kind::Reply { .. } | Kind::NotHeard => {
                 self.silence_base = match turn.last_utt {
                     Some(_) => self.played_at.min(Instant::now()),
                     None => Instant::now(),
