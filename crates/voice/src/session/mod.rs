@@ -13,6 +13,7 @@
 
 pub(crate) mod cache;
 mod encode;
+pub mod endpoint;
 mod hear;
 mod pipeline;
 mod run;
