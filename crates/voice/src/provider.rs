@@ -216,6 +216,9 @@ pub enum AgentEvent {
     /// The next piece (delta) of the spoken reply.
     Text(String),
     Action(AgentAction),
+    /// A function the model called and what it returned to the model, for the turn's
+    /// record (its action, if any, comes as [`AgentEvent::Action`] before it).
+    Tool(crate::session::ToolCall),
 }
 
 /// The business's side of the conversation.

@@ -87,6 +87,8 @@ pub(crate) enum PipeMsg {
         text: String,
     },
     Action(AgentAction),
+    /// A function the model called, with its result, for the turn's record.
+    Tool(super::ToolCall),
     Failed(ProviderError),
     Done,
 }
@@ -245,6 +247,7 @@ impl Pipe {
                     }
                 }
                 AgentEvent::Action(a) => self.send(PipeMsg::Action(a)).await,
+                AgentEvent::Tool(t) => self.send(PipeMsg::Tool(t)).await,
             }
         }
         if let Some(s) = splitter.finish() {

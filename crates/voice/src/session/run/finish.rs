@@ -50,7 +50,7 @@ impl Session {
             barge_in_ms: turn.barge_in_ms,
             caller_audio: (is_reply && self.providers.stt.is_none())
                 .then(|| turn.caller_audio.as_ref().clone()),
-            tools: Vec::new(),
+            tools: turn.tools.clone(),
         };
         if is_reply {
             self.ctx.history.push((Role::Caller, caller_text));

@@ -69,6 +69,8 @@ struct Turn {
     end_call: bool,
     /// The business's transfer number, when the agent asked for a transfer and there is one.
     transfer: Option<String>,
+    /// The functions the model called, with their results.
+    tools: Vec<super::ToolCall>,
 }
 
 impl Turn {
@@ -92,6 +94,7 @@ impl Turn {
             done: false,
             end_call: false,
             transfer: None,
+            tools: Vec::new(),
         }
     }
 

@@ -61,6 +61,7 @@ impl Session {
                 }
                 self.emit(SessionOutput::Action(action)).await;
             }
+            PipeMsg::Tool(t) => turn.tools.push(t),
             PipeMsg::Failed(e) => self.on_failed(e).await,
             PipeMsg::Done => {
                 turn.done = true;
