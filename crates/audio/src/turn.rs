@@ -125,6 +125,14 @@ impl TurnDetector {
         &self.config
     }
 
+    /// Changes the silence that ends a turn, from the next frame on (a turn in progress
+    /// included): the session lengthens it while a caller dictates digits and shortens it
+    /// for a yes/no answer.
+    pub fn set_end_silence(&mut self, end_silence: Duration) {
+        self.config.end_silence = end_silence;
+        self.end_silence_len = samples(end_silence, self.vad.config().sample_rate).max(1);
+    }
+
     /// True between `SpeechStarted` and `TurnEnded`.
     pub fn in_turn(&self) -> bool {
         self.state == State::InTurn

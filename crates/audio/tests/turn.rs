@@ -232,3 +232,30 @@ fn reset_drops_a_turn_in_progress() {
     let events = run(&mut det, &vec![0i16; 16000]);
     assert_eq!(events, vec![]);
 }
+
+#[test]
+fn the_end_silence_can_change_mid_call() {
+    let speech = fixture_pcm(UTTERANCES[0]);
+    let mut audio = vec![0i16; 4000];
+    audio.extend_from_slice(&speech);
+    audio.extend(vec![0i16; 16000]);
+    let last = speech_span(&oracle_labels(&audio)).1;
+    let mut ends = vec![];
+    for ms in [350u64, 500, 1200] {
+        let mut det = TurnDetector::new(TurnConfig::default());
+        det.set_end_silence(Duration::from_millis(ms));
+        assert_eq!(det.config().end_silence, Duration::from_millis(ms));
+        let events = run(&mut det, &audio);
+        let (end_at, TurnEvent::TurnEnded { .. }) = events[1] else {
+            panic!("{ms} ms: {events:?}")
+        };
+        ends.push(end_at as i64 - last as i64);
+    }
+    // Each ends its own silence after the speech (in 20 ms frames, ±1 for the VAD).
+    for (delay, frames) in ends.iter().zip([17i64, 25, 60]) {
+        assert!(
+            (frames - 5..=frames + 2).contains(delay),
+            "ended {delay} frames after speech, expected about {frames}: {ends:?}"
+        );
+    }
+}

@@ -90,6 +90,12 @@ pub struct Settings {
     pub openai_stt_base_url: Option<String>,
     /// The `model` sent with each transcription (`OPENAI_STT_MODEL`, default `whisper-1`).
     pub openai_stt_model: Option<String>,
+    /// The cascade's agent model (`OPENAI_CHAT_MODEL`, default `gpt-4o-mini`).
+    pub openai_chat_model: Option<String>,
+    /// The cascade's speech model (`OPENAI_TTS_MODEL`, default `gpt-4o-mini-tts`).
+    pub openai_tts_model: Option<String>,
+    /// The cascade's OpenAI voice (`OPENAI_TTS_VOICE`, default `alloy`).
+    pub openai_tts_voice: Option<String>,
     /// `OPENAI_REALTIME_MODEL`: with `OPENAI_API_KEY`, every live call is speech-to-speech
     /// over the Realtime API (else the cascade).
     pub openai_realtime_model: Option<String>,
@@ -103,6 +109,8 @@ pub struct Settings {
     /// Google Speech-to-Text's base URL (`GOOGLE_STT_BASE_URL`, default
     /// `https://speech.googleapis.com`), for a regional endpoint or a local stand-in.
     pub google_stt_base_url: String,
+    /// Google's he-IL voice name (`GOOGLE_TTS_VOICE`, default `he-IL-Wavenet-A`).
+    pub google_tts_voice: Option<String>,
     /// The voice (`MOKDAN_TTS`); unset means Google when configured, else espeak-ng.
     pub tts: Option<TtsChoice>,
     pub whatsapp_provider: Option<WhatsappProvider>,
@@ -422,12 +430,16 @@ impl Settings {
             openai_base_url,
             openai_stt_base_url,
             openai_stt_model: get("OPENAI_STT_MODEL").map(str::to_string),
+            openai_chat_model: get("OPENAI_CHAT_MODEL").map(str::to_string),
+            openai_tts_model: get("OPENAI_TTS_MODEL").map(str::to_string),
+            openai_tts_voice: get("OPENAI_TTS_VOICE").map(str::to_string),
             openai_realtime_model,
             openai_realtime_url,
             openai_realtime_voice: get("OPENAI_REALTIME_VOICE").map(str::to_string),
             turn_detection,
             google_credentials,
             google_stt_base_url,
+            google_tts_voice: get("GOOGLE_TTS_VOICE").map(str::to_string),
             tts,
             whatsapp_provider,
             baileys_bridge_url,

@@ -16,15 +16,26 @@ use crate::config::Settings;
 /// else none (answers are kept as audio for the offline job). The agent:
 /// the LLM when OpenAI is configured, else the scripted intake. Text-to-speech: `MOKDAN_TTS`
 /// (`espeak`, `google`, `openai`), by default OpenAI when its key is set, else Google when
-/// configured, else the local espeak-ng voice, which starts speaking fastest.
+/// configured, else the local espeak-ng voice, which starts speaking fastest. The models and
+/// voices are configuration (`OPENAI_CHAT_MODEL`, `OPENAI_TTS_MODEL`, `OPENAI_TTS_VOICE`,
+/// `GOOGLE_TTS_VOICE`); unset, the voice crate's defaults.
 pub fn voice(settings: &Settings) -> anyhow::Result<voice::session::Providers> {
     use voice::google::{GoogleAuth, GoogleCredentials, GoogleStt, GoogleTts};
     use voice::openai::{OpenAiAgent, OpenAiConfig, OpenAiStt, OpenAiTts};
 
-    let openai = settings
-        .openai_api_key
-        .as_ref()
-        .map(|k| OpenAiConfig::new(k.expose()).with_base_url(&settings.openai_base_url));
+    let openai = settings.openai_api_key.as_ref().map(|k| {
+        let mut cfg = OpenAiConfig::new(k.expose()).with_base_url(&settings.openai_base_url);
+        if let Some(model) = &settings.openai_chat_model {
+            cfg.chat_model = model.clone();
+        }
+        if let Some(model) = &settings.openai_tts_model {
+            cfg.tts_model = model.clone();
+        }
+        if let Some(voice) = &settings.openai_tts_voice {
+            cfg.tts_voice = voice.clone();
+        }
+        cfg
+    });
     let google = match &settings.google_credentials {
         None => None,
         Some(secret) => {
@@ -63,7 +74,13 @@ pub fn voice(settings: &Settings) -> anyhow::Result<voice::session::Providers> {
         (Some(TtsChoice::Google), _, None) => {
             anyhow::bail!("MOKDAN_TTS: `google` needs Google credentials")
         }
-        (Some(TtsChoice::Google) | None, _, Some(auth)) => Arc::new(GoogleTts::new(auth.clone())),
+        (Some(TtsChoice::Google) | None, _, Some(auth)) => {
+            let mut tts = GoogleTts::new(auth.clone());
+            if let Some(voice) = &settings.google_tts_voice {
+                tts = tts.with_voice(voice);
+            }
+            Arc::new(tts)
+        }
         (Some(TtsChoice::Espeak) | None, _, _) => {
             Arc::new(voice::tts::espeak::EspeakTts::default())
         }
@@ -101,4 +118,55 @@ pub fn twilio(settings: &Settings) -> Option<telephony::rest::TwilioClient> {
             timeout: Duration::from_secs(10),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Settings {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_map(&map).unwrap()
+    }
+
+    #[test]
+    fn openai_models_and_voice_are_configuration() {
+        let p = voice(&settings(&[("OPENAI_API_KEY", "sk-x")])).unwrap();
+        assert_eq!(p.agent.model(), Some("gpt-4o-mini"));
+        assert_eq!(p.tts.voice_id(), "openai:gpt-4o-mini-tts:alloy");
+        let p = voice(&settings(&[
+            ("OPENAI_API_KEY", "sk-x"),
+            ("OPENAI_CHAT_MODEL", "gpt-4.1-mini"),
+            ("OPENAI_TTS_MODEL", "tts-1-hd"),
+            ("OPENAI_TTS_VOICE", "nova"),
+        ]))
+        .unwrap();
+        assert_eq!(p.agent.model(), Some("gpt-4.1-mini"));
+        assert_eq!(p.tts.voice_id(), "openai:tts-1-hd:nova");
+    }
+
+    #[test]
+    fn google_voice_is_configuration() {
+        let key = include_str!("../../voice/tests/fixtures/google_test_key.pem");
+        let creds = serde_json::json!({
+            "type": "service_account",
+            "client_email": "mokdan@example.iam.gserviceaccount.com",
+            "private_key": key,
+            "token_uri": "http://127.0.0.1:9/token",
+        })
+        .to_string();
+        let p = voice(&settings(&[("GCP_CREDENTIALS_JSON", &creds)])).unwrap();
+        assert_eq!(p.tts.voice_id(), "google:he-IL-Wavenet-A");
+        let p = voice(&settings(&[
+            ("GCP_CREDENTIALS_JSON", &creds),
+            ("GOOGLE_TTS_VOICE", "he-IL-Chirp3-HD-Achernar"),
+        ]))
+        .unwrap();
+        assert_eq!(p.tts.voice_id(), "google:he-IL-Chirp3-HD-Achernar");
+    }
 }

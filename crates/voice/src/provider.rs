@@ -127,7 +127,7 @@ pub trait TextToSpeech: Send + Sync {
         text: &str,
     ) -> Result<BoxStream<'static, Result<AudioChunk, ProviderError>>, ProviderError>;
     fn name(&self) -> &'static str;
-    /// The engine and voice that speak (`openai:tts-1:alloy`), so audio cached from one
+    /// The engine and voice that speak (`openai:gpt-4o-mini-tts:alloy`), so audio cached from one
     /// voice is never served as another's. By default the engine's name.
     fn voice_id(&self) -> String {
         self.name().to_string()
@@ -216,6 +216,9 @@ pub enum AgentEvent {
     /// The next piece (delta) of the spoken reply.
     Text(String),
     Action(AgentAction),
+    /// A function the model called and what it returned to the model, for the turn's
+    /// record (its action, if any, comes as [`AgentEvent::Action`] before it).
+    Tool(crate::session::ToolCall),
 }
 
 /// The business's side of the conversation.

@@ -124,6 +124,26 @@ async fn agent_posts_the_conversation_and_decodes_text_and_tool_calls() {
         .try_collect()
         .await
         .unwrap();
+    // The call ends (end_call): the tools' results are recorded, and no further
+    // completion is asked for.
+    let tools: Vec<(String, bool)> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Tool(t) => Some((t.name.clone(), t.ok)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            ("save_caller_details".into(), true),
+            ("end_call".into(), true)
+        ]
+    );
+    let events: Vec<AgentEvent> = events
+        .into_iter()
+        .filter(|e| !matches!(e, AgentEvent::Tool(_)))
+        .collect();
     assert_eq!(
         events,
         vec![
@@ -268,6 +288,6 @@ async fn tts_posts_pcm_request_and_streams_24k_samples() {
     let body = seen.lock().unwrap().clone().unwrap();
     assert_eq!(
         body,
-        json!({"model": "tts-1", "voice": "nova", "input": "שלום וברכה", "response_format": "pcm"})
+        json!({"model": "gpt-4o-mini-tts", "voice": "nova", "input": "שלום וברכה", "response_format": "pcm"})
     );
 }

@@ -149,6 +149,7 @@ pub async fn compose(state: &WaState, task: &ReplyTask) -> Option<String> {
             match event? {
                 AgentEvent::Text(delta) => text.push_str(&delta),
                 AgentEvent::Action(a) => actions.push(a),
+                AgentEvent::Tool(_) => {}
             }
         }
         Ok((text.trim().to_string(), actions))

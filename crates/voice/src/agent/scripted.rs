@@ -288,6 +288,7 @@ mod tests {
             match e {
                 AgentEvent::Text(t) => text.push_str(&t),
                 AgentEvent::Action(a) => actions.push(a),
+                AgentEvent::Tool(_) => {}
             }
         }
         ctx.history.push((Role::Caller, said.to_string()));

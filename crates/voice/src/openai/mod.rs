@@ -44,7 +44,7 @@ impl OpenAiConfig {
             base_url: DEFAULT_BASE_URL.to_string(),
             stt_model: "whisper-1".to_string(),
             chat_model: "gpt-4o-mini".to_string(),
-            tts_model: "tts-1".to_string(),
+            tts_model: "gpt-4o-mini-tts".to_string(),
             tts_voice: "alloy".to_string(),
             timeout: Duration::from_secs(10),
         }

@@ -2,9 +2,9 @@
 //! byte split in tests: [`SseFramer`] turns body bytes into each event's `data`, and
 //! [`decode_body`] runs a decoder over a response body as a stream. On top of that sits the
 //! decoding of a streamed `chat/completions` response: text deltas become
-//! [`AgentEvent::Text`] as they arrive, and tool calls — whose JSON arguments arrive split
-//! across many events — are assembled and turned into [`AgentAction`]s when the choice
-//! finishes. (Streamed transcriptions are decoded in `stt_stream.rs`.)
+//! [`ChatEvent::Text`] as they arrive, and tool calls — whose JSON arguments arrive split
+//! across many events — are assembled into [`ChatEvent::ToolCall`]s when the choice
+//! finishes (the agent runs them and answers the model with their results). (Streamed transcriptions are decoded in `stt_stream.rs`.)
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -13,7 +13,20 @@ use futures::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::provider::{AgentAction, AgentEvent, ProviderError};
+use crate::provider::{AgentAction, ProviderError};
+
+/// One item of a streamed chat completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChatEvent {
+    /// The next piece of the model's text.
+    Text(String),
+    /// A whole function call, as the model made it.
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
+}
 
 /// Server-sent-events framing: body bytes in (split anywhere, even inside a UTF-8
 /// character), the `data` of each complete event out. Comments (`:keep-alive`), `event:`,
@@ -139,6 +152,7 @@ pub(crate) fn decode_body<D: StreamDecoder>(
 
 #[derive(Debug, Default)]
 struct ToolCall {
+    id: String,
     name: String,
     arguments: String,
 }
@@ -177,6 +191,7 @@ struct Delta {
 #[derive(Deserialize)]
 struct ToolCallChunk {
     index: u64,
+    id: Option<String>,
     function: Option<FunctionChunk>,
 }
 
@@ -230,14 +245,14 @@ pub(crate) fn tool_action(name: &str, arguments: &str) -> Option<AgentAction> {
 }
 
 impl StreamDecoder for ChatStreamDecoder {
-    type Event = AgentEvent;
+    type Event = ChatEvent;
 
     /// True once `data: [DONE]` has been seen.
     fn is_done(&self) -> bool {
         self.done
     }
 
-    fn feed(&mut self, bytes: &[u8]) -> Result<Vec<AgentEvent>, ProviderError> {
+    fn feed(&mut self, bytes: &[u8]) -> Result<Vec<ChatEvent>, ProviderError> {
         let mut out = Vec::new();
         for data in self.sse.feed(bytes) {
             self.dispatch(&data, &mut out)?;
@@ -246,7 +261,7 @@ impl StreamDecoder for ChatStreamDecoder {
     }
 
     /// Dispatches what is pending and any unfinished tool calls.
-    fn finish(&mut self) -> Result<Vec<AgentEvent>, ProviderError> {
+    fn finish(&mut self) -> Result<Vec<ChatEvent>, ProviderError> {
         let mut out = Vec::new();
         for data in self.sse.finish() {
             self.dispatch(&data, &mut out)?;
@@ -257,7 +272,7 @@ impl StreamDecoder for ChatStreamDecoder {
 }
 
 impl ChatStreamDecoder {
-    fn dispatch(&mut self, data: &str, out: &mut Vec<AgentEvent>) -> Result<(), ProviderError> {
+    fn dispatch(&mut self, data: &str, out: &mut Vec<ChatEvent>) -> Result<(), ProviderError> {
         let data = data.trim();
         if data == "[DONE]" {
             self.done = true;
@@ -280,10 +295,13 @@ impl ChatStreamDecoder {
             if let Some(text) = choice.delta.content
                 && !text.is_empty()
             {
-                out.push(AgentEvent::Text(text));
+                out.push(ChatEvent::Text(text));
             }
             for call in choice.delta.tool_calls {
                 let acc = self.tools.entry(call.index).or_default();
+                if let Some(id) = call.id {
+                    acc.id.push_str(&id);
+                }
                 if let Some(f) = call.function {
                     if let Some(n) = f.name {
                         acc.name.push_str(&n);
@@ -300,11 +318,18 @@ impl ChatStreamDecoder {
         Ok(())
     }
 
-    fn flush_tools(&mut self, out: &mut Vec<AgentEvent>) {
-        for (_, call) in std::mem::take(&mut self.tools) {
-            if let Some(action) = tool_action(&call.name, &call.arguments) {
-                out.push(AgentEvent::Action(action));
-            }
+    fn flush_tools(&mut self, out: &mut Vec<ChatEvent>) {
+        for (index, call) in std::mem::take(&mut self.tools) {
+            let id = match call.id.trim() {
+                // Some compatible servers leave the id out; the result must still name it.
+                "" => format!("call_{index}"),
+                id => id.to_string(),
+            };
+            out.push(ChatEvent::ToolCall {
+                id,
+                name: call.name,
+                arguments: call.arguments,
+            });
         }
     }
 }
@@ -326,17 +351,20 @@ mod tests {
         "data: [DONE]\n\n",
     );
 
-    fn expected() -> Vec<AgentEvent> {
+    fn expected() -> Vec<ChatEvent> {
         vec![
-            AgentEvent::Text("שלום ".into()),
-            AgentEvent::Text("דנה.".into()),
-            AgentEvent::Action(AgentAction::SaveDetails {
-                name: Some("דנה".into()),
-                reason: Some("תור".into()),
-                callback_time: None,
-                urgency: None,
-            }),
-            AgentEvent::Action(AgentAction::EndCall),
+            ChatEvent::Text("שלום ".into()),
+            ChatEvent::Text("דנה.".into()),
+            ChatEvent::ToolCall {
+                id: "call_1".into(),
+                name: "save_caller_details".into(),
+                arguments: "{\"name\": \"דנה\", \"reason\": \"תור\"}".into(),
+            },
+            ChatEvent::ToolCall {
+                id: "call_2".into(),
+                name: "end_call".into(),
+                arguments: "{}".into(),
+            },
         ]
     }
 

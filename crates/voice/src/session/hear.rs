@@ -2,6 +2,11 @@
 //! flows on as before, the time to the first partial text is logged next to the time to
 //! the whole transcript, and a stream that breaks off before its final text fails the
 //! turn like any provider error (apology, one retry, then the recording fallback).
+//!
+//! A transcript with no word in it (a cough, a door, a breath: empty, whitespace,
+//! punctuation, or only a recogniser's bracketed tag such as `[BLANK_AUDIO]`) is
+//! [noise](is_noise), never an answer: the turn loop keeps listening instead of handing it
+//! to the agent, which would take it as the answer to its question and move on.
 
 use std::time::Duration;
 
@@ -48,4 +53,50 @@ pub(crate) async fn transcribe(
         "{} speech-to-text ended without a final transcript",
         stt.name()
     )))
+}
+
+/// Whether a transcript carries no word: nothing but whitespace, punctuation and symbols
+/// once the recogniser's bracketed tags (`[BLANK_AUDIO]`, `(שיעול)`, `*noise*`) are
+/// dropped. Callers never speak brackets; recognisers use them to describe sounds.
+pub(crate) fn is_noise(text: &str) -> bool {
+    let mut depth = 0usize;
+    let mut starred = false;
+    for c in text.chars() {
+        match c {
+            '[' | '(' | '{' | '<' => depth += 1,
+            ']' | ')' | '}' | '>' => depth = depth.saturating_sub(1),
+            '*' => starred = !starred,
+            c if depth == 0 && !starred && c.is_alphanumeric() => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_noise;
+
+    #[test]
+    fn a_transcript_without_words_is_noise() {
+        for t in [
+            "",
+            "  ",
+            ".",
+            "...",
+            "?!",
+            " - ",
+            "…",
+            "[BLANK_AUDIO]",
+            "(שיעול)",
+            "*cough*",
+            "[Music] .",
+            "♪",
+        ] {
+            assert!(is_noise(t), "{t:?}");
+        }
+        for t in ["כן", "לא.", "0", "052", "דנה (כהן)", "ok", "[x] כן"] {
+            assert!(!is_noise(t), "{t:?}");
+        }
+    }
 }

@@ -3,11 +3,17 @@
 //! play, marks to place, `clear` on barge-in, per-turn records with timings, the agent's
 //! actions, and how the call should end (goodbye, or the recording fallback).
 //!
+//! A sound whose transcript holds no word (a cough, a door) is never an answer: the agent
+//! is not asked, nothing is recorded, and the session keeps listening. Only when it happens
+//! twice running, or when such a sound cut the agent off mid-sentence (the caller heard it
+//! stop), does the caller hear [`NOT_HEARD`], which leaves the question open.
+//!
 //! It knows nothing of WebSockets or Twilio's JSON, so it runs the same under the server,
 //! the simulator, benchmarks and tests.
 
 pub(crate) mod cache;
 mod encode;
+pub mod endpoint;
 mod hear;
 mod pipeline;
 mod run;
@@ -32,6 +38,10 @@ pub const APOLOGY: &str = "סליחה, יש לי תקלה קטנה. רגע אח�
 pub const SILENCE_PROMPT: &str = "הלו? אני עדיין כאן. אפשר לדבר.";
 /// Said after the agent ends the call.
 pub const GOODBYE: &str = "להתראות ויום טוב.";
+/// Said when the caller's sound held no word twice running, or right after such a sound
+/// cut the agent off: the caller hears that they were not understood, and the question
+/// stays open.
+pub const NOT_HEARD: &str = "סליחה, לא שמעתי. אפשר לחזור על זה?";
 /// Said before hanging up on a silent caller.
 pub const SILENCE_GOODBYE: &str = "לא שמעתי תשובה. תודה שהתקשרתם, להתראות.";
 
@@ -185,6 +195,7 @@ pub async fn prewarm(providers: &Providers, ctx: &AgentContext, timeout: Duratio
         greeting.as_str(),
         APOLOGY,
         SILENCE_PROMPT,
+        NOT_HEARD,
         GOODBYE,
         SILENCE_GOODBYE,
     ] {

@@ -1,7 +1,9 @@
 //! One agent turn as a cancellable task: speech-to-text, then the agent's streamed reply
 //! cut into sentences, each sentence streamed through text-to-speech into mu-law frames.
 //! Reading the agent and speaking run concurrently, so the first sentence is on its way
-//! to the caller while the model is still writing the next. Everything goes back to the
+//! to the caller while the model is still writing the next; each sentence's audio goes on
+//! chunk by chunk as the provider streams it, and the next sentence is requested while
+//! the current one streams and plays. Everything goes back to the
 //! turn loop as messages tagged with the task's generation; on barge-in the loop aborts
 //! the task (dropping every in-flight request) and ignores anything it sent late.
 //!
@@ -23,7 +25,7 @@ use super::cache;
 use super::encode::MulawEncoder;
 use super::sentences::SentenceSplitter;
 use crate::provider::{
-    AgentAction, AgentContext, AgentEvent, ProviderError, TextToSpeech, with_timeout,
+    AgentAction, AgentContext, AgentEvent, AudioChunk, ProviderError, with_timeout,
 };
 
 use super::Providers;
@@ -38,6 +40,26 @@ fn play_time(bytes: usize) -> Duration {
     Duration::from_micros(bytes as u64 * 1_000_000 / u64::from(audio::SAMPLE_RATE))
 }
 
+/// Audio chunks of one sentence buffered ahead of playback (a few seconds' worth).
+const SYNTHESIS_BUFFER: usize = 256;
+
+/// A sentence being synthesized: its audio arrives on `chunks`; dropping it (the turn
+/// was cancelled) stops the request.
+struct Synthesis {
+    text: String,
+    chunks: mpsc::Receiver<Result<AudioChunk, ProviderError>>,
+    _task: AbortOnDrop,
+}
+
+/// Aborts a spawned task when dropped, so a cancelled turn leaves no request running.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What a pipeline task reports.
 #[derive(Debug)]
 pub(crate) enum PipeMsg {
@@ -45,6 +67,9 @@ pub(crate) enum PipeMsg {
         text: String,
         ms: u32,
     },
+    /// The caller's utterance held no word (a cough, a door): not an answer. The task
+    /// ends without asking the agent.
+    Noise,
     FirstToken {
         ms: u32,
     },
@@ -62,6 +87,8 @@ pub(crate) enum PipeMsg {
         text: String,
     },
     Action(AgentAction),
+    /// A function the model called, with its result, for the turn's record.
+    Tool(super::ToolCall),
     Failed(ProviderError),
     Done,
 }
@@ -171,6 +198,10 @@ impl Pipe {
             (None, Some(stt)) => {
                 let t = super::hear::transcribe(stt.as_ref(), caller_audio, self.timeout, self.t0)
                     .await?;
+                if super::hear::is_noise(&t.text) {
+                    self.send(PipeMsg::Noise).await;
+                    return Ok(());
+                }
                 let ms = ms_since(self.t0);
                 self.send(PipeMsg::Transcript {
                     text: t.text.clone(),
@@ -216,6 +247,7 @@ impl Pipe {
                     }
                 }
                 AgentEvent::Action(a) => self.send(PipeMsg::Action(a)).await,
+                AgentEvent::Tool(t) => self.send(PipeMsg::Tool(t)).await,
             }
         }
         if let Some(s) = splitter.finish() {
@@ -224,32 +256,53 @@ impl Pipe {
         Ok(())
     }
 
-    /// Sentences → streamed speech, one utterance per sentence.
+    /// Sentences → streamed speech, one utterance per sentence. Each sentence's audio is
+    /// handed on chunk by chunk as the provider sends it, and the next sentence is already
+    /// being synthesized (its request sent, its audio buffered) while this one streams and
+    /// plays: the caller hears no gap for the provider's time to first byte.
     async fn speak_sentences(
         &self,
         mut sentences: mpsc::UnboundedReceiver<String>,
     ) -> Result<(), ProviderError> {
         let mut first_audio = true;
-        while let Some(text) = sentences.recv().await {
-            self.send(PipeMsg::Sentence(text.clone())).await;
-            let tts: &dyn TextToSpeech = self.providers.tts.as_ref();
-            let mut stream = with_timeout(self.timeout, tts.synthesize(&text)).await?;
+        let mut next: Option<Synthesis> = None;
+        let mut more = true;
+        loop {
+            let mut current = match next.take() {
+                Some(s) => s,
+                None => match sentences.recv().await {
+                    Some(text) => self.synthesis(text),
+                    None => break,
+                },
+            };
+            self.send(PipeMsg::Sentence(current.text.clone())).await;
             let utterance = self.next_utterance();
             let mut enc = MulawEncoder::new();
-            while let Some(chunk) =
-                with_timeout(self.timeout, async { stream.next().await.transpose() }).await?
-            {
-                if first_audio {
-                    first_audio = false;
-                    self.send(PipeMsg::FirstAudio {
-                        ms: ms_since(self.t0),
-                    })
-                    .await;
-                }
-                let mulaw = enc.push(&chunk)?;
-                if !mulaw.is_empty() {
-                    let mulaw = Bytes::from(mulaw);
-                    self.send(PipeMsg::Audio { utterance, mulaw }).await;
+            loop {
+                tokio::select! {
+                    biased;
+                    chunk = tokio::time::timeout(self.timeout, current.chunks.recv()) => {
+                        let Some(chunk) = chunk.map_err(|_| ProviderError::Timeout)? else {
+                            break;
+                        };
+                        let chunk = chunk?;
+                        if first_audio {
+                            first_audio = false;
+                            self.send(PipeMsg::FirstAudio {
+                                ms: ms_since(self.t0),
+                            })
+                            .await;
+                        }
+                        let mulaw = enc.push(&chunk)?;
+                        if !mulaw.is_empty() {
+                            let mulaw = Bytes::from(mulaw);
+                            self.send(PipeMsg::Audio { utterance, mulaw }).await;
+                        }
+                    }
+                    text = sentences.recv(), if more && next.is_none() => match text {
+                        Some(text) => next = Some(self.synthesis(text)),
+                        None => more = false,
+                    },
                 }
             }
             let mulaw = enc.finish();
@@ -257,8 +310,48 @@ impl Pipe {
                 let mulaw = Bytes::from(mulaw);
                 self.send(PipeMsg::Audio { utterance, mulaw }).await;
             }
+            let text = current.text;
             self.send(PipeMsg::UtteranceEnd { utterance, text }).await;
+            if !more && next.is_none() {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// Starts synthesizing `text` at once, its audio buffered until it is its turn.
+    fn synthesis(&self, text: String) -> Synthesis {
+        let (tx, chunks) = mpsc::channel(SYNTHESIS_BUFFER);
+        let tts = self.providers.tts.clone();
+        let timeout = self.timeout;
+        let said = text.clone();
+        let task = tokio::spawn(async move {
+            let mut stream = match with_timeout(timeout, tts.synthesize(&said)).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            loop {
+                match with_timeout(timeout, async { stream.next().await.transpose() }).await {
+                    Ok(Some(chunk)) => {
+                        if tx.send(Ok(chunk)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Synthesis {
+            text,
+            chunks,
+            _task: AbortOnDrop(task),
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! Finishing a turn: once its audio is confirmed heard (or cut off by barge-in), it is
 //! recorded with its timings and what the caller actually heard, the conversation history
-//! is updated, and the next step it calls for is taken (goodbye, transfer, or waiting).
+//! is updated, the caller's end-of-turn pause is set from the question they heard
+//! ([`endpoint`]), and the next step it calls for is taken (goodbye, transfer, or waiting).
 
 use tokio::time::Instant;
 
 use super::{Kind, MARK_GRACE, Session, Turn};
 use crate::provider::Role;
+use crate::session::endpoint;
 use crate::session::pipeline::Job;
 use crate::session::{GOODBYE, SessionOutput, TurnRecord};
 
@@ -48,12 +50,21 @@ impl Session {
             barge_in_ms: turn.barge_in_ms,
             caller_audio: (is_reply && self.providers.stt.is_none())
                 .then(|| turn.caller_audio.as_ref().clone()),
-            tools: Vec::new(),
+            tools: turn.tools.clone(),
         };
         if is_reply {
             self.ctx.history.push((Role::Caller, caller_text));
         }
-        self.ctx.history.push((Role::Agent, heard_text));
+        if matches!(turn.kind, Kind::Greeting | Kind::Reply { .. }) {
+            // The caller's next pause is read from the question they just heard.
+            let expected = endpoint::expected_answer(&heard_text);
+            let base = self.cfg.turn.end_silence;
+            self.detector
+                .set_end_silence(endpoint::end_of_turn_silence(base, expected, None));
+        }
+        if turn.kind != Kind::NotHeard {
+            self.ctx.history.push((Role::Agent, heard_text));
+        }
         self.emit(SessionOutput::Turn(record)).await;
         if !proceed || self.stopped {
             return;
@@ -82,7 +93,7 @@ impl Session {
             Kind::Prompt => {}
             // The caller's silence counts from when they heard the end of what we said,
             // not from when it was handed over (up to HANDOFF_AHEAD earlier) or recorded.
-            Kind::Greeting | Kind::Reply { .. } => {
+            Kind::Greeting | Kind::Reply { .. } | Kind::NotHeard => {
                 self.silence_base = match turn.last_utt {
                     Some(_) => self.played_at.min(Instant::now()),
                     None => Instant::now(),

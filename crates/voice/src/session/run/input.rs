@@ -72,6 +72,7 @@ impl Session {
                 t.barged_in = true;
                 t.barge_in_ms = Some(decided_ms);
             }
+            self.cut_off = true;
             self.finalize(false).await;
         } else if turn.last_audio.is_none() && matches!(turn.kind, Kind::Reply { .. }) {
             // The caller went on talking before we said anything: answer it all at once.

@@ -33,9 +33,16 @@ const MARK_GRACE: Duration = Duration::from_millis(1500);
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     Greeting,
-    Reply { attempt: u8 },
+    Reply {
+        attempt: u8,
+    },
     Prompt,
-    Goodbye { reason: String },
+    /// [`NOT_HEARD`](crate::session::NOT_HEARD) after noise: the question stays open, so
+    /// it is kept out of the history the agent reads.
+    NotHeard,
+    Goodbye {
+        reason: String,
+    },
 }
 
 /// The agent turn being spoken.
@@ -62,6 +69,8 @@ struct Turn {
     end_call: bool,
     /// The business's transfer number, when the agent asked for a transfer and there is one.
     transfer: Option<String>,
+    /// The functions the model called, with their results.
+    tools: Vec<super::ToolCall>,
 }
 
 impl Turn {
@@ -85,6 +94,7 @@ impl Turn {
             done: false,
             end_call: false,
             transfer: None,
+            tools: Vec::new(),
         }
     }
 
@@ -115,6 +125,10 @@ pub(crate) struct Session {
     /// or the caller's last speech.
     silence_base: Instant,
     prompted: bool,
+    /// Utterances in a row whose transcript held no word.
+    noise_streak: u8,
+    /// The agent's last turn was cut off by the caller (or a noise) and not answered yet.
+    cut_off: bool,
     carry: Vec<i16>,
     finalize_at: Option<Instant>,
     stopped: bool,
@@ -147,6 +161,8 @@ impl Session {
             played_at: now,
             silence_base: now,
             prompted: false,
+            noise_streak: 0,
+            cut_off: false,
             carry: Vec::new(),
             finalize_at: None,
             stopped: false,

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Kind, Session};
+use super::{Kind, Session, Turn};
 use crate::provider::{AgentAction, ProviderError};
 use crate::session::pipeline::{Job, PipeMsg};
-use crate::session::{APOLOGY, SessionOutput};
+use crate::session::{APOLOGY, NOT_HEARD, SessionOutput};
 
 impl Session {
     pub(super) async fn on_pipe(&mut self, msg: PipeMsg) {
@@ -18,7 +18,10 @@ impl Session {
             PipeMsg::Transcript { text, ms } => {
                 turn.caller_text = Some(text);
                 turn.stt_ms = Some(ms);
+                self.noise_streak = 0;
+                self.cut_off = false;
             }
+            PipeMsg::Noise => self.on_noise(),
             PipeMsg::FirstToken { ms } => {
                 turn.llm_ms.get_or_insert(ms);
             }
@@ -58,12 +61,27 @@ impl Session {
                 }
                 self.emit(SessionOutput::Action(action)).await;
             }
+            PipeMsg::Tool(t) => turn.tools.push(t),
             PipeMsg::Failed(e) => self.on_failed(e).await,
             PipeMsg::Done => {
                 turn.done = true;
                 self.task = None;
                 self.check_finalize().await;
             }
+        }
+    }
+
+    /// The caller's utterance held no word: it is dropped unrecorded, and the agent keeps
+    /// listening; see [`NOT_HEARD`] for when the caller is told so.
+    fn on_noise(&mut self) {
+        self.cancel_task();
+        self.turn = None;
+        self.noise_streak = self.noise_streak.saturating_add(1);
+        if self.noise_streak >= 2 || self.cut_off {
+            self.noise_streak = 0;
+            self.cut_off = false;
+            let turn = Turn::new(Kind::NotHeard, self.ctx.clone(), Vec::new());
+            self.start(turn, Job::Say(vec![NOT_HEARD.to_string()]));
         }
     }
 
@@ -89,7 +107,7 @@ impl Session {
                 })
                 .await;
             }
-            Kind::Prompt | Kind::Goodbye { .. } => {
+            Kind::Prompt | Kind::NotHeard | Kind::Goodbye { .. } => {
                 turn.done = true;
                 self.check_finalize().await;
             }
