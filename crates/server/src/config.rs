@@ -154,6 +154,16 @@ pub struct Settings {
     /// `MOKDAN_SQLITE_IN_PRODUCTION=1`: SQLite in production is intended (a single small
     /// node), so the start does not warn about it.
     pub sqlite_in_production: bool,
+    /// `SMTP_URL`: where notification e-mail goes (`smtp://host:port`,
+    /// `smtps://user:pass@host`, `smtp://…?tls=required` for STARTTLS). None: e-mail
+    /// notifications wait, visible to the operator, until it is set.
+    pub smtp_url: Option<Secret>,
+    /// `SMTP_FROM`: the sender of notification e-mail.
+    pub smtp_from: String,
+    /// `NOTIFY_WHATSAPP_TEMPLATE`: the approved template for WhatsApp notifications (Meta's
+    /// template name, or a Twilio Content SID `HX…`). Meta needs one; Twilio and the bridge
+    /// send plain text without it.
+    pub notify_whatsapp_template: Option<String>,
 }
 
 impl Settings {
@@ -409,6 +419,29 @@ impl Settings {
             }
         };
 
+        let smtp_url = get("SMTP_URL").map(Secret::new);
+        if let Some(url) = &smtp_url {
+            match url::Url::parse(url.expose()) {
+                Ok(u) if matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some() => {}
+                // The URL may carry a password: never echo it.
+                _ => {
+                    return Err(err(
+                        "SMTP_URL",
+                        "must be smtp://host[:port] or smtps://[user:pass@]host[:port]",
+                    ));
+                }
+            }
+        }
+        let smtp_from = get("SMTP_FROM")
+            .unwrap_or("mokdan <noreply@localhost>")
+            .to_string();
+        if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(err(
+                "SMTP_FROM",
+                format!("`{smtp_from}` is not an address like `mokdan <noreply@example.com>`"),
+            ));
+        }
+
         Ok(Settings {
             env,
             listen,
@@ -453,6 +486,9 @@ impl Settings {
             trusted_proxies: trusted_proxies(get("MOKDAN_TRUSTED_PROXIES"))?,
             metrics_token: get("MOKDAN_METRICS_TOKEN").map(Secret::new),
             sqlite_in_production,
+            smtp_url,
+            smtp_from,
+            notify_whatsapp_template: get("NOTIFY_WHATSAPP_TEMPLATE").map(str::to_string),
         })
     }
 

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod notify;
 pub mod ops;
 pub mod outbox;
 pub mod prompts;

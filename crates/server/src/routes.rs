@@ -17,6 +17,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::crm::router().with_state(state.crm.clone()))
         .merge(crate::jobs::routes::router().with_state(state.jobs.clone()))
         .merge(crate::whatsapp::routes::router().with_state(state.whatsapp.clone()))
+        .merge(crate::notify::routes::router().with_state(state.notify.clone()))
         .layer(middleware::from_fn(crate::http::json_errors::json_errors))
         .layer(middleware::from_fn(crate::telemetry::track))
         .layer(middleware::from_fn_with_state(

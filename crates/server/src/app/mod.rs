@@ -23,6 +23,7 @@ use crate::calls::state::CallsState;
 use crate::config::Settings;
 use crate::crm::state::CrmState;
 use crate::jobs::{Dispatch, Handler, JobsState};
+use crate::notify::state::NotifyState;
 use crate::ops::state::OpsState;
 use crate::store::Db;
 use crate::ui::state::WebState;
@@ -54,6 +55,7 @@ pub struct Inner {
     pub web: WebState,
     pub ops: OpsState,
     pub jobs: JobsState,
+    pub notify: NotifyState,
     pub auth: AuthCtx,
 }
 
@@ -155,7 +157,14 @@ impl App {
             ops: ops.clone(),
             wa: whatsapp.clone(),
         };
+        let notify = NotifyState {
+            settings: settings.clone(),
+            db: db.clone(),
+            auth: auth.clone(),
+            wa: whatsapp.clone(),
+        };
         let state = AppState(Arc::new(Inner {
+            notify,
             crm: CrmState {
                 settings: settings.clone(),
                 db: db.clone(),
@@ -227,6 +236,7 @@ impl App {
             tokio::spawn(async move {
                 if state.settings.job_workers > 0 {
                     crate::calls::post_call::resume_parked(&state.calls).await;
+                    crate::notify::resume_parked(&state.notify).await;
                 }
                 crate::jobs::run_workers(state.jobs.clone(), state.job_handler()).await
             });
@@ -273,6 +283,10 @@ impl AppState {
                 .with(
                     crate::whatsapp::jobs::KINDS,
                     Arc::new(crate::whatsapp::jobs::WaJobs(self.whatsapp.clone())),
+                )
+                .with(
+                    crate::notify::KINDS,
+                    Arc::new(crate::notify::Notify(self.notify.clone())),
                 )
                 .with(&[crate::jobs::cleanup::CLEANUP], Arc::new(cleanup)),
         )

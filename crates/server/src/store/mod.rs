@@ -18,6 +18,7 @@ pub mod customers;
 pub mod dialect;
 pub mod jobs;
 pub mod leads;
+pub mod notify;
 pub mod post_call;
 pub mod prompts;
 pub mod sessions;
