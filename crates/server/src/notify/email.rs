@@ -66,4 +66,3 @@ pub async fn send(state: &NotifyState, to: &Recipient, note: &Note) -> Result<Se
         Err(e) => Err(JobError::retry(format!("SMTP: {e}"))),
     }
 }
-

@@ -77,7 +77,10 @@ impl Note {
         let business = businesses::get(db, d.business_id).await?;
         let mut note = Note {
             event: Some(d.event),
-            business: business.as_ref().map(|b| b.name.clone()).unwrap_or_default(),
+            business: business
+                .as_ref()
+                .map(|b| b.name.clone())
+                .unwrap_or_default(),
             business_whatsapp: business.and_then(|b| b.whatsapp_number),
             link: format!(
                 "{}/app/biz",
@@ -169,7 +172,9 @@ impl Note {
 
     /// The plain-text alternative.
     pub fn text(&self) -> String {
-        EmailText { n: self }.render().unwrap_or_else(|_| self.subject())
+        EmailText { n: self }
+            .render()
+            .unwrap_or_else(|_| self.subject())
     }
 
     /// The WhatsApp message: short, one screen.
@@ -262,7 +267,10 @@ mod tests {
         assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"));
         assert!(html.contains("https://mokdan.example/app/biz/calls/7"));
         let subject = n.subject();
-        assert!(!subject.contains('\n') && !subject.contains('\r'), "{subject}");
+        assert!(
+            !subject.contains('\n') && !subject.contains('\r'),
+            "{subject}"
+        );
         assert!(subject.starts_with("שיחה חדשה מ-"));
         let text = n.text();
         assert!(text.contains("מחר ב-10:00") && text.contains("/app/biz/calls/7"));

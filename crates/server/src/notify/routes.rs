@@ -19,10 +19,7 @@ use crate::store::notify as store;
 use crate::store::users::{self, Role};
 
 pub fn router() -> Router<NotifyState> {
-    Router::new().route(
-        "/api/users/{id}/notifications",
-        get(read).put(update),
-    )
+    Router::new().route("/api/users/{id}/notifications", get(read).put(update))
 }
 
 /// A user's preferences as the API answers them.
