@@ -725,6 +725,27 @@ mod tests {
     }
 
     #[test]
+    fn smtp_is_checked_without_echoing_its_password() {
+        let s = Settings::from_map(&HashMap::new()).unwrap();
+        assert!(s.smtp_url.is_none());
+        assert_eq!(s.smtp_from, "mokdan <noreply@localhost>");
+        let s = Settings::from_map(&map(&[("SMTP_URL", "smtps://u:zqLEAKMARKpw@mail.example")]))
+            .unwrap();
+        assert!(!format!("{s:?}").contains("zqLEAKMARKpw"));
+        for bad in [
+            "http://u:zqLEAKMARKpw@mail.example",
+            "smtp://",
+            "mail.example",
+        ] {
+            let e = Settings::from_map(&map(&[("SMTP_URL", bad)])).unwrap_err();
+            assert_eq!(e.var, "SMTP_URL");
+            assert!(!e.problem.contains("zqLEAKMARK"), "{}", e.problem);
+        }
+        let e = Settings::from_map(&map(&[("SMTP_FROM", "not an address")])).unwrap_err();
+        assert_eq!(e.var, "SMTP_FROM");
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         for (k, v) in [
             ("PORT", "eighty"),
