@@ -128,6 +128,28 @@ else
   echo "warning: no standardwebhooks Python library; the webhook signature check with it will skip"
 fi
 
+# A real SMTP server (PyPI `aiosmtpd`), in a venv outside the clone, made once: the
+# notification tests (crates/server/tests/notify.rs) send e-mail to it through
+# scripts/smtp_sink.py. If it cannot be installed the e-mail tests say so and skip.
+smtp_venv="${MOKDAN_SMTP_VENV:-$HOME/.cache/mokdan-smtp-venv}"
+smtp_ok() {
+  "$smtp_venv/bin/python" -c 'import aiosmtpd.controller' >/dev/null 2>&1
+}
+if ! smtp_ok; then
+  say "installing aiosmtpd (PyPI) into $smtp_venv"
+  python=""
+  for p in python3 python; do command -v "$p" >/dev/null && { python=$p; break; }; done
+  if [ -n "$python" ]; then
+    { "$python" -m venv "$smtp_venv" \
+      && "$smtp_venv/bin/pip" install --quiet --disable-pip-version-check aiosmtpd; } || true
+  fi
+fi
+if smtp_ok; then
+  export MOKDAN_SMTP_PYTHON="$smtp_venv/bin/python"
+else
+  echo "warning: no aiosmtpd; the notification e-mail tests will skip"
+fi
+
 # PostgreSQL on 127.0.0.1:5432 (trust auth), started if it is down.
 export MOKDAN_TEST_PG="${MOKDAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

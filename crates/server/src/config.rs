@@ -162,6 +162,16 @@ pub struct Settings {
     /// `MOKDAN_SQLITE_IN_PRODUCTION=1`: SQLite in production is intended (a single small
     /// node), so the start does not warn about it.
     pub sqlite_in_production: bool,
+    /// `SMTP_URL`: where notification e-mail goes (`smtp://host:port`,
+    /// `smtps://user:pass@host`, `smtp://…?tls=required` for STARTTLS). None: e-mail
+    /// notifications wait, visible to the operator, until it is set.
+    pub smtp_url: Option<Secret>,
+    /// `SMTP_FROM`: the sender of notification e-mail.
+    pub smtp_from: String,
+    /// `NOTIFY_WHATSAPP_TEMPLATE`: the approved template for WhatsApp notifications (Meta's
+    /// template name, or a Twilio Content SID `HX…`). Meta needs one; Twilio and the bridge
+    /// send plain text without it.
+    pub notify_whatsapp_template: Option<String>,
 }
 
 impl Settings {
@@ -417,6 +427,29 @@ impl Settings {
             }
         };
 
+        let smtp_url = get("SMTP_URL").map(Secret::new);
+        if let Some(url) = &smtp_url {
+            match url::Url::parse(url.expose()) {
+                Ok(u) if matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some() => {}
+                // The URL may carry a password: never echo it.
+                _ => {
+                    return Err(err(
+                        "SMTP_URL",
+                        "must be smtp://host[:port] or smtps://[user:pass@]host[:port]",
+                    ));
+                }
+            }
+        }
+        let smtp_from = get("SMTP_FROM")
+            .unwrap_or("mokdan <noreply@localhost>")
+            .to_string();
+        if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(err(
+                "SMTP_FROM",
+                format!("`{smtp_from}` is not an address like `mokdan <noreply@example.com>`"),
+            ));
+        }
+
         Ok(Settings {
             env,
             listen,
@@ -465,6 +498,9 @@ impl Settings {
             trusted_proxies: trusted_proxies(get("MOKDAN_TRUSTED_PROXIES"))?,
             metrics_token: get("MOKDAN_METRICS_TOKEN").map(Secret::new),
             sqlite_in_production,
+            smtp_url,
+            smtp_from,
+            notify_whatsapp_template: get("NOTIFY_WHATSAPP_TEMPLATE").map(str::to_string),
         })
     }
 
@@ -698,6 +734,27 @@ mod tests {
         assert_eq!(s.openai_stt_model.as_deref(), Some("tiny.en"));
         let e = Settings::from_map(&map(&[("OPENAI_STT_BASE_URL", "nowhere")])).unwrap_err();
         assert_eq!(e.var, "OPENAI_STT_BASE_URL");
+    }
+
+    #[test]
+    fn smtp_is_checked_without_echoing_its_password() {
+        let s = Settings::from_map(&HashMap::new()).unwrap();
+        assert!(s.smtp_url.is_none());
+        assert_eq!(s.smtp_from, "mokdan <noreply@localhost>");
+        let s = Settings::from_map(&map(&[("SMTP_URL", "smtps://u:zqLEAKMARKpw@mail.example")]))
+            .unwrap();
+        assert!(!format!("{s:?}").contains("zqLEAKMARKpw"));
+        for bad in [
+            "http://u:zqLEAKMARKpw@mail.example",
+            "smtp://",
+            "mail.example",
+        ] {
+            let e = Settings::from_map(&map(&[("SMTP_URL", bad)])).unwrap_err();
+            assert_eq!(e.var, "SMTP_URL");
+            assert!(!e.problem.contains("zqLEAKMARK"), "{}", e.problem);
+        }
+        let e = Settings::from_map(&map(&[("SMTP_FROM", "not an address")])).unwrap_err();
+        assert_eq!(e.var, "SMTP_FROM");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod error;
 pub mod hooks;
 pub mod http;
 pub mod jobs;
+pub mod notify;
 pub mod ops;
 pub mod outbox;
 pub mod prompts;

@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::jobs::routes::router().with_state(state.jobs.clone()))
         .merge(crate::whatsapp::routes::router().with_state(state.whatsapp.clone()))
         .merge(crate::hooks::routes::router().with_state(state.hooks.clone()))
+        .merge(crate::notify::routes::router().with_state(state.notify.clone()))
         .layer(middleware::from_fn(crate::http::json_errors::json_errors))
         .layer(middleware::from_fn(crate::telemetry::track))
         .layer(middleware::from_fn_with_state(

@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::crm::state::CrmState;
 use crate::hooks::HooksState;
 use crate::jobs::{Dispatch, Handler, JobsState};
+use crate::notify::state::NotifyState;
 use crate::ops::state::OpsState;
 use crate::store::Db;
 use crate::ui::state::WebState;
@@ -57,6 +58,7 @@ pub struct Inner {
     pub jobs: JobsState,
     /// Signed webhooks out: their API and their deliveries.
     pub hooks: HooksState,
+    pub notify: NotifyState,
     pub auth: AuthCtx,
 }
 
@@ -158,7 +160,14 @@ impl App {
             ops: ops.clone(),
             wa: whatsapp.clone(),
         };
+        let notify = NotifyState {
+            settings: settings.clone(),
+            db: db.clone(),
+            auth: auth.clone(),
+            wa: whatsapp.clone(),
+        };
         let state = AppState(Arc::new(Inner {
+            notify,
             crm: CrmState {
                 settings: settings.clone(),
                 db: db.clone(),
@@ -231,6 +240,7 @@ impl App {
             tokio::spawn(async move {
                 if state.settings.job_workers > 0 {
                     crate::calls::post_call::resume_parked(&state.calls).await;
+                    crate::notify::resume_parked(&state.notify).await;
                 }
                 crate::jobs::run_workers(state.jobs.clone(), state.job_handler()).await
             });
@@ -281,6 +291,10 @@ impl AppState {
                 .with(
                     crate::hooks::KINDS,
                     Arc::new(crate::hooks::Hooks(self.hooks.clone())),
+                )
+                .with(
+                    crate::notify::KINDS,
+                    Arc::new(crate::notify::Notify(self.notify.clone())),
                 )
                 .with(&[crate::jobs::cleanup::CLEANUP], Arc::new(cleanup)),
         )

@@ -63,6 +63,7 @@ async fn apply(state: &AppState, op: &Pending) -> Result<(), sqlx::Error> {
             if status == CallStatus::Completed {
                 crate::calls::post_call::call_recordings::after_completed(&state.calls, call_sid)
                     .await?;
+                crate::notify::call_ended(db, call_sid).await?;
             }
             if status.has_ended() {
                 crate::calls::post_call::streamed::call_completed(db, call_sid).await?;

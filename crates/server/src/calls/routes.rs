@@ -251,6 +251,8 @@ async fn call_status(State(state): State<CallsState>, req: TwilioRequest) -> Res
             let after = async {
                 if status == CallStatus::Completed {
                     crate::calls::post_call::call_recordings::after_completed(&state, sid).await?;
+                    // A call-back request or an urgent call is told at hang-up (#22).
+                    crate::notify::call_ended(&state.db, sid).await?;
                 }
                 if status.has_ended() {
                     crate::calls::post_call::streamed::call_completed(&state.db, sid).await?;

@@ -179,6 +179,20 @@ pub const OPERATIONS: &[Op] = &[
         query: &[BIZ], req: Req::Json("UserPatch", r#"{"name":"דנה"}"#), res: Res::Json(200, "User")),
     op!("delete" "/api/users/{id}", "users", Owner, Some("user"), "Delete a user.",
         query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/users/{id}/notifications", "users", Tenant, Some("user"),
+        "A user's notification preferences (#22): which events (`call.summarised`, \
+         `call.urgent`, `appointment.booked`), by e-mail and/or WhatsApp, and quiet hours. \
+         One's own, or (owners) a user of one's business; a user who chose nothing shows \
+         their role's default (`is_default`).",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "NotificationPrefs")),
+    op!("put" "/api/users/{id}/notifications", "users", Tenant, Some("user"),
+        "Set a user's notification preferences: one's own, or (owners) a user of one's \
+         business; fields left out keep their value. WhatsApp goes to `whatsapp_phone`, the \
+         user's own phone; a message due in quiet hours or on Shabbat (Friday 16:00 to \
+         Saturday 20:00, Israel's time) waits for their end, except urgent ones.",
+        query: &[BIZ],
+        req: Req::Json("NotificationPrefsUpdate", r#"{"events":["call.summarised","call.urgent"],"email_on":true,"quiet_hours":{"from":"22:00","to":"07:00"},"shabbat_quiet":true}"#),
+        res: Res::Json(200, "NotificationPrefs")),
     op!("get" "/api/customers", "customers", Tenant, None,
         "Customers, newest first: search `q` (name, email, phone), filter `status`, paged.",
         query: &[
@@ -569,12 +583,51 @@ fn schemas() -> Value {
             "created_at": { "type": "integer" },
         })),
     });
-    for extra in [more, jobs_schemas(), whatsapp_schemas(), webhook_schemas()] {
+    for extra in [
+        more,
+        jobs_schemas(),
+        whatsapp_schemas(),
+        webhook_schemas(),
+        notify_schemas(),
+    ] {
         if let (Some(a), Value::Object(b)) = (all.as_object_mut(), extra) {
             a.extend(b);
         }
     }
     all
+}
+
+fn notify_schemas() -> Value {
+    let events = json!({ "type": "array", "items": { "type": "string",
+        "enum": ["call.summarised", "call.urgent", "appointment.booked"] } });
+    let hhmm = json!({ "type": "string", "pattern": "^([01]?[0-9]|2[0-3]):[0-5][0-9]$" });
+    let quiet = json!({ "oneOf": [
+        object(&["from", "to"], json!({ "from": hhmm, "to": hhmm })),
+        { "type": "null" },
+    ], "description": "Daily quiet hours in Israel's time; `to` before `from` wraps midnight." });
+    json!({
+        "NotificationPrefs": object(&["user_id", "email", "is_default", "events", "email_on",
+            "whatsapp_on", "shabbat_quiet"], json!({
+            "user_id": { "type": "integer" },
+            "email": { "type": "string", "description": "Where e-mail goes: the sign-in address." },
+            "is_default": { "type": "boolean",
+                "description": "Nothing chosen yet: an owner's default is call.summarised and \
+                    call.urgent by e-mail, an agent's nothing." },
+            "events": events, "email_on": { "type": "boolean" },
+            "whatsapp_on": { "type": "boolean" },
+            "whatsapp_phone": { "type": ["string", "null"], "description": "E.164." },
+            "quiet_hours": quiet, "shabbat_quiet": { "type": "boolean" },
+            "updated_at": nullable("integer"),
+        })),
+        "NotificationPrefsUpdate": object(&[], json!({
+            "events": events, "email_on": { "type": "boolean" },
+            "whatsapp_on": { "type": "boolean",
+                "description": "Needs `whatsapp_phone` (here or stored)." },
+            "whatsapp_phone": { "type": ["string", "null"],
+                "description": "The user's own phone, any Israeli or E.164 form." },
+            "quiet_hours": quiet, "shabbat_quiet": { "type": "boolean" },
+        })),
+    })
 }
 
 fn jobs_schemas() -> Value {

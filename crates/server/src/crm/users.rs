@@ -31,13 +31,14 @@ pub struct UserScope {
     pub scope: Option<i64>,
 }
 
-impl FromRequestParts<CrmState> for UserScope {
+impl<S> FromRequestParts<S> for UserScope
+where
+    S: Send + Sync,
+    crate::auth::AuthCtx: axum::extract::FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &CrmState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let asked = business_param(parts)?;
         let scope = if caller.is_operator() {

@@ -20,6 +20,7 @@ pub mod dialect;
 pub mod hooks;
 pub mod jobs;
 pub mod leads;
+pub mod notify;
 pub mod post_call;
 pub mod prompts;
 pub mod sessions;

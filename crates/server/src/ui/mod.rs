@@ -8,7 +8,7 @@
 //! at `/app/static/…`. Pages read the store directly, always scoped by the viewer's
 //! `business_id` (C4). Writes that belong to the CRM API (CSV import, WhatsApp send, call
 //! back, job retry, login) are made by the page's JS against `/api/…`; the few forms the app
-//! owns (lead create/edit, settings, try-a-call, logout) post back to `/app/…`.
+//! owns (lead create/edit, settings, notification preferences, try-a-call, logout) post back to `/app/…`.
 //!
 //! Every `/app` response carries the security headers of [`headers`]. Unknown sub-paths
 //! answer the app's own Hebrew "not found" page inside the full layout, with status 404.
@@ -21,6 +21,7 @@ pub mod data;
 pub mod headers;
 pub mod leads;
 pub mod login;
+pub mod notifications;
 pub mod page;
 pub mod settings;
 pub mod state;
@@ -80,6 +81,10 @@ pub fn router() -> Router<WebState> {
             get(settings::page).post(settings::save),
         )
         .route("/app/biz/settings/listen", get(settings::listen))
+        .route(
+            "/app/biz/settings/notifications",
+            get(notifications::page).post(notifications::save_form),
+        )
         .route("/app/biz/settings/whatsapp", get(wa_pairing::page))
         .route(
             "/app/biz/settings/whatsapp/connect",

@@ -369,10 +369,10 @@ fn replay(msg: &Message) -> Response {
 /// another business owns that number (its customers' replies would land there, with that
 /// business's auto-reply); else the business's first voice number. `None`: no number of
 /// its own and no default it may use.
-async fn twilio_sender(
+pub(crate) async fn twilio_sender(
     state: &WaState,
     business: &businesses::Business,
-) -> WaResult<Option<String>> {
+) -> Result<Option<String>, sqlx::Error> {
     let parse = |raw: &str| crate::whatsapp::parse_address(raw);
     if let Some(own) = business.whatsapp_number.as_deref().and_then(parse) {
         return Ok(Some(own.to_string()));

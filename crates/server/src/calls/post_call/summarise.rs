@@ -32,6 +32,8 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
         if call.transcription.is_some() {
             calls::advance_status(&state.db, &p.call_sid, &CallStatus::Transcribed, None).await?;
         }
+        // The run that stored it may have died before telling anyone (idempotent).
+        crate::notify::call_summarised(&state.db, &p.call_sid).await;
         return Ok(Outcome::Done);
     }
     let turns = turns::of_call(&state.db, &p.call_sid).await?;
@@ -92,6 +94,8 @@ pub async fn run(state: &CallsState, job: &Job) -> JobResult {
     {
         tracing::warn!(call_sid = %p.call_sid, error = %e, "WEBHOOK_EMIT_FAILED");
     }
+    // The business's users are told, each by their own preferences (#22).
+    crate::notify::call_summarised(&state.db, &p.call_sid).await;
     tracing::info!(
         call_sid = %p.call_sid,
         customer_id = ?customer_id,
