@@ -133,8 +133,9 @@ struct CallPage {
     business_id: i64,
 }
 
-/// What came of a call, as the owner reads it at a glance.
-fn outcome(call: &Call) -> String {
+/// What came of a call, as the owner reads it at a glance. It never claims the details
+/// were written down when the caller's answers were only kept as audio (`voice_only`).
+fn outcome(call: &Call, voice_only: bool) -> String {
     if call.fallback_reason.is_some() {
         "המתקשר/ת הועבר/ה להשאיר הודעה מוקלטת".into()
     } else if call
@@ -143,6 +144,8 @@ fn outcome(call: &Call) -> String {
         .is_some_and(|t| !t.trim().is_empty())
     {
         "ביקש/ה שיחה חוזרת".into()
+    } else if voice_only {
+        "התשובות נשמרו כהקלטה, להאזנה".into()
     } else if call.call_summary.is_some() {
         "הפרטים נרשמו".into()
     } else if call.status.has_ended() {
@@ -194,7 +197,12 @@ pub async fn detail(
     Ok(ok(&CallPage {
         l: Layout::new(format!("שיחה עם {}", v.who), "calls", Some(b.v.nav.clone())),
         lead_name,
-        outcome: outcome(&call),
+        outcome: outcome(
+            &call,
+            turns.iter().any(|t| {
+                t.has_audio != 0 && t.caller_text.as_deref().is_none_or(|c| c.trim().is_empty())
+            }),
+        ),
         call_sid: call.call_sid.clone(),
         when_full: time::datetime(call.created_at),
         caller_name: call.caller_name.clone().unwrap_or_default(),
