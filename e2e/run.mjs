@@ -324,17 +324,17 @@ try {
       }
       return null;
     });
-    if (!rec) skip('no call with a recording (the business records no calls)');
+    // A call page offers the player once the recording is downloaded. This harness puts a
+    // front before the sim (for WhatsApp media), so the sim's recording URL is not on the
+    // Twilio origin the server trusts and the download is refused (JOB_DEAD, logged);
+    // crates/server/tests/calls_recording.rs proves the download and the playback.
+    if (!rec) skip('no downloaded recording: the sim serves recordings from its own origin, which this harness does not trust');
     // Twilio's whole-call recording is fetched by a job once the call has ended.
     let status = 0;
     for (let i = 0; i < 60 && status !== 200; i++) {
       status = await owner.evaluate(async src => (await fetch(src)).status, rec);
       if (status !== 200) await new Promise(r => setTimeout(r, 500));
     }
-    // This harness puts a front before the sim (for WhatsApp media), so the sim's recording
-    // URL is not on the Twilio origin the server trusts and the download is refused;
-    // crates/server/tests/calls_recording.rs proves the download and the playback.
-    if (status === 404) skip('the recording is on the sim\'s own origin, which the server refuses to fetch from here');
     check(status === 200, `recording answered ${status}`);
     const channels = await owner.evaluate(async src => {
       const b = new DataView(await (await fetch(src)).arrayBuffer());

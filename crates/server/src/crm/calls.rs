@@ -124,7 +124,10 @@ async fn detail(
         .await?
         .ok_or(AppError::NotFound)?;
     let turns = crm_calls::turns(&state.db, t.business_id, id).await?;
-    let recording_available = recording_file(&state, &call.call_sid).await.is_some();
+    let recording_available =
+        crate::calls::post_call::fetch::recording_file(&state.settings.data_dir, &call.call_sid)
+            .await
+            .is_some();
     let mut out = serde_json::to_value(&call).map_err(|e| AppError::Internal(e.into()))?;
     out["transcript"] = json!(call.transcription);
     out["summary"] = json!(call.call_summary);
@@ -141,35 +144,7 @@ async fn detail(
     Ok(Json(out))
 }
 
-/// The newest stored recording of a call, if the recording job has fetched one.
-async fn recording_file(state: &CrmState, call_sid: &str) -> Option<PathBuf> {
-    if call_sid.is_empty() || !call_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return None;
-    }
-    let dir = state.settings.data_dir.join("recordings");
-    let prefix = format!("{call_sid}-");
-    let mut entries = tokio::fs::read_dir(&dir).await.ok()?;
-    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-    while let Ok(Some(e)) = entries.next_entry().await {
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !(name.starts_with(&prefix) && name.ends_with(".wav")) {
-            continue;
-        }
-        let Ok(meta) = e.metadata().await else {
-            continue;
-        };
-        if !meta.is_file() {
-            continue;
-        }
-        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
-        if best.as_ref().is_none_or(|(t, _)| modified > *t) {
-            best = Some((modified, e.path()));
-        }
-    }
-    best.map(|(_, p)| p)
-}
-
+/// `GET /api/calls/{id}/recording`: the newest recording the recording job has fetched.
 async fn recording(
     State(state): State<CrmState>,
     t: Tenant,
@@ -178,9 +153,10 @@ async fn recording(
     let call = crm_calls::get(&state.db, t.business_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let path = recording_file(&state, &call.call_sid)
-        .await
-        .ok_or(AppError::NotFound)?;
+    let path =
+        crate::calls::post_call::fetch::recording_file(&state.settings.data_dir, &call.call_sid)
+            .await
+            .ok_or(AppError::NotFound)?;
     wav_file(&path, &format!("{}.wav", call.call_sid)).await
 }
 

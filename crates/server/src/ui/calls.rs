@@ -211,7 +211,13 @@ pub async fn detail(
         urgency: call.urgency.clone().unwrap_or_default(),
         summary: call.call_summary.clone().unwrap_or_default(),
         transcript: call.transcription.clone().unwrap_or_default(),
-        audio: call.recording_url.is_some(),
+        // The player only once the recording is downloaded: never one that answers 404.
+        audio: crate::calls::post_call::fetch::recording_file(
+            &state.settings.data_dir,
+            &call.call_sid,
+        )
+        .await
+        .is_some(),
         fallback_reason: call
             .fallback_reason
             .as_deref()

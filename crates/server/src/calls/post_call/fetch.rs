@@ -129,6 +129,39 @@ fn classify(e: TwilioError) -> JobError {
     }
 }
 
+/// The newest downloaded recording of `call_sid` under the data dir's `recordings` folder
+/// (`<call_sid>-<recording_sid>.wav`); `None` when none is there yet, or the SID is unsafe.
+pub async fn recording_file(
+    data_dir: &std::path::Path,
+    call_sid: &str,
+) -> Option<std::path::PathBuf> {
+    if call_sid.is_empty() || !call_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let dir = data_dir.join("recordings");
+    let prefix = format!("{call_sid}-");
+    let mut entries = tokio::fs::read_dir(&dir).await.ok()?;
+    let mut best: Option<(std::time::SystemTime, std::path::PathBuf)> = None;
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(&prefix) && name.ends_with(".wav")) {
+            continue;
+        }
+        let Ok(meta) = e.metadata().await else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+        if best.as_ref().is_none_or(|(t, _)| modified > *t) {
+            best = Some((modified, e.path()));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
