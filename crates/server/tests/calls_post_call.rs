@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
 use common::ai::Ai;
 use common::twilio::{ACCOUNT_SID, AUTH_TOKEN};
+use common::wait_for;
 use common::{Backend, TestApp};
 use mokdan::calls::post_call::{STREAMED_CALL, SUMMARISE, streamed};
 use mokdan::store::{calls, customers, jobs};
@@ -17,24 +17,6 @@ use sim::{CallerScript, Sim, SimConfig};
 
 const NUMBER: &str = "+97231234567";
 const CALLER: &str = "+972501234567";
-
-async fn wait_for<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// A short conversation through the sim; the caller hangs up after answering twice.
 async fn streamed_call(app: &TestApp, sim: &Sim) -> String {

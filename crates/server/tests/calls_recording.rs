@@ -6,35 +6,17 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
 use common::ai::Ai;
 use common::twilio::{ACCOUNT_SID, AUTH_TOKEN, call_params, new_call_sid};
+use common::wait_for;
 use common::{Backend, TestApp};
 use mokdan::store::calls;
 use sim::{CallerScript, Sim, SimConfig};
 
 const NUMBER: &str = "+97231234567";
 const CALLER: &str = "+972501234567";
-
-async fn wait_for<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn world(backend: Backend, extra: &[(&str, String)]) -> (TestApp, Sim, i64) {
     let sim = Sim::start(SimConfig::new(ACCOUNT_SID, AUTH_TOKEN).speed(3.0))

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::twilio::{self, AUTH_TOKEN, call_params, new_call_sid, params};
+use common::wait_for;
 use common::{Backend, TestApp};
 use mokdan::calls::post_call::{CALL_RECORDINGS, FETCH_RECORDING, SUMMARISE, TRANSCRIBE};
 use mokdan::jobs::{JobError, Outcome, PoolConfig};
@@ -380,24 +381,6 @@ async fn create_business(app: &TestApp) -> i64 {
     mokdan::store::businesses::create(&app.state.db, "מרפאת שיניים כהן", &phone)
         .await
         .unwrap()
-}
-
-/// Polls `check` every 50 ms until it yields a value, or panics after `secs`.
-async fn wait_for<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn wait_for_status(app: &TestApp, sid: &str, status: &str, secs: u64) -> calls::CallRow {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::crm::{self, add_business, add_user};
 use common::twilio::{ACCOUNT_SID, AUTH_TOKEN};
+use common::wait_for;
 use common::{Backend, TestApp};
 use mokdan::domain::{CallDirection, CallStatus, Phone};
 use mokdan::notify::{self, NOTIFY_EMAIL, NOTIFY_WHATSAPP};
@@ -29,24 +30,6 @@ const CALLER: &str = "+972501234567";
 const BASE: &str = "https://mokdan.example";
 /// What a caller might say to be their name: markup and a header break.
 const HOSTILE_NAME: &str = "<b>דנה</b><script>alert('x')</script>";
-
-async fn wait_for<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// aiosmtpd's Python: `MOKDAN_SMTP_PYTHON` (scripts/test.sh), else the venv it makes.
 fn smtp_python() -> Option<PathBuf> {
