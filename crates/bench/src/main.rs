@@ -57,24 +57,7 @@ enum BenchCmd {
 /// Parses arguments, runs the benchmark, and turns any failure into one line and an exit
 /// code, as every `mokdan` command does.
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
-    };
-    match runtime.block_on(run(cli.which)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&format!("{e:#}")),
-    }
-}
-
-fn fail(message: &str) -> ExitCode {
-    let line = message.replace('\n', " ");
-    eprintln!("mokdan: error: {line}");
-    ExitCode::FAILURE
+    mokdan::cli::run_command(run(Cli::parse().which))
 }
 
 async fn run(which: BenchCmd) -> anyhow::Result<()> {

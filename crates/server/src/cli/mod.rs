@@ -64,6 +64,12 @@ pub fn main() -> ExitCode {
     if let Command::Bench { args } = &cli.command {
         return bench::run(args);
     }
+    run_command(dispatch(cli.command))
+}
+
+/// Runs one command on a fresh runtime; a failure becomes one `mokdan: error:` line and
+/// the failure exit code. `mokdan-bench` ends the same way.
+pub fn run_command(command: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,7 +77,7 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(dispatch(cli.command)) {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("{e:#}")),
     }
