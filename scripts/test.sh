@@ -150,6 +150,29 @@ else
   echo "warning: no aiosmtpd; the notification e-mail tests will skip"
 fi
 
+# An established Hebrew-calendar library (PyPI `hdate`, with `astral` for its precise
+# sunset), in a venv outside the clone, made once: crates/calendar/tests/hdate.rs checks
+# every Israeli holiday and every Shabbat/holiday closing and reopening time of 2026–2030
+# against it (scripts/hdate_check.py). If it cannot be installed the check says so and skips.
+hdate_venv="${MOKDAN_HDATE_VENV:-$HOME/.cache/mokdan-hdate-venv}"
+hdate_ok() {
+  "$hdate_venv/bin/python" -c 'import hdate, astral' >/dev/null 2>&1
+}
+if ! hdate_ok; then
+  say "installing hdate and astral (PyPI) into $hdate_venv"
+  python=""
+  for p in python3 python; do command -v "$p" >/dev/null && { python=$p; break; }; done
+  if [ -n "$python" ]; then
+    { "$python" -m venv "$hdate_venv" \
+      && "$hdate_venv/bin/pip" install --quiet --disable-pip-version-check hdate astral; } || true
+  fi
+fi
+if hdate_ok; then
+  export MOKDAN_HDATE_PYTHON="$hdate_venv/bin/python"
+else
+  echo "warning: no hdate Python library; the Hebrew-calendar check against it will skip"
+fi
+
 # PostgreSQL on 127.0.0.1:5432 (trust auth), started if it is down.
 export MOKDAN_TEST_PG="${MOKDAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
