@@ -7,6 +7,7 @@
 //! folders. Every function that reads tenant data takes the `business_id` it is scoped to
 //! as its first argument (C4).
 
+pub mod appointments;
 pub mod audit;
 pub mod businesses;
 pub mod call_batch;
@@ -23,6 +24,7 @@ pub mod leads;
 pub mod notify;
 pub mod post_call;
 pub mod prompts;
+pub mod scheduling;
 pub mod sessions;
 pub mod turns;
 pub mod users;
