@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod appointments;
 pub mod auth;
 pub mod calls;
 pub mod cli;

@@ -66,6 +66,9 @@ fn fixture(w: &World, x: &Extra, resource: &str, of_b: bool) -> i64 {
         "whatsapp_message" => t.whatsapp_message_id,
         "webhook_endpoint" => t.webhook_endpoint_id,
         "webhook_delivery" => t.webhook_delivery_id,
+        "service" => t.service_id,
+        "staff" => t.staff_id,
+        "appointment" => t.appointment_id,
         "job" => {
             if of_b {
                 x.jobs.1

@@ -35,6 +35,7 @@ pub fn router() -> Router<CrmState> {
         .merge(calls::router())
         .merge(audit::router())
         .merge(openapi::router())
+        .merge(crate::appointments::router())
         .route("/api", any(unknown))
         .route("/api/{*rest}", any(unknown))
 }

@@ -317,6 +317,84 @@ pub const OPERATIONS: &[Op] = &[
         "Send a delivered or failed delivery again (the same body and `webhook-id`); a \
          pending one is 409.",
         query: &[BIZ], req: Req::None, res: Res::Json(202, "WebhookDelivery")),
+    op!("get" "/api/services", "appointments", Tenant, None,
+        "The business's services (name, duration, buffer after, price), by id.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "ServiceList")),
+    op!("post" "/api/services", "appointments", Tenant, None,
+        "Add a service: duration and buffer after in minutes (multiples of 5), optional price in agorot.",
+        query: &[BIZ], req: Req::Json("ServiceCreate", r#"{"name":"תספורת","duration_minutes":30,"buffer_after_minutes":10,"price_agorot":8000}"#),
+        res: Res::Json(201, "Service")),
+    op!("get" "/api/services/{id}", "appointments", Tenant, Some("service"), "A service.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "Service")),
+    op!("patch" "/api/services/{id}", "appointments", Tenant, Some("service"),
+        "Change a service; fields left out keep their value.",
+        query: &[BIZ], req: Req::Json("ServicePatch", r#"{"duration_minutes":45}"#),
+        res: Res::Json(200, "Service")),
+    op!("delete" "/api/services/{id}", "appointments", Owner, Some("service"),
+        "Delete a service and its appointments.",
+        query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/staff", "appointments", Tenant, None,
+        "The business's staff (people, rooms or chairs), each with the services they give and weekly hours.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "StaffList")),
+    op!("post" "/api/staff", "appointments", Tenant, None,
+        "Add a staff member with their services and weekly hours (Israel's time; day 0 is Sunday).",
+        query: &[BIZ], req: Req::Json("StaffWrite", r#"{"name":"רונית","service_ids":[],"hours":[{"day":0,"from":"09:00","to":"17:00"}]}"#),
+        res: Res::Json(201, "StaffMember")),
+    op!("get" "/api/staff/{id}", "appointments", Tenant, Some("staff"), "A staff member.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "StaffMember")),
+    op!("put" "/api/staff/{id}", "appointments", Tenant, Some("staff"),
+        "Replace a staff member's name, services and weekly hours.",
+        query: &[BIZ], req: Req::Json("StaffWrite", r#"{"name":"רונית","service_ids":[],"hours":[{"day":1,"from":"10:00","to":"14:00"}]}"#),
+        res: Res::Json(200, "StaffMember")),
+    op!("delete" "/api/staff/{id}", "appointments", Owner, Some("staff"),
+        "Delete a staff member and their appointments.",
+        query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/businesses/{id}/appointment-settings", "appointments", Business, Some("business"),
+        "Booking settings: location for Shabbat times (tel_aviv or jerusalem), closed on \
+         Shabbat and holidays, slot step, and the business's own weekly hours (none: not bounded).",
+        query: &[], req: Req::None, res: Res::Json(200, "AppointmentSettings")),
+    op!("put" "/api/businesses/{id}/appointment-settings", "appointments", Business, Some("business"),
+        "Replace the booking settings (owners and operators). Closed on Shabbat and holidays: \
+         no slot from Friday's candle-lighting (18 minutes before sunset, 40 in Jerusalem) \
+         to nightfall on Saturday, nor on Rosh Hashana, Yom Kippur, the first and last days \
+         of Sukkot and Pesach, and Shavuot (Israel's schedule), from their eve's candle-lighting.",
+        query: &[], req: Req::Json("AppointmentSettings", r#"{"location":"tel_aviv","closed_on_holy_days":true,"slot_step_minutes":15,"hours":[{"day":0,"from":"08:00","to":"18:00"}]}"#),
+        res: Res::Json(200, "AppointmentSettings")),
+    op!("get" "/api/appointments", "appointments", Tenant, None,
+        "Appointments starting in a range (default: the next 7 days; at most 62), by start.",
+        query: &[
+            ("from", "string", "From this time: RFC 3339, or Israel's wall clock (2027-01-05T09:00, 2027-01-05)."),
+            ("to", "string", "Before this time, in the same forms."),
+            ("staff_id", "integer", "Only this staff member's."),
+            BIZ,
+        ],
+        req: Req::None, res: Res::Json(200, "AppointmentList")),
+    op!("post" "/api/appointments", "appointments", Tenant, None,
+        "Book: the start must fall on 5 minutes and within the business's and the staff \
+         member's hours (422 otherwise); without `staff_id` the first staff member free \
+         then is taken. A taken time is 409 `slot_taken` with `error.next_free`.",
+        query: &[BIZ], req: Req::Json("AppointmentCreate", r#"{"service_id":1,"start":"2030-01-08T09:00","customer_name":"דנה כהן","customer_phone":"050-1234567"}"#),
+        res: Res::Json(201, "Appointment")),
+    op!("get" "/api/appointments/{id}", "appointments", Tenant, Some("appointment"), "An appointment.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "Appointment")),
+    op!("patch" "/api/appointments/{id}", "appointments", Tenant, Some("appointment"),
+        "Move an appointment to another start (and staff member); a taken time is 409 `slot_taken`.",
+        query: &[BIZ], req: Req::Json("AppointmentMove", r#"{"start":"2030-01-08T11:00"}"#),
+        res: Res::Json(200, "Appointment")),
+    op!("post" "/api/appointments/{id}/cancel", "appointments", Tenant, Some("appointment"),
+        "Cancel an appointment; its time is free again at once.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "Appointment")),
+    op!("get" "/api/availability", "appointments", Tenant, None,
+        "Free times for a service in a range (default: from now, 7 days; at most 62), by start, \
+         around the hours, closures, Shabbat and holidays, and what is booked.",
+        query: &[
+            ("service", "integer", "The service (default: the business's first)."),
+            ("from", "string", "From this time: RFC 3339, or Israel's wall clock."),
+            ("to", "string", "Before this time."),
+            ("staff_id", "integer", "Only this staff member."),
+            BIZ,
+        ],
+        req: Req::None, res: Res::Json(200, "Availability")),
 ];
 
 /// Header parameters, by method and path.
@@ -462,6 +540,8 @@ fn schemas() -> Value {
             "field": { "type": "string", "description": "On a 409 `conflict`: the request \
                 field whose value another object already has (`phone`, `numbers`, \
                 `whatsapp_number`, `meta_phone_number_id`, `email`); absent when unknown." },
+            "next_free": { "description": "On a 409 `slot_taken`: the next free time \
+                (`start`, `end`, `staff_id`), or null when none is free in two weeks." },
         }))})),
         "LoginRequest": object(&["email", "password"], json!({
             "email": { "type": "string" }, "password": { "type": "string" },
@@ -589,12 +669,132 @@ fn schemas() -> Value {
         whatsapp_schemas(),
         webhook_schemas(),
         notify_schemas(),
+        appointment_schemas(),
     ] {
         if let (Some(a), Value::Object(b)) = (all.as_object_mut(), extra) {
             a.extend(b);
         }
     }
     all
+}
+
+fn appointment_schemas() -> Value {
+    let ts = json!({ "type": "string", "description": "RFC 3339 with Israel's offset." });
+    let hours = json!({ "type": "array", "maxItems": 70, "items": object(&["day", "from", "to"], json!({
+        "day": { "type": "integer", "minimum": 0, "maximum": 6, "description": "0 is Sunday." },
+        "from": { "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" },
+        "to": { "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" },
+    }))});
+    let service = object(
+        &[
+            "id",
+            "business_id",
+            "name",
+            "duration_minutes",
+            "buffer_after_minutes",
+            "created_at",
+            "updated_at",
+        ],
+        json!({
+            "id": { "type": "integer" }, "business_id": { "type": "integer" }, "name": { "type": "string" },
+            "duration_minutes": { "type": "integer" }, "buffer_after_minutes": { "type": "integer" },
+            "price_agorot": nullable("integer"),
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        }),
+    );
+    let service_in = |required: &[&str]| {
+        object(
+            required,
+            json!({
+                "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+                "duration_minutes": { "type": "integer", "minimum": 5, "maximum": 720, "multipleOf": 5 },
+                "buffer_after_minutes": { "type": "integer", "minimum": 0, "maximum": 240, "multipleOf": 5 },
+                "price_agorot": { "type": ["integer", "null"], "minimum": 0 },
+                "business_id": nullable("integer"),
+            }),
+        )
+    };
+    let staff = object(
+        &[
+            "id",
+            "name",
+            "service_ids",
+            "hours",
+            "created_at",
+            "updated_at",
+        ],
+        json!({
+            "id": { "type": "integer" }, "name": { "type": "string" },
+            "service_ids": { "type": "array", "items": { "type": "integer" } }, "hours": hours,
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        }),
+    );
+    let appointment = object(
+        &[
+            "id",
+            "staff_id",
+            "service_id",
+            "start",
+            "end",
+            "status",
+            "source",
+            "notes",
+            "created_at",
+            "updated_at",
+        ],
+        json!({
+            "id": { "type": "integer" }, "staff_id": { "type": "integer" },
+            "service_id": { "type": "integer" }, "customer_id": nullable("integer"),
+            "customer_name": nullable("string"),
+            "customer_phone": { "type": ["string", "null"], "description": "E.164." },
+            "start": ts, "end": ts,
+            "status": { "type": "string", "enum": ["booked", "cancelled"] },
+            "source": { "type": "string" }, "notes": { "type": "string" },
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+        }),
+    );
+    json!({
+        "Service": service,
+        "ServiceList": object(&["services"], json!({ "services": { "type": "array", "items": r("Service") } })),
+        "ServiceCreate": service_in(&["name", "duration_minutes"]),
+        "ServicePatch": service_in(&[]),
+        "StaffMember": staff,
+        "StaffList": object(&["staff"], json!({ "staff": { "type": "array", "items": r("StaffMember") } })),
+        "StaffWrite": object(&["name"], json!({
+            "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+            "service_ids": { "type": "array", "maxItems": 200, "items": { "type": "integer" } },
+            "hours": hours, "business_id": nullable("integer"),
+        })),
+        "AppointmentSettings": object(&["location", "closed_on_holy_days", "slot_step_minutes"], json!({
+            "location": { "type": "string", "enum": ["tel_aviv", "jerusalem"] },
+            "closed_on_holy_days": { "type": "boolean" },
+            "slot_step_minutes": { "type": "integer", "enum": [5, 10, 15, 20, 30, 60] },
+            "hours": hours,
+        })),
+        "Appointment": appointment,
+        "AppointmentList": object(&["appointments", "from", "to"], json!({
+            "appointments": { "type": "array", "items": r("Appointment") }, "from": ts, "to": ts,
+        })),
+        "AppointmentCreate": object(&["service_id", "start"], json!({
+            "service_id": { "type": "integer" }, "start": ts, "staff_id": nullable("integer"),
+            "customer_id": nullable("integer"), "customer_name": nullable("string"),
+            "customer_phone": nullable("string"), "notes": nullable("string"),
+            "business_id": nullable("integer"),
+        })),
+        "AppointmentMove": object(&["start"], json!({
+            "start": ts, "staff_id": nullable("integer"), "business_id": nullable("integer"),
+        })),
+        "Availability": object(&["service", "slots"], json!({
+            "service": { "oneOf": [{ "type": "null" }, object(&["id", "name", "duration_minutes"], json!({
+                "id": { "type": "integer" }, "name": { "type": "string" },
+                "duration_minutes": { "type": "integer" },
+            }))]},
+            "slots": { "type": "array", "items": object(&["start", "end", "staff_id"], json!({
+                "start": ts, "end": ts, "staff_id": { "type": "integer" },
+                "staff_name": nullable("string"),
+            }))},
+        })),
+    })
 }
 
 fn notify_schemas() -> Value {
@@ -968,6 +1168,11 @@ fn operation(op: &Op) -> Value {
             "The job is not dead (only a dead job can be retried)",
         )),
         ("post", "/api/whatsapp/send") => {}
+        ("post", "/api/appointments") | ("patch", "/api/appointments/{id}") => errors.push((
+            "409",
+            "`slot_taken`: the time is another appointment's; `error.next_free` is the next \
+             free time (or the appointment was cancelled)",
+        )),
         ("post", "/api/webhooks/deliveries/{id}/resend") => errors.push((
             "409",
             "The delivery is still pending (its next attempt is scheduled)",

@@ -109,6 +109,10 @@ pub struct Tenant {
     pub webhook_endpoint_id: i64,
     /// The `lead.created` delivery of the customer to that endpoint.
     pub webhook_delivery_id: i64,
+    /// A service, a staff member giving it, and an appointment with them (#19).
+    pub service_id: i64,
+    pub staff_id: i64,
+    pub appointment_id: i64,
     /// Text that appears only in this tenant's rows.
     pub marker: String,
 }
@@ -223,6 +227,7 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
         Some((business_id, customer_id)),
         "the message is the tenant's customer's"
     );
+    let (service_id, staff_id, appointment_id) = booking(app, &owner, &marker).await;
     Tenant {
         business_id,
         owner_id,
@@ -237,8 +242,53 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
         whatsapp_message_id: receipt.message_id.unwrap(),
         webhook_endpoint_id,
         webhook_delivery_id,
+        service_id,
+        staff_id,
+        appointment_id,
         marker,
     }
+}
+
+/// A service, a staff member open all week and an appointment tomorrow, named by `marker`.
+async fn booking(app: &TestApp, owner: &str, marker: &str) -> (i64, i64, i64) {
+    let (s, svc) = post(
+        app,
+        "/api/services",
+        owner,
+        json!({ "name": format!("שירות {marker}"), "duration_minutes": 30 }),
+    )
+    .await;
+    assert_eq!(s, 201, "{svc}");
+    let service_id = svc["id"].as_i64().unwrap();
+    let hours: Vec<Value> = (0..7)
+        .map(|d| json!({ "day": d, "from": "00:00", "to": "24:00" }))
+        .collect();
+    let (s, staff) = post(
+        app,
+        "/api/staff",
+        owner,
+        json!({ "name": format!("צוות {marker}"), "service_ids": [service_id], "hours": hours }),
+    )
+    .await;
+    assert_eq!(s, 201, "{staff}");
+    let hour_ms = 3_600_000;
+    let start_ms = (mokdan::store::now_ms() / hour_ms + 24) * hour_ms;
+    let start = jiff::Timestamp::from_millisecond(start_ms)
+        .unwrap()
+        .to_string();
+    let (s, appt) = post(
+        app,
+        "/api/appointments",
+        owner,
+        json!({ "service_id": service_id, "start": start, "customer_name": marker }),
+    )
+    .await;
+    assert_eq!(s, 201, "{appt}");
+    (
+        service_id,
+        staff["id"].as_i64().unwrap(),
+        appt["id"].as_i64().unwrap(),
+    )
 }
 
 /// Two tenants and an operator's token.
