@@ -27,7 +27,8 @@ impl Interval {
     }
 }
 
-/// Wall-clock opening ranges `[from, to)` within one day.
+/// Wall-clock opening ranges `[from, to)` within one day; a range ending at `Time::MAX`
+/// runs to midnight.
 pub type DayHours = Vec<(Time, Time)>;
 
 /// Opening hours for each day of the week, Sunday first (Israel's week).
@@ -118,6 +119,10 @@ fn business_hours(biz: &Business, date: Date) -> DayHours {
 }
 
 fn instant(date: Date, time: Time) -> Timestamp {
+    // `Time::MAX` closes at the end of the day: the next midnight.
+    if time == Time::MAX {
+        return instant(date.tomorrow().expect("in range"), Time::midnight());
+    }
     // A wall time inside the spring-forward gap maps to the instant after it; one in the
     // autumn repeated hour to its first occurrence (jiff's "compatible" choice).
     date.to_datetime(time)
