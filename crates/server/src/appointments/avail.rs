@@ -1,6 +1,7 @@
 //! From the database to [`calendar::availability`]: a business's setup (settings, its own
 //! and its staff's weekly hours, closures, which staff give which service) and its booked
-//! time, turned into the pure calculation's inputs; and the answers back.
+//! time, turned into the pure calculation's inputs; and the answers back, as
+//! `GET /api/availability`.
 
 use calendar::availability::{
     Business, Closure, DayHours, Interval, Service as SlotService, Slot, StaffCalendar,
@@ -9,7 +10,16 @@ use calendar::availability::{
 use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
 
-use super::time::civil_time;
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::booking::{range, service_of, staff_exists};
+use super::time::{civil_time, show_ts};
+use crate::auth::Tenant;
+use crate::crm::state::CrmState;
+use crate::error::ApiResult;
 use crate::store::Db;
 use crate::store::appointments as booked;
 use crate::store::scheduling::{self as setup, HoursRow, Service, Staff};
@@ -173,4 +183,58 @@ pub async fn free(
         from,
         to,
     ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AvailParams {
+    pub service: Option<i64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub staff_id: Option<i64>,
+}
+
+pub async fn availability(
+    State(s): State<CrmState>,
+    t: Tenant,
+    Query(p): Query<AvailParams>,
+) -> ApiResult<Json<Value>> {
+    let (from, to) = range(p.from.as_deref(), p.to.as_deref(), 7)?;
+    let service = match p.service {
+        Some(id) => Some(service_of(&s, t.business_id, id).await?),
+        None => setup::list_services(&s.db, t.business_id)
+            .await?
+            .into_iter()
+            .next(),
+    };
+    let Some(service) = service else {
+        return Ok(Json(json!({ "service": null, "slots": [] })));
+    };
+    staff_exists(&s, t.business_id, p.staff_id).await?;
+    let from = from.max(Timestamp::now());
+    let setup = load(&s.db, t.business_id, from, to).await?;
+    let givers = setup.givers(service.id, p.staff_id);
+    let slots = if from < to {
+        free(&s.db, t.business_id, &setup, &service, &givers, from, to).await?
+    } else {
+        Vec::new()
+    };
+    let name_of = |id: i64| {
+        setup
+            .staff
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| m.name.clone())
+    };
+    let slots: Vec<Value> = slots
+        .iter()
+        .take(2000)
+        .map(|x| {
+            json!({ "start": show_ts(x.start), "end": show_ts(x.end), "staff_id": x.staff_id,
+                         "staff_name": name_of(x.staff_id) })
+        })
+        .collect();
+    Ok(Json(json!({
+        "service": { "id": service.id, "name": service.name, "duration_minutes": service.duration_minutes },
+        "slots": slots,
+    })))
 }

@@ -29,7 +29,7 @@ pub fn router() -> Router<CrmState> {
         .route("/api/appointments", get(list).post(create))
         .route("/api/appointments/{id}", get(read).patch(move_one))
         .route("/api/appointments/{id}/cancel", post(cancel))
-        .route("/api/availability", get(availability))
+        .route("/api/availability", get(super::avail::availability))
 }
 
 /// The longest range one list or availability request may span.
@@ -79,7 +79,11 @@ impl From<Appointment> for AppointmentOut {
 }
 
 /// `from`/`to` of a list, defaulting to the next `days` days, at most [`MAX_RANGE_DAYS`].
-fn range(from: Option<&str>, to: Option<&str>, days: i64) -> ApiResult<(Timestamp, Timestamp)> {
+pub(super) fn range(
+    from: Option<&str>,
+    to: Option<&str>,
+    days: i64,
+) -> ApiResult<(Timestamp, Timestamp)> {
     let from = match from.filter(|s| !s.trim().is_empty()) {
         Some(f) => parse("from", f)?,
         None => Timestamp::now(),
@@ -167,7 +171,7 @@ fn taken(next: Option<calendar::availability::Slot>) -> Response {
     (StatusCode::CONFLICT, Json(body)).into_response()
 }
 
-async fn service_of(s: &CrmState, business_id: i64, id: i64) -> ApiResult<Service> {
+pub(super) async fn service_of(s: &CrmState, business_id: i64, id: i64) -> ApiResult<Service> {
     setup::get_service(&s.db, business_id, id)
         .await?
         .ok_or(AppError::NotFound)
@@ -225,7 +229,11 @@ fn check_start(raw: &str) -> ApiResult<Timestamp> {
     Ok(start)
 }
 
-async fn staff_exists(s: &CrmState, business_id: i64, staff: Option<i64>) -> ApiResult<()> {
+pub(super) async fn staff_exists(
+    s: &CrmState,
+    business_id: i64,
+    staff: Option<i64>,
+) -> ApiResult<()> {
     if let Some(id) = staff
         && setup::get_staff(&s.db, business_id, id).await?.is_none()
     {
@@ -360,58 +368,4 @@ async fn cancel(
         .ok_or(AppError::NotFound)?;
     store::cancel(&s.db, t.business_id, id).await?;
     read(State(s), t, Path(id)).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct AvailParams {
-    pub service: Option<i64>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub staff_id: Option<i64>,
-}
-
-async fn availability(
-    State(s): State<CrmState>,
-    t: Tenant,
-    Query(p): Query<AvailParams>,
-) -> ApiResult<Json<Value>> {
-    let (from, to) = range(p.from.as_deref(), p.to.as_deref(), 7)?;
-    let service = match p.service {
-        Some(id) => Some(service_of(&s, t.business_id, id).await?),
-        None => setup::list_services(&s.db, t.business_id)
-            .await?
-            .into_iter()
-            .next(),
-    };
-    let Some(service) = service else {
-        return Ok(Json(json!({ "service": null, "slots": [] })));
-    };
-    staff_exists(&s, t.business_id, p.staff_id).await?;
-    let from = from.max(Timestamp::now());
-    let setup = avail::load(&s.db, t.business_id, from, to).await?;
-    let givers = setup.givers(service.id, p.staff_id);
-    let slots = if from < to {
-        avail::free(&s.db, t.business_id, &setup, &service, &givers, from, to).await?
-    } else {
-        Vec::new()
-    };
-    let name_of = |id: i64| {
-        setup
-            .staff
-            .iter()
-            .find(|m| m.id == id)
-            .map(|m| m.name.clone())
-    };
-    let slots: Vec<Value> = slots
-        .iter()
-        .take(2000)
-        .map(|x| {
-            json!({ "start": show_ts(x.start), "end": show_ts(x.end), "staff_id": x.staff_id,
-                         "staff_name": name_of(x.staff_id) })
-        })
-        .collect();
-    Ok(Json(json!({
-        "service": { "id": service.id, "name": service.name, "duration_minutes": service.duration_minutes },
-        "slots": slots,
-    })))
 }
