@@ -8,6 +8,7 @@
 //! - [`agent`]: the scripted intake agent (the default with no LLM).
 //! - [`session`]: the turn loop: frames in, audio and events out, with barge-in.
 //! - [`realtime`]: the same session contract, speech-to-speech over OpenAI's Realtime API.
+//! - [`tool_host`]: functions the server answers during the conversation (appointments).
 #![forbid(unsafe_code)]
 
 pub mod tts;
@@ -25,3 +26,4 @@ mod http;
 pub mod openai;
 pub mod realtime;
 pub mod session;
+pub mod tool_host;

@@ -165,6 +165,10 @@ pub struct AgentContext {
     /// `caller_number` is then the number called.
     #[serde(default)]
     pub outbound: Option<Outbound>,
+    /// Functions the server answers during the conversation (the appointment book),
+    /// declared to the model beside the built-in tools; `None`: only those.
+    #[serde(skip)]
+    pub tool_host: Option<std::sync::Arc<dyn crate::tool_host::ToolHost>>,
 }
 
 /// A call the business placed.

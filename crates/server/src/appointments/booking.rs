@@ -197,7 +197,7 @@ async fn next_free(
 }
 
 /// Where a booking of `service` at `start` could go: each staff member open then, in order.
-fn placements(
+pub(super) fn placements(
     setup: &Setup,
     service: &Service,
     only: Option<i64>,

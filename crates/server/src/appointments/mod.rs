@@ -5,11 +5,15 @@
 //! and the slot arithmetic are the `calendar` crate's; the no-double-booking guarantee is
 //! the database's (store/appointments.rs). Everything is tenant-scoped through
 //! [`crate::auth::Tenant`] like the rest of the CRM API (C4); bad input is refused with a
-//! Hebrew message, a taken time with 409 and the next free time.
+//! Hebrew message, a taken time with 409 and the next free time. On a call, the same book
+//! is the receptionist's tools ([`host`], [`phone_book`]; times said as [`spoken`]).
 
 pub mod avail;
 pub mod booking;
+pub mod host;
+mod phone_book;
 pub mod setup;
+pub mod spoken;
 pub mod time;
 
 use axum::Router;

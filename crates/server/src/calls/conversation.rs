@@ -36,6 +36,12 @@ pub async fn start(state: &CallsState, call_sid: &str) -> SessionHandle {
         ctx.outbound = Some(voice::provider::Outbound { purpose });
     }
     ctx.transfer_number = crate::calls::actions::transfer_target(state, business.as_ref());
+    // The appointment book as tools with results, when the business offers services (#19).
+    if let Some(b) = business.as_ref() {
+        ctx.tool_host =
+            crate::appointments::host::for_call(&state.db, b.id, ctx.caller_number.as_deref())
+                .await;
+    }
     // Speech-to-speech when the Realtime engine is configured, else the cascade: the
     // socket takes either, through the same session contract.
     match state.settings.realtime() {
@@ -83,6 +89,7 @@ fn context(business: Option<&businesses::Business>, caller: Option<String>) -> A
         transfer_number: None,
         business_hours: business.and_then(|b| b.business_hours.clone()),
         outbound: None,
+        tool_host: None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! as its first argument (C4).
 
 pub mod appointments;
+pub mod appointments_caller;
 pub mod audit;
 pub mod businesses;
 pub mod call_batch;

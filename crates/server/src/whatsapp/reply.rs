@@ -130,6 +130,7 @@ pub async fn compose(state: &WaState, task: &ReplyTask) -> Option<String> {
         transfer_number: None,
         business_hours: business.as_ref().and_then(|b| b.business_hours.clone()),
         outbound: None,
+        tool_host: None,
     };
     let agent = state.voice.agent.clone();
     // The scripted agent opens a conversation with its greeting and first question.

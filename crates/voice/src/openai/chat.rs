@@ -4,7 +4,8 @@
 //! model is still writing the rest.
 //!
 //! Tools return results: when the model calls a function, mokdan checks and runs it (the
-//! same executor as the Realtime engine, [`crate::realtime::tools`]), hands the action to
+//! same executor as the Realtime engine, [`crate::tool_host::run`]: the built-in tools at
+//! once, the call's host functions, such as the appointment book, awaited), hands the action to
 //! the call, and sends the model an `assistant` message with its `tool_calls` and one
 //! `tool` message per result, then asks for a new completion, so the model can confirm
 //! ("רשמתי", "מעבירה אותך") or apologise for a failure. A call that is ending (`end_call`,
@@ -19,7 +20,7 @@ use futures::stream::{self, BoxStream};
 use serde_json::{Value, json};
 
 use super::OpenAiConfig;
-use super::prompt::{system_prompt, tools};
+use super::prompt::system_prompt;
 use super::sse::{ChatEvent, ChatStreamDecoder, decode_body};
 use crate::http::ensure_success;
 use crate::provider::{
@@ -67,30 +68,31 @@ impl OpenAiAgent {
         messages
     }
 
-    fn body(&self, messages: &[Value]) -> Value {
+    fn body(&self, ctx: &AgentContext, messages: &[Value]) -> Value {
         json!({
             "model": self.cfg.chat_model,
             "messages": messages,
             "stream": true,
-            "tools": tools(),
+            "tools": crate::tool_host::chat_tools(ctx),
             "temperature": 0.4,
         })
     }
 
     /// The request body for this turn.
     pub fn request_body(&self, ctx: &AgentContext, caller_said: &str) -> Value {
-        self.body(&self.messages(ctx, caller_said))
+        self.body(ctx, &self.messages(ctx, caller_said))
     }
 
     async fn complete(
         &self,
+        ctx: &AgentContext,
         messages: &[Value],
     ) -> Result<BoxStream<'static, Result<ChatEvent, ProviderError>>, ProviderError> {
         let req = self
             .client
             .post(self.cfg.url("chat/completions"))
             .header(reqwest::header::ACCEPT, "text/event-stream")
-            .json(&self.body(messages));
+            .json(&self.body(ctx, messages));
         let resp = ensure_success(self.cfg.auth(req).send().await?).await?;
         Ok(decode_body(resp, ChatStreamDecoder::default()))
     }
@@ -122,12 +124,12 @@ struct Turn {
 impl Turn {
     /// Runs the round's tool calls: their actions and records go out, and their results
     /// go into the messages for the next completion unless the turn is over.
-    fn run_tools(&mut self) {
+    async fn run_tools(&mut self) {
         let called = std::mem::take(&mut self.called);
         let mut ending = false;
         let mut results = Vec::new();
         for c in &called {
-            let outcome = crate::realtime::tools::run(&self.ctx, &c.name, &c.arguments);
+            let outcome = crate::tool_host::run(&self.ctx, &c.name, &c.arguments).await;
             if let Some(action) = outcome.action.clone() {
                 ending |= action == AgentAction::EndCall
                     || (matches!(action, AgentAction::Transfer { .. }) && outcome.ok);
@@ -179,7 +181,7 @@ async fn next(mut t: Turn) -> Option<(Result<AgentEvent, ProviderError>, Turn)> 
         if t.follow_up {
             t.follow_up = false;
             t.rounds += 1;
-            match t.agent.complete(&t.messages).await {
+            match t.agent.complete(&t.ctx, &t.messages).await {
                 Ok(events) => t.events = events,
                 Err(e) => {
                     t.done = true;
@@ -206,7 +208,7 @@ async fn next(mut t: Turn) -> Option<(Result<AgentEvent, ProviderError>, Turn)> 
                 return Some((Err(e), t));
             }
             None if t.called.is_empty() => t.done = true,
-            None => t.run_tools(),
+            None => t.run_tools().await,
         }
     }
 }
@@ -219,7 +221,7 @@ impl Agent for OpenAiAgent {
         caller_said: &str,
     ) -> Result<BoxStream<'static, Result<AgentEvent, ProviderError>>, ProviderError> {
         let messages = self.messages(ctx, caller_said);
-        let events = self.complete(&messages).await?;
+        let events = self.complete(ctx, &messages).await?;
         let turn = Turn {
             agent: self.clone(),
             ctx: ctx.clone(),

@@ -94,6 +94,11 @@ pub fn system_prompt(ctx: &AgentContext) -> String {
         p.push_str(extra.trim());
         p.push('\n');
     }
+    if let Some(text) = ctx.tool_host.as_ref().and_then(|h| h.instructions()) {
+        p.push('\n');
+        p.push_str(text.trim());
+        p.push('\n');
+    }
     p
 }
 

@@ -559,7 +559,7 @@ impl Call {
     }
 
     async fn on_tool(&mut self, call_id: &str, name: &str, arguments: &str) {
-        let outcome = tools::run(&self.ctx, name, arguments);
+        let outcome = tools::run_any(&self.ctx, name, arguments).await;
         tracing::info!(tool = name, ok = outcome.ok, "Realtime tool call");
         if let Some(action) = &outcome.action {
             match action {

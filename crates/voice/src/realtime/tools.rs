@@ -5,15 +5,16 @@
 //! bad arguments, an unknown tool, or a transfer with no number to transfer to come back as
 //! an error the model can apologise for; the rest are carried out by the server through the
 //! session's `Action` output (stored on the call, or kept in the outbox while the database
-//! is down, so an acknowledged action is never lost) and reported as done.
+//! is down, so an acknowledged action is never lost) and reported as done. Functions the
+//! server answers during the call (appointments) are [`crate::tool_host`]'s.
 
 use serde_json::{Value, json};
 
 use crate::provider::{AgentAction, AgentContext};
 
-/// The functions offered to the model.
-pub fn declarations(_ctx: &AgentContext) -> Value {
-    let chat = crate::openai::prompt::tools();
+/// The functions offered to the model (with the call's host functions, if any).
+pub fn declarations(ctx: &AgentContext) -> Value {
+    let chat = crate::tool_host::chat_tools(ctx);
     let tools = chat
         .as_array()
         .map(|tools| {
@@ -49,6 +50,12 @@ fn failed(error: &str) -> Outcome {
         output: json!({ "ok": false, "error": error }).to_string(),
         ok: false,
     }
+}
+
+/// Runs a call of `name`: one of the call's host functions through its host (awaited,
+/// bounded), anything else as [`run`] does.
+pub async fn run_any(ctx: &AgentContext, name: &str, arguments: &str) -> Outcome {
+    crate::tool_host::run(ctx, name, arguments).await
 }
 
 /// Checks and runs a call of `name` with its JSON `arguments`.
