@@ -200,7 +200,7 @@ impl ToolHost for PhoneBook {
     }
 
     async fn call(&self, name: &str, arguments: &Value) -> Result<Value, String> {
-        let result = match name {
+        let mut result = match name {
             "find_free_slots" => self.find(arguments).await,
             "book_appointment" => self.book(arguments).await,
             "my_appointments" => self.mine().await,
@@ -208,6 +208,9 @@ impl ToolHost for PhoneBook {
             "move_appointment" => self.move_one(arguments).await,
             _ => return Err("unknown tool".into()),
         };
+        if let Ok(Value::Object(map)) = &mut result {
+            map.entry("ok").or_insert(Value::Bool(true));
+        }
         tracing::info!(
             tool = name,
             business_id = self.business_id,
