@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod appointments;
 mod child;
 mod jobs;
 mod mixed;
@@ -45,6 +46,9 @@ enum BenchCmd {
     Voice(voice::VoiceBench),
     /// The CRM API: customer list and create on a business with many customers.
     Api(api::ApiBench),
+    /// Appointments: a month's availability for 5 staff with 2,000 appointments, and
+    /// racing bookings with the no-double-booking guarantee checked.
+    Appointments(appointments::AppointmentBench),
     /// No-op jobs through the durable queue: enqueue, claim + complete, worker pool.
     Jobs(jobs::JobBench),
     /// Signed inbound WhatsApp webhooks, each stored once and deduplicated.
@@ -66,6 +70,7 @@ async fn run(which: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Streams(args) => streams::run(args).await,
         BenchCmd::Voice(args) => voice::run(args).await,
         BenchCmd::Api(args) => api::run(args).await,
+        BenchCmd::Appointments(args) => appointments::run(args).await,
         BenchCmd::Jobs(args) => jobs::run(args).await,
         BenchCmd::Whatsapp(args) => whatsapp::run(args).await,
         BenchCmd::Mixed(args) => mixed::run(args).await,

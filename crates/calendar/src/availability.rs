@@ -160,6 +160,31 @@ pub fn open_intervals(
     from: Timestamp,
     to: Timestamp,
 ) -> Vec<Interval> {
+    open_within(biz, staff_hours, from, to, &holy_intervals(biz, from, to))
+}
+
+/// When the business is closed for Shabbat and holidays around `[from, to)` (nothing when
+/// it does not close for them).
+fn holy_intervals(biz: &Business, from: Timestamp, to: Timestamp) -> Vec<Interval> {
+    if !biz.closed_on_holy_days {
+        return Vec::new();
+    }
+    let tz = crate::israel();
+    let first = from.to_zoned_datetime(tz.clone()).date();
+    let last = to.to_zoned_datetime(tz).date();
+    closed_periods(&biz.location, first, last)
+        .into_iter()
+        .map(|p| Interval::new(p.start, p.end))
+        .collect()
+}
+
+fn open_within(
+    biz: &Business,
+    staff_hours: &WeeklyHours,
+    from: Timestamp,
+    to: Timestamp,
+    holy: &[Interval],
+) -> Vec<Interval> {
     let tz = crate::israel();
     let first = from.to_zoned_datetime(tz.clone()).date();
     let last = to.to_zoned_datetime(tz).date();
@@ -174,14 +199,26 @@ pub fn open_intervals(
         }
         day = day.tomorrow().expect("in range");
     }
-    if biz.closed_on_holy_days {
-        let holy: Vec<Interval> = closed_periods(&biz.location, first, last)
-            .into_iter()
-            .map(|p| Interval::new(p.start, p.end))
-            .collect();
-        spans = subtract(spans, &holy);
+    let holy: Vec<Interval> = holy
+        .iter()
+        .filter(|h| h.start < to && from < h.end)
+        .copied()
+        .collect();
+    subtract(spans, &holy)
+}
+
+/// Busy intervals sorted and merged, so their ends rise with their starts.
+fn merged(busy: &[Interval]) -> Vec<Interval> {
+    let mut v: Vec<Interval> = busy.iter().filter(|b| b.start < b.end).copied().collect();
+    v.sort();
+    let mut out: Vec<Interval> = Vec::with_capacity(v.len());
+    for b in v {
+        match out.last_mut() {
+            Some(last) if b.start <= last.end => last.end = last.end.max(b.end),
+            _ => out.push(b),
+        }
     }
-    spans
+    out
 }
 
 fn align_up(t: Timestamp, step_secs: i64) -> Timestamp {
@@ -207,30 +244,30 @@ pub fn free_slots(
     let mut out = Vec::new();
     // The service may start before `to` and end after it; open time is looked up that far.
     let horizon = to + occupied;
+    let holy = holy_intervals(biz, from, horizon);
     for cal in staff {
-        for open in open_intervals(biz, &cal.hours, from, horizon) {
+        let busy = merged(&cal.busy);
+        // Candidates only move forward, so one pointer walks the busy list once.
+        let mut next_busy = 0;
+        for open in open_within(biz, &cal.hours, from, horizon, &holy) {
             // Israel's offsets are whole hours, so aligning on UTC seconds keeps the clock's
             // quarter hours.
             let mut start = align_up(open.start, step);
             while start < to && start + duration <= open.end {
-                let need = Interval::new(start, start + occupied);
-                match cal
-                    .busy
-                    .iter()
-                    .filter(|b| b.overlaps(&need))
-                    .map(|b| b.end)
-                    .max()
-                {
-                    None => {
+                while next_busy < busy.len() && busy[next_busy].end <= start {
+                    next_busy += 1;
+                }
+                match busy.get(next_busy) {
+                    Some(b) if b.start < start + occupied => {
+                        start = align_up(b.end.max(start + SignedDuration::from_secs(1)), step);
+                    }
+                    _ => {
                         out.push(Slot {
                             staff_id: cal.staff_id,
                             start,
                             end: start + duration,
                         });
                         start += SignedDuration::from_secs(step);
-                    }
-                    Some(busy_end) => {
-                        start = align_up(busy_end.max(start + SignedDuration::from_secs(1)), step)
                     }
                 }
             }

@@ -296,3 +296,43 @@ fn fall_back_night_repeats_one_oclock() {
         ]
     );
 }
+
+#[test]
+fn overlapping_busy_times_match_a_brute_force_check() {
+    // Busy times from a fixed pseudo-random sequence, overlapping each other: every start
+    // on the grid must be offered exactly when the service and its buffer touch none.
+    let d = Date::constant(2027, 1, 5);
+    let open = hours(&WEEKDAYS, time(8, 0, 0, 0), time(20, 0, 0, 0));
+    let biz = business(open.clone(), false);
+    let svc = Service {
+        duration_minutes: 25,
+        buffer_after_minutes: 10,
+    };
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rand = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for _ in 0..50 {
+        let busy: Vec<Interval> = (0..rand(12))
+            .map(|_| {
+                let s = at(d, 8, 0) + jiff::SignedDuration::from_mins(rand(720) as i64);
+                Interval::new(s, s + jiff::SignedDuration::from_mins(5 + rand(90) as i64))
+            })
+            .collect();
+        let got = day_slots(&biz, &svc, &[staff(1, open.clone(), busy.clone())], d);
+        let mut want = Vec::new();
+        let mut s = at(d, 8, 0);
+        while s + jiff::SignedDuration::from_mins(25) <= at(d, 20, 0) {
+            let need = Interval::new(s, s + jiff::SignedDuration::from_mins(35));
+            if busy.iter().all(|b| !b.overlaps(&need)) {
+                want.push(s);
+            }
+            s += jiff::SignedDuration::from_mins(15);
+        }
+        let got: Vec<Timestamp> = got.iter().map(|x| x.start).collect();
+        assert_eq!(got, want, "{busy:?}");
+    }
+}
