@@ -337,6 +337,10 @@ try {
     const callerBubbles = await owner.locator('#try-bubbles .bubble.in').allTextContents();
     check(callerBubbles.length >= 1 && callerBubbles[0].includes('לא תומלל'), `caller bubbles: ${callerBubbles.join(' | ')}`);
     check(!(await owner.isVisible('.timeline-text')), 'the protocol log is folded');
+    // The lead and the summary the call produced (the page refreshes until it is made).
+    await owner.waitForFunction(() => !document.querySelector('#try-summary').textContent.includes('בהכנה'), null, { timeout: 60000 });
+    check(await owner.locator('#try-lead').count() === 1, `the lead the call made: ${await owner.textContent('#try-result')}`);
+    check((await owner.textContent('#try-summary')).trim().length > 5, 'the summary it produced');
     await shot(owner, 'try-call');
     await Promise.all([owner.waitForURL(/\/app\/biz\/calls\/\d+$/), owner.click('#try-call-link')]);
     check((await owner.textContent('h1')).includes('שיחה'), 'call page');
