@@ -306,6 +306,20 @@ try {
     }
   });
 
+  await test('the lead form says in Hebrew, beside each field, what is wrong', async () => {
+    await owner.goto(`${base}/app/biz/leads/new`);
+    await owner.fill('#lead-email', 'dana@');
+    await Promise.all([owner.waitForNavigation(), owner.click('#lead-form button[type=submit]')]);
+    check((await owner.textContent('#lead-phone-error')).includes('נא למלא מספר טלפון'), 'empty phone');
+    check((await owner.textContent('#lead-email-error')).includes('אינה תקינה'), 'malformed e-mail');
+    check(await owner.getAttribute('#lead-phone', 'aria-describedby') === 'lead-phone-error', 'the error is tied to its field');
+    await owner.fill('#lead-phone', '12');
+    await Promise.all([owner.waitForNavigation(), owner.click('#lead-form button[type=submit]')]);
+    check((await owner.textContent('#lead-phone-error')).includes('אינו תקין'), 'malformed phone');
+    check(await owner.inputValue('#lead-email') === 'dana@', 'what was typed is kept');
+    await shot(owner, 'lead-form-errors');
+  });
+
   await test('create a lead and find it by search', async () => {
     await owner.goto(`${base}/app/biz/leads/new`);
     await owner.fill('#lead-name', 'דנה כהן');
