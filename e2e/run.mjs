@@ -516,6 +516,13 @@ try {
     check((await op.textContent('#businesses-table')).includes('03-7654321'), 'number in local form');
     await op.goto(`${base}/app/admin/health`);
     check((await op.textContent('main')).includes('db'), 'readyz details');
+    // Each part in Hebrew: what it is, its state, and what to do when it is not working.
+    check((await op.textContent('#components [data-component="db"]')).includes('מסד הנתונים'), 'the database, named in Hebrew');
+    check((await op.textContent('#components [data-component="stt"]')).includes('הגדירו'), 'what to do about speech-to-text');
+    const phone = await browserFor(USERS.operator, mode, { width: 390, height: 844 });
+    await phone.goto(`${base}/app/admin/health`);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `the health page is ${overflow}px wider than a phone`);
     await shot(op, 'admin-health');
   });
 

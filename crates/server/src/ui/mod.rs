@@ -20,6 +20,7 @@ pub mod call_list;
 pub mod calls;
 pub mod data;
 pub mod headers;
+pub mod health;
 pub mod lead_check;
 pub mod leads;
 pub mod login;
