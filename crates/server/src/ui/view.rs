@@ -65,8 +65,22 @@ pub struct CallView {
     pub status_class: &'static str,
     pub duration: String,
     pub summary: String,
+    /// What the caller wanted, in their words as the summary job found them.
+    pub reason: String,
+    /// What staff marked came of the call, in Hebrew.
+    pub disposition: Option<&'static str>,
     pub fallback: Option<&'static str>,
     pub live: bool,
+}
+
+impl CallView {
+    /// Names the lead known by this call's number instead of the number or the name said.
+    pub fn with_lead(mut self, name: Option<&String>) -> Self {
+        if let Some(n) = name {
+            self.who = n.clone();
+        }
+        self
+    }
 }
 
 pub fn call(c: &Call, now: i64) -> CallView {
@@ -110,6 +124,16 @@ pub fn call(c: &Call, now: i64) -> CallView {
             .or(c.caller_reason.as_deref())
             .map(|s| excerpt(s, 120))
             .unwrap_or_default(),
+        reason: c
+            .caller_reason
+            .as_deref()
+            .map(|s| excerpt(s, 80))
+            .unwrap_or_default(),
+        disposition: c
+            .disposition
+            .as_deref()
+            .and_then(crate::domain::Disposition::parse)
+            .map(crate::domain::Disposition::label),
         fallback: c.fallback_reason.as_deref().map(fallback_label),
         live,
     }

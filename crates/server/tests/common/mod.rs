@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod realtime;
 pub mod sick;
 pub mod twilio;
+pub mod web;
 pub mod ws;
 
 use std::collections::HashMap;
