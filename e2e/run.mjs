@@ -285,6 +285,18 @@ try {
       ['notifications', '/app/biz/settings/notifications'],
       ['whatsapp-pairing', '/app/biz/settings/whatsapp'],
     ];
+    // Every section is in reach on a phone: each link of the navigation is on screen (no
+    // sideways scrolling to find it) and a tap target at least 44 px high.
+    await phone.goto(`${base}/app/biz`);
+    const nav = await phone.evaluate(() => [...document.querySelectorAll('.nav a')].map(a => {
+      const r = a.getBoundingClientRect();
+      return { text: a.textContent.trim(), left: r.left, right: r.right, height: r.height };
+    }));
+    check(nav.length >= 7, `${nav.length} sections in the menu`);
+    for (const n of nav) {
+      check(n.left >= 0 && n.right <= 390, `${n.text} is off screen (${n.left}–${n.right})`);
+      check(n.height >= 44, `${n.text} is ${n.height}px high`);
+    }
     for (const [name, path] of pages) {
       const res = await phone.goto(`${base}${path}`);
       check(res.status() === 200, `${path} answers ${res.status()}`);
