@@ -134,11 +134,7 @@ pub async fn detail(
         (Some(t), Some(r)) => format!(
             "התחיל ב־{} · הסתיים: {}",
             time::clock(t),
-            if r == "conversation_complete" {
-                "השיחה הושלמה"
-            } else {
-                r
-            }
+            view::stream_end_label(r)
         ),
     };
     let lead_name = match call.customer_id {
@@ -176,7 +172,7 @@ pub async fn detail(
         fallback_reason: call
             .fallback_reason
             .as_deref()
-            .map(|r| format!("{} ({r})", fallback_label(r)))
+            .map(|r| fallback_label(r).to_string())
             .unwrap_or_default(),
         stream,
         customer_id: call.customer_id,
