@@ -81,7 +81,7 @@ struct CallPage {
     other_e164: String,
     business_id: i64,
     /// The disposition choices, the current one selected.
-    dispositions: Vec<super::call_list::Choice>,
+    dispositions: Vec<super::view::Choice>,
     /// Staff corrected the summary by hand.
     summary_edited: bool,
     /// Why calling back is not possible now (the button is shown disabled with it).
@@ -183,7 +183,7 @@ pub async fn detail(
         business_id: b.business_id,
         dispositions: Disposition::ALL
             .into_iter()
-            .map(|d| super::call_list::Choice {
+            .map(|d| super::view::Choice {
                 value: d.as_str(),
                 label: d.label(),
                 selected: call.disposition.as_deref() == Some(d.as_str()),
