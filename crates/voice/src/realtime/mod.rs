@@ -15,12 +15,15 @@
 //!   what the caller heard (from Twilio's marks), turns with timings, and failures that
 //!   end in the apology and the recording fallback, never in silence.
 //! - [`clock`]: today's date and time in Israel for the instructions.
+//! - [`transcribe`]: the cascade's streaming recogniser, a transcription session that hears
+//!   the caller while they speak.
 
 mod call;
 pub mod clock;
 pub mod connect;
 pub mod events;
 pub mod tools;
+pub mod transcribe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +34,7 @@ use crate::provider::AgentContext;
 use crate::session::{Providers, SessionHandle};
 
 pub use connect::{ProbeState, probe};
+pub use transcribe::{RealtimeStt, TranscriptionConfig};
 
 /// OpenAI's Realtime endpoint.
 pub const DEFAULT_URL: &str = "wss://api.openai.com/v1/realtime";
