@@ -102,6 +102,40 @@ const server = spawn(bin, ['serve'], {
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 
+// A second service, the same but with speech-to-text: OpenAI's `audio/transcriptions` as a
+// local stand-in (its published shape: multipart in, `{"text": …}` out) that answers each
+// caller turn with the line the simulated caller was given, in order. The call page and
+// "try a call" are checked on both services: without speech-to-text and with it.
+const sttLines = [];
+const sttFront = createHttpServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (req.method !== 'POST' || !req.url.endsWith('/audio/transcriptions')) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ text: sttLines.shift() || '' }));
+  });
+});
+await new Promise(ok => sttFront.listen(0, '127.0.0.1', ok));
+const sttWork = join(work, 'stt');
+const sttEnv = { ...simEnv, MOKDAN_DATA_DIR: join(sttWork, 'data'), DATABASE_URL: `sqlite://${join(sttWork, 'data', 'mokdan.db')}` };
+const STT_OWNER = { email: 'owner-stt@e2e.test', password: 'owner-stt-pass-1' };
+{
+  const seed = (args, input) => {
+    const r = spawnSync(bin, args, { env: sttEnv, input, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mokdan ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const id = seed(['business', 'add', '--name', 'מספרה עם זיהוי דיבור', '--phone', '03-7654329']).split('\n').pop();
+  seed(['user', 'add', '--email', STT_OWNER.email, '--role', 'owner', '--business', id], STT_OWNER.password + '\n');
+}
+const sttPort = await freePort();
+const sttBase = `http://127.0.0.1:${sttPort}`;
+const sttServer = spawn(bin, ['serve'], {
+  env: { ...sttEnv, MOKDAN_LISTEN: `127.0.0.1:${sttPort}`, TWILIO_API_BASE: twilioBase,
+    OPENAI_STT_BASE_URL: `http://127.0.0.1:${sttFront.address().port}/v1` },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+
 // A webhook as Twilio signs it: HMAC-SHA1 over the URL and the sorted parameters.
 async function twilioPost(path, params) {
   const url = `${base}${path}`;
@@ -115,10 +149,10 @@ async function twilioPost(path, params) {
 let serverExited = false;
 server.on('exit', () => { serverExited = true; });
 
-async function waitReady() {
+async function waitReady(at = base) {
   for (let i = 0; i < 150; i++) {
     if (serverExited) throw new Error('mokdan serve exited');
-    try { if ((await fetch(`${base}/healthz`)).ok) return; } catch (_) { /* not yet */ }
+    try { if ((await fetch(`${at}/healthz`)).ok) return; } catch (_) { /* not yet */ }
     await new Promise(r => setTimeout(r, 200));
   }
   throw new Error('mokdan serve did not become healthy');
@@ -140,7 +174,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const contexts = [];
 
 // A fresh browser profile (its own --user-data-dir) for one user.
-async function browserFor(user, mode, viewport = { width: 1366, height: 900 }) {
+async function browserFor(user, mode, viewport = { width: 1366, height: 900 }, at = base) {
   const dir = mkdtempSync(join(work, 'profile-'));
   const opts = { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport, locale: 'he-IL', timezoneId: 'Asia/Jerusalem' };
   if (user && mode === 'basic') {
@@ -150,12 +184,12 @@ async function browserFor(user, mode, viewport = { width: 1366, height: 900 }) {
   contexts.push(ctx);
   const page = ctx.pages()[0] || await ctx.newPage();
   page.setDefaultTimeout(15000);
-  if (user && mode === 'session') await loginThroughForm(page, user);
+  if (user && mode === 'session') await loginThroughForm(page, user, '/app/biz', at);
   return page;
 }
 
-async function loginThroughForm(page, user, next = '/app/biz') {
-  await page.goto(`${base}${next}`);
+async function loginThroughForm(page, user, next = '/app/biz', at = base) {
+  await page.goto(`${at}${next}`);
   await page.waitForURL(/\/app\/login/);
   await page.fill('#email', user.email);
   await page.fill('#password', user.password);
@@ -190,6 +224,7 @@ async function test(name, fn) {
 let mode = 'basic';
 try {
   await waitReady();
+  await waitReady(sttBase);
   mode = await authMode();
   console.log(`# server ${base}, sign-in mode: ${mode}`);
 
@@ -250,6 +285,18 @@ try {
       ['notifications', '/app/biz/settings/notifications'],
       ['whatsapp-pairing', '/app/biz/settings/whatsapp'],
     ];
+    // Every section is in reach on a phone: each link of the navigation is on screen (no
+    // sideways scrolling to find it) and a tap target at least 44 px high.
+    await phone.goto(`${base}/app/biz`);
+    const nav = await phone.evaluate(() => [...document.querySelectorAll('.nav a')].map(a => {
+      const r = a.getBoundingClientRect();
+      return { text: a.textContent.trim(), left: r.left, right: r.right, height: r.height };
+    }));
+    check(nav.length >= 7, `${nav.length} sections in the menu`);
+    for (const n of nav) {
+      check(n.left >= 0 && n.right <= 390, `${n.text} is off screen (${n.left}–${n.right})`);
+      check(n.height >= 44, `${n.text} is ${n.height}px high`);
+    }
     for (const [name, path] of pages) {
       const res = await phone.goto(`${base}${path}`);
       check(res.status() === 200, `${path} answers ${res.status()}`);
@@ -281,6 +328,7 @@ try {
 
   await test('a call placed by the sim: its timeline, its audio, its page', async () => {
     await owner.goto(`${base}/app/biz/try`);
+    await owner.fill('#try-lines', 'שלום, אני רוצה לקבוע תור\nשמי דנה כהן');
     await Promise.all([owner.waitForURL(/\/app\/biz\/try\/[0-9a-f]+$/), owner.click('#try-form button')]);
     await owner.waitForSelector('#try-run[data-state="done"], #try-run[data-state="failed"]', { timeout: 150000 });
     check(await owner.getAttribute('#try-run', 'data-state') === 'done', 'the simulated call finished');
@@ -295,10 +343,23 @@ try {
     check(!audio.error, `audio error ${audio.error}`);
     check(audio.duration > 1, `conversation audio lasts ${audio.duration}s`);
     check(audio.time > 0.3, `audio played to ${audio.time}s`);
+    // The conversation as chat bubbles; with no speech-to-text the caller's lines are the
+    // ones they were given, marked as not transcribed. The protocol log is folded away.
+    check(await owner.locator('#try-bubbles .bubble.out').count() >= 1, 'the agent\'s bubbles');
+    const callerBubbles = await owner.locator('#try-bubbles .bubble.in').allTextContents();
+    check(callerBubbles.length >= 1 && callerBubbles[0].includes('לא תומלל'), `caller bubbles: ${callerBubbles.join(' | ')}`);
+    check(!(await owner.isVisible('.timeline-text')), 'the protocol log is folded');
+    // The lead and the summary the call produced (the page refreshes until it is made).
+    await owner.waitForFunction(() => !document.querySelector('#try-summary').textContent.includes('בהכנה'), null, { timeout: 60000 });
+    check(await owner.locator('#try-lead').count() === 1, `the lead the call made: ${await owner.textContent('#try-result')}`);
+    check((await owner.textContent('#try-summary')).trim().length > 5, 'the summary it produced');
     await shot(owner, 'try-call');
     await Promise.all([owner.waitForURL(/\/app\/biz\/calls\/\d+$/), owner.click('#try-call-link')]);
     check((await owner.textContent('h1')).includes('שיחה'), 'call page');
     check(await owner.locator('#turns li').count() >= 1, 'turn-by-turn transcript shown');
+    // Without speech-to-text each answer of the caller is a player, and the outcome is honest.
+    check(await owner.locator('#turns .bubble.in audio').count() >= 1, 'the caller\'s answers play');
+    check((await owner.textContent('#outcome')).includes('נשמרו כהקלטה'), `outcome: ${await owner.textContent('#outcome')}`);
     check((await owner.textContent('#turns')).includes('ms'), 'latency per turn shown');
     check(await owner.locator('#call-summary #outcome').count() === 1, 'the summary card opens the page');
     check(await owner.locator('details#tech').count() === 1, 'technical details folded');
@@ -311,6 +372,73 @@ try {
     // The listing shows it too, in local phone form.
     await owner.goto(`${base}/app/biz/calls`);
     check((await owner.textContent('#calls-table')).includes('054-111-2222'), 'caller in local form');
+  });
+
+  await test('with speech-to-text: what the caller said, in the bubbles and on the call page, and the review', async () => {
+    const o = await browserFor(STT_OWNER, mode, { width: 1366, height: 900 }, sttBase);
+    await o.goto(`${sttBase}/app/biz/try`);
+    const lines = ['שלום, אני רוצה לקבוע תור', 'שמי רונית לוי'];
+    sttLines.push(...lines);
+    await o.fill('#try-lines', lines.join('\n'));
+    await Promise.all([o.waitForURL(/\/app\/biz\/try\/[0-9a-f]+$/), o.click('#try-form button')]);
+    await o.waitForSelector('#try-run[data-state="done"], #try-run[data-state="failed"]', { timeout: 150000 });
+    check(await o.getAttribute('#try-run', 'data-state') === 'done', 'the simulated call finished');
+    const said = await o.locator('#try-bubbles .bubble.in').allTextContents();
+    check(said.some(t => t.includes(lines[0])) && !said.some(t => t.includes('לא תומלל')), `caller bubbles: ${said.join(' | ')}`);
+    await shot(o, 'try-call-stt');
+    await Promise.all([o.waitForURL(/\/app\/biz\/calls\/\d+$/), o.click('#try-call-link')]);
+    check((await o.textContent('#turns')).includes(lines[0]), 'the caller\'s words on the call page');
+    check(await o.locator('#turns .bubble.in audio').count() === 0, 'no player where there is text');
+    // Staff correct the summary and mark the outcome; the page shows both after saving.
+    if (!(await o.evaluate(() => document.querySelector('#review').open))) await o.click('#review summary');
+    await o.fill('#review-form textarea', 'רונית ביקשה תור, חזרנו אליה');
+    await o.selectOption('#disposition', 'handled');
+    await Promise.all([o.waitForNavigation(), o.click('#review-form button[type=submit]')]);
+    check((await o.textContent('#summary')).includes('חזרנו אליה'), 'the corrected summary');
+    check((await o.textContent('#disposition-badge')).includes('טופלה'), 'the disposition badge');
+    await shot(o, 'call-stt');
+    // The list names the caller and what came of the call, and filters by it.
+    await o.goto(`${sttBase}/app/biz/calls?outcome=handled`);
+    check(await o.locator('#calls-table tbody tr').count() === 1, 'one handled call');
+    const phone = await browserFor(STT_OWNER, mode, { width: 390, height: 844 }, sttBase);
+    for (const path of ['/app/biz/calls?outcome=handled', '/app/biz/try']) {
+      await phone.goto(`${sttBase}${path}`);
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 1, `${path} is ${overflow}px wider than a phone`);
+    }
+    await shot(phone, 'calls-phone');
+  });
+
+  await test('the dashboard\'s set-up checklist says what is missing, on a phone too', async () => {
+    await owner.goto(`${base}/app/biz`);
+    check(await owner.locator('#setup').count() === 1, 'the checklist is shown while steps are missing');
+    const step = async id => owner.getAttribute(`#setup [data-step="${id}"]`, 'data-done');
+    check(await step('number') === 'true', 'the number and Twilio are connected');
+    check(await step('stt') === 'false', 'no speech-to-text on this service');
+    check(await step('test-call') === 'true', 'a test call was made');
+    check((await owner.textContent('#setup [data-step="stt"]')).includes('נשמרות כהקלטה'), 'what it enables, in Hebrew');
+    await shot(owner, 'setup');
+    const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
+    await phone.goto(`${base}/app/biz`);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `the dashboard is ${overflow}px wider than a phone`);
+    await shot(phone, 'setup-phone');
+  });
+
+  await test('a button that cannot work is disabled, with its reason beside it', async () => {
+    // The second service has no WhatsApp: a lead's WhatsApp page says so at the button.
+    const o = await browserFor(STT_OWNER, mode, { width: 390, height: 844 }, sttBase);
+    await o.goto(`${sttBase}/app/biz/leads/new`);
+    await o.fill('#lead-name', 'ליד לבדיקת כפתור');
+    await o.fill('#lead-phone', '050-765-4329');
+    await Promise.all([o.waitForURL(/\/app\/biz\/leads\/\d+$/), o.click('#lead-form button[type=submit]')]);
+    const id = o.url().split('/').pop();
+    const res = await o.goto(`${sttBase}/app/biz/whatsapp/${id}`);
+    if (res.status() === 404) skip('no WhatsApp page for a lead with no messages');
+    const button = o.locator('button[aria-describedby="wa-why"]');
+    check(await button.count() === 1 && await button.isDisabled(), 'the send button is disabled');
+    check((await o.textContent('#wa-why')).includes('וואטסאפ לא חובר'), 'its reason, in Hebrew');
+    await shot(o, 'disabled-button-phone');
   });
 
   await test('a recorded call plays through the recording API', async () => {
@@ -493,6 +621,8 @@ try {
 } finally {
   for (const c of contexts) await c.close().catch(() => {});
   twilioFront.close();
+  sttFront.close();
+  sttServer.kill('SIGTERM');
   server.kill('SIGTERM');
   sim.kill('SIGTERM');
   await new Promise(r => (serverExited ? r() : server.on('exit', r)));

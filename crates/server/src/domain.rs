@@ -7,8 +7,10 @@
 use std::fmt;
 
 pub mod call;
+pub mod disposition;
 
 pub use call::{CallDirection, CallStatus};
+pub use disposition::Disposition;
 
 /// A phone number in E.164 form (`+` and 8–15 digits).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]

@@ -2,7 +2,8 @@
 //! `<Start><Recording>` (dual channel) before its stream, Twilio (the sim) records both
 //! sides apart, the recording is fetched after the call and transcribed with the speakers
 //! told apart, and it plays through the API. The answering TwiML is checked against the
-//! `<Recording>` noun of Twilio's own Python library (PyPI `twilio`).
+//! `<Recording>` noun of Twilio's own Python library (PyPI `twilio`). Outbound calls are
+//! recorded whole by the REST request that places them, dual channel as well.
 
 mod common;
 
@@ -102,6 +103,66 @@ async fn a_whole_call_is_recorded_transcribed_by_speaker_and_played(backend: Bac
     app.shutdown().await.unwrap();
 }
 dual_test!(a_whole_call_is_recorded_transcribed_by_speaker_and_played);
+
+/// An outbound call is recorded whole too, both sides apart (`RecordingChannels=dual` on
+/// the REST request that places it), and transcribed by speaker like an inbound one.
+async fn an_outbound_call_is_recorded_with_both_sides_apart(backend: Backend) {
+    let ai = Ai::start().await;
+    let env: Vec<(&str, String)> = ai.env().into_iter().collect();
+    let (app, sim, business) = world(backend, &env).await;
+    common::crm::add_user(
+        &app,
+        "owner@out.test",
+        mokdan::store::users::Role::Owner,
+        Some(business),
+    )
+    .await;
+    let token = common::crm::login(&app, "owner@out.test").await;
+    sim.set_callee_script(
+        CallerScript::new()
+            .wait_for_agent(Duration::from_secs(20))
+            .say("הלו, כן, מדברת דנה")
+            .wait_for_agent(Duration::from_secs(20))
+            .hang_up()
+            .max_duration(Duration::from_secs(60)),
+    );
+    let r = app
+        .http
+        .post(app.url("/api/calls"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "to": "054-1112222", "business_id": business }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let sid = r.json::<serde_json::Value>().await.unwrap()["call_sid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = sim
+        .wait_for_call(&sid, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let [rec] = report.recordings.as_slice() else {
+        panic!("one recording: {:?}", report.recordings)
+    };
+    assert_eq!(rec.source, "OutboundAPI");
+    assert_eq!(rec.channels, 2, "both sides apart");
+    let row = wait_for("the outbound recording's transcript", 60, || async {
+        calls::by_sid(&app.state.db, &sid)
+            .await
+            .unwrap()
+            .filter(|r| r.transcription.is_some())
+    })
+    .await;
+    let transcript = row.transcription.unwrap();
+    assert!(
+        transcript.contains("מוקדן: "),
+        "the speakers told apart: {transcript}"
+    );
+    app.shutdown().await.unwrap();
+}
+dual_test!(an_outbound_call_is_recorded_with_both_sides_apart);
 
 /// A business that turned recording off: no `<Start><Recording>`, no recording, and no
 /// listing of recordings after the call.

@@ -355,6 +355,11 @@ async fn outbound_call_runs_the_same_stream() {
         "native recording is on (V11)"
     );
     assert_eq!(
+        create.param("RecordingChannels"),
+        Some("dual"),
+        "both sides apart, as inbound calls are recorded"
+    );
+    assert_eq!(
         create.param("Url"),
         Some(w.app.url("/webhook/outbound_call").as_str())
     );

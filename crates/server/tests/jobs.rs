@@ -597,6 +597,7 @@ async fn a_natively_recorded_call_is_fetched_after_it_completes(backend: Backend
             status_callback: Some(app.url("/webhook/call_status")),
             status_callback_events: vec!["completed".into()],
             record: true,
+            record_dual: false,
             // The recording callback is lost: only the listing can find the recording.
             recording_status_callback: None,
         })

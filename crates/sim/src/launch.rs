@@ -30,6 +30,8 @@ pub(crate) struct Outbound {
     pub status_callback_method: String,
     pub events: Vec<String>,
     pub record: Option<Option<String>>,
+    /// `RecordingChannels=dual`: the two sides on their own channels.
+    pub record_dual: bool,
 }
 
 fn info(sid: &str, from: &str, to: &str, direction: &str, status: &str) -> CallInfo {
@@ -81,6 +83,7 @@ pub(crate) fn spawn_outbound(shared: Arc<Shared>, o: Outbound) -> CallInfo {
             max_duration: script.max_duration,
             control: rx,
             record_call: o.record,
+            record_dual: o.record_dual,
         };
         run_call(shared, setup).await
     });
@@ -131,6 +134,7 @@ pub(crate) async fn start_inbound(
         max_duration: script.max_duration,
         control: rx,
         record_call: None,
+        record_dual: false,
     };
     let task = tokio::spawn(run_call(shared, setup));
     Ok((sid, tx, task))

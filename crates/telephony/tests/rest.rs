@@ -122,6 +122,7 @@ async fn create_call_posts_form_with_basic_auth() {
             status_callback: Some("https://h.test/webhook/call_status".into()),
             status_callback_events: vec!["initiated".into(), "answered".into(), "completed".into()],
             record: true,
+            record_dual: false,
             recording_status_callback: Some("https://h.test/webhook/recording_status".into()),
         })
         .await

@@ -44,12 +44,37 @@ pub async fn start(state: &CallsState, call_sid: &str) -> SessionHandle {
     }
 }
 
+/// The sentence a recorded call's greeting ends with, when the business asks for it (V11).
+pub const RECORDING_NOTICE: &str = "לידיעתך, השיחה מוקלטת.";
+
+/// The greeting as callers hear it: the business's (or the default), and the recording
+/// notice when the call is recorded and the business wants callers told.
+pub fn spoken_greeting(greeting: &str, announce: bool) -> String {
+    if announce && !greeting.contains(RECORDING_NOTICE) {
+        format!("{} {RECORDING_NOTICE}", greeting.trim_end())
+    } else {
+        greeting.to_string()
+    }
+}
+
 /// What the agent knows of the business it answers for.
 fn context(business: Option<&businesses::Business>, caller: Option<String>) -> AgentContext {
     AgentContext {
         business_name: business.map(|b| b.name.clone()).unwrap_or_default(),
         greeting: business
-            .and_then(|b| b.greeting.clone())
+            .map(|b| {
+                let own = b.greeting.clone().filter(|g| !g.trim().is_empty());
+                let announce = b.record_calls != 0 && b.announce_recording != 0;
+                match own {
+                    Some(g) => spoken_greeting(&g, announce),
+                    // Left empty the agent speaks its default; with the notice it is
+                    // spelled out here so the notice can follow it.
+                    None if announce => {
+                        spoken_greeting(&voice::provider::default_greeting(&b.name), true)
+                    }
+                    None => String::new(),
+                }
+            })
             .unwrap_or_default(),
         questions: business.map(|b| b.questions()).unwrap_or_default(),
         system_prompt: business.and_then(|b| b.agent_prompt.clone()),
@@ -156,5 +181,55 @@ pub async fn store_turn(state: &CallsState, call_sid: &str, index: i64, turn: &T
             metrics::histogram!("mokdan_turn_latency_seconds", "stage" => name)
                 .record(f64::from(v) / 1e3);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn business(greeting: Option<&str>, record: i64, announce: i64) -> businesses::Business {
+        businesses::Business {
+            id: 1,
+            name: "מספרת רון".into(),
+            greeting: greeting.map(str::to_string),
+            agent_prompt: None,
+            business_hours: None,
+            transfer_number: None,
+            whatsapp_number: None,
+            auto_reply: 0,
+            recording_retention_days: 30,
+            intake_questions: None,
+            created_at: 0,
+            updated_at: 0,
+            meta_phone_number_id: None,
+            record_calls: record,
+            announce_recording: announce,
+        }
+    }
+
+    #[test]
+    fn the_greeting_says_the_call_is_recorded_only_when_asked_and_recorded() {
+        let own = context(Some(&business(Some("שלום!"), 1, 1)), None);
+        assert_eq!(own.greeting, format!("שלום! {RECORDING_NOTICE}"));
+        let default = context(Some(&business(None, 1, 1)), None);
+        assert!(
+            default
+                .greeting
+                .starts_with(&voice::provider::default_greeting("מספרת רון"))
+        );
+        assert!(default.greeting.ends_with(RECORDING_NOTICE));
+        // Not recorded: never claimed. Not asked: the greeting as written (empty: default).
+        assert_eq!(
+            context(Some(&business(Some("שלום!"), 0, 1)), None).greeting,
+            "שלום!"
+        );
+        assert_eq!(context(Some(&business(None, 1, 0)), None).greeting, "");
+        assert_eq!(
+            spoken_greeting(&format!("היי. {RECORDING_NOTICE}"), true)
+                .matches(RECORDING_NOTICE)
+                .count(),
+            1
+        );
     }
 }

@@ -94,9 +94,11 @@ async fn place_call(
     let business_id = business_for(caller, body.business_id)?;
     let to = Phone::parse(&body.to).map_err(|e| AppError::BadRequest(format!("to: {e}")))?;
     let purpose = purpose(body.purpose.as_deref())?;
-    businesses::get(&state.db, business_id)
+    let record_calls = businesses::get(&state.db, business_id)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(AppError::NotFound)?
+        .record_calls
+        != 0;
     let rules = policy::load(&state.db, business_id).await?;
     if let Err(refused) = policy::check_destination(&rules, &to) {
         tracing::warn!(
@@ -135,7 +137,9 @@ async fn place_call(
         status_callback_events: ["initiated", "ringing", "answered", "completed"]
             .map(String::from)
             .to_vec(),
-        record: true,
+        // The whole call, both sides apart, unless the business turned recording off (V11).
+        record: record_calls,
+        record_dual: true,
         recording_status_callback: Some(format!("{base}/webhook/recording_status")),
     };
     let created = twilio.create_call(&request).await.map_err(|e| {

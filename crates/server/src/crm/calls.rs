@@ -1,4 +1,4 @@
-//! `GET /api/calls`, `GET /api/calls/{id}`, `GET /api/calls/{id}/recording`,
+//! `GET /api/calls`, `GET /api/calls/{id}` (and its `PATCH`, in [`super::call_review`]), `GET /api/calls/{id}/recording`,
 //! `GET /api/calls/{id}/turns/{turn}/audio` (V3, V10, C4).
 //!
 //! The list filters by status, direction, customer and date; the detail adds the live
@@ -31,7 +31,10 @@ use crate::store::crm_calls::{self, CallFilter};
 pub fn router() -> Router<CrmState> {
     Router::new()
         .route("/api/calls", get(list))
-        .route("/api/calls/{id}", get(detail))
+        .route(
+            "/api/calls/{id}",
+            get(detail).patch(super::call_review::review),
+        )
         .route("/api/calls/{id}/recording", get(recording))
         .route("/api/calls/{id}/turns/{turn}/audio", get(turn_audio))
 }
@@ -45,6 +48,10 @@ pub struct ListParams {
     /// Up to this time (exclusive; a bare date includes that whole day).
     pub to: Option<String>,
     pub customer_id: Option<i64>,
+    /// Words of the caller's or lead's name, the reason or the summary, or phone digits.
+    pub q: Option<String>,
+    /// `handled`, `callback`, `spam`, or `none` for calls not yet marked.
+    pub disposition: Option<String>,
     pub page: Option<i64>,
     pub per_page: Option<i64>,
 }
@@ -67,6 +74,20 @@ async fn list(
         from_ms,
         to_ms,
         customer_id: p.customer_id,
+        search: clean(p.q),
+        disposition: clean(p.disposition)
+            .map(|d| match d.as_str() {
+                "none" => Ok(d),
+                other => crate::domain::Disposition::parse(other)
+                    .map(|d| d.as_str().to_string())
+                    .ok_or_else(|| {
+                        AppError::BadRequest(
+                            "disposition: one of handled, callback, spam, none".into(),
+                        )
+                    }),
+            })
+            .transpose()?,
+        fallback_only: false,
         limit: page.limit(),
         offset: page.offset(),
     };

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod businesses;
+pub mod call_review;
 pub mod calls;
 pub mod counts;
 pub mod csv;

@@ -233,6 +233,8 @@ pub const OPERATIONS: &[Op] = &[
             ("from", "string", "From this time: YYYY-MM-DD (from 00:00 in Israel), RFC 3339 or epoch ms."),
             ("to", "string", "Before this time; a bare date includes that day."),
             ("customer_id", "integer", "Only this customer's calls."),
+            ("q", "string", "Words of the caller's or lead's name, the reason or the summary, or digits of the number."),
+            ("disposition", "string", "handled, callback, spam, or none for calls not yet marked."),
             PAGE[0], PAGE[1], BIZ,
         ],
         req: Req::None, res: Res::Json(200, "CallPage")),
@@ -243,6 +245,12 @@ pub const OPERATIONS: &[Op] = &[
     op!("get" "/api/calls/{id}", "calls", Tenant, Some("call"),
         "A call with its transcript, summary, timings and conversation turns.",
         query: &[BIZ], req: Req::None, res: Res::Json(200, "CallDetail")),
+    op!("patch" "/api/calls/{id}", "calls", Tenant, Some("call"),
+        "Staff's review of a call: a corrected summary (the post-call job never overwrites it) \
+         and what came of the call. A field left out is kept; `null` clears it. Audited.",
+        query: &[BIZ],
+        req: Req::Json("CallReview", r#"{"summary":"ביקש תור ליום שלישי, חזרנו אליו","disposition":"handled"}"#),
+        res: Res::Json(200, "Call")),
     op!("get" "/api/calls/{id}/recording", "calls", Tenant, Some("call"),
         "The call's recording (WAV), streamed from the service's copy; 404 until downloaded.",
         query: &[BIZ], req: Req::None, res: Res::Wav),
@@ -439,6 +447,8 @@ fn schemas() -> Value {
             "stream_started_at": nullable("integer"), "stream_ended_at": nullable("integer"),
             "stream_end_reason": nullable("string"), "fallback_reason": nullable("string"),
             "has_recording": { "type": "integer", "enum": [0, 1] },
+            "disposition": { "type": ["string", "null"], "enum": ["handled", "callback", "spam", null] },
+            "summary_edited_at": nullable("integer"),
             "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
         }),
     );
@@ -537,6 +547,10 @@ fn schemas() -> Value {
     let more = json!({
         "Call": call,
         "CallPage": page_of("Call"),
+        "CallReview": object(&[], json!({
+            "summary": { "type": ["string", "null"], "maxLength": 4000 },
+            "disposition": { "type": ["string", "null"], "enum": ["handled", "callback", "spam", null] },
+        })),
         "CallDetail": { "allOf": [r("Call"), object(&["turns", "timings", "recording_available"], json!({
             "transcript": nullable("string"), "summary": nullable("string"),
             "recording_available": { "type": "boolean" }, "timings": { "type": "object" },

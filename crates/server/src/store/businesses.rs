@@ -26,6 +26,8 @@ pub struct Business {
     pub meta_phone_number_id: Option<String>,
     /// Whether Twilio records each call whole (`<Start><Recording>`); 1 by default.
     pub record_calls: i64,
+    /// Whether the greeting tells callers the call is recorded (when it is); 0 by default.
+    pub announce_recording: i64,
 }
 
 impl Business {
@@ -47,7 +49,7 @@ pub fn parse_questions(stored: Option<&str>) -> Vec<String> {
 
 const COLUMNS: &str = "id, name, greeting, agent_prompt, business_hours, transfer_number, whatsapp_number, \
      auto_reply, recording_retention_days, intake_questions, created_at, updated_at, \
-     meta_phone_number_id, record_calls";
+     meta_phone_number_id, record_calls, announce_recording";
 
 /// Creates a business with its first number, in one transaction (numbers are unique).
 pub async fn create(db: &Db, name: &str, phone: &Phone) -> Result<i64, sqlx::Error> {
@@ -206,6 +208,7 @@ pub struct BusinessSettings {
     /// JSON array of the intake questions; `None`: the agent's defaults.
     pub intake_questions: Option<String>,
     pub record_calls: i64,
+    pub announce_recording: i64,
 }
 
 /// The part of a business the web app's settings page edits.
@@ -215,7 +218,7 @@ pub async fn app_settings(
 ) -> Result<Option<BusinessSettings>, sqlx::Error> {
     sqlx::query_as(
         "SELECT name, greeting, agent_prompt, business_hours, transfer_number, auto_reply, \
-         intake_questions, record_calls FROM businesses WHERE id = $1",
+         intake_questions, record_calls, announce_recording FROM businesses WHERE id = $1",
     )
     .bind(business_id)
     .fetch_optional(&db.pool)
@@ -231,7 +234,7 @@ pub async fn save_app_settings(
     sqlx::query(
         "UPDATE businesses SET greeting = $2, agent_prompt = $3, business_hours = $4, \
          transfer_number = $5, auto_reply = $6, updated_at = $7, intake_questions = $8, \
-         record_calls = $9 WHERE id = $1",
+         record_calls = $9, announce_recording = $10 WHERE id = $1",
     )
     .bind(business_id)
     .bind(&s.greeting)
@@ -242,6 +245,7 @@ pub async fn save_app_settings(
     .bind(now_ms())
     .bind(&s.intake_questions)
     .bind(s.record_calls)
+    .bind(s.announce_recording)
     .execute(&db.pool)
     .await?;
     Ok(())

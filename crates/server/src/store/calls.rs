@@ -42,6 +42,11 @@ pub struct CallRow {
     pub fallback_reason: Option<String>,
     /// 1 when Twilio reported a recording for the call (its URL is never shown).
     pub has_recording: i64,
+    /// What staff marked came of the call: `handled`, `callback` or `spam` (see
+    /// [`crate::domain::Disposition`]).
+    pub disposition: Option<String>,
+    /// When staff last corrected the summary; the post-call job never overwrites it then.
+    pub summary_edited_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -52,7 +57,8 @@ pub(crate) const COLUMNS: &str = "id, call_sid, business_id, customer_id, from_n
      recording_duration, transcription, call_summary, caller_name, caller_reason, \
      callback_time, urgency, stream_sid, stream_started_at, stream_ended_at, \
      stream_end_reason, fallback_reason, \
-     CASE WHEN recording_url IS NULL THEN 0 ELSE 1 END AS has_recording, created_at, updated_at";
+     CASE WHEN recording_url IS NULL THEN 0 ELSE 1 END AS has_recording, disposition, \
+     summary_edited_at, created_at, updated_at";
 
 /// A new call, as the first webhook (or the outbound API) sees it.
 pub struct NewCall<'a> {

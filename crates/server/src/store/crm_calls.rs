@@ -16,8 +16,41 @@ pub struct CallFilter {
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
     pub customer_id: Option<i64>,
+    /// Words in the caller's or the lead's name, the reason or the summary, or digits of the
+    /// other party's number (`050…` finds `+97250…`).
+    pub search: Option<String>,
+    /// What staff marked: `handled`, `callback`, `spam`, or `none` for calls not yet marked.
+    pub disposition: Option<String>,
+    /// Only calls that fell back to recording.
+    pub fallback_only: bool,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// The `WHERE` conditions (after `business_id = $1`) and text binds for a search, numbered
+/// from `$first`.
+fn search_filter(text: &str, first: usize) -> (String, Vec<String>) {
+    let words = super::leads::like_pattern(&text.trim().to_lowercase());
+    let mut binds = vec![words];
+    let n = first;
+    let mut any = vec![
+        format!("LOWER(COALESCE(caller_name, '')) LIKE ${n} ESCAPE '\\'"),
+        format!("LOWER(COALESCE(caller_reason, '')) LIKE ${n} ESCAPE '\\'"),
+        format!("LOWER(COALESCE(call_summary, '')) LIKE ${n} ESCAPE '\\'"),
+        format!(
+            "customer_id IN (SELECT id FROM customers WHERE business_id = $1 \
+             AND LOWER(COALESCE(name, '')) LIKE ${n} ESCAPE '\\')"
+        ),
+    ];
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.strip_prefix('0').unwrap_or(&digits);
+    if digits.len() >= 3 {
+        binds.push(format!("%{digits}%"));
+        let d = first + 1;
+        any.push(format!("from_number LIKE ${d}"));
+        any.push(format!("to_number LIKE ${d}"));
+    }
+    (format!(" AND ({})", any.join(" OR ")), binds)
 }
 
 pub async fn list(
@@ -26,15 +59,31 @@ pub async fn list(
     f: &CallFilter,
 ) -> Result<(Vec<CallRow>, i64), sqlx::Error> {
     let mut filter = String::from("business_id = $1");
-    let mut texts: Vec<&str> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
     let mut nums: Vec<i64> = Vec::new();
     if let Some(s) = &f.status {
-        texts.push(s.as_str());
+        texts.push(s.as_str().to_string());
         filter.push_str(&format!(" AND status = ${}", texts.len() + 1));
     }
     if let Some(d) = &f.direction {
-        texts.push(d.as_str());
+        texts.push(d.as_str().to_string());
         filter.push_str(&format!(" AND direction = ${}", texts.len() + 1));
+    }
+    match f.disposition.as_deref() {
+        None => {}
+        Some("none") => filter.push_str(" AND disposition IS NULL"),
+        Some(d) => {
+            texts.push(d.to_string());
+            filter.push_str(&format!(" AND disposition = ${}", texts.len() + 1));
+        }
+    }
+    if f.fallback_only {
+        filter.push_str(" AND fallback_reason IS NOT NULL");
+    }
+    if let Some(text) = f.search.as_deref().filter(|t| !t.trim().is_empty()) {
+        let (cond, binds) = search_filter(text, texts.len() + 2);
+        filter.push_str(&cond);
+        texts.extend(binds);
     }
     let mut push_num = |cond: &str, v: Option<i64>, filter: &mut String| {
         if let Some(v) = v {
@@ -53,7 +102,7 @@ pub async fn list(
     );
     let mut q = sqlx::query_as::<_, CallRow>(&sql).bind(business_id);
     for t in &texts {
-        q = q.bind(*t);
+        q = q.bind(t.as_str());
     }
     for v in &nums {
         q = q.bind(*v);
@@ -62,7 +111,7 @@ pub async fn list(
     let sql = format!("SELECT COUNT(*) FROM call_logs WHERE {filter}");
     let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(business_id);
     for t in &texts {
-        q = q.bind(*t);
+        q = q.bind(t.as_str());
     }
     for v in &nums {
         q = q.bind(*v);
@@ -231,4 +280,18 @@ pub async fn counts_by_business(db: &Db) -> Result<Vec<(i64, i64)>, sqlx::Error>
     )
     .fetch_all(&db.pool)
     .await
+}
+
+/// Whether the business has had any call, and any inbound one (which proves its number's
+/// webhooks reach the service), for the set-up checklist. Each stops at the first row.
+pub async fn firsts(db: &Db, business_id: i64) -> Result<(bool, bool), sqlx::Error> {
+    let (any, inbound): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM call_logs WHERE business_id = $1 LIMIT 1) a), \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM call_logs WHERE business_id = $1 \
+         AND direction = 'inbound' LIMIT 1) b)",
+    )
+    .bind(business_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((any > 0, inbound > 0))
 }

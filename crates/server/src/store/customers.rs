@@ -79,6 +79,37 @@ pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<Customer>,
     .await
 }
 
+/// The names of some of a business's customers, by id (customers with no name are left
+/// out), for lists that show people rather than numbers.
+pub async fn names_of(
+    db: &Db,
+    business_id: i64,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, sqlx::Error> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    // Only placeholders are formatted in; the ids are bound.
+    let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT id, name FROM customers WHERE business_id = $1 AND name IS NOT NULL \
+         AND id IN ({})",
+        marks.join(", ")
+    );
+    let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(business_id);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(&db.pool)
+        .await?
+        .into_iter()
+        .filter(|(_, n)| !n.trim().is_empty())
+        .collect())
+}
+
 pub async fn by_phone(
     db: &Db,
     business_id: i64,

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod businesses;
 pub mod call_batch;
 pub mod call_policy;
+pub mod call_review;
 pub mod call_values;
 pub mod calls;
 pub mod constraints;

@@ -19,11 +19,12 @@ pub async fn set_transcription(db: &Db, call_sid: &str, text: &str) -> Result<bo
     Ok(done.rows_affected() == 1)
 }
 
-/// Drops the call's summary so that it is made again; true when there was one.
+/// Drops the call's summary so that it is made again; true when there was one. A summary
+/// staff corrected by hand is kept.
 pub async fn clear_summary(db: &Db, call_sid: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE call_logs SET call_summary = NULL, updated_at = $2 \
-         WHERE call_sid = $1 AND call_summary IS NOT NULL",
+         WHERE call_sid = $1 AND call_summary IS NOT NULL AND summary_edited_at IS NULL",
     )
     .bind(call_sid)
     .bind(now_ms())
@@ -42,7 +43,8 @@ pub struct Extraction {
     pub callback_time: Option<String>,
 }
 
-/// Writes the summary and details; a detail already known is kept when none was found.
+/// Writes the summary and details; a detail already known is kept when none was found, and
+/// a summary staff corrected by hand is never replaced.
 pub async fn set_extraction(
     db: &Db,
     call_sid: &str,
@@ -50,7 +52,8 @@ pub async fn set_extraction(
     customer_id: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE call_logs SET call_summary = $2, caller_name = COALESCE($3, caller_name), \
+        "UPDATE call_logs SET call_summary = CASE WHEN summary_edited_at IS NULL THEN $2 \
+         ELSE call_summary END, caller_name = COALESCE($3, caller_name), \
          caller_reason = COALESCE($4, caller_reason), urgency = COALESCE($5, urgency), \
          callback_time = COALESCE($6, callback_time), customer_id = COALESCE($7, customer_id), \
          updated_at = $8 WHERE call_sid = $1",

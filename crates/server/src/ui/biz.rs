@@ -100,6 +100,7 @@ struct Dashboard {
     whatsapp: Option<Vec<ThreadView>>,
     fallbacks: Vec<CallView>,
     chart: Chart,
+    setup: Option<super::setup::Checklist>,
 }
 
 pub async fn dashboard(State(state): State<WebState>, b: BizViewer) -> PageResult {
@@ -134,12 +135,13 @@ pub async fn dashboard(State(state): State<WebState>, b: BizViewer) -> PageResul
     Ok(ok(&Dashboard {
         l: Layout::new("לוח בקרה", "dashboard", Some(b.v.nav.clone())),
         today_count: today.len(),
-        today: today.iter().take(20).map(|c| view::call(c, now)).collect(),
+        today: calls::views(db, bid, &today[..today.len().min(20)], now).await?,
         new_leads: new_leads.iter().map(|c| view::lead(c, now)).collect(),
         new_count,
         whatsapp,
-        fallbacks: fallbacks.iter().map(|c| view::call(c, now)).collect(),
+        fallbacks: calls::views(db, bid, &fallbacks, now).await?,
         chart: chart(&times, now),
+        setup: super::setup::checklist(&state, bid).await?,
     }))
 }
 

@@ -5,70 +5,19 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use serde::Deserialize;
 
 use super::data::calls::{self, Call, Turn};
 use super::page::{Layout, PageError, PageResult, ok};
 use super::time;
-use super::view::{self, CallView, Pager, fallback_label};
+use super::view::{self, CallView, fallback_label};
 use super::viewer::BizViewer;
+use crate::domain::Disposition;
 use crate::store::now_ms;
 use crate::ui::state::WebState;
-
-const PER_PAGE: i64 = 30;
-
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    fallback: Option<String>,
-    page: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "calls.html")]
-struct CallsPage {
-    l: Layout,
-    calls: Vec<CallView>,
-    pager: Pager,
-    fallback_only: bool,
-}
-
-pub async fn list(
-    State(state): State<WebState>,
-    b: BizViewer,
-    Query(q): Query<ListQuery>,
-) -> PageResult {
-    let fallback_only = q.fallback.as_deref() == Some("1");
-    let page = q
-        .page
-        .as_deref()
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .clamp(1, 100_000);
-    let (rows, total) = calls::page(
-        &state.db,
-        b.business_id,
-        fallback_only,
-        PER_PAGE,
-        (page - 1) * PER_PAGE,
-    )
-    .await?;
-    let now = now_ms();
-    let base = if fallback_only {
-        "/app/biz/calls?fallback=1&"
-    } else {
-        "/app/biz/calls?"
-    };
-    Ok(ok(&CallsPage {
-        l: Layout::new("שיחות", "calls", Some(b.v.nav.clone())),
-        calls: rows.iter().map(|c| view::call(c, now)).collect(),
-        pager: Pager::new(base, page, PER_PAGE, total),
-        fallback_only,
-    }))
-}
 
 pub struct TurnView {
     pub n: i64,
@@ -134,6 +83,12 @@ struct CallPage {
     turns: Vec<TurnView>,
     other_e164: String,
     business_id: i64,
+    /// The disposition choices, the current one selected.
+    dispositions: Vec<super::call_list::Choice>,
+    /// Staff corrected the summary by hand.
+    summary_edited: bool,
+    /// Why calling back is not possible now (the button is shown disabled with it).
+    call_blocked: Option<&'static str>,
 }
 
 /// What came of a call, as the owner reads it at a glance. It never claims the details
@@ -182,11 +137,7 @@ pub async fn detail(
         (Some(t), Some(r)) => format!(
             "התחיל ב־{} · הסתיים: {}",
             time::clock(t),
-            if r == "conversation_complete" {
-                "השיחה הושלמה"
-            } else {
-                r
-            }
+            view::stream_end_label(r)
         ),
     };
     let lead_name = match call.customer_id {
@@ -224,7 +175,7 @@ pub async fn detail(
         fallback_reason: call
             .fallback_reason
             .as_deref()
-            .map(|r| format!("{} ({r})", fallback_label(r)))
+            .map(|r| fallback_label(r).to_string())
             .unwrap_or_default(),
         stream,
         customer_id: call.customer_id,
@@ -233,6 +184,21 @@ pub async fn detail(
             .filter(|o| crate::domain::Phone::parse(o).is_ok())
             .unwrap_or_default(),
         business_id: b.business_id,
+        dispositions: Disposition::ALL
+            .into_iter()
+            .map(|d| super::call_list::Choice {
+                value: d.as_str(),
+                label: d.label(),
+                selected: call.disposition.as_deref() == Some(d.as_str()),
+            })
+            .collect(),
+        summary_edited: call.summary_edited_at.is_some(),
+        call_blocked: super::setup::call_out_blocked(
+            &state.settings,
+            !crate::store::businesses::numbers(&state.db, b.business_id)
+                .await?
+                .is_empty(),
+        ),
         c: v,
     }))
 }

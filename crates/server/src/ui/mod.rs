@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod assets;
 pub mod biz;
+pub mod call_list;
 pub mod calls;
 pub mod data;
 pub mod headers;
@@ -24,6 +25,7 @@ pub mod login;
 pub mod notifications;
 pub mod page;
 pub mod settings;
+pub mod setup;
 pub mod state;
 pub mod time;
 pub mod trycall;
@@ -67,7 +69,7 @@ pub fn router() -> Router<WebState> {
             "/app/biz/leads/{id}/edit",
             get(leads::edit_form).post(leads::update),
         )
-        .route("/app/biz/calls", get(calls::list))
+        .route("/app/biz/calls", get(call_list::list))
         .route("/app/biz/calls/live", get(calls::live))
         .route("/app/biz/calls/live/events", get(calls::live_events))
         .route("/app/biz/calls/{id}", get(calls::detail))

@@ -42,6 +42,8 @@ struct SettingsPage {
     transfer: String,
     auto_reply: bool,
     record_calls: bool,
+    announce_recording: bool,
+    recording_notice: &'static str,
     users: Vec<UserView>,
     saved: bool,
     error: String,
@@ -66,6 +68,10 @@ async fn page_for(
         .clone()
         .filter(|g| !g.trim().is_empty())
         .unwrap_or_else(|| default_greeting.clone());
+    let spoken = crate::calls::conversation::spoken_greeting(
+        &spoken,
+        s.record_calls != 0 && s.announce_recording != 0,
+    );
     let users = settings::users(&state.db, b.business_id)
         .await?
         .into_iter()
@@ -94,6 +100,8 @@ async fn page_for(
             .unwrap_or_default(),
         auto_reply: s.auto_reply != 0,
         record_calls: s.record_calls != 0,
+        announce_recording: s.announce_recording != 0,
+        recording_notice: crate::calls::conversation::RECORDING_NOTICE,
         users,
         saved,
         error,
@@ -126,6 +134,7 @@ pub struct SettingsForm {
     transfer: String,
     auto_reply: Option<String>,
     record_calls: Option<String>,
+    announce_recording: Option<String>,
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -167,6 +176,7 @@ pub async fn save(
         transfer_number: None,
         auto_reply: i64::from(f.auto_reply.is_some()),
         record_calls: i64::from(f.record_calls.is_some()),
+        announce_recording: i64::from(f.announce_recording.is_some()),
         intake_questions: match &questions {
             Ok(q) => q.clone(),
             // Shown back as typed, so nothing is lost while it is fixed.

@@ -2,7 +2,9 @@
 //!
 //! The in-process sim plays Twilio and a caller who says one Hebrew sentence; the call runs
 //! through the real webhooks and media socket of this server, so it lands in the call log
-//! like any other. The page shows the sim's timeline and the whole conversation as audio.
+//! like any other. The owner writes what the caller says, line by line (a sentence to try
+//! the agent on); the page shows the conversation as chat bubbles from the call's stored
+//! turns and the whole conversation as audio, with the sim's protocol timeline folded away.
 //! Results live in memory for 15 minutes (they are a demo, not data).
 
 use std::collections::HashMap;
@@ -28,6 +30,29 @@ const MAX_RUNS: usize = 20;
 /// The caller's number in a test call.
 pub const CALLER: &str = "+972541112222";
 pub const CALLER_SAYS: &str = "שלום, אני רוצה לקבוע תור";
+/// The most caller lines a test call takes, and the longest line.
+const MAX_LINES: usize = 6;
+const MAX_LINE_CHARS: usize = 200;
+
+/// What the caller will say: one line each turn; empty text means the default sentence.
+fn caller_lines(text: &str) -> Result<Vec<String>, &'static str> {
+    let lines: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if lines.is_empty() {
+        return Ok(vec![CALLER_SAYS.to_string()]);
+    }
+    if lines.len() > MAX_LINES {
+        return Err("אפשר עד 6 שורות של המתקשר/ת בשיחת ניסיון.");
+    }
+    if lines.iter().any(|l| l.chars().count() > MAX_LINE_CHARS) {
+        return Err("כל שורה של המתקשר/ת יכולה להכיל עד 200 תווים.");
+    }
+    Ok(lines)
+}
 
 #[derive(Clone)]
 pub enum Outcome {
@@ -44,6 +69,7 @@ pub enum Outcome {
 #[derive(Clone)]
 struct Run {
     business_id: i64,
+    lines: Vec<String>,
     started: Instant,
     outcome: Outcome,
 }
@@ -54,7 +80,7 @@ pub struct Runs {
 }
 
 impl Runs {
-    fn insert(&self, id: &str, business_id: i64) -> bool {
+    fn insert(&self, id: &str, business_id: i64, lines: Vec<String>) -> bool {
         let mut runs = self.runs.lock().expect("runs");
         runs.retain(|_, r| r.started.elapsed() < KEEP);
         let running = runs
@@ -68,6 +94,7 @@ impl Runs {
             id.to_string(),
             Run {
                 business_id,
+                lines,
                 started: Instant::now(),
                 outcome: Outcome::Running,
             },
@@ -82,13 +109,13 @@ impl Runs {
     }
 
     /// A run of this business (another business's id finds nothing: C4).
-    fn get(&self, id: &str, business_id: i64) -> Option<(Outcome, Duration)> {
+    fn get(&self, id: &str, business_id: i64) -> Option<(Outcome, Duration, Vec<String>)> {
         self.runs
             .lock()
             .expect("runs")
             .get(id)
             .filter(|r| r.business_id == business_id && r.started.elapsed() < KEEP)
-            .map(|r| (r.outcome.clone(), r.started.elapsed()))
+            .map(|r| (r.outcome.clone(), r.started.elapsed(), r.lines.clone()))
     }
 }
 
@@ -98,8 +125,11 @@ struct TryPage {
     l: Layout,
     number: String,
     caller: String,
-    says: &'static str,
+    /// The caller's lines as typed (or the default), one per line.
+    lines: String,
     error: String,
+    /// Why no call can be tried now (the button is disabled with it).
+    blocked: Option<&'static str>,
 }
 
 async fn business_number(state: &WebState, business_id: i64) -> Result<Option<String>, PageError> {
@@ -111,35 +141,59 @@ async fn business_number(state: &WebState, business_id: i64) -> Result<Option<St
 
 pub async fn page(State(state): State<WebState>, b: BizViewer) -> PageResult {
     let number = business_number(&state, b.business_id).await?;
-    Ok(ok(&TryPage {
-        l: Layout::new("ניסיון שיחה", "try", Some(b.v.nav.clone())),
-        error: if number.is_none() {
-            "לעסק אין עדיין מספר טלפון, ולכן אי אפשר לחייג אליו.".into()
-        } else {
-            String::new()
-        },
-        number: number
-            .as_deref()
-            .map(super::view::phone)
-            .unwrap_or_default(),
-        caller: super::view::phone(CALLER),
-        says: CALLER_SAYS,
-    }))
+    Ok(ok(&try_page(
+        &b,
+        number.as_deref(),
+        CALLER_SAYS.into(),
+        String::new(),
+    )))
 }
 
-pub async fn start(State(state): State<WebState>, b: BizViewer, headers: HeaderMap) -> PageResult {
+fn try_page(b: &BizViewer, number: Option<&str>, lines: String, error: String) -> TryPage {
+    TryPage {
+        l: Layout::new("ניסיון שיחה", "try", Some(b.v.nav.clone())),
+        blocked: number
+            .is_none()
+            .then_some("לעסק אין עדיין מספר טלפון, ולכן אי אפשר לחייג אליו."),
+        number: number.map(super::view::phone).unwrap_or_default(),
+        caller: super::view::phone(CALLER),
+        lines,
+        error,
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct TryForm {
+    #[serde(default)]
+    lines: String,
+}
+
+pub async fn start(
+    State(state): State<WebState>,
+    b: BizViewer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
     let Some(number) = business_number(&state, b.business_id).await? else {
         return Ok(Redirect::to("/app/biz/try").into_response());
     };
+    // No body (a plain "try again" button) is the default sentence.
+    let form: TryForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let lines = match caller_lines(&form.lines) {
+        Ok(lines) => lines,
+        Err(why) => {
+            let page = try_page(&b, Some(&number), form.lines.clone(), why.into());
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
     let id = crate::config::random_hex(12);
-    if !state.ui.runs.insert(&id, b.business_id) {
-        let page = TryPage {
-            l: Layout::new("ניסיון שיחה", "try", Some(b.v.nav.clone())),
-            number: super::view::phone(&number),
-            caller: super::view::phone(CALLER),
-            says: CALLER_SAYS,
-            error: "יותר מדי שיחות ניסיון כרגע. נסו שוב בעוד כמה דקות.".into(),
-        };
+    if !state.ui.runs.insert(&id, b.business_id, lines.clone()) {
+        let page = try_page(
+            &b,
+            Some(&number),
+            lines.join("\n"),
+            "יותר מדי שיחות ניסיון כרגע. נסו שוב בעוד כמה דקות.".into(),
+        );
         return Ok(render(StatusCode::TOO_MANY_REQUESTS, &page));
     }
     let base = public_base(&state.settings, &headers);
@@ -148,7 +202,7 @@ pub async fn start(State(state): State<WebState>, b: BizViewer, headers: HeaderM
     let run_id = id.clone();
     tokio::spawn(async move {
         let outcome = tokio::select! {
-            o = simulate(&task_state, &base, &number) => o,
+            o = simulate(&task_state, &base, &number, &lines) => o,
             _ = task_state.shutdown.cancelled() => Outcome::Failed("השרת נעצר".into()),
         };
         task_state.ui.runs.finish(&run_id, outcome);
@@ -157,7 +211,7 @@ pub async fn start(State(state): State<WebState>, b: BizViewer, headers: HeaderM
 }
 
 /// Plays one call against this server through the sim.
-async fn simulate(state: &WebState, base: &str, number: &str) -> Outcome {
+async fn simulate(state: &WebState, base: &str, number: &str, lines: &[String]) -> Outcome {
     let sid = state
         .settings
         .twilio_account_sid
@@ -176,12 +230,13 @@ async fn simulate(state: &WebState, base: &str, number: &str) -> Outcome {
             return Outcome::Failed("הסימולטור לא עלה".into());
         }
     };
-    let script = CallerScript::new()
-        .wait_for_agent(Duration::from_secs(20))
-        .say(CALLER_SAYS)
-        .wait_for_agent(Duration::from_secs(20))
+    let mut script = CallerScript::new().wait_for_agent(Duration::from_secs(20));
+    for line in lines {
+        script = script.say(line).wait_for_agent(Duration::from_secs(20));
+    }
+    let script = script
         .hang_up()
-        .max_duration(Duration::from_secs(90));
+        .max_duration(Duration::from_secs(30 + 20 * lines.len() as u64));
     let result = sim.call(CallSpec::new(base, number, CALLER, script)).await;
     sim.shutdown().await;
     match result {
@@ -209,6 +264,67 @@ struct RunPage {
     timeline: String,
     clean: bool,
     call_id: Option<i64>,
+    /// The conversation as chat bubbles, in order.
+    bubbles: Vec<Bubble>,
+    /// The caller's lines, to edit and try again.
+    lines: String,
+    /// The summary the call produced, once the post-call work made it.
+    summary: String,
+    /// The lead the call created or updated: its id and name.
+    lead: Option<(i64, String)>,
+    /// The summary is still being made: the page refreshes itself until it is there.
+    waiting: bool,
+}
+
+/// One line of the conversation as the page shows it.
+pub struct Bubble {
+    /// The caller's (`true`) or the agent's.
+    pub caller: bool,
+    pub text: String,
+    /// A note under the text: what the caller meant to say when speech-to-text heard
+    /// something else, or that nothing transcribed it.
+    pub note: String,
+}
+
+/// The bubbles of a finished test call: its stored turns, with each caller turn beside the
+/// line the simulated caller was given.
+fn bubbles(turns: &[crate::store::turns::Turn], lines: &[String]) -> Vec<Bubble> {
+    let mut out = Vec::new();
+    let mut said = lines.iter();
+    for t in turns {
+        let heard = t.caller_text.as_deref().map(str::trim).unwrap_or("");
+        if !heard.is_empty() || t.has_audio != 0 {
+            let line = said.next().cloned().unwrap_or_default();
+            let (text, note) = if heard.is_empty() {
+                (
+                    line,
+                    "לא תומלל: אין זיהוי דיבור, התשובה נשמרה כהקלטה".to_string(),
+                )
+            } else if !line.is_empty() && heard != line {
+                (heard.to_string(), format!("נאמר: „{line}”"))
+            } else {
+                (heard.to_string(), String::new())
+            };
+            out.push(Bubble {
+                caller: true,
+                text,
+                note,
+            });
+        }
+        let agent = t.agent_text.as_deref().map(str::trim).unwrap_or("");
+        if !agent.is_empty() {
+            out.push(Bubble {
+                caller: false,
+                text: agent.to_string(),
+                note: if t.barged_in != 0 {
+                    "נקטע".into()
+                } else {
+                    String::new()
+                },
+            });
+        }
+    }
+    out
 }
 
 pub async fn run_page(
@@ -216,7 +332,7 @@ pub async fn run_page(
     b: BizViewer,
     Path(id): Path<String>,
 ) -> PageResult {
-    let (outcome, elapsed) = state
+    let (outcome, elapsed, lines) = state
         .ui
         .runs
         .get(&id, b.business_id)
@@ -230,6 +346,11 @@ pub async fn run_page(
         timeline: String::new(),
         clean: false,
         call_id: None,
+        bubbles: Vec::new(),
+        lines: lines.join("\n"),
+        summary: String::new(),
+        lead: None,
+        waiting: false,
     };
     match outcome {
         Outcome::Running => page.running = true,
@@ -244,6 +365,24 @@ pub async fn run_page(
             page.clean = clean;
             page.call_id =
                 crate::store::crm_calls::id_of(&state.db, b.business_id, &call_sid).await?;
+            if let Some(call_id) = page.call_id {
+                let turns =
+                    crate::store::crm_calls::turns(&state.db, b.business_id, call_id).await?;
+                page.bubbles = bubbles(&turns, &lines);
+                if let Some(call) =
+                    crate::store::crm_calls::get(&state.db, b.business_id, call_id).await?
+                {
+                    page.summary = call.call_summary.clone().unwrap_or_default();
+                    page.lead = match call.customer_id {
+                        Some(id) => crate::store::customers::get(&state.db, b.business_id, id)
+                            .await?
+                            .map(|c| (id, c.name.unwrap_or_else(|| super::view::phone(&c.phone)))),
+                        None => None,
+                    };
+                    // The post-call work takes seconds; past two minutes, stop waiting.
+                    page.waiting = page.summary.is_empty() && elapsed < Duration::from_secs(120);
+                }
+            }
         }
     }
     Ok(ok(&page))
@@ -255,7 +394,7 @@ pub async fn audio(
     Path(id): Path<String>,
 ) -> Response {
     match state.ui.runs.get(&id, b.business_id) {
-        Some((Outcome::Done { wav, .. }, _)) => (
+        Some((Outcome::Done { wav, .. }, _, _)) => (
             [
                 (header::CONTENT_TYPE, "audio/wav"),
                 (header::CACHE_CONTROL, "private, max-age=900"),
@@ -264,5 +403,24 @@ pub async fn audio(
         )
             .into_response(),
         _ => PageError::NotFound(Some(b.v.nav.clone())).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_lines_default_trim_and_limit() {
+        assert_eq!(
+            caller_lines("  \n ").unwrap(),
+            vec![CALLER_SAYS.to_string()]
+        );
+        assert_eq!(
+            caller_lines(" שלום \n\n שמי דנה ").unwrap(),
+            vec!["שלום".to_string(), "שמי דנה".to_string()]
+        );
+        assert!(caller_lines(&"שורה\n".repeat(7)).is_err());
+        assert!(caller_lines(&"א".repeat(201)).is_err());
     }
 }

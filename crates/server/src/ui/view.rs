@@ -42,6 +42,20 @@ pub fn fallback_label(reason: &str) -> &'static str {
     }
 }
 
+/// Why a call's media stream ended, as a business reads it (never the stored code).
+pub fn stream_end_label(reason: &str) -> &'static str {
+    match reason {
+        "conversation_complete" => "השיחה הושלמה",
+        "transferred" => "השיחה הועברה",
+        "twilio_stop" => "השיחה נותקה",
+        "socket_closed" => "החיבור נסגר",
+        "server_shutdown" => "השרת הופעל מחדש",
+        "refused" | "too_many_bad_messages" => "החיבור נדחה",
+        "fallback" => "עברה להקלטה",
+        other => fallback_label(other),
+    }
+}
+
 /// Text cut to a length, on a character boundary.
 pub fn excerpt(text: &str, max: usize) -> String {
     let t = text.trim();
@@ -65,8 +79,22 @@ pub struct CallView {
     pub status_class: &'static str,
     pub duration: String,
     pub summary: String,
+    /// What the caller wanted, in their words as the summary job found them.
+    pub reason: String,
+    /// What staff marked came of the call, in Hebrew.
+    pub disposition: Option<&'static str>,
     pub fallback: Option<&'static str>,
     pub live: bool,
+}
+
+impl CallView {
+    /// Names the lead known by this call's number instead of the number or the name said.
+    pub fn with_lead(mut self, name: Option<&String>) -> Self {
+        if let Some(n) = name {
+            self.who = n.clone();
+        }
+        self
+    }
 }
 
 pub fn call(c: &Call, now: i64) -> CallView {
@@ -110,6 +138,16 @@ pub fn call(c: &Call, now: i64) -> CallView {
             .or(c.caller_reason.as_deref())
             .map(|s| excerpt(s, 120))
             .unwrap_or_default(),
+        reason: c
+            .caller_reason
+            .as_deref()
+            .map(|s| excerpt(s, 80))
+            .unwrap_or_default(),
+        disposition: c
+            .disposition
+            .as_deref()
+            .and_then(crate::domain::Disposition::parse)
+            .map(crate::domain::Disposition::label),
         fallback: c.fallback_reason.as_deref().map(fallback_label),
         live,
     }
@@ -120,6 +158,8 @@ pub struct LeadView {
     pub id: i64,
     pub name: String,
     pub phone: String,
+    /// The number as dialled (`tel:` links): E.164.
+    pub tel: String,
     pub email: String,
     pub status: String,
     pub status_label: &'static str,
@@ -138,6 +178,7 @@ pub fn lead(c: &Customer, now: i64) -> LeadView {
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| "ללא שם".into()),
         phone: phone(&c.phone),
+        tel: c.phone.clone(),
         email: c.email.clone().unwrap_or_default(),
         status: c.status.clone(),
         status_label: status_label(&c.status),

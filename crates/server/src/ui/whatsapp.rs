@@ -140,6 +140,8 @@ struct ThreadPage {
     messages: String,
     window_open: bool,
     window_left: String,
+    /// Why nothing can be sent now (the send buttons are disabled with it).
+    blocked: Option<&'static str>,
 }
 
 pub async fn thread(
@@ -177,6 +179,7 @@ pub async fn thread(
             left / 3_600_000,
             (left % 3_600_000) / 60_000
         ),
+        blocked: super::setup::whatsapp_blocked(&state.settings),
     }))
 }
 

@@ -15,6 +15,7 @@ pub mod realtime;
 pub mod realtime_stt;
 pub mod sick;
 pub mod twilio;
+pub mod web;
 pub mod ws;
 
 use std::collections::HashMap;

@@ -59,6 +59,8 @@ pub(crate) struct CallSetup {
     pub control: mpsc::UnboundedReceiver<Control>,
     /// Record the whole call from the answer (`Record=true` on Calls create).
     pub record_call: Option<Option<String>>,
+    /// With `record_call`: `RecordingChannels=dual` (the remote party, then the TwiML side).
+    pub record_dual: bool,
 }
 
 /// What the call does after a verb.
@@ -465,7 +467,7 @@ pub(crate) async fn run_call(shared: Arc<Shared>, setup: CallSetup) -> CallRepor
             ctx.take_interrupt(Control::StartRecording {
                 sid,
                 status_callback: cb,
-                dual: false,
+                dual: setup.record_dual,
                 source: "OutboundAPI",
             });
         }

@@ -74,6 +74,9 @@ pub(super) async fn create(
             status_callback_method: req.get("StatusCallbackMethod").unwrap_or("POST").to_owned(),
             events,
             record: record.then(|| req.get("RecordingStatusCallback").map(str::to_owned)),
+            record_dual: req
+                .get("RecordingChannels")
+                .is_some_and(|c| c.eq_ignore_ascii_case("dual")),
         },
     );
     json_response(StatusCode::CREATED, json::call(&account, &info))

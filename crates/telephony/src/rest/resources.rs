@@ -18,6 +18,9 @@ pub struct CreateCall {
     /// e.g. `initiated`, `ringing`, `answered`, `completed`.
     pub status_callback_events: Vec<String>,
     pub record: bool,
+    /// With `record`: the two sides on their own channels (`RecordingChannels=dual`), so
+    /// the recording is transcribed with the speakers told apart.
+    pub record_dual: bool,
     pub recording_status_callback: Option<String>,
 }
 
@@ -37,6 +40,9 @@ impl CreateCall {
         }
         if self.record {
             form.push(("Record", "true".into()));
+            if self.record_dual {
+                form.push(("RecordingChannels", "dual".into()));
+            }
         }
         if let Some(cb) = &self.recording_status_callback {
             form.push(("RecordingStatusCallback", cb.clone()));
@@ -205,6 +211,7 @@ mod tests {
             status_callback: Some("https://h.test/status".into()),
             status_callback_events: vec!["initiated".into(), "completed".into()],
             record: true,
+            record_dual: false,
             recording_status_callback: Some("https://h.test/rec".into()),
         };
         let form = call.form();

@@ -7,6 +7,23 @@ pub use crate::store::crm_calls::{get, live, page, since, times_since};
 pub use crate::store::turns::Turn;
 use crate::store::{Db, crm_calls, turns as stored_turns};
 
+/// Calls as the lists show them: each named by its lead when the number is a known lead.
+pub async fn views(
+    db: &Db,
+    business_id: i64,
+    rows: &[Call],
+    now: i64,
+) -> Result<Vec<crate::ui::view::CallView>, sqlx::Error> {
+    let ids: Vec<i64> = rows.iter().filter_map(|c| c.customer_id).collect();
+    let names = crate::store::customers::names_of(db, business_id, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|c| {
+            crate::ui::view::call(c, now).with_lead(c.customer_id.and_then(|id| names.get(&id)))
+        })
+        .collect())
+}
+
 /// The newest calls that fell back to recording.
 pub async fn fallbacks(db: &Db, business_id: i64, limit: i64) -> Result<Vec<Call>, sqlx::Error> {
     Ok(page(db, business_id, true, limit, 0).await?.0)
