@@ -60,6 +60,12 @@ struct Mark {
     end_ms: u32,
 }
 
+/// Milliseconds of audio heard `since` ms after a frame's mark came back: the next frame
+/// started playing then, and each whole frame after it, up to the one playing now.
+fn heard_since_mark(since: u32) -> u32 {
+    (since / FRAME_MS + 1) * FRAME_MS
+}
+
 /// After the current response: what the call does.
 enum Ending {
     Goodbye,
@@ -535,12 +541,13 @@ impl Call {
             self.send(&events::response_cancel()).await;
         }
         if let Some((item, sent_ms)) = playing {
-            // Confirmed by the marks, plus what has played since the last one came back
-            // (Twilio plays in real time; never beyond what was sent).
+            // Confirmed by the marks, plus the frames played since the last one came back
+            // (Twilio plays in real time, whole frames: the one playing now is heard to its
+            // end, as the `clear` arrives; never beyond what was sent).
             let heard = match &self.heard {
                 Some((i, ms, at)) if *i == item => {
                     let since = at.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
-                    ms.saturating_add(since).min(sent_ms)
+                    ms.saturating_add(heard_since_mark(since)).min(sent_ms)
                 }
                 _ => 0,
             };
@@ -613,5 +620,22 @@ impl Call {
             }
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heard_since_mark;
+
+    #[test]
+    fn the_frame_playing_when_the_caller_speaks_counts_whole() {
+        assert_eq!(
+            heard_since_mark(0),
+            20,
+            "the next frame began with the mark"
+        );
+        assert_eq!(heard_since_mark(19), 20);
+        assert_eq!(heard_since_mark(20), 40);
+        assert_eq!(heard_since_mark(95), 100);
     }
 }
