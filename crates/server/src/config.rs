@@ -544,12 +544,17 @@ impl Settings {
     /// The cascade's streaming recogniser, when it listens while the caller speaks: OpenAI's
     /// speech-to-text (a key, no separate `OPENAI_STT_BASE_URL`) with a model that OpenAI
     /// transcribes in Realtime sessions (`OPENAI_STT_MODEL=gpt-4o-transcribe` and kin), at
-    /// `OPENAI_REALTIME_URL`, unless `MOKDAN_STT_STREAMING=off`.
+    /// `OPENAI_REALTIME_URL` (for a compatible server at `OPENAI_BASE_URL`, only when a
+    /// Realtime URL is given too), unless `MOKDAN_STT_STREAMING=off`.
     pub fn stt_streaming(&self) -> Option<voice::realtime::TranscriptionConfig> {
         let key = self.openai_api_key.as_ref()?;
         let model = self.openai_stt_model.as_ref()?;
         let streams = model.starts_with("gpt-") && model.contains("transcribe");
-        if !self.stt_streaming || self.openai_stt_base_url.is_some() || !streams {
+        // A compatible server at OPENAI_BASE_URL hears the caller there, unless a Realtime
+        // URL of its own is given: its key and audio never go to OpenAI by default.
+        let realtime_here = self.openai_base_url == voice::openai::DEFAULT_BASE_URL
+            || self.openai_realtime_url != voice::realtime::DEFAULT_URL;
+        if !self.stt_streaming || self.openai_stt_base_url.is_some() || !streams || !realtime_here {
             return None;
         }
         Some(voice::realtime::TranscriptionConfig {

@@ -176,6 +176,17 @@ mod tests {
             !streams(&[key, model, ("OPENAI_STT_BASE_URL", "http://127.0.0.1:9/v1")]),
             "a speech-to-text server of its own is not sent to the Realtime URL"
         );
+        let local = ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1");
+        assert!(
+            !streams(&[key, model, local]),
+            "a compatible server's key and audio do not go to OpenAI's Realtime URL"
+        );
+        assert!(streams(&[
+            key,
+            model,
+            local,
+            ("OPENAI_REALTIME_URL", "ws://127.0.0.1:9/rt")
+        ]));
         let s = settings(&[key, model, ("OPENAI_REALTIME_URL", "ws://127.0.0.1:9/rt")]);
         let rt = s.stt_streaming().unwrap();
         assert_eq!(
