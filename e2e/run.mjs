@@ -306,6 +306,20 @@ try {
     }
   });
 
+  await test('the lead form says in Hebrew, beside each field, what is wrong', async () => {
+    await owner.goto(`${base}/app/biz/leads/new`);
+    await owner.fill('#lead-email', 'dana@');
+    await Promise.all([owner.waitForNavigation(), owner.click('#lead-form button[type=submit]')]);
+    check((await owner.textContent('#lead-phone-error')).includes('נא למלא מספר טלפון'), 'empty phone');
+    check((await owner.textContent('#lead-email-error')).includes('אינה תקינה'), 'malformed e-mail');
+    check(await owner.getAttribute('#lead-phone', 'aria-describedby') === 'lead-phone-error', 'the error is tied to its field');
+    await owner.fill('#lead-phone', '12');
+    await Promise.all([owner.waitForNavigation(), owner.click('#lead-form button[type=submit]')]);
+    check((await owner.textContent('#lead-phone-error')).includes('אינו תקין'), 'malformed phone');
+    check(await owner.inputValue('#lead-email') === 'dana@', 'what was typed is kept');
+    await shot(owner, 'lead-form-errors');
+  });
+
   await test('create a lead and find it by search', async () => {
     await owner.goto(`${base}/app/biz/leads/new`);
     await owner.fill('#lead-name', 'דנה כהן');
@@ -502,6 +516,13 @@ try {
     check((await op.textContent('#businesses-table')).includes('03-7654321'), 'number in local form');
     await op.goto(`${base}/app/admin/health`);
     check((await op.textContent('main')).includes('db'), 'readyz details');
+    // Each part in Hebrew: what it is, its state, and what to do when it is not working.
+    check((await op.textContent('#components [data-component="db"]')).includes('מסד הנתונים'), 'the database, named in Hebrew');
+    check((await op.textContent('#components [data-component="stt"]')).includes('הגדירו'), 'what to do about speech-to-text');
+    const phone = await browserFor(USERS.operator, mode, { width: 390, height: 844 });
+    await phone.goto(`${base}/app/admin/health`);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `the health page is ${overflow}px wider than a phone`);
     await shot(op, 'admin-health');
   });
 
