@@ -320,6 +320,26 @@ try {
     await shot(owner, 'lead-form-errors');
   });
 
+  await test('a spreadsheet from Excel in Hebrew (Windows-1255) imports, with rejected rows to download', async () => {
+    // Windows-1255 puts the Hebrew letters א…ת at 0xE0…0xFA; the rest here is ASCII.
+    const cp1255 = text => Buffer.from([...text].map(ch => {
+      const c = ch.codePointAt(0);
+      return c >= 0x5d0 && c <= 0x5ea ? 0xe0 + (c - 0x5d0) : c;
+    }));
+    const file = cp1255('שם,טלפון,סטטוס\r\nיעל כהן,050-555-1212,נוצר קשר\r\nבלי טלפון,,חדש\r\n');
+    await owner.goto(`${base}/app/biz/leads/import`);
+    await owner.setInputFiles('#import-file', { name: 'leads.csv', mimeType: 'text/csv', buffer: file });
+    await owner.click('#import-form button[type=submit]');
+    await owner.waitForFunction(() => document.querySelector('#import-form [data-result]').textContent.includes('הושלם'));
+    const said = await owner.textContent('#import-form [data-result]');
+    check(said.includes('נוספו 1') && said.includes('שורה אחת נדחתה'), `import said: ${said}`);
+    check((await owner.textContent('#import-report')).includes('שורה 3: חסר מספר טלפון'), 'the rejected row, its line and reason');
+    check(await owner.locator('#import-rejected').count() === 1, 'the rejected rows to download');
+    await shot(owner, 'import');
+    await owner.goto(`${base}/app/biz/leads?q=${encodeURIComponent('יעל')}`);
+    check((await owner.textContent('#leads-table')).includes('נוצר קשר'), 'the Hebrew name and status went in');
+  });
+
   await test('create a lead and find it by search', async () => {
     await owner.goto(`${base}/app/biz/leads/new`);
     await owner.fill('#lead-name', 'דנה כהן');
