@@ -32,6 +32,8 @@ pub struct TurnView {
     pub slow: bool,
     /// The caller's answer kept as audio (no speech-to-text heard it), to listen to.
     pub audio: Option<String>,
+    /// What the agent did in this turn (the functions the model called, with results).
+    pub tools: Vec<super::turn_tools::ToolView>,
 }
 
 fn ms(v: Option<i64>) -> String {
@@ -53,6 +55,7 @@ fn turn_view(call_id: i64, t: &Turn) -> TurnView {
         slow: t.first_frame_out_ms.is_some_and(|v| v > 3000),
         audio: (t.has_audio != 0)
             .then(|| format!("/api/calls/{call_id}/turns/{}/audio", t.turn_index)),
+        tools: super::turn_tools::views(t.tool_calls.as_deref()),
     }
 }
 
