@@ -285,6 +285,18 @@ try {
       ['notifications', '/app/biz/settings/notifications'],
       ['whatsapp-pairing', '/app/biz/settings/whatsapp'],
     ];
+    // Every section is in reach on a phone: each link of the navigation is on screen (no
+    // sideways scrolling to find it) and a tap target at least 44 px high.
+    await phone.goto(`${base}/app/biz`);
+    const nav = await phone.evaluate(() => [...document.querySelectorAll('.nav a')].map(a => {
+      const r = a.getBoundingClientRect();
+      return { text: a.textContent.trim(), left: r.left, right: r.right, height: r.height };
+    }));
+    check(nav.length >= 7, `${nav.length} sections in the menu`);
+    for (const n of nav) {
+      check(n.left >= 0 && n.right <= 390, `${n.text} is off screen (${n.left}–${n.right})`);
+      check(n.height >= 44, `${n.text} is ${n.height}px high`);
+    }
     for (const [name, path] of pages) {
       const res = await phone.goto(`${base}${path}`);
       check(res.status() === 200, `${path} answers ${res.status()}`);
@@ -292,6 +304,40 @@ try {
       check(overflow <= 1, `${path} is ${overflow}px wider than the screen`);
       await shot(phone, `${name}-phone`);
     }
+  });
+
+  await test('the lead form says in Hebrew, beside each field, what is wrong', async () => {
+    await owner.goto(`${base}/app/biz/leads/new`);
+    await owner.fill('#lead-email', 'dana@');
+    await Promise.all([owner.waitForNavigation(), owner.click('#lead-form button[type=submit]')]);
+    check((await owner.textContent('#lead-phone-error')).includes('נא למלא מספר טלפון'), 'empty phone');
+    check((await owner.textContent('#lead-email-error')).includes('אינה תקינה'), 'malformed e-mail');
+    check(await owner.getAttribute('#lead-phone', 'aria-describedby') === 'lead-phone-error', 'the error is tied to its field');
+    await owner.fill('#lead-phone', '12');
+    await Promise.all([owner.waitForNavigation(), owner.click('#lead-form button[type=submit]')]);
+    check((await owner.textContent('#lead-phone-error')).includes('אינו תקין'), 'malformed phone');
+    check(await owner.inputValue('#lead-email') === 'dana@', 'what was typed is kept');
+    await shot(owner, 'lead-form-errors');
+  });
+
+  await test('a spreadsheet from Excel in Hebrew (Windows-1255) imports, with rejected rows to download', async () => {
+    // Windows-1255 puts the Hebrew letters א…ת at 0xE0…0xFA; the rest here is ASCII.
+    const cp1255 = text => Buffer.from([...text].map(ch => {
+      const c = ch.codePointAt(0);
+      return c >= 0x5d0 && c <= 0x5ea ? 0xe0 + (c - 0x5d0) : c;
+    }));
+    const file = cp1255('שם,טלפון,סטטוס\r\nיעל כהן,050-555-1212,נוצר קשר\r\nבלי טלפון,,חדש\r\n');
+    await owner.goto(`${base}/app/biz/leads/import`);
+    await owner.setInputFiles('#import-file', { name: 'leads.csv', mimeType: 'text/csv', buffer: file });
+    await owner.click('#import-form button[type=submit]');
+    await owner.waitForFunction(() => document.querySelector('#import-form [data-result]').textContent.includes('הושלם'));
+    const said = await owner.textContent('#import-form [data-result]');
+    check(said.includes('נוספו 1') && said.includes('שורה אחת נדחתה'), `import said: ${said}`);
+    check((await owner.textContent('#import-report')).includes('שורה 3: חסר מספר טלפון'), 'the rejected row, its line and reason');
+    check(await owner.locator('#import-rejected').count() === 1, 'the rejected rows to download');
+    await shot(owner, 'import');
+    await owner.goto(`${base}/app/biz/leads?q=${encodeURIComponent('יעל')}`);
+    check((await owner.textContent('#leads-table')).includes('נוצר קשר'), 'the Hebrew name and status went in');
   });
 
   await test('create a lead and find it by search', async () => {
@@ -337,6 +383,10 @@ try {
     const callerBubbles = await owner.locator('#try-bubbles .bubble.in').allTextContents();
     check(callerBubbles.length >= 1 && callerBubbles[0].includes('לא תומלל'), `caller bubbles: ${callerBubbles.join(' | ')}`);
     check(!(await owner.isVisible('.timeline-text')), 'the protocol log is folded');
+    // The lead and the summary the call produced (the page refreshes until it is made).
+    await owner.waitForFunction(() => !document.querySelector('#try-summary').textContent.includes('בהכנה'), null, { timeout: 60000 });
+    check(await owner.locator('#try-lead').count() === 1, `the lead the call made: ${await owner.textContent('#try-result')}`);
+    check((await owner.textContent('#try-summary')).trim().length > 5, 'the summary it produced');
     await shot(owner, 'try-call');
     await Promise.all([owner.waitForURL(/\/app\/biz\/calls\/\d+$/), owner.click('#try-call-link')]);
     check((await owner.textContent('h1')).includes('שיחה'), 'call page');
@@ -425,6 +475,44 @@ try {
     await shot(o, 'disabled-button-phone');
   });
 
+  await test('no English on the pages a business sees, at 1366 and 390 px', async () => {
+    const paths = ['/app/biz', '/app/biz/leads', '/app/biz/leads/new', '/app/biz/leads/import', '/app/biz/calls',
+      '/app/biz/calls/live', '/app/biz/whatsapp', '/app/biz/try', '/app/biz/settings', '/app/biz/settings/webhooks',
+      '/app/biz/settings/notifications'];
+    // A lead's page and a call's page too, whichever exist by now.
+    await owner.goto(`${base}/app/biz/leads`);
+    const lead = await owner.getAttribute('#leads-table a[href^="/app/biz/leads/"]', 'href').catch(() => null);
+    if (lead) paths.push(lead);
+    await owner.goto(`${base}/app/biz/calls`);
+    const call = await owner.getAttribute('#calls-table a[href^="/app/biz/calls/"]', 'href').catch(() => null);
+    if (call) paths.push(call);
+    const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
+    const found = [];
+    for (const page of [owner, phone]) {
+      for (const path of paths) {
+        await page.goto(`${base}${path}`);
+        const words = await page.evaluate(() => {
+          // What a person reads: visible text, without technical folds, left-to-right
+          // islands (phones, e-mails, ids), code, and what they typed themselves.
+          const skip = el => el.closest('details.tech, [dir="ltr"], bdi, code, pre, .who-name, input, textarea, option[value=""]');
+          const out = [];
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            const el = n.parentElement;
+            if (!el || skip(el) || !el.getClientRects().length) continue;
+            if (getComputedStyle(el).visibility === 'hidden') continue;
+            out.push(...(n.textContent.match(/[A-Za-z]{2,}/g) || []));
+          }
+          return out;
+        });
+        if (words.length) found.push(`${path}: ${[...new Set(words)].join(' ')}`);
+      }
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 1, `the last page is ${overflow}px wider than the screen`);
+    }
+    check(found.length === 0, `English seen: ${found.join(' | ')}`);
+  });
+
   await test('a recorded call plays through the recording API', async () => {
     await owner.goto(`${base}/app/biz/calls`);
     const rec = await owner.evaluate(async () => {
@@ -486,6 +574,13 @@ try {
     check((await op.textContent('#businesses-table')).includes('03-7654321'), 'number in local form');
     await op.goto(`${base}/app/admin/health`);
     check((await op.textContent('main')).includes('db'), 'readyz details');
+    // Each part in Hebrew: what it is, its state, and what to do when it is not working.
+    check((await op.textContent('#components [data-component="db"]')).includes('מסד הנתונים'), 'the database, named in Hebrew');
+    check((await op.textContent('#components [data-component="stt"]')).includes('הגדירו'), 'what to do about speech-to-text');
+    const phone = await browserFor(USERS.operator, mode, { width: 390, height: 844 });
+    await phone.goto(`${base}/app/admin/health`);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `the health page is ${overflow}px wider than a phone`);
     await shot(op, 'admin-health');
   });
 

@@ -183,8 +183,11 @@ pub async fn drop_database(admin: &str, db_url: &str) {
         return;
     };
     if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        // Safe: the name is the one `scratch_database` made (`mokdan_bench_` and hex digits).
         let _ = conn
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
             .await;
         let _ = conn.close().await;
     }

@@ -664,3 +664,52 @@ async fn a_phone_clash_names_the_field(backend: Backend) {
     assert_eq!(v["error"]["field"], "phone", "{v}");
 }
 dual_test!(a_phone_clash_names_the_field);
+
+/// A spreadsheet from Excel in Hebrew (#20): Windows-1255, Hebrew headers and statuses; a
+/// row that renames an existing lead says so; every rejected row has its line and a Hebrew
+/// reason.
+async fn a_hebrew_excel_file_imports(backend: Backend) {
+    let (app, _, t) = owner_app(backend).await;
+    crm::post(
+        &app,
+        "/api/customers",
+        &t,
+        json!({ "name": "משה כהן", "phone": "050-0000001" }),
+    )
+    .await;
+    let csv = "שם מלא,טלפון נייד,דוא\"ל,סטטוס,עיר\r\n\
+               דנה לוי,050-0000002,dana@example.co.il,נוצר קשר,חיפה\r\n\
+               משה כהן-לוי,050-0000001,,,תל אביב\r\n\
+               בלי טלפון,,,חדש,\r\n\
+               סטטוס מוזר,050-0000003,,אולי,\r\n";
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1255.encode(csv);
+    assert!(!unmappable);
+    let report = import(&app, &t, bytes.to_vec()).await;
+    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(report["updated"], 1, "{report}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{report}");
+    assert_eq!(errors[0]["row"], 4);
+    assert_eq!(errors[0]["reason"], "חסר מספר טלפון");
+    assert_eq!(errors[1]["row"], 5);
+    assert!(
+        errors[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("סטטוס לא מוכר")
+    );
+    let notices = report["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{report}");
+    assert_eq!(notices[0]["row"], 3);
+    assert!(notices[0]["reason"].as_str().unwrap().contains("משה כהן"));
+    let (_, list) = crm::get(&app, "/api/customers?q=0500000002", &t).await;
+    assert_eq!(list["items"][0]["name"], "דנה לוי");
+    assert_eq!(list["items"][0]["status"], "contacted", "a Hebrew status");
+    assert_eq!(list["items"][0]["email"], "dana@example.co.il");
+    let (_, list) = crm::get(&app, "/api/customers?q=0500000001", &t).await;
+    assert_eq!(
+        list["items"][0]["status"], "new",
+        "an empty cell keeps what is known"
+    );
+}
+dual_test!(a_hebrew_excel_file_imports);

@@ -208,3 +208,53 @@ async fn try_a_call_refuses_bad_lines_in_hebrew(backend: Backend) {
     w.app.shutdown().await.unwrap();
 }
 dual_test!(try_a_call_refuses_bad_lines_in_hebrew);
+
+async fn leads_export_as_a_hebrew_spreadsheet(backend: Backend) {
+    let w = world(backend).await;
+    let owner = w.client("owner@a.test").await;
+    w.lead(w.biz_a, "=HYPERLINK(\"x\")", "052-7777777").await;
+    w.lead(w.biz_a, "רונית אברהם", "050-1234567").await;
+    w.lead(w.biz_b, "של העסק השני", "053-1111111").await;
+    let res = owner
+        .get(w.app.url("/app/biz/leads/export.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let body = res.text().await.unwrap();
+    assert!(body.starts_with('\u{feff}'), "a byte-order mark for Excel");
+    let mut lines = body.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next(),
+        Some("שם,טלפון,אימייל,סטטוס,מקור,תגיות,הערות,נוצר")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "this business's leads only: {rows:?}");
+    let dana = rows.iter().find(|r| r.contains("רונית אברהם")).unwrap();
+    assert!(
+        dana.contains("050-123-4567"),
+        "the phone in local form: {dana}"
+    );
+    assert!(
+        dana.contains(",חדש,") || dana.contains(",ליד חדש,"),
+        "the status in Hebrew: {dana}"
+    );
+    let date = dana.rsplit(',').next().unwrap();
+    assert!(
+        date.len() == 16 && date.as_bytes()[2] == b'.' && date.as_bytes()[5] == b'.',
+        "dd.mm.yyyy HH:MM: {date}"
+    );
+    assert!(
+        !body.contains("\n=HYPERLINK"),
+        "a formula is never a live cell"
+    );
+    assert!(!body.contains("העסק השני"));
+    w.app.shutdown().await.unwrap();
+}
+dual_test!(leads_export_as_a_hebrew_spreadsheet);

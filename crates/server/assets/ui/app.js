@@ -102,22 +102,48 @@
     err.hidden = false;
   }
 
+  // Imports a spreadsheet as its bytes (Excel in Hebrew writes Windows-1255; the server
+  // decodes it), then says in Hebrew what went in, lists each rejected row with its line
+  // and reason, and offers those rows as a file to fix and import again.
   async function importCsv(form) {
     const out = form.querySelector('[data-result]');
+    const list = document.getElementById('import-report');
     const file = form.querySelector('input[type="file"]').files[0];
     if (!file) return;
     out.textContent = '…';
+    if (list) list.replaceChildren();
     const res = await fetch(form.dataset.import, {
       method: 'POST', credentials: 'same-origin',
-      headers: Object.assign(apiHeaders(false), { 'Content-Type': 'text/csv; charset=utf-8' }),
-      body: await file.text(),
+      headers: Object.assign(apiHeaders(false), { 'Content-Type': 'text/csv' }),
+      body: file,
     });
     let data = null;
     try { data = await res.json(); } catch (_) { /* not JSON */ }
-    if (!res.ok) { out.textContent = problem(res.status, data); return; }
-    const parts = [];
-    if (data) Object.keys(data).forEach(k => { if (typeof data[k] === 'number') parts.push(k + ': ' + data[k]); });
-    out.textContent = 'הייבוא הושלם. ' + parts.join(', ');
+    if (!res.ok || !data) { out.textContent = problem(res.status, data); return; }
+    const errors = data.errors || [];
+    const notices = data.notices || [];
+    out.textContent = `הייבוא הושלם: נוספו ${data.created}, עודכנו ${data.updated}` +
+      (errors.length ? `, ${errors.length === 1 ? 'שורה אחת נדחתה' : errors.length + ' שורות נדחו'}.` : '.');
+    if (!list) return;
+    const add = (cls, e) => {
+      const li = document.createElement('li');
+      li.className = cls;
+      li.textContent = `שורה ${e.row}: ${e.reason || e.message}`;
+      list.append(li);
+    };
+    errors.forEach(e => add('rejected', e));
+    notices.forEach(e => add('notice', e));
+    if (errors.length) {
+      const rows = ['שורה,סיבה'].concat(errors.map(e => `${e.row},"${String(e.reason || e.message).replace(/"/g, '""')}"`));
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob(['\ufeff' + rows.join('\r\n') + '\r\n'], { type: 'text/csv' }));
+      a.download = 'שורות-שנדחו.csv';
+      a.id = 'import-rejected';
+      a.textContent = 'הורדת השורות שנדחו';
+      const li = document.createElement('li');
+      li.append(a);
+      list.append(li);
+    }
   }
 
   document.addEventListener('submit', e => {

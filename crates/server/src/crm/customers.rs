@@ -2,13 +2,11 @@
 //!
 //! Phones are stored as E.164 whatever Israeli form was typed, unique per business (409).
 //! Lists search by name, email or phone (`q`), filter by status, and page newest first.
-//! CSV import deduplicates by phone and reports each bad row; export round-trips Hebrew.
+//! CSV import ([`super::import`]) deduplicates by phone and reports each bad row; export
+//! round-trips Hebrew.
 
-use std::collections::HashMap;
-
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,7 +28,7 @@ pub fn router() -> Router<CrmState> {
         .route("/api/customers/export", get(export))
         .route(
             "/api/customers/import",
-            post(import).layer(DefaultBodyLimit::max(10 * 1024 * 1024)),
+            post(super::import::import).layer(DefaultBodyLimit::max(10 * 1024 * 1024)),
         )
         .route(
             "/api/customers/{id}",
@@ -103,7 +101,7 @@ pub enum Tags {
     Text(String),
 }
 
-fn join_tags(tags: Tags) -> ApiResult<String> {
+pub(super) fn join_tags(tags: Tags) -> ApiResult<String> {
     let raw = match tags {
         Tags::List(l) => l.join(","),
         Tags::Text(t) => t,
@@ -127,7 +125,7 @@ fn check_phone(raw: &str) -> ApiResult<String> {
         .map_err(|e| AppError::BadRequest(format!("phone: {e}")))
 }
 
-fn check_email(raw: Option<String>) -> ApiResult<Option<String>> {
+pub(super) fn check_email(raw: Option<String>) -> ApiResult<Option<String>> {
     let Some(e) = clean(raw) else {
         return Ok(None);
     };
@@ -142,7 +140,7 @@ fn check_email(raw: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-fn check_status(s: &str) -> ApiResult<String> {
+pub(super) fn check_status(s: &str) -> ApiResult<String> {
     let s = s.trim().to_lowercase();
     if STATUSES.contains(&s.as_str()) {
         Ok(s)
@@ -155,7 +153,7 @@ fn check_status(s: &str) -> ApiResult<String> {
 }
 
 /// Checks the fields every write must satisfy (lengths; the owner belongs to the business).
-async fn validate(state: &CrmState, business_id: i64, f: &Fields) -> ApiResult<()> {
+pub(super) async fn validate(state: &CrmState, business_id: i64, f: &Fields) -> ApiResult<()> {
     max_len("name", f.name.as_deref(), 200)?;
     max_len("notes", Some(&f.notes), 10_000)?;
     if let Some(owner) = f.owner_user_id
@@ -168,7 +166,7 @@ async fn validate(state: &CrmState, business_id: i64, f: &Fields) -> ApiResult<(
     Ok(())
 }
 
-fn phone_conflict(e: sqlx::Error) -> AppError {
+pub(super) fn phone_conflict(e: sqlx::Error) -> AppError {
     match store::unique_field(&e) {
         Some(field @ "phone") => {
             AppError::clash(field, "phone: a customer with this phone already exists")
@@ -266,14 +264,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
-fn fields_json(f: &Fields) -> serde_json::Value {
+pub(super) fn fields_json(f: &Fields) -> serde_json::Value {
     serde_json::json!({
         "name": f.name, "phone": f.phone, "email": f.email, "status": f.status,
         "tags": f.tags, "notes": f.notes, "owner_user_id": f.owner_user_id,
     })
 }
 
-async fn record(
+pub(super) async fn record(
     state: &CrmState,
     t: &Tenant,
     id: i64,
@@ -442,139 +440,4 @@ async fn export(State(state): State<CrmState>, t: Tenant) -> ApiResult<Response>
         out,
     )
         .into_response())
-}
-
-/// What an import did.
-#[derive(Debug, Default, Serialize)]
-pub struct ImportReport {
-    pub created: usize,
-    pub updated: usize,
-    pub errors: Vec<RowError>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RowError {
-    /// The line of the file the row starts on (the header is line 1).
-    pub row: usize,
-    pub message: String,
-}
-
-async fn import(
-    State(state): State<CrmState>,
-    t: Tenant,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<ImportReport>> {
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if !(ctype.starts_with("text/csv") || ctype.starts_with("text/plain")) {
-        return Err(AppError::BadRequest(
-            "send the file as text/csv (UTF-8)".into(),
-        ));
-    }
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| AppError::BadRequest("the file is not UTF-8 text".into()))?;
-    let rows = csv::parse(text).map_err(AppError::BadRequest)?;
-    let mut rows = rows.into_iter();
-    let (_, head) = rows
-        .next()
-        .ok_or_else(|| AppError::BadRequest("the file is empty".into()))?;
-    let index: HashMap<String, usize> = head
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim().to_lowercase(), i))
-        .collect();
-    if !index.contains_key("phone") {
-        return Err(AppError::BadRequest(
-            "the header row must name a `phone` column".into(),
-        ));
-    }
-    let mut report = ImportReport::default();
-    for (line, cells) in rows {
-        let get = |col: &str| {
-            index
-                .get(col)
-                .and_then(|i| cells.get(*i))
-                .map(|c| csv::unguard(c.trim()).to_string())
-                .filter(|c| !c.is_empty())
-        };
-        match import_row(&state, &t, &get).await {
-            Ok(true) => report.created += 1,
-            Ok(false) => report.updated += 1,
-            Err(AppError::BadRequest(message))
-            | Err(AppError::Conflict(message))
-            | Err(AppError::Clash { message, .. }) => {
-                report.errors.push(RowError { row: line, message })
-            }
-            Err(other) => return Err(other),
-        }
-    }
-    tracing::info!(
-        business_id = t.business_id,
-        created = report.created,
-        updated = report.updated,
-        errors = report.errors.len(),
-        "CUSTOMERS_IMPORTED"
-    );
-    Ok(Json(report))
-}
-
-/// Creates or updates one row's customer; true when created. Empty cells keep what is known.
-async fn import_row(
-    state: &CrmState,
-    t: &Tenant,
-    get: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> ApiResult<bool> {
-    let phone_raw = get("phone").ok_or_else(|| AppError::BadRequest("phone is empty".into()))?;
-    let phone =
-        Phone::parse(&phone_raw).map_err(|e| AppError::BadRequest(format!("phone: {e}")))?;
-    let existing = customers::by_phone(&state.db, t.business_id, &phone).await?;
-    let mut f = existing.as_ref().map(Fields::of).unwrap_or_else(|| Fields {
-        phone: phone.to_string(),
-        status: "new".into(),
-        ..Default::default()
-    });
-    let old = f.clone();
-    if let Some(n) = get("name") {
-        f.name = Some(n);
-    }
-    if let Some(e) = get("email") {
-        f.email = check_email(Some(e))?;
-    }
-    if let Some(s) = get("status") {
-        f.status = check_status(&s)?;
-    }
-    if let Some(tags) = get("tags") {
-        f.tags = join_tags(Tags::Text(tags))?;
-    }
-    if let Some(n) = get("notes") {
-        f.notes = n;
-    }
-    validate(state, t.business_id, &f).await?;
-    match existing {
-        Some(c) => {
-            if f != old {
-                customers::update(&state.db, t.business_id, c.id, &f).await?;
-                record(
-                    state,
-                    t,
-                    c.id,
-                    "update",
-                    audit::diff(&fields_json(&old), &fields_json(&f)),
-                )
-                .await?;
-            }
-            Ok(false)
-        }
-        None => {
-            let c = customers::create(&state.db, t.business_id, &f, "import")
-                .await
-                .map_err(phone_conflict)?;
-            record(state, t, c.id, "create", fields_json(&f)).await?;
-            Ok(true)
-        }
-    }
 }

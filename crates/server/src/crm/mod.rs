@@ -13,6 +13,7 @@ pub mod calls;
 pub mod counts;
 pub mod csv;
 pub mod customers;
+pub mod import;
 pub mod openapi;
 pub mod page;
 pub mod patch;

@@ -6,6 +6,7 @@
 //! Secrets (password hashes) are never written here.
 
 use super::{Db, now_ms};
+use const_format::formatcp;
 
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
 pub struct AuditRow {
@@ -65,21 +66,20 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
-    let filter = if business_id.is_some() {
-        "WHERE business_id = $3"
+    const SELECT: &str = "SELECT id, business_id, actor_user_id, actor_token_id, entity, \
+         entity_id, action, changes, created_at FROM audit_log";
+    const PAGE: &str = "ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2";
+    let sql = if business_id.is_some() {
+        formatcp!("{SELECT} WHERE business_id = $3 {PAGE}")
     } else {
-        "WHERE $3 = $3"
+        formatcp!("{SELECT} WHERE $3 = $3 {PAGE}")
     };
-    sqlx::query_as(&format!(
-        "SELECT id, business_id, actor_user_id, actor_token_id, entity, entity_id, action, \
-         changes, created_at \
-         FROM audit_log {filter} ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
-    ))
-    .bind(limit)
-    .bind(offset)
-    .bind(business_id.unwrap_or(0))
-    .fetch_all(&db.pool)
-    .await
+    sqlx::query_as(sql)
+        .bind(limit)
+        .bind(offset)
+        .bind(business_id.unwrap_or(0))
+        .fetch_all(&db.pool)
+        .await
 }
 
 /// `{field: [old, new]}` for the fields that differ between two JSON objects.
@@ -101,12 +101,12 @@ pub fn diff(before: &serde_json::Value, after: &serde_json::Value) -> serde_json
 
 /// How many entries [`list`] pages through.
 pub async fn count(db: &Db, business_id: Option<i64>) -> Result<i64, sqlx::Error> {
-    let filter = if business_id.is_some() {
-        "WHERE business_id = $1"
+    let sql = if business_id.is_some() {
+        "SELECT COUNT(*) FROM audit_log WHERE business_id = $1"
     } else {
-        "WHERE $1 = $1"
+        "SELECT COUNT(*) FROM audit_log WHERE $1 = $1"
     };
-    let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM audit_log {filter}"))
+    let (n,): (i64,) = sqlx::query_as(sql)
         .bind(business_id.unwrap_or(0))
         .fetch_one(&db.pool)
         .await?;

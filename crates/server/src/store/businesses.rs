@@ -1,5 +1,6 @@
 //! Businesses (the tenants) and the Twilio numbers that route calls to them.
 
+use const_format::formatcp;
 use sqlx::FromRow;
 
 use super::{Db, now_ms};
@@ -76,7 +77,7 @@ pub async fn create(db: &Db, name: &str, phone: &Phone) -> Result<i64, sqlx::Err
 
 /// The business that owns a Twilio number (the `To` of an inbound call).
 pub async fn by_number(db: &Db, phone: &Phone) -> Result<Option<Business>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM businesses WHERE id = \
          (SELECT business_id FROM business_numbers WHERE number = $1)"
     ))
@@ -86,7 +87,7 @@ pub async fn by_number(db: &Db, phone: &Phone) -> Result<Option<Business>, sqlx:
 }
 
 pub async fn get(db: &Db, business_id: i64) -> Result<Option<Business>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM businesses WHERE id = $1"))
+    sqlx::query_as(formatcp!("SELECT {COLUMNS} FROM businesses WHERE id = $1"))
         .bind(business_id)
         .fetch_optional(&db.pool)
         .await
@@ -146,14 +147,14 @@ impl NumberCache {
 
 /// Every business, for the operator (the one cross-tenant listing).
 pub async fn list(db: &Db) -> Result<Vec<Business>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM businesses ORDER BY id"))
+    sqlx::query_as(formatcp!("SELECT {COLUMNS} FROM businesses ORDER BY id"))
         .fetch_all(&db.pool)
         .await
 }
 
 /// The first `limit` businesses by id, for the operator's pages.
 pub async fn first(db: &Db, limit: i64) -> Result<Vec<Business>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM businesses ORDER BY id LIMIT $1"
     ))
     .bind(limit)

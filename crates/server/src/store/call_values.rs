@@ -28,9 +28,9 @@ macro_rules! text_column {
         impl<'q> Encode<'q, Any> for $name {
             fn encode_by_ref(
                 &self,
-                buf: &mut <Any as Database>::ArgumentBuffer<'q>,
+                buf: &mut <Any as Database>::ArgumentBuffer,
             ) -> Result<IsNull, BoxDynError> {
-                <String as Encode<'q, Any>>::encode(self.as_str().to_string(), buf)
+                <&str as Encode<'_, Any>>::encode(self.as_str(), buf)
             }
         }
     };

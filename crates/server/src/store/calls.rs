@@ -4,6 +4,7 @@
 //! idempotent: the insert ignores a repeat of the same `call_sid`, and a status only
 //! replaces one of lower rank (a late `ringing` never overwrites `completed`).
 
+use const_format::formatcp;
 use sqlx::FromRow;
 
 use super::{Db, now_ms};
@@ -100,7 +101,7 @@ async fn insert_on(
 }
 
 pub async fn by_sid(db: &Db, call_sid: &str) -> Result<Option<CallRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM call_logs WHERE call_sid = $1"
     ))
     .bind(call_sid)
@@ -110,7 +111,7 @@ pub async fn by_sid(db: &Db, call_sid: &str) -> Result<Option<CallRow>, sqlx::Er
 
 /// A call of one business by id (C4: another tenant's id finds nothing).
 pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<CallRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 AND id = $2"
     ))
     .bind(business_id)
@@ -364,7 +365,7 @@ pub async fn settle_ended(
 
 /// The newest calls of a business, newest first.
 pub async fn list(db: &Db, business_id: i64, limit: i64) -> Result<Vec<CallRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2"
     ))

@@ -3,6 +3,9 @@
 //! business; every read returns the one call model, [`CallRow`], and the one turn model,
 //! [`Turn`].
 
+use const_format::formatcp;
+use sqlx::AssertSqlSafe;
+
 use super::calls::{COLUMNS, CallRow};
 pub use super::turns::Turn;
 use super::{Db, now_ms};
@@ -100,7 +103,8 @@ pub async fn list(
          ORDER BY created_at DESC, id DESC LIMIT ${n} OFFSET ${}",
         n + 1
     );
-    let mut q = sqlx::query_as::<_, CallRow>(&sql).bind(business_id);
+    // Safe: the filter is fixed fragments and `$n` placeholders (every value is bound).
+    let mut q = sqlx::query_as::<_, CallRow>(AssertSqlSafe(sql)).bind(business_id);
     for t in &texts {
         q = q.bind(t.as_str());
     }
@@ -109,7 +113,8 @@ pub async fn list(
     }
     let rows = q.bind(f.limit).bind(f.offset).fetch_all(&db.pool).await?;
     let sql = format!("SELECT COUNT(*) FROM call_logs WHERE {filter}");
-    let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(business_id);
+    // Safe: the filter is fixed fragments and `$n` placeholders (every value is bound).
+    let mut q = sqlx::query_as::<_, (i64,)>(AssertSqlSafe(sql)).bind(business_id);
     for t in &texts {
         q = q.bind(t.as_str());
     }
@@ -121,7 +126,7 @@ pub async fn list(
 }
 
 pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<CallRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 AND id = $2"
     ))
     .bind(business_id)
@@ -136,7 +141,7 @@ pub async fn turns(db: &Db, business_id: i64, call_id: i64) -> Result<Vec<Turn>,
         "SELECT t.turn_index, t.caller_text, t.agent_text, t.heard_text, t.barged_in, t.stt_ms, \
          t.llm_first_token_ms, t.tts_first_audio_ms, t.first_frame_out_ms, t.created_at, \
          CASE WHEN t.caller_audio_path IS NULL THEN 0 ELSE 1 END AS has_audio, \
-         t.caller_audio_path FROM call_turns t JOIN call_logs c ON c.call_sid = t.call_sid \
+         t.caller_audio_path, t.tool_calls FROM call_turns t JOIN call_logs c ON c.call_sid = t.call_sid \
          WHERE c.business_id = $1 AND c.id = $2 ORDER BY t.turn_index",
     )
     .bind(business_id)
@@ -172,7 +177,7 @@ pub async fn for_customer(
     phone: &str,
     limit: i64,
 ) -> Result<Vec<CallRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 \
          AND (customer_id = $2 OR from_number = $3 OR to_number = $3) \
          ORDER BY created_at DESC, id DESC LIMIT $4"
@@ -196,22 +201,24 @@ pub async fn page(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<CallRow>, i64), sqlx::Error> {
-    let filter = if fallback_only {
-        " AND fallback_reason IS NOT NULL"
-    } else {
-        ""
-    };
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1{filter} \
-         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+    const FALLBACK: &str = " AND fallback_reason IS NOT NULL";
+    let rows = sqlx::query_as(either!(
+        fallback_only,
+        "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1{FILTER} \
+         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        FILTER = FALLBACK,
+        "",
     ))
     .bind(business_id)
     .bind(limit)
     .bind(offset)
     .fetch_all(&db.pool)
     .await?;
-    let (n,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM call_logs WHERE business_id = $1{filter}"
+    let (n,): (i64,) = sqlx::query_as(either!(
+        fallback_only,
+        "SELECT COUNT(*) FROM call_logs WHERE business_id = $1{FILTER}",
+        FILTER = FALLBACK,
+        "",
     ))
     .bind(business_id)
     .fetch_one(&db.pool)
@@ -226,7 +233,7 @@ pub async fn since(
     from_ms: i64,
     limit: i64,
 ) -> Result<Vec<CallRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 AND created_at >= $2 \
          ORDER BY created_at DESC, id DESC LIMIT $3"
     ))
@@ -239,7 +246,7 @@ pub async fn since(
 
 /// Calls ringing or in progress now (rows older than two hours are stale, not live).
 pub async fn live(db: &Db, business_id: i64) -> Result<Vec<CallRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1 AND status IN {LIVE} \
          AND created_at >= $2 ORDER BY created_at DESC, id DESC LIMIT 50"
     ))

@@ -55,11 +55,12 @@ impl Backend {
         self == Backend::Postgres
     }
 
-    /// The suffix that locks claimed rows without waiting for other claimers.
-    pub fn skip_locked(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        }
+    /// Whether claimed rows are locked with [`SKIP_LOCKED`] (SQLite serialises writers and
+    /// has no row locks).
+    pub fn skips_locked(self) -> bool {
+        self == Backend::Postgres
     }
 }
+
+/// The suffix that locks claimed rows without waiting for other claimers (PostgreSQL).
+pub const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";

@@ -6,6 +6,7 @@
 //! data takes the `business_id` first (C4); only the sender, which holds a delivery id from
 //! its own job, reads by id alone.
 
+use const_format::formatcp;
 use sqlx::FromRow;
 
 use super::{Db, now_ms};
@@ -87,7 +88,7 @@ pub async fn create_endpoint(
     e: &NewEndpoint<'_>,
 ) -> Result<Endpoint, sqlx::Error> {
     let now = now_ms();
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "INSERT INTO webhook_endpoints (business_id, url, description, secret, events, enabled, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
          RETURNING {ENDPOINT_COLUMNS}"
@@ -105,7 +106,7 @@ pub async fn create_endpoint(
 
 /// The business's endpoints, oldest first.
 pub async fn endpoints(db: &Db, business_id: i64) -> Result<Vec<Endpoint>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE business_id = $1 ORDER BY id"
     ))
     .bind(business_id)
@@ -116,7 +117,7 @@ pub async fn endpoints(db: &Db, business_id: i64) -> Result<Vec<Endpoint>, sqlx:
 /// The business's enabled endpoints: what an event is offered to (one indexed query, and
 /// nothing more when the business has none).
 pub async fn enabled_endpoints(db: &Db, business_id: i64) -> Result<Vec<Endpoint>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
          WHERE business_id = $1 AND enabled = 1 ORDER BY id"
     ))
@@ -130,7 +131,7 @@ pub async fn enabled_endpoints_of_call(
     db: &Db,
     call_sid: &str,
 ) -> Result<Vec<Endpoint>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE enabled = 1 AND business_id = \
          (SELECT business_id FROM call_logs WHERE call_sid = $1) ORDER BY id"
     ))
@@ -140,7 +141,7 @@ pub async fn enabled_endpoints_of_call(
 }
 
 pub async fn endpoint(db: &Db, business_id: i64, id: i64) -> Result<Option<Endpoint>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE business_id = $1 AND id = $2"
     ))
     .bind(business_id)
@@ -159,7 +160,7 @@ pub async fn update_endpoint(
     events: &str,
     enabled: bool,
 ) -> Result<Option<Endpoint>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "UPDATE webhook_endpoints SET url = $3, description = $4, events = $5, enabled = $6, \
          updated_at = $7 WHERE business_id = $1 AND id = $2 RETURNING {ENDPOINT_COLUMNS}"
     ))
@@ -259,7 +260,7 @@ pub async fn deliveries(
     q: &DeliveryQuery,
 ) -> Result<Vec<Delivery>, sqlx::Error> {
     let Some(endpoint_id) = q.endpoint_id else {
-        return sqlx::query_as(&format!(
+        return sqlx::query_as(formatcp!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE business_id = $1 \
              ORDER BY id DESC LIMIT $2"
         ))
@@ -268,7 +269,7 @@ pub async fn deliveries(
         .fetch_all(&db.pool)
         .await;
     };
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE business_id = $1 \
          AND endpoint_id = $2 ORDER BY id DESC LIMIT $3"
     ))
@@ -280,7 +281,7 @@ pub async fn deliveries(
 }
 
 pub async fn delivery(db: &Db, business_id: i64, id: i64) -> Result<Option<Delivery>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE business_id = $1 AND id = $2"
     ))
     .bind(business_id)

@@ -7,7 +7,8 @@
 //! claimable again. Completion and failure are fenced by `(locked_by, attempts)`, so a worker
 //! that lost its lease can never overwrite the outcome of the run that replaced it.
 
-use sqlx::FromRow;
+use const_format::formatcp;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use super::{Db, now_ms};
 
@@ -101,17 +102,19 @@ pub async fn claim(
     lease_ms: i64,
 ) -> Result<Vec<Job>, sqlx::Error> {
     let now = now_ms();
-    let sql = format!(
+    let sql = either!(
+        db.backend.skips_locked(),
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $2, \
          run_after = $2, locked_by = $3, updated_at = $1 \
          WHERE id IN (SELECT id FROM jobs \
          WHERE state IN ('queued', 'running') AND run_after <= $1 \
          AND (lease_until IS NULL OR lease_until < $1) \
-         ORDER BY run_after, id LIMIT $4{}) \
+         ORDER BY run_after, id LIMIT $4{LOCK}) \
          RETURNING {COLUMNS}",
-        db.backend.skip_locked()
+        LOCK = super::dialect::SKIP_LOCKED,
+        "",
     );
-    let mut jobs: Vec<Job> = sqlx::query_as(&sql)
+    let mut jobs: Vec<Job> = sqlx::query_as(sql)
         .bind(now)
         .bind(now + lease_ms)
         .bind(worker)
@@ -127,7 +130,7 @@ const FENCE: &str = "id = $1 AND state = 'running' AND locked_by = $2 AND attemp
 
 /// Marks a claimed job done; false when this worker no longer holds it.
 pub async fn complete(db: &Db, job: &Job, worker: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(&format!(
+    let done = sqlx::query(formatcp!(
         "UPDATE jobs SET state = 'done', lease_until = NULL, locked_by = NULL, \
          last_error = NULL, updated_at = $4 WHERE {FENCE}"
     ))
@@ -181,7 +184,12 @@ const MAX_FENCED: usize = 256;
 /// (`$1` is the worker, `$2` now). The list is padded (repeating its last job) to one of a
 /// few lengths, so the database sees a handful of statement shapes, each prepared once per
 /// connection, rather than one per batch size.
-async fn update_fenced(db: &Db, set: &str, jobs: &[Job], worker: &str) -> Result<u64, sqlx::Error> {
+async fn update_fenced(
+    db: &Db,
+    set: &'static str,
+    jobs: &[Job],
+    worker: &str,
+) -> Result<u64, sqlx::Error> {
     let Some(last) = jobs.last() else {
         return Ok(0);
     };
@@ -192,11 +200,12 @@ async fn update_fenced(db: &Db, set: &str, jobs: &[Job], worker: &str) -> Result
     let pairs: Vec<String> = (0..len)
         .map(|i| format!("(id = ${} AND attempts = ${})", 3 + 2 * i, 4 + 2 * i))
         .collect();
-    let sql = format!(
+    // Safe: `set` is fixed text of this module and the rest is `$n` placeholders.
+    let sql = AssertSqlSafe(format!(
         "UPDATE jobs SET {set} WHERE state = 'running' AND locked_by = $1 AND ({})",
         pairs.join(" OR ")
-    );
-    let mut q = sqlx::query(&sql).bind(worker).bind(now_ms());
+    ));
+    let mut q = sqlx::query(sql).bind(worker).bind(now_ms());
     for j in jobs.iter().chain(std::iter::repeat(last)).take(len) {
         q = q.bind(j.id).bind(j.attempts);
     }
@@ -227,7 +236,7 @@ pub async fn fail(
     let dead = permanent || job.attempts >= job.max_attempts;
     let now = now_ms();
     let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-    let done = sqlx::query(&format!(
+    let done = sqlx::query(formatcp!(
         "UPDATE jobs SET state = $4, run_after = $5, last_error = $6, lease_until = NULL, \
          locked_by = NULL, updated_at = $7 WHERE {FENCE}"
     ))
@@ -254,7 +263,7 @@ pub async fn fail(
 /// Parks a claimed job in `waiting` (it cannot run until something is configured). The
 /// attempt does not count against it.
 pub async fn park(db: &Db, job: &Job, worker: &str, reason: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(&format!(
+    let done = sqlx::query(formatcp!(
         "UPDATE jobs SET state = 'waiting', attempts = attempts - 1, last_error = $4, \
          lease_until = NULL, locked_by = NULL, updated_at = $5 WHERE {FENCE}"
     ))
@@ -276,7 +285,7 @@ pub async fn extend_lease(
     lease_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
-    let done = sqlx::query(&format!(
+    let done = sqlx::query(formatcp!(
         "UPDATE jobs SET lease_until = $4, run_after = $4, updated_at = $5 WHERE {FENCE}"
     ))
     .bind(job.id)
@@ -336,7 +345,7 @@ pub async fn requeue_done(db: &Db, idempotency_key: &str) -> Result<bool, sqlx::
 /// Revives a `dead` job with a fresh set of attempts, returning it as revived; `None` if
 /// it is not dead.
 pub async fn retry_dead(db: &Db, id: i64) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $2, updated_at = $2 \
          WHERE id = $1 AND state = 'dead' RETURNING {COLUMNS}"
     ))
@@ -347,7 +356,7 @@ pub async fn retry_dead(db: &Db, id: i64) -> Result<Option<Job>, sqlx::Error> {
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
+    sqlx::query_as(formatcp!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.pool)
         .await
@@ -355,7 +364,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, sqlx::Error> {
 
 /// Jobs in one state (all states with `None`), newest first.
 pub async fn list(db: &Db, state: Option<&str>, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $1) \
          ORDER BY updated_at DESC, id DESC LIMIT $2"
     ))
@@ -374,7 +383,7 @@ pub async fn counts_by_state(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error>
 
 /// Jobs of one kind, oldest first (for tests and diagnostics).
 pub async fn by_kind(db: &Db, kind: &str) -> Result<Vec<Job>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM jobs WHERE kind = $1 ORDER BY id"
     ))
     .bind(kind)

@@ -4,6 +4,7 @@
 
 use super::customers::{COLUMNS, Customer};
 use super::{Db, now_ms};
+use const_format::formatcp;
 
 /// A page of leads matching a search and a status.
 pub struct Search<'a> {
@@ -34,7 +35,7 @@ pub async fn search(
     s: &Search<'_>,
 ) -> Result<(Vec<Customer>, i64), sqlx::Error> {
     let (text, like, phone) = patterns(s.text);
-    let rows: Vec<Customer> = sqlx::query_as(&format!(
+    let rows: Vec<Customer> = sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM customers WHERE {WHERE} \
          ORDER BY updated_at DESC, id DESC LIMIT $6 OFFSET $7"
     ))
@@ -47,14 +48,15 @@ pub async fn search(
     .bind(s.offset)
     .fetch_all(&db.pool)
     .await?;
-    let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM customers WHERE {WHERE}"))
-        .bind(business_id)
-        .bind(&text)
-        .bind(&like)
-        .bind(&phone)
-        .bind(s.status)
-        .fetch_one(&db.pool)
-        .await?;
+    let (total,): (i64,) =
+        sqlx::query_as(formatcp!("SELECT COUNT(*) FROM customers WHERE {WHERE}"))
+            .bind(business_id)
+            .bind(&text)
+            .bind(&like)
+            .bind(&phone)
+            .bind(s.status)
+            .fetch_one(&db.pool)
+            .await?;
     Ok((rows, total))
 }
 
@@ -64,7 +66,7 @@ pub async fn newest(
     business_id: i64,
     limit: i64,
 ) -> Result<(Vec<Customer>, i64), sqlx::Error> {
-    let rows = sqlx::query_as(&format!(
+    let rows = sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND status = 'new' \
          ORDER BY created_at DESC, id DESC LIMIT $2"
     ))

@@ -4,6 +4,7 @@
 //! A user without a row has no stored choice; what that means (an owner gets the default,
 //! an agent nothing) is the notify feature's rule, not the store's.
 
+use const_format::formatcp;
 use sqlx::FromRow;
 
 use super::{Db, now_ms};
@@ -29,7 +30,7 @@ const COLUMNS: &str = "user_id, events, email_on, whatsapp_on, whatsapp_phone, q
 
 /// A user's preferences, if they stored any.
 pub async fn get(db: &Db, user_id: i64) -> Result<Option<PrefsRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM notification_prefs WHERE user_id = $1"
     ))
     .bind(user_id)
@@ -39,7 +40,7 @@ pub async fn get(db: &Db, user_id: i64) -> Result<Option<PrefsRow>, sqlx::Error>
 
 /// Stores a user's preferences (insert or replace); returns them as stored.
 pub async fn put(db: &Db, p: &PrefsRow) -> Result<PrefsRow, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "INSERT INTO notification_prefs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (user_id) DO UPDATE SET events = $2, email_on = $3, whatsapp_on = $4, \
          whatsapp_phone = $5, quiet_hours = $6, shabbat_quiet = $7, updated_at = $8 \
@@ -78,7 +79,7 @@ const RECIPIENT: &str = "SELECT u.id AS user_id, u.email, u.name, u.role, p.even
 
 /// Every user of the business, with their preferences where stored.
 pub async fn recipients(db: &Db, business_id: i64) -> Result<Vec<Recipient>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "{RECIPIENT} WHERE u.business_id = $1 ORDER BY u.id"
     ))
     .bind(business_id)
@@ -92,7 +93,7 @@ pub async fn recipient(
     business_id: i64,
     user_id: i64,
 ) -> Result<Option<Recipient>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "{RECIPIENT} WHERE u.business_id = $1 AND u.id = $2"
     ))
     .bind(business_id)

@@ -4,6 +4,7 @@
 //! caller's role and business come from the database as it is now, not as it was at login.
 
 use super::{Db, now_ms};
+use const_format::formatcp;
 
 /// Who a credential belongs to, as resolved from the database.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -44,7 +45,7 @@ const LIVE: &str = "SELECT s.id AS session_id, u.id AS user_id, u.role, u.busine
 
 /// A live session by the digest of its cookie token.
 pub async fn by_token_hash(db: &Db, token_hash: &str) -> Result<Option<Principal>, sqlx::Error> {
-    sqlx::query_as(&format!("{LIVE} AND s.token_hash = $1"))
+    sqlx::query_as(formatcp!("{LIVE} AND s.token_hash = $1"))
         .bind(token_hash)
         .bind(now_ms())
         .fetch_optional(&db.pool)
@@ -53,7 +54,7 @@ pub async fn by_token_hash(db: &Db, token_hash: &str) -> Result<Option<Principal
 
 /// A live session by id, for a JWT that names it; the user must match too.
 pub async fn by_id(db: &Db, id: i64, user_id: i64) -> Result<Option<Principal>, sqlx::Error> {
-    sqlx::query_as(&format!("{LIVE} AND s.id = $1 AND u.id = $3"))
+    sqlx::query_as(formatcp!("{LIVE} AND s.id = $1 AND u.id = $3"))
         .bind(id)
         .bind(now_ms())
         .bind(user_id)

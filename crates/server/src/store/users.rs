@@ -1,6 +1,7 @@
 //! Users: operators of the service, and owners and agents of one business (C3).
 
 use super::{Db, now_ms};
+use const_format::formatcp;
 
 /// What a user may do; `operator` spans every business, the others belong to one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -83,20 +84,24 @@ pub struct User {
 
 const COLUMNS: &str = "id, email, name, role, business_id, created_at, updated_at";
 
-/// `WHERE` text scoping users to one business (`Some`) or to none (`None`: the operator's view).
-fn scope_filter(scope: Option<i64>) -> &'static str {
-    if scope.is_some() {
-        "business_id = $1"
-    } else {
-        "$1 = $1"
-    }
+/// A statement scoped to one business (`Some`) or to none (`None`: the operator's view):
+/// `{SCOPE}` in it becomes `business_id = $1` or `$1 = $1`, two fixed texts.
+macro_rules! scoped {
+    ($scope:expr, $sql:literal) => {
+        either!(
+            $scope.is_some(),
+            $sql,
+            SCOPE = "business_id = $1",
+            "$1 = $1"
+        )
+    };
 }
 
 /// The users of one business, or every user when `scope` is `None` (operators only).
 pub async fn list(db: &Db, scope: Option<i64>) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE {} ORDER BY id",
-        scope_filter(scope)
+    sqlx::query_as(scoped!(
+        scope,
+        "SELECT {COLUMNS} FROM users WHERE {SCOPE} ORDER BY id"
     ))
     .bind(scope.unwrap_or(0))
     .fetch_all(&db.pool)
@@ -105,10 +110,12 @@ pub async fn list(db: &Db, scope: Option<i64>) -> Result<Vec<User>, sqlx::Error>
 
 /// The first `limit` users of every business, for the operator.
 pub async fn first(db: &Db, limit: i64) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT $1"))
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await
+    sqlx::query_as(formatcp!(
+        "SELECT {COLUMNS} FROM users ORDER BY id LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
 }
 
 /// Users per business, for the operator: (business_id, users).
@@ -131,9 +138,9 @@ pub async fn email(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
 
 /// A user within the scope; another business's user is simply not found (C4).
 pub async fn get(db: &Db, scope: Option<i64>, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE {} AND id = $2",
-        scope_filter(scope)
+    sqlx::query_as(scoped!(
+        scope,
+        "SELECT {COLUMNS} FROM users WHERE {SCOPE} AND id = $2"
     ))
     .bind(scope.unwrap_or(0))
     .bind(id)
@@ -157,11 +164,11 @@ pub async fn update(
     id: i64,
     u: &UserUpdate<'_>,
 ) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(scoped!(
+        scope,
         "UPDATE users SET email = $3, name = $4, role = $5, business_id = $6, \
          password_hash = COALESCE($7, password_hash), updated_at = $8 \
-         WHERE {} AND id = $2 RETURNING {COLUMNS}",
-        scope_filter(scope)
+         WHERE {SCOPE} AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(scope.unwrap_or(0))
     .bind(id)
@@ -177,9 +184,9 @@ pub async fn update(
 
 /// Deletes a user within the scope; false when not found there.
 pub async fn delete(db: &Db, scope: Option<i64>, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(&format!(
-        "DELETE FROM users WHERE {} AND id = $2",
-        scope_filter(scope)
+    let done = sqlx::query(scoped!(
+        scope,
+        "DELETE FROM users WHERE {SCOPE} AND id = $2"
     ))
     .bind(scope.unwrap_or(0))
     .bind(id)

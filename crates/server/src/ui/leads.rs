@@ -6,16 +6,16 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::data::leads::{self, LeadFields, STATUSES, Search};
 use super::data::{calls, whatsapp};
+use super::lead_check::{FieldErrors, validate};
 use super::page::{Layout, PageError, PageResult, ok, render};
 use super::time;
-use super::view::{self, LeadView, Pager, enc};
+use super::view::{self, Choice, LeadView, Pager, enc};
 use super::viewer::BizViewer;
-use crate::domain::Phone;
 use crate::store::{customers, now_ms};
 use crate::ui::state::WebState;
 
@@ -26,20 +26,14 @@ pub struct ListQuery {
     #[serde(default)]
     q: String,
     #[serde(default)]
-    status: String,
+    pub(super) status: String,
     page: Option<String>,
 }
 
-pub struct StatusOption {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
-}
-
-fn status_options(current: &str) -> Vec<StatusOption> {
+fn status_options(current: &str) -> Vec<Choice> {
     STATUSES
         .iter()
-        .map(|(value, label)| StatusOption {
+        .map(|(value, label)| Choice {
             value,
             label,
             selected: *value == current,
@@ -52,7 +46,7 @@ fn status_options(current: &str) -> Vec<StatusOption> {
 struct LeadsPage {
     l: Layout,
     q: String,
-    statuses: Vec<StatusOption>,
+    statuses: Vec<Choice>,
     leads: Vec<LeadView>,
     pager: Pager,
 }
@@ -95,17 +89,17 @@ pub async fn list(
 #[derive(Deserialize, Default, Clone)]
 pub struct LeadForm {
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(default)]
-    phone: String,
+    pub(super) phone: String,
     #[serde(default)]
-    email: String,
+    pub(super) email: String,
     #[serde(default)]
-    status: String,
+    pub(super) status: String,
     #[serde(default)]
-    tags: String,
+    pub(super) tags: String,
     #[serde(default)]
-    notes: String,
+    pub(super) notes: String,
 }
 
 #[derive(Template)]
@@ -115,10 +109,11 @@ struct LeadFormPage {
     action: String,
     heading: String,
     f: LeadForm,
-    statuses: Vec<StatusOption>,
+    statuses: Vec<Choice>,
     error: String,
     existing: Option<i64>,
     cancel: String,
+    errors: FieldErrors,
 }
 
 fn form_page(
@@ -127,6 +122,23 @@ fn form_page(
     f: LeadForm,
     error: String,
     existing: Option<i64>,
+) -> LeadFormPage {
+    with_errors(b, id, f, error, existing, FieldErrors::default())
+}
+
+/// The form shown again with what is wrong beside each field, and a summary on top.
+fn invalid_form(b: &BizViewer, id: Option<i64>, f: LeadForm, errors: FieldErrors) -> Response {
+    let page = with_errors(b, id, f, "יש לתקן את השדות המסומנים.".into(), None, errors);
+    render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+fn with_errors(
+    b: &BizViewer,
+    id: Option<i64>,
+    f: LeadForm,
+    error: String,
+    existing: Option<i64>,
+    errors: FieldErrors,
 ) -> LeadFormPage {
     let (action, heading, cancel) = match id {
         Some(id) => (
@@ -149,6 +161,7 @@ fn form_page(
         error,
         existing,
         cancel,
+        errors,
     }
 }
 
@@ -158,32 +171,6 @@ pub async fn new_form(b: BizViewer) -> PageResult {
         ..Default::default()
     };
     Ok(ok(&form_page(&b, None, f, String::new(), None)))
-}
-
-/// The form's values checked: a phone in E.164, a known status, lengths bounded.
-fn validate(f: &LeadForm) -> Result<(Phone, String), String> {
-    let phone = Phone::parse(&f.phone)
-        .map_err(|_| "מספר הטלפון אינו תקין (למשל 050-1234567).".to_string())?;
-    let status = if f.status.is_empty() {
-        "new"
-    } else {
-        f.status.as_str()
-    };
-    if !STATUSES.iter().any(|(s, _)| *s == status) {
-        return Err("סטטוס לא מוכר.".into());
-    }
-    if f.name.chars().count() > 200 || f.email.chars().count() > 200 || f.tags.chars().count() > 500
-    {
-        return Err("אחד השדות ארוך מדי.".into());
-    }
-    if f.notes.chars().count() > 10_000 {
-        return Err("ההערות ארוכות מדי.".into());
-    }
-    let email = f.email.trim();
-    if !email.is_empty() && !email.contains('@') {
-        return Err("כתובת האימייל אינה תקינה.".into());
-    }
-    Ok((phone, status.to_string()))
 }
 
 fn opt(s: &str) -> Option<&str> {
@@ -197,12 +184,7 @@ pub async fn create(
 ) -> PageResult {
     let (phone, status) = match validate(&f) {
         Ok(v) => v,
-        Err(e) => {
-            return Ok(render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form_page(&b, None, f, e, None),
-            ));
-        }
+        Err(e) => return Ok(invalid_form(&b, None, f, e)),
     };
     let fields = LeadFields {
         name: opt(&f.name),
@@ -288,12 +270,7 @@ pub async fn update(
     }
     let (phone, status) = match validate(&f) {
         Ok(v) => v,
-        Err(e) => {
-            return Ok(render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form_page(&b, Some(id), f, e, None),
-            ));
-        }
+        Err(e) => return Ok(invalid_form(&b, Some(id), f, e)),
     };
     let fields = LeadFields {
         name: opt(&f.name),

@@ -20,6 +20,9 @@ pub mod call_list;
 pub mod calls;
 pub mod data;
 pub mod headers;
+pub mod health;
+pub mod lead_check;
+pub mod lead_export;
 pub mod leads;
 pub mod login;
 pub mod notifications;
@@ -29,6 +32,7 @@ pub mod setup;
 pub mod state;
 pub mod time;
 pub mod trycall;
+pub mod turn_tools;
 pub mod view;
 pub mod viewer;
 pub mod wa_pairing;
@@ -63,6 +67,7 @@ pub fn router() -> Router<WebState> {
             get(leads::new_form).post(leads::create),
         )
         .route("/app/biz/leads/import", get(leads::import_page))
+        .route("/app/biz/leads/export.csv", get(lead_export::export))
         .route("/app/biz/leads/{id}", get(leads::detail))
         .route(
             "/app/biz/leads/{id}/edit",

@@ -268,6 +268,12 @@ struct RunPage {
     bubbles: Vec<Bubble>,
     /// The caller's lines, to edit and try again.
     lines: String,
+    /// The summary the call produced, once the post-call work made it.
+    summary: String,
+    /// The lead the call created or updated: its id and name.
+    lead: Option<(i64, String)>,
+    /// The summary is still being made: the page refreshes itself until it is there.
+    waiting: bool,
 }
 
 /// One line of the conversation as the page shows it.
@@ -342,6 +348,9 @@ pub async fn run_page(
         call_id: None,
         bubbles: Vec::new(),
         lines: lines.join("\n"),
+        summary: String::new(),
+        lead: None,
+        waiting: false,
     };
     match outcome {
         Outcome::Running => page.running = true,
@@ -360,6 +369,19 @@ pub async fn run_page(
                 let turns =
                     crate::store::crm_calls::turns(&state.db, b.business_id, call_id).await?;
                 page.bubbles = bubbles(&turns, &lines);
+                if let Some(call) =
+                    crate::store::crm_calls::get(&state.db, b.business_id, call_id).await?
+                {
+                    page.summary = call.call_summary.clone().unwrap_or_default();
+                    page.lead = match call.customer_id {
+                        Some(id) => crate::store::customers::get(&state.db, b.business_id, id)
+                            .await?
+                            .map(|c| (id, c.name.unwrap_or_else(|| super::view::phone(&c.phone)))),
+                        None => None,
+                    };
+                    // The post-call work takes seconds; past two minutes, stop waiting.
+                    page.waiting = page.summary.is_empty() && elapsed < Duration::from_secs(120);
+                }
             }
         }
     }

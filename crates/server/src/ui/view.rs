@@ -42,6 +42,27 @@ pub fn fallback_label(reason: &str) -> &'static str {
     }
 }
 
+/// One option of a `<select>`: its value, its Hebrew label, and whether it is chosen.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// Why a call's media stream ended, as a business reads it (never the stored code).
+pub fn stream_end_label(reason: &str) -> &'static str {
+    match reason {
+        "conversation_complete" => "השיחה הושלמה",
+        "transferred" => "השיחה הועברה",
+        "twilio_stop" => "השיחה נותקה",
+        "socket_closed" => "החיבור נסגר",
+        "server_shutdown" => "השרת הופעל מחדש",
+        "refused" | "too_many_bad_messages" => "החיבור נדחה",
+        "fallback" => "עברה להקלטה",
+        other => fallback_label(other),
+    }
+}
+
 /// Text cut to a length, on a character boundary.
 pub fn excerpt(text: &str, max: usize) -> String {
     let t = text.trim();
@@ -144,6 +165,8 @@ pub struct LeadView {
     pub id: i64,
     pub name: String,
     pub phone: String,
+    /// The number as dialled (`tel:` links): E.164.
+    pub tel: String,
     pub email: String,
     pub status: String,
     pub status_label: &'static str,
@@ -162,6 +185,7 @@ pub fn lead(c: &Customer, now: i64) -> LeadView {
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| "ללא שם".into()),
         phone: phone(&c.phone),
+        tel: c.phone.clone(),
         email: c.email.clone().unwrap_or_default(),
         status: c.status.clone(),
         status_label: status_label(&c.status),
@@ -171,7 +195,8 @@ pub fn lead(c: &Customer, now: i64) -> LeadView {
             Some("whatsapp") => "וואטסאפ".into(),
             Some("crm") => "הוזן ידנית".into(),
             Some("import") => "ייבוא".into(),
-            Some(other) => other.to_string(),
+            Some("api") => "מערכת חיצונית".into(),
+            Some(_) => "אחר".into(),
             None => "—".into(),
         },
         created: time::relative(c.created_at, now),

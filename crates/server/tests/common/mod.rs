@@ -12,6 +12,7 @@ pub mod nginx;
 pub mod node;
 pub mod proxy;
 pub mod realtime;
+pub mod realtime_stt;
 pub mod sick;
 pub mod twilio;
 pub mod web;
@@ -56,9 +57,10 @@ pub async fn create_pg_database() -> String {
         .unwrap();
     if exists.is_none() {
         // Tests race to create it; losing the race is fine.
+        // Safe: a constant name.
         let _ = sqlx::Executor::execute(
             &mut admin,
-            format!("CREATE DATABASE {TEST_DATABASE}").as_str(),
+            sqlx::AssertSqlSafe(format!("CREATE DATABASE {TEST_DATABASE}")),
         )
         .await;
     }
@@ -67,9 +69,13 @@ pub async fn create_pg_database() -> String {
     let mut conn = sqlx::PgConnection::connect(&url)
         .await
         .expect("connect to the test database");
-    sqlx::Executor::execute(&mut conn, format!("CREATE SCHEMA {schema}").as_str())
-        .await
-        .expect("create test schema");
+    // Safe: the name is `t_` and a UUID's hex digits.
+    sqlx::Executor::execute(
+        &mut conn,
+        sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")),
+    )
+    .await
+    .expect("create test schema");
     let _ = conn.close().await;
     format!("{TEST_DATABASE}?options=-c%20search_path%3D{schema}")
 }

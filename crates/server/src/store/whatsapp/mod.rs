@@ -21,6 +21,7 @@ pub use inbound::*;
 pub use outbound::*;
 pub use status::*;
 
+use const_format::formatcp;
 use sqlx::FromRow;
 
 use super::{Db, now_ms};
@@ -69,7 +70,7 @@ pub struct Linked {
 }
 
 pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<Message>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM whatsapp_messages WHERE business_id = $1 AND id = $2"
     ))
     .bind(business_id)
@@ -86,7 +87,7 @@ pub async fn history(
     before_id: i64,
     limit: i64,
 ) -> Result<Vec<Message>, sqlx::Error> {
-    let mut rows: Vec<Message> = sqlx::query_as(&format!(
+    let mut rows: Vec<Message> = sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM whatsapp_messages WHERE business_id = $1 AND customer_id = $2 \
          AND id < $3 ORDER BY id DESC LIMIT $4"
     ))
@@ -167,12 +168,8 @@ pub async fn inbox(
     unanswered_only: bool,
     limit: i64,
 ) -> Result<Vec<InboxThread>, sqlx::Error> {
-    let filter = if unanswered_only {
-        " AND m.direction = 'in'"
-    } else {
-        ""
-    };
-    sqlx::query_as(&format!(
+    sqlx::query_as(either!(
+        unanswered_only,
         "SELECT m.customer_id AS customer_id, c.name AS name, c.phone AS phone, \
          m.direction AS direction, m.body AS body, m.status AS status, m.created_at AS created_at \
          FROM whatsapp_messages m \
@@ -180,7 +177,9 @@ pub async fn inbox(
                WHERE business_id = $1 AND customer_id IS NOT NULL GROUP BY customer_id) t \
            ON m.id = t.last_id \
          JOIN customers c ON c.id = m.customer_id AND c.business_id = $1 \
-         WHERE m.business_id = $1{filter} ORDER BY m.id DESC LIMIT $2"
+         WHERE m.business_id = $1{FILTER} ORDER BY m.id DESC LIMIT $2",
+        FILTER = " AND m.direction = 'in'",
+        "",
     ))
     .bind(business_id)
     .bind(limit)
@@ -207,7 +206,7 @@ pub async fn by_provider_id(
     provider: &str,
     provider_message_id: &str,
 ) -> Result<Option<Message>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM whatsapp_messages WHERE business_id = $1 AND provider = $2 \
          AND provider_message_id = $3"
     ))

@@ -3,6 +3,7 @@
 
 use super::{COLUMNS, Message, get};
 use crate::store::{Db, now_ms};
+use const_format::formatcp;
 
 /// A message to send, recorded `queued` before any provider sees it.
 #[derive(Clone, Debug, Default)]
@@ -32,8 +33,8 @@ pub async fn insert_outbound(
     business_id: i64,
     m: &NewOutbound,
 ) -> Result<(i64, bool), sqlx::Error> {
-    let sql = format!("{INSERT_OUTBOUND} RETURNING id");
-    let row: Option<(i64,)> = bind_outbound(sqlx::query_as(&sql), business_id, m)
+    let sql = formatcp!("{INSERT_OUTBOUND} RETURNING id");
+    let row: Option<(i64,)> = bind_outbound(sqlx::query_as(sql), business_id, m)
         .fetch_optional(&db.pool)
         .await?;
     match row {
@@ -44,10 +45,10 @@ pub async fn insert_outbound(
 
 /// Binds [`INSERT_OUTBOUND`]'s parameters.
 fn bind_outbound<'q, O>(
-    q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
     business_id: i64,
     m: &'q NewOutbound,
-) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
     q.bind(business_id)
         .bind(m.customer_id)
         .bind(m.provider)
@@ -111,8 +112,8 @@ pub async fn queue_outbound(
     job: &SendJob,
 ) -> Result<(Message, bool), sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    let sql = format!("{INSERT_OUTBOUND} RETURNING {COLUMNS}");
-    let inserted: Option<Message> = bind_outbound(sqlx::query_as(&sql), business_id, m)
+    let sql = formatcp!("{INSERT_OUTBOUND} RETURNING {COLUMNS}");
+    let inserted: Option<Message> = bind_outbound(sqlx::query_as(sql), business_id, m)
         .fetch_optional(&mut *tx)
         .await?;
     if let Some(msg) = &inserted {
@@ -143,7 +144,7 @@ pub async fn queue_outbound(
 
 /// A message by id alone, for the delivery worker (which is handed only the id).
 pub async fn for_delivery(db: &Db, id: i64) -> Result<Option<Message>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(formatcp!(
         "SELECT {COLUMNS} FROM whatsapp_messages WHERE id = $1"
     ))
     .bind(id)
