@@ -475,6 +475,44 @@ try {
     await shot(o, 'disabled-button-phone');
   });
 
+  await test('no English on the pages a business sees, at 1366 and 390 px', async () => {
+    const paths = ['/app/biz', '/app/biz/leads', '/app/biz/leads/new', '/app/biz/leads/import', '/app/biz/calls',
+      '/app/biz/calls/live', '/app/biz/whatsapp', '/app/biz/try', '/app/biz/settings', '/app/biz/settings/webhooks',
+      '/app/biz/settings/notifications'];
+    // A lead's page and a call's page too, whichever exist by now.
+    await owner.goto(`${base}/app/biz/leads`);
+    const lead = await owner.getAttribute('#leads-table a[href^="/app/biz/leads/"]', 'href').catch(() => null);
+    if (lead) paths.push(lead);
+    await owner.goto(`${base}/app/biz/calls`);
+    const call = await owner.getAttribute('#calls-table a[href^="/app/biz/calls/"]', 'href').catch(() => null);
+    if (call) paths.push(call);
+    const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
+    const found = [];
+    for (const page of [owner, phone]) {
+      for (const path of paths) {
+        await page.goto(`${base}${path}`);
+        const words = await page.evaluate(() => {
+          // What a person reads: visible text, without technical folds, left-to-right
+          // islands (phones, e-mails, ids), code, and what they typed themselves.
+          const skip = el => el.closest('details.tech, [dir="ltr"], bdi, code, pre, .who-name, input, textarea, option[value=""]');
+          const out = [];
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            const el = n.parentElement;
+            if (!el || skip(el) || !el.getClientRects().length) continue;
+            if (getComputedStyle(el).visibility === 'hidden') continue;
+            out.push(...(n.textContent.match(/[A-Za-z]{2,}/g) || []));
+          }
+          return out;
+        });
+        if (words.length) found.push(`${path}: ${[...new Set(words)].join(' ')}`);
+      }
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 1, `the last page is ${overflow}px wider than the screen`);
+    }
+    check(found.length === 0, `English seen: ${found.join(' | ')}`);
+  });
+
   await test('a recorded call plays through the recording API', async () => {
     await owner.goto(`${base}/app/biz/calls`);
     const rec = await owner.evaluate(async () => {

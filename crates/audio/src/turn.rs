@@ -138,6 +138,15 @@ impl TurnDetector {
         self.state == State::InTurn
     }
 
+    /// The audio of the turn in progress so far (from [`PRE_ROLL`] before its speech), so
+    /// a streaming recogniser can be handed what came before `SpeechStarted`.
+    pub fn turn_audio(&self) -> &[i16] {
+        match self.state {
+            State::Idle => &[],
+            State::Pending | State::InTurn => &self.audio,
+        }
+    }
+
     /// The underlying VAD (e.g. for its noise floor).
     pub fn vad(&self) -> &Vad {
         &self.vad

@@ -259,3 +259,36 @@ fn the_end_silence_can_change_mid_call() {
         );
     }
 }
+
+/// What a streaming recogniser is handed at `SpeechStarted` (the turn so far) followed by
+/// every later frame holds the turn's audio from its first sample: nothing before the start
+/// of speech is lost.
+#[test]
+fn the_turn_so_far_at_speech_started_begins_the_turn_audio() {
+    let speech = fixture_pcm(UTTERANCES[0]);
+    let (audio_scene, _) = scene(&speech, 0.0, 1.0, 1.5, &[]);
+    let mut det = TurnDetector::new(TurnConfig::default());
+    assert!(det.turn_audio().is_empty());
+    let mut streamed: Option<Vec<i16>> = None;
+    for frame in audio_scene.chunks(FRAME) {
+        match det.push(frame) {
+            Some(TurnEvent::SpeechStarted) => streamed = Some(det.turn_audio().to_vec()),
+            Some(TurnEvent::TurnEnded { audio, .. }) => {
+                let streamed = streamed.take().expect("SpeechStarted came first");
+                assert!(streamed.len() >= 15 * FRAME, "min_speech and pre-roll");
+                // Everything handed over at the end is what was streamed (which goes on
+                // through the trailing silence the turn's audio trims).
+                assert!(streamed.len() >= audio.len());
+                assert_eq!(&streamed[..audio.len()], &audio[..]);
+                assert!(det.turn_audio().is_empty(), "idle again");
+                return;
+            }
+            None => {
+                if let Some(s) = streamed.as_mut() {
+                    s.extend_from_slice(frame);
+                }
+            }
+        }
+    }
+    panic!("no turn");
+}

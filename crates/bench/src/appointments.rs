@@ -3,7 +3,7 @@
 //!
 //! 1. Availability for the whole month: the server's own work (the business's setup and
 //!    booked time read from the database, then every free slot computed), in process and
-//!    one at a time; then the same through `GET /api/availability`, with authentication
+//!    one at a time; the calculation alone on what was read once; then the same through `GET /api/availability`, with authentication
 //!    (one request at a time by default).
 //! 2. Bookings through `POST /api/appointments` at the given concurrency (32 by default),
 //!    aimed on purpose at a small set of times so that most race for a time another is
@@ -174,6 +174,26 @@ pub async fn run(args: AppointmentBench) -> anyhow::Result<()> {
         ms(lat.last().copied().unwrap_or_default())
     );
 
+    // 1b. The calculation alone, on the setup and bookings read once.
+    let cals = calendars(&db, business, &svc, month_start, month_end).await?;
+    let mut lat = Vec::with_capacity(args.queries);
+    for _ in 0..args.queries {
+        let t = Instant::now();
+        let n =
+            calendar::availability::free_slots(&cals.0, &cals.1, &cals.2, month_start, month_end);
+        lat.push(t.elapsed());
+        count = n.len();
+    }
+    lat.sort();
+    println!("availability for a month, the calculation alone ({count} free slots)");
+    println!(
+        "  latency     p50 {}  p90 {}  p99 {}  max {}",
+        ms(percentile(&lat, 50.0)),
+        ms(percentile(&lat, 90.0)),
+        ms(percentile(&lat, 99.0)),
+        ms(lat.last().copied().unwrap_or_default())
+    );
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -201,7 +221,7 @@ pub async fn run(args: AppointmentBench) -> anyhow::Result<()> {
         "{base}/api/availability?service={service_id}&from={}&to={}",
         month_start, month_end
     );
-    let (lat, codes, took) = load(&client, args.concurrency, args.queries, {
+    let (lat, codes, took) = load(&client, args.availability_concurrency, args.queries, {
         let (url, token) = (url.clone(), token.clone());
         move |c: &reqwest::Client, _| c.get(&url).bearer_auth(&token)
     })
@@ -211,7 +231,7 @@ pub async fn run(args: AppointmentBench) -> anyhow::Result<()> {
         &lat,
         &codes,
         took,
-        args.concurrency,
+        args.availability_concurrency,
     );
 
     // 2. Bookings racing for the next month's times.
@@ -301,6 +321,42 @@ async fn free_slots(
     let s = avail::load(db, business, from, to).await?;
     let givers = s.givers(svc.id, None);
     Ok(avail::free(db, business, &s, svc, &givers, from, to).await?)
+}
+
+/// The pure calculation's inputs for `[from, to)`, read once.
+async fn calendars(
+    db: &mokdan::store::Db,
+    business: i64,
+    svc: &setup::Service,
+    from: jiff::Timestamp,
+    to: jiff::Timestamp,
+) -> anyhow::Result<(
+    calendar::availability::Business,
+    calendar::availability::Service,
+    Vec<calendar::availability::StaffCalendar>,
+)> {
+    use mokdan::appointments::avail;
+    let s = avail::load(db, business, from, to).await?;
+    let busy = booked::busy(db, business, from.as_millisecond(), to.as_millisecond()).await?;
+    let cals = s
+        .givers(svc.id, None)
+        .iter()
+        .map(|m| calendar::availability::StaffCalendar {
+            staff_id: m.id,
+            hours: s.staff_hours(m.id),
+            busy: busy
+                .iter()
+                .filter(|b| b.0 == m.id)
+                .filter_map(|b| {
+                    Some(calendar::availability::Interval::new(
+                        jiff::Timestamp::from_millisecond(b.1).ok()?,
+                        jiff::Timestamp::from_millisecond(b.2).ok()?,
+                    ))
+                })
+                .collect(),
+        })
+        .collect();
+    Ok((s.business, avail::slot_service(svc), cals))
 }
 
 /// Sends `n` requests with `concurrency` in flight; latencies, answers by status, time.

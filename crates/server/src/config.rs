@@ -105,6 +105,10 @@ pub struct Settings {
     pub openai_realtime_voice: Option<String>,
     /// `MOKDAN_TURN_DETECTION`: `semantic_vad` (default) or `server_vad`.
     pub turn_detection: voice::realtime::TurnDetection,
+    /// `MOKDAN_STT_STREAMING`: `auto` (default: the cascade listens while the caller speaks
+    /// through a Realtime transcription session when OpenAI's gpt-…-transcribe model is the
+    /// speech-to-text) or `off` (whole-file uploads only).
+    pub stt_streaming: bool,
     pub google_credentials: Option<Secret>,
     /// Google Speech-to-Text's base URL (`GOOGLE_STT_BASE_URL`, default
     /// `https://speech.googleapis.com`), for a regional endpoint or a local stand-in.
@@ -363,6 +367,17 @@ impl Settings {
             }
         };
 
+        let stt_streaming = match get("MOKDAN_STT_STREAMING") {
+            None | Some("auto") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(err(
+                    "MOKDAN_STT_STREAMING",
+                    format!("must be `auto` or `off`, not `{other}`"),
+                ));
+            }
+        };
+
         let secs = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(var) {
                 None => Ok(Duration::from_secs(default)),
@@ -470,6 +485,7 @@ impl Settings {
             openai_realtime_url,
             openai_realtime_voice: get("OPENAI_REALTIME_VOICE").map(str::to_string),
             turn_detection,
+            stt_streaming,
             google_credentials,
             google_stt_base_url,
             google_tts_voice: get("GOOGLE_TTS_VOICE").map(str::to_string),
@@ -523,6 +539,30 @@ impl Settings {
         cfg.voice = self.openai_realtime_voice.clone();
         cfg.turn_detection = self.turn_detection;
         Some(cfg)
+    }
+
+    /// The cascade's streaming recogniser, when it listens while the caller speaks: OpenAI's
+    /// speech-to-text (a key, no separate `OPENAI_STT_BASE_URL`) with a model that OpenAI
+    /// transcribes in Realtime sessions (`OPENAI_STT_MODEL=gpt-4o-transcribe` and kin), at
+    /// `OPENAI_REALTIME_URL` (for a compatible server at `OPENAI_BASE_URL`, only when a
+    /// Realtime URL is given too), unless `MOKDAN_STT_STREAMING=off`.
+    pub fn stt_streaming(&self) -> Option<voice::realtime::TranscriptionConfig> {
+        let key = self.openai_api_key.as_ref()?;
+        let model = self.openai_stt_model.as_ref()?;
+        let streams = model.starts_with("gpt-") && model.contains("transcribe");
+        // A compatible server at OPENAI_BASE_URL hears the caller there, unless a Realtime
+        // URL of its own is given: its key and audio never go to OpenAI by default.
+        let realtime_here = self.openai_base_url == voice::openai::DEFAULT_BASE_URL
+            || self.openai_realtime_url != voice::realtime::DEFAULT_URL;
+        if !self.stt_streaming || self.openai_stt_base_url.is_some() || !streams || !realtime_here {
+            return None;
+        }
+        Some(voice::realtime::TranscriptionConfig {
+            url: self.openai_realtime_url.clone(),
+            api_key: key.expose().to_string(),
+            model: model.clone(),
+            connect_timeout: voice::realtime::CONNECT_TIMEOUT,
+        })
     }
 
     /// Where transcriptions go: `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`.

@@ -12,8 +12,9 @@ use crate::config::Settings;
 /// The providers every call shares, chosen once from the configuration.
 ///
 /// Speech-to-text: an OpenAI-compatible server when `OPENAI_STT_BASE_URL` or a key is set
-/// (at `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`), else Google when credentials are,
-/// else none (answers are kept as audio for the offline job). The agent:
+/// (at `OPENAI_STT_BASE_URL`, else `OPENAI_BASE_URL`; listening while the caller speaks
+/// through a Realtime transcription session when [`Settings::stt_streaming`] says so), else
+/// Google when credentials are, else none (answers are kept as audio for the offline job). The agent:
 /// the LLM when OpenAI is configured, else the scripted intake. Text-to-speech: `MOKDAN_TTS`
 /// (`espeak`, `google`, `openai`), by default OpenAI when its key is set, else Google when
 /// configured, else the local espeak-ng voice, which starts speaking fastest. The models and
@@ -54,7 +55,13 @@ pub fn voice(settings: &Settings) -> anyhow::Result<voice::session::Providers> {
         }
     };
     let stt: Option<Arc<dyn voice::SpeechToText>> = match (openai_stt(settings), &google) {
-        (Some(cfg), _) => Some(Arc::new(OpenAiStt::new(cfg))),
+        (Some(cfg), _) => {
+            let stt = OpenAiStt::new(cfg);
+            Some(Arc::new(match settings.stt_streaming() {
+                Some(rt) => stt.with_streaming(voice::realtime::RealtimeStt::new(rt)),
+                None => stt,
+            }))
+        }
         (None, Some(auth)) => Some(Arc::new(
             GoogleStt::new(auth.clone()).with_base_url(&settings.google_stt_base_url),
         )),
@@ -148,6 +155,48 @@ mod tests {
         .unwrap();
         assert_eq!(p.agent.model(), Some("gpt-4.1-mini"));
         assert_eq!(p.tts.voice_id(), "openai:tts-1-hd:nova");
+    }
+
+    #[test]
+    fn the_cascade_listens_while_the_caller_speaks_only_with_a_realtime_transcriber() {
+        let streams = |vars: &[(&str, &str)]| {
+            let p = voice(&settings(vars)).unwrap();
+            p.stt.expect("speech-to-text").streaming().is_some()
+        };
+        let key = ("OPENAI_API_KEY", "sk-x");
+        let model = ("OPENAI_STT_MODEL", "gpt-4o-transcribe");
+        assert!(streams(&[key, model]));
+        assert!(streams(&[
+            key,
+            ("OPENAI_STT_MODEL", "gpt-4o-mini-transcribe")
+        ]));
+        assert!(!streams(&[key]), "whisper-1 by default: uploads");
+        assert!(!streams(&[key, model, ("MOKDAN_STT_STREAMING", "off")]));
+        assert!(
+            !streams(&[key, model, ("OPENAI_STT_BASE_URL", "http://127.0.0.1:9/v1")]),
+            "a speech-to-text server of its own is not sent to the Realtime URL"
+        );
+        let local = ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1");
+        assert!(
+            !streams(&[key, model, local]),
+            "a compatible server's key and audio do not go to OpenAI's Realtime URL"
+        );
+        assert!(streams(&[
+            key,
+            model,
+            local,
+            ("OPENAI_REALTIME_URL", "ws://127.0.0.1:9/rt")
+        ]));
+        let s = settings(&[key, model, ("OPENAI_REALTIME_URL", "ws://127.0.0.1:9/rt")]);
+        let rt = s.stt_streaming().unwrap();
+        assert_eq!(
+            (rt.url.as_str(), rt.model.as_str()),
+            ("ws://127.0.0.1:9/rt", "gpt-4o-transcribe")
+        );
+        let mut bad = std::collections::HashMap::new();
+        bad.insert("MOKDAN_STT_STREAMING".to_string(), "yes".to_string());
+        let e = Settings::from_map(&bad).unwrap_err().to_string();
+        assert!(e.contains("MOKDAN_STT_STREAMING"), "{e}");
     }
 
     #[test]

@@ -113,23 +113,7 @@ async fn client(app: &TestApp, email: &str) -> Client {
     assert_eq!(res.status(), 200, "login {email}");
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(header::ORIGIN, HeaderValue::from_str(&app.base).unwrap());
-    let mut cookies = Vec::new();
-    for v in res.headers().get_all(header::SET_COOKIE) {
-        let pair = v.to_str().unwrap().split(';').next().unwrap().to_string();
-        if let Some(csrf) = pair.strip_prefix("mokdan_csrf=") {
-            headers.insert("x-csrf-token", HeaderValue::from_str(csrf).unwrap());
-        }
-        cookies.push(pair);
-    }
-    headers.insert(
-        header::COOKIE,
-        HeaderValue::from_str(&cookies.join("; ")).unwrap(),
-    );
-    Client::builder()
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    common::web::signed_in(headers, &res)
 }
 
 async fn page(app: &TestApp, c: &Client, path: &str) -> (u16, String) {

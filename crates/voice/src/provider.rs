@@ -109,6 +109,40 @@ pub trait SpeechToText: Send + Sync {
 
     /// Short name for logs and `/readyz` (`openai`, `google`, ...).
     fn name(&self) -> &'static str;
+
+    /// The same recogniser listening while the caller speaks, when it can
+    /// ([`StreamingStt`]); whole utterances go through [`transcribe`](Self::transcribe)
+    /// when it cannot, or when its stream fails. By default `None`.
+    fn streaming(&self) -> Option<&dyn StreamingStt> {
+        None
+    }
+}
+
+/// Speech-to-text that listens while the caller speaks: the caller's frames go to the
+/// recogniser as they arrive, and the end of the turn only commits what it already has,
+/// so the transcript is ready moments after the caller stops instead of after an upload.
+pub trait StreamingStt: Send + Sync {
+    /// Starts listening for one call (connecting in the background: frames pushed before
+    /// the connection is up wait for it). `language` is ISO-639-1 (`he`).
+    fn open(&self, language: &str) -> Box<dyn SttStream>;
+    /// Short name for logs (`openai-realtime`, ...).
+    fn name(&self) -> &'static str;
+}
+
+/// One call's open recogniser. Nothing here blocks the turn loop.
+pub trait SttStream: Send {
+    /// Adds one frame of the caller's 8 kHz mu-law to the utterance being heard.
+    fn push(&mut self, mulaw: &[u8]);
+    /// Ends the utterance; its transcript arrives on the receiver, or an error (or a
+    /// dropped sender) if the recogniser could not give one. `None`: the stream is broken
+    /// (the caller's audio must be transcribed another way).
+    fn commit(
+        &mut self,
+    ) -> Option<tokio::sync::oneshot::Receiver<Result<Transcript, ProviderError>>>;
+    /// Drops what was pushed since the last commit (it was not an utterance after all).
+    fn clear(&mut self);
+    /// Whether the stream can still take audio: false once its connection failed.
+    fn is_alive(&self) -> bool;
 }
 
 /// A piece of synthesized speech, at the provider's own rate (resampled downstream).

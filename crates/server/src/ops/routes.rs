@@ -59,6 +59,13 @@ async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
         "tts_engine": tts_engine,
         "stt": ok_or_disabled(p.openai_stt || p.google),
         "stt_engine": p.stt_engine(),
+        // `realtime`: the cascade hears the caller while they speak (a Realtime
+        // transcription session per call); `off`: each answer is uploaded whole.
+        "stt_streaming": if state.voice.stt.as_ref().and_then(|s| s.streaming()).is_some() {
+            "realtime"
+        } else {
+            "off"
+        },
         // Who answers: `scripted`, or the LLM's model.
         "agent": state.voice.agent.model().unwrap_or(state.voice.agent.name()),
         "agent_engine": state.voice.agent.name(),

@@ -141,7 +141,7 @@ pub async fn turns(db: &Db, business_id: i64, call_id: i64) -> Result<Vec<Turn>,
         "SELECT t.turn_index, t.caller_text, t.agent_text, t.heard_text, t.barged_in, t.stt_ms, \
          t.llm_first_token_ms, t.tts_first_audio_ms, t.first_frame_out_ms, t.created_at, \
          CASE WHEN t.caller_audio_path IS NULL THEN 0 ELSE 1 END AS has_audio, \
-         t.caller_audio_path FROM call_turns t JOIN call_logs c ON c.call_sid = t.call_sid \
+         t.caller_audio_path, t.tool_calls FROM call_turns t JOIN call_logs c ON c.call_sid = t.call_sid \
          WHERE c.business_id = $1 AND c.id = $2 ORDER BY t.turn_index",
     )
     .bind(business_id)

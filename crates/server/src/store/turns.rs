@@ -48,6 +48,10 @@ pub struct Turn {
     /// The caller's audio under the data dir's `turns` folder, when kept.
     #[serde(skip_serializing)]
     pub caller_audio_path: Option<String>,
+    /// The functions the model called in this turn with their results (JSON array of
+    /// `voice::session::ToolCall`), shown on the call page.
+    #[serde(skip_serializing)]
+    pub tool_calls: Option<String>,
 }
 
 /// The turns of a call, in order (the caller knows the call to be one it may read).
@@ -56,7 +60,7 @@ pub async fn of_call(db: &Db, call_sid: &str) -> Result<Vec<Turn>, sqlx::Error> 
         "SELECT turn_index, caller_text, agent_text, heard_text, barged_in, stt_ms, \
          llm_first_token_ms, tts_first_audio_ms, first_frame_out_ms, created_at, \
          CASE WHEN caller_audio_path IS NULL THEN 0 ELSE 1 END AS has_audio, \
-         caller_audio_path FROM call_turns WHERE call_sid = $1 ORDER BY turn_index",
+         caller_audio_path, tool_calls FROM call_turns WHERE call_sid = $1 ORDER BY turn_index",
     )
     .bind(call_sid)
     .fetch_all(&db.pool)

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::data::calls;
 use super::page::{Layout, PageResult, ok};
-use super::view::{self, CallView, Pager};
+use super::view::{self, CallView, Choice, Pager};
 use super::viewer::BizViewer;
 use crate::domain::Disposition;
 use crate::store::crm_calls::{self, CallFilter};
@@ -31,13 +31,6 @@ pub struct ListQuery {
     outcome: Option<String>,
     /// One lead's calls.
     lead: Option<String>,
-}
-
-/// One choice of the outcome filter.
-pub struct Choice {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
 }
 
 #[derive(Template)]

@@ -32,6 +32,8 @@ pub struct TurnView {
     pub slow: bool,
     /// The caller's answer kept as audio (no speech-to-text heard it), to listen to.
     pub audio: Option<String>,
+    /// What the agent did in this turn (the functions the model called, with results).
+    pub tools: Vec<super::turn_tools::ToolView>,
 }
 
 fn ms(v: Option<i64>) -> String {
@@ -53,6 +55,7 @@ fn turn_view(call_id: i64, t: &Turn) -> TurnView {
         slow: t.first_frame_out_ms.is_some_and(|v| v > 3000),
         audio: (t.has_audio != 0)
             .then(|| format!("/api/calls/{call_id}/turns/{}/audio", t.turn_index)),
+        tools: super::turn_tools::views(t.tool_calls.as_deref()),
     }
 }
 
@@ -81,7 +84,7 @@ struct CallPage {
     other_e164: String,
     business_id: i64,
     /// The disposition choices, the current one selected.
-    dispositions: Vec<super::call_list::Choice>,
+    dispositions: Vec<super::view::Choice>,
     /// Staff corrected the summary by hand.
     summary_edited: bool,
     /// Why calling back is not possible now (the button is shown disabled with it).
@@ -183,7 +186,7 @@ pub async fn detail(
         business_id: b.business_id,
         dispositions: Disposition::ALL
             .into_iter()
-            .map(|d| super::call_list::Choice {
+            .map(|d| super::view::Choice {
                 value: d.as_str(),
                 label: d.label(),
                 selected: call.disposition.as_deref() == Some(d.as_str()),

@@ -14,7 +14,7 @@ use super::data::{calls, whatsapp};
 use super::lead_check::{FieldErrors, validate};
 use super::page::{Layout, PageError, PageResult, ok, render};
 use super::time;
-use super::view::{self, LeadView, Pager, enc};
+use super::view::{self, Choice, LeadView, Pager, enc};
 use super::viewer::BizViewer;
 use crate::store::{customers, now_ms};
 use crate::ui::state::WebState;
@@ -30,16 +30,10 @@ pub struct ListQuery {
     page: Option<String>,
 }
 
-pub struct StatusOption {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
-}
-
-fn status_options(current: &str) -> Vec<StatusOption> {
+fn status_options(current: &str) -> Vec<Choice> {
     STATUSES
         .iter()
-        .map(|(value, label)| StatusOption {
+        .map(|(value, label)| Choice {
             value,
             label,
             selected: *value == current,
@@ -52,7 +46,7 @@ fn status_options(current: &str) -> Vec<StatusOption> {
 struct LeadsPage {
     l: Layout,
     q: String,
-    statuses: Vec<StatusOption>,
+    statuses: Vec<Choice>,
     leads: Vec<LeadView>,
     pager: Pager,
 }
@@ -115,7 +109,7 @@ struct LeadFormPage {
     action: String,
     heading: String,
     f: LeadForm,
-    statuses: Vec<StatusOption>,
+    statuses: Vec<Choice>,
     error: String,
     existing: Option<i64>,
     cancel: String,

@@ -32,6 +32,7 @@ pub mod setup;
 pub mod state;
 pub mod time;
 pub mod trycall;
+pub mod turn_tools;
 pub mod view;
 pub mod viewer;
 pub mod wa_pairing;

@@ -42,6 +42,13 @@ pub fn fallback_label(reason: &str) -> &'static str {
     }
 }
 
+/// One option of a `<select>`: its value, its Hebrew label, and whether it is chosen.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
 /// Why a call's media stream ended, as a business reads it (never the stored code).
 pub fn stream_end_label(reason: &str) -> &'static str {
     match reason {

@@ -44,6 +44,11 @@ pub struct Ai {
     failure: Arc<AtomicU8>,
     /// A tool the live agent calls after its reply: name and JSON arguments.
     tool: Arc<Mutex<Option<(String, String)>>>,
+    /// With a tool: what the model says once it has the tool's result (the first answer
+    /// of a turn is then the function call alone).
+    confirm: Arc<Mutex<Option<String>>>,
+    /// Every `tool` message the live agent sent back (the functions' results).
+    pub tool_results: Arc<Mutex<Vec<serde_json::Value>>>,
     /// The last streamed chat request (the live agent's), as sent.
     pub last_chat: Arc<Mutex<Option<serde_json::Value>>>,
     /// `audio/speech` requests, and the input text of each, in order.
@@ -65,6 +70,8 @@ impl Ai {
             good_transcriptions: Arc::new(AtomicUsize::new(usize::MAX)),
             failure: Default::default(),
             tool: Default::default(),
+            confirm: Default::default(),
+            tool_results: Default::default(),
             last_chat: Default::default(),
             speeches: Default::default(),
             spoken: Default::default(),
@@ -95,6 +102,13 @@ impl Ai {
     /// From now on the live agent calls `name` with `arguments` (JSON) after its reply.
     pub fn call_tool(&self, name: &str, arguments: &str) {
         *self.tool.lock().unwrap() = Some((name.to_string(), arguments.to_string()));
+    }
+
+    /// From now on the live agent calls `name` with `arguments` (JSON) and says nothing
+    /// else; given the function's result, it says `confirmation`.
+    pub fn call_tool_then_confirm(&self, name: &str, arguments: &str, confirmation: &str) {
+        self.call_tool(name, arguments);
+        *self.confirm.lock().unwrap() = Some(confirmation.to_string());
     }
 
     /// The environment that points the service at this stand-in.
@@ -186,7 +200,27 @@ async fn chat(State(ai): State<Ai>, body: Bytes) -> Response {
             serde_json::json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,
                 "model":"stand-in","choices":[{"index":0,"delta":delta,"finish_reason":finish}]})
         };
-        let tool = ai.tool.lock().unwrap().clone();
+        let confirm = ai.confirm.lock().unwrap().clone();
+        let messages = req["messages"].as_array().cloned().unwrap_or_default();
+        let answering_tool = messages.last().is_some_and(|m| m["role"] == "tool");
+        if answering_tool {
+            ai.tool_results.lock().unwrap().extend(
+                messages
+                    .iter()
+                    .rev()
+                    .take_while(|m| m["role"] == "tool")
+                    .cloned(),
+            );
+        }
+        let tool = match (&confirm, answering_tool) {
+            (Some(_), true) => None,
+            _ => ai.tool.lock().unwrap().clone(),
+        };
+        let said = match (&confirm, answering_tool) {
+            (Some(c), true) => c.clone(),
+            (Some(_), false) => String::new(),
+            (None, _) => REPLY.to_string(),
+        };
         let (tool_chunk, finish) = match tool {
             Some((name, arguments)) => (
                 format!(
@@ -209,7 +243,7 @@ async fn chat(State(ai): State<Ai>, body: Bytes) -> Response {
                 serde_json::Value::Null
             ),
             chunk(
-                serde_json::json!({"content": REPLY}),
+                serde_json::json!({"content": said}),
                 serde_json::Value::Null
             ),
             chunk(serde_json::json!({}), serde_json::json!(finish)),

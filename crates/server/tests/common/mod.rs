@@ -12,6 +12,7 @@ pub mod nginx;
 pub mod node;
 pub mod proxy;
 pub mod realtime;
+pub mod realtime_stt;
 pub mod sick;
 pub mod twilio;
 pub mod web;

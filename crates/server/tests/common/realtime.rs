@@ -5,7 +5,9 @@
 //! replies as `response.output_audio.delta` (mu-law, paced in 100 ms deltas as the service
 //! streams them) with their transcript, or as a function call. It honours `response.cancel`
 //! and records every client event it received, so tests can check what mokdan sent (and
-//! validate it against OpenAI's own SDK types).
+//! validate it against OpenAI's own SDK types). With `?intent=transcription` it is a
+//! transcription session instead ([`super::realtime_stt`]): the cascade's streaming
+//! recogniser.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,10 +59,12 @@ pub struct Realtime {
     /// Client events received, in order (appends: only the first few).
     pub received: Arc<Mutex<Vec<Value>>>,
     pub handshakes: Arc<AtomicUsize>,
-    replies: Arc<Vec<Reply>>,
-    fault: Fault,
+    pub(super) replies: Arc<Vec<Reply>>,
+    pub(super) fault: Fault,
     /// Milliseconds from the end of speech to the reply.
     pub delay: Duration,
+    /// Transcription sessions: the audio bytes of each commit, in order.
+    pub commits: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Realtime {
@@ -74,6 +78,7 @@ impl Realtime {
             replies: Arc::new(replies),
             fault,
             delay: Duration::from_millis(300),
+            commits: Arc::default(),
         };
         let app = Router::new()
             .route("/v1/realtime", get(handshake))
@@ -123,6 +128,9 @@ async fn handshake(
     if rt.fault == Fault::RefuseKey || auth != format!("Bearer {KEY}") {
         let body = json!({"error": {"type": "invalid_request_error", "code": "invalid_api_key", "message": "Incorrect API key provided"}});
         return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    }
+    if q.get("intent").map(String::as_str) == Some("transcription") {
+        return ws.on_upgrade(move |socket| super::realtime_stt::serve(socket, rt));
     }
     if q.get("model").map(String::as_str) != Some(MODEL) {
         return (StatusCode::BAD_REQUEST, "model").into_response();

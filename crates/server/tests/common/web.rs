@@ -73,18 +73,7 @@ impl World {
             );
         } else {
             assert_eq!(res.status(), StatusCode::OK, "login as {email}");
-            let mut cookies = Vec::new();
-            for v in res.headers().get_all(header::SET_COOKIE) {
-                let pair = v.to_str().unwrap().split(';').next().unwrap().to_string();
-                if let Some(csrf) = pair.strip_prefix("mokdan_csrf=") {
-                    headers.insert("x-csrf-token", HeaderValue::from_str(csrf).unwrap());
-                }
-                cookies.push(pair);
-            }
-            headers.insert(
-                header::COOKIE,
-                HeaderValue::from_str(&cookies.join("; ")).unwrap(),
-            );
+            return signed_in(headers, &res);
         }
         Client::builder()
             .default_headers(headers)
@@ -183,4 +172,26 @@ pub async fn get(c: &Client, app: &TestApp, path: &str) -> (StatusCode, HeaderMa
     let status = res.status();
     let headers = res.headers().clone();
     (status, headers, res.text().await.unwrap())
+}
+
+/// A client carrying a sign-in's session and CSRF cookies (and the CSRF header the API
+/// asks of cookie sessions), on top of `headers`; it does not follow redirects.
+pub fn signed_in(mut headers: HeaderMap, login: &reqwest::Response) -> Client {
+    let mut cookies = Vec::new();
+    for v in login.headers().get_all(header::SET_COOKIE) {
+        let pair = v.to_str().unwrap().split(';').next().unwrap().to_string();
+        if let Some(csrf) = pair.strip_prefix("mokdan_csrf=") {
+            headers.insert("x-csrf-token", HeaderValue::from_str(csrf).unwrap());
+        }
+        cookies.push(pair);
+    }
+    headers.insert(
+        header::COOKIE,
+        HeaderValue::from_str(&cookies.join("; ")).unwrap(),
+    );
+    Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }

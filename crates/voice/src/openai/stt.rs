@@ -3,7 +3,9 @@
 //! whose `text` comes back; models that stream (gpt-4o-transcribe and kin) are asked for
 //! `stream=true` by [`SpeechToText::transcribe_stream`] and answer with server-sent events,
 //! so partial text arrives while the rest is still being recognised. whisper-1 and
-//! whisper.cpp-style servers keep the whole-utterance path.
+//! whisper.cpp-style servers keep the whole-utterance path. With
+//! [`OpenAiStt::with_streaming`] the live call listens while the caller speaks instead
+//! ([`crate::realtime::transcribe`]), and these uploads are its fallback.
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -15,13 +17,16 @@ use super::OpenAiConfig;
 use super::sse::decode_body;
 use super::stt_stream::{TranscriptStreamDecoder, model_streams};
 use crate::http::ensure_success;
-use crate::provider::{ProviderError, SpeechToText, SttEvent, Transcript};
+use crate::provider::{ProviderError, SpeechToText, StreamingStt, SttEvent, Transcript};
+use crate::realtime::RealtimeStt;
 
 /// OpenAI transcription.
 #[derive(Debug, Clone)]
 pub struct OpenAiStt {
     cfg: OpenAiConfig,
     client: reqwest::Client,
+    /// Listening while the caller speaks, when configured.
+    streaming: Option<RealtimeStt>,
 }
 
 #[derive(Deserialize)]
@@ -32,7 +37,18 @@ struct TranscriptionJson {
 impl OpenAiStt {
     pub fn new(cfg: OpenAiConfig) -> Self {
         let client = cfg.client();
-        Self { cfg, client }
+        Self {
+            cfg,
+            client,
+            streaming: None,
+        }
+    }
+
+    /// The same recogniser, listening while the caller speaks through a Realtime
+    /// transcription session; whole-file uploads remain for when that stream fails.
+    pub fn with_streaming(mut self, streaming: RealtimeStt) -> Self {
+        self.streaming = Some(streaming);
+        self
     }
 
     /// Whether [`SpeechToText::transcribe_stream`] asks this model for a streamed answer.
@@ -119,5 +135,9 @@ impl SpeechToText for OpenAiStt {
 
     fn name(&self) -> &'static str {
         "openai"
+    }
+
+    fn streaming(&self) -> Option<&dyn StreamingStt> {
+        self.streaming.as_ref().map(|s| s as &dyn StreamingStt)
     }
 }

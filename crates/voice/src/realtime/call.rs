@@ -11,7 +11,8 @@
 //! caller never heard.
 //!
 //! A socket that does not open, an `error` event or a close mid-call ends in the cached
-//! apology and the recording fallback, once.
+//! apology and the recording fallback, once. A silent caller is prompted, then told goodbye
+//! ([`super::silence`]).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -28,10 +29,13 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::connect::{self, Socket};
+use super::silence::Silence;
+use super::turn::Turn;
 use super::{RealtimeConfig, events, tools};
 use crate::provider::{AgentAction, AgentContext};
 use crate::session::{
-    APOLOGY, Providers, SessionInput, SessionOutput, ToolCall, TurnRecord, cache,
+    APOLOGY, Providers, SILENCE_GOODBYE, SILENCE_PROMPT, SessionInput, SessionOutput, ToolCall,
+    TurnRecord, cache,
 };
 
 /// 20 ms of 8 kHz mu-law.
@@ -56,83 +60,10 @@ struct Mark {
     end_ms: u32,
 }
 
-/// A caller's turn and the agent's answer.
-struct Turn {
-    t0: Instant,
-    caller_text: String,
-    agent_text: String,
-    /// Milliseconds of the agent's audio sent in this turn.
-    audio_ms: u32,
-    /// Milliseconds of it the caller heard, when cut by a barge-in.
-    heard_ms: Option<u32>,
-    stt_ms: Option<u32>,
-    first_audio_ms: Option<u32>,
-    first_frame_ms: Option<u32>,
-    barge_in_ms: Option<u32>,
-    tools: Vec<ToolCall>,
-}
-
-impl Turn {
-    fn new(t0: Instant) -> Self {
-        Self {
-            t0,
-            caller_text: String::new(),
-            agent_text: String::new(),
-            audio_ms: 0,
-            heard_ms: None,
-            stt_ms: None,
-            first_audio_ms: None,
-            first_frame_ms: None,
-            barge_in_ms: None,
-            tools: Vec::new(),
-        }
-    }
-
-    fn ms(&self) -> u32 {
-        self.t0.elapsed().as_millis().min(u128::from(u32::MAX)) as u32
-    }
-
-    fn record(self) -> TurnRecord {
-        let heard_text = match self.heard_ms {
-            Some(heard) => cut(self.agent_text.trim(), heard, self.audio_ms),
-            None => self.agent_text.trim().to_string(),
-        };
-        TurnRecord {
-            caller_text: self.caller_text,
-            agent_text: self.agent_text.trim().to_string(),
-            heard_text,
-            barged_in: self.heard_ms.is_some(),
-            stt_ms: self.stt_ms,
-            llm_first_token_ms: None,
-            tts_first_audio_ms: self.first_audio_ms,
-            first_frame_out_ms: self.first_frame_ms,
-            barge_in_ms: self.barge_in_ms,
-            caller_audio: None,
-            tools: self.tools,
-        }
-    }
-}
-
-/// The words of `text` spoken in the first `heard` of `total` ms (by proportion of
-/// characters, cut at a word boundary).
-fn cut(text: &str, heard: u32, total: u32) -> String {
-    if total == 0 || heard >= total {
-        return text.to_string();
-    }
-    let chars = text.chars().count();
-    let keep = (chars as u64 * u64::from(heard) / u64::from(total)) as usize;
-    let mut out = String::new();
-    for word in text.split_whitespace() {
-        let next = out.chars().count() + usize::from(!out.is_empty()) + word.chars().count();
-        if next > keep {
-            break;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
+/// Milliseconds of audio heard `since` ms after a frame's mark came back: the next frame
+/// started playing then, and each whole frame after it, up to the one playing now.
+fn heard_since_mark(since: u32) -> u32 {
+    (since / FRAME_MS + 1) * FRAME_MS
 }
 
 /// After the current response: what the call does.
@@ -161,6 +92,9 @@ struct Call {
     wants_response: bool,
     ending: Option<Ending>,
     turn: Option<Turn>,
+    /// Between the service's `speech_started` and `speech_stopped`.
+    caller_speaking: bool,
+    silence: Silence,
     stopped: bool,
 }
 
@@ -192,6 +126,8 @@ pub(super) async fn run(
         wants_response: false,
         ending: None,
         turn: None,
+        caller_speaking: false,
+        silence: Silence::new(cfg.silence_prompt_after, cfg.silence_hangup_after),
         stopped: false,
     };
 
@@ -251,7 +187,16 @@ pub(super) async fn run(
         call.append(&frame).await;
     }
 
+    // One timer, moved when the deadline moves (not one per 20 ms frame).
+    let timer = tokio::time::sleep_until(call.silence.deadline());
+    tokio::pin!(timer);
     while !call.stopped {
+        let deadline = call.silence_deadline();
+        if let Some(d) = deadline
+            && timer.deadline() != d
+        {
+            timer.as_mut().reset(d);
+        }
         tokio::select! {
             biased;
             msg = input.recv() => match msg {
@@ -274,6 +219,7 @@ pub(super) async fn run(
             event = stream.next() => {
                 on_message(&mut call, &mut stream, event).await;
             }
+            _ = &mut timer, if deadline.is_some() => call.on_silence().await,
         }
     }
     if let Some(mut sink) = call.sink.take() {
@@ -363,6 +309,58 @@ impl Call {
                 self.heard = Some((item, m.end_ms, Instant::now()));
             }
         }
+        if !self.audible() {
+            self.silence.agent_heard();
+        }
+    }
+
+    /// When the caller's silence calls for the next step; `None` while the agent is
+    /// audible, a response is being made, the call is ending or the caller speaks.
+    fn silence_deadline(&self) -> Option<Instant> {
+        let busy = self.audible()
+            || self.response.is_some()
+            || self.wants_response
+            || self.ending.is_some()
+            || self.caller_speaking;
+        (!busy).then(|| self.silence.deadline())
+    }
+
+    /// The caller said nothing for too long: the prompt, or the goodbye and the end.
+    async fn on_silence(&mut self) {
+        if self.silence.prompted {
+            self.say(SILENCE_GOODBYE).await;
+            self.emit(SessionOutput::End {
+                reason: "silence".into(),
+            })
+            .await;
+            self.stopped = true;
+            return;
+        }
+        self.silence.prompted = true;
+        self.silence.prompt_playing = true;
+        self.say(SILENCE_PROMPT).await;
+        // The model knows what the caller heard.
+        if !self.send(&events::said(SILENCE_PROMPT)).await {
+            self.fail("realtime_closed".into()).await;
+        }
+    }
+
+    /// A cached phrase, recorded as a turn of its own.
+    async fn say(&mut self, text: &str) {
+        self.finish_turn().await;
+        let t0 = Instant::now();
+        match cache::phrase(self.providers.tts.as_ref(), text, PHRASE_TIMEOUT).await {
+            Ok(audio) => self.play(audio, None, 0).await,
+            Err(e) => tracing::warn!(error = %e, "no audio for a fixed phrase"),
+        }
+        let ms = t0.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
+        self.emit(SessionOutput::Turn(TurnRecord {
+            agent_text: text.to_string(),
+            heard_text: text.to_string(),
+            first_frame_out_ms: Some(ms),
+            ..Default::default()
+        }))
+        .await;
     }
 
     fn turn(&mut self) -> &mut Turn {
@@ -406,8 +404,14 @@ impl Call {
 
     async fn on_event(&mut self, e: &Value) {
         match str_of(e, "type") {
-            "input_audio_buffer.speech_started" => self.on_speech_started().await,
+            "input_audio_buffer.speech_started" => {
+                self.caller_speaking = true;
+                self.silence.caller_spoke();
+                self.on_speech_started().await
+            }
             "input_audio_buffer.speech_stopped" => {
+                self.caller_speaking = false;
+                self.silence.caller_spoke();
                 self.finish_turn().await;
                 self.turn = Some(Turn::new(Instant::now()));
             }
@@ -537,12 +541,13 @@ impl Call {
             self.send(&events::response_cancel()).await;
         }
         if let Some((item, sent_ms)) = playing {
-            // Confirmed by the marks, plus what has played since the last one came back
-            // (Twilio plays in real time; never beyond what was sent).
+            // Confirmed by the marks, plus the frames played since the last one came back
+            // (Twilio plays in real time, whole frames: the one playing now is heard to its
+            // end, as the `clear` arrives; never beyond what was sent).
             let heard = match &self.heard {
                 Some((i, ms, at)) if *i == item => {
                     let since = at.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
-                    ms.saturating_add(since).min(sent_ms)
+                    ms.saturating_add(heard_since_mark(since)).min(sent_ms)
                 }
                 _ => 0,
             };
@@ -620,12 +625,17 @@ impl Call {
 
 #[cfg(test)]
 mod tests {
-    use super::cut;
+    use super::heard_since_mark;
 
     #[test]
-    fn the_heard_part_is_cut_at_a_word() {
-        assert_eq!(cut("שלום לך חבר יקר", 500, 1000), "שלום לך");
-        assert_eq!(cut("שלום לך", 0, 1000), "");
-        assert_eq!(cut("שלום לך", 1000, 1000), "שלום לך");
+    fn the_frame_playing_when_the_caller_speaks_counts_whole() {
+        assert_eq!(
+            heard_since_mark(0),
+            20,
+            "the next frame began with the mark"
+        );
+        assert_eq!(heard_since_mark(19), 20);
+        assert_eq!(heard_since_mark(20), 40);
+        assert_eq!(heard_since_mark(95), 100);
     }
 }

@@ -39,16 +39,24 @@ fn socket_config() -> WebSocketConfig {
 
 /// Opens the socket within the configured time.
 pub async fn open(cfg: &RealtimeConfig) -> Result<Socket, ProviderError> {
-    let url = endpoint(cfg)?;
+    open_url(endpoint(cfg)?, &cfg.api_key, cfg.connect_timeout).await
+}
+
+/// Opens a Realtime socket at `url` with `api_key`, within `timeout`.
+pub(crate) async fn open_url(
+    url: url::Url,
+    api_key: &str,
+    timeout: std::time::Duration,
+) -> Result<Socket, ProviderError> {
     let mut request = url
         .as_str()
         .into_client_request()
         .map_err(|e| ProviderError::Protocol(e.to_string()))?;
-    let bearer = HeaderValue::from_str(&format!("Bearer {}", cfg.api_key))
+    let bearer = HeaderValue::from_str(&format!("Bearer {api_key}"))
         .map_err(|_| ProviderError::Unavailable("OPENAI_API_KEY is not a valid header".into()))?;
     request.headers_mut().insert("Authorization", bearer);
     let opened = tokio::time::timeout(
-        cfg.connect_timeout,
+        timeout,
         // No Nagle: the caller's 20 ms frames and small events must leave at once.
         tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), true),
     )

@@ -79,6 +79,35 @@ pub fn function_output(call_id: &str, output: &str) -> Value {
     })
 }
 
+/// `session.update` of a transcription session (the cascade's streaming recogniser):
+/// the caller's mu-law in, `model` in `language`, and no turn detection — the cascade's
+/// own end of turn commits each utterance.
+pub fn transcription_session_update(model: &str, language: &str) -> Value {
+    json!({
+        "type": "session.update",
+        "session": {
+            "type": "transcription",
+            "audio": {
+                "input": {
+                    "format": { "type": "audio/pcmu" },
+                    "transcription": { "model": model, "language": language },
+                    "turn_detection": null,
+                },
+            },
+        },
+    })
+}
+
+/// Ends the utterance in the input buffer: the service transcribes it.
+pub fn commit() -> Value {
+    json!({ "type": "input_audio_buffer.commit" })
+}
+
+/// Drops the input buffer's audio.
+pub fn clear() -> Value {
+    json!({ "type": "input_audio_buffer.clear" })
+}
+
 pub fn response_create() -> Value {
     json!({ "type": "response.create" })
 }
@@ -120,6 +149,13 @@ mod tests {
             "semantic_vad"
         );
         let append: Value = serde_json::from_str(&append("AAE=")).unwrap();
+        let t = transcription_session_update("gpt-4o-transcribe", "he");
+        assert_eq!(t["session"]["type"], "transcription");
+        assert_eq!(
+            t["session"]["audio"]["input"]["format"]["type"],
+            "audio/pcmu"
+        );
+        assert!(t["session"]["audio"]["input"]["turn_detection"].is_null());
         assert_eq!(append["audio"], "AAE=");
     }
 

@@ -15,12 +15,19 @@
 //!   what the caller heard (from Twilio's marks), turns with timings, and failures that
 //!   end in the apology and the recording fallback, never in silence.
 //! - [`clock`]: today's date and time in Israel for the instructions.
+//! - `silence`: a silent caller is prompted, then told goodbye, as in the cascade.
+//! - `turn`: a turn as it is stored, cut at what the caller heard.
+//! - [`transcribe`]: the cascade's streaming recogniser, a transcription session that hears
+//!   the caller while they speak.
 
 mod call;
 pub mod clock;
 pub mod connect;
 pub mod events;
+mod silence;
 pub mod tools;
+pub mod transcribe;
+mod turn;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +38,7 @@ use crate::provider::AgentContext;
 use crate::session::{Providers, SessionHandle};
 
 pub use connect::{ProbeState, probe};
+pub use transcribe::{RealtimeStt, TranscriptionConfig};
 
 /// OpenAI's Realtime endpoint.
 pub const DEFAULT_URL: &str = "wss://api.openai.com/v1/realtime";
@@ -71,6 +79,9 @@ pub struct RealtimeConfig {
     pub voice: Option<String>,
     pub turn_detection: TurnDetection,
     pub connect_timeout: Duration,
+    /// Caller silence before the prompt, and before the goodbye (as the cascade's).
+    pub silence_prompt_after: Duration,
+    pub silence_hangup_after: Duration,
 }
 
 impl std::fmt::Debug for RealtimeConfig {
@@ -94,6 +105,8 @@ impl RealtimeConfig {
             voice: None,
             turn_detection: TurnDetection::default(),
             connect_timeout: CONNECT_TIMEOUT,
+            silence_prompt_after: crate::session::SessionConfig::default().silence_prompt_after,
+            silence_hangup_after: crate::session::SessionConfig::default().silence_hangup_after,
         }
     }
 }

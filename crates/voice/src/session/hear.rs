@@ -3,6 +3,12 @@
 //! the whole transcript, and a stream that breaks off before its final text fails the
 //! turn like any provider error (apology, one retry, then the recording fallback).
 //!
+//! A recogniser that listens while the caller speaks
+//! ([`StreamingStt`](crate::provider::StreamingStt)) hands each
+//! utterance over as a [`Heard`]: the transcript the service is making from audio it
+//! already has. [`streamed`] waits for it (briefly); the caller's audio is still kept, so
+//! a stream that failed costs a whole-file upload, never the answer.
+//!
 //! A transcript with no word in it (a cough, a door, a breath: empty, whitespace,
 //! punctuation, or only a recogniser's bracketed tag such as `[BLANK_AUDIO]`) is
 //! [noise](is_noise), never an answer: the turn loop keeps listening instead of handing it
@@ -10,10 +16,63 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::provider::{ProviderError, SpeechToText, SttEvent, Transcript, with_timeout};
+
+/// Longest wait for a streamed transcript after the end of the turn before the audio is
+/// uploaded instead.
+pub(crate) const STREAM_WAIT: Duration = Duration::from_secs(3);
+
+/// The transcript of one committed utterance, being made by a streaming recogniser.
+/// Shared: a turn the caller went on talking through hands its part to the next turn.
+pub(crate) type Heard = Shared<BoxFuture<'static, Result<Transcript, ProviderError>>>;
+
+/// The utterance committed on `rx`, as a [`Heard`]; a sender dropped by a broken stream
+/// is an error.
+pub(crate) fn heard(rx: oneshot::Receiver<Result<Transcript, ProviderError>>) -> Heard {
+    async move {
+        rx.await.unwrap_or_else(|_| {
+            Err(ProviderError::Unavailable(
+                "the streaming recogniser stopped".into(),
+            ))
+        })
+    }
+    .boxed()
+    .shared()
+}
+
+/// The text of a turn heard in `parts` (one per committed utterance), waiting at most
+/// `wait` for all of them.
+pub(crate) async fn streamed(
+    parts: &[Heard],
+    wait: Duration,
+    t0: Instant,
+) -> Result<Transcript, ProviderError> {
+    let all = futures::future::join_all(parts.iter().cloned());
+    let results = tokio::time::timeout(wait, all)
+        .await
+        .map_err(|_| ProviderError::Timeout)?;
+    let mut text = Vec::new();
+    for r in results {
+        let t = r?;
+        if !t.text.is_empty() {
+            text.push(t.text);
+        }
+    }
+    tracing::debug!(
+        transcript_ms = ms_since(t0),
+        parts = parts.len(),
+        "caller heard while speaking"
+    );
+    Ok(Transcript {
+        text: text.join(" "),
+        confidence: None,
+    })
+}
 
 fn ms_since(t0: Instant) -> u32 {
     t0.elapsed().as_millis().min(u128::from(u32::MAX)) as u32

@@ -105,6 +105,9 @@ pub(crate) enum Job {
         ctx: Box<AgentContext>,
         caller_audio: Arc<Vec<i16>>,
         caller_text: Option<String>,
+        /// The turn's transcript from the recogniser that listened while the caller
+        /// spoke; `None`: the audio goes up whole.
+        heard: Option<Vec<super::hear::Heard>>,
     },
 }
 
@@ -142,13 +145,17 @@ impl Pipe {
                 ctx,
                 caller_audio,
                 caller_text,
+                heard,
             } => {
                 let r = match apology {
                     Some(a) => self.say_all(&[a]).await,
                     None => Ok(()),
                 };
                 match r {
-                    Ok(()) => self.reply(*ctx, &caller_audio, caller_text).await,
+                    Ok(()) => {
+                        self.reply(*ctx, &caller_audio, caller_text, heard.as_deref())
+                            .await
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -192,12 +199,12 @@ impl Pipe {
         ctx: AgentContext,
         caller_audio: &[i16],
         caller_text: Option<String>,
+        heard: Option<&[super::hear::Heard]>,
     ) -> Result<(), ProviderError> {
         let caller_text = match (caller_text, &self.providers.stt) {
             (Some(t), _) => t,
             (None, Some(stt)) => {
-                let t = super::hear::transcribe(stt.as_ref(), caller_audio, self.timeout, self.t0)
-                    .await?;
+                let t = self.hear(stt.as_ref(), caller_audio, heard).await?;
                 if super::hear::is_noise(&t.text) {
                     self.send(PipeMsg::Noise).await;
                     return Ok(());
@@ -220,6 +227,27 @@ impl Pipe {
             self.speak_sentences(sentence_rx)
         )?;
         Ok(())
+    }
+
+    /// The caller's words: the streamed transcript when the recogniser listened while they
+    /// spoke and it arrives in time, else the whole-file transcription of their audio.
+    async fn hear(
+        &self,
+        stt: &dyn crate::provider::SpeechToText,
+        caller_audio: &[i16],
+        heard: Option<&[super::hear::Heard]>,
+    ) -> Result<crate::provider::Transcript, ProviderError> {
+        if let Some(parts) = heard {
+            let wait = self.timeout.min(super::hear::STREAM_WAIT);
+            match super::hear::streamed(parts, wait, self.t0).await {
+                Ok(t) => return Ok(t),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "no streamed transcript: uploading the caller's audio instead"
+                ),
+            }
+        }
+        super::hear::transcribe(stt, caller_audio, self.timeout, self.t0).await
     }
 
     /// Agent events → sentences (to the speaker) and actions (to the loop).

@@ -49,6 +49,36 @@ pub async fn caller_says(text: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// espeak-ng saying `text`, without the silence it puts before and after the words.
+pub async fn speech_pcm_trimmed(text: &str) -> Vec<i16> {
+    let pcm = speech_pcm(text).await;
+    let loud = |s: &i16| s.unsigned_abs() > 300;
+    match (pcm.iter().position(loud), pcm.iter().rposition(loud)) {
+        (Some(a), Some(b)) => pcm[a..=b].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// The caller saying `parts` with a pause of exactly `gap` between the words of each
+/// (line noise throughout), then 1.5 s of line noise: someone dictating a number in groups.
+pub async fn caller_pauses_between(parts: &[&str], gap: Duration) -> Vec<Vec<u8>> {
+    let mut seed = parts.len() as u32 + 7;
+    let mut pcm = noise(1600, &mut seed);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            pcm.extend(noise((gap.as_millis() * 8) as usize, &mut seed));
+        }
+        for s in speech_pcm_trimmed(part).await {
+            pcm.push(s.saturating_add(noise(1, &mut seed)[0]));
+        }
+    }
+    pcm.extend(noise(12_000, &mut seed));
+    audio::mulaw::encode(&pcm)
+        .chunks(FRAME)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 /// The server's side of one session.
 pub struct Call {
     pub h: SessionHandle,

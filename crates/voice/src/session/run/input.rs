@@ -1,6 +1,7 @@
 //! The caller's side of the session: audio frames through the turn detector, DTMF,
 //! playback confirmations and hang-up. Barge-in is decided here: speech over the agent's
-//! audio clears playback at once and cancels whatever is still being made.
+//! audio clears playback at once and cancels whatever is still being made. The frames of a
+//! turn also go to the streaming recogniser, when there is one ([`super::listen`]).
 
 use std::sync::atomic::Ordering;
 
@@ -8,6 +9,7 @@ use audio::TurnEvent;
 use tokio::time::Instant;
 
 use super::{Kind, Session, Turn};
+use crate::session::hear::Heard;
 use crate::session::pipeline::Job;
 use crate::session::{SessionInput, SessionOutput};
 
@@ -15,9 +17,19 @@ impl Session {
     pub(super) async fn on_input(&mut self, msg: SessionInput) {
         match msg {
             SessionInput::Audio(frame) => match self.detector.push_mulaw(&frame) {
-                Some(TurnEvent::SpeechStarted) => self.on_speech_started().await,
-                Some(TurnEvent::TurnEnded { audio, .. }) => self.on_turn_ended(audio).await,
-                None => {}
+                Some(TurnEvent::SpeechStarted) => {
+                    self.listen_start();
+                    self.on_speech_started().await
+                }
+                Some(TurnEvent::TurnEnded { audio, .. }) => {
+                    let answered = !self
+                        .turn
+                        .as_ref()
+                        .is_some_and(|t| matches!(t.kind, Kind::Goodbye { .. }));
+                    let heard = self.listen_end(answered);
+                    self.on_turn_ended(audio, heard).await
+                }
+                None => self.listen_frame(&frame),
             },
             SessionInput::Dtmf('*') => {
                 self.terminate(SessionOutput::Fallback {
@@ -79,11 +91,12 @@ impl Session {
             self.cancel_task();
             if let Some(t) = self.turn.take() {
                 self.carry = t.caller_audio.as_ref().clone();
+                self.carry_heard = t.heard;
             }
         }
     }
 
-    pub(super) async fn on_turn_ended(&mut self, audio: Vec<i16>) {
+    pub(super) async fn on_turn_ended(&mut self, audio: Vec<i16>, heard: Option<Heard>) {
         self.caller_active();
         if let Some(turn) = &self.turn {
             if matches!(turn.kind, Kind::Goodbye { .. }) {
@@ -95,12 +108,20 @@ impl Session {
         }
         let mut pcm = std::mem::take(&mut self.carry);
         pcm.extend_from_slice(&audio);
-        let turn = Turn::new(Kind::Reply { attempt: 0 }, self.ctx.clone(), pcm);
+        // Streamed only if every part of it was.
+        let carried = self.carry_heard.replace(Vec::new());
+        let heard = carried.zip(heard).map(|(mut parts, h)| {
+            parts.push(h);
+            parts
+        });
+        let mut turn = Turn::new(Kind::Reply { attempt: 0 }, self.ctx.clone(), pcm);
+        turn.heard = heard;
         let job = Job::Reply {
             apology: None,
             ctx: Box::new(turn.ctx.clone()),
             caller_audio: turn.caller_audio.clone(),
             caller_text: None,
+            heard: turn.heard.clone(),
         };
         self.start(turn, job);
     }

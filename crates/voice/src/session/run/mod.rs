@@ -6,11 +6,13 @@
 //!
 //! This module holds the state, the loop and the turn's lifecycle; what each kind of event
 //! does lives beside it: the caller's side ([`input`]: speech, barge-in, marks), the
-//! pipeline's ([`pipe`]: transcript, text, audio, failures), finishing turns ([`finish`])
-//! and the silence and missing-mark timers ([`timers`]).
+//! pipeline's ([`pipe`]: transcript, text, audio, failures), finishing turns ([`finish`]),
+//! the silence and missing-mark timers ([`timers`]) and the streaming recogniser that hears
+//! the caller while they speak ([`listen`]).
 
 mod finish;
 mod input;
+mod listen;
 mod pipe;
 mod timers;
 
@@ -23,9 +25,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::hear::Heard;
 use super::pipeline::{Job, Pipe, PipeMsg};
 use super::{Providers, SessionConfig, SessionInput, SessionOutput};
-use crate::provider::AgentContext;
+use crate::provider::{AgentContext, SttStream};
 
 /// How long after the estimated end of playback a missing mark is assumed played.
 const MARK_GRACE: Duration = Duration::from_millis(1500);
@@ -51,6 +54,8 @@ struct Turn {
     t0: Instant,
     ctx: AgentContext,
     caller_audio: Arc<Vec<i16>>,
+    /// The caller's words from the streaming recogniser (`None`: uploaded whole).
+    heard: Option<Vec<Heard>>,
     caller_text: Option<String>,
     sentences: Vec<String>,
     ended: Vec<(u64, String)>,
@@ -80,6 +85,7 @@ impl Turn {
             t0: Instant::now(),
             ctx,
             caller_audio: Arc::new(caller_audio),
+            heard: None,
             caller_text: None,
             sentences: Vec::new(),
             ended: Vec::new(),
@@ -130,6 +136,12 @@ pub(crate) struct Session {
     /// The agent's last turn was cut off by the caller (or a noise) and not answered yet.
     cut_off: bool,
     carry: Vec<i16>,
+    /// What the streaming recogniser heard of `carry`; `None` if any of it was not streamed.
+    carry_heard: Option<Vec<Heard>>,
+    /// The call's streaming recogniser, when the speech-to-text has one and it still works.
+    listener: Option<Box<dyn SttStream>>,
+    /// The caller's turn in progress is going to `listener` frame by frame.
+    streaming: bool,
     finalize_at: Option<Instant>,
     stopped: bool,
 }
@@ -164,12 +176,23 @@ impl Session {
             noise_streak: 0,
             cut_off: false,
             carry: Vec::new(),
+            carry_heard: Some(Vec::new()),
+            listener: None,
+            streaming: false,
             finalize_at: None,
             stopped: false,
         }
     }
 
     pub(crate) async fn run(mut self, mut input: mpsc::Receiver<SessionInput>) {
+        // Listening starts with the call: the connection is up before the caller's first
+        // words, while the greeting plays.
+        self.listener = self
+            .providers
+            .stt
+            .as_ref()
+            .and_then(|stt| stt.streaming())
+            .map(|s| s.open("he"));
         let greeting = self.providers.agent.greeting(&self.ctx);
         self.start(
             Turn::new(Kind::Greeting, self.ctx.clone(), Vec::new()),

@@ -97,6 +97,7 @@ impl Session {
                     ctx: Box::new(turn.ctx.clone()),
                     caller_audio: turn.caller_audio.clone(),
                     caller_text: turn.caller_text.clone(),
+                    heard: turn.heard.clone(),
                 };
                 let turn = self.turn.take().expect("turn present");
                 self.start(turn, job);
