@@ -400,3 +400,67 @@ async fn another_tenant_is_refused(backend: Backend) {
     assert_eq!(still["start"], "2030-01-08T09:00:00+02:00");
 }
 dual_test!(another_tenant_is_refused);
+
+/// Bookings and cancellations go out as signed webhooks (`appointment.booked`,
+/// `appointment.cancelled`), with the appointment as the event's data (#19, #22).
+async fn bookings_and_cancellations_are_webhook_events(backend: Backend) {
+    let b = business(backend).await;
+    let (sid, _) = salon(&b, "רונית").await;
+    let (s, hook) = crm::post(
+        &b.app,
+        "/api/webhooks/endpoints",
+        &b.owner,
+        json!({ "url": "http://127.0.0.1:9/hooks/appointments", "events": ["appointment.booked", "appointment.cancelled"] }),
+    )
+    .await;
+    assert_eq!(s, 201, "{hook}");
+    let endpoint = hook["id"].as_i64().unwrap();
+    let (s, a) = book(&b, sid, &format!("{TUESDAY}T10:00:00+02:00")).await;
+    assert_eq!(s, 201, "{a}");
+    let id = a["id"].as_i64().unwrap();
+    let (s, _) = crm::post(
+        &b.app,
+        &format!("/api/appointments/{id}/cancel"),
+        &b.owner,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // Cancelling again changes nothing and announces nothing.
+    crm::post(
+        &b.app,
+        &format!("/api/appointments/{id}/cancel"),
+        &b.owner,
+        json!({}),
+    )
+    .await;
+    let (s, v) = crm::get(
+        &b.app,
+        &format!("/api/webhooks/deliveries?endpoint_id={endpoint}"),
+        &b.owner,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let mut events: Vec<(String, Value)> = v["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let payload = d["payload"].clone();
+            (d["event"].as_str().unwrap().to_string(), payload)
+        })
+        .collect();
+    events.sort_by(|x, y| x.0.cmp(&y.0));
+    let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(
+        names,
+        ["appointment.booked", "appointment.cancelled"],
+        "{v}"
+    );
+    for (_, p) in &events {
+        assert_eq!(p["data"]["id"], id, "{p}");
+        assert_eq!(p["data"]["business_id"], b.id);
+    }
+    b.app.shutdown().await.unwrap();
+}
+dual_test!(bookings_and_cancellations_are_webhook_events);

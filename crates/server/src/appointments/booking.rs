@@ -4,6 +4,7 @@
 //! when outside them) and then left to the database, which lets exactly one of any racing
 //! bookings take a time; the others get 409 with a Hebrew message and the next free time.
 
+use crate::hooks::Event;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -301,6 +302,7 @@ async fn create(
         };
         match store::book(&s.db, t.business_id, &new).await {
             Ok(id) => {
+                super::events::announce(&s.db, t.business_id, id, Event::AppointmentBooked).await;
                 let a = store::get(&s.db, t.business_id, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
@@ -366,6 +368,8 @@ async fn cancel(
     store::get(&s.db, t.business_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    store::cancel(&s.db, t.business_id, id).await?;
+    if store::cancel(&s.db, t.business_id, id).await? {
+        super::events::announce(&s.db, t.business_id, id, Event::AppointmentCancelled).await;
+    }
     read(State(s), t, Path(id)).await
 }

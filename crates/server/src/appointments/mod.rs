@@ -10,6 +10,7 @@
 
 pub mod avail;
 pub mod booking;
+pub mod events;
 pub mod host;
 mod phone_book;
 pub mod setup;

@@ -416,6 +416,13 @@ impl PhoneBook {
             match store::book(&self.db, self.business_id, &new).await {
                 Ok(id) => {
                     self.booked.fetch_add(1, Ordering::SeqCst);
+                    super::events::announce(
+                        &self.db,
+                        self.business_id,
+                        id,
+                        crate::hooks::Event::AppointmentBooked,
+                    )
+                    .await;
                     return Ok(
                         json!({ "booked": true, "appointment": self.view_fresh(id).await? }),
                     );
@@ -481,6 +488,13 @@ impl PhoneBook {
         if a.status != "booked" {
             return Err("that appointment is already cancelled".into());
         }
+        super::events::announce(
+            &self.db,
+            self.business_id,
+            a.id,
+            crate::hooks::Event::AppointmentCancelled,
+        )
+        .await;
         Ok(a)
     }
 

@@ -3,9 +3,11 @@
 //! goes at once.
 //!
 //! Times are Israel's (Asia/Jerusalem, through `jiff`, daylight time included). Shabbat is
-//! taken as Friday 16:00 to Saturday 20:00 all year: a little wider than candle-lighting to
-//! nightfall in every season, which is what a "don't bother me on Shabbat" asks for, with no
-//! Hebrew-calendar table to keep (holidays are not covered).
+//! taken as Friday 16:00 to Saturday 20:00 all year (a little wider than candle-lighting to
+//! nightfall in every season, which is what a "don't bother me on Shabbat" asks for), and
+//! the holidays a business keeps (Rosh Hashana, Yom Kippur, the festival days of Sukkot,
+//! Pesach and Shavuot) from candle-lighting on their eve to nightfall after them, computed
+//! for any year by the `calendar` crate rather than typed in.
 
 use std::sync::OnceLock;
 
@@ -115,6 +117,17 @@ impl Quiet {
             if let Some(u) = until {
                 end = end.max(u);
             }
+            // Holidays (and Shabbat by the sun): the closed stretch holding `t`, if any.
+            let loc = calendar::holy::Location::default();
+            let (first, last) = (
+                date.yesterday().unwrap_or(date),
+                date.tomorrow().unwrap_or(date),
+            );
+            for p in calendar::holy::closed_periods(&loc, first, last) {
+                if p.start <= ts && ts < p.end {
+                    end = end.max(p.end.as_millisecond());
+                }
+            }
         }
         end
     }
@@ -177,19 +190,24 @@ mod tests {
             daily: None,
             shabbat: true,
         };
-        // Friday 2025-07-04 (summer, UTC+3).
+        // Friday 2025-07-04 (summer, UTC+3): Shabbat ends at nightfall, after 20:00 in
+        // summer (the fixed window alone would let a message through before it).
+        let nightfall = calendar::holy::havdalah(
+            &calendar::holy::Location::default(),
+            Date::new(2025, 7, 5).unwrap(),
+        )
+        .as_millisecond();
+        let end = il(2025, 7, 5, 20, 0).max(nightfall);
+        assert!(
+            end > il(2025, 7, 5, 20, 0),
+            "summer nightfall is after 20:00"
+        );
         assert_eq!(
             shabbat.release_at(il(2025, 7, 4, 15, 59)),
             il(2025, 7, 4, 15, 59)
         );
-        assert_eq!(
-            shabbat.release_at(il(2025, 7, 4, 18, 0)),
-            il(2025, 7, 5, 20, 0)
-        );
-        assert_eq!(
-            shabbat.release_at(il(2025, 7, 5, 11, 0)),
-            il(2025, 7, 5, 20, 0)
-        );
+        assert_eq!(shabbat.release_at(il(2025, 7, 4, 18, 0)), end);
+        assert_eq!(shabbat.release_at(il(2025, 7, 5, 11, 0)), end);
         // With a night from 19:00, Saturday 20:00 is still night: the morning after.
         let both = Quiet {
             daily: Some(Daily {
@@ -199,5 +217,40 @@ mod tests {
             shabbat: true,
         };
         assert_eq!(both.release_at(il(2025, 7, 5, 11, 0)), il(2025, 7, 6, 7, 0));
+    }
+
+    #[test]
+    fn holidays_are_quiet_from_their_eve_to_nightfall() {
+        let q = Quiet {
+            daily: None,
+            shabbat: true,
+        };
+        let loc = calendar::holy::Location::default();
+        // Yom Kippur and the first day of Pesach of 2027, whatever weekday they fall on.
+        for (day, holiday) in calendar::hebrew::holidays_in_year(2027) {
+            if !matches!(
+                holiday,
+                calendar::hebrew::Holiday::YomKippur | calendar::hebrew::Holiday::Pesach1
+            ) {
+                continue;
+            }
+            let noon = il(day.year(), day.month(), day.day(), 12, 0);
+            let released = q.release_at(noon);
+            let nightfall = calendar::holy::havdalah(&loc, day).as_millisecond();
+            assert!(
+                released >= nightfall,
+                "{holiday:?} on {day}: released before nightfall"
+            );
+            assert!(
+                released > noon + 3_600_000,
+                "{holiday:?} on {day}: not held"
+            );
+            // A weekday before the holiday's eve is not quiet.
+            let before = day.yesterday().unwrap().yesterday().unwrap();
+            if !matches!(before.weekday(), Weekday::Friday | Weekday::Saturday) {
+                let t = il(before.year(), before.month(), before.day(), 12, 0);
+                assert_eq!(q.release_at(t), t, "the day before {holiday:?}'s eve");
+            }
+        }
     }
 }
