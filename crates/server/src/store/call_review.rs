@@ -30,6 +30,19 @@ pub async fn apply(
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let mut tx = db.pool.begin().await?;
+    // A write first: it takes the row's lock (and SQLite's write lock) before the read, so
+    // two reviews never interleave, and SQLite never has to upgrade a read snapshot that
+    // another writer has since moved past (which it refuses: `SQLITE_BUSY_SNAPSHOT`).
+    let touched = sqlx::query(
+        "UPDATE call_logs SET updated_at = updated_at WHERE business_id = $1 AND id = $2",
+    )
+    .bind(business_id)
+    .bind(call_id)
+    .execute(&mut *tx)
+    .await?;
+    if touched.rows_affected() == 0 {
+        return Ok(false);
+    }
     let before: Option<(Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT call_summary, disposition FROM call_logs WHERE business_id = $1 AND id = $2",
     )
