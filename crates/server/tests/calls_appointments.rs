@@ -324,28 +324,7 @@ async fn a_realtime_booking_goes_back_to_the_model(backend: Backend) {
         None => eprintln!("SDK check skipped: MOKDAN_OPENAI_PYTHON is not set"),
         Some(python) => {
             let events = rt.received.lock().unwrap().clone();
-            let dir = tempfile::tempdir().unwrap();
-            let file = dir.path().join("client_events.json");
-            std::fs::write(&file, serde_json::to_vec(&events).unwrap()).unwrap();
-            let script = concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../scripts/realtime_client_events.py"
-            );
-            let out = std::process::Command::new(python)
-                .arg(script)
-                .arg(&file)
-                .output()
-                .expect("run the SDK check");
-            let text = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "{text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(
-                text.contains(&format!("{} valid, 0 invalid", events.len())),
-                "{text}"
-            );
+            common::realtime::assert_sdk_accepts(&python, &events);
         }
     }
     w.app.shutdown().await.unwrap();

@@ -505,28 +505,7 @@ async fn every_client_event_matches_openais_sdk_types(backend: Backend) {
     ] {
         assert!(kinds.contains(kind), "{kind} was sent: {kinds:?}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("client_events.json");
-    std::fs::write(&file, serde_json::to_vec(&events).unwrap()).unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/realtime_client_events.py"
-    );
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(&file)
-        .output()
-        .expect("run the SDK check");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "client events OpenAI's SDK refuses:\n{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains(&format!("{} valid, 0 invalid", events.len())),
-        "{text}"
-    );
+    common::realtime::assert_sdk_accepts(&python, &events);
     w.app.shutdown().await.unwrap();
 }
 dual_test!(every_client_event_matches_openais_sdk_types);

@@ -377,3 +377,26 @@ async fn serve(socket: WebSocket, rt: Realtime) {
     }
     let _ = c.socket.send(Message::Close(None)).await;
 }
+
+/// Checks client events with OpenAI's own Python SDK (`RealtimeClientEvent` through
+/// pydantic, unknown fields refused; `scripts/realtime_client_events.py`): every one valid.
+pub fn assert_sdk_accepts(python: impl AsRef<std::ffi::OsStr>, events: &[serde_json::Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("client_events.json");
+    std::fs::write(&file, serde_json::to_vec(events).unwrap()).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/realtime_client_events.py"
+    );
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("run the SDK check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(&format!("{} valid, 0 invalid", events.len())),
+        "client events OpenAI's SDK refuses:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
