@@ -45,9 +45,7 @@ fn search_filter(text: &str, first: usize) -> (String, Vec<String>) {
              AND LOWER(COALESCE(name, '')) LIKE ${n} ESCAPE '\\')"
         ),
     ];
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.strip_prefix('0').unwrap_or(&digits);
-    if digits.len() >= 3 {
+    if let Some(digits) = super::leads::phone_digits(text) {
         binds.push(format!("%{digits}%"));
         let d = first + 1;
         any.push(format!("from_number LIKE ${d}"));
@@ -192,39 +190,6 @@ pub async fn for_customer(
 
 /// Statuses of a call still in progress.
 pub const LIVE: &str = "('queued', 'initiated', 'ringing', 'in-progress', 'answered')";
-
-/// A page of calls, newest first; `fallback_only` keeps the ones that fell back to recording.
-pub async fn page(
-    db: &Db,
-    business_id: i64,
-    fallback_only: bool,
-    limit: i64,
-    offset: i64,
-) -> Result<(Vec<CallRow>, i64), sqlx::Error> {
-    const FALLBACK: &str = " AND fallback_reason IS NOT NULL";
-    let rows = sqlx::query_as(either!(
-        fallback_only,
-        "SELECT {COLUMNS} FROM call_logs WHERE business_id = $1{FILTER} \
-         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-        FILTER = FALLBACK,
-        "",
-    ))
-    .bind(business_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&db.pool)
-    .await?;
-    let (n,): (i64,) = sqlx::query_as(either!(
-        fallback_only,
-        "SELECT COUNT(*) FROM call_logs WHERE business_id = $1{FILTER}",
-        FILTER = FALLBACK,
-        "",
-    ))
-    .bind(business_id)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok((rows, n))
-}
 
 /// Calls since an instant, newest first.
 pub async fn since(

@@ -3,7 +3,7 @@
 //! model and a turn its one turn model.
 
 pub use crate::store::calls::CallRow as Call;
-pub use crate::store::crm_calls::{get, live, page, since, times_since};
+pub use crate::store::crm_calls::{get, live, since, times_since};
 pub use crate::store::turns::Turn;
 use crate::store::{Db, crm_calls, turns as stored_turns};
 
@@ -26,7 +26,12 @@ pub async fn views(
 
 /// The newest calls that fell back to recording.
 pub async fn fallbacks(db: &Db, business_id: i64, limit: i64) -> Result<Vec<Call>, sqlx::Error> {
-    Ok(page(db, business_id, true, limit, 0).await?.0)
+    let filter = crm_calls::CallFilter {
+        fallback_only: true,
+        limit,
+        ..Default::default()
+    };
+    Ok(crm_calls::list(db, business_id, &filter).await?.0)
 }
 
 /// The calls of a lead: linked to it, or from or to its number.
