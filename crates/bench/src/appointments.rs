@@ -138,6 +138,7 @@ pub async fn run(args: AppointmentBench) -> anyhow::Result<()> {
             customer_phone: None,
             source: "bench".into(),
             notes: String::new(),
+            call_id: None,
         };
         match booked::book(&db, business, &new).await {
             Ok(_) => made += 1,

@@ -10,7 +10,7 @@ pub mod call;
 pub mod disposition;
 
 pub use call::{CallDirection, CallStatus};
-pub use disposition::Disposition;
+pub use disposition::{Disposition, urgency_label};
 
 /// A phone number in E.164 form (`+` and 8–15 digits).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]

@@ -190,9 +190,88 @@ async fn the_model_finds_a_free_time_and_books_it(backend: Backend) {
     );
     let lines = w.agent_lines(&report.call_sid).await;
     assert!(lines.iter().any(|l| l == said), "{lines:?}");
+    w.the_owner_reads_the_booking(&report.call_sid).await;
     w.app.shutdown().await.unwrap();
 }
 dual_test!(the_model_finds_a_free_time_and_books_it);
+
+impl World {
+    /// The call's summary card says which appointment was booked on it, and the caller's
+    /// lead lists it; another call of the business says nothing of it (#22, #19).
+    async fn the_owner_reads_the_booking(&self, call_sid: &str) {
+        use common::crm::add_user;
+        use mokdan::store::users::Role;
+        let db = &self.app.state.db;
+        add_user(
+            &self.app,
+            "owner@salon.test",
+            Role::Owner,
+            Some(self.business_id),
+        )
+        .await;
+        let web = common::web::sign_in(&self.app, "owner@salon.test", common::crm::PASSWORD).await;
+        let call = mokdan::store::calls::by_sid(db, call_sid)
+            .await
+            .unwrap()
+            .unwrap();
+        let (status, _, page) =
+            common::web::get(&web, &self.app, &format!("/app/biz/calls/{}", call.id)).await;
+        assert_eq!(status, 200);
+        let card = page.split("id=\"call-summary\"").nth(1).unwrap();
+        let card = card.split("</section>").next().unwrap();
+        assert!(card.contains("תור שנקבע"), "{card}");
+        assert!(card.contains("<dd>רגילה</dd>"), "urgency in Hebrew: {card}");
+        assert!(
+            card.contains("יום שלישי 8 בינואר, בשעה 10:00</time> · תספורת · אצל רותי"),
+            "{card}"
+        );
+
+        let sid2 = format!("{call_sid}X");
+        mokdan::store::calls::insert(
+            db,
+            &mokdan::store::calls::NewCall {
+                call_sid: &sid2,
+                business_id: Some(self.business_id),
+                from: Some(CALLER),
+                to: Some(NUMBER),
+                direction: mokdan::domain::CallDirection::Inbound,
+                status: mokdan::domain::CallStatus::Ringing,
+            },
+        )
+        .await
+        .unwrap();
+        let second = mokdan::store::calls::by_sid(db, &sid2)
+            .await
+            .unwrap()
+            .unwrap();
+        let (_, _, page) =
+            common::web::get(&web, &self.app, &format!("/app/biz/calls/{}", second.id)).await;
+        assert!(
+            !page.contains("תור שנקבע"),
+            "only the call it was booked on"
+        );
+
+        let phone = mokdan::domain::Phone::parse(CALLER).unwrap();
+        let lead = mokdan::store::customers::upsert_by_phone(
+            db,
+            self.business_id,
+            &phone,
+            Some(NAME),
+            "call",
+        )
+        .await
+        .unwrap();
+        let (status, _, page) =
+            common::web::get(&web, &self.app, &format!("/app/biz/leads/{lead}")).await;
+        assert_eq!(status, 200);
+        let list = page
+            .split("id=\"lead-appointments\"")
+            .nth(1)
+            .expect("the lead's appointments");
+        assert!(list.contains("תספורת · אצל רותי"), "{list}");
+        assert!(list.contains("נקבע בשיחה עם הנציג/ה"), "{list}");
+    }
+}
 
 async fn a_taken_time_gives_the_model_the_next_free_time(backend: Backend) {
     let ten = format!("{TUESDAY}T10:00");
@@ -221,6 +300,7 @@ async fn a_taken_time_gives_the_model_the_next_free_time(backend: Backend) {
         customer_phone: Some("+972541112222".into()),
         source: "api".into(),
         notes: String::new(),
+        call_id: None,
     };
     let other_id = store::book(&w.app.state.db, w.business_id, &other)
         .await
@@ -352,12 +432,12 @@ async fn another_business_and_another_caller_are_never_seen(backend: Backend) {
     salon(db, b, "מיכל").await;
     use mokdan::appointments::host::for_call;
     assert!(
-        for_call(db, none, Some(CALLER)).await.is_none(),
+        for_call(db, none, None, Some(CALLER)).await.is_none(),
         "no service, no tools"
     );
 
     // The same caller books at B.
-    let at_b = for_call(db, b, Some(CALLER)).await.unwrap();
+    let at_b = for_call(db, b, None, Some(CALLER)).await.unwrap();
     let booked = call_tool(
         &at_b,
         "book_appointment",
@@ -368,7 +448,7 @@ async fn another_business_and_another_caller_are_never_seen(backend: Backend) {
     let b_id = booked["appointment"]["id"].as_i64().unwrap();
 
     // A call to A sees nothing of it, and cannot cancel or move it.
-    let at_a = for_call(db, a, Some(CALLER)).await.unwrap();
+    let at_a = for_call(db, a, None, Some(CALLER)).await.unwrap();
     let mine = call_tool(&at_a, "my_appointments", json!({})).await;
     assert_eq!(mine["appointments"], json!([]), "{mine}");
     for (tool, args) in [
@@ -398,7 +478,7 @@ async fn another_business_and_another_caller_are_never_seen(backend: Backend) {
     assert!(free.to_string().contains("רותי") && !free.to_string().contains("מיכל"));
 
     // At B, another caller sees nothing of it either, and cannot cancel it.
-    let stranger = for_call(db, b, Some("+972549998888")).await.unwrap();
+    let stranger = for_call(db, b, None, Some("+972549998888")).await.unwrap();
     let theirs = call_tool(&stranger, "my_appointments", json!({})).await;
     assert_eq!(theirs["appointments"], json!([]), "{theirs}");
     let r = call_tool(
@@ -409,7 +489,7 @@ async fn another_business_and_another_caller_are_never_seen(backend: Backend) {
     .await;
     assert_eq!(r["ok"], false, "{r}");
     // A withheld number can book only with a number given, and list nothing.
-    let withheld = for_call(db, b, None).await.unwrap();
+    let withheld = for_call(db, b, None, None).await.unwrap();
     assert_eq!(
         call_tool(&withheld, "my_appointments", json!({})).await["ok"],
         false

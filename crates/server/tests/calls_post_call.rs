@@ -131,6 +131,50 @@ async fn a_streamed_call_without_speech_to_text_becomes_a_lead(backend: Backend)
 }
 dual_test!(a_streamed_call_without_speech_to_text_becomes_a_lead);
 
+/// With speech-to-text, each answer shows its transcript and still has a player for the
+/// caller's own voice on the call's page (#22).
+async fn each_answer_reads_and_plays(app: &TestApp, business: i64, call_id: i64) {
+    use mokdan::store::users::Role;
+    common::crm::add_user(app, "owner@stt.test", Role::Owner, Some(business)).await;
+    let token = common::crm::login(app, "owner@stt.test").await;
+    let (_, call) = common::crm::get(app, &format!("/api/calls/{call_id}"), &token).await;
+    let both: Vec<&serde_json::Value> = call["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["has_audio"] == 1 && t["caller_text"].as_str().is_some_and(|c| !c.is_empty()))
+        .collect();
+    assert!(
+        both.len() >= 2,
+        "transcript and audio on each answer: {call}"
+    );
+    let web = common::web::sign_in(app, "owner@stt.test", common::crm::PASSWORD).await;
+    let (status, _, page) = common::web::get(&web, app, &format!("/app/biz/calls/{call_id}")).await;
+    assert_eq!(status, 200);
+    for t in both {
+        let text = t["caller_text"].as_str().unwrap();
+        let audio = format!("/api/calls/{call_id}/turns/{}/audio", t["turn_index"]);
+        let bubble = page
+            .split("<p class=\"bubble in\">")
+            .find(|b| b.contains(&audio))
+            .unwrap_or_else(|| panic!("a player for {audio}: {page}"));
+        let bubble = bubble.split("</p>").next().unwrap();
+        assert!(
+            bubble.contains(&askama_escape(text)),
+            "the transcript beside its audio: {bubble}"
+        );
+    }
+}
+
+/// How askama writes text into HTML (the quotes and angle brackets a transcript may hold).
+fn askama_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
 /// The business hears the answers kept as audio through the API; another business cannot.
 async fn the_answers_can_be_heard(app: &TestApp, business: i64, call_id: i64) {
     use mokdan::store::users::Role;
@@ -191,6 +235,7 @@ async fn a_streamed_call_with_speech_to_text_is_summarised_by_the_llm(backend: B
         .unwrap()
         .expect("the caller is a lead of the business");
     assert_eq!(lead.name.as_deref(), Some("דני כהן"), "{lead:?}");
+    each_answer_reads_and_plays(&app, business, row.id).await;
     queued_again_changes_nothing(&app, business, &sid).await;
     app.shutdown().await.unwrap();
 }

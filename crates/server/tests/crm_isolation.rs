@@ -69,6 +69,8 @@ fn fixture(w: &World, x: &Extra, resource: &str, of_b: bool) -> i64 {
         "service" => t.service_id,
         "staff" => t.staff_id,
         "appointment" => t.appointment_id,
+        "task" => t.task_id,
+        "saved_filter" => t.saved_filter_id,
         "job" => {
             if of_b {
                 x.jobs.1

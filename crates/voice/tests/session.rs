@@ -185,7 +185,15 @@ async fn a_full_intake_with_speech_to_text_saves_details_and_ends() {
         let (_, record) = call.until_turn().await;
         assert_eq!(record.caller_text, answer);
         assert!(!record.barged_in);
-        assert!(record.caller_audio.is_none(), "kept only without STT");
+        // The caller's own voice is kept beside the transcript, for the owner to hear (#22).
+        let kept = record
+            .caller_audio
+            .as_ref()
+            .expect("the answer's audio is kept");
+        assert!(
+            kept.len() > 8000 / 4,
+            "at least a quarter second of the answer"
+        );
         let (s, l, t, f) = (
             record.stt_ms.unwrap(),
             record.llm_first_token_ms.unwrap(),

@@ -299,6 +299,7 @@ async fn create(
             customer_phone: phone.clone(),
             source: "api".into(),
             notes: notes.clone(),
+            call_id: None,
         };
         match store::book(&s.db, t.business_id, &new).await {
             Ok(id) => {

@@ -33,6 +33,8 @@ pub struct PhoneBook {
     pub(super) services: Vec<Service>,
     /// Appointments booked on this call (a hostile caller cannot fill the calendar).
     pub(super) booked: AtomicUsize,
+    /// The call this book serves: bookings made on it are linked to it.
+    pub(super) call_id: Option<i64>,
 }
 
 impl PhoneBook {
@@ -43,7 +45,14 @@ impl PhoneBook {
             caller: caller.and_then(|c| Phone::parse(c).ok()),
             services,
             booked: AtomicUsize::new(0),
+            call_id: None,
         }
+    }
+
+    /// The same book, its bookings linked to call `call_id`.
+    pub fn on_call(mut self, call_id: i64) -> Self {
+        self.call_id = Some(call_id);
+        self
     }
 }
 
@@ -53,6 +62,7 @@ impl PhoneBook {
 pub async fn for_call(
     db: &Db,
     business_id: i64,
+    call_id: Option<i64>,
     caller: Option<&str>,
 ) -> Option<Arc<dyn ToolHost>> {
     let services = match tokio::time::timeout(LOAD_TIMEOUT, setup::list_services(db, business_id))
@@ -74,12 +84,11 @@ pub async fn for_call(
     if services.is_empty() {
         return None;
     }
-    Some(Arc::new(PhoneBook::new(
-        db.clone(),
-        business_id,
-        caller,
-        services,
-    )))
+    let book = PhoneBook::new(db.clone(), business_id, caller, services);
+    Some(Arc::new(match call_id {
+        Some(id) => book.on_call(id),
+        None => book,
+    }))
 }
 
 fn function(name: &str, description: &str, properties: Value, required: &[&str]) -> HostFunction {

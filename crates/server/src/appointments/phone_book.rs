@@ -412,6 +412,7 @@ impl PhoneBook {
                 customer_phone: Some(phone.to_string()),
                 source: "phone".into(),
                 notes: String::new(),
+                call_id: self.call_id,
             };
             match store::book(&self.db, self.business_id, &new).await {
                 Ok(id) => {

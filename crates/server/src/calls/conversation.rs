@@ -38,9 +38,14 @@ pub async fn start(state: &CallsState, call_sid: &str) -> SessionHandle {
     ctx.transfer_number = crate::calls::actions::transfer_target(state, business.as_ref());
     // The appointment book as tools with results, when the business offers services (#19).
     if let Some(b) = business.as_ref() {
-        ctx.tool_host =
-            crate::appointments::host::for_call(&state.db, b.id, ctx.caller_number.as_deref())
-                .await;
+        let call_id = row.as_ref().map(|r| r.id);
+        ctx.tool_host = crate::appointments::host::for_call(
+            &state.db,
+            b.id,
+            call_id,
+            ctx.caller_number.as_deref(),
+        )
+        .await;
     }
     // Speech-to-speech when the Realtime engine is configured, else the cascade: the
     // socket takes either, through the same session contract.
@@ -138,7 +143,8 @@ pub async fn quick<T>(
         .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
-/// Stores a finished turn; the caller's audio is kept when no speech-to-text heard it.
+/// Stores a finished turn with the caller's audio of it (kept as long as recordings are),
+/// so the owner can hear each answer whether or not speech-to-text heard it (#22).
 pub async fn store_turn(state: &CallsState, call_sid: &str, index: i64, turn: &TurnRecord) {
     let audio_path = match &turn.caller_audio {
         Some(pcm) if !pcm.is_empty() => {

@@ -59,6 +59,11 @@ pub struct CustomerOut {
     pub last_inbound_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When to get back to the lead (#20).
+    pub follow_up_at: Option<i64>,
+    /// When it was deleted (only in the list of deleted leads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
 }
 
 impl From<Customer> for CustomerOut {
@@ -81,6 +86,8 @@ impl From<Customer> for CustomerOut {
             last_inbound_at: c.last_inbound_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            follow_up_at: c.follow_up_at,
+            deleted_at: c.deleted_at,
         }
     }
 }
@@ -372,7 +379,10 @@ async fn remove(
         .await?
         .ok_or(AppError::NotFound)?;
     t.caller.require_owner()?;
-    if !customers::delete(&state.db, t.business_id, id).await? {
+    // Soft: the lead leaves every list and can be restored (`POST …/restore`, #20).
+    if !crate::store::lead_care::soft_delete(&state.db, t.business_id, id, super::actor(&t.caller))
+        .await?
+    {
         return Err(AppError::NotFound);
     }
     record(&state, &t, id, "delete", fields_json(&Fields::of(&before))).await?;

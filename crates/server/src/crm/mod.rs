@@ -14,7 +14,9 @@ pub mod counts;
 pub mod csv;
 pub mod customers;
 pub mod import;
+pub mod lead_care;
 pub mod openapi;
+pub mod openapi_leads;
 pub mod page;
 pub mod patch;
 pub mod state;
@@ -34,6 +36,7 @@ pub fn router() -> Router<CrmState> {
         .merge(businesses::router())
         .merge(users::router())
         .merge(customers::router())
+        .merge(lead_care::router())
         .merge(calls::router())
         .merge(audit::router())
         .merge(openapi::router())

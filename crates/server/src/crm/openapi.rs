@@ -216,7 +216,51 @@ pub const OPERATIONS: &[Op] = &[
     op!("patch" "/api/customers/{id}", "customers", Tenant, Some("customer"), "Change a customer.",
         query: &[BIZ], req: Req::Json("CustomerPatch", r#"{"status":"contacted"}"#),
         res: Res::Json(200, "Customer")),
-    op!("delete" "/api/customers/{id}", "customers", Owner, Some("customer"), "Delete a customer.",
+    op!("delete" "/api/customers/{id}", "customers", Owner, Some("customer"),
+        "Delete a customer: it leaves every list and can be restored (`POST …/restore`).",
+        query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("get" "/api/customers/deleted", "customers", Tenant, None,
+        "Deleted customers, most recently deleted first (at most 200), to restore.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "CustomerList")),
+    op!("post" "/api/customers/{id}/restore", "customers", Tenant, Some("customer"),
+        "Restore a deleted customer (404 when it is not deleted).",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "Customer")),
+    op!("post" "/api/customers/{id}/merge", "customers", Tenant, Some("customer"),
+        "Merge `from_id` into this customer: calls, messages, notes, appointments and tasks \
+         move over, missing fields are taken, tags and notes joined; `from_id` is removed.",
+        query: &[BIZ], req: Req::Json("CustomerMerge", r#"{"from_id":2}"#),
+        res: Res::Json(200, "CustomerMerged")),
+    op!("post" "/api/customers/bulk-status", "customers", Tenant, None,
+        "Set the status of up to 500 customers at once; answers how many changed.",
+        query: &[BIZ], req: Req::Json("BulkStatus", r#"{"ids":[1,2],"status":"contacted"}"#),
+        res: Res::Json(200, "BulkStatusResult")),
+    op!("post" "/api/customers/{id}/follow-up", "customers", Tenant, Some("customer"),
+        "Set (or clear, with null) when to get back to the customer, and who does.",
+        query: &[BIZ],
+        req: Req::Json("FollowUp", r#"{"follow_up_at":"2027-01-03T09:00","assignee_user_id":null}"#),
+        res: Res::Json(200, "Customer")),
+    op!("get" "/api/customers/{id}/tasks", "customers", Tenant, Some("customer"),
+        "A customer's tasks: open ones by due time, then done ones.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "TaskList")),
+    op!("post" "/api/customers/{id}/tasks", "customers", Tenant, Some("customer"),
+        "Add a task (assigned to the caller unless `assignee_user_id` names a team member).",
+        query: &[BIZ], req: Req::Json("TaskCreate", r#"{"title":"לחזור אליה","due_at":"2027-01-03T09:00"}"#),
+        res: Res::Json(201, "Task")),
+    op!("get" "/api/tasks/mine", "customers", Tenant, None,
+        "The caller's open tasks due by the end of today in Israel, and leads to follow up.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "MyTasks")),
+    op!("post" "/api/tasks/{id}/done", "customers", Tenant, Some("task"),
+        "Mark a task done (or open again with `done: false`).",
+        query: &[BIZ], req: Req::Json("TaskDone", r#"{"done":true}"#), res: Res::Empty(204)),
+    op!("get" "/api/saved-filters", "customers", Tenant, None,
+        "The caller's saved filters of the leads list.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "SavedFilterList")),
+    op!("post" "/api/saved-filters", "customers", Tenant, None,
+        "Save (or replace, by name) a filter: the leads list's query string.",
+        query: &[BIZ], req: Req::Json("SavedFilterSave", r#"{"name":"חדשים שלי","query":"status=new&assignee=me"}"#),
+        res: Res::Json(201, "SavedFilter")),
+    op!("delete" "/api/saved-filters/{id}", "customers", Tenant, Some("saved_filter"),
+        "Delete one of the caller's saved filters.",
         query: &[BIZ], req: Req::None, res: Res::Empty(204)),
     op!("post" "/api/customers/{id}/notes", "customers", Tenant, Some("customer"),
         "Add a note to a customer's timeline.",
@@ -255,7 +299,7 @@ pub const OPERATIONS: &[Op] = &[
         "The call's recording (WAV), streamed from the service's copy; 404 until downloaded.",
         query: &[BIZ], req: Req::None, res: Res::Wav),
     op!("get" "/api/calls/{id}/turns/{turn}/audio", "calls", Tenant, Some("call"),
-        "A caller's answer kept as audio (WAV) when no speech-to-text heard it (`has_audio` on the turn); 404 otherwise.",
+        "A caller's answer in their own voice (WAV), kept with or without speech-to-text (`has_audio` on the turn); 404 otherwise.",
         query: &[BIZ], req: Req::None, res: Res::Wav),
     op!("get" "/api/audit", "audit", Owner, None,
         "Who changed what and when (businesses, users, customers), newest first.",
@@ -417,15 +461,15 @@ const HEADERS: &[(&str, &str, Param)] = &[(
     ),
 )];
 
-fn r(name: &str) -> Value {
+pub(super) fn r(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn nullable(t: &str) -> Value {
+pub(super) fn nullable(t: &str) -> Value {
     json!({ "type": [t, "null"] })
 }
 
-fn object(required: &[&str], props: Value) -> Value {
+pub(super) fn object(required: &[&str], props: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": props })
 }
 
@@ -684,6 +728,7 @@ fn schemas() -> Value {
         webhook_schemas(),
         notify_schemas(),
         appointment_schemas(),
+        super::openapi_leads::schemas(),
     ] {
         if let (Some(a), Value::Object(b)) = (all.as_object_mut(), extra) {
             a.extend(b);

@@ -52,12 +52,7 @@ pub fn one_line(s: &str, max: usize) -> String {
 }
 
 fn urgency_label(u: &str) -> Option<String> {
-    match u {
-        "high" => Some("דחופה".into()),
-        "normal" => Some("רגילה".into()),
-        "low" => Some("נמוכה".into()),
-        _ => None,
-    }
+    crate::domain::urgency_label(u).map(str::to_string)
 }
 
 fn nonempty(s: Option<&str>) -> Option<String> {

@@ -64,6 +64,8 @@ pub struct NewAppointment {
     pub customer_phone: Option<String>,
     pub source: String,
     pub notes: String,
+    /// The call it was booked on, when the receptionist booked it.
+    pub call_id: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,8 +111,8 @@ pub async fn book(db: &Db, business_id: i64, a: &NewAppointment) -> Result<i64, 
     let mut tx = db.pool.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO appointments (business_id, staff_id, service_id, customer_id, customer_name, \
-         customer_phone, starts_at, ends_at, busy_until, status, source, notes, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'booked', $10, $11, $12, $12) RETURNING id",
+         customer_phone, starts_at, ends_at, busy_until, status, source, notes, created_at, updated_at, call_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'booked', $10, $11, $12, $12, $13) RETURNING id",
     )
     .bind(business_id)
     .bind(a.at.staff_id)
@@ -124,6 +126,7 @@ pub async fn book(db: &Db, business_id: i64, a: &NewAppointment) -> Result<i64, 
     .bind(&a.source)
     .bind(&a.notes)
     .bind(now)
+    .bind(a.call_id)
     .fetch_one(&mut *tx)
     .await?;
     hold(&mut tx, id, &a.at).await?;

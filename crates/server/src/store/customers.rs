@@ -22,10 +22,17 @@ pub struct Customer {
     pub last_inbound_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When staff deleted it (it can be restored); `None` for a live lead.
+    pub deleted_at: Option<i64>,
+    /// When to get back to the lead (#20).
+    pub follow_up_at: Option<i64>,
 }
 
 pub const COLUMNS: &str = "id, business_id, name, phone, email, status, tags, notes, \
-     owner_user_id, source, last_inbound_at, created_at, updated_at";
+     owner_user_id, source, last_inbound_at, created_at, updated_at, deleted_at, follow_up_at";
+
+/// A lead in the lists and the API: not deleted.
+pub const LIVE: &str = "deleted_at IS NULL";
 
 /// Finds the business's customer with this phone, creating it if new; a known name is kept,
 /// an unknown one is filled in. Safe under concurrent calls for the same phone.
@@ -57,7 +64,8 @@ pub async fn upsert_by_phone_created(
         "INSERT INTO customers (business_id, name, phone, source, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) \
          ON CONFLICT (business_id, phone) DO UPDATE SET \
-         name = COALESCE(customers.name, excluded.name), updated_at = excluded.updated_at \
+         name = COALESCE(customers.name, excluded.name), updated_at = excluded.updated_at, \
+         deleted_at = NULL, deleted_by = NULL \
          RETURNING id, created_at",
     )
     .bind(business_id)
@@ -72,7 +80,7 @@ pub async fn upsert_by_phone_created(
 
 pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<Customer>, sqlx::Error> {
     sqlx::query_as(formatcp!(
-        "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND id = $2"
+        "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND id = $2 AND {LIVE}"
     ))
     .bind(business_id)
     .bind(id)
@@ -157,7 +165,7 @@ fn contains(backend: Backend, n: usize) -> String {
 /// The `WHERE` text and bind values after `business_id` ($1) for a list query (public for
 /// the tests that check PostgreSQL's indexes serve it).
 pub fn list_filter(backend: Backend, q: &ListQuery) -> (String, Vec<String>) {
-    let mut sql = String::from("business_id = $1");
+    let mut sql = format!("business_id = $1 AND {LIVE}");
     let mut binds = Vec::new();
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let escaped = text
@@ -331,7 +339,7 @@ pub async fn count(db: &Db, business_id: i64, q: &ListQuery) -> Result<i64, sqlx
 /// Every customer of a business, oldest first (for export).
 pub async fn all(db: &Db, business_id: i64) -> Result<Vec<Customer>, sqlx::Error> {
     sqlx::query_as(formatcp!(
-        "SELECT {COLUMNS} FROM customers WHERE business_id = $1 ORDER BY created_at, id"
+        "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND {LIVE} ORDER BY created_at, id"
     ))
     .bind(business_id)
     .fetch_all(&db.pool)
@@ -472,7 +480,7 @@ pub async fn update(
 ) -> Result<Option<Customer>, sqlx::Error> {
     sqlx::query_as(formatcp!(
         "UPDATE customers SET name = $3, phone = $4, email = $5, status = $6, tags = $7, \
-         notes = $8, owner_user_id = $9, updated_at = $10 \
+         notes = $8, owner_user_id = $9, updated_at = $10, deleted_at = NULL, deleted_by = NULL \
          WHERE business_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(business_id)
@@ -487,15 +495,6 @@ pub async fn update(
     .bind(now_ms())
     .fetch_optional(&db.pool)
     .await
-}
-
-pub async fn delete(db: &Db, business_id: i64, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM customers WHERE business_id = $1 AND id = $2")
-        .bind(business_id)
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// A note on a customer's timeline.

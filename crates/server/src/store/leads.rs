@@ -2,7 +2,7 @@
 //! search patterns its box makes (a name, an email or part of a number). Rows are the
 //! store's one customer model, [`Customer`].
 
-use super::customers::{COLUMNS, Customer};
+use super::customers::{COLUMNS, Customer, LIVE};
 use super::{Db, now_ms};
 use const_format::formatcp;
 
@@ -14,10 +14,12 @@ pub struct Search<'a> {
     pub offset: i64,
 }
 
-const WHERE: &str = "business_id = $1 \
+const WHERE: &str = formatcp!(
+    "business_id = $1 AND {LIVE} \
      AND ($2 = '' OR LOWER(COALESCE(name, '')) LIKE $3 ESCAPE '\\' \
           OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\' OR phone LIKE $4) \
-     AND ($5 = '' OR status = $5)";
+     AND ($5 = '' OR status = $5)"
+);
 
 fn patterns(text: &str) -> (String, String, String) {
     let text = text.trim().to_lowercase();
@@ -67,18 +69,19 @@ pub async fn newest(
     limit: i64,
 ) -> Result<(Vec<Customer>, i64), sqlx::Error> {
     let rows = sqlx::query_as(formatcp!(
-        "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND status = 'new' \
+        "SELECT {COLUMNS} FROM customers WHERE business_id = $1 AND status = 'new' AND {LIVE} \
          ORDER BY created_at DESC, id DESC LIMIT $2"
     ))
     .bind(business_id)
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM customers WHERE business_id = $1 AND status = 'new'")
-            .bind(business_id)
-            .fetch_one(&db.pool)
-            .await?;
+    let (n,): (i64,) = sqlx::query_as(formatcp!(
+        "SELECT COUNT(*) FROM customers WHERE business_id = $1 AND status = 'new' AND {LIVE}"
+    ))
+    .bind(business_id)
+    .fetch_one(&db.pool)
+    .await?;
     Ok((rows, n))
 }
 
@@ -120,7 +123,8 @@ pub async fn update(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE customers SET name = $3, phone = $4, email = $5, status = $6, tags = $7, \
-         notes = $8, updated_at = $9 WHERE business_id = $1 AND id = $2",
+         notes = $8, updated_at = $9, deleted_at = NULL, deleted_by = NULL \
+         WHERE business_id = $1 AND id = $2",
     )
     .bind(business_id)
     .bind(id)

@@ -28,6 +28,7 @@ macro_rules! either {
 
 pub mod appointments;
 pub mod appointments_caller;
+pub mod appointments_view;
 pub mod audit;
 pub mod businesses;
 pub mod call_batch;
@@ -41,10 +42,13 @@ pub mod customers;
 pub mod dialect;
 pub mod hooks;
 pub mod jobs;
+pub mod lead_care;
+pub mod lead_tasks;
 pub mod leads;
 pub mod notify;
 pub mod post_call;
 pub mod prompts;
+pub mod saved_filters;
 pub mod scheduling;
 pub mod sessions;
 pub mod turns;

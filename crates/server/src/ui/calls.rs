@@ -89,6 +89,8 @@ struct CallPage {
     summary_edited: bool,
     /// Why calling back is not possible now (the button is shown disabled with it).
     call_blocked: Option<&'static str>,
+    /// Appointments the receptionist booked on this call.
+    booked: Vec<super::appointment_lines::ApptLine>,
 }
 
 /// What came of a call, as the owner reads it at a glance. It never claims the details
@@ -125,6 +127,10 @@ pub async fn detail(
         .ok_or_else(not_found)?;
     let turns = calls::turns(&state.db, &call).await?;
     let now = now_ms();
+    let booked = super::appointment_lines::lines(
+        crate::store::appointments_view::booked_on_call(&state.db, b.business_id, call.id).await?,
+        now,
+    );
     let v = view::call(&call, now);
     let other = if v.inbound {
         call.from_number.clone()
@@ -162,7 +168,12 @@ pub async fn detail(
         caller_name: call.caller_name.clone().unwrap_or_default(),
         caller_reason: call.caller_reason.clone().unwrap_or_default(),
         callback_time: call.callback_time.clone().unwrap_or_default(),
-        urgency: call.urgency.clone().unwrap_or_default(),
+        urgency: call
+            .urgency
+            .as_deref()
+            .and_then(crate::domain::urgency_label)
+            .unwrap_or_default()
+            .to_string(),
         summary: call.call_summary.clone().unwrap_or_default(),
         transcript: call.transcription.clone().unwrap_or_default(),
         // The player only once the recording is downloaded: never one that answers 404.
@@ -199,6 +210,7 @@ pub async fn detail(
                 .await?
                 .is_empty(),
         ),
+        booked,
         c: v,
     }))
 }

@@ -329,6 +329,8 @@ struct LeadPage {
     notes_table: bool,
     business_id: i64,
     phone_e164: String,
+    /// The lead's appointments, latest first (#19).
+    appointments: Vec<super::appointment_lines::ApptLine>,
 }
 
 pub async fn detail(
@@ -419,6 +421,10 @@ pub async fn detail(
         }
     }
     items.sort_by_key(|i| std::cmp::Reverse(i.at));
+    let appointments = super::appointment_lines::lines(
+        crate::store::appointments_view::of_lead(db, b.business_id, c.id, Some(&c.phone)).await?,
+        now,
+    );
     let lv = view::lead(&c, now);
     Ok(ok(&LeadPage {
         l: Layout::new(lv.name.clone(), "leads", Some(b.v.nav.clone())),
@@ -429,6 +435,7 @@ pub async fn detail(
         notes_table,
         business_id: b.business_id,
         phone_e164: c.phone.clone(),
+        appointments,
     }))
 }
 

@@ -14,6 +14,7 @@
 //! answer the app's own Hebrew "not found" page inside the full layout, with status 404.
 
 pub mod admin;
+pub mod appointment_lines;
 pub mod assets;
 pub mod biz;
 pub mod call_list;

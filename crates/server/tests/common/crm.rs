@@ -113,6 +113,8 @@ pub struct Tenant {
     pub service_id: i64,
     pub staff_id: i64,
     pub appointment_id: i64,
+    pub task_id: i64,
+    pub saved_filter_id: i64,
     /// Text that appears only in this tenant's rows.
     pub marker: String,
 }
@@ -228,7 +230,37 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
         "the message is the tenant's customer's"
     );
     let (service_id, staff_id, appointment_id) = booking(app, &owner, &marker).await;
+    let (s, task) = post(
+        app,
+        &format!("/api/customers/{customer_id}/tasks"),
+        &owner,
+        json!({ "title": marker }),
+    )
+    .await;
+    assert_eq!(s, 201, "{task}");
+    let (s, filter) = post(
+        app,
+        "/api/saved-filters",
+        &owner,
+        json!({ "name": marker, "query": format!("q={marker}") }),
+    )
+    .await;
+    assert_eq!(s, 201, "{filter}");
+    // A deleted lead too, so the list of deleted leads has a row of each tenant's.
+    let other_phone = format!("+9725{}", 10_000_000 + (business_id % 1000) * 1000 + 7);
+    let (s, gone) = post(
+        app,
+        "/api/customers",
+        &owner,
+        json!({ "name": format!("נמחק {marker}"), "phone": other_phone }),
+    )
+    .await;
+    assert_eq!(s, 201, "{gone}");
+    let (s, _) = delete(app, &format!("/api/customers/{}", gone["id"]), &owner).await;
+    assert_eq!(s, 204);
     Tenant {
+        task_id: task["id"].as_i64().unwrap(),
+        saved_filter_id: filter["id"].as_i64().unwrap(),
         business_id,
         owner_id,
         agent_id,

@@ -166,6 +166,21 @@ impl World {
     }
 }
 
+/// A web client signed in as `email` with `password` on any test app.
+pub async fn sign_in(app: &TestApp, email: &str, password: &str) -> Client {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ORIGIN, HeaderValue::from_str(&app.base).unwrap());
+    let login = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK, "login as {email}");
+    signed_in(headers, &login)
+}
+
 /// GETs a page and returns its status, headers and body.
 pub async fn get(c: &Client, app: &TestApp, path: &str) -> (StatusCode, HeaderMap, String) {
     let res = c.get(app.url(path)).send().await.unwrap();

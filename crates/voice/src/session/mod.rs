@@ -72,8 +72,9 @@ impl Default for SessionConfig {
     }
 }
 
-/// The providers a call uses. No speech-to-text means the caller's answers are kept as
-/// audio (in [`TurnRecord::caller_audio`]) for offline transcription.
+/// The providers a call uses. The caller's answers are kept as audio (in
+/// [`TurnRecord::caller_audio`]) in any case: with no speech-to-text for offline
+/// transcription, and always so the owner can listen to each answer.
 #[derive(Clone)]
 pub struct Providers {
     pub stt: Option<Arc<dyn SpeechToText>>,
@@ -148,7 +149,7 @@ pub struct TurnRecord {
     /// When the session decided the caller was barging in (and sent `Clear` at once):
     /// nothing of this turn is handed over after it.
     pub barge_in_ms: Option<u32>,
-    /// The caller's audio (8 kHz PCM), kept when there is no speech-to-text.
+    /// The caller's audio (8 kHz PCM) of a reply turn, with or without speech-to-text.
     pub caller_audio: Option<Vec<i16>>,
     /// The functions the model called in this turn, with what each returned to it.
     pub tools: Vec<ToolCall>,

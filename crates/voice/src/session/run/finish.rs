@@ -48,8 +48,7 @@ impl Session {
             tts_first_audio_ms: turn.tts_ms,
             first_frame_out_ms: turn.frame_ms,
             barge_in_ms: turn.barge_in_ms,
-            caller_audio: (is_reply && self.providers.stt.is_none())
-                .then(|| turn.caller_audio.as_ref().clone()),
+            caller_audio: is_reply.then(|| turn.caller_audio.as_ref().clone()),
             tools: turn.tools.clone(),
         };
         if is_reply {
