@@ -280,6 +280,7 @@ try {
     const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
     const pages = [
       ['leads', '/app/biz/leads'],
+      ['tasks', '/app/biz/tasks'],
       ['settings', '/app/biz/settings'],
       ['webhooks', '/app/biz/settings/webhooks'],
       ['notifications', '/app/biz/settings/notifications'],
@@ -475,10 +476,57 @@ try {
     await shot(o, 'disabled-button-phone');
   });
 
+  await test('a lead for daily work: follow-up, a task for today, bulk status, delete and undo', async () => {
+    for (const [name, tel] of [['אבי שמש', '052-888-1100'], ['רונית לוי', '052-888-7766']]) {
+      await owner.goto(`${base}/app/biz/leads/new`);
+      await owner.fill('#lead-name', name);
+      await owner.fill('#lead-phone', tel);
+      await Promise.all([owner.waitForURL(/\/app\/biz\/leads\/\d+$/), owner.click('#lead-form button[type=submit]')]);
+    }
+    const leadUrl = owner.url();
+    await owner.goto(leadUrl);
+    // A task due now-ish, for me: it is on "my tasks today".
+    await owner.fill('#task-form input[name=title]', 'לחזור אליה עם הצעת מחיר');
+    await Promise.all([owner.waitForLoadState('load'), owner.click('#task-form button[type=submit]')]);
+    await owner.waitForSelector('#lead-tasks');
+    check((await owner.textContent('#lead-tasks')).includes('לחזור אליה עם הצעת מחיר'), 'the task is on the lead');
+    await shot(owner, 'lead-care');
+    await owner.goto(`${base}/app/biz/tasks`);
+    check((await owner.textContent('#my-tasks')).includes('לחזור אליה עם הצעת מחיר'), 'and on my tasks today');
+    await Promise.all([owner.waitForLoadState('load'), owner.click('#my-tasks button[type=submit]')]);
+    await owner.waitForFunction(() => !document.querySelector('#my-tasks'));
+    // Sorted by name, then two leads marked "contacted" at once.
+    await owner.goto(`${base}/app/biz/leads?sort=name&dir=asc`);
+    check(await owner.getAttribute('#leads-table th[aria-sort="ascending"] a', 'href') !== null, 'the sorted column says so');
+    const boxes = owner.locator('#leads-table input[name=ids]');
+    check(await boxes.count() >= 2, 'rows to pick');
+    await boxes.nth(0).check();
+    await boxes.nth(1).check();
+    await owner.selectOption('#bulk-status', 'contacted');
+    await Promise.all([owner.waitForLoadState('load'), owner.click('#bulk-form .bulk-bar button[type=submit]')]);
+    await owner.waitForFunction(() => document.querySelector('#bulk-form output').textContent.includes('✓') || document.readyState === 'complete');
+    await owner.goto(`${base}/app/biz/leads?status=contacted`);
+    check(await owner.locator('#leads-table tbody tr').count() >= 2, 'both are contacted now');
+    // Deleted, then undone from the list.
+    await owner.goto(leadUrl);
+    await Promise.all([owner.waitForURL(/deleted=/), owner.click('#delete-lead button')]);
+    check((await owner.textContent('#undo-delete')).includes('רונית לוי'), 'the list offers to undo');
+    await shot(owner, 'lead-deleted-undo');
+    await Promise.all([owner.waitForURL(leadUrl), owner.click('#undo-delete button')]);
+    check((await owner.textContent('h1')).includes('רונית לוי'), 'the lead is back');
+    const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
+    for (const path of [new URL(leadUrl).pathname, '/app/biz/leads', '/app/biz/tasks']) {
+      await phone.goto(`${base}${path}`);
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 1, `${path} is ${overflow}px wider than a phone`);
+    }
+    await shot(phone, 'lead-care-phone');
+  });
+
   await test('no English on the pages a business sees, at 1366 and 390 px', async () => {
     const paths = ['/app/biz', '/app/biz/leads', '/app/biz/leads/new', '/app/biz/leads/import', '/app/biz/calls',
       '/app/biz/calls/live', '/app/biz/whatsapp', '/app/biz/try', '/app/biz/settings', '/app/biz/settings/webhooks',
-      '/app/biz/settings/notifications'];
+      '/app/biz/settings/notifications', '/app/biz/tasks', '/app/biz/leads/deleted'];
     // A lead's page and a call's page too, whichever exist by now.
     await owner.goto(`${base}/app/biz/leads`);
     const lead = await owner.getAttribute('#leads-table a[href^="/app/biz/leads/"]', 'href').catch(() => null);

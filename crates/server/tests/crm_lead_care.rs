@@ -463,3 +463,87 @@ async fn saved_filters_are_each_users_own(backend: Backend) {
     s.app.shutdown().await.unwrap();
 }
 dual_test!(saved_filters_are_each_users_own);
+
+async fn the_web_list_sorts_filters_and_keeps_other_businesses_out(backend: Backend) {
+    let s = shop(backend).await;
+    let db = &s.app.state.db;
+    for (name, phone) in [
+        ("בתיה", "050-1111111"),
+        ("אלון", "050-2222222"),
+        ("גדי", "050-3333333"),
+    ] {
+        s.lead(name, phone, json!({})).await;
+    }
+    let (_, theirs) = post(
+        &s.app,
+        "/api/customers",
+        &s.stranger,
+        json!({ "name": "אבא של מישהו אחר", "phone": "050-4444444" }),
+    )
+    .await;
+    assert!(theirs["id"].is_i64());
+    // Gadi is the agent's, and came from a call.
+    let gadi = mokdan::store::customers::by_phone(db, s.biz, &Phone::parse("050-3333333").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("UPDATE customers SET owner_user_id = $1, source = 'call' WHERE id = $2")
+        .bind(s.agent_id)
+        .bind(gadi.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let web = common::web::sign_in(&s.app, "agent@shop.test", common::crm::PASSWORD).await;
+    let names = |page: &str| -> Vec<String> {
+        page.split("<td data-label=\"שם\"><a href=\"/app/biz/leads/")
+            .skip(1)
+            .map(|r| {
+                r.split('>')
+                    .nth(1)
+                    .unwrap()
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let (st, _, page) = common::web::get(&web, &s.app, "/app/biz/leads?sort=name&dir=asc").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        names(&page),
+        ["אלון", "בתיה", "גדי"],
+        "by name, and none of the other business's"
+    );
+    assert!(page.contains("aria-sort=\"ascending\""));
+    let (_, _, page) = common::web::get(&web, &s.app, "/app/biz/leads?sort=name&dir=desc").await;
+    assert_eq!(names(&page), ["גדי", "בתיה", "אלון"]);
+    let (_, _, page) = common::web::get(&web, &s.app, "/app/biz/leads?assignee=me").await;
+    assert_eq!(names(&page), ["גדי"], "my leads");
+    let (_, _, page) = common::web::get(
+        &web,
+        &s.app,
+        "/app/biz/leads?assignee=none&sort=name&dir=asc",
+    )
+    .await;
+    assert_eq!(names(&page), ["אלון", "בתיה"]);
+    let (_, _, page) = common::web::get(&web, &s.app, "/app/biz/leads?source=call").await;
+    assert_eq!(names(&page), ["גדי"]);
+    let (_, _, page) =
+        common::web::get(&web, &s.app, "/app/biz/leads?from=2001-01-01&to=2001-01-31").await;
+    assert!(names(&page).is_empty(), "created before then: none");
+    let (_, _, page) = common::web::get(&web, &s.app, "/app/biz/leads?from=1.1.2001").await;
+    assert!(
+        page.contains("תאריך ההתחלה אינו תאריך תקין"),
+        "a bad date is said in Hebrew"
+    );
+    // The current filter is what "save" keeps.
+    let (_, _, page) =
+        common::web::get(&web, &s.app, "/app/biz/leads?assignee=me&sort=name&dir=asc").await;
+    assert!(
+        page.contains("name=\"query\" value=\"assignee=me&#38;sort=name&#38;dir=asc\""),
+        "{page}"
+    );
+    s.app.shutdown().await.unwrap();
+}
+dual_test!(the_web_list_sorts_filters_and_keeps_other_businesses_out);

@@ -44,10 +44,12 @@
     const body = {};
     form.querySelectorAll('input[name], textarea[name], select[name]').forEach(el => {
       if (el.type === 'checkbox' && !el.checked) return;
-      if (el.dataset.list) { (body[el.name] = body[el.name] || []).push(el.value); return; }
+      const typed = t => (t === 'number' ? Number(el.value) : t === 'bool' ? el.value === 'true' : el.value);
+      if (el.dataset.list) { (body[el.name] = body[el.name] || []).push(typed(el.dataset.type)); return; }
       if (el.value === '' && el.type !== 'hidden') return;
-      put(body, el.name, el.dataset.type === 'number' ? Number(el.value) : el.value);
+      put(body, el.name, typed(el.dataset.type));
     });
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
     if (button) button.disabled = true;
     if (out) out.textContent = '…';
     try {
@@ -71,6 +73,7 @@
         const target = document.querySelector(form.dataset.refresh);
         if (target && target.getAttribute('hx-get')) window.htmx.ajax('GET', target.getAttribute('hx-get'), { target: target, swap: 'innerHTML' });
       }
+      if (form.dataset.go) { location.assign(form.dataset.go); return; }
       if (form.dataset.reload) location.reload();
     } catch (e) {
       if (out) out.textContent = 'אין חיבור לשרת.';

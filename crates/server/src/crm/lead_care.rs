@@ -57,8 +57,12 @@ async fn restore(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
-    /// The lead merged into this one (it is removed).
-    pub from_id: i64,
+    /// The lead merged into this one (it is removed)…
+    #[serde(default)]
+    pub from_id: Option<i64>,
+    /// …or named by its phone number, in any Israeli form.
+    #[serde(default)]
+    pub from_phone: Option<String>,
 }
 
 async fn merge(
@@ -67,10 +71,23 @@ async fn merge(
     Path(id): Path<i64>,
     Json(body): Json<MergeBody>,
 ) -> ApiResult<Json<Value>> {
-    if body.from_id == id {
+    let from_id = match (body.from_id, body.from_phone.as_deref().map(str::trim)) {
+        (Some(from), _) => from,
+        (None, Some(raw)) if !raw.is_empty() => {
+            let phone = crate::domain::Phone::parse(raw)
+                .map_err(|_| bad("מספר הטלפון של הליד השני אינו תקין."))?;
+            crate::store::customers::by_phone(&s.db, t.business_id, &phone)
+                .await?
+                .filter(|c| c.deleted_at.is_none())
+                .map(|c| c.id)
+                .ok_or_else(|| bad("אין ליד עם מספר הטלפון הזה."))?
+        }
+        _ => return Err(bad("יש לבחור את הליד שימוזג.")),
+    };
+    if from_id == id {
         return Err(bad("אי אפשר למזג ליד עם עצמו."));
     }
-    let moved = lead_care::merge(&s.db, t.business_id, id, body.from_id)
+    let moved = lead_care::merge(&s.db, t.business_id, id, from_id)
         .await?
         .ok_or(AppError::NotFound)?;
     record(
@@ -78,7 +95,7 @@ async fn merge(
         &t,
         id,
         "merge",
-        json!({ "from_id": body.from_id, "moved": moved }),
+        json!({ "from_id": from_id, "moved": moved }),
     )
     .await?;
     let c = crate::store::customers::get(&s.db, t.business_id, id)

@@ -11,7 +11,10 @@ pub fn schemas() -> Value {
         json!({ "type": "string", "enum": ["new", "contacted", "qualified", "won", "lost"] });
     json!({
         "CustomerList": object(&["items"], json!({ "items": { "type": "array", "items": r("Customer") } })),
-        "CustomerMerge": object(&["from_id"], json!({ "from_id": { "type": "integer" } })),
+        "CustomerMerge": object(&[], json!({
+            "from_id": { "type": "integer", "description": "The lead merged in (removed)." },
+            "from_phone": { "type": "string", "description": "Or that lead's phone number." },
+        })),
         "CustomerMerged": object(&["customer", "moved"], json!({
             "customer": r("Customer"),
             "moved": object(&["calls", "messages", "notes", "appointments", "tasks"], json!({

@@ -6,20 +6,99 @@ use super::customers::{COLUMNS, Customer, LIVE};
 use super::{Db, now_ms};
 use const_format::formatcp;
 
-/// A page of leads matching a search and a status.
+/// A page of leads matching a search, a status and the list's filters (#20).
 pub struct Search<'a> {
     pub text: &'a str,
     pub status: &'a str,
+    /// Whose leads: [`ANY_ASSIGNEE`], [`UNASSIGNED`] or a user's id.
+    pub assignee: i64,
+    /// Where they came from (`call`, `whatsapp`, `crm`, `import` …), or any when empty.
+    pub source: &'a str,
+    /// Created in `[from, to)` (epoch ms); 0 for no bound.
+    pub from: i64,
+    pub to: i64,
+    pub sort: Sort,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// Any assignee, or none at all.
+pub const ANY_ASSIGNEE: i64 = 0;
+pub const UNASSIGNED: i64 = -1;
+
+/// The columns the list sorts by, each either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    UpdatedDesc,
+    UpdatedAsc,
+    NameAsc,
+    NameDesc,
+    CreatedDesc,
+    CreatedAsc,
+    StatusAsc,
+    StatusDesc,
+    FollowUpAsc,
+    FollowUpDesc,
+}
+
+impl Sort {
+    /// From the list's `sort` and `dir` parameters; unknown → the default.
+    pub fn parse(column: &str, dir: &str) -> Sort {
+        let asc = dir == "asc";
+        match (column, asc) {
+            ("name", true) => Sort::NameAsc,
+            ("name", false) => Sort::NameDesc,
+            ("created", true) => Sort::CreatedAsc,
+            ("created", false) => Sort::CreatedDesc,
+            ("status", true) => Sort::StatusAsc,
+            ("status", false) => Sort::StatusDesc,
+            ("follow_up", true) => Sort::FollowUpAsc,
+            ("follow_up", false) => Sort::FollowUpDesc,
+            ("updated", true) => Sort::UpdatedAsc,
+            _ => Sort::UpdatedDesc,
+        }
+    }
 }
 
 const WHERE: &str = formatcp!(
     "business_id = $1 AND {LIVE} \
      AND ($2 = '' OR LOWER(COALESCE(name, '')) LIKE $3 ESCAPE '\\' \
           OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\' OR phone LIKE $4) \
-     AND ($5 = '' OR status = $5)"
+     AND ($5 = '' OR status = $5) \
+     AND ($8 = 0 OR ($8 = -1 AND owner_user_id IS NULL) OR owner_user_id = $8) \
+     AND ($9 = '' OR COALESCE(source, '') = $9) \
+     AND ($10 = 0 OR created_at >= $10) AND ($11 = 0 OR created_at < $11)"
 );
+
+/// One page's statement per sort: the order is chosen from fixed text, never formatted in.
+macro_rules! page_sql {
+    ($order:literal) => {
+        formatcp!(
+            "SELECT {COLUMNS} FROM customers WHERE {WHERE} ORDER BY {} LIMIT $6 OFFSET $7",
+            $order
+        )
+    };
+}
+
+fn page_sql(sort: Sort) -> &'static str {
+    match sort {
+        Sort::UpdatedDesc => page_sql!("updated_at DESC, id DESC"),
+        Sort::UpdatedAsc => page_sql!("updated_at, id"),
+        Sort::NameAsc => page_sql!("LOWER(COALESCE(name, '')), id"),
+        Sort::NameDesc => page_sql!("LOWER(COALESCE(name, '')) DESC, id DESC"),
+        Sort::CreatedDesc => page_sql!("created_at DESC, id DESC"),
+        Sort::CreatedAsc => page_sql!("created_at, id"),
+        Sort::StatusAsc => page_sql!("status, updated_at DESC, id DESC"),
+        Sort::StatusDesc => page_sql!("status DESC, updated_at DESC, id DESC"),
+        Sort::FollowUpAsc => {
+            page_sql!("CASE WHEN follow_up_at IS NULL THEN 1 ELSE 0 END, follow_up_at, id")
+        }
+        Sort::FollowUpDesc => page_sql!(
+            "CASE WHEN follow_up_at IS NULL THEN 1 ELSE 0 END, follow_up_at DESC, id DESC"
+        ),
+    }
+}
 
 fn patterns(text: &str) -> (String, String, String) {
     let text = text.trim().to_lowercase();
@@ -37,9 +116,23 @@ pub async fn search(
     s: &Search<'_>,
 ) -> Result<(Vec<Customer>, i64), sqlx::Error> {
     let (text, like, phone) = patterns(s.text);
-    let rows: Vec<Customer> = sqlx::query_as(formatcp!(
-        "SELECT {COLUMNS} FROM customers WHERE {WHERE} \
-         ORDER BY updated_at DESC, id DESC LIMIT $6 OFFSET $7"
+    let rows: Vec<Customer> = sqlx::query_as(page_sql(s.sort))
+        .bind(business_id)
+        .bind(&text)
+        .bind(&like)
+        .bind(&phone)
+        .bind(s.status)
+        .bind(s.limit)
+        .bind(s.offset)
+        .bind(s.assignee)
+        .bind(s.source)
+        .bind(s.from)
+        .bind(s.to)
+        .fetch_all(&db.pool)
+        .await?;
+    // The count takes the same placeholders ($6 and $7 always true), so both share WHERE.
+    let (total,): (i64,) = sqlx::query_as(formatcp!(
+        "SELECT COUNT(*) FROM customers WHERE {WHERE} AND $6 >= 0 AND $7 >= 0"
     ))
     .bind(business_id)
     .bind(&text)
@@ -48,17 +141,12 @@ pub async fn search(
     .bind(s.status)
     .bind(s.limit)
     .bind(s.offset)
-    .fetch_all(&db.pool)
+    .bind(s.assignee)
+    .bind(s.source)
+    .bind(s.from)
+    .bind(s.to)
+    .fetch_one(&db.pool)
     .await?;
-    let (total,): (i64,) =
-        sqlx::query_as(formatcp!("SELECT COUNT(*) FROM customers WHERE {WHERE}"))
-            .bind(business_id)
-            .bind(&text)
-            .bind(&like)
-            .bind(&phone)
-            .bind(s.status)
-            .fetch_one(&db.pool)
-            .await?;
     Ok((rows, total))
 }
 

@@ -4,31 +4,20 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::data::leads::{self, LeadFields, STATUSES, Search};
+use super::data::leads::{self, LeadFields, STATUSES};
 use super::data::{calls, whatsapp};
 use super::lead_check::{FieldErrors, validate};
 use super::page::{Layout, PageError, PageResult, ok, render};
 use super::time;
-use super::view::{self, Choice, LeadView, Pager, enc};
+use super::view::{self, Choice, LeadView};
 use super::viewer::BizViewer;
 use crate::store::{customers, now_ms};
 use crate::ui::state::WebState;
-
-const PER_PAGE: i64 = 25;
-
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    pub(super) status: String,
-    page: Option<String>,
-}
 
 fn status_options(current: &str) -> Vec<Choice> {
     STATUSES
@@ -39,51 +28,6 @@ fn status_options(current: &str) -> Vec<Choice> {
             selected: *value == current,
         })
         .collect()
-}
-
-#[derive(Template)]
-#[template(path = "leads.html")]
-struct LeadsPage {
-    l: Layout,
-    q: String,
-    statuses: Vec<Choice>,
-    leads: Vec<LeadView>,
-    pager: Pager,
-}
-
-pub async fn list(
-    State(state): State<WebState>,
-    b: BizViewer,
-    Query(q): Query<ListQuery>,
-) -> PageResult {
-    let status = if STATUSES.iter().any(|(s, _)| *s == q.status) {
-        q.status.clone()
-    } else {
-        String::new()
-    };
-    let text: String = q.q.trim().chars().take(100).collect();
-    let page = q
-        .page
-        .as_deref()
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .clamp(1, 100_000);
-    let search = Search {
-        text: &text,
-        status: &status,
-        limit: PER_PAGE,
-        offset: (page - 1) * PER_PAGE,
-    };
-    let (rows, total) = leads::search(&state.db, b.business_id, &search).await?;
-    let base = format!("/app/biz/leads?q={}&status={}&", enc(&text), enc(&status));
-    let now = now_ms();
-    Ok(ok(&LeadsPage {
-        l: Layout::new("לידים", "leads", Some(b.v.nav.clone())),
-        statuses: status_options(&status),
-        q: text,
-        leads: rows.iter().map(|c| view::lead(c, now)).collect(),
-        pager: Pager::new(&base, page, PER_PAGE, total),
-    }))
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -331,6 +275,10 @@ struct LeadPage {
     phone_e164: String,
     /// The lead's appointments, latest first (#19).
     appointments: Vec<super::appointment_lines::ApptLine>,
+    /// Its tasks, follow-up and assignee (#20).
+    care: super::lead_pages::LeadCare,
+    /// Owners may delete a lead (it can be restored).
+    can_delete: bool,
 }
 
 pub async fn detail(
@@ -425,8 +373,11 @@ pub async fn detail(
         crate::store::appointments_view::of_lead(db, b.business_id, c.id, Some(&c.phone)).await?,
         now,
     );
+    let care = super::lead_pages::lead_care(db, b.business_id, &c).await?;
     let lv = view::lead(&c, now);
     Ok(ok(&LeadPage {
+        care,
+        can_delete: b.v.is_owner(),
         l: Layout::new(lv.name.clone(), "leads", Some(b.v.nav.clone())),
         c: lv,
         notes: c.notes.clone(),

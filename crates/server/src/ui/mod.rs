@@ -24,6 +24,8 @@ pub mod headers;
 pub mod health;
 pub mod lead_check;
 pub mod lead_export;
+pub mod lead_list;
+pub mod lead_pages;
 pub mod leads;
 pub mod login;
 pub mod notifications;
@@ -62,7 +64,9 @@ pub fn router() -> Router<WebState> {
         .route("/app/login", get(login::page))
         .route("/app/logout", get(login::logout_page).post(login::logout))
         .route("/app/biz", get(biz::dashboard))
-        .route("/app/biz/leads", get(leads::list))
+        .route("/app/biz/leads", get(lead_list::list))
+        .route("/app/biz/leads/deleted", get(lead_pages::deleted))
+        .route("/app/biz/tasks", get(lead_pages::my_tasks))
         .route(
             "/app/biz/leads/new",
             get(leads::new_form).post(leads::create),
