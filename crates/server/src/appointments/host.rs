@@ -35,6 +35,8 @@ pub struct PhoneBook {
     pub(super) booked: AtomicUsize,
     /// The call this book serves: bookings made on it are linked to it.
     pub(super) call_id: Option<i64>,
+    /// Where its bookings come from: `phone`, or `whatsapp` for a written conversation.
+    pub(super) source: &'static str,
 }
 
 impl PhoneBook {
@@ -46,7 +48,15 @@ impl PhoneBook {
             services,
             booked: AtomicUsize::new(0),
             call_id: None,
+            source: "phone",
         }
+    }
+
+    /// The same book for a WhatsApp conversation: its bookings say they came from there,
+    /// and the number is the one the customer writes from.
+    pub fn in_writing(mut self) -> Self {
+        self.source = "whatsapp";
+        self
     }
 
     /// The same book, its bookings linked to call `call_id`.
@@ -65,6 +75,21 @@ pub async fn for_call(
     call_id: Option<i64>,
     caller: Option<&str>,
 ) -> Option<Arc<dyn ToolHost>> {
+    let book = load(db, business_id, caller).await?;
+    Some(Arc::new(match call_id {
+        Some(id) => book.on_call(id),
+        None => book,
+    }))
+}
+
+/// The appointment tools for a WhatsApp conversation of `business_id` with `customer`
+/// (#19: booking in writing, with the same book and the same guarantee as on the phone).
+pub async fn for_whatsapp(db: &Db, business_id: i64, customer: &str) -> Option<Arc<dyn ToolHost>> {
+    let book = load(db, business_id, Some(customer)).await?;
+    Some(Arc::new(book.in_writing()))
+}
+
+async fn load(db: &Db, business_id: i64, caller: Option<&str>) -> Option<PhoneBook> {
     let services = match tokio::time::timeout(LOAD_TIMEOUT, setup::list_services(db, business_id))
         .await
     {
@@ -84,11 +109,7 @@ pub async fn for_call(
     if services.is_empty() {
         return None;
     }
-    let book = PhoneBook::new(db.clone(), business_id, caller, services);
-    Some(Arc::new(match call_id {
-        Some(id) => book.on_call(id),
-        None => book,
-    }))
+    Some(PhoneBook::new(db.clone(), business_id, caller, services))
 }
 
 fn function(name: &str, description: &str, properties: Value, required: &[&str]) -> HostFunction {
@@ -205,7 +226,15 @@ impl ToolHost for PhoneBook {
     }
 
     fn instructions(&self) -> Option<String> {
-        Some(instructions(&self.services, Timestamp::now()))
+        let text = instructions(&self.services, Timestamp::now());
+        Some(if self.source == "whatsapp" {
+            format!(
+                "{text}- השיחה בכתב, בוואטסאפ: מספר הטלפון הוא המספר שממנו הלקוח/ה כותב/ת; \
+                 כתוב/י את השעות כפי שהן ב-spoken.\n"
+            )
+        } else {
+            text
+        })
     }
 
     async fn call(&self, name: &str, arguments: &Value) -> Result<Value, String> {

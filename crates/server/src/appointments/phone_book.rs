@@ -410,7 +410,7 @@ impl PhoneBook {
                 customer_id,
                 customer_name: Some(name.clone()),
                 customer_phone: Some(phone.to_string()),
-                source: "phone".into(),
+                source: self.source.into(),
                 notes: String::new(),
                 call_id: self.call_id,
             };

@@ -130,7 +130,14 @@ pub async fn compose(state: &WaState, task: &ReplyTask) -> Option<String> {
         transfer_number: None,
         business_hours: business.as_ref().and_then(|b| b.business_hours.clone()),
         outbound: None,
-        tool_host: None,
+        // The appointment book, when the business offers services (#19): the customer
+        // books, moves and cancels in writing as a caller does on the phone.
+        tool_host: crate::appointments::host::for_whatsapp(
+            &state.db,
+            task.business_id,
+            &task.customer_number,
+        )
+        .await,
     };
     let agent = state.voice.agent.clone();
     // The scripted agent opens a conversation with its greeting and first question.
