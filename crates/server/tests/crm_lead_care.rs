@@ -239,7 +239,7 @@ async fn two_leads_merge_with_everything_on_them(backend: Backend) {
     let notes = c["notes"].as_str().unwrap();
     assert!(
         notes.contains("מעדיפה בוקר")
-            && notes.contains("+972523333333")
+            && notes.contains("052-333-3333")
             && notes.contains("מספר העבודה"),
         "{notes}"
     );

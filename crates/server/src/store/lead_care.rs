@@ -104,6 +104,17 @@ pub async fn merge(
     if n != 2 {
         return Ok(None);
     }
+    // The merged lead's number as people write it (`052-333-3333`): in Hebrew text an E.164
+    // `+972…` would show its plus at the wrong end (#20).
+    let (from_phone,): (String,) =
+        sqlx::query_as("SELECT phone FROM customers WHERE business_id = $1 AND id = $2")
+            .bind(business_id)
+            .bind(from)
+            .fetch_one(&mut *tx)
+            .await?;
+    let from_phone = crate::domain::Phone::parse(&from_phone)
+        .map(|p| p.local_display())
+        .unwrap_or(from_phone);
     let mut moved = Merged::default();
     for (table, count) in [
         ("call_logs", &mut moved.calls),
@@ -154,7 +165,7 @@ pub async fn merge(
            tags = CASE WHEN f.tags = '' THEN customers.tags WHEN customers.tags = '' THEN f.tags \
              ELSE customers.tags || ',' || f.tags END, \
            notes = TRIM(customers.notes || CASE WHEN customers.notes = '' THEN '' ELSE ' \n' END \
-             || 'מוזג מליד ' || COALESCE(f.name, '') || ' ' || f.phone \
+             || 'מוזג מליד ' || COALESCE(f.name, '') || ' ' || $5 \
              || CASE WHEN f.notes = '' THEN '' ELSE ': ' || f.notes END), \
            updated_at = $4 \
          FROM (SELECT name, email, owner_user_id, follow_up_at, last_inbound_at, tags, notes, \
@@ -165,6 +176,7 @@ pub async fn merge(
     .bind(keep)
     .bind(from)
     .bind(now_ms())
+    .bind(&from_phone)
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM customers WHERE business_id = $1 AND id = $2")
