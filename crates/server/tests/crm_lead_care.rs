@@ -129,6 +129,21 @@ async fn a_deleted_lead_is_restored(backend: Backend) {
     let (st, c) = get(&s.app, &format!("/api/customers/{dana}"), &s.owner).await;
     assert_eq!((st, c["name"].as_str()), (200, Some("דנה")), "{c}");
 
+    // Deleted again, then added again by hand: the same lead comes back with the new details.
+    delete(&s.app, &format!("/api/customers/{dana}"), &s.owner).await;
+    let (st, c) = post(
+        &s.app,
+        "/api/customers",
+        &s.owner,
+        json!({ "name": "דנה לוי", "phone": "+972501111111" }),
+    )
+    .await;
+    assert_eq!(
+        (st, c["id"].as_i64(), c["name"].as_str()),
+        (201, Some(dana), Some("דנה לוי")),
+        "{c}"
+    );
+
     // Only owners delete; an agent is refused and the lead stays.
     let (st, _) = delete(&s.app, &format!("/api/customers/{dana}"), &s.agent).await;
     assert_eq!(st, 403);

@@ -249,6 +249,19 @@ async fn create(
         owner_user_id: body.owner_user_id,
     };
     validate(&state, t.business_id, &fields).await?;
+    // The number of a deleted lead: it comes back with what was sent, its history kept.
+    if let Ok(phone) = Phone::parse(&fields.phone)
+        && let Some(gone) = customers::by_phone(&state.db, t.business_id, &phone)
+            .await?
+            .filter(|c| c.deleted_at.is_some())
+    {
+        let c = customers::update(&state.db, t.business_id, gone.id, &fields)
+            .await
+            .map_err(phone_conflict)?
+            .ok_or(AppError::NotFound)?;
+        record(&state, &t, c.id, "restore", fields_json(&fields)).await?;
+        return Ok((StatusCode::CREATED, Json(c.into())));
+    }
     let c = customers::create_audited(
         &state.db,
         t.business_id,

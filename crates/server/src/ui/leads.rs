@@ -138,6 +138,14 @@ pub async fn create(
         tags: f.tags.trim(),
         notes: f.notes.trim(),
     };
+    // The number of a deleted lead: it comes back with the form's details (#20).
+    if let Some(gone) = customers::by_phone(&state.db, b.business_id, &phone)
+        .await?
+        .filter(|c| c.deleted_at.is_some())
+        && leads::update(&state.db, b.business_id, gone.id, &fields).await?
+    {
+        return Ok(Redirect::to(&format!("/app/biz/leads/{}", gone.id)).into_response());
+    }
     match leads::create(&state.db, b.business_id, &fields).await {
         Ok(id) => {
             if let Err(e) = crate::hooks::emit_lead(&state.db, b.business_id, id).await {

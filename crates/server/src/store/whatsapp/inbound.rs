@@ -28,7 +28,7 @@ pub async fn link_customer(
          last_inbound_at = CASE WHEN customers.last_inbound_at IS NULL \
            OR customers.last_inbound_at < excluded.last_inbound_at \
            THEN excluded.last_inbound_at ELSE customers.last_inbound_at END, \
-         updated_at = excluded.updated_at \
+         updated_at = excluded.updated_at, deleted_at = NULL, deleted_by = NULL \
          RETURNING id AS customer_id, business_id, \
          (SELECT auto_reply FROM businesses b WHERE b.id = customers.business_id) AS auto_reply, \
          (SELECT name FROM businesses b WHERE b.id = customers.business_id) AS business_name",
@@ -191,7 +191,7 @@ async fn record_inbound_in_one(
            last_inbound_at = CASE WHEN customers.last_inbound_at IS NULL \
              OR customers.last_inbound_at < excluded.last_inbound_at \
              THEN excluded.last_inbound_at ELSE customers.last_inbound_at END, \
-           updated_at = excluded.updated_at \
+           updated_at = excluded.updated_at, deleted_at = NULL, deleted_by = NULL \
            RETURNING id, business_id), \
          m AS ( \
            INSERT INTO whatsapp_messages (business_id, customer_id, provider, \
