@@ -38,6 +38,17 @@ impl Disposition {
     }
 }
 
+/// The Hebrew name of a call's urgency as the summary stores it (`high`, `normal`, `low`);
+/// `None` for anything else, which a business never sees in English (#20).
+pub fn urgency_label(u: &str) -> Option<&'static str> {
+    match u.trim() {
+        "high" => Some("דחופה"),
+        "normal" => Some("רגילה"),
+        "low" => Some("נמוכה"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,16 +62,5 @@ mod tests {
         assert_eq!(Disposition::parse(" spam "), Some(Disposition::Spam));
         assert_eq!(Disposition::parse("done"), None);
         assert_eq!(Disposition::parse(""), None);
-    }
-}
-
-/// The Hebrew name of a call's urgency as the summary stores it (`high`, `normal`, `low`);
-/// `None` for anything else, which a business never sees in English (#20).
-pub fn urgency_label(u: &str) -> Option<&'static str> {
-    match u.trim() {
-        "high" => Some("דחופה"),
-        "normal" => Some("רגילה"),
-        "low" => Some("נמוכה"),
-        _ => None,
     }
 }
