@@ -71,7 +71,10 @@ impl Biz {
     }
 
     async fn appointment(&self, id: i64) -> Appointment {
-        store::get(&self.app.state.db, self.id, id).await.unwrap().unwrap()
+        store::get(&self.app.state.db, self.id, id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// The JSON bodies Meta received for sends, in order.
@@ -99,10 +102,10 @@ impl Biz {
         let r = self
             .app
             .http
-            .put(self.app.url(&format!(
-                "/api/businesses/{}/appointment-settings",
-                self.id
-            )))
+            .put(
+                self.app
+                    .url(&format!("/api/businesses/{}/appointment-settings", self.id)),
+            )
             .bearer_auth(token)
             .json(&full)
             .send()
@@ -141,13 +144,13 @@ impl Biz {
     /// An inbound WhatsApp text from the customer to `number`.
     async fn customer_writes(&self, number: &str, id: &str, body: &str) {
         let payload = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
-            "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": number.trim_start_matches('+'), "phone_number_id": PHONE_NUMBER_ID},
-                "contacts": [{"profile": {"name": "דנה כהן"}, "wa_id": CUSTOMER.trim_start_matches('+')}],
-                "messages": [{"from": CUSTOMER.trim_start_matches('+'), "id": id, "timestamp": "1732190000",
-                              "type": "text", "text": {"body": body}}],
-            }}]}]});
+        "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": number.trim_start_matches('+'), "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "דנה כהן"}, "wa_id": CUSTOMER.trim_start_matches('+')}],
+            "messages": [{"from": CUSTOMER.trim_start_matches('+'), "id": id, "timestamp": "1732190000",
+                          "type": "text", "text": {"body": body}}],
+        }}]}]});
         let bytes = serde_json::to_vec(&payload).unwrap();
         let r = self
             .app
@@ -180,12 +183,19 @@ async fn a_booking_is_confirmed_at_once_and_1_confirms_it(backend: Backend) {
     let id = b.booked(&format!("{TUESDAY}T10:00")).await;
     let sent = b.text_with(ASK).await;
     let text = sent["text"]["body"].as_str().unwrap();
-    for part in [SERVICE, BUSINESS_NAME, "דנה כהן", "יום שלישי 8 בינואר", "10:00"] {
+    for part in [
+        SERVICE,
+        BUSINESS_NAME,
+        "דנה כהן",
+        "יום שלישי 8 בינואר",
+        "10:00",
+    ] {
         assert!(text.contains(part), "{part} not in {text}");
     }
     assert_eq!(sent["to"], CUSTOMER.trim_start_matches('+'));
 
-    b.customer_writes(BUSINESS_NUMBER, "wamid.answer-1", " 1 ").await;
+    b.customer_writes(BUSINESS_NUMBER, "wamid.answer-1", " 1 ")
+        .await;
     let answer = b.text_with("אושר").await;
     assert!(answer["text"]["body"].as_str().unwrap().contains(SERVICE));
     let a = b.appointment(id).await;
@@ -214,7 +224,8 @@ async fn a_booking_is_confirmed_at_once_and_1_confirms_it(backend: Backend) {
     assert_eq!(events, ["confirmed", "booked"], "{t}");
 
     // A second "1" finds nothing left to confirm: the auto-reply answers it as before.
-    b.customer_writes(BUSINESS_NUMBER, "wamid.answer-2", "1").await;
+    b.customer_writes(BUSINESS_NUMBER, "wamid.answer-2", "1")
+        .await;
     eventually("the auto-reply", || async {
         (outbound(&b.app, b.id, customer_id).await.len() == 3).then_some(())
     })
@@ -242,10 +253,15 @@ async fn outside_the_window_only_a_template_goes(backend: Backend) {
     let r = b
         .app
         .http
-        .put(b.app.url(&format!("/api/businesses/{}/appointment-settings", b.id)))
+        .put(
+            b.app
+                .url(&format!("/api/businesses/{}/appointment-settings", b.id)),
+        )
         .bearer_auth(&b.owner)
-        .json(&json!({ "location": "tel_aviv", "closed_on_holy_days": false,
-                       "slot_step_minutes": 15, "confirm_template": "Not A Name!" }))
+        .json(
+            &json!({ "location": "tel_aviv", "closed_on_holy_days": false,
+                       "slot_step_minutes": 15, "confirm_template": "Not A Name!" }),
+        )
         .send()
         .await
         .unwrap();
@@ -379,7 +395,8 @@ async fn two_cancels_frees_the_slot_and_only_in_that_business(backend: Backend) 
     assert_eq!(s, 409, "the time is taken");
 
     // "2" to this business (its auto-reply is off: the answer runs as its own job).
-    b.customer_writes(BUSINESS_NUMBER, "wamid.cancel-1", "2").await;
+    b.customer_writes(BUSINESS_NUMBER, "wamid.cancel-1", "2")
+        .await;
     let answer = b.text_with("התפנתה").await;
     assert_eq!(answer["to"], CUSTOMER.trim_start_matches('+'));
     let a = b.appointment(id).await;
@@ -390,12 +407,16 @@ async fn two_cancels_frees_the_slot_and_only_in_that_business(backend: Backend) 
     let (s, v) = b.book(&format!("{TUESDAY}T10:00")).await;
     assert_eq!(s, 201, "{v}");
     // The other business's appointment of the same number is untouched.
-    let t = store::get(&b.app.state.db, other, theirs).await.unwrap().unwrap();
+    let t = store::get(&b.app.state.db, other, theirs)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(t.status, "booked");
     assert!(t.confirmed_at.is_none());
 
     // The other business's customer answers there: only that one is confirmed.
-    b.customer_writes(OTHER_NUMBER, "wamid.confirm-other", "כן").await;
+    b.customer_writes(OTHER_NUMBER, "wamid.confirm-other", "כן")
+        .await;
     eventually("the other business's confirmation", || async {
         store::get(&b.app.state.db, other, theirs)
             .await
@@ -415,10 +436,14 @@ async fn two_cancels_frees_the_slot_and_only_in_that_business(backend: Backend) 
     )
     .await;
     assert!(
-        t["items"].as_array().unwrap().iter().any(|i| i["kind"] == "appointment"
-            && i["event"] == "cancelled"
-            && i["by"] == "customer"
-            && i["appointment"]["id"] == id),
+        t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "appointment"
+                && i["event"] == "cancelled"
+                && i["by"] == "customer"
+                && i["appointment"]["id"] == id),
         "{t}"
     );
     b.app.shutdown().await.unwrap();
@@ -445,7 +470,11 @@ async fn a_provider_5xx_is_retried_and_the_confirmation_goes(backend: Backend) {
     .await;
     assert!(msg.body.as_deref().unwrap().contains(ASK));
     assert_eq!(sends(&b.meta).len(), 3, "two refusals, then the send");
-    assert_eq!(outbound(&b.app, b.id, customer_id).await.len(), 1, "one message");
+    assert_eq!(
+        outbound(&b.app, b.id, customer_id).await.len(),
+        1,
+        "one message"
+    );
     b.app.shutdown().await.unwrap();
 }
 dual_test!(a_provider_5xx_is_retried_and_the_confirmation_goes);
@@ -498,9 +527,10 @@ async fn a_phone_booking_is_confirmed_on_whatsapp(backend: Backend) {
     assert_eq!(booked.len(), 1, "{booked:?}");
     assert_eq!(booked[0].source, "phone");
     let sent = eventually("the confirmation of the phone booking", || async {
-        sends(&meta).into_iter().map(|s| s.json()).find(|b| {
-            b["text"]["body"].as_str().unwrap_or("").contains(ASK)
-        })
+        sends(&meta)
+            .into_iter()
+            .map(|s| s.json())
+            .find(|b| b["text"]["body"].as_str().unwrap_or("").contains(ASK))
     })
     .await;
     let text = sent["text"]["body"].as_str().unwrap();

@@ -603,9 +603,17 @@ async fn bookings_reach_the_users_and_the_customer(backend: Backend) {
     let owner = crm::login(&app, "owner@salon.test").await;
     let agent = crm::login(&app, "agent@salon.test").await;
     for (uid, token, prefs) in [
-        (owner_id, &owner, json!({ "events": ["appointment.booked", "appointment.cancelled"], "email_on": true })),
-        (agent_id, &agent, json!({ "events": ["appointment.booked", "appointment.cancelled"],
-            "email_on": false, "whatsapp_on": true, "whatsapp_phone": "052-7654321" })),
+        (
+            owner_id,
+            &owner,
+            json!({ "events": ["appointment.booked", "appointment.cancelled"], "email_on": true }),
+        ),
+        (
+            agent_id,
+            &agent,
+            json!({ "events": ["appointment.booked", "appointment.cancelled"],
+            "email_on": false, "whatsapp_on": true, "whatsapp_phone": "052-7654321" }),
+        ),
     ] {
         let (s, v) = crm::call(
             &app,
@@ -643,7 +651,7 @@ async fn bookings_reach_the_users_and_the_customer(backend: Backend) {
     )
     .await;
     assert_eq!(s, 201, "{a}");
-    let to_user = format!("whatsapp:+972527654321");
+    let to_user = "whatsapp:+972527654321".to_string();
     let to_customer = format!("whatsapp:{CALLER}");
     let sent = |to: String, needle: &'static str| {
         let sim = &sim;
@@ -657,10 +665,18 @@ async fn bookings_reach_the_users_and_the_customer(backend: Backend) {
         }
     };
     let m = sent(to_user.clone(), "תור חדש").await;
-    assert!(m.body.contains("דנה כהן") && m.body.contains("תספורת"), "{}", m.body);
+    assert!(
+        m.body.contains("דנה כהן") && m.body.contains("תספורת"),
+        "{}",
+        m.body
+    );
     let m = sent(to_customer.clone(), "השיבו 1 לאישור או 2 לביטול").await;
     assert_eq!(m.from, format!("whatsapp:{NUMBER}"));
-    assert!(m.body.contains("מספרת הצפון") && m.body.contains("10:00"), "{}", m.body);
+    assert!(
+        m.body.contains("מספרת הצפון") && m.body.contains("10:00"),
+        "{}",
+        m.body
+    );
     let mail = wait_for("the owner's e-mail of the booking", 30, || async {
         smtp.messages().into_iter().next()
     })
@@ -671,7 +687,13 @@ async fn bookings_reach_the_users_and_the_customer(backend: Backend) {
     assert!(subject.contains("תספורת"), "{subject}");
 
     let id = a["id"].as_i64().unwrap();
-    let (s, v) = crm::post(&app, &format!("/api/appointments/{id}/cancel"), &owner, json!({})).await;
+    let (s, v) = crm::post(
+        &app,
+        &format!("/api/appointments/{id}/cancel"),
+        &owner,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     sent(to_user, "תור בוטל").await;
     sent(to_customer, "בוטל.").await;

@@ -17,8 +17,8 @@
 
 use crate::store::appointments::{self as store, Appointment};
 use crate::store::appointments_customer as customer_store;
-use crate::store::whatsapp::{self as wa_store, Message};
 use crate::store::now_ms;
+use crate::store::whatsapp::{self as wa_store, Message};
 use crate::whatsapp::state::WaState;
 
 use super::notices::Said;
@@ -37,7 +37,9 @@ pub fn parse(text: &str) -> Option<Answer> {
         .trim_matches(|c: char| c.is_whitespace() || ".,!?׳'\"*".contains(c))
         .to_string();
     match t.as_str() {
-        "1" | "כן" | "מאשר" | "מאשרת" | "מאושר" | "אישור" | "1️⃣" => Some(Answer::Confirm),
+        "1" | "כן" | "מאשר" | "מאשרת" | "מאושר" | "אישור" | "1️⃣" => {
+            Some(Answer::Confirm)
+        }
         "2" | "ביטול" | "לבטל" | "בטל" | "בטלו" | "2️⃣" => Some(Answer::Cancel),
         _ => None,
     }
@@ -153,9 +155,13 @@ async fn reply(
         idempotency_key: Some(format!("appt_answer:{}", msg.id)),
         reply_to: msg.provider_message_id.clone(),
     };
-    let (_, inserted) =
-        wa_store::queue_outbound(&state.db, business_id, &new, &crate::whatsapp::jobs::SEND_JOB)
-            .await?;
+    let (_, inserted) = wa_store::queue_outbound(
+        &state.db,
+        business_id,
+        &new,
+        &crate::whatsapp::jobs::SEND_JOB,
+    )
+    .await?;
     if inserted {
         crate::jobs::wake();
     }

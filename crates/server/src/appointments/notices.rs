@@ -82,9 +82,20 @@ pub fn key(a: &Appointment, notice: Notice) -> String {
     format!("appt:{}:{}:{}", a.id, notice.as_str(), a.starts_at)
 }
 
-async fn enqueue(db: &Db, a: &Appointment, notice: Notice, run_after: i64) -> Result<(), sqlx::Error> {
+async fn enqueue(
+    db: &Db,
+    a: &Appointment,
+    notice: Notice,
+    run_after: i64,
+) -> Result<(), sqlx::Error> {
     if a.customer_phone.is_none() {
-        customer_store::note(db, a.business_id, a.id, Some("ללקוח אין מספר טלפון: לא נשלחה הודעת WhatsApp")).await?;
+        customer_store::note(
+            db,
+            a.business_id,
+            a.id,
+            Some("ללקוח אין מספר טלפון: לא נשלחה הודעת WhatsApp"),
+        )
+        .await?;
         return Ok(());
     }
     let payload = serde_json::to_value(NoticePayload {
@@ -143,7 +154,9 @@ async fn schedule_reminder(db: &Db, a: &Appointment) -> Result<(), sqlx::Error> 
 /// two hours of the appointment. `None`: no reminder.
 pub fn reminder_at(starts_at: i64, minute: i64, keeps_shabbat: bool) -> Option<i64> {
     let tz = calendar::israel();
-    let start = Timestamp::from_millisecond(starts_at).ok()?.to_zoned_datetime(tz.clone());
+    let start = Timestamp::from_millisecond(starts_at)
+        .ok()?
+        .to_zoned_datetime(tz.clone());
     let day = start.date().yesterday().ok()?;
     let minute = minute.clamp(0, 1439);
     let dt = day.at((minute / 60) as i8, (minute % 60) as i8, 0, 0);
@@ -202,7 +215,12 @@ async fn run_notice(state: &WaState, job: &Job) -> JobResult {
             None
         }
         Err(why) => {
-            tracing::info!(appointment_id = a.id, notice = p.notice.as_str(), why, "APPOINTMENT_NOTICE_NOT_SENT");
+            tracing::info!(
+                appointment_id = a.id,
+                notice = p.notice.as_str(),
+                why,
+                "APPOINTMENT_NOTICE_NOT_SENT"
+            );
             Some(why)
         }
     };
@@ -272,18 +290,18 @@ impl Said {
             business,
         } = self;
         match notice {
-            Notice::Confirmation => format!(
-                "שלום {name}, נקבע לך תור ל{service} ב{business}: {when}.\n{ASK}."
-            ),
+            Notice::Confirmation => {
+                format!("שלום {name}, נקבע לך תור ל{service} ב{business}: {when}.\n{ASK}.")
+            }
             Notice::Reminder if confirmed => {
                 format!("שלום {name}, תזכורת: יש לך תור ל{service} ב{business}: {when}. נתראה!")
             }
-            Notice::Reminder => format!(
-                "שלום {name}, תזכורת: יש לך תור ל{service} ב{business}: {when}.\n{ASK}."
-            ),
-            Notice::Moved => format!(
-                "שלום {name}, התור שלך ל{service} ב{business} הועבר: {when}.\n{ASK}."
-            ),
+            Notice::Reminder => {
+                format!("שלום {name}, תזכורת: יש לך תור ל{service} ב{business}: {when}.\n{ASK}.")
+            }
+            Notice::Moved => {
+                format!("שלום {name}, התור שלך ל{service} ב{business} הועבר: {when}.\n{ASK}.")
+            }
             Notice::Cancelled => format!(
                 "שלום {name}, התור שלך ל{service} ב{business} ({when}) בוטל. \
                  לקביעת תור חדש אפשר להתקשר או לכתוב לנו."
@@ -312,21 +330,34 @@ pub async fn channel(
     business: &businesses::Business,
 ) -> Result<Result<(WhatsappProvider, Option<String>), String>, sqlx::Error> {
     let Some(provider) = state.settings.whatsapp_provider else {
-        return Ok(Err("WhatsApp אינו מוגדר בשירות: לא נשלחה הודעה ללקוח".into()));
+        return Ok(Err(
+            "WhatsApp אינו מוגדר בשירות: לא נשלחה הודעה ללקוח".into()
+        ));
     };
     if !crate::whatsapp::inbound::can_send(state, crate::whatsapp::provider_name(provider)) {
-        return Ok(Err("ספק ה-WhatsApp אינו מוגדר לשליחה: לא נשלחה הודעה ללקוח".into()));
+        return Ok(Err(
+            "ספק ה-WhatsApp אינו מוגדר לשליחה: לא נשלחה הודעה ללקוח".into(),
+        ));
     }
     let from = match provider {
         WhatsappProvider::Twilio => {
             match crate::whatsapp::api::twilio_sender(state, business).await? {
                 Some(from) => Some(from),
-                None => return Ok(Err("לעסק אין מספר WhatsApp לשליחה: לא נשלחה הודעה ללקוח".into())),
+                None => {
+                    return Ok(Err(
+                        "לעסק אין מספר WhatsApp לשליחה: לא נשלחה הודעה ללקוח".into()
+                    ));
+                }
             }
         }
         WhatsappProvider::Meta => {
-            if crate::whatsapp::meta::sender_id(state, Some(business)).await?.is_none() {
-                return Ok(Err("לעסק אין מספר WhatsApp ב-Meta: לא נשלחה הודעה ללקוח".into()));
+            if crate::whatsapp::meta::sender_id(state, Some(business))
+                .await?
+                .is_none()
+            {
+                return Ok(Err(
+                    "לעסק אין מספר WhatsApp ב-Meta: לא נשלחה הודעה ללקוח".into()
+                ));
             }
             business.whatsapp_number.clone()
         }
@@ -341,7 +372,11 @@ async fn send(
     a: &Appointment,
     notice: Notice,
 ) -> Result<Result<i64, String>, sqlx::Error> {
-    let Some(phone) = a.customer_phone.as_deref().and_then(|p| Phone::parse(p).ok()) else {
+    let Some(phone) = a
+        .customer_phone
+        .as_deref()
+        .and_then(|p| Phone::parse(p).ok())
+    else {
         return Ok(Err("ללקוח אין מספר טלפון: לא נשלחה הודעת WhatsApp".into()));
     };
     let Some(business) = businesses::get(&state.db, a.business_id).await? else {
@@ -427,14 +462,22 @@ mod tests {
     use super::*;
 
     fn il(raw: &str) -> i64 {
-        super::super::time::parse("t", raw).unwrap().as_millisecond()
+        super::super::time::parse("t", raw)
+            .unwrap()
+            .as_millisecond()
     }
 
     #[test]
     fn the_reminder_goes_the_evening_before_in_israel_time() {
         // Winter (UTC+2) and summer (UTC+3): 18:00 on the day before, local.
-        assert_eq!(reminder_at(il("2030-01-08T10:00"), 18 * 60, false), Some(il("2030-01-07T18:00")));
-        assert_eq!(reminder_at(il("2030-07-09T10:00"), 18 * 60, false), Some(il("2030-07-08T18:00")));
+        assert_eq!(
+            reminder_at(il("2030-01-08T10:00"), 18 * 60, false),
+            Some(il("2030-01-07T18:00"))
+        );
+        assert_eq!(
+            reminder_at(il("2030-07-09T10:00"), 18 * 60, false),
+            Some(il("2030-07-08T18:00"))
+        );
         // Too close to the appointment: none.
         assert_eq!(reminder_at(il("2030-01-08T00:30"), 23 * 60, false), None);
     }
@@ -445,6 +488,9 @@ mod tests {
         let at = reminder_at(il("2030-01-13T10:00"), 18 * 60, true).unwrap();
         assert!(at > il("2030-01-12T18:00"), "{at}");
         assert!(at <= il("2030-01-12T20:00"));
-        assert_eq!(reminder_at(il("2030-01-13T10:00"), 18 * 60, false), Some(il("2030-01-12T18:00")));
+        assert_eq!(
+            reminder_at(il("2030-01-13T10:00"), 18 * 60, false),
+            Some(il("2030-01-12T18:00"))
+        );
     }
 }

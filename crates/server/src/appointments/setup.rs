@@ -356,10 +356,10 @@ fn template_setting(
     if t.is_empty() {
         return Ok(None);
     }
-    let twilio = t.len() == 34 && t.starts_with("HX") && t.bytes().all(|b| b.is_ascii_alphanumeric());
+    let twilio =
+        t.len() == 34 && t.starts_with("HX") && t.bytes().all(|b| b.is_ascii_alphanumeric());
     let meta = t.len() <= 512
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !(twilio || meta) {
         return Err(bad(format!(
@@ -429,9 +429,7 @@ async fn write_settings(
         closed_on_holy_days: i64::from(b.closed_on_holy_days),
         slot_step_minutes: b.slot_step_minutes,
         reminder_minute,
-        reminders_on: b
-            .reminders
-            .map_or(current.reminders_on, |on| i64::from(on)),
+        reminders_on: b.reminders.map_or(current.reminders_on, i64::from),
         confirm_template: template_setting(
             "confirm_template",
             b.confirm_template,

@@ -66,14 +66,9 @@ pub async fn timeline(
     }
     // Appointments (#19): booked, confirmed by the customer on WhatsApp, cancelled (and by
     // whom), each at its own time.
-    for a in appointments_customer::for_customer(
-        &state.db,
-        t.business_id,
-        id,
-        &customer.phone,
-        PER_KIND,
-    )
-    .await?
+    for a in
+        appointments_customer::for_customer(&state.db, t.business_id, id, &customer.phone, PER_KIND)
+            .await?
     {
         let view = serde_json::to_value(crate::appointments::booking::AppointmentOut::from(
             a.clone(),

@@ -235,21 +235,17 @@ pub async fn list(
     staff_id: Option<i64>,
 ) -> Result<Vec<Appointment>, sqlx::Error> {
     match staff_id {
-        None => sqlx::query_as(
-            formatcp!(
-                "SELECT {COLUMNS} FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
+        None => sqlx::query_as(formatcp!(
+            "SELECT {COLUMNS} FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
                  AND starts_at < $3 ORDER BY starts_at, id LIMIT 2000"
-            ),
-        )
+        ))
         .bind(business_id)
         .bind(from)
         .bind(to),
-        Some(staff) => sqlx::query_as(
-            formatcp!(
-                "SELECT {COLUMNS} FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
+        Some(staff) => sqlx::query_as(formatcp!(
+            "SELECT {COLUMNS} FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
                  AND starts_at < $3 AND staff_id = $4 ORDER BY starts_at, id LIMIT 2000"
-            ),
-        )
+        ))
         .bind(business_id)
         .bind(from)
         .bind(to)

@@ -218,8 +218,7 @@ async fn answer_job(state: &WaState, business_id: i64, message_id: i64) {
     })
     .unwrap_or_default();
     let key = format!("appt_answer:{message_id}");
-    if let Err(e) =
-        crate::jobs::enqueue(&state.db, APPOINTMENT_ANSWER, &payload, Some(&key)).await
+    if let Err(e) = crate::jobs::enqueue(&state.db, APPOINTMENT_ANSWER, &payload, Some(&key)).await
     {
         crate::telemetry::count_error("appointment_answer");
         tracing::error!(business_id, message_id, error = %e, "appointment answer not queued");
