@@ -285,12 +285,16 @@ async fn create(
     if notes.chars().count() > 2000 {
         return Err(bad("notes: עד 2000 תווים"));
     }
-    if let Some(cid) = b.customer_id
-        && crate::store::customers::get(&s.db, t.business_id, cid)
+    let mut phone = phone;
+    if let Some(cid) = b.customer_id {
+        let lead = crate::store::customers::get(&s.db, t.business_id, cid)
             .await?
-            .is_none()
-    {
-        return Err(AppError::NotFound);
+            .ok_or(AppError::NotFound)?;
+        // Booked for a lead without a number given: the lead's, so the confirmation and
+        // the customer's "1"/"2" on WhatsApp find it.
+        if phone.is_none() {
+            phone = Phone::parse(&lead.phone).ok().map(|p| p.to_string());
+        }
     }
     let end = start + SignedDuration::from_mins(service.duration_minutes);
     let setup = avail::load(&s.db, t.business_id, start, end).await?;
