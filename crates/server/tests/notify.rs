@@ -5,7 +5,10 @@
 //! user's own phone through the sim's Twilio Messages API; quiet hours delay a summary but
 //! not an urgent call; a channel that is not configured parks the job `waiting` for the
 //! operator; a failed delivery is retried; and the preferences API is scoped (C4).
+//! Bookings and cancellations (#19, #22) reach the users who asked for them, by e-mail and
+//! WhatsApp, while the customer gets their own confirmation through the same Twilio.
 
+mod appointments_support;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -567,3 +570,141 @@ async fn preferences_are_the_users_own(backend: Backend) {
     app.shutdown().await.unwrap();
 }
 dual_test!(preferences_are_the_users_own);
+
+/// A booking over the API and its cancellation by staff: the owner (by e-mail, the real
+/// SMTP server) and an agent (by WhatsApp, through the sim's Twilio) who chose
+/// `appointment.booked` and `appointment.cancelled` are told of each, with the customer
+/// and the service; the customer gets the confirmation and the cancellation on WhatsApp
+/// from the business's number through the same Twilio.
+async fn bookings_reach_the_users_and_the_customer(backend: Backend) {
+    let Some(smtp) = SmtpSink::start().await else {
+        return;
+    };
+    let sim = sim::Sim::start(sim::SimConfig::new(ACCOUNT_SID, AUTH_TOKEN))
+        .await
+        .unwrap();
+    let api = sim.api_base();
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("TWILIO_API_BASE", &api),
+            ("WHATSAPP_PROVIDER", "twilio"),
+            ("PUBLIC_BASE_URL", BASE),
+            ("SMTP_URL", &smtp.url()),
+            ("SMTP_FROM", "noreply@mokdan.example"),
+        ],
+    )
+    .await;
+    let biz = add_business(&app, "מספרת הצפון", NUMBER).await;
+    let owner_id = add_user(&app, "owner@salon.test", Role::Owner, Some(biz)).await;
+    let agent_id = add_user(&app, "agent@salon.test", Role::Agent, Some(biz)).await;
+    let owner = crm::login(&app, "owner@salon.test").await;
+    let agent = crm::login(&app, "agent@salon.test").await;
+    for (uid, token, prefs) in [
+        (
+            owner_id,
+            &owner,
+            json!({ "events": ["appointment.booked", "appointment.cancelled"], "email_on": true }),
+        ),
+        (
+            agent_id,
+            &agent,
+            json!({ "events": ["appointment.booked", "appointment.cancelled"],
+            "email_on": false, "whatsapp_on": true, "whatsapp_phone": "052-7654321" }),
+        ),
+    ] {
+        let (s, v) = crm::call(
+            &app,
+            Method::PUT,
+            &format!("/api/users/{uid}/notifications"),
+            Some(token),
+            Some(prefs),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (service, _) = appointments_support::salon(&app.state.db, biz, "רחל").await;
+    // The customer wrote an hour ago: the confirmation goes as text.
+    let cid = customers::upsert_by_phone(
+        &app.state.db,
+        biz,
+        &Phone::parse(CALLER).unwrap(),
+        None,
+        "whatsapp",
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE customers SET last_inbound_at = $2 WHERE id = $1")
+        .bind(cid)
+        .bind(now_ms() - 3_600_000)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (s, a) = crm::post(
+        &app,
+        "/api/appointments",
+        &owner,
+        json!({ "service_id": service, "start": "2030-01-08T10:00",
+                "customer_name": "דנה כהן", "customer_phone": CALLER }),
+    )
+    .await;
+    assert_eq!(s, 201, "{a}");
+    let to_user = "whatsapp:+972527654321".to_string();
+    let to_customer = format!("whatsapp:{CALLER}");
+    let sent = |to: String, needle: &'static str| {
+        let sim = &sim;
+        async move {
+            wait_for(&format!("{needle} to {to}"), 30, || async {
+                sim.messages()
+                    .into_iter()
+                    .find(|m| m.to == to && m.body.contains(needle))
+            })
+            .await
+        }
+    };
+    let m = sent(to_user.clone(), "תור חדש").await;
+    assert!(
+        m.body.contains("דנה כהן") && m.body.contains("תספורת"),
+        "{}",
+        m.body
+    );
+    let m = sent(to_customer.clone(), "השיבו 1 לאישור או 2 לביטול").await;
+    assert_eq!(m.from, format!("whatsapp:{NUMBER}"));
+    assert!(
+        m.body.contains("מספרת הצפון") && m.body.contains("10:00"),
+        "{}",
+        m.body
+    );
+    let mail = wait_for("the owner's e-mail of the booking", 30, || async {
+        smtp.messages().into_iter().next()
+    })
+    .await;
+    assert_eq!(mail["rcpt_tos"], json!(["owner@salon.test"]));
+    let subject = mail["subject"].as_str().unwrap();
+    assert!(subject.starts_with("תור חדש מ-דנה כהן"), "{subject}");
+    assert!(subject.contains("תספורת"), "{subject}");
+
+    let id = a["id"].as_i64().unwrap();
+    let (s, v) = crm::post(
+        &app,
+        &format!("/api/appointments/{id}/cancel"),
+        &owner,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    sent(to_user, "תור בוטל").await;
+    sent(to_customer, "בוטל.").await;
+    wait_for("the owner's e-mail of the cancellation", 30, || async {
+        smtp.messages()
+            .into_iter()
+            .find(|m| m["subject"].as_str().unwrap_or("").starts_with("תור בוטל"))
+    })
+    .await;
+    app.shutdown().await.unwrap();
+    sim.shutdown().await;
+    smtp.stop().await;
+}
+dual_test!(bookings_reach_the_users_and_the_customer);

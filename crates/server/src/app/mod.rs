@@ -293,6 +293,12 @@ impl AppState {
                     Arc::new(crate::hooks::Hooks(self.hooks.clone())),
                 )
                 .with(
+                    crate::appointments::notices::KINDS,
+                    Arc::new(crate::appointments::notices::AppointmentJobs(
+                        self.whatsapp.clone(),
+                    )),
+                )
+                .with(
                     crate::notify::KINDS,
                     Arc::new(crate::notify::Notify(self.notify.clone())),
                 )

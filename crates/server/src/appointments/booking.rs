@@ -4,7 +4,6 @@
 //! when outside them) and then left to the database, which lets exactly one of any racing
 //! bookings take a time; the others get 409 with a Hebrew message and the next free time.
 
-use crate::hooks::Event;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -57,6 +56,13 @@ pub struct AppointmentOut {
     pub notes: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the customer confirmed on WhatsApp ("1"), epoch ms.
+    pub confirmed_at: Option<i64>,
+    pub cancelled_at: Option<i64>,
+    /// `staff`, `caller` (on the phone) or `customer` (on WhatsApp).
+    pub cancelled_by: Option<String>,
+    /// Why the customer got no WhatsApp message, when they did not (Hebrew).
+    pub whatsapp_note: Option<String>,
 }
 
 impl From<Appointment> for AppointmentOut {
@@ -75,6 +81,10 @@ impl From<Appointment> for AppointmentOut {
             notes: a.notes,
             created_at: a.created_at,
             updated_at: a.updated_at,
+            confirmed_at: a.confirmed_at,
+            cancelled_at: a.cancelled_at,
+            cancelled_by: a.cancelled_by,
+            whatsapp_note: a.whatsapp_note,
         }
     }
 }
@@ -275,12 +285,16 @@ async fn create(
     if notes.chars().count() > 2000 {
         return Err(bad("notes: עד 2000 תווים"));
     }
-    if let Some(cid) = b.customer_id
-        && crate::store::customers::get(&s.db, t.business_id, cid)
+    let mut phone = phone;
+    if let Some(cid) = b.customer_id {
+        let lead = crate::store::customers::get(&s.db, t.business_id, cid)
             .await?
-            .is_none()
-    {
-        return Err(AppError::NotFound);
+            .ok_or(AppError::NotFound)?;
+        // Booked for a lead without a number given: the lead's, so the confirmation and
+        // the customer's "1"/"2" on WhatsApp find it.
+        if phone.is_none() {
+            phone = Phone::parse(&lead.phone).ok().map(|p| p.to_string());
+        }
     }
     let end = start + SignedDuration::from_mins(service.duration_minutes);
     let setup = avail::load(&s.db, t.business_id, start, end).await?;
@@ -303,7 +317,7 @@ async fn create(
         };
         match store::book(&s.db, t.business_id, &new).await {
             Ok(id) => {
-                super::events::announce(&s.db, t.business_id, id, Event::AppointmentBooked).await;
+                super::events::booked(&s.db, t.business_id, id).await;
                 let a = store::get(&s.db, t.business_id, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
@@ -350,9 +364,12 @@ async fn move_one(
         ));
     };
     match store::move_to(&s.db, t.business_id, id, &at).await {
-        Ok(true) => read(State(s), t, Path(id))
-            .await
-            .map(IntoResponse::into_response),
+        Ok(true) => {
+            super::events::moved(&s.db, t.business_id, id).await;
+            read(State(s), t, Path(id))
+                .await
+                .map(IntoResponse::into_response)
+        }
         Ok(false) => Err(AppError::Conflict("התור בוטל ואי אפשר להזיז אותו".into())),
         Err(BookError::Taken) => Ok(taken(
             next_free(&s, t.business_id, &service, only, start).await?,
@@ -370,7 +387,7 @@ async fn cancel(
         .await?
         .ok_or(AppError::NotFound)?;
     if store::cancel(&s.db, t.business_id, id).await? {
-        super::events::announce(&s.db, t.business_id, id, Event::AppointmentCancelled).await;
+        super::events::cancelled(&s.db, t.business_id, id, "staff").await;
     }
     read(State(s), t, Path(id)).await
 }

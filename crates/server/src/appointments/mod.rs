@@ -7,11 +7,16 @@
 //! [`crate::auth::Tenant`] like the rest of the CRM API (C4); bad input is refused with a
 //! Hebrew message, a taken time with 409 and the next free time. On a call, the same book
 //! is the receptionist's tools ([`host`], [`phone_book`]; times said as [`spoken`]).
+//! Whatever the path, [`events`] follows each booking, move and cancellation: webhooks,
+//! the customer's WhatsApp confirmation and day-before reminder ([`notices`]), their
+//! "1"/"2" answer ([`answers`]), and the business's users' notifications.
 
+pub mod answers;
 pub mod avail;
 pub mod booking;
 pub mod events;
 pub mod host;
+pub mod notices;
 mod phone_book;
 pub mod setup;
 pub mod spoken;

@@ -417,13 +417,7 @@ impl PhoneBook {
             match store::book(&self.db, self.business_id, &new).await {
                 Ok(id) => {
                     self.booked.fetch_add(1, Ordering::SeqCst);
-                    super::events::announce(
-                        &self.db,
-                        self.business_id,
-                        id,
-                        crate::hooks::Event::AppointmentBooked,
-                    )
-                    .await;
+                    super::events::booked(&self.db, self.business_id, id).await;
                     return Ok(
                         json!({ "booked": true, "appointment": self.view_fresh(id).await? }),
                     );
@@ -489,24 +483,18 @@ impl PhoneBook {
         if a.status != "booked" {
             return Err("that appointment is already cancelled".into());
         }
-        super::events::announce(
-            &self.db,
-            self.business_id,
-            a.id,
-            crate::hooks::Event::AppointmentCancelled,
-        )
-        .await;
         Ok(a)
     }
 
     pub(super) async fn cancel(&self, args: &Value) -> Answer {
         let a = self.own(args).await?;
-        if !store::cancel(&self.db, self.business_id, a.id)
+        if !store::cancel_as(&self.db, self.business_id, a.id, "caller", None)
             .await
             .map_err(db_err)?
         {
             return Err("that appointment is already cancelled".into());
         }
+        super::events::cancelled(&self.db, self.business_id, a.id, "caller").await;
         Ok(json!({ "cancelled": true, "appointment": self.view_fresh(a.id).await? }))
     }
 
@@ -541,6 +529,7 @@ impl PhoneBook {
         for at in options {
             match store::move_to(&self.db, self.business_id, a.id, &at).await {
                 Ok(true) => {
+                    super::events::moved(&self.db, self.business_id, a.id).await;
                     return Ok(
                         json!({ "moved": true, "appointment": self.view_fresh(a.id).await? }),
                     );

@@ -324,8 +324,49 @@ pub struct SettingsIo {
     /// The business's own weekly hours; empty: not bounded.
     #[serde(default)]
     pub hours: Vec<HoursIn>,
+    /// The day-before WhatsApp reminder's time, `HH:MM` in Israel (18:00 by default).
+    /// Left out of a PUT, the reminder fields and templates keep their values.
+    #[serde(default)]
+    pub reminder_time: Option<String>,
+    #[serde(default)]
+    pub reminders: Option<bool>,
+    /// Approved templates for messages outside WhatsApp's 24-hour window: a Twilio
+    /// Content SID (`HX…`) or a Meta template name; `""` clears one.
+    #[serde(default)]
+    pub confirm_template: Option<String>,
+    #[serde(default)]
+    pub reminder_template: Option<String>,
+    #[serde(default)]
+    pub cancel_template: Option<String>,
     #[serde(default, skip_serializing)]
     pub business_id: Option<i64>,
+}
+
+/// A template name as given: `""` clears it; otherwise a Twilio Content SID or a Meta
+/// template name (a-z, 0-9, `_`), the shapes the providers take.
+fn template_setting(
+    field: &str,
+    given: Option<String>,
+    current: Option<String>,
+) -> ApiResult<Option<String>> {
+    let Some(raw) = given else {
+        return Ok(current);
+    };
+    let t = raw.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let twilio =
+        t.len() == 34 && t.starts_with("HX") && t.bytes().all(|b| b.is_ascii_alphanumeric());
+    let meta = t.len() <= 512
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !(twilio || meta) {
+        return Err(bad(format!(
+            "{field}: מזהה תבנית של Twilio (HX…) או שם תבנית של Meta (a-z, 0-9, _)"
+        )));
+    }
+    Ok(Some(t.to_string()))
 }
 
 /// The business named in the path, for a caller who may act for it (404 otherwise).
@@ -346,6 +387,11 @@ async fn read_settings(
         closed_on_holy_days: st.closed_on_holy_days != 0,
         slot_step_minutes: st.slot_step_minutes,
         hours: show_hours(&hours, None),
+        reminder_time: Some(super::time::show_hhmm(st.reminder_minute)),
+        reminders: Some(st.reminders_on != 0),
+        confirm_template: st.confirm_template,
+        reminder_template: st.reminder_template,
+        cancel_template: st.cancel_template,
         business_id: None,
     }))
 }
@@ -367,10 +413,38 @@ async fn write_settings(
         return Err(bad("slot_step_minutes: אחד מ-5, 10, 15, 20, 30, 60"));
     }
     let hours = check_hours(&b.hours, None)?;
+    let current = store::settings(&s.db, t.business_id).await?;
+    let reminder_minute = match b.reminder_time.as_deref() {
+        None => current.reminder_minute,
+        Some(raw) => {
+            let m = super::time::parse_hhmm("reminder_time", raw)?;
+            if m >= 1440 {
+                return Err(bad("reminder_time: שעה בין 00:00 ל-23:59"));
+            }
+            m
+        }
+    };
     let st = Settings {
         location: b.location,
         closed_on_holy_days: i64::from(b.closed_on_holy_days),
         slot_step_minutes: b.slot_step_minutes,
+        reminder_minute,
+        reminders_on: b.reminders.map_or(current.reminders_on, i64::from),
+        confirm_template: template_setting(
+            "confirm_template",
+            b.confirm_template,
+            current.confirm_template,
+        )?,
+        reminder_template: template_setting(
+            "reminder_template",
+            b.reminder_template,
+            current.reminder_template,
+        )?,
+        cancel_template: template_setting(
+            "cancel_template",
+            b.cancel_template,
+            current.cancel_template,
+        )?,
     };
     store::save_settings(&s.db, t.business_id, &st, &hours).await?;
     read_settings(State(s), t.caller, Path(id)).await

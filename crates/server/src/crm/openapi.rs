@@ -181,7 +181,7 @@ pub const OPERATIONS: &[Op] = &[
         query: &[BIZ], req: Req::None, res: Res::Empty(204)),
     op!("get" "/api/users/{id}/notifications", "users", Tenant, Some("user"),
         "A user's notification preferences (#22): which events (`call.summarised`, \
-         `call.urgent`, `appointment.booked`), by e-mail and/or WhatsApp, and quiet hours. \
+         `call.urgent`, `appointment.booked`, `appointment.cancelled`), by e-mail and/or WhatsApp, and quiet hours. \
          One's own, or (owners) a user of one's business; a user who chose nothing shows \
          their role's default (`is_default`).",
         query: &[BIZ], req: Req::None, res: Res::Json(200, "NotificationPrefs")),
@@ -403,7 +403,9 @@ pub const OPERATIONS: &[Op] = &[
         query: &[BIZ], req: Req::None, res: Res::Empty(204)),
     op!("get" "/api/businesses/{id}/appointment-settings", "appointments", Business, Some("business"),
         "Booking settings: location for Shabbat times (tel_aviv or jerusalem), closed on \
-         Shabbat and holidays, slot step, and the business's own weekly hours (none: not bounded).",
+         Shabbat and holidays, slot step, the business's own weekly hours (none: not bounded), \
+         and the customer's WhatsApp messages: the reminder's time and the templates used \
+         outside WhatsApp's 24-hour window.",
         query: &[], req: Req::None, res: Res::Json(200, "AppointmentSettings")),
     op!("put" "/api/businesses/{id}/appointment-settings", "appointments", Business, Some("business"),
         "Replace the booking settings (owners and operators). Closed on Shabbat and holidays: \
@@ -662,9 +664,13 @@ fn schemas() -> Value {
                 "description": "Whether the service has a WhatsApp provider configured; \
                     messages stored earlier show either way." },
             "items": { "type": "array", "items": object(&["kind", "at"], json!({
-                "kind": { "type": "string", "enum": ["call", "whatsapp", "note"] },
+                "kind": { "type": "string", "enum": ["call", "whatsapp", "appointment", "note"] },
                 "at": { "type": "integer" },
                 "call": { "type": "object" }, "message": r("WhatsappMessage"), "note": r("Note"),
+                "event": { "type": "string", "enum": ["booked", "confirmed", "cancelled"],
+                    "description": "For an appointment: what happened at `at`." },
+                "by": { "type": ["string", "null"], "description": "Who confirmed or cancelled: staff, caller, customer." },
+                "appointment": r("Appointment"),
             }))},
         })),
     });
@@ -810,6 +816,10 @@ fn appointment_schemas() -> Value {
             "status": { "type": "string", "enum": ["booked", "cancelled"] },
             "source": { "type": "string" }, "notes": { "type": "string" },
             "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+            "confirmed_at": { "type": ["integer", "null"], "description": "When the customer confirmed on WhatsApp (\"1\"), epoch ms." },
+            "cancelled_at": nullable("integer"),
+            "cancelled_by": { "type": ["string", "null"], "enum": ["staff", "caller", "customer", null] },
+            "whatsapp_note": { "type": ["string", "null"], "description": "Why the customer got no WhatsApp message (no WhatsApp configured, no template outside the 24-hour window…), in Hebrew." },
         }),
     );
     json!({
@@ -829,6 +839,11 @@ fn appointment_schemas() -> Value {
             "closed_on_holy_days": { "type": "boolean" },
             "slot_step_minutes": { "type": "integer", "enum": [5, 10, 15, 20, 30, 60] },
             "hours": hours,
+            "reminder_time": { "type": "string", "description": "The day-before WhatsApp reminder's time, HH:MM in Israel (default 18:00). Left out of a PUT, it and the fields below keep their values." },
+            "reminders": { "type": "boolean", "description": "Whether the day-before reminder goes (default true)." },
+            "confirm_template": { "type": ["string", "null"], "description": "Approved WhatsApp template (a Twilio Content SID HX…, or a Meta template name) for the confirmation and a move outside the 24-hour window; variables 1 name, 2 service, 3 day and time, 4 business. \"\" clears it." },
+            "reminder_template": { "type": ["string", "null"], "description": "The same, for the reminder." },
+            "cancel_template": { "type": ["string", "null"], "description": "The same, for a cancellation by staff." },
         })),
         "Appointment": appointment,
         "AppointmentList": object(&["appointments", "from", "to"], json!({
@@ -858,7 +873,7 @@ fn appointment_schemas() -> Value {
 
 fn notify_schemas() -> Value {
     let events = json!({ "type": "array", "items": { "type": "string",
-        "enum": ["call.summarised", "call.urgent", "appointment.booked"] } });
+        "enum": ["call.summarised", "call.urgent", "appointment.booked", "appointment.cancelled"] } });
     let hhmm = json!({ "type": "string", "pattern": "^([01]?[0-9]|2[0-3]):[0-5][0-9]$" });
     let quiet = json!({ "oneOf": [
         object(&["from", "to"], json!({ "from": hhmm, "to": hhmm })),

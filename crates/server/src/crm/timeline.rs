@@ -1,5 +1,5 @@
-//! `GET /api/customers/{id}/timeline`: one customer's calls, WhatsApp messages and notes,
-//! newest first.
+//! `GET /api/customers/{id}/timeline`: one customer's calls, WhatsApp messages,
+//! appointments (booked, confirmed, cancelled: one item each) and notes, newest first.
 //!
 //! Calls match by the customer link or by the phone, so calls from before the customer
 //! existed still show. WhatsApp messages are the customer's conversation as the WhatsApp
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::auth::Tenant;
 use crate::crm::state::CrmState;
 use crate::error::{ApiResult, AppError};
-use crate::store::{crm_calls, customers, whatsapp};
+use crate::store::{appointments_customer, crm_calls, customers, whatsapp};
 
 const PER_KIND: i64 = 200;
 
@@ -63,6 +63,36 @@ pub async fn timeline(
                 "message": crate::whatsapp::api::view(m),
             }),
         ));
+    }
+    // Appointments (#19): booked, confirmed by the customer on WhatsApp, cancelled (and by
+    // whom), each at its own time.
+    for a in
+        appointments_customer::for_customer(&state.db, t.business_id, id, &customer.phone, PER_KIND)
+            .await?
+    {
+        let view = serde_json::to_value(crate::appointments::booking::AppointmentOut::from(
+            a.clone(),
+        ))
+        .unwrap_or_default();
+        let mut events = vec![("booked", a.created_at, None)];
+        if let Some(at) = a.confirmed_at {
+            events.push(("confirmed", at, Some("customer".to_string())));
+        }
+        if let Some(at) = a.cancelled_at {
+            events.push(("cancelled", at, a.cancelled_by.clone()));
+        }
+        for (event, at, by) in events {
+            items.push((
+                at,
+                json!({
+                    "kind": "appointment",
+                    "at": at,
+                    "event": event,
+                    "by": by,
+                    "appointment": view,
+                }),
+            ));
+        }
     }
     for n in customers::notes(&state.db, t.business_id, id).await? {
         items.push((

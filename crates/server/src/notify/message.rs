@@ -89,6 +89,13 @@ impl Note {
             ..Default::default()
         };
         let Some(call_sid) = &d.call_sid else {
+            // Not about a call (an appointment): who it is about, as the event carries it.
+            note.caller_name = nonempty(d.data.get("name").and_then(|v| v.as_str()));
+            note.phone = nonempty(d.data.get("phone").and_then(|v| v.as_str())).map(|p| {
+                Phone::parse(&p)
+                    .map(|p| p.local_display())
+                    .unwrap_or_else(|_| one_line(&p, 40))
+            });
             return Ok(Some(note));
         };
         let Some(call) = calls::by_sid(db, call_sid)
@@ -139,6 +146,7 @@ impl Note {
         match self.event {
             Some(Event::CallUrgent) => "שיחה דחופה",
             Some(Event::AppointmentBooked) => "תור חדש",
+            Some(Event::AppointmentCancelled) => "תור בוטל",
             _ => "שיחה חדשה",
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! A business owner under a car or with a patient is told when a call's summary is ready
 //! (`call.summarised`), at hang-up when a caller asked to be called back or a person
-//! (`call.urgent`), and for each new booking (`appointment.booked`). [`emit`] turns one
+//! (`call.urgent`), and for each new booking (`appointment.booked`) or cancellation
+//! (`appointment.cancelled`). [`emit`] turns one
 //! event into one durable job per (user, channel) by each user's preferences
 //! ([`prefs`], table `notification_prefs`), with an idempotency key per
 //! event + occasion + user + channel, so a rerun of the job that emitted never doubles a
@@ -54,13 +55,17 @@ pub enum Event {
     /// A new booking (emitted by appointments).
     #[serde(rename = "appointment.booked")]
     AppointmentBooked,
+    /// A cancellation, by staff, the caller on the phone or the customer on WhatsApp.
+    #[serde(rename = "appointment.cancelled")]
+    AppointmentCancelled,
 }
 
 impl Event {
-    pub const ALL: [Event; 3] = [
+    pub const ALL: [Event; 4] = [
         Event::CallSummarised,
         Event::CallUrgent,
         Event::AppointmentBooked,
+        Event::AppointmentCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +73,7 @@ impl Event {
             Event::CallSummarised => "call.summarised",
             Event::CallUrgent => "call.urgent",
             Event::AppointmentBooked => "appointment.booked",
+            Event::AppointmentCancelled => "appointment.cancelled",
         }
     }
 

@@ -170,7 +170,7 @@ impl PrefsUpdate {
             for n in &names {
                 let e = Event::parse(n.trim()).ok_or_else(|| {
                     Invalid(format!(
-                        "events: unknown event `{n}` (call.summarised, call.urgent, appointment.booked)"
+                        "events: unknown event `{n}` (call.summarised, call.urgent, appointment.booked, appointment.cancelled)"
                     ))
                 })?;
                 if !events.contains(&e) {

@@ -9,6 +9,7 @@
 //! its granules and takes the new ones in one transaction; cancelling frees them.
 //! Every statement is a fixed string.
 
+use const_format::formatcp;
 use sqlx::FromRow;
 
 use super::{Db, is_unique_violation, now_ms};
@@ -33,7 +34,23 @@ pub struct Appointment {
     pub notes: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the customer confirmed (answered "1" on WhatsApp); migration 0024.
+    #[sqlx(default)]
+    pub confirmed_at: Option<i64>,
+    #[sqlx(default)]
+    pub cancelled_at: Option<i64>,
+    /// `staff`, `caller` (on the phone) or `customer` (on WhatsApp).
+    #[sqlx(default)]
+    pub cancelled_by: Option<String>,
+    /// Why the customer got no WhatsApp message, when they did not.
+    #[sqlx(default)]
+    pub whatsapp_note: Option<String>,
 }
+
+/// The columns of [`Appointment`], in one place for the statements that read it whole.
+pub const COLUMNS: &str = "id, business_id, staff_id, service_id, customer_id, customer_name, \
+     customer_phone, starts_at, ends_at, busy_until, status, source, notes, created_at, \
+     updated_at, confirmed_at, cancelled_at, cancelled_by, whatsapp_note";
 
 /// Where and when an appointment is: its staff member, start, end and end of buffer
 /// (epoch ms; the start on a granule).
@@ -144,7 +161,7 @@ pub async fn move_to(
     let mut tx = db.pool.begin().await?;
     let r = sqlx::query(
         "UPDATE appointments SET staff_id = $3, starts_at = $4, ends_at = $5, busy_until = $6, \
-         updated_at = $7 WHERE business_id = $1 AND id = $2 AND status = 'booked'",
+         updated_at = $7, confirmed_at = NULL WHERE business_id = $1 AND id = $2 AND status = 'booked'",
     )
     .bind(business_id)
     .bind(id)
@@ -169,14 +186,29 @@ pub async fn move_to(
 
 /// Cancels a booked appointment and frees its time; `false` if none was booked.
 pub async fn cancel(db: &Db, business_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+    cancel_as(db, business_id, id, "staff", None).await
+}
+
+/// [`cancel`], saying who cancelled (`staff`, `caller`, `customer`) and, for a customer's
+/// WhatsApp answer, the message that did it.
+pub async fn cancel_as(
+    db: &Db,
+    business_id: i64,
+    id: i64,
+    by: &str,
+    answered_message_id: Option<i64>,
+) -> Result<bool, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
     let r = sqlx::query(
-        "UPDATE appointments SET status = 'cancelled', updated_at = $3 \
+        "UPDATE appointments SET status = 'cancelled', updated_at = $3, cancelled_at = $3, \
+         cancelled_by = $4, answered_message_id = COALESCE($5, answered_message_id) \
          WHERE business_id = $1 AND id = $2 AND status = 'booked'",
     )
     .bind(business_id)
     .bind(id)
     .bind(now_ms())
+    .bind(by)
+    .bind(answered_message_id)
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM appointment_slots WHERE appointment_id = $1")
@@ -188,11 +220,9 @@ pub async fn cancel(db: &Db, business_id: i64, id: i64) -> Result<bool, sqlx::Er
 }
 
 pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<Appointment>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, business_id, staff_id, service_id, customer_id, customer_name, customer_phone, \
-         starts_at, ends_at, busy_until, status, source, notes, created_at, updated_at \
-         FROM appointments WHERE business_id = $1 AND id = $2",
-    )
+    sqlx::query_as(formatcp!(
+        "SELECT {COLUMNS} FROM appointments WHERE business_id = $1 AND id = $2"
+    ))
     .bind(business_id)
     .bind(id)
     .fetch_optional(&db.pool)
@@ -208,21 +238,17 @@ pub async fn list(
     staff_id: Option<i64>,
 ) -> Result<Vec<Appointment>, sqlx::Error> {
     match staff_id {
-        None => sqlx::query_as(
-            "SELECT id, business_id, staff_id, service_id, customer_id, customer_name, \
-             customer_phone, starts_at, ends_at, busy_until, status, source, notes, created_at, \
-             updated_at FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
-             AND starts_at < $3 ORDER BY starts_at, id LIMIT 2000",
-        )
+        None => sqlx::query_as(formatcp!(
+            "SELECT {COLUMNS} FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
+                 AND starts_at < $3 ORDER BY starts_at, id LIMIT 2000"
+        ))
         .bind(business_id)
         .bind(from)
         .bind(to),
-        Some(staff) => sqlx::query_as(
-            "SELECT id, business_id, staff_id, service_id, customer_id, customer_name, \
-             customer_phone, starts_at, ends_at, busy_until, status, source, notes, created_at, \
-             updated_at FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
-             AND starts_at < $3 AND staff_id = $4 ORDER BY starts_at, id LIMIT 2000",
-        )
+        Some(staff) => sqlx::query_as(formatcp!(
+            "SELECT {COLUMNS} FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
+                 AND starts_at < $3 AND staff_id = $4 ORDER BY starts_at, id LIMIT 2000"
+        ))
         .bind(business_id)
         .bind(from)
         .bind(to)

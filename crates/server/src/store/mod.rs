@@ -28,6 +28,7 @@ macro_rules! either {
 
 pub mod appointments;
 pub mod appointments_caller;
+pub mod appointments_customer;
 pub mod appointments_view;
 pub mod audit;
 pub mod businesses;

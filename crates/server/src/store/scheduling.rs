@@ -61,6 +61,30 @@ pub struct Settings {
     pub location: String,
     pub closed_on_holy_days: i64,
     pub slot_step_minutes: i64,
+    /// The day-before reminder's time, minutes after midnight in Israel (0024).
+    pub reminder_minute: i64,
+    pub reminders_on: i64,
+    /// Approved WhatsApp templates for outside the 24-hour window (Twilio Content SID or
+    /// Meta template name): the confirmation (and a move), the reminder, a cancellation.
+    pub confirm_template: Option<String>,
+    pub reminder_template: Option<String>,
+    pub cancel_template: Option<String>,
+}
+
+impl Default for Settings {
+    /// Tel Aviv, open on Shabbat, every 15 minutes, reminders at 18:00, no templates.
+    fn default() -> Self {
+        Settings {
+            location: "tel_aviv".into(),
+            closed_on_holy_days: 0,
+            slot_step_minutes: 15,
+            reminder_minute: 18 * 60,
+            reminders_on: 1,
+            confirm_template: None,
+            reminder_template: None,
+            cancel_template: None,
+        }
+    }
 }
 
 pub async fn create_service(
@@ -305,16 +329,26 @@ pub async fn save_settings(
     let mut tx = db.pool.begin().await?;
     sqlx::query(
         "INSERT INTO appointment_settings (business_id, location, closed_on_holy_days, \
-         slot_step_minutes, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         slot_step_minutes, updated_at, reminder_minute, reminders_on, confirm_template, \
+         reminder_template, cancel_template) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (business_id) DO UPDATE SET location = excluded.location, \
          closed_on_holy_days = excluded.closed_on_holy_days, \
-         slot_step_minutes = excluded.slot_step_minutes, updated_at = excluded.updated_at",
+         slot_step_minutes = excluded.slot_step_minutes, updated_at = excluded.updated_at, \
+         reminder_minute = excluded.reminder_minute, reminders_on = excluded.reminders_on, \
+         confirm_template = excluded.confirm_template, \
+         reminder_template = excluded.reminder_template, \
+         cancel_template = excluded.cancel_template",
     )
     .bind(business_id)
     .bind(&s.location)
     .bind(s.closed_on_holy_days)
     .bind(s.slot_step_minutes)
     .bind(now_ms())
+    .bind(s.reminder_minute)
+    .bind(s.reminders_on)
+    .bind(s.confirm_template.as_deref())
+    .bind(s.reminder_template.as_deref())
+    .bind(s.cancel_template.as_deref())
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM opening_hours WHERE business_id = $1 AND staff_id IS NULL")
@@ -327,20 +361,17 @@ pub async fn save_settings(
     tx.commit().await
 }
 
-/// The business's settings, or the defaults (Tel Aviv, open on Shabbat, every 15 minutes).
+/// The business's settings, or the defaults ([`Settings::default`]).
 pub async fn settings(db: &Db, business_id: i64) -> Result<Settings, sqlx::Error> {
     let row: Option<Settings> = sqlx::query_as(
-        "SELECT location, closed_on_holy_days, slot_step_minutes FROM appointment_settings \
+        "SELECT location, closed_on_holy_days, slot_step_minutes, reminder_minute, reminders_on, \
+         confirm_template, reminder_template, cancel_template FROM appointment_settings \
          WHERE business_id = $1",
     )
     .bind(business_id)
     .fetch_optional(&db.pool)
     .await?;
-    Ok(row.unwrap_or(Settings {
-        location: "tel_aviv".into(),
-        closed_on_holy_days: 0,
-        slot_step_minutes: 15,
-    }))
+    Ok(row.unwrap_or_default())
 }
 
 pub async fn add_closure(db: &Db, business_id: i64, c: &Closure) -> Result<i64, sqlx::Error> {

@@ -27,6 +27,7 @@ struct NotificationsPage {
     summarised: bool,
     urgent: bool,
     booked: bool,
+    cancelled: bool,
     email_on: bool,
     whatsapp_on: bool,
     whatsapp_phone: String,
@@ -47,6 +48,7 @@ fn page_of(b: &BizViewer, v: &PrefsView, saved: bool, error: String) -> Notifica
         summarised: p.events.contains(&Event::CallSummarised),
         urgent: p.events.contains(&Event::CallUrgent),
         booked: p.events.contains(&Event::AppointmentBooked),
+        cancelled: p.events.contains(&Event::AppointmentCancelled),
         email_on: p.email_on,
         whatsapp_on: p.whatsapp_on,
         whatsapp_phone: p
@@ -98,6 +100,8 @@ pub struct NotificationsForm {
     ev_summarised: Option<String>,
     ev_urgent: Option<String>,
     ev_booked: Option<String>,
+    #[serde(default)]
+    ev_cancelled: Option<String>,
     email_on: Option<String>,
     whatsapp_on: Option<String>,
     #[serde(default)]
@@ -133,6 +137,7 @@ pub async fn save_form(
         (f.ev_summarised.is_some(), Event::CallSummarised),
         (f.ev_urgent.is_some(), Event::CallUrgent),
         (f.ev_booked.is_some(), Event::AppointmentBooked),
+        (f.ev_cancelled.is_some(), Event::AppointmentCancelled),
     ]
     .into_iter()
     .filter(|(on, _)| *on)

@@ -161,6 +161,18 @@ pub async fn receive(
     if auto_reply {
         crate::jobs::wake();
     }
+    if let Some(l) = &linked
+        && !auto_reply
+        && msg
+            .body
+            .as_deref()
+            .and_then(crate::appointments::answers::parse)
+            .is_some()
+    {
+        // With auto-reply off, an answer to an appointment ("1"/"2", #19) still gets its
+        // own job; with it on, the reply job takes it first.
+        answer_job(state, l.business_id, message_id).await;
+    }
     if let Some(l) = &linked {
         // Signed webhooks out (#22); the message is stored, so a failure here is only logged.
         let data = serde_json::json!({
@@ -197,6 +209,22 @@ pub async fn receive(
         message_id,
         auto_reply,
     })
+}
+
+async fn answer_job(state: &WaState, business_id: i64, message_id: i64) {
+    use crate::appointments::notices::{APPOINTMENT_ANSWER, AnswerPayload};
+    let payload = serde_json::to_value(AnswerPayload {
+        inbound_id: message_id,
+    })
+    .unwrap_or_default();
+    let key = format!("appt_answer:{message_id}");
+    if let Err(e) = crate::jobs::enqueue(&state.db, APPOINTMENT_ANSWER, &payload, Some(&key)).await
+    {
+        crate::telemetry::count_error("appointment_answer");
+        tracing::error!(business_id, message_id, error = %e, "appointment answer not queued");
+    } else {
+        crate::jobs::wake();
+    }
 }
 
 /// [`receive`] for a webhook that must answer 2xx whatever happens: when the database

@@ -12,7 +12,8 @@
 //! An inbound message of a business with auto-reply on gets a `whatsapp_reply` job in the
 //! same statement that stores it. The job asks the agent for the Hebrew reply and records
 //! it (idempotency key `auto:<inbound id>`) with its send job, so a rerun neither writes
-//! nor sends a second reply.
+//! nor sends a second reply. A message answering an appointment ("1"/"2", #19) is taken
+//! by `appointments::answers` first and gets its answer instead of the agent's.
 
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +113,11 @@ pub async fn run_reply(state: &WaState, job: &Job) -> JobResult {
             msg.provider
         )));
     };
+    // "1"/"2" answering an appointment's confirmation or reminder (#19): answered by the
+    // appointment book, not by the agent.
+    if crate::appointments::answers::handle(state, &msg).await? {
+        return Ok(Outcome::Done);
+    }
     let business = crate::store::businesses::get(&state.db, business_id).await?;
     let Some(business) = business.filter(|b| b.auto_reply != 0) else {
         tracing::info!(
