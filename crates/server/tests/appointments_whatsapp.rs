@@ -384,6 +384,7 @@ async fn two_cancels_frees_the_slot_and_only_in_that_business(backend: Backend) 
             customer_phone: Some(CUSTOMER.into()),
             source: "api".into(),
             notes: String::new(),
+            call_id: None,
         },
     )
     .await
