@@ -81,7 +81,9 @@ struct CalendarPage {
 }
 
 fn today() -> Date {
-    Timestamp::now().to_zoned_datetime(calendar::israel()).date()
+    Timestamp::now()
+        .to_zoned_datetime(calendar::israel())
+        .date()
 }
 
 fn add(d: Date, days: i64) -> Date {
@@ -153,7 +155,9 @@ pub async fn page(
     };
     let count = appts.iter().filter(|a| !a.cancelled).count();
 
-    let staff_q = staff_id.map(|id| format!("staff={id}&")).unwrap_or_default();
+    let staff_q = staff_id
+        .map(|id| format!("staff={id}&"))
+        .unwrap_or_default();
     let view = if week { "week" } else { "day" };
     let step = if week { 7 } else { 1 };
     let link = |d: Date| format!("/app/biz/calendar?view={view}&{staff_q}date={d}");
@@ -215,7 +219,16 @@ pub async fn page(
             .collect();
     } else {
         page.mark = cv::mark(&setup.business, &hours, &closures, date);
-        let (lo, hi) = cv::hour_range(&setup.business, &hours, date, &appts);
+        // One staff member's hours, or those of everyone on the page.
+        let calendars: Vec<_> = match staff_id {
+            Some(id) => vec![setup.staff_hours(id)],
+            None => setup
+                .staff
+                .iter()
+                .map(|m| setup.staff_hours(m.id))
+                .collect(),
+        };
+        let (lo, hi) = cv::hour_range(&setup.business, &calendars, date, &appts);
         page.hours = (lo..=hi)
             .map(|h| HourRow {
                 label: format!("{h:02}:00"),

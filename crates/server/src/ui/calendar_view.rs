@@ -119,7 +119,31 @@ pub fn mark(biz: &Business, hours: &WeeklyHours, closures: &[Closure], d: Date) 
         };
     }
     let whole = open.len() == 1 && open[0].start == from && open[0].end == to;
-    let hours = if whole {
+    let hours = open_hours(&open, to, whole);
+    // A day of rest the business keeps is closed, though it may open after nightfall.
+    if let Some(h) = holy
+        && biz.closed_on_holy_days
+        && calendar::holy::is_day_of_rest(d)
+    {
+        return DayMark {
+            closed: true,
+            label: h.to_string(),
+            hours,
+        };
+    }
+    DayMark {
+        closed: false,
+        // A holiday the business stays open on is still worth seeing.
+        label: holiday_on(d)
+            .map(|h| h.hebrew_name().to_string())
+            .unwrap_or_default(),
+        hours,
+    }
+}
+
+/// "פתוח 08:00–13:00, 14:00–20:00"; empty when open the whole day.
+fn open_hours(open: &[calendar::availability::Interval], to: Timestamp, whole: bool) -> String {
+    if whole {
         String::new()
     } else {
         let spans: Vec<String> = open
@@ -134,47 +158,47 @@ pub fn mark(biz: &Business, hours: &WeeklyHours, closures: &[Closure], d: Date) 
             })
             .collect();
         format!("פתוח {}", spans.join(", "))
-    };
-    DayMark {
-        closed: false,
-        // A holiday the business stays open on is still worth seeing.
-        label: holiday_on(d).map(|h| h.hebrew_name().to_string()).unwrap_or_default(),
-        hours,
     }
 }
 
-/// The local hours `[first, last]` a day view lists: its open hours and its appointments,
-/// or 08:00–19:00 when it has neither.
+/// The local hours `[first, last]` a day view lists: the open hours of any of `calendars`
+/// (each staff member's weekly hours) and the day's appointments, or 08:00–19:00 when
+/// the day has no hours of its own.
 pub fn hour_range(
     biz: &Business,
-    hours: &WeeklyHours,
+    calendars: &[WeeklyHours],
     d: Date,
     appts: &[ApptView],
 ) -> (i64, i64) {
     let next = d.tomorrow().unwrap_or(d);
     let (from, to) = (day_start(d), day_start(next));
-    let open = open_intervals(biz, hours, from, to);
-    let whole = open.len() == 1 && open[0].start == from && open[0].end == to;
     let mut first = i64::MAX;
     let mut last = i64::MIN;
-    if !whole {
+    for hours in calendars {
+        let open = open_intervals(biz, hours, from, to);
+        let whole = open.len() == 1 && open[0].start == from && open[0].end == to;
+        if whole {
+            continue;
+        }
         for i in &open {
             first = first.min(time::local(i.start.as_millisecond()).hour);
             // An interval ending on the hour does not take that hour.
-            let end = time::local(i.end.as_millisecond() - 1);
-            let end_hour = if i.end >= to { 23 } else { end.hour };
+            let end_hour = if i.end >= to {
+                23
+            } else {
+                time::local(i.end.as_millisecond() - 1).hour
+            };
             last = last.max(end_hour);
         }
+    }
+    if first > last {
+        (first, last) = (8, 19);
     }
     for a in appts {
         first = first.min(a.hour);
         last = last.max(a.hour);
     }
-    if first > last {
-        (8, 19)
-    } else {
-        (first, last)
-    }
+    (first, last)
 }
 
 /// "יום שלישי 8 בדצמבר" with the year when it is not this year's.
