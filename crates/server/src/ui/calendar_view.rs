@@ -83,8 +83,8 @@ pub struct DayMark {
     pub closed: bool,
     /// "שבת", "ראש השנה א׳", the closure's note, or "סגור".
     pub label: String,
-    /// "פתוח 08:00–13:00, 14:00–20:00" when open with hours; empty when open all day.
-    pub hours: String,
+    /// Its open hours (`08:00–13:00`, `14:00–20:00`); none when open all day.
+    pub hours: Vec<String>,
 }
 
 /// Israel's midnight starting `d`.
@@ -115,7 +115,7 @@ pub fn mark(biz: &Business, hours: &WeeklyHours, closures: &[Closure], d: Date) 
         return DayMark {
             closed: true,
             label,
-            hours: String::new(),
+            hours: Vec::new(),
         };
     }
     let whole = open.len() == 1 && open[0].start == from && open[0].end == to;
@@ -141,24 +141,25 @@ pub fn mark(biz: &Business, hours: &WeeklyHours, closures: &[Closure], d: Date) 
     }
 }
 
-/// "פתוח 08:00–13:00, 14:00–20:00"; empty when open the whole day.
-fn open_hours(open: &[calendar::availability::Interval], to: Timestamp, whole: bool) -> String {
+/// `08:00–13:00`, `14:00–20:00`; none when open the whole day.
+fn open_hours(
+    open: &[calendar::availability::Interval],
+    to: Timestamp,
+    whole: bool,
+) -> Vec<String> {
     if whole {
-        String::new()
-    } else {
-        let spans: Vec<String> = open
-            .iter()
-            .map(|i| {
-                let end = if i.end == to {
-                    "24:00".to_string()
-                } else {
-                    time::clock(i.end.as_millisecond())
-                };
-                format!("{}–{end}", time::clock(i.start.as_millisecond()))
-            })
-            .collect();
-        format!("פתוח {}", spans.join(", "))
+        return Vec::new();
     }
+    open.iter()
+        .map(|i| {
+            let end = if i.end == to {
+                "24:00".to_string()
+            } else {
+                time::clock(i.end.as_millisecond())
+            };
+            format!("{}–{end}", time::clock(i.start.as_millisecond()))
+        })
+        .collect()
 }
 
 /// The local hours `[first, last]` a day view lists: the open hours of any of `calendars`
@@ -253,7 +254,7 @@ mod tests {
         // Friday: open until candle-lighting.
         let m = mark(&biz(true), &all, &[], Date::constant(2026, 9, 11));
         assert!(!m.closed);
-        assert!(m.hours.starts_with("פתוח 00:00–18:"), "{}", m.hours);
+        assert!(m.hours[0].starts_with("00:00–18:"), "{:?}", m.hours);
         // A business open on holidays still sees the holiday's name.
         let m = mark(&biz(false), &all, &[], Date::constant(2026, 9, 21));
         assert!(!m.closed);
