@@ -523,10 +523,81 @@ try {
     await shot(phone, 'lead-care-phone');
   });
 
+  await test('the calendar: book through the form, see it in its hour and its day, move and cancel it, at 1366 and 390 px', async () => {
+    // A service and a staff member working every day 08:00–20:00, set up through the API.
+    await owner.goto(`${base}/app/biz/calendar`);
+    const made = await owner.evaluate(async () => {
+      const csrf = decodeURIComponent((document.cookie.match(/mokdan_csrf=([^;]+)/) || [])[1] || '');
+      const headers = { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf };
+      const post = async (path, body) => (await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) })).json();
+      const service = await post('/api/services', { name: 'תספורת', duration_minutes: 30 });
+      const hours = [0, 1, 2, 3, 4, 5, 6].map(day => ({ day, from: '08:00', to: '20:00' }));
+      const staff = await post('/api/staff', { name: 'דנה', service_ids: [service.id], hours });
+      return { service: service.id, staff: staff.id };
+    });
+    check(made.service && made.staff, `set-up: ${JSON.stringify(made)}`);
+    // Tomorrow in Israel, so the times are never in the past.
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Jerusalem' }).format(new Date(Date.now() + 86400000));
+    const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
+    const wide = (page, what) => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      .then(o => check(o <= 1, `${what} is ${o}px wider than the screen`));
+    for (const [page, size, name, at] of [[owner, 'wide', 'רונית לוי', '10:00'], [phone, 'phone', 'אבי כהן', '12:00']]) {
+      await page.goto(`${base}/app/biz/calendar?view=day&date=${day}`);
+      check(await page.getAttribute('.nav a[href="/app/biz/calendar"]', 'aria-current') === 'page', 'the menu marks the calendar');
+      await page.click('#book > summary');
+      // The free times of the day, from the availability API, fill in the form.
+      await page.click('#book-free');
+      await page.waitForSelector('#free-slots .slot-button');
+      check(await page.locator('#free-slots .slot-button').count() >= 10, 'free times listed');
+      await page.fill('#book-start', `${day}T${at}`);
+      await page.fill('#book-name', name);
+      await page.fill('#book-phone', '050-7654321');
+      await Promise.all([page.waitForNavigation(), page.click('#book-form button[type=submit]')]);
+      const row = page.locator(`[data-hour="${at}"] .appt`);
+      check(await row.count() === 1, `the booking is in the ${at} row`);
+      check((await row.textContent()).includes(name), 'with the customer\'s name');
+      check(await row.locator('a[href="tel:+972507654321"]').count() === 1, 'and a number to tap');
+      const id = await row.getAttribute('data-appt');
+      // The same time again: the API's Hebrew refusal and its next free time, one tap away.
+      await page.click('#book > summary');
+      await page.fill('#book-start', `${day}T${at}`);
+      await page.fill('#book-name', 'מישהו אחר');
+      await page.click('#book-form button[type=submit]');
+      await page.waitForSelector('#book-result [data-next-free]');
+      check((await page.textContent('#book-result')).includes('השעה כבר תפוסה'), `said: ${await page.textContent('#book-result')}`);
+      await page.click('#book-result [data-next-free]');
+      check(await page.inputValue('#book-start') !== `${day}T${at}`, 'the next free time is put in the form');
+      await wide(page, `the day view (${size})`);
+      await shot(page, `calendar-day-${size}`);
+      // The week: the booking on its day.
+      await page.goto(`${base}/app/biz/calendar?view=week&date=${day}`);
+      check((await page.textContent(`section[data-date="${day}"]`)).includes(name), 'the week shows it on its day');
+      await wide(page, `the week view (${size})`);
+      await shot(page, `calendar-week-${size}`);
+      await page.goto(`${base}/app/biz/calendar?view=day&date=${day}`);
+      if (size === 'phone') {
+        // Moved an hour later, by the small form under the appointment.
+        await page.click(`#appt-${id} .move > summary`);
+        const later = `${String(Number(at.slice(0, 2)) + 1).padStart(2, '0')}:00`;
+        await page.fill(`#appt-${id} .move-form input[name="start"]`, `${day}T${later}`);
+        await Promise.all([page.waitForNavigation(), page.click(`#appt-${id} .move-form button[type=submit]`)]);
+        check(await page.locator(`[data-hour="${later}"] #appt-${id}`).count() === 1, `moved to ${later}`);
+      }
+      // Cancelled after a confirmation: struck through, with nothing left to do to it.
+      page.once('dialog', d => d.accept());
+      await Promise.all([page.waitForNavigation(), page.click(`#appt-${id} .cancel-form button`)]);
+      check(await page.locator(`#appt-${id}.cancelled`).count() === 1, 'cancelled');
+      check((await page.textContent(`#appt-${id}`)).includes('בוטל'), 'marked cancelled in Hebrew');
+      check(await page.locator(`#appt-${id} .cancel-form`).count() === 0, 'no cancel button on a cancelled appointment');
+      await shot(page, `calendar-cancelled-${size}`);
+    }
+  });
+
   await test('no English on the pages a business sees, at 1366 and 390 px', async () => {
     const paths = ['/app/biz', '/app/biz/leads', '/app/biz/leads/new', '/app/biz/leads/import', '/app/biz/calls',
       '/app/biz/calls/live', '/app/biz/whatsapp', '/app/biz/try', '/app/biz/settings', '/app/biz/settings/webhooks',
-      '/app/biz/settings/notifications', '/app/biz/tasks', '/app/biz/leads/deleted'];
+      '/app/biz/settings/notifications', '/app/biz/tasks', '/app/biz/leads/deleted',
+      '/app/biz/calendar', '/app/biz/calendar?view=week'];
     // A lead's page and a call's page too, whichever exist by now.
     await owner.goto(`${base}/app/biz/leads`);
     const lead = await owner.getAttribute('#leads-table a[href^="/app/biz/leads/"]', 'href').catch(() => null);

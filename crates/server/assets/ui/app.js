@@ -38,6 +38,69 @@
     o[keys[keys.length - 1]] = value;
   }
 
+  // A datetime-local value (Israel's wall clock) from the API's `2027-01-05T09:30:00+02:00`.
+  function localValue(iso) { return String(iso).slice(0, 16); }
+
+  // A taken time (409): the API said the next free time; offer it as a button that puts
+  // it (and its staff member) into the form.
+  function offerTime(form, out, next) {
+    const start = form.querySelector('input[name="start"]');
+    if (!start || !next.start) return;
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'button';
+    b.dataset.nextFree = next.start;
+    b.textContent = 'לבחור את ' + localValue(next.start).slice(11) + ' ב־' + localValue(next.start).slice(0, 10).split('-').reverse().join('.');
+    b.addEventListener('click', () => {
+      start.value = localValue(next.start);
+      const staff = form.querySelector('select[name="staff_id"]');
+      if (staff && next.staff_id != null) staff.value = String(next.staff_id);
+      b.remove();
+    });
+    out.append(' ', b);
+  }
+
+  // The free times of the service on the day chosen in the booking form, from
+  // /api/availability, as buttons that fill in the time and the staff member.
+  async function freeSlots(button) {
+    const form = button.closest('form');
+    const box = document.querySelector(button.dataset.freeSlots);
+    const start = form.querySelector('input[name="start"]');
+    const service = form.querySelector('select[name="service_id"]');
+    const staff = form.querySelector('select[name="staff_id"]');
+    const day = (start.value || '').slice(0, 10);
+    box.hidden = false;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) { box.textContent = 'נא לבחור תאריך.'; return; }
+    const next = new Date(day + 'T12:00:00Z');
+    next.setUTCDate(next.getUTCDate() + 1);
+    const q = new URLSearchParams({ service: service.value, from: day, to: next.toISOString().slice(0, 10) });
+    if (staff && staff.value) q.set('staff_id', staff.value);
+    box.textContent = '…';
+    try {
+      const res = await fetch('/api/availability?' + q, { credentials: 'same-origin', headers: apiHeaders(false) });
+      let data = null;
+      try { data = await res.json(); } catch (_) { /* not JSON */ }
+      if (!res.ok) { box.textContent = problem(res.status, data); return; }
+      const slots = (data && data.slots) || [];
+      box.replaceChildren();
+      if (!slots.length) { box.textContent = 'אין שעות פנויות ביום הזה.'; return; }
+      slots.slice(0, 48).forEach(s => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'button slot-button';
+        b.dataset.start = s.start;
+        b.textContent = localValue(s.start).slice(11) + (s.staff_name && !(staff && staff.value) ? ' · ' + s.staff_name : '');
+        b.addEventListener('click', () => {
+          start.value = localValue(s.start);
+          if (staff && s.staff_id != null) staff.value = String(s.staff_id);
+        });
+        box.append(b);
+      });
+    } catch (e) {
+      box.textContent = 'אין חיבור לשרת.';
+    }
+  }
+
   async function submitApi(form) {
     const out = form.querySelector('[data-result]');
     const button = form.querySelector('button[type="submit"]');
@@ -59,7 +122,11 @@
       });
       let data = null;
       try { data = await res.json(); } catch (_) { /* not JSON */ }
-      if (!res.ok) { if (out) out.textContent = problem(res.status, data); return; }
+      if (!res.ok) {
+        if (out) out.textContent = problem(res.status, data);
+        if (out && data && data.error && data.error.next_free) offerTime(form, out, data.error.next_free);
+        return;
+      }
       if (out) out.textContent = form.dataset.done || 'בוצע ✓';
       // A value the answer carries only once (a signing secret), shown for copying.
       if (out && form.dataset.show && data && data[form.dataset.show]) {
@@ -152,8 +219,24 @@
   document.addEventListener('submit', e => {
     const f = e.target;
     if (f.id === 'login-form') { e.preventDefault(); login(f); }
-    else if (f.dataset.api) { e.preventDefault(); submitApi(f); }
+    else if (f.dataset.api) {
+      e.preventDefault();
+      // An action that cannot be undone asks first (cancelling an appointment).
+      if (f.dataset.confirm && !window.confirm(f.dataset.confirm)) return;
+      submitApi(f);
+    }
     else if (f.dataset.import) { e.preventDefault(); importCsv(f); }
+  });
+
+  // A filter's select that shows its choice at once (the calendar's staff member).
+  document.addEventListener('change', e => {
+    const el = e.target;
+    if (el.dataset && el.dataset.autosubmit && el.form) el.form.requestSubmit();
+  });
+
+  document.addEventListener('click', e => {
+    const b = e.target.closest('[data-free-slots]');
+    if (b) freeSlots(b);
   });
 
   // "Listen": plays the greeting as it is written now.

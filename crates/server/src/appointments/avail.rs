@@ -55,7 +55,8 @@ fn weekly(rows: &[HoursRow], staff_id: Option<i64>) -> WeeklyHours {
     w
 }
 
-fn all_day() -> WeeklyHours {
+/// Open all day, every day: a business that set no hours of its own.
+pub fn all_day() -> WeeklyHours {
     let mut w = WeeklyHours::default();
     for day in WEEK {
         w.set(day, vec![(civil_time(0), civil_time(1440))]);

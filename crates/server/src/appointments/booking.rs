@@ -165,11 +165,15 @@ pub struct BookIn {
     pub business_id: Option<i64>,
 }
 
-/// The 409 of a taken time: a Hebrew message and, when there is one, the next free time.
+/// The 409 of a taken time: a Hebrew message that says the next free time as a person
+/// reads it ("יום שלישי 5 בינואר, בשעה 9:30"), and that time as data when there is one.
 fn taken(next: Option<calendar::availability::Slot>) -> Response {
     let (message, next_free) = match next {
         Some(n) => (
-            format!("השעה כבר תפוסה. התור הפנוי הבא: {}", show_ts(n.start)),
+            format!(
+                "השעה כבר תפוסה. התור הפנוי הבא: {}",
+                super::spoken::when(n.start, Timestamp::now())
+            ),
             json!({ "start": show_ts(n.start), "end": show_ts(n.end), "staff_id": n.staff_id }),
         ),
         None => (

@@ -17,6 +17,8 @@ pub mod admin;
 pub mod appointment_lines;
 pub mod assets;
 pub mod biz;
+pub mod calendar;
+pub mod calendar_view;
 pub mod call_list;
 pub mod calls;
 pub mod data;
@@ -78,6 +80,7 @@ pub fn router() -> Router<WebState> {
             "/app/biz/leads/{id}/edit",
             get(leads::edit_form).post(leads::update),
         )
+        .route("/app/biz/calendar", get(calendar::page))
         .route("/app/biz/calls", get(call_list::list))
         .route("/app/biz/calls/live", get(calls::live))
         .route("/app/biz/calls/live/events", get(calls::live_events))
