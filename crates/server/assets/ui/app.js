@@ -112,7 +112,6 @@
       if (el.value === '' && el.type !== 'hidden') return;
       put(body, el.name, typed(el.dataset.type));
     });
-    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
     if (button) button.disabled = true;
     if (out) out.textContent = '…';
     try {
