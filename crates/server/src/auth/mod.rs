@@ -192,7 +192,8 @@ pub async fn check_credentials(
     let ok = hasher::run(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
-    Ok(user.filter(|_| ok))
+    // A disabled user's right password still signs no one in (#20).
+    Ok(user.filter(|u| ok && u.disabled_at.is_none()))
 }
 
 /// Checks an email and password; `None` for any failure, never saying which.

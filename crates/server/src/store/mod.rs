@@ -48,6 +48,7 @@ pub mod prompts;
 pub mod scheduling;
 pub mod sessions;
 pub mod turns;
+pub mod user_links;
 pub mod users;
 pub mod watch;
 pub mod whatsapp;
