@@ -15,6 +15,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_biz;
 pub mod assets;
 pub mod biz;
 pub mod call_list;
@@ -125,6 +126,12 @@ pub fn router() -> Router<WebState> {
         .route("/app/biz/try/{id}/audio.wav", get(trycall::audio))
         .route("/app/admin", get(admin::dashboard))
         .route("/app/admin/users", get(admin::users))
+        .route(
+            "/app/admin/businesses/new",
+            get(admin_biz::new_form).post(admin_biz::create),
+        )
+        .route("/app/admin/support/end", post(admin_biz::end_support))
+        .route("/app/admin/support/{id}", post(admin_biz::start_support))
         .route("/app/admin/health", get(admin::health))
         .route(
             "/app/{*rest}",
