@@ -277,8 +277,10 @@ async fn after_action(
         }
         Err(AppError::NotFound) => Err(PageError::NotFound(Some(o.0.v.nav.clone()))),
         Err(e @ (AppError::BadRequest(_) | AppError::Clash { .. } | AppError::Forbidden)) => {
-            let mut errors = Errors::default();
-            errors.general = field_error(&e).1;
+            let errors = Errors {
+                general: field_error(&e).1,
+                ..Errors::default()
+            };
             let p = team_page(
                 state,
                 o,
