@@ -173,6 +173,36 @@ async fn support_is_read_only_until_the_owner_allows_and_every_visit_is_audited(
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("צפייה בלבד"));
     assert_eq!(lead_count(&w.app, w.biz_a).await, before, "nothing written");
+    // The page's own API calls act for the same business through the tenant check: reads
+    // work, writes are refused with the Hebrew reason.
+    let r = support
+        .get(w.app.url("/api/customers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("דנה כהן") && !body.contains("משה לוי"),
+        "{body}"
+    );
+    let api_lead = serde_json::json!({ "name": "ליד מה-API", "phone": "052-9998877" });
+    let r = support
+        .post(w.app.url("/api/customers"))
+        .json(&api_lead)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("צפייה בלבד"),
+        "{body}"
+    );
+    assert_eq!(lead_count(&w.app, w.biz_a).await, before, "nothing written");
 
     // The owner allows editing; the same write now goes through.
     let owner = w.client("owner@a.test").await;
@@ -191,6 +221,14 @@ async fn support_is_read_only_until_the_owner_allows_and_every_visit_is_audited(
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(lead_count(&w.app, w.biz_a).await, before + 1);
+    let r = support
+        .post(w.app.url("/api/customers"))
+        .json(&api_lead)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(lead_count(&w.app, w.biz_a).await, before + 2);
     // Support never reaches the owner's own pages.
     let (s, _, _) = web::get(&support, &w.app, "/app/biz/team").await;
     assert_eq!(s, StatusCode::FORBIDDEN);

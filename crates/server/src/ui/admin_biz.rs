@@ -22,8 +22,9 @@ use crate::store::users::Role;
 use crate::store::{audit, businesses};
 use crate::ui::state::WebState;
 
-/// The cookie that names the business an operator is helping.
-pub const SUPPORT_COOKIE: &str = "mokdan_support";
+/// The cookie that names the business an operator is helping (sent to the API too, where
+/// [`crate::auth::Tenant`] reads it).
+pub use crate::auth::SUPPORT_COOKIE;
 
 #[derive(Default)]
 pub struct NewBizErrors {
@@ -174,7 +175,7 @@ pub async fn create(
                     Ok(issued) => {
                         let (notice, link) = if issued.emailed {
                             (
-                                format!("העסק נוסף, והזמנה נשלחה באימייל אל {owner_email}."),
+                                "העסק נוסף, וההזמנה נשלחה באימייל לבעל/ת העסק.".to_string(),
                                 String::new(),
                             )
                         } else {
@@ -242,7 +243,7 @@ pub async fn create(
 fn cookie(value: &str, max_age: i64, secure: bool) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SUPPORT_COOKIE}={value}; Path=/app; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        "{SUPPORT_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
     ))
     .ok()
 }

@@ -82,6 +82,8 @@ struct TeamPage {
     errors: Errors,
     /// What was just done, in a sentence.
     notice: String,
+    /// The address it concerns, shown left-to-right after the sentence.
+    notice_who: String,
     /// A link to pass on by hand, when it was not e-mailed.
     link: String,
     support_can_edit: bool,
@@ -98,7 +100,7 @@ async fn team_page(
     role: String,
     errors: Errors,
     notice: String,
-    link: String,
+    shown: Shown,
 ) -> Result<TeamPage, PageError> {
     let b = &o.0;
     let business = crate::store::businesses::get(&state.db, b.business_id)
@@ -137,8 +139,9 @@ async fn team_page(
         email,
         role,
         errors,
+        notice_who: shown.who,
         notice,
-        link,
+        link: shown.link,
         support_can_edit,
     })
 }
@@ -165,7 +168,7 @@ pub async fn page(
         "agent".into(),
         Errors::default(),
         notice,
-        String::new(),
+        Shown::default(),
     )
     .await?;
     Ok(ok(&p))
@@ -179,22 +182,37 @@ pub struct InviteForm {
     role: String,
 }
 
-/// The notice and the link to show after a link was made.
-fn issued_notice(issued: &team::Issued, who: &str, what: &str) -> (String, String) {
+/// The notice and the link to show after a link was made (the address is shown apart,
+/// left-to-right, by the template).
+fn issued_notice(issued: &team::Issued, what: &str) -> (String, Shown) {
+    let who = issued.link.email.clone();
     if issued.emailed {
         (
-            format!("{what} נשלח באימייל אל {who}. הקישור תקף ל-72 שעות."),
-            String::new(),
+            format!("{what} נשלח באימייל (תקף ל-72 שעות) אל:"),
+            Shown {
+                link: String::new(),
+                who,
+            },
         )
     } else {
         (
             format!(
-                "{what} נוצר עבור {who}, אך לא נשלח באימייל (שליחת אימייל אינה מוגדרת או \
-                 נכשלה). העתיקו את הקישור ושלחו אותו בעצמכם: הוא תקף ל-72 שעות ולשימוש אחד."
+                "{what} נוצר, אך לא נשלח באימייל (שליחת אימייל אינה מוגדרת או נכשלה). העתיקו \
+                 את הקישור ושלחו אותו בעצמכם: הוא תקף ל-72 שעות ולשימוש אחד. הנמען/ת:"
             ),
-            issued.url.clone(),
+            Shown {
+                link: issued.url.clone(),
+                who,
+            },
         )
     }
+}
+
+/// A link to pass on by hand (empty when it was e-mailed) and the address it is for.
+#[derive(Default)]
+struct Shown {
+    link: String,
+    who: String,
 }
 
 pub async fn invite(
@@ -218,7 +236,7 @@ pub async fn invite(
     };
     match result {
         Ok(issued) => {
-            let (notice, link) = issued_notice(&issued, &issued.link.email, "קישור ההזמנה");
+            let (notice, shown) = issued_notice(&issued, "קישור ההזמנה");
             let p = team_page(
                 &state,
                 &o,
@@ -226,7 +244,7 @@ pub async fn invite(
                 "agent".into(),
                 Errors::default(),
                 notice,
-                link,
+                shown,
             )
             .await?;
             Ok(render(StatusCode::CREATED, &p))
@@ -239,7 +257,7 @@ pub async fn invite(
                 f.role,
                 Errors::from(&e),
                 String::new(),
-                String::new(),
+                Shown::default(),
             )
             .await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &p))
@@ -258,11 +276,11 @@ pub struct RoleForm {
 async fn after_action(
     state: &WebState,
     o: &OwnerViewer,
-    result: Result<Option<(String, String)>, AppError>,
+    result: Result<Option<(String, Shown)>, AppError>,
 ) -> PageResult {
     match result {
         Ok(None) => Ok(Redirect::to("/app/biz/team?done=1").into_response()),
-        Ok(Some((notice, link))) => {
+        Ok(Some((notice, shown))) => {
             let p = team_page(
                 state,
                 o,
@@ -270,7 +288,7 @@ async fn after_action(
                 "agent".into(),
                 Errors::default(),
                 notice,
-                link,
+                shown,
             )
             .await?;
             Ok(ok(&p))
@@ -288,7 +306,7 @@ async fn after_action(
                 "agent".into(),
                 errors,
                 String::new(),
-                String::new(),
+                Shown::default(),
             )
             .await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &p))
@@ -347,13 +365,7 @@ pub async fn reset(
     let base = team::base_url(&ctx, &headers);
     let result = team::issue_reset(&ctx, &o.0.v.caller, Some(o.0.business_id), id, &base)
         .await
-        .map(|issued| {
-            Some(issued_notice(
-                &issued,
-                &issued.link.email,
-                "קישור לאיפוס סיסמה",
-            ))
-        });
+        .map(|issued| Some(issued_notice(&issued, "קישור לאיפוס סיסמה")));
     after_action(&state, &o, result).await
 }
 

@@ -157,9 +157,10 @@ async fn support(parts: &Parts, state: &WebState, mut v: Viewer) -> Result<BizVi
             &super::page::MessagePage {
                 l: super::page::Layout::new("מצב תמיכה: צפייה בלבד", "", Some(v.nav)),
                 heading: "מצב תמיכה: צפייה בלבד".into(),
-                text: "בעל/ת העסק לא איפשר/ה לצוות התמיכה לערוך, ולכן השינוי לא נשמר. \
-                       אפשר לבקש מבעל/ת העסק לאפשר עריכה בדף הצוות."
-                    .into(),
+                text: format!(
+                    "{} אפשר לבקש מבעל/ת העסק לאפשר עריכה בדף הצוות.",
+                    crate::auth::SUPPORT_READ_ONLY
+                ),
                 link: "/app/biz".into(),
                 link_text: "חזרה ללוח הבקרה".into(),
             },
