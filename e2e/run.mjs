@@ -196,6 +196,28 @@ async function loginThroughForm(page, user, next = '/app/biz', at = base) {
   await Promise.all([page.waitForURL(u => !u.pathname.startsWith('/app/login'), { timeout: 15000 }), page.click('#login-form button[type=submit]')]);
 }
 
+// The English words a person would read on the page: visible text, without technical
+// folds, left-to-right islands (phones, e-mails, ids), code, and what they typed themselves.
+async function englishWords(page) {
+  return page.evaluate(() => {
+    // People's names (the team in a select, an assignee) are proper names, allowed.
+    const skip = el => el.closest('details.tech, [dir="ltr"], bdi, code, pre, .who-name, .person, input, textarea, option[value=""]');
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || skip(el) || !el.getClientRects().length) continue;
+      if (getComputedStyle(el).visibility === 'hidden') continue;
+      out.push(...(n.textContent.match(/[A-Za-z]{2,}/g) || []));
+    }
+    return out;
+  });
+}
+
+async function overflowOf(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
 class Skip extends Error {}
 function skip(why) { throw new Skip(why); }
 function check(cond, what) { if (!cond) throw new Error(what); }
@@ -597,7 +619,7 @@ try {
     const paths = ['/app/biz', '/app/biz/leads', '/app/biz/leads/new', '/app/biz/leads/import', '/app/biz/calls',
       '/app/biz/calls/live', '/app/biz/whatsapp', '/app/biz/try', '/app/biz/settings', '/app/biz/settings/webhooks',
       '/app/biz/settings/notifications', '/app/biz/tasks', '/app/biz/leads/deleted',
-      '/app/biz/calendar', '/app/biz/calendar?view=week'];
+      '/app/biz/calendar', '/app/biz/calendar?view=week', '/app/biz/team', '/app/account'];
     // A lead's page and a call's page too, whichever exist by now.
     await owner.goto(`${base}/app/biz/leads`);
     const lead = await owner.getAttribute('#leads-table a[href^="/app/biz/leads/"]', 'href').catch(() => null);
@@ -610,27 +632,58 @@ try {
     for (const page of [owner, phone]) {
       for (const path of paths) {
         await page.goto(`${base}${path}`);
-        const words = await page.evaluate(() => {
-          // What a person reads: visible text, without technical folds, left-to-right
-          // islands (phones, e-mails, ids), code, and what they typed themselves.
-          // People's names (the team in a select, an assignee) are proper names, allowed.
-          const skip = el => el.closest('details.tech, [dir="ltr"], bdi, code, pre, .who-name, .person, input, textarea, option[value=""]');
-          const out = [];
-          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-          for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-            const el = n.parentElement;
-            if (!el || skip(el) || !el.getClientRects().length) continue;
-            if (getComputedStyle(el).visibility === 'hidden') continue;
-            out.push(...(n.textContent.match(/[A-Za-z]{2,}/g) || []));
-          }
-          return out;
-        });
+        const words = await englishWords(page);
         if (words.length) found.push(`${path}: ${[...new Set(words)].join(' ')}`);
       }
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       check(overflow <= 1, `the last page is ${overflow}px wider than the screen`);
     }
     check(found.length === 0, `English seen: ${found.join(' | ')}`);
+  });
+
+  await test('an owner invites a receptionist from the team page and the link signs them in, at 1366 and 390 px', async () => {
+    if (mode !== 'session') skip('needs POST /api/auth/login');
+    for (const [width, height, email] of [[1366, 900, 'invited-wide@e2e.test'], [390, 844, 'invited-phone@e2e.test']]) {
+      const o = await browserFor(USERS.owner, mode, { width, height });
+      await o.goto(`${base}/app/biz/team`);
+      check((await englishWords(o)).length === 0, `English on the team page at ${width}px: ${await englishWords(o)}`);
+      check(await overflowOf(o) <= 1, `the team page scrolls sideways at ${width}px`);
+      // A malformed address: a Hebrew error beside the field, not the browser's.
+      await o.fill('#invite-email', 'not-an-address');
+      await o.click('#invite-form button[type=submit]');
+      await o.locator('#invite-email-error').waitFor();
+      check((await o.textContent('#invite-email-error')).includes('אינה תקינה'), 'the e-mail error is Hebrew');
+      await o.fill('#invite-email', email);
+      await o.selectOption('#invite-role', 'agent');
+      await o.click('#invite-form button[type=submit]');
+      await o.locator('#issued-url').waitFor();
+      const link = await o.inputValue('#issued-url');
+      check(link.includes('/app/invite/'), `the link to copy: ${link}`);
+      check((await englishWords(o)).length === 0, `English after inviting at ${width}px: ${await englishWords(o)}`);
+      check(await overflowOf(o) <= 1, `the team page with its link scrolls sideways at ${width}px`);
+      await shot(o, `team-invite-${width}`);
+
+      const invitee = await browserFor(null, mode, { width, height });
+      await invitee.goto(link);
+      check((await englishWords(invitee)).length === 0, `English on the invitation at ${width}px: ${await englishWords(invitee)}`);
+      check(await overflowOf(invitee) <= 1, `the invitation scrolls sideways at ${width}px`);
+      await invitee.fill('#link-name', 'רונית הנציגה');
+      await invitee.fill('#link-password', 'short');
+      await invitee.fill('#link-password2', 'short');
+      await invitee.click('#link-form button[type=submit]');
+      await invitee.locator('#link-password-error').waitFor();
+      check((await invitee.textContent('#link-password-error')).includes('קצרה'), 'the password rule in Hebrew');
+      check((await englishWords(invitee)).length === 0, `English in the form's errors at ${width}px`);
+      await invitee.fill('#link-password', 'סיסמה-טובה-2026');
+      await invitee.fill('#link-password2', 'סיסמה-טובה-2026');
+      await Promise.all([invitee.waitForURL(u => u.pathname === '/app/biz'), invitee.click('#link-form button[type=submit]')]);
+      check((await invitee.textContent('.who-name')).includes(email), 'signed in as the new user');
+      check(await overflowOf(invitee) <= 1, `the new user's home scrolls sideways at ${width}px`);
+      await shot(invitee, `team-invited-${width}`);
+      // The link is spent.
+      await invitee.goto(link);
+      check(await invitee.locator('#link-gone').isVisible(), 'a used link says so');
+    }
   });
 
   await test('a recorded call plays through the recording API', async () => {

@@ -20,6 +20,9 @@ pub enum AppError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    /// A 403 with its reason for the person (in Hebrew): e.g. support in read-only mode.
+    #[error("{0}")]
+    ForbiddenBecause(String),
     #[error("{0}")]
     Conflict(String),
     /// A value another object already has; `field` names it for the client (#17).
@@ -70,7 +73,9 @@ impl AppError {
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::BadRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::Forbidden | AppError::ForbiddenBecause(_) => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
             AppError::Conflict(_) | AppError::Clash { .. } => (StatusCode::CONFLICT, "conflict"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

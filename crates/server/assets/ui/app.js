@@ -258,5 +258,17 @@
     es.onerror = () => { el.textContent = 'החיבור נותק, מתחבר מחדש…'; };
   }
 
+  // The team page's one-time link: copy it to the clipboard (#20).
+  document.addEventListener('click', e => {
+    const b = e.target.closest('[data-copy]');
+    if (!b) return;
+    const field = document.getElementById(b.dataset.copy);
+    if (!field) return;
+    field.select();
+    const done = () => { b.textContent = 'הקישור הועתק'; };
+    if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(done, () => {});
+    else if (document.execCommand('copy')) done();
+  });
+
   document.addEventListener('DOMContentLoaded', live);
 })();

@@ -46,6 +46,11 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// Login attempts per minute from one IP, and failed attempts per minute for one account.
 pub const LOGIN_LIMIT_PER_IP: usize = 10;
 pub const LOGIN_FAILURES_PER_ACCOUNT: usize = 5;
+/// The cookie naming the business an operator helps as support in the web app (#20).
+pub const SUPPORT_COOKIE: &str = "mokdan_support";
+/// Why a support write is refused while the owner has not allowed editing.
+pub const SUPPORT_READ_ONLY: &str =
+    "מצב תמיכה: צפייה בלבד. בעל/ת העסק לא איפשר/ה לצוות התמיכה לערוך, ולכן השינוי לא נשמר.";
 /// The prefix of per-business API tokens.
 pub const API_TOKEN_PREFIX: &str = "mk_";
 
@@ -192,7 +197,8 @@ pub async fn check_credentials(
     let ok = hasher::run(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
-    Ok(user.filter(|_| ok))
+    // A disabled user's right password still signs no one in (#20).
+    Ok(user.filter(|u| ok && u.disabled_at.is_none()))
 }
 
 /// Checks an email and password; `None` for any failure, never saying which.
@@ -511,15 +517,33 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        let asked = business_param(parts)?;
-        tenant_for(
-            &AuthCtx::from_ref(state).db,
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        let caller = auth.caller;
+        let mut asked = business_param(parts)?;
+        let db = AuthCtx::from_ref(state).db;
+        // An operator in the web app's support mode (#20) acts for the business the support
+        // cookie names, through this same check; writes only if its owner allowed them.
+        let support = caller.is_operator()
+            && asked.is_none()
+            && matches!(auth.via, Via::Session { .. })
+            && cookie(&parts.headers, SUPPORT_COOKIE)
+                .and_then(|c| c.parse::<i64>().ok())
+                .map(|id| asked = Some(id))
+                .is_some();
+        let tenant = tenant_for(
+            &db,
             caller,
             asked,
             "business_id (query parameter) is required for an operator",
         )
-        .await
+        .await?;
+        if support
+            && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+            && !businesses::support_can_edit(&db, tenant.business_id).await?
+        {
+            return Err(AppError::ForbiddenBecause(SUPPORT_READ_ONLY.into()));
+        }
+        Ok(tenant)
     }
 }
 

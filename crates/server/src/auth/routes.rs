@@ -109,6 +109,22 @@ async fn login(
         return Ok(reject(StatusCode::UNAUTHORIZED, "unauthorized", WRONG));
     };
     state.auth.known.remember(&email, &ip, Instant::now());
+    let response = begin_session(&state, &user, &ip, &headers).await?;
+    tracing::info!(user_id = user.id, "LOGIN");
+    Ok(response)
+}
+
+/// Starts a session for a user who proved who they are (a password, or a one-time link):
+/// the JSON answer of a login with the session, CSRF and device cookies set.
+pub async fn begin_session(
+    state: &AuthCtx,
+    user: &users::UserAuth,
+    ip: &str,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let email = user.email.trim().to_lowercase();
+    let secret = state.settings.jwt_secret.expose();
+    let now_secs = (crate::store::now_ms() / 1000).max(0) as u64;
     let token = crate::config::random_hex(32);
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -119,7 +135,7 @@ async fn login(
         user.id,
         &super::token_digest(&token),
         ttl_ms,
-        Some(&ip),
+        Some(ip),
         user_agent,
     )
     .await?;
@@ -172,7 +188,7 @@ async fn login(
             response.headers_mut().append(header::SET_COOKIE, v);
         }
     }
-    tracing::info!(user_id = user.id, session_id, "LOGIN");
+    tracing::info!(user_id = user.id, session_id, "SESSION_STARTED");
     Ok(response)
 }
 

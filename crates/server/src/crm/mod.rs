@@ -20,6 +20,9 @@ pub mod openapi_leads;
 pub mod page;
 pub mod patch;
 pub mod state;
+pub mod team;
+pub mod team_api;
+pub mod team_mail;
 pub mod timeline;
 pub mod users;
 
@@ -35,6 +38,7 @@ pub fn router() -> Router<CrmState> {
         .merge(crate::auth::tokens::router())
         .merge(businesses::router())
         .merge(users::router())
+        .merge(team_api::router())
         .merge(customers::router())
         .merge(lead_care::router())
         .merge(calls::router())

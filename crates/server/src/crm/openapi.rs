@@ -179,6 +179,40 @@ pub const OPERATIONS: &[Op] = &[
         query: &[BIZ], req: Req::Json("UserPatch", r#"{"name":"דנה"}"#), res: Res::Json(200, "User")),
     op!("delete" "/api/users/{id}", "users", Owner, Some("user"), "Delete a user.",
         query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("post" "/api/users/invitations", "users", Owner, None,
+        "Invite a user by e-mail (#20): a one-time link, good for 72 hours, e-mailed when \
+         SMTP_URL is set (`emailed`); `url` is returned to pass on either way.",
+        query: &[BIZ],
+        req: Req::Json("Invitation", r#"{"email":"new-agent@example.com","role":"agent"}"#),
+        res: Res::Json(201, "LinkIssued")),
+    op!("post" "/api/users/{id}/disable", "users", Owner, Some("user"),
+        "Disable a user: their sessions, JWTs and API tokens stop at once and they cannot \
+         sign in. Not oneself, nor a business's last enabled owner.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "User")),
+    op!("post" "/api/users/{id}/enable", "users", Owner, Some("user"),
+        "Enable a disabled user again.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "User")),
+    op!("post" "/api/users/{id}/password-reset", "users", Owner, Some("user"),
+        "A one-time password-reset link for a user (72 hours, replaces an earlier one), \
+         e-mailed when SMTP_URL is set.",
+        query: &[BIZ], req: Req::None, res: Res::Json(201, "LinkIssued")),
+    op!("post" "/api/invitations/accept", "auth", Public, None,
+        "Accept an invitation with a name and a password; signs the new user in (as login). \
+         An unknown, expired or used link is 422 on `token`.",
+        query: &[],
+        req: Req::Json("InvitationAccept", r#"{"token":"…","name":"דנה כהן","password":"a-long-password-1"}"#),
+        res: Res::Json(200, "LoginResponse")),
+    op!("post" "/api/password-resets/accept", "auth", Public, None,
+        "Use a password-reset link: the new password, every earlier session ends, and the \
+         user is signed in (as login). An unknown, expired or used link is 422 on `token`.",
+        query: &[],
+        req: Req::Json("PasswordResetAccept", r#"{"token":"…","password":"a-long-password-1"}"#),
+        res: Res::Json(200, "LoginResponse")),
+    op!("post" "/api/auth/password", "auth", Caller, None,
+        "Change one's own password (the current one is required); one's other sessions end.",
+        query: &[],
+        req: Req::Json("PasswordChange", r#"{"current_password":"old-password-1","new_password":"a-new-password-2"}"#),
+        res: Res::Empty(204)),
     op!("get" "/api/users/{id}/notifications", "users", Tenant, Some("user"),
         "A user's notification preferences (#22): which events (`call.summarised`, \
          `call.urgent`, `appointment.booked`, `appointment.cancelled`), by e-mail and/or WhatsApp, and quiet hours. \
@@ -500,6 +534,8 @@ fn schemas() -> Value {
             "id": { "type": "integer" }, "email": { "type": "string" }, "name": nullable("string"),
             "role": role, "business_id": nullable("integer"),
             "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
+            "disabled_at": { "type": ["integer", "null"],
+                "description": "When the user was disabled; null while they may sign in." },
         }),
     );
     let business_fields = json!({
@@ -622,6 +658,32 @@ fn schemas() -> Value {
             "email": { "type": "string", "maxLength": 254 },
             "password": { "type": "string", "minLength": 8, "maxLength": 200 },
             "role": role, "business_id": nullable("integer"), "name": nullable("string"),
+        })),
+        "Invitation": object(&["email", "role"], json!({
+            "email": { "type": "string", "maxLength": 254 },
+            "role": { "type": "string", "enum": ["owner", "agent"] },
+        })),
+        "LinkIssued": object(&["id", "kind", "email", "role", "created_at", "expires_at", "url", "emailed"], json!({
+            "id": { "type": "integer" }, "kind": { "type": "string", "enum": ["invite", "reset"] },
+            "business_id": nullable("integer"), "user_id": nullable("integer"),
+            "email": { "type": "string" }, "role": role, "created_by": nullable("integer"),
+            "created_at": { "type": "integer" }, "expires_at": { "type": "integer" },
+            "used_at": nullable("integer"),
+            "url": { "type": "string", "description": "The one-time link, shown only now." },
+            "emailed": { "type": "boolean", "description": "The SMTP server took the e-mail." },
+        })),
+        "InvitationAccept": object(&["token", "name", "password"], json!({
+            "token": { "type": "string" }, "name": { "type": "string", "maxLength": 200 },
+            "password": { "type": "string", "minLength": 10, "maxLength": 200,
+                "description": "Letters and at least one digit or sign; not the e-mail." },
+        })),
+        "PasswordResetAccept": object(&["token", "password"], json!({
+            "token": { "type": "string" },
+            "password": { "type": "string", "minLength": 10, "maxLength": 200 },
+        })),
+        "PasswordChange": object(&["current_password", "new_password"], json!({
+            "current_password": { "type": "string" },
+            "new_password": { "type": "string", "minLength": 10, "maxLength": 200 },
         })),
         "UserPatch": object(&[], json!({
             "email": { "type": "string" }, "password": { "type": "string", "minLength": 8 },

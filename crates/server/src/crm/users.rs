@@ -262,6 +262,8 @@ async fn update(
     s.caller.require_owner()?;
     let old_role = Role::parse(&before.role).ok_or(AppError::NotFound)?;
     let role = body.role.unwrap_or(old_role);
+    // A business keeps one enabled owner (#20).
+    super::team::check_last_owner(&axum::extract::FromRef::from_ref(&state), &before, role).await?;
     let asked_business = match body.business_id {
         Some(b) if s.caller.is_operator() => b,
         Some(b) if b != before.business_id => return Err(AppError::Forbidden),

@@ -440,3 +440,27 @@ pub async fn delete(db: &Db, business_id: i64) -> Result<bool, sqlx::Error> {
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Whether the owner lets the service's support edit the CRM (#20); read-only otherwise.
+pub async fn support_can_edit(db: &Db, business_id: i64) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT support_can_edit FROM businesses WHERE id = $1")
+            .bind(business_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.is_some_and(|(v,)| v != 0))
+}
+
+pub async fn set_support_can_edit(
+    db: &Db,
+    business_id: i64,
+    allow: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE businesses SET support_can_edit = $2, updated_at = $3 WHERE id = $1")
+        .bind(business_id)
+        .bind(i64::from(allow))
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}

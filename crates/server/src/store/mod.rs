@@ -53,6 +53,7 @@ pub mod saved_filters;
 pub mod scheduling;
 pub mod sessions;
 pub mod turns;
+pub mod user_links;
 pub mod users;
 pub mod watch;
 pub mod whatsapp;

@@ -41,7 +41,7 @@ pub async fn create(
 
 const LIVE: &str = "SELECT s.id AS session_id, u.id AS user_id, u.role, u.business_id \
      FROM sessions s JOIN users u ON u.id = s.user_id \
-     WHERE s.revoked_at IS NULL AND s.expires_at > $2";
+     WHERE s.revoked_at IS NULL AND s.expires_at > $2 AND u.disabled_at IS NULL";
 
 /// A live session by the digest of its cookie token.
 pub async fn by_token_hash(db: &Db, token_hash: &str) -> Result<Option<Principal>, sqlx::Error> {
@@ -87,6 +87,21 @@ pub async fn revoke_all_for_user(db: &Db, user_id: i64) -> Result<u64, sqlx::Err
         "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
     )
     .bind(user_id)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Revokes every session of a user but one (their own new password: the device they
+/// changed it on stays signed in, every other one is signed out).
+pub async fn revoke_others(db: &Db, user_id: i64, keep: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 \
+         AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(keep)
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
@@ -162,7 +177,7 @@ pub async fn api_token_by_hash(
         "SELECT t.id, t.business_id, u.id FROM api_tokens t \
          JOIN businesses b ON b.id = t.business_id \
          JOIN users u ON u.id = t.created_by \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL \
          AND (u.role = 'operator' OR (u.role = 'owner' AND u.business_id = t.business_id))",
     )
     .bind(token_hash)

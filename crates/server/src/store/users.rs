@@ -38,6 +38,21 @@ pub async fn create(
     role: Role,
     business_id: Option<i64>,
 ) -> Result<i64, sqlx::Error> {
+    create_on(&db.pool, email, password_hash, role, business_id).await
+}
+
+/// [`create`] on any executor (an accepted invitation makes its user in the transaction
+/// that uses the link).
+pub async fn create_on<'c, E>(
+    conn: E,
+    email: &str,
+    password_hash: &str,
+    role: Role,
+    business_id: Option<i64>,
+) -> Result<i64, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let now = now_ms();
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO users (email, password_hash, role, business_id, created_at, updated_at) \
@@ -48,7 +63,7 @@ pub async fn create(
     .bind(role.as_str())
     .bind(business_id)
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(conn)
     .await?;
     Ok(id)
 }
@@ -61,13 +76,18 @@ pub struct UserAuth {
     pub password_hash: String,
     pub role: String,
     pub business_id: Option<i64>,
+    /// Set while the user is disabled: they cannot sign in (#20).
+    pub disabled_at: Option<i64>,
 }
 
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserAuth>, sqlx::Error> {
-    sqlx::query_as("SELECT id, email, password_hash, role, business_id FROM users WHERE email = $1")
-        .bind(email.trim().to_lowercase())
-        .fetch_optional(&db.pool)
-        .await
+    sqlx::query_as(
+        "SELECT id, email, password_hash, role, business_id, disabled_at FROM users \
+         WHERE email = $1",
+    )
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(&db.pool)
+    .await
 }
 
 /// A user as the API shows it (never the password hash).
@@ -80,9 +100,11 @@ pub struct User {
     pub business_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the user was disabled; `None` while they may sign in (#20).
+    pub disabled_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, email, name, role, business_id, created_at, updated_at";
+const COLUMNS: &str = "id, email, name, role, business_id, created_at, updated_at, disabled_at";
 
 /// A statement scoped to one business (`Some`) or to none (`None`: the operator's view):
 /// `{SCOPE}` in it becomes `business_id = $1` or `$1 = $1`, two fixed texts.
@@ -220,4 +242,62 @@ pub async fn set_password_by_email(
     .fetch_optional(&db.pool)
     .await?;
     Ok(row.map(|(id,)| id))
+}
+
+/// Disables (`true`) or enables a user within the scope; the user after, `None` when not
+/// found there. Their sessions stop working at once: every session lookup joins the user
+/// and takes only enabled ones (`sessions.rs`), and so do API tokens they made.
+pub async fn set_disabled(
+    db: &Db,
+    scope: Option<i64>,
+    id: i64,
+    disabled: bool,
+) -> Result<Option<User>, sqlx::Error> {
+    let now = now_ms();
+    sqlx::query_as(scoped!(
+        scope,
+        "UPDATE users SET disabled_at = CASE WHEN $3 = 1 THEN COALESCE(disabled_at, $4) \
+         ELSE NULL END, updated_at = $4 WHERE {SCOPE} AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(scope.unwrap_or(0))
+    .bind(id)
+    .bind(i64::from(disabled))
+    .bind(now)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// How many enabled owners a business has other than `except` (the last-owner rule).
+pub async fn other_active_owners(
+    db: &Db,
+    business_id: i64,
+    except: i64,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM users WHERE business_id = $1 AND role = 'owner' \
+         AND disabled_at IS NULL AND id <> $2",
+    )
+    .bind(business_id)
+    .bind(except)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n)
+}
+
+/// Replaces a user's password (a reset link), on any executor.
+pub async fn set_password_on<'c, E>(
+    conn: E,
+    id: i64,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let done = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .bind(now_ms())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -32,9 +32,19 @@ pub struct BusinessView {
 struct AdminPage {
     l: Layout,
     businesses: Vec<BusinessView>,
+    added: bool,
 }
 
-pub async fn dashboard(State(state): State<WebState>, a: AdminViewer) -> PageResult {
+#[derive(serde::Deserialize, Default)]
+pub struct AddedQuery {
+    added: Option<String>,
+}
+
+pub async fn dashboard(
+    State(state): State<WebState>,
+    a: AdminViewer,
+    axum::extract::Query(q): axum::extract::Query<AddedQuery>,
+) -> PageResult {
     let db = &state.db;
     let mut numbers: HashMap<i64, Vec<String>> = HashMap::new();
     for (n, bid) in admin::numbers(db).await? {
@@ -58,6 +68,7 @@ pub async fn dashboard(State(state): State<WebState>, a: AdminViewer) -> PageRes
     Ok(ok(&AdminPage {
         l: Layout::new("ניהול", "admin", Some(a.0.nav.clone())),
         businesses,
+        added: q.added.is_some(),
     }))
 }
 

@@ -13,7 +13,9 @@
 //! Every `/app` response carries the security headers of [`headers`]. Unknown sub-paths
 //! answer the app's own Hebrew "not found" page inside the full layout, with status 404.
 
+pub mod account;
 pub mod admin;
+pub mod admin_biz;
 pub mod appointment_lines;
 pub mod assets;
 pub mod biz;
@@ -35,6 +37,7 @@ pub mod page;
 pub mod settings;
 pub mod setup;
 pub mod state;
+pub mod team;
 pub mod time;
 pub mod trycall;
 pub mod turn_tools;
@@ -110,11 +113,33 @@ pub fn router() -> Router<WebState> {
             post(wa_pairing::disconnect),
         )
         .route("/app/biz/settings/webhooks", get(webhooks::page))
+        .route("/app/biz/team", get(team::page))
+        .route("/app/biz/team/invite", post(team::invite))
+        .route("/app/biz/team/support", post(team::support))
+        .route("/app/biz/team/{id}/role", post(team::set_role))
+        .route("/app/biz/team/{id}/disable", post(team::disable))
+        .route("/app/biz/team/{id}/enable", post(team::enable))
+        .route("/app/biz/team/{id}/reset", post(team::reset))
+        .route(
+            "/app/invite/{token}",
+            get(team::invite_page).post(team::accept_invite),
+        )
+        .route(
+            "/app/reset/{token}",
+            get(team::reset_page).post(team::accept_reset),
+        )
+        .route("/app/account", get(account::page).post(account::save))
         .route("/app/biz/try", get(trycall::page).post(trycall::start))
         .route("/app/biz/try/{id}", get(trycall::run_page))
         .route("/app/biz/try/{id}/audio.wav", get(trycall::audio))
         .route("/app/admin", get(admin::dashboard))
         .route("/app/admin/users", get(admin::users))
+        .route(
+            "/app/admin/businesses/new",
+            get(admin_biz::new_form).post(admin_biz::create),
+        )
+        .route("/app/admin/support/end", post(admin_biz::end_support))
+        .route("/app/admin/support/{id}", post(admin_biz::start_support))
         .route("/app/admin/health", get(admin::health))
         .route(
             "/app/{*rest}",

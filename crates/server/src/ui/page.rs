@@ -20,6 +20,10 @@ pub struct NavUser {
     pub owner: bool,
     pub operator: bool,
     pub business: Option<String>,
+    /// An operator looking at a business's CRM as support (#20): the banner shows.
+    pub support: bool,
+    /// In support: whether the owner lets support edit (else read-only).
+    pub support_edit: bool,
 }
 
 impl NavUser {

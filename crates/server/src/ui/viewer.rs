@@ -44,6 +44,8 @@ async fn load(state: &WebState, caller: Caller) -> Result<Viewer, PageError> {
         owner: caller.role == Role::Owner,
         operator: caller.role == Role::Operator,
         business,
+        support: false,
+        support_edit: false,
     };
     Ok(Viewer { caller, nav })
 }
@@ -114,9 +116,60 @@ impl FromRequestParts<WebState> for BizViewer {
             Some(business_id) if v.caller.role != Role::Operator => {
                 Ok(BizViewer { v, business_id })
             }
+            _ if v.caller.role == Role::Operator => support(parts, state, v).await,
             _ => Err(PageError::NoPermission(v.nav).into_response()),
         }
     }
+}
+
+/// An operator in a business's CRM as support (#20): the business the support cookie
+/// names, resolved by the one tenant check; writes refused (in Hebrew) unless the owner
+/// lets support edit. Without the cookie, operators get the "no permission" page.
+async fn support(parts: &Parts, state: &WebState, mut v: Viewer) -> Result<BizViewer, Response> {
+    let asked = crate::auth::cookie(&parts.headers, super::admin_biz::SUPPORT_COOKIE)
+        .and_then(|c| c.parse::<i64>().ok());
+    let Some(asked) = asked else {
+        return Err(PageError::NoPermission(v.nav).into_response());
+    };
+    let tenant = match crate::auth::tenant_for(&state.db, v.caller.clone(), Some(asked), "").await {
+        Ok(t) => t,
+        Err(AppError::NotFound | AppError::BadRequest(_)) => {
+            return Err(PageError::NoPermission(v.nav).into_response());
+        }
+        Err(e) => return Err(PageError::Internal(anyhow::anyhow!("{e}")).into_response()),
+    };
+    let business = crate::store::businesses::get(&state.db, tenant.business_id)
+        .await
+        .map_err(|e| PageError::from(e).into_response())?;
+    let can_edit = crate::store::businesses::support_can_edit(&state.db, tenant.business_id)
+        .await
+        .map_err(|e| PageError::from(e).into_response())?;
+    v.nav.business = business.map(|b| b.name);
+    v.nav.support = true;
+    v.nav.support_edit = can_edit;
+    let write = !matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if write && !can_edit {
+        return Err(super::page::render(
+            axum::http::StatusCode::FORBIDDEN,
+            &super::page::MessagePage {
+                l: super::page::Layout::new("מצב תמיכה: צפייה בלבד", "", Some(v.nav)),
+                heading: "מצב תמיכה: צפייה בלבד".into(),
+                text: format!(
+                    "{} אפשר לבקש מבעל/ת העסק לאפשר עריכה בדף הצוות.",
+                    crate::auth::SUPPORT_READ_ONLY
+                ),
+                link: "/app/biz".into(),
+                link_text: "חזרה ללוח הבקרה".into(),
+            },
+        ));
+    }
+    Ok(BizViewer {
+        v,
+        business_id: tenant.business_id,
+    })
 }
 
 /// The owner of a business: settings and users.

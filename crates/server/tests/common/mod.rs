@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod realtime;
 pub mod realtime_stt;
 pub mod sick;
+pub mod smtp;
 pub mod twilio;
 pub mod web;
 pub mod ws;
