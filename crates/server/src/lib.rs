@@ -3,6 +3,9 @@
 //! The binary is thin; everything lives here so tests can start the real application on
 //! port 0 through [`app::run`] and drive it over HTTP and WebSocket.
 #![forbid(unsafe_code)]
+// The OpenAPI document is one `json!` literal per group of schemas; the largest outgrew
+// the macro's default depth of 128.
+#![recursion_limit = "256"]
 
 pub mod app;
 pub mod appointments;
