@@ -14,6 +14,8 @@ pub mod counts;
 pub mod csv;
 pub mod customers;
 pub mod import;
+pub mod import_plan;
+pub mod import_preview;
 pub mod openapi;
 pub mod page;
 pub mod patch;
