@@ -67,13 +67,18 @@ async fn preview_reads_and_writes_nothing(backend: Backend) {
     assert_eq!(p["ready"], true);
     assert_eq!(
         p["mapping"],
-        json!(["name", "phone", "email", "status", "tags", "notes", "ignore"])
+        json!([
+            "name", "phone", "email", "status", "tags", "notes", "ignore"
+        ])
     );
     assert_eq!(p["columns"][0]["header"], "שם");
     assert_eq!(p["columns"][1]["suggested"], "phone");
     assert_eq!(p["columns"][6]["suggested"], "ignore");
     assert_eq!(p["columns"][6]["samples"], json!(["חיפה"]));
-    assert_eq!(p["fields"][1], json!({ "field": "phone", "label": "טלפון" }));
+    assert_eq!(
+        p["fields"][1],
+        json!({ "field": "phone", "label": "טלפון" })
+    );
     let rows = p["rows"].as_array().unwrap();
     let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(
@@ -127,7 +132,10 @@ async fn preview_reads_and_writes_nothing(backend: Backend) {
     assert_eq!(p["encoding"], "utf-8");
     assert_eq!(p["ready"], false);
     assert_eq!(p["mapping"], json!(["ignore", "ignore"]));
-    assert_eq!(p["problems"][0]["reason"], "יש לבחור את העמודה של מספר הטלפון");
+    assert_eq!(
+        p["problems"][0]["reason"],
+        "יש לבחור את העמודה של מספר הטלפון"
+    );
     assert_eq!(p["rows"][0]["action"], "reject");
     // …and with a mapping, what it would do.
     let (s, p) = send(
@@ -221,13 +229,25 @@ async fn a_mapped_import_reads_only_the_mapped_columns(backend: Backend) {
     assert_eq!(lines, [4, 5], "{report}");
     assert_eq!(errors[0]["reason"], "מספר הטלפון אינו תקין");
     assert_eq!(errors[1]["reason"], "חסר מספר טלפון");
-    assert_eq!(report["notices"][0]["row"], 2, "the rename is said: {report}");
+    assert_eq!(
+        errors[1]["cells"],
+        json!(["יוסי", "", "", "", ""]),
+        "a rejected row's cells, to fix and send again"
+    );
+    assert!(report["notices"][0].get("cells").is_none(), "{report}");
+    assert_eq!(
+        report["notices"][0]["row"], 2,
+        "the rename is said: {report}"
+    );
 
     let id = existing["id"].as_i64().unwrap();
     let (_, c) = crm::get(&app, &format!("/api/customers/{id}"), &t).await;
     assert_eq!(c["name"], "משה");
     assert_eq!(c["notes"], "התקשר שוב");
-    assert_eq!(c["email"], "moshe@example.com", "the unmapped e-mail is untouched");
+    assert_eq!(
+        c["email"], "moshe@example.com",
+        "the unmapped e-mail is untouched"
+    );
     assert_eq!(c["status"], "qualified", "no status column mapped");
     let (_, list) = crm::get(&app, "/api/customers?q=0521111111", &t).await;
     assert_eq!(list["items"][0]["name"], "שרה");
@@ -242,7 +262,11 @@ async fn a_mapped_import_reads_only_the_mapped_columns(backend: Backend) {
 
     // A mapping naming a column the file lacks, or a field twice: 422, nothing written.
     let before = everything(&app, &t).await;
-    for mapping in ["ignore,ignore,ignore,ignore,ignore,phone", "phone,phone", "city"] {
+    for mapping in [
+        "ignore,ignore,ignore,ignore,ignore,phone",
+        "phone,phone",
+        "city",
+    ] {
         let (s, v) = send(
             &app,
             &with_mapping("/api/customers/import", mapping),
@@ -303,3 +327,37 @@ async fn the_api_export_adds_iso_dates(backend: Backend) {
     assert_eq!(iso.len(), "2026-12-07T13:05:00+02:00".len(), "{iso}");
 }
 dual_test!(the_api_export_adds_iso_dates);
+
+async fn the_openapi_document_describes_the_wizard(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value = app
+        .http
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in ["/api/customers/import", "/api/customers/import/preview"] {
+        let params = doc["paths"][path]["post"]["parameters"].as_array().unwrap();
+        assert!(
+            params.iter().any(|p| p["name"] == "mapping"),
+            "{path}: {params:?}"
+        );
+    }
+    let preview = &doc["components"]["schemas"]["ImportPreview"]["properties"];
+    assert_eq!(
+        preview["fields"]["items"]["properties"]["label"]["type"],
+        "string"
+    );
+    assert_eq!(
+        preview["problems"]["items"]["required"],
+        json!(["message", "reason"])
+    );
+    assert_eq!(
+        preview["rows"]["items"]["properties"]["action"]["enum"],
+        json!(["create", "update", "unchanged", "reject"])
+    );
+}
+dual_test!(the_openapi_document_describes_the_wizard);

@@ -43,6 +43,9 @@ pub struct RowError {
     pub message: String,
     /// The same, in Hebrew, for the web app.
     pub reason: String,
+    /// A rejected row's cells as the file had them, to fix and import again (not on notices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cells: Option<Vec<String>>,
 }
 
 /// `?mapping=`: which column feeds which field (see [`Mapping::parse`]); without it, the
@@ -125,6 +128,7 @@ pub async fn import(
                         row: *line,
                         message: format!("renamed a lead from {from:?} to {to:?}"),
                         reason: format!("שם הליד שונה מ„{from}” ל„{to}”"),
+                        cells: None,
                     });
                 }
             }
@@ -134,6 +138,7 @@ pub async fn import(
                 row: *line,
                 reason: reason(&message),
                 message,
+                cells: Some(cells.clone()),
             }),
             Err(other) => return Err(other),
         }

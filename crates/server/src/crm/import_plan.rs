@@ -328,7 +328,10 @@ mod tests {
         let m = Mapping::parse("ignore,,notes,טלפון", 4).unwrap();
         assert_eq!(m.names(), ["ignore", "ignore", "notes", "phone"]);
         assert_eq!(Mapping::parse("phone", 3).unwrap().names().len(), 3);
-        assert_eq!(Mapping::parse("phone,,,ignore", 2).unwrap().names().len(), 2);
+        assert_eq!(
+            Mapping::parse("phone,,,ignore", 2).unwrap().names().len(),
+            2
+        );
         assert!(Mapping::parse("phone,phone", 2).is_err());
         assert!(Mapping::parse("phone,city", 2).is_err());
         assert!(Mapping::parse(",,phone", 2).is_err());

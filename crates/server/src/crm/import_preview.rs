@@ -20,6 +20,7 @@ use super::import_plan::{
 };
 use crate::auth::Tenant;
 use crate::crm::state::CrmState;
+use crate::domain::Phone;
 use crate::error::{ApiResult, AppError};
 use crate::store::customers::{self, Fields};
 
@@ -77,6 +78,8 @@ pub struct PreviewRow {
     pub action: &'static str,
     /// The phone as stored (E.164), when it reads.
     pub phone: Option<String>,
+    /// The same as people in Israel write it (`050-123-4567`).
+    pub phone_display: Option<String>,
     /// The lead's name after the row.
     pub name: Option<String>,
     /// The fields an update changes.
@@ -148,6 +151,7 @@ pub async fn preview(
             cells: cells.iter().map(|c| cut(c)).collect(),
             action: "reject",
             phone: None,
+            phone_display: None,
             name: None,
             changes: Vec::new(),
             message: String::new(),
@@ -208,6 +212,7 @@ async fn plan_row(
 
 /// Says what a planned row will do, in English and Hebrew.
 fn describe(row: &mut PreviewRow, old: Option<&Fields>, new: Fields) {
+    row.phone_display = Phone::parse(&new.phone).ok().map(|p| p.local_display());
     row.phone = Some(new.phone.clone());
     row.name = new.name.clone();
     let Some(old) = old else {
@@ -228,7 +233,8 @@ fn describe(row: &mut PreviewRow, old: Option<&Fields>, new: Fields) {
     let names: Vec<&str> = row.changes.iter().map(|f| label(f)).collect();
     row.reason = format!("עדכון ליד קיים: {}", names.join(", "));
     if let Some((from, to)) = renamed(old, &new) {
-        row.message.push_str(&format!("; renames {from:?} to {to:?}"));
+        row.message
+            .push_str(&format!("; renames {from:?} to {to:?}"));
         row.reason
             .push_str(&format!(". שם הליד ישתנה מ„{from}” ל„{to}”"));
     }
@@ -254,6 +260,7 @@ mod tests {
             cells: vec![],
             action: "reject",
             phone: None,
+            phone_display: None,
             name: None,
             changes: vec![],
             message: String::new(),
@@ -262,7 +269,11 @@ mod tests {
         describe(&mut row, Some(&old), new);
         assert_eq!(row.action, "update");
         assert_eq!(row.changes, ["name"]);
-        assert!(row.reason.contains("שם הליד ישתנה מ„משה”"), "{}", row.reason);
+        assert!(
+            row.reason.contains("שם הליד ישתנה מ„משה”"),
+            "{}",
+            row.reason
+        );
         assert_eq!(field_of("שם"), Some("name"));
     }
 }

@@ -442,6 +442,60 @@ fn nullable(t: &str) -> Value {
     json!({ "type": [t, "null"] })
 }
 
+/// `POST /api/customers/import/preview`'s answer (its own function: one `json!` would
+/// nest past the macro's recursion limit).
+fn import_preview() -> Value {
+    let row = object(
+        &["row", "cells", "action", "changes", "message", "reason"],
+        json!({
+            "row": { "type": "integer" },
+            "cells": { "type": "array", "items": { "type": "string" } },
+            "action": { "type": "string", "enum": ["create", "update", "unchanged", "reject"] },
+            "phone": nullable("string"), "phone_display": nullable("string"),
+            "name": nullable("string"),
+            "changes": { "type": "array", "items": { "type": "string" } },
+            "message": { "type": "string" }, "reason": { "type": "string" },
+        }),
+    );
+    let column = object(
+        &["index", "header", "suggested", "samples"],
+        json!({
+            "index": { "type": "integer" }, "header": { "type": "string" },
+            "suggested": { "type": "string", "description": "A field, or `ignore`." },
+            "samples": { "type": "array", "items": { "type": "string" } },
+        }),
+    );
+    let pair = |a: &str, b: &str| {
+        object(
+            &[a, b],
+            json!({ a: { "type": "string" }, b: { "type": "string" } }),
+        )
+    };
+    object(
+        &[
+            "encoding",
+            "columns",
+            "mapping",
+            "fields",
+            "total_rows",
+            "ready",
+            "problems",
+            "rows",
+        ],
+        json!({
+            "encoding": { "type": "string", "enum": ["utf-8", "utf-8-bom", "windows-1255"] },
+            "columns": { "type": "array", "items": column },
+            "mapping": { "type": "array", "items": { "type": "string" },
+                "description": "The mapping the rows were planned with, one entry per column." },
+            "fields": { "type": "array", "items": pair("field", "label") },
+            "total_rows": { "type": "integer" },
+            "ready": { "type": "boolean", "description": "A column feeds `phone`." },
+            "problems": { "type": "array", "items": pair("message", "reason") },
+            "rows": { "type": "array", "items": row },
+        }),
+    )
+}
+
 fn object(required: &[&str], props: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": props })
 }
@@ -629,33 +683,7 @@ fn schemas() -> Value {
                 "reason": { "type": "string" },
             }))},
         })),
-        "ImportPreview": object(&["encoding", "columns", "mapping", "fields", "total_rows",
-                                  "ready", "problems", "rows"], json!({
-            "encoding": { "type": "string", "enum": ["utf-8", "utf-8-bom", "windows-1255"] },
-            "columns": { "type": "array", "items": object(&["index", "header", "suggested", "samples"], json!({
-                "index": { "type": "integer" }, "header": { "type": "string" },
-                "suggested": { "type": "string", "description": "A field, or `ignore`." },
-                "samples": { "type": "array", "items": { "type": "string" } },
-            }))},
-            "mapping": { "type": "array", "items": { "type": "string" },
-                "description": "The mapping the rows were planned with, one entry per column." },
-            "fields": { "type": "array", "items": object(&["field", "label"], json!({
-                "field": { "type": "string" }, "label": { "type": "string" },
-            }))},
-            "total_rows": { "type": "integer" },
-            "ready": { "type": "boolean", "description": "A column feeds `phone`." },
-            "problems": { "type": "array", "items": object(&["message", "reason"], json!({
-                "message": { "type": "string" }, "reason": { "type": "string" },
-            }))},
-            "rows": { "type": "array", "items": object(&["row", "cells", "action", "changes", "message", "reason"], json!({
-                "row": { "type": "integer" },
-                "cells": { "type": "array", "items": { "type": "string" } },
-                "action": { "type": "string", "enum": ["create", "update", "unchanged", "reject"] },
-                "phone": nullable("string"), "name": nullable("string"),
-                "changes": { "type": "array", "items": { "type": "string" } },
-                "message": { "type": "string" }, "reason": { "type": "string" },
-            }))},
-        })),
+        "ImportPreview": import_preview(),
         "Note": object(&["id", "customer_id", "body", "created_at"], json!({
             "id": { "type": "integer" }, "customer_id": { "type": "integer" },
             "author_user_id": nullable("integer"), "body": { "type": "string" },
