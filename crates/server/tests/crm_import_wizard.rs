@@ -166,6 +166,15 @@ async fn preview_reads_and_writes_nothing(backend: Backend) {
         assert_eq!(s, 422, "{path} {body:?}: {v}");
         assert_eq!(crm::error_code(&v), "invalid");
     }
+    // A hostile file: a header of many columns is refused; long rows are cut to the header.
+    let wide = format!("{}\n", ",".repeat(5000));
+    let (s, v) = send(&app, "/api/customers/import/preview", &t, wide.into()).await;
+    assert_eq!(s, 422, "{v}");
+    let long = format!("טלפון,שם\n050-0000009,דנה{}\n", ",x".repeat(50_000));
+    let (s, v) = send(&app, "/api/customers/import/preview", &t, long.into()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["rows"][0]["cells"], json!(["050-0000009", "דנה"]));
+    assert_eq!(v["rows"][0]["action"], "create");
     let r = app
         .http
         .post(app.url("/api/customers/import/preview"))

@@ -80,12 +80,22 @@ pub struct Sheet {
     pub mapping: Mapping,
 }
 
+/// More columns than any lead list has: refused, so a hostile file cannot make the
+/// preview's answer huge.
+pub const MAX_COLUMNS: usize = 1000;
+
 pub fn read_sheet(body: &[u8], mapping: Option<&str>) -> ApiResult<Sheet> {
     let (text, encoding) = decode(body);
     let mut rows = csv::parse(&text).map_err(AppError::BadRequest)?.into_iter();
     let (_, head) = rows
         .next()
         .ok_or_else(|| AppError::BadRequest("the file is empty".into()))?;
+    if head.len() > MAX_COLUMNS {
+        return Err(AppError::BadRequest(format!(
+            "the header row has {} columns; at most {MAX_COLUMNS}",
+            head.len()
+        )));
+    }
     let mapping = match mapping {
         Some(m) => Mapping::parse(m, head.len()).map_err(AppError::BadRequest)?,
         None => Mapping::suggest(&head),

@@ -105,15 +105,27 @@ pub fn label(field: &str) -> &'static str {
         .map_or("", |(_, l)| *l)
 }
 
-/// Which column feeds which field: one entry per column of the file.
+/// Which column feeds which field: one entry per column of the file, and each field's
+/// column (looked up once, not per cell: a file may have a million columns).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mapping(Vec<Option<&'static str>>);
+pub struct Mapping {
+    columns: Vec<Option<&'static str>>,
+    of_field: [Option<usize>; FIELDS.len()],
+}
 
 impl Mapping {
+    fn new(columns: Vec<Option<&'static str>>) -> Self {
+        let mut of_field = [None; FIELDS.len()];
+        for (i, (f, _)) in FIELDS.iter().enumerate() {
+            of_field[i] = columns.iter().position(|c| *c == Some(*f));
+        }
+        Mapping { columns, of_field }
+    }
+
     /// The mapping the headers suggest; the first column naming a field wins.
     pub fn suggest(head: &[String]) -> Self {
         let mut taken = Vec::new();
-        Mapping(
+        Mapping::new(
             head.iter()
                 .map(|h| {
                     let f = field_of(h).filter(|f| !taken.contains(f))?;
@@ -161,17 +173,18 @@ impl Mapping {
         }
         out.truncate(width);
         out.resize(width, None);
-        Ok(Mapping(out))
+        Ok(Mapping::new(out))
     }
 
     /// The column feeding a field.
     pub fn index(&self, field: &str) -> Option<usize> {
-        self.0.iter().position(|f| *f == Some(field))
+        let i = FIELDS.iter().position(|(f, _)| *f == field)?;
+        self.of_field[i]
     }
 
     /// Each column's field, `ignore` for the rest.
     pub fn names(&self) -> Vec<&'static str> {
-        self.0.iter().map(|f| f.unwrap_or(IGNORE)).collect()
+        self.columns.iter().map(|f| f.unwrap_or(IGNORE)).collect()
     }
 
     /// A row's value for a field: the mapped cell, trimmed, its formula guard removed;
@@ -335,5 +348,34 @@ mod tests {
         assert!(Mapping::parse("phone,phone", 2).is_err());
         assert!(Mapping::parse("phone,city", 2).is_err());
         assert!(Mapping::parse(",,phone", 2).is_err());
+    }
+
+    proptest::proptest! {
+        /// Any bytes and any mapping text: never a panic, and a mapping that parses covers
+        /// exactly the file's columns with each field at most once.
+        #[test]
+        fn any_file_and_mapping_is_read_or_refused(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            mapping in "[a-z,אבגטלפוןשם ]{0,40}",
+            width in 0usize..8,
+        ) {
+            let (text, _) = decode(&bytes);
+            if let Ok(rows) = csv::parse(&text)
+                && let Some((_, head)) = rows.first()
+            {
+                let m = Mapping::suggest(head);
+                proptest::prop_assert_eq!(m.names().len(), head.len());
+                for (_, cells) in &rows {
+                    let _ = m.get(cells, "phone");
+                }
+            }
+            if let Ok(m) = Mapping::parse(&mapping, width) {
+                let names = m.names();
+                proptest::prop_assert_eq!(names.len(), width);
+                for (f, _) in FIELDS {
+                    proptest::prop_assert!(names.iter().filter(|n| **n == f).count() <= 1);
+                }
+            }
+        }
     }
 }

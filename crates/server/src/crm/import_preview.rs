@@ -109,23 +109,34 @@ pub async fn preview(
     require_csv(&headers)?;
     let sheet = read_sheet(&body, params.mapping.as_deref())?;
     let suggested = Mapping::suggest(&sheet.head).names();
+    // Up to three samples per column, in one pass over the cells (never columns × rows).
+    let width = sheet.head.len();
+    let mut samples: Vec<Vec<String>> = vec![Vec::new(); width];
+    let mut wanting = width;
+    for (_, cells) in &sheet.rows {
+        if wanting == 0 {
+            break;
+        }
+        for (i, c) in cells.iter().take(width).enumerate() {
+            let c = c.trim();
+            if !c.is_empty() && samples[i].len() < 3 {
+                samples[i].push(cut(c));
+                if samples[i].len() == 3 {
+                    wanting -= 1;
+                }
+            }
+        }
+    }
     let columns = sheet
         .head
         .iter()
+        .zip(samples)
         .enumerate()
-        .map(|(index, header)| Column {
+        .map(|(index, (header, samples))| Column {
             index,
             header: cut(header),
             suggested: suggested[index],
-            samples: sheet
-                .rows
-                .iter()
-                .filter_map(|(_, cells)| cells.get(index))
-                .map(|c| c.trim())
-                .filter(|c| !c.is_empty())
-                .take(3)
-                .map(cut)
-                .collect(),
+            samples,
         })
         .collect();
     let ready = sheet.mapping.index("phone").is_some();
@@ -148,7 +159,7 @@ pub async fn preview(
         };
         let mut row = PreviewRow {
             row: *line,
-            cells: cells.iter().map(|c| cut(c)).collect(),
+            cells: cells.iter().take(width).map(|c| cut(c)).collect(),
             action: "reject",
             phone: None,
             phone_display: None,
