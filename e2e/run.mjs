@@ -390,8 +390,11 @@ try {
     const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
     await phone.goto(`${base}/app/biz/leads/import`);
     await step(phone, 'import-1-file-phone');
+    await phone.click('#import-form button[type=submit]');
+    check((await phone.textContent('#import-form [data-result]')).includes('יש לבחור קובץ'), 'no file: said in Hebrew');
     await phone.setInputFiles('#import-file', { name: 'contacts.csv', mimeType: 'text/csv',
       buffer: Buffer.from('Contact Person,Cell,Remarks,Stage\r\nרון לוי,052-555-3434,הגיע מהפייסבוק,won\r\nיעל כהן-לוי,050-555-1212,,lost\r\n') });
+    check(await phone.textContent('#import-file-name') === 'contacts.csv', 'the chosen file is named');
     await phone.click('#import-form button[type=submit]');
     await visible(phone, 2);
     check((await selects(phone)).every(v => v === 'ignore'), 'nothing suggested for unknown headers');

@@ -157,6 +157,11 @@
       root.querySelector(`[data-step="${n}"]`).scrollIntoView({ block: 'nearest' });
     };
     const mapping = () => [...root.querySelectorAll('#import-columns select')].map(s => s.value).join(',');
+    // The file's name beside the Hebrew button (the browser's own file field is hidden).
+    form.addEventListener('change', () => {
+      const f = form.querySelector('input[type="file"]').files[0];
+      root.querySelector('#import-file-name').textContent = f ? f.name : 'לא נבחר קובץ';
+    });
     root.addEventListener('change', e => { if (e.target.closest('#import-columns')) root.querySelector('#import-map-result').textContent = ''; });
 
     async function preview(withMapping) {
@@ -232,7 +237,7 @@
       e.preventDefault();
       const out = form.querySelector('[data-result]');
       state.file = form.querySelector('input[type="file"]').files[0];
-      if (!state.file) return;
+      if (!state.file) { out.textContent = 'יש לבחור קובץ.'; return; }
       out.textContent = 'קורא את הקובץ…';
       try {
         state.preview = await preview(false);
@@ -321,7 +326,11 @@
     root.addEventListener('click', e => {
       const b = e.target.closest('[data-goto]');
       if (!b) return;
-      if (b.dataset.goto === '1') { form.reset(); form.querySelector('[data-result]').textContent = ''; }
+      if (b.dataset.goto === '1') {
+        form.reset();
+        form.querySelector('[data-result]').textContent = '';
+        root.querySelector('#import-file-name').textContent = 'לא נבחר קובץ';
+      }
       show(b.dataset.goto);
     });
   }
