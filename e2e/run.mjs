@@ -8,7 +8,7 @@
 // the reason.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createServer } from 'node:net';
@@ -222,6 +222,7 @@ class Skip extends Error {}
 function skip(why) { throw new Skip(why); }
 function check(cond, what) { if (!cond) throw new Error(what); }
 async function shot(page, name) { await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }); }
+async function sideways(page) { return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth); }
 
 const results = { passed: 0, failed: 0, skipped: 0 };
 // E2E_ONLY=<part of a name> runs only the matching tests (the others are reported skipped).
@@ -343,24 +344,87 @@ try {
     await shot(owner, 'lead-form-errors');
   });
 
-  await test('a spreadsheet from Excel in Hebrew (Windows-1255) imports, with rejected rows to download', async () => {
+  await test('the import wizard: a Hebrew Excel file and a file with odd headers, mapped, previewed and imported, at 1366 and 390 px', async () => {
     // Windows-1255 puts the Hebrew letters א…ת at 0xE0…0xFA; the rest here is ASCII.
     const cp1255 = text => Buffer.from([...text].map(ch => {
       const c = ch.codePointAt(0);
       return c >= 0x5d0 && c <= 0x5ea ? 0xe0 + (c - 0x5d0) : c;
     }));
-    const file = cp1255('שם,טלפון,סטטוס\r\nיעל כהן,050-555-1212,נוצר קשר\r\nבלי טלפון,,חדש\r\n');
+    // Each step: nothing scrolls sideways, no English, a screenshot to look at.
+    const step = async (page, name) => {
+      const over = await sideways(page);
+      check(over <= 1, `${name}: ${over}px wider than the screen`);
+      const words = await englishWords(page);
+      check(words.length === 0, `${name}: English seen: ${[...new Set(words)].join(' ')}`);
+      await shot(page, name);
+    };
+    const visible = (page, n) => page.locator(`[data-step="${n}"]`).waitFor({ state: 'visible' });
+    const selects = page => page.$$eval('#import-columns select', all => all.map(s => s.value));
+
+    // 1366 px: a Hebrew Excel file; the headers map themselves.
     await owner.goto(`${base}/app/biz/leads/import`);
-    await owner.setInputFiles('#import-file', { name: 'leads.csv', mimeType: 'text/csv', buffer: file });
+    await step(owner, 'import-1-file');
+    await owner.setInputFiles('#import-file', { name: 'leads.csv', mimeType: 'text/csv',
+      buffer: cp1255('שם,טלפון,סטטוס,עיר\r\nיעל כהן,050-555-1212,נוצר קשר,חיפה\r\nבלי טלפון,,חדש,\r\n') });
     await owner.click('#import-form button[type=submit]');
-    await owner.waitForFunction(() => document.querySelector('#import-form [data-result]').textContent.includes('הושלם'));
-    const said = await owner.textContent('#import-form [data-result]');
-    check(said.includes('נוספו 1') && said.includes('שורה אחת נדחתה'), `import said: ${said}`);
+    await visible(owner, 2);
+    const suggested = await selects(owner);
+    check(JSON.stringify(suggested) === JSON.stringify(['name', 'phone', 'status', 'ignore']), `suggested ${suggested}`);
+    check((await owner.textContent('#import-read')).includes('בקידוד העברי של אקסל'), 'the encoding, in Hebrew');
+    await step(owner, 'import-2-map');
+    await owner.click('#import-to-preview');
+    await visible(owner, 3);
+    const table = await owner.textContent('#import-preview');
+    check(table.includes('ליד חדש') && table.includes('חסר מספר טלפון'), `preview: ${table}`);
+    check((await owner.textContent('#import-summary')).includes('ליד חדש אחד'), 'the preview summary counts in Hebrew');
+    await step(owner, 'import-3-preview');
+    await owner.click('#import-run');
+    await owner.waitForFunction(() => document.querySelector('#import-result').textContent.includes('הושלם'));
+    const said = await owner.textContent('#import-result');
+    check(said.includes('נוסף ליד אחד') && said.includes('שורה אחת נדחתה'), `import said: ${said}`);
     check((await owner.textContent('#import-report')).includes('שורה 3: חסר מספר טלפון'), 'the rejected row, its line and reason');
     check(await owner.locator('#import-rejected').count() === 1, 'the rejected rows to download');
-    await shot(owner, 'import');
+    const [download] = await Promise.all([owner.waitForEvent('download'), owner.click('#import-rejected')]);
+    const rejected = readFileSync(await download.path(), 'utf8');
+    check(rejected.startsWith('\ufeffשם,טלפון,סטטוס,עיר,שורה בקובץ,סיבת הדחייה\r\nבלי טלפון,,חדש,,3,חסר מספר טלפון\r\n'),
+      `the rejected rows as the file had them, with line and reason: ${JSON.stringify(rejected)}`);
+    await step(owner, 'import-4-done');
     await owner.goto(`${base}/app/biz/leads?q=${encodeURIComponent('יעל')}`);
     check((await owner.textContent('#leads-table')).includes('נוצר קשר'), 'the Hebrew name and status went in');
+
+    // 390 px: headers nothing recognises, mapped by hand; the status is left unmapped.
+    const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
+    await phone.goto(`${base}/app/biz/leads/import`);
+    await step(phone, 'import-1-file-phone');
+    await phone.click('#import-form button[type=submit]');
+    check((await phone.textContent('#import-form [data-result]')).includes('יש לבחור קובץ'), 'no file: said in Hebrew');
+    await phone.setInputFiles('#import-file', { name: 'contacts.csv', mimeType: 'text/csv',
+      buffer: Buffer.from('Contact Person,Cell,Remarks,Stage\r\nרון לוי,052-555-3434,הגיע מהפייסבוק,won\r\nיעל כהן-לוי,050-555-1212,,lost\r\n') });
+    check(await phone.textContent('#import-file-name') === 'contacts.csv', 'the chosen file is named');
+    await phone.click('#import-form button[type=submit]');
+    await visible(phone, 2);
+    check((await selects(phone)).every(v => v === 'ignore'), 'nothing suggested for unknown headers');
+    await phone.click('#import-to-preview');
+    check((await phone.textContent('#import-map-result')).includes('יש לבחור את העמודה של מספר הטלפון'), 'the phone column is asked for');
+    const cols = phone.locator('#import-columns select');
+    await cols.nth(0).selectOption('name');
+    await cols.nth(1).selectOption('phone');
+    await cols.nth(2).selectOption('notes');
+    await step(phone, 'import-2-map-phone');
+    await phone.click('#import-to-preview');
+    await visible(phone, 3);
+    const rows = await phone.textContent('#import-preview');
+    check(rows.includes('ליד חדש') && rows.includes('שם הליד ישתנה'), `preview: ${rows}`);
+    await step(phone, 'import-3-preview-phone');
+    await phone.click('#import-run');
+    await phone.waitForFunction(() => document.querySelector('#import-result').textContent.includes('הושלם'));
+    const said2 = await phone.textContent('#import-result');
+    check(said2.includes('נוסף ליד אחד') && said2.includes('עודכן ליד אחד'), `import said: ${said2}`);
+    check((await phone.textContent('#import-report')).includes('שורה 3: שם הליד שונה'), 'the rename is reported');
+    await step(phone, 'import-4-done-phone');
+    await phone.goto(`${base}/app/biz/leads?q=${encodeURIComponent('יעל')}`);
+    const lead = await phone.textContent('#leads-table');
+    check(lead.includes('יעל כהן-לוי') && lead.includes('נוצר קשר'), `renamed, and the unmapped status kept: ${lead}`);
   });
 
   await test('create a lead and find it by search', async () => {
@@ -635,7 +699,7 @@ try {
         const words = await englishWords(page);
         if (words.length) found.push(`${path}: ${[...new Set(words)].join(' ')}`);
       }
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await sideways(page);
       check(overflow <= 1, `the last page is ${overflow}px wider than the screen`);
     }
     check(found.length === 0, `English seen: ${found.join(' | ')}`);

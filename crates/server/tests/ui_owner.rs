@@ -229,6 +229,10 @@ async fn leads_export_as_a_hebrew_spreadsheet(backend: Backend) {
     );
     let body = res.text().await.unwrap();
     assert!(body.starts_with('\u{feff}'), "a byte-order mark for Excel");
+    assert!(
+        body.ends_with("\r\n") && body.matches('\n').count() == body.matches("\r\n").count(),
+        "CRLF line ends, as Excel writes them"
+    );
     let mut lines = body.trim_start_matches('\u{feff}').lines();
     assert_eq!(
         lines.next(),

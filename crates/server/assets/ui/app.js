@@ -171,48 +171,237 @@
     err.hidden = false;
   }
 
-  // Imports a spreadsheet as its bytes (Excel in Hebrew writes Windows-1255; the server
-  // decodes it), then says in Hebrew what went in, lists each rejected row with its line
-  // and reason, and offers those rows as a file to fix and import again.
-  async function importCsv(form) {
-    const out = form.querySelector('[data-result]');
-    const list = document.getElementById('import-report');
-    const file = form.querySelector('input[type="file"]').files[0];
-    if (!file) return;
-    out.textContent = '…';
-    if (list) list.replaceChildren();
-    const res = await fetch(form.dataset.import, {
-      method: 'POST', credentials: 'same-origin',
-      headers: Object.assign(apiHeaders(false), { 'Content-Type': 'text/csv' }),
-      body: file,
-    });
-    let data = null;
-    try { data = await res.json(); } catch (_) { /* not JSON */ }
-    if (!res.ok || !data) { out.textContent = problem(res.status, data); return; }
-    const errors = data.errors || [];
-    const notices = data.notices || [];
-    out.textContent = `הייבוא הושלם: נוספו ${data.created}, עודכנו ${data.updated}` +
-      (errors.length ? `, ${errors.length === 1 ? 'שורה אחת נדחתה' : errors.length + ' שורות נדחו'}.` : '.');
-    if (!list) return;
-    const add = (cls, e) => {
-      const li = document.createElement('li');
-      li.className = cls;
-      li.textContent = `שורה ${e.row}: ${e.reason || e.message}`;
-      list.append(li);
+  // Hebrew counts: "ליד אחד", "2 לידים"; "שורה אחת", "2 שורות".
+  const leads = n => n === 1 ? 'ליד אחד' : `${n} לידים`;
+  const lines = n => n === 1 ? 'שורה אחת' : `${n} שורות`;
+  function importSaid(r) {
+    const parts = [];
+    parts.push(r.created === 0 ? 'לא נוספו לידים' : r.created === 1 ? 'נוסף ליד אחד' : `נוספו ${leads(r.created)}`);
+    if (r.updated) parts.push(r.updated === 1 ? 'עודכן ליד אחד' : `עודכנו ${leads(r.updated)}`);
+    const bad = (r.errors || []).length;
+    if (bad) parts.push(bad === 1 ? 'שורה אחת נדחתה' : `${lines(bad)} נדחו`);
+    return 'הייבוא הושלם: ' + parts.join(', ') + '.';
+  }
+  const ENCODINGS = {
+    'utf-8': 'הקובץ נקרא בקידוד יוניקוד.',
+    'utf-8-bom': 'הקובץ נקרא בקידוד יוניקוד.',
+    'windows-1255': 'הקובץ נקרא בקידוד העברי של אקסל.',
+  };
+  const ACTIONS = {
+    create: ['ok', 'חדש'], update: ['warn', 'עדכון'], unchanged: ['', 'ללא שינוי'], reject: ['bad', 'נדחה'],
+  };
+
+  // A cell of a table that becomes a card on a phone (the label shows before the value).
+  function td(label, ...content) {
+    const c = document.createElement('td');
+    c.dataset.label = label;
+    c.append(...content);
+    return c;
+  }
+  // One CSV cell, quoted when needed; a cell a spreadsheet would compute gets a leading
+  // `'` (as the server's export does; import removes it again).
+  function csvCell(v) {
+    let s = String(v);
+    if (/^[=@\t\r']/.test(s) || (/^[+-]/.test(s) && !/^\+\d+$/.test(s))) s = "'" + s;
+    return /[",\r\n]|^ | $/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+  // Text from the file, isolated so its direction does not scramble the Hebrew around it.
+  function bdi(text) {
+    const b = document.createElement('bdi');
+    b.textContent = text;
+    return b;
+  }
+
+  // The import wizard: choose the file → map its columns → preview → import. The file is
+  // sent as its bytes (Excel in Hebrew writes Windows-1255; the server decodes it); the
+  // preview writes nothing; the import reads only the columns mapped.
+  function importWizard(root) {
+    const form = root.querySelector('#import-form');
+    const state = { file: null, preview: null };
+    const show = n => {
+      root.querySelectorAll('[data-step]').forEach(s => { s.hidden = s.dataset.step !== String(n); });
+      root.querySelectorAll('[data-mark]').forEach(m => {
+        if (m.dataset.mark === String(n)) m.setAttribute('aria-current', 'step'); else m.removeAttribute('aria-current');
+      });
+      root.querySelector(`[data-step="${n}"]`).scrollIntoView({ block: 'nearest' });
     };
-    errors.forEach(e => add('rejected', e));
-    notices.forEach(e => add('notice', e));
-    if (errors.length) {
-      const rows = ['שורה,סיבה'].concat(errors.map(e => `${e.row},"${String(e.reason || e.message).replace(/"/g, '""')}"`));
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(new Blob(['\ufeff' + rows.join('\r\n') + '\r\n'], { type: 'text/csv' }));
-      a.download = 'שורות-שנדחו.csv';
-      a.id = 'import-rejected';
-      a.textContent = 'הורדת השורות שנדחו';
-      const li = document.createElement('li');
-      li.append(a);
-      list.append(li);
+    const mapping = () => [...root.querySelectorAll('#import-columns select')].map(s => s.value).join(',');
+    // The file's name beside the Hebrew button (the browser's own file field is hidden).
+    form.addEventListener('change', () => {
+      const f = form.querySelector('input[type="file"]').files[0];
+      root.querySelector('#import-file-name').textContent = f ? f.name : 'לא נבחר קובץ';
+    });
+    root.addEventListener('change', e => { if (e.target.closest('#import-columns')) root.querySelector('#import-map-result').textContent = ''; });
+
+    async function preview(withMapping) {
+      const url = root.dataset.preview + (withMapping ? '?mapping=' + encodeURIComponent(mapping()) : '');
+      const res = await fetch(url, {
+        method: 'POST', credentials: 'same-origin',
+        headers: Object.assign(apiHeaders(false), { 'Content-Type': 'text/csv' }), body: state.file,
+      });
+      let data = null;
+      try { data = await res.json(); } catch (_) { /* not JSON */ }
+      if (res.status === 422) throw new Error('לא הצלחנו לקרוא את הקובץ: צריך קובץ מופרד בפסיקים (CSV) עם שורת כותרות.');
+      if (!res.ok || !data) throw new Error(problem(res.status, data));
+      return data;
     }
+
+    function columns(p) {
+      const body = root.querySelector('#import-columns tbody');
+      body.replaceChildren();
+      const chosen = p.mapping;
+      p.columns.forEach(col => {
+        const select = document.createElement('select');
+        select.setAttribute('aria-label', `השדה של העמודה ${col.index + 1}`);
+        const none = new Option('לא לייבא', 'ignore');
+        select.append(none);
+        p.fields.forEach(f => select.append(new Option(f.label, f.field)));
+        select.value = chosen[col.index] || 'ignore';
+        const head = col.header ? bdi(col.header) : document.createTextNode(`עמודה ${col.index + 1}`);
+        const samples = document.createElement('span');
+        samples.className = 'muted small samples';
+        col.samples.forEach((s, i) => { if (i) samples.append(' · '); samples.append(bdi(s)); });
+        const tr = document.createElement('tr');
+        tr.append(td('עמודה בקובץ', head), td('דוגמאות', samples), td('שדה', select));
+        body.append(tr);
+      });
+      root.querySelector('#import-read').textContent = (ENCODINGS[p.encoding] || '') + ' ' +
+        (p.total_rows ? `${lines(p.total_rows)} מתחת לשורת הכותרות.` : 'אין שורות מתחת לשורת הכותרות.');
+    }
+
+    function rows(p) {
+      const body = root.querySelector('#import-preview tbody');
+      body.replaceChildren();
+      const count = { create: 0, update: 0, unchanged: 0, reject: 0 };
+      p.rows.forEach(r => {
+        count[r.action]++;
+        const [cls, word] = ACTIONS[r.action] || ['', r.action];
+        const badge = document.createElement('span');
+        badge.className = 'badge ' + cls;
+        badge.textContent = word;
+        const phone = document.createElement('span');
+        phone.className = 'phone';
+        phone.dir = 'ltr';
+        phone.textContent = r.phone_display || r.phone || '';
+        const tr = document.createElement('tr');
+        tr.className = 'a-' + r.action;
+        tr.append(td('שורה', String(r.row)), td('טלפון', phone), td('שם', bdi(r.name || '')),
+          td('מה יקרה', badge, ' ', r.reason));
+        body.append(tr);
+      });
+      const shown = p.rows.length;
+      const parts = [];
+      if (count.create) parts.push(count.create === 1 ? 'ליד חדש אחד' : `${count.create} לידים חדשים`);
+      if (count.update) parts.push(count.update === 1 ? 'עדכון של ליד אחד' : `עדכון של ${leads(count.update)}`);
+      if (count.unchanged) parts.push(count.unchanged === 1 ? 'ליד אחד ללא שינוי' : `${leads(count.unchanged)} ללא שינוי`);
+      if (count.reject) parts.push(count.reject === 1 ? 'שורה אחת תידחה' : `${lines(count.reject)} יידחו`);
+      const which = shown === 0 ? 'אין שורות בקובץ מתחת לשורת הכותרות'
+        : shown < p.total_rows ? `${lines(shown)} ראשונות מתוך ${p.total_rows}`
+          : shown === 1 ? 'השורה היחידה שבקובץ' : `כל ${shown} השורות שבקובץ`;
+      root.querySelector('#import-summary').textContent = which + (parts.length ? ': ' + parts.join(', ') + '.' : '.');
+      root.querySelector('#import-run').disabled = shown === 0;
+    }
+
+    form.addEventListener('submit', async e => {
+      e.preventDefault();
+      const out = form.querySelector('[data-result]');
+      state.file = form.querySelector('input[type="file"]').files[0];
+      if (!state.file) { out.textContent = 'יש לבחור קובץ.'; return; }
+      out.textContent = 'קורא את הקובץ…';
+      try {
+        state.preview = await preview(false);
+      } catch (err) { out.textContent = err.message; return; }
+      out.textContent = '';
+      columns(state.preview);
+      show(2);
+    });
+
+    root.querySelector('#import-to-preview').addEventListener('click', async () => {
+      const out = root.querySelector('#import-map-result');
+      const m = mapping().split(',');
+      if (!m.includes('phone')) { out.textContent = 'יש לבחור את העמודה של מספר הטלפון.'; return; }
+      const twice = m.filter(f => f !== 'ignore').find((f, i, all) => all.indexOf(f) !== i);
+      if (twice) {
+        const label = state.preview.fields.find(f => f.field === twice).label;
+        out.textContent = `השדה „${label}” נבחר ליותר מעמודה אחת.`;
+        return;
+      }
+      out.textContent = '…';
+      try {
+        state.preview = await preview(true);
+      } catch (err) { out.textContent = err.message; return; }
+      out.textContent = '';
+      rows(state.preview);
+      show(3);
+    });
+
+    root.querySelector('#import-run').addEventListener('click', () => {
+      const bar = root.querySelector('#import-progress');
+      const said = root.querySelector('#import-result');
+      const list = root.querySelector('#import-report');
+      const run = root.querySelector('#import-run');
+      list.replaceChildren();
+      bar.value = 0;
+      bar.hidden = false;
+      said.textContent = 'שולח את הקובץ…';
+      run.disabled = true;
+      show(4);
+      // XMLHttpRequest, for the upload's progress; then the rows are being written.
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', root.dataset.import + '?mapping=' + encodeURIComponent(mapping()));
+      const h = apiHeaders(false);
+      Object.keys(h).forEach(k => xhr.setRequestHeader(k, h[k]));
+      xhr.setRequestHeader('Content-Type', 'text/csv');
+      xhr.upload.onprogress = ev => { if (ev.lengthComputable) bar.value = Math.round(80 * ev.loaded / ev.total); };
+      xhr.upload.onload = () => { bar.removeAttribute('value'); said.textContent = `מייבא ${lines(state.preview.total_rows)}…`; };
+      xhr.onerror = () => { run.disabled = false; bar.hidden = true; said.textContent = 'אין חיבור לשרת.'; };
+      xhr.onload = () => {
+        run.disabled = false;
+        let data = null;
+        try { data = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+        if (xhr.status !== 200 || !data) { bar.hidden = true; said.textContent = problem(xhr.status, data); return; }
+        bar.value = 100;
+        said.textContent = importSaid(data);
+        const add = (cls, e) => {
+          const li = document.createElement('li');
+          li.className = cls;
+          li.textContent = `שורה ${e.row}: ${e.reason || e.message}`;
+          list.append(li);
+        };
+        (data.errors || []).forEach(e => add('rejected', e));
+        (data.notices || []).forEach(e => add('notice', e));
+        if ((data.errors || []).length) {
+          // The rejected rows as the file had them, with the line and the reason after
+          // them: fix, and import again (the two added columns are not mapped).
+          const head = state.preview.columns.map(c => c.header).concat(['שורה בקובץ', 'סיבת הדחייה']);
+          const width = state.preview.columns.length;
+          const pad = cells => { const r = (cells || []).slice(); while (r.length < width) r.push(''); return r; };
+          const rows = [head].concat(data.errors.map(e => pad(e.cells).concat([String(e.row), e.reason || e.message])))
+            .map(r => r.map(csvCell).join(','));
+          const a = document.createElement('a');
+          a.href = URL.createObjectURL(new Blob(['\ufeff' + rows.join('\r\n') + '\r\n'], { type: 'text/csv' }));
+          a.download = 'שורות-שנדחו.csv';
+          a.id = 'import-rejected';
+          a.className = 'button';
+          a.textContent = 'הורדת השורות שנדחו';
+          const li = document.createElement('li');
+          li.append(a);
+          list.append(li);
+        }
+      };
+      xhr.send(state.file);
+    });
+
+    root.addEventListener('click', e => {
+      const b = e.target.closest('[data-goto]');
+      if (!b) return;
+      if (b.dataset.goto === '1') {
+        form.reset();
+        form.querySelector('[data-result]').textContent = '';
+        root.querySelector('#import-file-name').textContent = 'לא נבחר קובץ';
+      }
+      show(b.dataset.goto);
+    });
   }
 
   document.addEventListener('submit', e => {
@@ -271,4 +460,8 @@
   });
 
   document.addEventListener('DOMContentLoaded', live);
+  document.addEventListener('DOMContentLoaded', () => {
+    const w = document.getElementById('import-wizard');
+    if (w) importWizard(w);
+  });
 })();

@@ -31,6 +31,10 @@ pub fn router() -> Router<CrmState> {
             post(super::import::import).layer(DefaultBodyLimit::max(10 * 1024 * 1024)),
         )
         .route(
+            "/api/customers/import/preview",
+            post(super::import_preview::preview).layer(DefaultBodyLimit::max(10 * 1024 * 1024)),
+        )
+        .route(
             "/api/customers/{id}",
             get(read).patch(update).delete(remove),
         )
@@ -425,8 +429,10 @@ async fn add_note(
     Ok((StatusCode::CREATED, Json(n)))
 }
 
-/// The columns of export, and the ones import understands.
-pub const CSV_COLUMNS: [&str; 7] = [
+/// The columns of export; import reads the first six and ignores the rest. Columns are
+/// only ever added at the end: `updated_at` in epoch milliseconds like `created_at`, and
+/// both again as ISO 8601 with Israel's offset (`2026-12-07T13:05:00+02:00`, #20).
+pub const CSV_COLUMNS: [&str; 10] = [
     "name",
     "phone",
     "email",
@@ -434,6 +440,9 @@ pub const CSV_COLUMNS: [&str; 7] = [
     "tags",
     "notes",
     "created_at",
+    "updated_at",
+    "created_at_iso",
+    "updated_at_iso",
 ];
 
 async fn export(State(state): State<CrmState>, t: Tenant) -> ApiResult<Response> {
@@ -450,6 +459,9 @@ async fn export(State(state): State<CrmState>, t: Tenant) -> ApiResult<Response>
             c.tags,
             c.notes,
             c.created_at.to_string(),
+            c.updated_at.to_string(),
+            crate::ui::time::iso_seconds(c.created_at),
+            crate::ui::time::iso_seconds(c.updated_at),
         ]));
     }
     Ok((

@@ -14,6 +14,8 @@ pub mod counts;
 pub mod csv;
 pub mod customers;
 pub mod import;
+pub mod import_plan;
+pub mod import_preview;
 pub mod lead_care;
 pub mod openapi;
 pub mod openapi_leads;

@@ -96,6 +96,14 @@ const PAGE: [Param; 2] = [
         "Rows per page, 1 to 100 (default 50).",
     ),
 ];
+const MAPPING: Param = (
+    "mapping",
+    "string",
+    "Which column feeds which field: comma-separated, one entry per column in order, each \
+     name, phone, email, status, tags, notes (or the Hebrew שם, טלפון, אימייל, סטטוס, תגיות, \
+     הערות) or ignore (or empty); columns past the end are ignored. Without it the header \
+     row decides (Hebrew or English names).",
+);
 const BIZ: Param = (
     "business_id",
     "integer",
@@ -240,11 +248,20 @@ pub const OPERATIONS: &[Op] = &[
         query: &[BIZ], req: Req::Json("CustomerCreate", r#"{"name":"דנה כהן","phone":"050-1234567"}"#),
         res: Res::Json(201, "Customer")),
     op!("get" "/api/customers/export", "customers", Tenant, None,
-        "All customers as CSV (UTF-8 with a byte-order mark).",
+        "All customers as CSV (UTF-8 with a byte-order mark, CRLF): name, phone, email, \
+         status, tags, notes, created_at and updated_at (epoch ms), created_at_iso and \
+         updated_at_iso (ISO 8601 with Israel's offset, `2026-12-07T13:05:00+02:00`).",
         query: &[BIZ], req: Req::None, res: Res::Csv),
     op!("post" "/api/customers/import", "customers", Tenant, None,
-        "Import customers from CSV (a `phone` column is required); duplicates by phone update.",
-        query: &[BIZ], req: Req::Csv, res: Res::Json(200, "ImportReport")),
+        "Import customers from CSV (UTF-8 with or without BOM, or Windows-1255); a `phone` \
+         column is required, by its header or by `mapping`; duplicates by phone update only \
+         the mapped columns.",
+        query: &[MAPPING, BIZ], req: Req::Csv, res: Res::Json(200, "ImportReport")),
+    op!("post" "/api/customers/import/preview", "customers", Tenant, None,
+        "What an import of this CSV would do, writing nothing: the encoding, the header row \
+         with a suggested field per column, and the first 10 rows each with its action \
+         (create, update, unchanged, reject) and a Hebrew reason.",
+        query: &[MAPPING, BIZ], req: Req::Csv, res: Res::Json(200, "ImportPreview")),
     op!("get" "/api/customers/{id}", "customers", Tenant, Some("customer"), "A customer.",
         query: &[BIZ], req: Req::None, res: Res::Json(200, "Customer")),
     op!("patch" "/api/customers/{id}", "customers", Tenant, Some("customer"), "Change a customer.",
@@ -505,6 +522,60 @@ pub(super) fn nullable(t: &str) -> Value {
     json!({ "type": [t, "null"] })
 }
 
+/// `POST /api/customers/import/preview`'s answer (its own function: one `json!` would
+/// nest past the macro's recursion limit).
+fn import_preview() -> Value {
+    let row = object(
+        &["row", "cells", "action", "changes", "message", "reason"],
+        json!({
+            "row": { "type": "integer" },
+            "cells": { "type": "array", "items": { "type": "string" } },
+            "action": { "type": "string", "enum": ["create", "update", "unchanged", "reject"] },
+            "phone": nullable("string"), "phone_display": nullable("string"),
+            "name": nullable("string"),
+            "changes": { "type": "array", "items": { "type": "string" } },
+            "message": { "type": "string" }, "reason": { "type": "string" },
+        }),
+    );
+    let column = object(
+        &["index", "header", "suggested", "samples"],
+        json!({
+            "index": { "type": "integer" }, "header": { "type": "string" },
+            "suggested": { "type": "string", "description": "A field, or `ignore`." },
+            "samples": { "type": "array", "items": { "type": "string" } },
+        }),
+    );
+    let pair = |a: &str, b: &str| {
+        object(
+            &[a, b],
+            json!({ a: { "type": "string" }, b: { "type": "string" } }),
+        )
+    };
+    object(
+        &[
+            "encoding",
+            "columns",
+            "mapping",
+            "fields",
+            "total_rows",
+            "ready",
+            "problems",
+            "rows",
+        ],
+        json!({
+            "encoding": { "type": "string", "enum": ["utf-8", "utf-8-bom", "windows-1255"] },
+            "columns": { "type": "array", "items": column },
+            "mapping": { "type": "array", "items": { "type": "string" },
+                "description": "The mapping the rows were planned with, one entry per column." },
+            "fields": { "type": "array", "items": pair("field", "label") },
+            "total_rows": { "type": "integer" },
+            "ready": { "type": "boolean", "description": "A column feeds `phone`." },
+            "problems": { "type": "array", "items": pair("message", "reason") },
+            "rows": { "type": "array", "items": row },
+        }),
+    )
+}
+
 pub(super) fn object(required: &[&str], props: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": props })
 }
@@ -712,8 +783,15 @@ fn schemas() -> Value {
             "created": { "type": "integer" }, "updated": { "type": "integer" },
             "errors": { "type": "array", "items": object(&["row", "message"], json!({
                 "row": { "type": "integer" }, "message": { "type": "string" },
+                "reason": { "type": "string", "description": "The same, in Hebrew." },
+            }))},
+            "notices": { "type": "array", "description": "Rows that renamed a lead.",
+                "items": object(&["row", "message"], json!({
+                "row": { "type": "integer" }, "message": { "type": "string" },
+                "reason": { "type": "string" },
             }))},
         })),
+        "ImportPreview": import_preview(),
         "Note": object(&["id", "customer_id", "body", "created_at"], json!({
             "id": { "type": "integer" }, "customer_id": { "type": "integer" },
             "author_user_id": nullable("integer"), "body": { "type": "string" },

@@ -134,6 +134,11 @@ pub fn iso(utc_ms: i64) -> String {
     zoned(utc_ms).strftime("%Y-%m-%dT%H:%M%:z").to_string()
 }
 
+/// ISO 8601 to the second with Israel's offset: `2026-12-07T13:05:00+02:00` (the API's CSV).
+pub fn iso_seconds(utc_ms: i64) -> String {
+    zoned(utc_ms).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
 /// `3:07` from seconds.
 pub fn duration(secs: i64) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
