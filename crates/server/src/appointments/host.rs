@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use voice::tool_host::{HostFunction, ToolHost};
 
+use super::gcal::Google;
 use super::spoken;
 use crate::domain::Phone;
 use crate::store::Db;
@@ -33,6 +34,8 @@ pub struct PhoneBook {
     pub(super) services: Vec<Service>,
     /// Appointments booked on this call (a hostile caller cannot fill the calendar).
     pub(super) booked: AtomicUsize,
+    /// Staff members' Google Calendars, whose busy times are not offered.
+    pub(super) google: Option<Google>,
 }
 
 impl PhoneBook {
@@ -43,6 +46,7 @@ impl PhoneBook {
             caller: caller.and_then(|c| Phone::parse(c).ok()),
             services,
             booked: AtomicUsize::new(0),
+            google: None,
         }
     }
 }
@@ -52,6 +56,16 @@ impl PhoneBook {
 /// without them).
 pub async fn for_call(
     db: &Db,
+    business_id: i64,
+    caller: Option<&str>,
+) -> Option<Arc<dyn ToolHost>> {
+    for_call_with(db, None, business_id, caller).await
+}
+
+/// [`for_call`], with the Google account staff calendars are shared with.
+pub async fn for_call_with(
+    db: &Db,
+    google: Option<Google>,
     business_id: i64,
     caller: Option<&str>,
 ) -> Option<Arc<dyn ToolHost>> {
@@ -74,12 +88,9 @@ pub async fn for_call(
     if services.is_empty() {
         return None;
     }
-    Some(Arc::new(PhoneBook::new(
-        db.clone(),
-        business_id,
-        caller,
-        services,
-    )))
+    let mut book = PhoneBook::new(db.clone(), business_id, caller, services);
+    book.google = google;
+    Some(Arc::new(book))
 }
 
 fn function(name: &str, description: &str, properties: Value, required: &[&str]) -> HostFunction {

@@ -11,10 +11,13 @@
 pub mod avail;
 pub mod booking;
 pub mod events;
+pub mod gauth;
+pub mod gcal;
 pub mod host;
 mod phone_book;
 pub mod setup;
 pub mod spoken;
+pub mod sync;
 pub mod time;
 
 use axum::Router;

@@ -33,6 +33,14 @@ pub struct Appointment {
     pub notes: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Its event in the staff member's Google Calendar: `pending`, `ok`, `failed` or
+    /// `None` (no calendar connected); with the last error while failing.
+    #[sqlx(default)]
+    pub calendar_sync: Option<String>,
+    #[sqlx(default)]
+    pub calendar_sync_error: Option<String>,
+    #[sqlx(default)]
+    pub calendar_event_id: Option<String>,
 }
 
 /// Where and when an appointment is: its staff member, start, end and end of buffer
@@ -187,7 +195,8 @@ pub async fn cancel(db: &Db, business_id: i64, id: i64) -> Result<bool, sqlx::Er
 pub async fn get(db: &Db, business_id: i64, id: i64) -> Result<Option<Appointment>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, business_id, staff_id, service_id, customer_id, customer_name, customer_phone, \
-         starts_at, ends_at, busy_until, status, source, notes, created_at, updated_at \
+         starts_at, ends_at, busy_until, status, source, notes, created_at, updated_at, \
+         calendar_sync, calendar_sync_error, calendar_event_id \
          FROM appointments WHERE business_id = $1 AND id = $2",
     )
     .bind(business_id)
@@ -208,7 +217,8 @@ pub async fn list(
         None => sqlx::query_as(
             "SELECT id, business_id, staff_id, service_id, customer_id, customer_name, \
              customer_phone, starts_at, ends_at, busy_until, status, source, notes, created_at, \
-             updated_at FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
+             updated_at, calendar_sync, calendar_sync_error, calendar_event_id FROM appointments \
+             WHERE business_id = $1 AND starts_at >= $2 \
              AND starts_at < $3 ORDER BY starts_at, id LIMIT 2000",
         )
         .bind(business_id)
@@ -217,7 +227,8 @@ pub async fn list(
         Some(staff) => sqlx::query_as(
             "SELECT id, business_id, staff_id, service_id, customer_id, customer_name, \
              customer_phone, starts_at, ends_at, busy_until, status, source, notes, created_at, \
-             updated_at FROM appointments WHERE business_id = $1 AND starts_at >= $2 \
+             updated_at, calendar_sync, calendar_sync_error, calendar_event_id FROM appointments \
+             WHERE business_id = $1 AND starts_at >= $2 \
              AND starts_at < $3 AND staff_id = $4 ORDER BY starts_at, id LIMIT 2000",
         )
         .bind(business_id)

@@ -28,6 +28,7 @@ macro_rules! either {
 
 pub mod appointments;
 pub mod appointments_caller;
+pub mod calendar_sync;
 pub mod audit;
 pub mod businesses;
 pub mod call_batch;
