@@ -69,6 +69,7 @@ fn fixture(w: &World, x: &Extra, resource: &str, of_b: bool) -> i64 {
         "service" => t.service_id,
         "staff" => t.staff_id,
         "appointment" => t.appointment_id,
+        "closure" => t.closure_id,
         "job" => {
             if of_b {
                 x.jobs.1

@@ -10,7 +10,9 @@
 
 pub mod avail;
 pub mod booking;
+pub mod closures;
 pub mod events;
+pub mod feed;
 pub mod gauth;
 pub mod gcal;
 pub mod host;
@@ -28,4 +30,6 @@ pub fn router() -> Router<CrmState> {
     Router::new()
         .merge(setup::router())
         .merge(booking::router())
+        .merge(closures::router())
+        .merge(feed::router())
 }

@@ -113,6 +113,7 @@ pub struct Tenant {
     pub service_id: i64,
     pub staff_id: i64,
     pub appointment_id: i64,
+    pub closure_id: i64,
     /// Text that appears only in this tenant's rows.
     pub marker: String,
 }
@@ -228,6 +229,14 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
         "the message is the tenant's customer's"
     );
     let (service_id, staff_id, appointment_id) = booking(app, &owner, &marker).await;
+    let (s, closure) = post(
+        app,
+        "/api/closures",
+        &owner,
+        json!({ "first_date": "2031-04-01", "last_date": "2031-04-02", "note": marker }),
+    )
+    .await;
+    assert_eq!(s, 201, "{closure}");
     Tenant {
         business_id,
         owner_id,
@@ -245,6 +254,7 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
         service_id,
         staff_id,
         appointment_id,
+        closure_id: closure["id"].as_i64().unwrap(),
         marker,
     }
 }
