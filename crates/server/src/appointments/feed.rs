@@ -2,7 +2,7 @@
 //! an owner can subscribe from a phone's calendar. `POST /api/staff/{id}/ics-token` makes
 //! (or replaces, revoking the old URL) a random secret and answers the URL; only the
 //! secret's SHA-256 is stored. `GET /ics/staff/{secret}.ics` answers the feed: the
-//! appointments from 30 days back to 180 ahead, cancelled ones marked `STATUS:CANCELLED`,
+//! appointments from 30 days back and all ahead (up to five years), cancelled ones marked `STATUS:CANCELLED`,
 //! times in UTC. A wrong secret is a bare 404 that says nothing. Customer names are the
 //! caller's words: the `icalendar` crate escapes them as RFC 5545 text.
 
@@ -31,7 +31,8 @@ pub fn router() -> Router<CrmState> {
 /// Random bytes in a feed secret (hex in the URL).
 const SECRET_BYTES: usize = 32;
 const DAYS_BACK: i64 = 30;
-const DAYS_AHEAD: i64 = 180;
+/// Everything booked ahead (at most the store's 2,000 rows of a list).
+const DAYS_AHEAD: i64 = 5 * 366;
 
 async fn new_token(
     State(s): State<CrmState>,
