@@ -52,7 +52,12 @@ async fn business(app: TestApp, tag: &str, number: &str) -> Biz {
     )
     .await;
     assert_eq!(s, 201, "{st}");
-    Biz { staff: st["id"].as_i64().unwrap(), app, owner, sid }
+    Biz {
+        staff: st["id"].as_i64().unwrap(),
+        app,
+        owner,
+        sid,
+    }
 }
 
 async fn with_google(backend: Backend) -> (Biz, Google) {
@@ -66,7 +71,10 @@ async fn with_google(backend: Backend) -> (Biz, Google) {
 async fn starts(b: &Biz, day: &str) -> (Vec<String>, Value) {
     let (s, v) = crm::get(
         &b.app,
-        &format!("/api/availability?service={}&from={day}T00:00&to={day}T23:59", b.sid),
+        &format!(
+            "/api/availability?service={}&from={day}T00:00&to={day}T23:59",
+            b.sid
+        ),
         &b.owner,
     )
     .await;
@@ -139,7 +147,12 @@ async fn closures_remove_slots(backend: Backend) {
     assert!(none.is_empty(), "{none:?}");
     let (s, v) = book(&b, "09:00").await;
     assert_eq!(s, 422, "{v}");
-    let (s, list) = crm::get(&b.app, "/api/closures?from=2030-01-01&to=2030-01-31", &b.owner).await;
+    let (s, list) = crm::get(
+        &b.app,
+        "/api/closures?from=2030-01-01&to=2030-01-31",
+        &b.owner,
+    )
+    .await;
     assert_eq!(s, 200, "{list}");
     assert_eq!(list["closures"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["closures"][0]["note"], "חופשה");
@@ -154,10 +167,18 @@ async fn closures_remove_slots(backend: Backend) {
     )
     .await;
     assert_eq!(s, 201, "{c}");
-    assert_eq!((c["from"].as_str(), c["to"].as_str()), (Some("12:00"), Some("14:00")));
+    assert_eq!(
+        (c["from"].as_str(), c["to"].as_str()),
+        (Some("12:00"), Some("14:00"))
+    );
     let (short, _) = starts(&b, TUESDAY).await;
     assert!(!short.is_empty());
-    assert!(short.iter().all(|t| t.as_str() >= "12:00" && t.as_str() <= "13:30"), "{short:?}");
+    assert!(
+        short
+            .iter()
+            .all(|t| t.as_str() >= "12:00" && t.as_str() <= "13:30"),
+        "{short:?}"
+    );
     let (s, v) = book(&b, "09:00").await;
     assert_eq!(s, 422, "{v}");
     let (s, v) = book(&b, "12:00").await;
@@ -173,14 +194,27 @@ async fn closures_remove_slots(backend: Backend) {
         let (s, v) = crm::post(&b.app, "/api/closures", &b.owner, body.clone()).await;
         assert_eq!(s, 422, "{body}: {v}");
         let m = v["error"]["message"].as_str().unwrap();
-        assert!(m.chars().any(|c| ('\u{05d0}'..='\u{05ea}').contains(&c)), "{m}");
+        assert!(
+            m.chars().any(|c| ('\u{05d0}'..='\u{05ea}').contains(&c)),
+            "{m}"
+        );
     }
     // Another business can neither see nor remove it.
     let other = business(b.app, "b", "+97231234568").await;
-    let (s, list) = crm::get(&other.app, "/api/closures?from=2030-01-01&to=2030-01-31", &other.owner).await;
+    let (s, list) = crm::get(
+        &other.app,
+        "/api/closures?from=2030-01-01&to=2030-01-31",
+        &other.owner,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(list["closures"], json!([]));
-    let (s, _) = crm::delete(&other.app, &format!("/api/closures/{}", c["id"]), &other.owner).await;
+    let (s, _) = crm::delete(
+        &other.app,
+        &format!("/api/closures/{}", c["id"]),
+        &other.owner,
+    )
+    .await;
     assert_eq!(s, 404);
 }
 
@@ -194,8 +228,16 @@ async fn google_busy_blocks_slots_and_bookings(backend: Backend) {
     google.set_busy(CAL, "2030-01-08T08:00:00Z", "2030-01-08T09:00:00Z"); // 10:00–11:00 in Israel
     let (slots, v) = starts(&b, TUESDAY).await;
     assert_eq!(v["google_calendar"], "ok", "{v}");
-    assert!(slots.contains(&"09:00".to_string()) && slots.contains(&"11:00".to_string()), "{slots:?}");
-    assert!(!slots.iter().any(|t| t.as_str() >= "10:00" && t.as_str() < "11:00"), "{slots:?}");
+    assert!(
+        slots.contains(&"09:00".to_string()) && slots.contains(&"11:00".to_string()),
+        "{slots:?}"
+    );
+    assert!(
+        !slots
+            .iter()
+            .any(|t| t.as_str() >= "10:00" && t.as_str() < "11:00"),
+        "{slots:?}"
+    );
     // 09:30 would run into the busy time with its buffer.
     assert!(!slots.contains(&"09:30".to_string()), "{slots:?}");
     let asked = google.requests("POST", "/freeBusy");
@@ -205,7 +247,10 @@ async fn google_busy_blocks_slots_and_bookings(backend: Backend) {
     let (s, v) = book(&b, "10:15").await;
     assert_eq!(s, 409, "{v}");
     assert_eq!(v["error"]["code"], "slot_taken");
-    assert_eq!(v["error"]["next_free"]["start"], "2030-01-08T11:00:00+02:00", "{v}");
+    assert_eq!(
+        v["error"]["next_free"]["start"], "2030-01-08T11:00:00+02:00",
+        "{v}"
+    );
     let (s, v) = book(&b, "11:00").await;
     assert_eq!(s, 201, "{v}");
     // One token served every call.
@@ -229,25 +274,52 @@ async fn bookings_become_events(backend: Backend) {
     assert_eq!(events.len(), 1, "{events:?}");
     let ((cal, ev_id), ev) = &events[0];
     assert_eq!(cal, CAL);
-    assert_eq!(ev["start"], json!({ "dateTime": "2030-01-08T09:00:00+02:00", "timeZone": "Asia/Jerusalem" }));
-    assert_eq!(ev["end"], json!({ "dateTime": "2030-01-08T09:30:00+02:00", "timeZone": "Asia/Jerusalem" }));
+    assert_eq!(
+        ev["start"],
+        json!({ "dateTime": "2030-01-08T09:00:00+02:00", "timeZone": "Asia/Jerusalem" })
+    );
+    assert_eq!(
+        ev["end"],
+        json!({ "dateTime": "2030-01-08T09:30:00+02:00", "timeZone": "Asia/Jerusalem" })
+    );
     let summary = ev["summary"].as_str().unwrap();
-    assert!(summary.contains("תספורת") && summary.contains("דנה"), "{summary}");
+    assert!(
+        summary.contains("תספורת") && summary.contains("דנה"),
+        "{summary}"
+    );
     // Moved: the same event, patched.
-    let (s, m) = crm::patch(&b.app, &format!("/api/appointments/{id}"), &b.owner, json!({ "start": format!("{TUESDAY}T13:00") })).await;
+    let (s, m) = crm::patch(
+        &b.app,
+        &format!("/api/appointments/{id}"),
+        &b.owner,
+        json!({ "start": format!("{TUESDAY}T13:00") }),
+    )
+    .await;
     assert_eq!(s, 200, "{m}");
     common::wait_for("the patched event", 20, || async {
         let ev = google.event(CAL, ev_id)?;
         (ev["start"]["dateTime"] == "2030-01-08T13:00:00+02:00").then_some(())
     })
     .await;
-    assert_eq!(google.event(CAL, ev_id).unwrap()["end"]["dateTime"], "2030-01-08T13:30:00+02:00");
+    assert_eq!(
+        google.event(CAL, ev_id).unwrap()["end"]["dateTime"],
+        "2030-01-08T13:30:00+02:00"
+    );
     assert_eq!(google.requests("PATCH", ev_id).len(), 1);
     synced(&b, id, 20).await;
     // Cancelled: deleted.
-    let (s, c) = crm::post(&b.app, &format!("/api/appointments/{id}/cancel"), &b.owner, json!({})).await;
+    let (s, c) = crm::post(
+        &b.app,
+        &format!("/api/appointments/{id}/cancel"),
+        &b.owner,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 200, "{c}");
-    common::wait_for("the deleted event", 20, || async { google.event(CAL, ev_id).is_none().then_some(()) }).await;
+    common::wait_for("the deleted event", 20, || async {
+        google.event(CAL, ev_id).is_none().then_some(())
+    })
+    .await;
     assert_eq!(google.requests("DELETE", ev_id).len(), 1);
     // A staff member with no calendar: nothing written, no sync state.
     assert_eq!(connect(&b, Value::Null).await.0, 200);
@@ -264,7 +336,10 @@ async fn google_down_never_blocks_booking(backend: Backend) {
     google.set_down(true);
     let (slots, v) = starts(&b, TUESDAY).await;
     assert_eq!(v["google_calendar"], "unavailable", "{v}");
-    assert!(slots.contains(&"10:00".to_string()), "our own calendar only: {slots:?}");
+    assert!(
+        slots.contains(&"10:00".to_string()),
+        "our own calendar only: {slots:?}"
+    );
     let (s, a) = book(&b, "12:00").await;
     assert_eq!(s, 201, "{a}");
     let id = a["id"].as_i64().unwrap();
@@ -273,13 +348,22 @@ async fn google_down_never_blocks_booking(backend: Backend) {
         (a["calendar_sync"] == "failed").then_some(a)
     })
     .await;
-    assert!(failed["calendar_sync_error"].as_str().unwrap().contains("503"), "{failed}");
+    assert!(
+        failed["calendar_sync_error"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{failed}"
+    );
     assert!(google.events().is_empty());
     google.set_down(false);
     synced(&b, id, 30).await;
     let events = google.events();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].1["start"]["dateTime"], "2030-01-08T12:00:00+02:00");
+    assert_eq!(
+        events[0].1["start"]["dateTime"],
+        "2030-01-08T12:00:00+02:00"
+    );
     assert!(google.bad().is_empty(), "{:?}", google.bad());
 }
 
@@ -291,17 +375,32 @@ async fn another_tenant_cannot_touch_the_calendar(backend: Backend) {
     let a_staff = a.staff;
     let (s, _) = crm::get(&b.app, &format!("/api/staff/{a_staff}"), &b.owner).await;
     assert_eq!(s, 404);
-    let (s, _) = crm::call(&b.app, Method::PUT, &format!("/api/staff/{a_staff}"), Some(&b.owner),
-        Some(json!({ "name": "x", "google_calendar_id": "evil@group.calendar.google.com" }))).await;
+    let (s, _) = crm::call(
+        &b.app,
+        Method::PUT,
+        &format!("/api/staff/{a_staff}"),
+        Some(&b.owner),
+        Some(json!({ "name": "x", "google_calendar_id": "evil@group.calendar.google.com" })),
+    )
+    .await;
     assert_eq!(s, 404);
-    let (s, _) = crm::post(&b.app, &format!("/api/staff/{a_staff}/ics-token"), &b.owner, json!({})).await;
+    let (s, _) = crm::post(
+        &b.app,
+        &format!("/api/staff/{a_staff}/ics-token"),
+        &b.owner,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 404);
     let (s, list) = crm::get(&b.app, "/api/staff", &b.owner).await;
     assert_eq!(s, 200);
     assert!(!list.to_string().contains(CAL), "{list}");
     let (s, mine) = crm::get(&b.app, &format!("/api/staff/{a_staff}"), &a_owner).await;
     assert_eq!(s, 200);
-    assert_eq!(mine["google_calendar_id"], CAL, "unchanged by the other tenant");
+    assert_eq!(
+        mine["google_calendar_id"], CAL,
+        "unchanged by the other tenant"
+    );
 }
 
 async fn ics_feed_at_a_secret_url(backend: Backend) {
@@ -311,15 +410,32 @@ async fn ics_feed_at_a_secret_url(backend: Backend) {
     assert_eq!(s, 201, "{a1}");
     let (s, a2) = book(&b, "14:00").await;
     assert_eq!(s, 201, "{a2}");
-    let (s, _) = crm::post(&b.app, &format!("/api/appointments/{}/cancel", a2["id"]), &b.owner, json!({})).await;
+    let (s, _) = crm::post(
+        &b.app,
+        &format!("/api/appointments/{}/cancel", a2["id"]),
+        &b.owner,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 200);
-    let (s, t) = crm::post(&b.app, &format!("/api/staff/{}/ics-token", b.staff), &b.owner, json!({})).await;
+    let (s, t) = crm::post(
+        &b.app,
+        &format!("/api/staff/{}/ics-token", b.staff),
+        &b.owner,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 200, "{t}");
     let path = t["path"].as_str().unwrap().to_string();
     assert!(t["url"].as_str().unwrap().ends_with(&path));
     let res = b.app.get(&path).await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
     let body = res.text().await.unwrap();
     assert!(body.starts_with("BEGIN:VCALENDAR\r\n"), "{body}");
     assert!(body.contains("DTSTART:20300108T070000Z"), "{body}");
@@ -334,13 +450,28 @@ async fn ics_feed_at_a_secret_url(backend: Backend) {
         assert_eq!(res.status(), 404, "{bad}");
         assert!(res.text().await.unwrap().is_empty());
     }
-    let (s, t2) = crm::post(&b.app, &format!("/api/staff/{}/ics-token", b.staff), &b.owner, json!({})).await;
+    let (s, t2) = crm::post(
+        &b.app,
+        &format!("/api/staff/{}/ics-token", b.staff),
+        &b.owner,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 200);
-    assert_eq!(b.app.get(&path).await.status(), 404, "the old URL is revoked");
+    assert_eq!(
+        b.app.get(&path).await.status(),
+        404,
+        "the old URL is revoked"
+    );
     let path = t2["path"].as_str().unwrap().to_string();
     let body = b.app.get(&path).await.text().await.unwrap();
-    let Some(python) = std::env::var("MOKDAN_ICAL_PYTHON").ok().filter(|p| !p.is_empty()) else {
-        eprintln!("MOKDAN_ICAL_PYTHON unset: the feed is not checked with PyPI icalendar (scripts/test.sh sets it)");
+    let Some(python) = std::env::var("MOKDAN_ICAL_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!(
+            "MOKDAN_ICAL_PYTHON unset: the feed is not checked with PyPI icalendar (scripts/test.sh sets it)"
+        );
         return;
     };
     let file = b.app.dir.path().join("feed.ics");
@@ -364,15 +495,27 @@ print(json.dumps({'name': str(cal.get('X-WR-CALNAME', cal.get('NAME', ''))), 'ev
         .args(["-c", script, file.to_str().unwrap()])
         .output()
         .expect("run python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let parsed: Value = serde_json::from_slice(&out.stdout).unwrap();
     let events = parsed["events"].as_array().unwrap();
     assert_eq!(events.len(), 2, "{parsed}");
     let booked = events.iter().find(|e| e["status"] == "CONFIRMED").unwrap();
     assert_eq!(booked["start"], "2030-01-08T07:00:00+00:00");
     assert_eq!(booked["end"], "2030-01-08T07:30:00+00:00");
-    assert_eq!(booked["summary"], "תספורת – דנה \"הכהנת\"; לוי, ת\"א", "{booked}");
-    assert!(booked["description"].as_str().unwrap().contains("+972501234567"));
+    assert_eq!(
+        booked["summary"], "תספורת – דנה \"הכהנת\"; לוי, ת\"א",
+        "{booked}"
+    );
+    assert!(
+        booked["description"]
+            .as_str()
+            .unwrap()
+            .contains("+972501234567")
+    );
     let cancelled = events.iter().find(|e| e["status"] == "CANCELLED").unwrap();
     assert_eq!(cancelled["start"], "2030-01-08T12:00:00+00:00");
     assert_ne!(booked["uid"], cancelled["uid"]);

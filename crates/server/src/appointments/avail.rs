@@ -226,13 +226,7 @@ pub async fn free(
                         Timestamp::from_millisecond(b.2).ok()?,
                     ))
                 })
-                .chain(
-                    setup
-                        .external
-                        .iter()
-                        .filter(|e| e.0 == s.id)
-                        .map(|e| e.1),
-                )
+                .chain(setup.external.iter().filter(|e| e.0 == s.id).map(|e| e.1))
                 .collect(),
         })
         .collect();

@@ -31,9 +31,11 @@ fn bad(msg: impl Into<String>) -> AppError {
 }
 
 fn date(field: &str, raw: &str) -> ApiResult<Date> {
-    raw.trim()
-        .parse::<Date>()
-        .map_err(|_| bad(format!("{field}: תאריך לא תקין ({raw:.20}); כתבו YYYY-MM-DD")))
+    raw.trim().parse::<Date>().map_err(|_| {
+        bad(format!(
+            "{field}: תאריך לא תקין ({raw:.20}); כתבו YYYY-MM-DD"
+        ))
+    })
 }
 
 fn span_days(first: Date, last: Date) -> i64 {
@@ -84,7 +86,9 @@ async fn list(
     };
     let last = match p.to.as_deref().filter(|f| !f.trim().is_empty()) {
         Some(l) => date("to", l)?,
-        None => first.checked_add(jiff::Span::new().days(MAX_DAYS - 1)).unwrap_or(first),
+        None => first
+            .checked_add(jiff::Span::new().days(MAX_DAYS - 1))
+            .unwrap_or(first),
     };
     if last < first {
         return Err(bad("to: סוף הטווח חייב להיות אחרי תחילתו"));
@@ -92,8 +96,7 @@ async fn list(
     if span_days(first, last) >= MAX_DAYS {
         return Err(bad(format!("to: טווח של עד {MAX_DAYS} ימים")));
     }
-    let rows = store::closures(&s.db, t.business_id, &first.to_string(), &last.to_string())
-        .await?;
+    let rows = store::closures(&s.db, t.business_id, &first.to_string(), &last.to_string()).await?;
     let items: Vec<ClosureOut> = rows.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "closures": items })))
 }
@@ -118,7 +121,9 @@ fn check(b: &ClosureIn) -> ApiResult<Closure> {
         None => first,
     };
     if last < first {
-        return Err(bad("last_date: התאריך האחרון חייב להיות אחרי הראשון או שווה לו"));
+        return Err(bad(
+            "last_date: התאריך האחרון חייב להיות אחרי הראשון או שווה לו",
+        ));
     }
     if span_days(first, last) >= MAX_DAYS {
         return Err(bad(format!("last_date: סגירה של עד {MAX_DAYS} ימים")));
@@ -159,7 +164,10 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<ClosureOut>)> {
     let c = check(&b)?;
     let id = store::add_closure(&s.db, t.business_id, &c).await?;
-    Ok((StatusCode::CREATED, Json(ClosureOut::from(Closure { id, ..c }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ClosureOut::from(Closure { id, ..c })),
+    ))
 }
 
 async fn remove(

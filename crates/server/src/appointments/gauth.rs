@@ -66,8 +66,8 @@ impl std::fmt::Debug for TokenSource {
 impl TokenSource {
     /// From a service-account key file's JSON.
     pub fn from_json(json: &str, scope: &'static str) -> anyhow::Result<Self> {
-        let f: KeyFile = serde_json::from_str(json)
-            .map_err(|e| anyhow::anyhow!("Google credentials: {e}"))?;
+        let f: KeyFile =
+            serde_json::from_str(json).map_err(|e| anyhow::anyhow!("Google credentials: {e}"))?;
         let key = EncodingKey::from_rsa_pem(f.private_key.as_bytes())
             .map_err(|e| anyhow::anyhow!("Google credentials' private_key: {e}"))?;
         let client = reqwest::Client::builder()
@@ -119,7 +119,10 @@ impl TokenSource {
             .0
             .client
             .post(&self.0.token_uri)
-            .form(&[("grant_type", GRANT_TYPE), ("assertion", assertion.as_str())])
+            .form(&[
+                ("grant_type", GRANT_TYPE),
+                ("assertion", assertion.as_str()),
+            ])
             .send()
             .await
             .map_err(|e| format!("Google token endpoint: {e}"))?;

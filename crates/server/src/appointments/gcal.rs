@@ -87,11 +87,7 @@ impl Google {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, GcalError> {
-        let token = self
-            .auth
-            .token()
-            .await
-            .map_err(GcalError::Transient)?;
+        let token = self.auth.token().await.map_err(GcalError::Transient)?;
         let resp = req
             .bearer_auth(token)
             .send()
@@ -132,8 +128,7 @@ impl Google {
         if calendars.is_empty() {
             return Some(Vec::new());
         }
-        match tokio::time::timeout(FREE_BUSY_DEADLINE, self.free_busy(calendars, from, to)).await
-        {
+        match tokio::time::timeout(FREE_BUSY_DEADLINE, self.free_busy(calendars, from, to)).await {
             Ok(Ok(busy)) => Some(busy),
             Ok(Err(e)) => {
                 crate::telemetry::count_error("google_free_busy");

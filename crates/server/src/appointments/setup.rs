@@ -293,7 +293,10 @@ fn check_calendar(raw: &str) -> ApiResult<Option<String>> {
     if c.is_empty() {
         return Ok(None);
     }
-    if c.chars().count() > 254 || !c.contains('@') || c.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+    if c.chars().count() > 254
+        || !c.contains('@')
+        || c.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+    {
         return Err(bad(
             "google_calendar_id: מזהה יומן גוגל, כתובת כמו name@group.calendar.google.com",
         ));

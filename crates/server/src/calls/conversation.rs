@@ -38,14 +38,13 @@ pub async fn start(state: &CallsState, call_sid: &str) -> SessionHandle {
     ctx.transfer_number = crate::calls::actions::transfer_target(state, business.as_ref());
     // The appointment book as tools with results, when the business offers services (#19).
     if let Some(b) = business.as_ref() {
-        ctx.tool_host =
-            crate::appointments::host::for_call_with(
-                &state.db,
-                state.google.clone(),
-                b.id,
-                ctx.caller_number.as_deref(),
-            )
-            .await;
+        ctx.tool_host = crate::appointments::host::for_call_with(
+            &state.db,
+            state.google.clone(),
+            b.id,
+            ctx.caller_number.as_deref(),
+        )
+        .await;
     }
     // Speech-to-speech when the Realtime engine is configured, else the cascade: the
     // socket takes either, through the same session contract.

@@ -715,7 +715,8 @@ fn schemas() -> Value {
 
 fn appointment_schemas() -> Value {
     let ts = json!({ "type": "string", "description": "RFC 3339 with Israel's offset." });
-    let date = json!({ "type": "string", "format": "date", "description": "Israel's date, YYYY-MM-DD." });
+    let date =
+        json!({ "type": "string", "format": "date", "description": "Israel's date, YYYY-MM-DD." });
     let hours = json!({ "type": "array", "maxItems": 70, "items": object(&["day", "from", "to"], json!({
         "day": { "type": "integer", "minimum": 0, "maximum": 6, "description": "0 is Sunday." },
         "from": { "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" },

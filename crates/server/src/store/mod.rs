@@ -28,9 +28,9 @@ macro_rules! either {
 
 pub mod appointments;
 pub mod appointments_caller;
-pub mod calendar_sync;
 pub mod audit;
 pub mod businesses;
+pub mod calendar_sync;
 pub mod call_batch;
 pub mod call_policy;
 pub mod call_review;

@@ -160,8 +160,13 @@ async fn token(
     let mut inner = g.inner.lock().unwrap();
     inner.token_requests += 1;
     if get("grant_type").as_deref() != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
-        inner.bad.push(format!("grant_type {:?}", get("grant_type")));
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "unsupported_grant_type" })))
+        inner
+            .bad
+            .push(format!("grant_type {:?}", get("grant_type")));
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "unsupported_grant_type" })),
+        )
             .into_response();
     }
     let assertion = get("assertion").unwrap_or_default();
@@ -172,16 +177,16 @@ async fn token(
     let key = jsonwebtoken::DecodingKey::from_rsa_pem(TEST_PUB.as_bytes()).unwrap();
     let checked = jsonwebtoken::decode::<Value>(&assertion, &key, &v);
     let ok = match &checked {
-        Ok(data) => {
-            data.claims["scope"] == SCOPE && data.header.kid.as_deref() == Some("kid-1")
-        }
+        Ok(data) => data.claims["scope"] == SCOPE && data.header.kid.as_deref() == Some("kid-1"),
         Err(_) => false,
     };
     if !ok {
         inner.bad.push(format!("assertion refused: {checked:?}"));
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "invalid_grant", "error_description": "Invalid JWT Signature." })),
+            Json(
+                json!({ "error": "invalid_grant", "error_description": "Invalid JWT Signature." }),
+            ),
         )
             .into_response();
     }
@@ -192,7 +197,13 @@ async fn token(
 }
 
 /// Logs the request; `Err` with the answer when it must be refused.
-fn admit(g: &Google, headers: &HeaderMap, method: &str, path: &str, body: &Value) -> Result<(), Response> {
+fn admit(
+    g: &Google,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Result<(), Response> {
     let mut inner = g.inner.lock().unwrap();
     inner.log.push((method.into(), path.into(), body.clone()));
     let bearer = headers
@@ -201,7 +212,9 @@ fn admit(g: &Google, headers: &HeaderMap, method: &str, path: &str, body: &Value
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::to_string);
     if bearer.is_none_or(|b| !inner.tokens.contains(&b)) {
-        inner.bad.push(format!("{method} {path} without a valid Bearer token"));
+        inner
+            .bad
+            .push(format!("{method} {path} without a valid Bearer token"));
         return Err(google_error(401, "authError", "Invalid Credentials"));
     }
     if inner.down {
@@ -212,7 +225,11 @@ fn admit(g: &Google, headers: &HeaderMap, method: &str, path: &str, body: &Value
 
 fn json_body(g: &Google, body: &Bytes, what: &str) -> Result<Value, Response> {
     serde_json::from_slice(body).map_err(|_| {
-        g.inner.lock().unwrap().bad.push(format!("{what}: body is not JSON"));
+        g.inner
+            .lock()
+            .unwrap()
+            .bad
+            .push(format!("{what}: body is not JSON"));
         google_error(400, "parseError", "Parse Error")
     })
 }
@@ -226,19 +243,35 @@ async fn free_busy(State(g): State<Google>, headers: HeaderMap, body: Bytes) -> 
         return r;
     }
     let (Some(min), Some(max)) = (req["timeMin"].as_str(), req["timeMax"].as_str()) else {
-        g.inner.lock().unwrap().bad.push(format!("freeBusy without timeMin/timeMax: {req}"));
+        g.inner
+            .lock()
+            .unwrap()
+            .bad
+            .push(format!("freeBusy without timeMin/timeMax: {req}"));
         return google_error(400, "required", "Missing time range.");
     };
-    let (Ok(min), Ok(max)) = (min.parse::<jiff::Timestamp>(), max.parse::<jiff::Timestamp>()) else {
-        g.inner.lock().unwrap().bad.push(format!("freeBusy times not RFC 3339: {req}"));
+    let (Ok(min), Ok(max)) = (
+        min.parse::<jiff::Timestamp>(),
+        max.parse::<jiff::Timestamp>(),
+    ) else {
+        g.inner
+            .lock()
+            .unwrap()
+            .bad
+            .push(format!("freeBusy times not RFC 3339: {req}"));
         return google_error(400, "invalid", "Bad Request");
     };
     let inner = g.inner.lock().unwrap();
     let mut calendars = serde_json::Map::new();
     for item in req["items"].as_array().into_iter().flatten() {
-        let Some(id) = item["id"].as_str() else { continue };
+        let Some(id) = item["id"].as_str() else {
+            continue;
+        };
         if inner.unknown.contains(id) {
-            calendars.insert(id.into(), json!({ "errors": [{ "domain": "global", "reason": "notFound" }], "busy": [] }));
+            calendars.insert(
+                id.into(),
+                json!({ "errors": [{ "domain": "global", "reason": "notFound" }], "busy": [] }),
+            );
             continue;
         }
         let busy: Vec<Value> = inner
@@ -247,7 +280,8 @@ async fn free_busy(State(g): State<Google>, headers: HeaderMap, body: Bytes) -> 
             .into_iter()
             .flatten()
             .filter(|(s, e)| {
-                let (s, e): (jiff::Timestamp, jiff::Timestamp) = (s.parse().unwrap(), e.parse().unwrap());
+                let (s, e): (jiff::Timestamp, jiff::Timestamp) =
+                    (s.parse().unwrap(), e.parse().unwrap());
                 s < max && min < e
             })
             .map(|(s, e)| json!({ "start": s, "end": e }))
@@ -264,9 +298,15 @@ async fn free_busy(State(g): State<Google>, headers: HeaderMap, body: Bytes) -> 
 
 /// An event's start or end as Google requires it: `dateTime` RFC 3339 with an offset.
 fn check_time(g: &Google, v: &Value, what: &str) -> bool {
-    let ok = v["dateTime"].as_str().is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok());
+    let ok = v["dateTime"]
+        .as_str()
+        .is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok());
     if !ok {
-        g.inner.lock().unwrap().bad.push(format!("{what} not an RFC 3339 dateTime: {v}"));
+        g.inner
+            .lock()
+            .unwrap()
+            .bad
+            .push(format!("{what} not an RFC 3339 dateTime: {v}"));
     }
     ok
 }
@@ -285,7 +325,13 @@ async fn insert(
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = admit(&g, &headers, "POST", &format!("/calendars/{cal}/events"), &ev) {
+    if let Err(r) = admit(
+        &g,
+        &headers,
+        "POST",
+        &format!("/calendars/{cal}/events"),
+        &ev,
+    ) {
         return r;
     }
     if !check_time(&g, &ev["start"], "start") || !check_time(&g, &ev["end"], "end") {
@@ -294,7 +340,11 @@ async fn insert(
     let id = match ev["id"].as_str() {
         Some(id) if valid_event_id(id) => id.to_string(),
         Some(id) => {
-            g.inner.lock().unwrap().bad.push(format!("invalid event id {id}"));
+            g.inner
+                .lock()
+                .unwrap()
+                .bad
+                .push(format!("invalid event id {id}"));
             return google_error(400, "invalid", "Invalid resource id value.");
         }
         None => format!("standin{}", g.inner.lock().unwrap().events.len() + 1),
@@ -322,7 +372,13 @@ async fn patch_event(
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = admit(&g, &headers, "PATCH", &format!("/calendars/{cal}/events/{id}"), &changes) {
+    if let Err(r) = admit(
+        &g,
+        &headers,
+        "PATCH",
+        &format!("/calendars/{cal}/events/{id}"),
+        &changes,
+    ) {
         return r;
     }
     let mut inner = g.inner.lock().unwrap();
@@ -340,7 +396,13 @@ async fn delete_event(
     Path((cal, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&g, &headers, "DELETE", &format!("/calendars/{cal}/events/{id}"), &Value::Null) {
+    if let Err(r) = admit(
+        &g,
+        &headers,
+        "DELETE",
+        &format!("/calendars/{cal}/events/{id}"),
+        &Value::Null,
+    ) {
         return r;
     }
     let mut inner = g.inner.lock().unwrap();
