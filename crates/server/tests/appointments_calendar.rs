@@ -22,6 +22,7 @@ const CAL: &str = "salon-ronit@group.calendar.google.com";
 
 struct Biz {
     app: TestApp,
+    id: i64,
     owner: String,
     sid: i64,
     staff: i64,
@@ -53,6 +54,7 @@ async fn business(app: TestApp, tag: &str, number: &str) -> Biz {
     .await;
     assert_eq!(s, 201, "{st}");
     Biz {
+        id,
         staff: st["id"].as_i64().unwrap(),
         app,
         owner,
@@ -522,6 +524,57 @@ print(json.dumps({'name': str(cal.get('X-WR-CALNAME', cal.get('NAME', ''))), 'ev
     assert_eq!(parsed["name"], "רונית", "{parsed}");
 }
 
+async fn the_phone_tools_see_google_too(backend: Backend) {
+    let (b, google) = with_google(backend).await;
+    assert_eq!(connect(&b, json!(CAL)).await.0, 200);
+    google.set_busy(CAL, "2030-01-08T08:00:00Z", "2030-01-08T09:00:00Z"); // 10:00–11:00
+    let business_id = b.id;
+    let tools = mokdan::appointments::host::for_call_with(
+        &b.app.state.db,
+        b.app.state.calls.google.clone(),
+        business_id,
+        Some("+972501234567"),
+    )
+    .await
+    .expect("the business offers a service");
+    let call = |name: &'static str, args: Value| {
+        let tools = tools.clone();
+        async move {
+            match tools.call(name, &args).await {
+                Ok(v) => v,
+                Err(e) => json!({ "ok": false, "error": e }),
+            }
+        }
+    };
+    let found = call(
+        "find_free_slots",
+        json!({ "date": TUESDAY, "after": "10:00", "before": "11:00" }),
+    )
+    .await;
+    assert!(!found.to_string().contains("2030-01-08T10:"), "{found}");
+    let refused = call(
+        "book_appointment",
+        json!({ "start": format!("{TUESDAY}T10:00"), "name": "דני" }),
+    )
+    .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(refused.to_string().contains("slot_taken"), "{refused}");
+    let booked = call(
+        "book_appointment",
+        json!({ "start": format!("{TUESDAY}T11:00"), "name": "דני" }),
+    )
+    .await;
+    let id = booked["appointment"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{booked}"));
+    synced(&b, id, 20).await;
+    assert_eq!(
+        google.events()[0].1["start"]["dateTime"],
+        "2030-01-08T11:00:00+02:00"
+    );
+}
+
+dual_test!(the_phone_tools_see_google_too);
 dual_test!(closures_remove_slots);
 dual_test!(google_busy_blocks_slots_and_bookings);
 dual_test!(bookings_become_events);
