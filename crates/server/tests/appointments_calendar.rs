@@ -369,6 +369,29 @@ async fn google_down_never_blocks_booking(backend: Backend) {
     assert!(google.bad().is_empty(), "{:?}", google.bad());
 }
 
+async fn google_slow_is_not_waited_for(backend: Backend) {
+    let (b, google) = with_google(backend).await;
+    assert_eq!(connect(&b, json!(CAL)).await.0, 200);
+    google.set_busy(CAL, "2030-01-08T08:00:00Z", "2030-01-08T09:00:00Z");
+    // A first answer fetches the token, so the deadline below is Google's alone.
+    let (_, v) = starts(&b, TUESDAY).await;
+    assert_eq!(v["google_calendar"], "ok", "{v}");
+    google.inner.lock().unwrap().slow = true;
+    let began = std::time::Instant::now();
+    let (slots, v) = starts(&b, TUESDAY).await;
+    let took = began.elapsed();
+    assert_eq!(v["google_calendar"], "unavailable", "{v}");
+    assert!(
+        took < std::time::Duration::from_millis(4000),
+        "waited {took:?}"
+    );
+    assert!(slots.contains(&"10:00".to_string()), "{slots:?}");
+    let began = std::time::Instant::now();
+    let (s, a) = book(&b, "10:00").await;
+    assert_eq!(s, 201, "{a}");
+    assert!(began.elapsed() < std::time::Duration::from_millis(4000));
+}
+
 async fn another_tenant_cannot_touch_the_calendar(backend: Backend) {
     let (a, _google) = with_google(backend).await;
     assert_eq!(connect(&a, json!(CAL)).await.0, 200);
@@ -575,6 +598,7 @@ async fn the_phone_tools_see_google_too(backend: Backend) {
 }
 
 dual_test!(the_phone_tools_see_google_too);
+dual_test!(google_slow_is_not_waited_for);
 dual_test!(closures_remove_slots);
 dual_test!(google_busy_blocks_slots_and_bookings);
 dual_test!(bookings_become_events);

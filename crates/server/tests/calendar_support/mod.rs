@@ -42,6 +42,8 @@ pub struct Inner {
     pub log: Vec<(String, String, Value)>,
     /// Answer 503 to every Calendar request while set.
     pub down: bool,
+    /// Answer freeBusy only after 5 seconds while set.
+    pub slow: bool,
     /// Problems seen with requests (a test asserts there were none).
     pub bad: Vec<String>,
 }
@@ -243,6 +245,10 @@ async fn free_busy(State(g): State<Google>, headers: HeaderMap, body: Bytes) -> 
     };
     if let Err(r) = admit(&g, &headers, "POST", "/freeBusy", &req) {
         return r;
+    }
+    let slow = g.inner.lock().unwrap().slow;
+    if slow {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
     let (Some(min), Some(max)) = (req["timeMin"].as_str(), req["timeMax"].as_str()) else {
         g.inner
