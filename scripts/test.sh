@@ -106,6 +106,28 @@ else
   echo "warning: no Twilio Python library; the <Recording> TwiML check will skip"
 fi
 
+# PyPI `icalendar`, in a venv outside the clone, made once: a staff member's ICS feed is
+# parsed with it (crates/server/tests/appointments_calendar.rs: events, times, Hebrew
+# text). If it cannot be installed the check says so and skips.
+ical_venv="${MOKDAN_ICAL_VENV:-$HOME/.cache/mokdan-ical-venv}"
+ical_ok() {
+  "$ical_venv/bin/python" -c 'import icalendar; icalendar.Calendar.from_ical' >/dev/null 2>&1
+}
+if ! ical_ok; then
+  say "installing PyPI icalendar into $ical_venv"
+  python=""
+  for p in python3 python; do command -v "$p" >/dev/null && { python=$p; break; }; done
+  if [ -n "$python" ]; then
+    { "$python" -m venv "$ical_venv" \
+      && "$ical_venv/bin/pip" install --quiet --disable-pip-version-check icalendar; } || true
+  fi
+fi
+if ical_ok; then
+  export MOKDAN_ICAL_PYTHON="$ical_venv/bin/python"
+else
+  echo "warning: no PyPI icalendar; the ICS feed check will skip"
+fi
+
 # The Standard Webhooks specification's own library (PyPI `standardwebhooks`), in a venv
 # outside the clone, made once: crates/server/tests/hooks.rs verifies real deliveries with
 # it (scripts/verify_webhook.py). If it cannot be installed the check says so and skips.

@@ -319,7 +319,7 @@ async fn free_slots(
     to: jiff::Timestamp,
 ) -> anyhow::Result<Vec<calendar::availability::Slot>> {
     use mokdan::appointments::avail;
-    let s = avail::load(db, business, from, to).await?;
+    let s = avail::load(db, None, business, from, to).await?;
     let givers = s.givers(svc.id, None);
     Ok(avail::free(db, business, &s, svc, &givers, from, to).await?)
 }
@@ -337,7 +337,7 @@ async fn calendars(
     Vec<calendar::availability::StaffCalendar>,
 )> {
     use mokdan::appointments::avail;
-    let s = avail::load(db, business, from, to).await?;
+    let s = avail::load(db, None, business, from, to).await?;
     let busy = booked::busy(db, business, from.as_millisecond(), to.as_millisecond()).await?;
     let cals = s
         .givers(svc.id, None)

@@ -113,6 +113,9 @@ pub struct Settings {
     /// Google Speech-to-Text's base URL (`GOOGLE_STT_BASE_URL`, default
     /// `https://speech.googleapis.com`), for a regional endpoint or a local stand-in.
     pub google_stt_base_url: String,
+    /// Google Calendar API v3's base URL (`GOOGLE_CALENDAR_API_BASE`, default
+    /// `https://www.googleapis.com/calendar/v3`), for a local stand-in (#19).
+    pub google_calendar_api_base: String,
     /// Google's he-IL voice name (`GOOGLE_TTS_VOICE`, default `he-IL-Wavenet-A`).
     pub google_tts_voice: Option<String>,
     /// The voice (`MOKDAN_TTS`); unset means Google when configured, else espeak-ng.
@@ -335,6 +338,12 @@ impl Settings {
             .to_string();
         url::Url::parse(&google_stt_base_url)
             .map_err(|_| err("GOOGLE_STT_BASE_URL", "is not a valid URL"))?;
+        let google_calendar_api_base = get("GOOGLE_CALENDAR_API_BASE")
+            .unwrap_or("https://www.googleapis.com/calendar/v3")
+            .trim_end_matches('/')
+            .to_string();
+        url::Url::parse(&google_calendar_api_base)
+            .map_err(|_| err("GOOGLE_CALENDAR_API_BASE", "is not a valid URL"))?;
         let openai_stt_base_url = match get("OPENAI_STT_BASE_URL") {
             None => None,
             Some(url) => {
@@ -488,6 +497,7 @@ impl Settings {
             stt_streaming,
             google_credentials,
             google_stt_base_url,
+            google_calendar_api_base,
             google_tts_voice: get("GOOGLE_TTS_VOICE").map(str::to_string),
             tts,
             whatsapp_provider,

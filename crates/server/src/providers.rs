@@ -21,7 +21,7 @@ use crate::config::Settings;
 /// voices are configuration (`OPENAI_CHAT_MODEL`, `OPENAI_TTS_MODEL`, `OPENAI_TTS_VOICE`,
 /// `GOOGLE_TTS_VOICE`); unset, the voice crate's defaults.
 pub fn voice(settings: &Settings) -> anyhow::Result<voice::session::Providers> {
-    use voice::google::{GoogleAuth, GoogleCredentials, GoogleStt, GoogleTts};
+    use voice::google::{GoogleAuth, GoogleStt, GoogleTts};
     use voice::openai::{OpenAiAgent, OpenAiConfig, OpenAiStt, OpenAiTts};
 
     let openai = settings.openai_api_key.as_ref().map(|k| {
@@ -37,23 +37,7 @@ pub fn voice(settings: &Settings) -> anyhow::Result<voice::session::Providers> {
         }
         cfg
     });
-    let google = match &settings.google_credentials {
-        None => None,
-        Some(secret) => {
-            let raw = secret.expose();
-            let (creds, var) = if raw.trim_start().starts_with('{') {
-                (GoogleCredentials::from_json(raw), "GCP_CREDENTIALS_JSON")
-            } else {
-                (
-                    GoogleCredentials::from_file(raw),
-                    "GOOGLE_APPLICATION_CREDENTIALS",
-                )
-            };
-            let creds =
-                creds.map_err(|e| anyhow::anyhow!("{var}: unusable Google credentials: {e}"))?;
-            Some(GoogleAuth::new(creds))
-        }
-    };
+    let google = google_credentials(settings)?.map(GoogleAuth::new);
     let stt: Option<Arc<dyn voice::SpeechToText>> = match (openai_stt(settings), &google) {
         (Some(cfg), _) => {
             let stt = OpenAiStt::new(cfg);
@@ -125,6 +109,29 @@ pub fn twilio(settings: &Settings) -> Option<telephony::rest::TwilioClient> {
             timeout: Duration::from_secs(10),
         },
     ))
+}
+
+/// The service account of `GCP_CREDENTIALS_JSON` (the key file's JSON) or
+/// `GOOGLE_APPLICATION_CREDENTIALS` (its path), parsed; speech and the calendar share it.
+pub fn google_credentials(
+    settings: &Settings,
+) -> anyhow::Result<Option<voice::google::GoogleCredentials>> {
+    use voice::google::GoogleCredentials;
+    let Some(secret) = &settings.google_credentials else {
+        return Ok(None);
+    };
+    let raw = secret.expose();
+    let (creds, var) = if raw.trim_start().starts_with('{') {
+        (GoogleCredentials::from_json(raw), "GCP_CREDENTIALS_JSON")
+    } else {
+        (
+            GoogleCredentials::from_file(raw),
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        )
+    };
+    creds
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{var}: unusable Google credentials: {e}"))
 }
 
 #[cfg(test)]

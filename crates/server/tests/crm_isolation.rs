@@ -71,6 +71,7 @@ fn fixture(w: &World, x: &Extra, resource: &str, of_b: bool) -> i64 {
         "appointment" => t.appointment_id,
         "task" => t.task_id,
         "saved_filter" => t.saved_filter_id,
+        "closure" => t.closure_id,
         "job" => {
             if of_b {
                 x.jobs.1

@@ -114,6 +114,7 @@ impl App {
         // A shared registry's entry is written with the call's row, by the writer.
         let call_writer = (registry == crate::calls::watchdog::RegistryMode::Shared)
             .then(|| crate::store::call_batch::CallWriter::start(db.clone()));
+        let google = crate::appointments::gcal::Google::from_settings(&settings)?;
         let settings = Arc::new(settings);
         let metrics = crate::telemetry::metrics_handle();
         let shutdown = CancellationToken::new();
@@ -132,6 +133,7 @@ impl App {
             call_writer,
             voice: voice.clone(),
             providers: providers.clone(),
+            google: google.clone(),
         };
         let whatsapp = WaState {
             settings: settings.clone(),
@@ -141,6 +143,7 @@ impl App {
             twilio,
             whatsapp,
             voice: voice.clone(),
+            google: google.clone(),
         };
         let ops = OpsState {
             settings: settings.clone(),
@@ -173,6 +176,7 @@ impl App {
                 db: db.clone(),
                 auth: auth.clone(),
                 crm_counts: Arc::default(),
+                google,
             },
             jobs: JobsState {
                 settings: settings.clone(),
@@ -301,6 +305,13 @@ impl AppState {
                 .with(
                     crate::notify::KINDS,
                     Arc::new(crate::notify::Notify(self.notify.clone())),
+                )
+                .with(
+                    crate::appointments::sync::KINDS,
+                    Arc::new(crate::appointments::sync::CalendarJobs {
+                        db: self.db.clone(),
+                        google: self.crm.google.clone(),
+                    }),
                 )
                 .with(&[crate::jobs::cleanup::CLEANUP], Arc::new(cleanup)),
         )

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::booking::{range, service_of, staff_exists};
+use super::gcal::Google;
 use super::time::{civil_time, show_ts};
 use crate::auth::Tenant;
 use crate::crm::state::CrmState;
@@ -40,6 +41,11 @@ pub struct Setup {
     pub staff: Vec<Staff>,
     pub links: Vec<(i64, i64)>,
     pub hours: Vec<HoursRow>,
+    /// Busy time of staff members' Google Calendars: `(staff_id, interval)`.
+    pub external: Vec<(i64, Interval)>,
+    /// Whether Google answered: `None` when no staff member has a calendar connected
+    /// (or no credentials are configured), `Some(false)` when it was down or slow.
+    pub google_ok: Option<bool>,
 }
 
 fn weekly(rows: &[HoursRow], staff_id: Option<i64>) -> WeeklyHours {
@@ -70,6 +76,7 @@ fn date_of(t: Timestamp) -> Date {
 
 pub async fn load(
     db: &Db,
+    google: Option<&Google>,
     business_id: i64,
     from: Timestamp,
     to: Timestamp,
@@ -104,12 +111,51 @@ pub async fn load(
         location: calendar::Location::from_key(&settings.location),
         slot_step_minutes: settings.slot_step_minutes,
     };
+    let staff = setup::list_staff(db, business_id).await?;
+    let (external, google_ok) = external_busy(google, &staff, from, to).await;
     Ok(Setup {
         business,
-        staff: setup::list_staff(db, business_id).await?,
+        staff,
         links: setup::staff_services(db, business_id).await?,
         hours,
+        external,
+        google_ok,
     })
+}
+
+/// How far past the end of a range a booking starting in it can reach (the longest
+/// service and buffer).
+const REACH: jiff::SignedDuration = jiff::SignedDuration::from_hours(17);
+
+/// The Google busy time of the staff with a calendar, for `[from, to + REACH)`.
+async fn external_busy(
+    google: Option<&Google>,
+    staff: &[Staff],
+    from: Timestamp,
+    to: Timestamp,
+) -> (Vec<(i64, Interval)>, Option<bool>) {
+    let mut ids: Vec<&str> = staff
+        .iter()
+        .filter_map(|s| s.google_calendar_id.as_deref())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let Some(google) = google.filter(|_| !ids.is_empty()) else {
+        return (Vec::new(), None);
+    };
+    let Some(busy) = google.busy(&ids, from, to + REACH).await else {
+        return (Vec::new(), Some(false));
+    };
+    let mut out = Vec::new();
+    for (cal, start, end) in busy {
+        for s in staff
+            .iter()
+            .filter(|s| s.google_calendar_id.as_deref() == Some(cal.as_str()))
+        {
+            out.push((s.id, Interval::new(start, end)));
+        }
+    }
+    (out, Some(true))
 }
 
 impl Setup {
@@ -124,6 +170,13 @@ impl Setup {
 
     pub fn staff_hours(&self, staff_id: i64) -> WeeklyHours {
         weekly(&self.hours, Some(staff_id))
+    }
+
+    /// Whether `staff_id`'s Google Calendar is busy at any moment of `[start, end)`.
+    pub fn google_busy(&self, staff_id: i64, start: Timestamp, end: Timestamp) -> bool {
+        self.external
+            .iter()
+            .any(|(s, i)| *s == staff_id && i.start < end && start < i.end)
     }
 
     /// Whether `staff_id` is open for the whole of `[start, end)`.
@@ -174,6 +227,7 @@ pub async fn free(
                         Timestamp::from_millisecond(b.2).ok()?,
                     ))
                 })
+                .chain(setup.external.iter().filter(|e| e.0 == s.id).map(|e| e.1))
                 .collect(),
         })
         .collect();
@@ -212,7 +266,7 @@ pub async fn availability(
     };
     staff_exists(&s, t.business_id, p.staff_id).await?;
     let from = from.max(Timestamp::now());
-    let setup = load(&s.db, t.business_id, from, to).await?;
+    let setup = load(&s.db, s.google.as_ref(), t.business_id, from, to).await?;
     let givers = setup.givers(service.id, p.staff_id);
     let slots = if from < to {
         free(&s.db, t.business_id, &setup, &service, &givers, from, to).await?
@@ -237,5 +291,10 @@ pub async fn availability(
     Ok(Json(json!({
         "service": { "id": service.id, "name": service.name, "duration_minutes": service.duration_minutes },
         "slots": slots,
+        "google_calendar": match setup.google_ok {
+            None => Value::Null,
+            Some(true) => json!("ok"),
+            Some(false) => json!("unavailable"),
+        },
     })))
 }

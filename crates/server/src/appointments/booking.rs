@@ -63,6 +63,11 @@ pub struct AppointmentOut {
     pub cancelled_by: Option<String>,
     /// Why the customer got no WhatsApp message, when they did not (Hebrew).
     pub whatsapp_note: Option<String>,
+    /// The event in the staff member's Google Calendar: `pending`, `ok`, `failed`, or
+    /// null when no calendar is connected.
+    pub calendar_sync: Option<String>,
+    /// While `failed`: why (it is retried).
+    pub calendar_sync_error: Option<String>,
 }
 
 impl From<Appointment> for AppointmentOut {
@@ -85,6 +90,8 @@ impl From<Appointment> for AppointmentOut {
             cancelled_at: a.cancelled_at,
             cancelled_by: a.cancelled_by,
             whatsapp_note: a.whatsapp_note,
+            calendar_sync: a.calendar_sync,
+            calendar_sync_error: a.calendar_sync_error,
         }
     }
 }
@@ -192,6 +199,21 @@ pub(super) async fn service_of(s: &CrmState, business_id: i64, id: i64) -> ApiRe
         .ok_or(AppError::NotFound)
 }
 
+/// Whether some staff member giving `service` (only `only`, if named) works at `start`:
+/// when none can take it but one works then, the time is taken, not closed.
+pub(super) fn anyone_works(
+    setup: &Setup,
+    service: &Service,
+    only: Option<i64>,
+    start: Timestamp,
+) -> bool {
+    let end = start + SignedDuration::from_mins(service.duration_minutes);
+    setup
+        .givers(service.id, only)
+        .into_iter()
+        .any(|m| setup.is_open(m.id, start, end))
+}
+
 /// The first free time at or after `at` for `service` (with `only`, if named).
 async fn next_free(
     s: &CrmState,
@@ -201,7 +223,7 @@ async fn next_free(
     at: Timestamp,
 ) -> ApiResult<Option<calendar::availability::Slot>> {
     let to = at + SignedDuration::from_hours(24 * NEXT_FREE_DAYS);
-    let setup = avail::load(&s.db, business_id, at, to).await?;
+    let setup = avail::load(&s.db, s.google.as_ref(), business_id, at, to).await?;
     let givers = setup.givers(service.id, only);
     Ok(
         avail::free(&s.db, business_id, &setup, service, &givers, at, to)
@@ -211,7 +233,8 @@ async fn next_free(
     )
 }
 
-/// Where a booking of `service` at `start` could go: each staff member open then, in order.
+/// Where a booking of `service` at `start` could go: each staff member open then and not
+/// busy in their Google Calendar, in order.
 pub(super) fn placements(
     setup: &Setup,
     service: &Service,
@@ -224,6 +247,7 @@ pub(super) fn placements(
         .givers(service.id, only)
         .into_iter()
         .filter(|m| setup.is_open(m.id, start, end))
+        .filter(|m| !setup.google_busy(m.id, start, busy_until))
         .map(|m| Placement {
             staff_id: m.id,
             starts_at: start.as_millisecond(),
@@ -301,8 +325,13 @@ async fn create(
         }
     }
     let end = start + SignedDuration::from_mins(service.duration_minutes);
-    let setup = avail::load(&s.db, t.business_id, start, end).await?;
+    let setup = avail::load(&s.db, s.google.as_ref(), t.business_id, start, end).await?;
     let options = placements(&setup, &service, b.staff_id, start);
+    if options.is_empty() && anyone_works(&setup, &service, b.staff_id, start) {
+        return Ok(taken(
+            next_free(&s, t.business_id, &service, b.staff_id, start).await?,
+        ));
+    }
     if options.is_empty() {
         return Err(bad(
             "start: העסק או איש הצוות אינם פעילים בשעה הזאת (שעות פעילות, סגירה, שבת או חג)",
@@ -322,6 +351,7 @@ async fn create(
         match store::book(&s.db, t.business_id, &new).await {
             Ok(id) => {
                 super::events::booked(&s.db, t.business_id, id).await;
+                super::sync::changed(&s.db, t.business_id, id).await;
                 let a = store::get(&s.db, t.business_id, id)
                     .await?
                     .ok_or(AppError::NotFound)?;
@@ -361,8 +391,13 @@ async fn move_one(
     let only = b.staff_id.or(Some(old.staff_id));
     let start = check_start(&b.start)?;
     let end = start + SignedDuration::from_mins(service.duration_minutes);
-    let setup = avail::load(&s.db, t.business_id, start, end).await?;
+    let setup = avail::load(&s.db, s.google.as_ref(), t.business_id, start, end).await?;
     let Some(at) = placements(&setup, &service, only, start).into_iter().next() else {
+        if anyone_works(&setup, &service, only, start) {
+            return Ok(taken(
+                next_free(&s, t.business_id, &service, only, start).await?,
+            ));
+        }
         return Err(bad(
             "start: העסק או איש הצוות אינם פעילים בשעה הזאת (שעות פעילות, סגירה, שבת או חג)",
         ));
@@ -370,6 +405,7 @@ async fn move_one(
     match store::move_to(&s.db, t.business_id, id, &at).await {
         Ok(true) => {
             super::events::moved(&s.db, t.business_id, id).await;
+            super::sync::changed(&s.db, t.business_id, id).await;
             read(State(s), t, Path(id))
                 .await
                 .map(IntoResponse::into_response)
@@ -392,6 +428,7 @@ async fn cancel(
         .ok_or(AppError::NotFound)?;
     if store::cancel(&s.db, t.business_id, id).await? {
         super::events::cancelled(&s.db, t.business_id, id, "staff").await;
+        super::sync::changed(&s.db, t.business_id, id).await;
     }
     read(State(s), t, Path(id)).await
 }

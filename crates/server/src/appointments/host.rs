@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use voice::tool_host::{HostFunction, ToolHost};
 
+use super::gcal::Google;
 use super::spoken;
 use crate::domain::Phone;
 use crate::store::Db;
@@ -37,6 +38,8 @@ pub struct PhoneBook {
     pub(super) call_id: Option<i64>,
     /// Where its bookings come from: `phone`, or `whatsapp` for a written conversation.
     pub(super) source: &'static str,
+    /// Staff members' Google Calendars, whose busy times are not offered.
+    pub(super) google: Option<Google>,
 }
 
 impl PhoneBook {
@@ -49,6 +52,7 @@ impl PhoneBook {
             booked: AtomicUsize::new(0),
             call_id: None,
             source: "phone",
+            google: None,
         }
     }
 
@@ -75,7 +79,20 @@ pub async fn for_call(
     call_id: Option<i64>,
     caller: Option<&str>,
 ) -> Option<Arc<dyn ToolHost>> {
-    let book = load(db, business_id, caller).await?;
+    for_call_with(db, None, business_id, call_id, caller).await
+}
+
+/// [`for_call`], with the Google account staff calendars are shared with, whose busy
+/// times are never offered.
+pub async fn for_call_with(
+    db: &Db,
+    google: Option<Google>,
+    business_id: i64,
+    call_id: Option<i64>,
+    caller: Option<&str>,
+) -> Option<Arc<dyn ToolHost>> {
+    let mut book = load(db, business_id, caller).await?;
+    book.google = google;
     Some(Arc::new(match call_id {
         Some(id) => book.on_call(id),
         None => book,
@@ -83,9 +100,16 @@ pub async fn for_call(
 }
 
 /// The appointment tools for a WhatsApp conversation of `business_id` with `customer`
-/// (#19: booking in writing, with the same book and the same guarantee as on the phone).
-pub async fn for_whatsapp(db: &Db, business_id: i64, customer: &str) -> Option<Arc<dyn ToolHost>> {
-    let book = load(db, business_id, Some(customer)).await?;
+/// (#19: booking in writing, with the same book, the same staff calendars and the same
+/// guarantee as on the phone).
+pub async fn for_whatsapp(
+    db: &Db,
+    google: Option<Google>,
+    business_id: i64,
+    customer: &str,
+) -> Option<Arc<dyn ToolHost>> {
+    let mut book = load(db, business_id, Some(customer)).await?;
+    book.google = google;
     Some(Arc::new(book.in_writing()))
 }
 

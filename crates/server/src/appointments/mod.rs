@@ -14,12 +14,17 @@
 pub mod answers;
 pub mod avail;
 pub mod booking;
+pub mod closures;
 pub mod events;
+pub mod feed;
+pub mod gauth;
+pub mod gcal;
 pub mod host;
 pub mod notices;
 mod phone_book;
 pub mod setup;
 pub mod spoken;
+pub mod sync;
 pub mod time;
 
 use axum::Router;
@@ -30,4 +35,6 @@ pub fn router() -> Router<CrmState> {
     Router::new()
         .merge(setup::router())
         .merge(booking::router())
+        .merge(closures::router())
+        .merge(feed::router())
 }

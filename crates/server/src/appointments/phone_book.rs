@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::avail;
-use super::booking::placements;
+use super::booking::{anyone_works, placements};
 use super::host::PhoneBook;
 use super::spoken;
 use super::time::{parse, parse_hhmm, show, show_ts};
@@ -204,7 +204,7 @@ impl PhoneBook {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<(Vec<Slot>, Vec<Staff>), String> {
-        let setup = avail::load(&self.db, self.business_id, from, to)
+        let setup = avail::load(&self.db, self.google.as_ref(), self.business_id, from, to)
             .await
             .map_err(db_err)?;
         let givers = setup.givers(service.id, only);
@@ -380,7 +380,7 @@ impl PhoneBook {
             )?,
         };
         let end = start + SignedDuration::from_mins(service.duration_minutes);
-        let setup = avail::load(&self.db, self.business_id, start, end)
+        let setup = avail::load(&self.db, self.google.as_ref(), self.business_id, start, end)
             .await
             .map_err(db_err)?;
         let only = match staff_of(&setup.staff, args) {
@@ -388,6 +388,16 @@ impl PhoneBook {
             Err(refusal) => return Ok(refusal),
         };
         let options = placements(&setup, &service, only, start);
+        if options.is_empty() && anyone_works(&setup, &service, only, start) {
+            return self
+                .refused(
+                    "slot_taken: that time is taken; offer the next free times",
+                    &service,
+                    only,
+                    start,
+                )
+                .await;
+        }
         if options.is_empty() {
             return self
                 .refused(
@@ -418,6 +428,7 @@ impl PhoneBook {
                 Ok(id) => {
                     self.booked.fetch_add(1, Ordering::SeqCst);
                     super::events::booked(&self.db, self.business_id, id).await;
+                    super::sync::changed(&self.db, self.business_id, id).await;
                     return Ok(
                         json!({ "booked": true, "appointment": self.view_fresh(id).await? }),
                     );
@@ -495,6 +506,7 @@ impl PhoneBook {
             return Err("that appointment is already cancelled".into());
         }
         super::events::cancelled(&self.db, self.business_id, a.id, "caller").await;
+        super::sync::changed(&self.db, self.business_id, a.id).await;
         Ok(json!({ "cancelled": true, "appointment": self.view_fresh(a.id).await? }))
     }
 
@@ -506,7 +518,7 @@ impl PhoneBook {
             .ok_or(UNAVAILABLE)?;
         let start = Self::start(args)?;
         let end = start + SignedDuration::from_mins(service.duration_minutes);
-        let setup = avail::load(&self.db, self.business_id, start, end)
+        let setup = avail::load(&self.db, self.google.as_ref(), self.business_id, start, end)
             .await
             .map_err(db_err)?;
         let only = match staff_of(&setup.staff, args) {
@@ -516,6 +528,16 @@ impl PhoneBook {
         // The same staff member first, unless the caller named another.
         let mut options: Vec<Placement> = placements(&setup, &service, only, start);
         options.sort_by_key(|p| p.staff_id != a.staff_id);
+        if options.is_empty() && anyone_works(&setup, &service, only, start) {
+            return self
+                .refused(
+                    "slot_taken: that time is taken; offer the next free times",
+                    &service,
+                    only,
+                    start,
+                )
+                .await;
+        }
         if options.is_empty() {
             return self
                 .refused(
@@ -530,6 +552,7 @@ impl PhoneBook {
             match store::move_to(&self.db, self.business_id, a.id, &at).await {
                 Ok(true) => {
                     super::events::moved(&self.db, self.business_id, a.id).await;
+                    super::sync::changed(&self.db, self.business_id, a.id).await;
                     return Ok(
                         json!({ "moved": true, "appointment": self.view_fresh(a.id).await? }),
                     );

@@ -206,7 +206,20 @@ pub struct StaffIn {
     pub service_ids: Vec<i64>,
     #[serde(default)]
     pub hours: Vec<HoursIn>,
+    /// Their Google Calendar (shared with the service account): left out keeps it, null
+    /// disconnects it.
+    #[serde(default, deserialize_with = "present")]
+    pub google_calendar_id: Option<Option<String>>,
     pub business_id: Option<i64>,
+}
+
+/// A field that is present, even as null (`Some(None)`), apart from one left out (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize)]
@@ -215,6 +228,7 @@ pub struct StaffOut {
     pub name: String,
     pub service_ids: Vec<i64>,
     pub hours: Vec<HoursIn>,
+    pub google_calendar_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -231,6 +245,7 @@ async fn staff_out(s: &CrmState, business_id: i64, only: Option<i64>) -> ApiResu
             hours: show_hours(&hours, Some(m.id)),
             id: m.id,
             name: m.name,
+            google_calendar_id: m.google_calendar_id,
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -246,14 +261,47 @@ async fn save(s: &CrmState, t: &Tenant, id: Option<i64>, b: StaffIn) -> ApiResul
         return Err(bad("service_ids: עד 200 שירותים"));
     }
     let hours = check_hours(&b.hours, None)?;
+    let calendar = match b.google_calendar_id {
+        Some(Some(c)) => Some(check_calendar(&c)?),
+        other => other,
+    };
     match store::save_staff(&s.db, t.business_id, id, name, &b.service_ids, &hours).await {
-        Ok(Some(id)) => Ok(id),
+        Ok(Some(id)) => {
+            if let Some(c) = calendar {
+                crate::store::calendar_sync::set_staff_calendar(
+                    &s.db,
+                    t.business_id,
+                    id,
+                    c.as_deref(),
+                )
+                .await?;
+            }
+            Ok(id)
+        }
         Ok(None) => Err(AppError::NotFound),
         Err(StaffError::UnknownService(sid)) => {
             Err(bad(format!("service_ids: אין לעסק שירות שמספרו {sid}")))
         }
         Err(StaffError::Db(e)) => Err(e.into()),
     }
+}
+
+/// A Google Calendar id as Google shows it in the calendar's settings (an address such as
+/// `…@group.calendar.google.com`, or a person's own).
+fn check_calendar(raw: &str) -> ApiResult<Option<String>> {
+    let c = raw.trim();
+    if c.is_empty() {
+        return Ok(None);
+    }
+    if c.chars().count() > 254
+        || !c.contains('@')
+        || c.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+    {
+        return Err(bad(
+            "google_calendar_id: מזהה יומן גוגל, כתובת כמו name@group.calendar.google.com",
+        ));
+    }
+    Ok(Some(c.to_string()))
 }
 
 async fn list_staff(State(s): State<CrmState>, t: Tenant) -> ApiResult<Json<serde_json::Value>> {

@@ -39,8 +39,9 @@ pub async fn start(state: &CallsState, call_sid: &str) -> SessionHandle {
     // The appointment book as tools with results, when the business offers services (#19).
     if let Some(b) = business.as_ref() {
         let call_id = row.as_ref().map(|r| r.id);
-        ctx.tool_host = crate::appointments::host::for_call(
+        ctx.tool_host = crate::appointments::host::for_call_with(
             &state.db,
+            state.google.clone(),
             b.id,
             call_id,
             ctx.caller_number.as_deref(),

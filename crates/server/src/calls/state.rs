@@ -30,6 +30,8 @@ pub struct CallsState {
     pub voice: voice::session::Providers,
     /// Which providers are configured (the engines a call and its follow-up use).
     pub providers: crate::ops::Providers,
+    /// Staff members' Google Calendars, for the appointment tools' free times (#19).
+    pub google: Option<crate::appointments::gcal::Google>,
 }
 
 crate::feature_state!(CallsState);

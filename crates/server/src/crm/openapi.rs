@@ -500,6 +500,27 @@ pub const OPERATIONS: &[Op] = &[
             BIZ,
         ],
         req: Req::None, res: Res::Json(200, "Availability")),
+    op!("get" "/api/closures", "appointments", Tenant, None,
+        "Closed dates and special hours touching a range of Israel's dates (default: a year \
+         from today; at most 366 days), by first date.",
+        query: &[
+            ("from", "string", "From this date (YYYY-MM-DD)."),
+            ("to", "string", "To this date, inclusive."),
+            BIZ,
+        ],
+        req: Req::None, res: Res::Json(200, "ClosureList")),
+    op!("post" "/api/closures", "appointments", Tenant, None,
+        "Close a date or a range of dates (no slot is offered and no booking taken then), or \
+         give them special hours with `from` and `to`.",
+        query: &[BIZ], req: Req::Json("ClosureCreate", r#"{"first_date":"2030-04-10","last_date":"2030-04-12","note":"חופשה"}"#),
+        res: Res::Json(201, "Closure")),
+    op!("delete" "/api/closures/{id}", "appointments", Tenant, Some("closure"),
+        "Remove a closure: its dates are open again.",
+        query: &[BIZ], req: Req::None, res: Res::Empty(204)),
+    op!("post" "/api/staff/{id}/ics-token", "appointments", Tenant, Some("staff"),
+        "A new secret URL for the staff member's ICS calendar feed (RFC 5545, to subscribe \
+         from a phone); the previous URL stops working.",
+        query: &[BIZ], req: Req::None, res: Res::Json(200, "IcsFeed")),
 ];
 
 /// Header parameters, by method and path.
@@ -885,6 +906,8 @@ fn schemas() -> Value {
 
 fn appointment_schemas() -> Value {
     let ts = json!({ "type": "string", "description": "RFC 3339 with Israel's offset." });
+    let date =
+        json!({ "type": "string", "format": "date", "description": "Israel's date, YYYY-MM-DD." });
     let hours = json!({ "type": "array", "maxItems": 70, "items": object(&["day", "from", "to"], json!({
         "day": { "type": "integer", "minimum": 0, "maximum": 6, "description": "0 is Sunday." },
         "from": { "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" },
@@ -931,6 +954,9 @@ fn appointment_schemas() -> Value {
         json!({
             "id": { "type": "integer" }, "name": { "type": "string" },
             "service_ids": { "type": "array", "items": { "type": "integer" } }, "hours": hours,
+            "google_calendar_id": { "type": ["string", "null"], "description": "The Google \
+                Calendar shared with the service account: its busy times block slots, and \
+                bookings are written to it as events." },
             "created_at": { "type": "integer" }, "updated_at": { "type": "integer" },
         }),
     );
@@ -960,6 +986,10 @@ fn appointment_schemas() -> Value {
             "cancelled_at": nullable("integer"),
             "cancelled_by": { "type": ["string", "null"], "enum": ["staff", "caller", "customer", null] },
             "whatsapp_note": { "type": ["string", "null"], "description": "Why the customer got no WhatsApp message (no WhatsApp configured, no template outside the 24-hour window…), in Hebrew." },
+            "calendar_sync": { "type": ["string", "null"], "enum": ["pending", "ok", "failed", null],
+                "description": "Its event in the staff member's Google Calendar; null when \
+                    none is connected. `failed` is retried." },
+            "calendar_sync_error": nullable("string"),
         }),
     );
     json!({
@@ -973,6 +1003,24 @@ fn appointment_schemas() -> Value {
             "name": { "type": "string", "minLength": 1, "maxLength": 200 },
             "service_ids": { "type": "array", "maxItems": 200, "items": { "type": "integer" } },
             "hours": hours, "business_id": nullable("integer"),
+            "google_calendar_id": { "type": ["string", "null"], "maxLength": 254,
+                "description": "Left out: kept; null: disconnected." },
+        })),
+        "Closure": object(&["id", "first_date", "last_date", "note"], json!({
+            "id": { "type": "integer" }, "first_date": date, "last_date": date,
+            "from": nullable("string"), "to": nullable("string"), "note": { "type": "string" },
+        })),
+        "ClosureList": object(&["closures"], json!({ "closures": { "type": "array", "items": r("Closure") } })),
+        "ClosureCreate": object(&["first_date"], json!({
+            "first_date": date, "last_date": date,
+            "from": { "type": "string", "description": "Special hours' start (HH:MM); with `to`." },
+            "to": { "type": "string", "description": "Special hours' end (HH:MM)." },
+            "note": { "type": "string", "maxLength": 200 }, "business_id": nullable("integer"),
+        })),
+        "IcsFeed": object(&["staff_id", "url", "path"], json!({
+            "staff_id": { "type": "integer" },
+            "url": { "type": "string", "description": "The feed's secret URL (text/calendar)." },
+            "path": { "type": "string" },
         })),
         "AppointmentSettings": object(&["location", "closed_on_holy_days", "slot_step_minutes"], json!({
             "location": { "type": "string", "enum": ["tel_aviv", "jerusalem"] },
@@ -1007,6 +1055,9 @@ fn appointment_schemas() -> Value {
                 "start": ts, "end": ts, "staff_id": { "type": "integer" },
                 "staff_name": nullable("string"),
             }))},
+            "google_calendar": { "type": ["string", "null"], "enum": ["ok", "unavailable", null],
+                "description": "Whether connected Google Calendars' busy times were counted \
+                    (`unavailable`: Google was down or slow, only our own bookings count)." },
         })),
     })
 }

@@ -13,6 +13,8 @@ pub struct CrmState {
     pub auth: Arc<crate::auth::AuthState>,
     /// Cached totals of large customer lists.
     pub crm_counts: Arc<super::counts::Counts>,
+    /// The Google account staff calendars are shared with, when configured (#19).
+    pub google: Option<crate::appointments::gcal::Google>,
 }
 
 crate::feature_state!(CrmState);

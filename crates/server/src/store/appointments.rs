@@ -45,12 +45,21 @@ pub struct Appointment {
     /// Why the customer got no WhatsApp message, when they did not.
     #[sqlx(default)]
     pub whatsapp_note: Option<String>,
+    /// Its event in the staff member's Google Calendar: `pending`, `ok`, `failed` or
+    /// `None` (no calendar connected); with the last error while failing.
+    #[sqlx(default)]
+    pub calendar_sync: Option<String>,
+    #[sqlx(default)]
+    pub calendar_sync_error: Option<String>,
+    #[sqlx(default)]
+    pub calendar_event_id: Option<String>,
 }
 
 /// The columns of [`Appointment`], in one place for the statements that read it whole.
 pub const COLUMNS: &str = "id, business_id, staff_id, service_id, customer_id, customer_name, \
      customer_phone, starts_at, ends_at, busy_until, status, source, notes, created_at, \
-     updated_at, confirmed_at, cancelled_at, cancelled_by, whatsapp_note";
+     updated_at, confirmed_at, cancelled_at, cancelled_by, whatsapp_note, calendar_sync, \
+     calendar_sync_error, calendar_event_id";
 
 /// Where and when an appointment is: its staff member, start, end and end of buffer
 /// (epoch ms; the start on a granule).

@@ -32,6 +32,7 @@ pub mod appointments_customer;
 pub mod appointments_view;
 pub mod audit;
 pub mod businesses;
+pub mod calendar_sync;
 pub mod call_batch;
 pub mod call_policy;
 pub mod call_review;

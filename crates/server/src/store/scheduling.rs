@@ -35,6 +35,9 @@ pub struct Staff {
     pub name: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The Google Calendar their busy times come from and our bookings go to (#19).
+    #[sqlx(default)]
+    pub google_calendar_id: Option<String>,
 }
 
 /// One weekly opening range: a staff member's, or the business's own (`staff_id` None).
@@ -269,7 +272,7 @@ async fn insert_hours(
 
 pub async fn list_staff(db: &Db, business_id: i64) -> Result<Vec<Staff>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, business_id, name, created_at, updated_at FROM staff \
+        "SELECT id, business_id, name, created_at, updated_at, google_calendar_id FROM staff \
          WHERE business_id = $1 ORDER BY id",
     )
     .bind(business_id)
@@ -279,7 +282,7 @@ pub async fn list_staff(db: &Db, business_id: i64) -> Result<Vec<Staff>, sqlx::E
 
 pub async fn get_staff(db: &Db, business_id: i64, id: i64) -> Result<Option<Staff>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, business_id, name, created_at, updated_at FROM staff \
+        "SELECT id, business_id, name, created_at, updated_at, google_calendar_id FROM staff \
          WHERE business_id = $1 AND id = $2",
     )
     .bind(business_id)

@@ -112,7 +112,9 @@ pub async fn page(
     let last = if week { add(first, 6) } else { first };
     let (from, to) = (cv::day_start(first), cv::day_start(add(last, 1)));
 
-    let setup = avail::load(&state.db, b.business_id, from, to).await?;
+    // The day's hours and closures; Google's busy times are the free-times list's, through
+    // `/api/availability`, not the page's.
+    let setup = avail::load(&state.db, None, b.business_id, from, to).await?;
     let staff_id = q
         .staff
         .as_deref()

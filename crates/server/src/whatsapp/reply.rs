@@ -134,6 +134,7 @@ pub async fn compose(state: &WaState, task: &ReplyTask) -> Option<String> {
         // books, moves and cancels in writing as a caller does on the phone.
         tool_host: crate::appointments::host::for_whatsapp(
             &state.db,
+            state.google.clone(),
             task.business_id,
             &task.customer_number,
         )

@@ -20,6 +20,9 @@ pub struct WaState {
     pub whatsapp: Arc<super::Whatsapp>,
     /// The agent that writes auto-replies.
     pub voice: voice::session::Providers,
+    /// The Google account staff calendars are shared with: a booking in writing never
+    /// takes a time their calendar marks busy (#19).
+    pub google: Option<crate::appointments::gcal::Google>,
 }
 
 crate::feature_state!(WaState);

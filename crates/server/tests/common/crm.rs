@@ -115,6 +115,7 @@ pub struct Tenant {
     pub appointment_id: i64,
     pub task_id: i64,
     pub saved_filter_id: i64,
+    pub closure_id: i64,
     /// Text that appears only in this tenant's rows.
     pub marker: String,
 }
@@ -258,6 +259,18 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
     assert_eq!(s, 201, "{gone}");
     let (s, _) = delete(app, &format!("/api/customers/{}", gone["id"]), &owner).await;
     assert_eq!(s, 204);
+    let (s, closure) = post(
+        app,
+        "/api/closures",
+        &owner,
+        // Within the default list range (a year from today).
+        json!({ "first_date": mokdan::appointments::time::show_ts(
+                    jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30),
+                )[..10],
+                "note": marker }),
+    )
+    .await;
+    assert_eq!(s, 201, "{closure}");
     Tenant {
         task_id: task["id"].as_i64().unwrap(),
         saved_filter_id: filter["id"].as_i64().unwrap(),
@@ -277,6 +290,7 @@ pub async fn tenant(app: &TestApp, tag: &str, number: &str, customer_phone: &str
         service_id,
         staff_id,
         appointment_id,
+        closure_id: closure["id"].as_i64().unwrap(),
         marker,
     }
 }
