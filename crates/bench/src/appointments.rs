@@ -97,6 +97,7 @@ pub async fn run(args: AppointmentBench) -> anyhow::Result<()> {
         location: "tel_aviv".into(),
         closed_on_holy_days: 1,
         slot_step_minutes: 15,
+        ..Settings::default()
     };
     setup::save_settings(&db, business, &settings, &[]).await?;
     let svc = setup::get_service(&db, business, service_id)
