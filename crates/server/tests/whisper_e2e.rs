@@ -190,8 +190,8 @@ fn assert_turn_taking(turns: &[Turn], report: &CallReport) {
             t.turn_index
         );
         assert!(
-            t.caller_audio_path.is_none(),
-            "with speech-to-text the audio is not kept for the offline job"
+            t.caller_audio_path.is_some(),
+            "the caller's own voice is kept beside the transcript, for the owner to hear"
         );
         assert!(
             !t.agent_text.as_deref().unwrap_or("").is_empty(),
