@@ -764,6 +764,9 @@ try {
       await page.fill('#set-confirm-template', 'appt_confirm_he');
       await wide(page, `the set-up page (${size})`);
       await shot(page, `appointment-setup-${size}`);
+      await member.locator('details').first().evaluate(d => { d.open = true; });
+      await member.screenshot({ path: join(shots, `appointment-setup-staff-${size}.png`) });
+      await page.locator('#booking-settings').screenshot({ path: join(shots, `appointment-setup-settings-${size}.png`) });
       await reloaded(page, page.click('#booking-settings button[type=submit]'));
       check(await page.isChecked('#set-holy-days') && await page.isChecked('#set-reminders'), 'the settings are kept');
       check(await page.inputValue('#set-location') === 'jerusalem' && await page.inputValue('#set-step') === '15', 'location and step kept');

@@ -56,8 +56,9 @@ pub struct StaffView {
     pub calendar: String,
     /// What they give, for the list.
     pub gives: String,
-    /// Their week, for the list (`א׳ 09:00–17:00 · ב׳ …`).
-    pub week: String,
+    /// Their week, for the list: each range with its day's letter (`א׳`, `09:00–17:00`);
+    /// empty when they have no hours.
+    pub week: Vec<(&'static str, String)>,
     pub services: Vec<ServiceCheck>,
     pub days: Vec<DayRow>,
 }
@@ -133,17 +134,11 @@ fn week_rows(hours: &[HoursRow], staff_id: Option<i64>) -> Vec<DayRow> {
     rows
 }
 
-fn week_text(rows: &[DayRow]) -> String {
-    let parts: Vec<String> = rows
-        .iter()
+fn week_text(rows: &[DayRow]) -> Vec<(&'static str, String)> {
+    rows.iter()
         .filter(|r| !r.from.is_empty())
-        .map(|r| format!("{} {}–{}", SHORT[r.day], r.from, r.to))
-        .collect();
-    if parts.is_empty() {
-        "לא הוגדרו שעות עבודה".to_string()
-    } else {
-        parts.join(" · ")
-    }
+        .map(|r| (SHORT[r.day], format!("{}–{}", r.from, r.to)))
+        .collect()
 }
 
 /// `2026-12-08` → `8.12.2026`.
@@ -299,7 +294,10 @@ mod tests {
             ("13:00", "17:00")
         );
         assert!(rows[2].from.is_empty() && rows[2].name == "שני");
-        assert_eq!(week_text(&rows), "א׳ 09:00–12:00 · א׳ 13:00–17:00");
+        assert_eq!(
+            week_text(&rows),
+            [("א׳", "09:00–12:00".into()), ("א׳", "13:00–17:00".into())]
+        );
         assert_eq!(show_date("2026-12-08"), "8.12.2026");
     }
 }
