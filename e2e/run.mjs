@@ -693,7 +693,11 @@ try {
   await test('appointment set-up: a service, a staff member with hours, a closure and the settings, then a free slot on the calendar, at 1366 and 390 px', async () => {
     const israelDay = ms => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Jerusalem' }).format(new Date(ms));
     const weekday = iso => new Date(iso + 'T12:00:00Z').getUTCDay();
-    const phone = await browserFor(USERS.owner, mode, { width: 390, height: 844 });
+    // The phone: a second tab of the owner's signed-in browser (no extra sign-in: the
+    // service allows only a few a minute from one address).
+    const phone = await owner.context().newPage();
+    phone.setDefaultTimeout(15000);
+    await phone.setViewportSize({ width: 390, height: 844 });
     const wide = (page, what) => sideways(page).then(o => check(o <= 1, `${what} is ${o}px wider than the screen`));
     const open = async (page, form, summary) => { if (!await page.locator(form).isVisible()) await page.click(summary); };
     const reloaded = (page, click) => Promise.all([page.waitForNavigation(), click]);
