@@ -690,11 +690,124 @@ try {
     }
   });
 
+  await test('appointment set-up: a service, a staff member with hours, a closure and the settings, then a free slot on the calendar, at 1366 and 390 px', async () => {
+    const israelDay = ms => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Jerusalem' }).format(new Date(ms));
+    const weekday = iso => new Date(iso + 'T12:00:00Z').getUTCDay();
+    // The phone: a second tab of the owner's signed-in browser (no extra sign-in: the
+    // service allows only a few a minute from one address).
+    const phone = await owner.context().newPage();
+    phone.setDefaultTimeout(15000);
+    await phone.setViewportSize({ width: 390, height: 844 });
+    const wide = (page, what) => sideways(page).then(o => check(o <= 1, `${what} is ${o}px wider than the screen`));
+    const open = async (page, form, summary) => { if (!await page.locator(form).isVisible()) await page.click(summary); };
+    const reloaded = (page, click) => Promise.all([page.waitForNavigation(), click]);
+    for (const [page, size, service, person, ahead, note] of [[owner, 'wide', 'צביעת שיער', 'עדי', 40, 'חופשת חורף'], [phone, 'phone', 'פן וסירוק', 'נועה', 50, 'יום עיון']]) {
+      await page.goto(`${base}/app/biz/settings`);
+      await reloaded(page, page.click('#appointments-link'));
+      check(new URL(page.url()).pathname === '/app/biz/settings/appointments', `at ${page.url()}`);
+      check((await page.textContent('h1')).includes('הגדרות תורים'), 'the page\'s Hebrew title');
+      // A service: first a name of spaces, which the API refuses in Hebrew (without its field name).
+      await open(page, '#service-add', '#service-add-open');
+      await page.fill('#service-add input[name="name"]', '   ');
+      await page.click('#service-add button[type=submit]');
+      await page.waitForFunction(() => document.querySelector('#service-add [data-result]').textContent.startsWith('שגיאה'));
+      const said = await page.textContent('#service-add [data-result]');
+      check(said.includes('שם השירות חובה') && !/[a-z]/.test(said), `said: ${said}`);
+      await page.fill('#service-add input[name="name"]', service);
+      await page.fill('#service-add input[name="duration_minutes"]', '40');
+      await page.fill('#service-add input[name="buffer_after_minutes"]', '10');
+      await page.fill('#service-add input[name="price_agorot"]', '150.5');
+      await reloaded(page, page.click('#service-add button[type=submit]'));
+      const item = page.locator('[data-service]', { hasText: service });
+      check(await item.count() === 1, 'the service is listed');
+      const shown = await item.textContent();
+      check(shown.includes('40 דקות') && shown.includes('150.50 ₪') && !shown.includes('15050'), `listed as: ${shown}`);
+      // A staff member giving it, Sunday to Thursday 08:00–20:00.
+      await open(page, '#staff-add', '#staff-add-open');
+      await page.fill('#staff-add input[name="name"]', person);
+      await page.locator('#staff-add label.check', { hasText: service }).locator('input').check();
+      for (const day of [0, 1, 2, 3, 4]) {
+        await page.fill(`#staff-add [data-day="${day}"] [data-from]`, '08:00');
+        await page.fill(`#staff-add [data-day="${day}"] [data-to]`, '20:00');
+      }
+      await reloaded(page, page.click('#staff-add button[type=submit]'));
+      const member = page.locator('[data-staff]', { hasText: person });
+      check(await member.count() === 1, 'the staff member is listed');
+      const listed = await member.textContent();
+      check(listed.includes(service) && listed.includes('א׳ 08:00–20:00') && listed.includes('ה׳ 08:00–20:00') && !listed.includes('ו׳'), `listed as: ${listed}`);
+      if (size === 'wide') {
+        // The secret calendar link, shown left to right to copy.
+        await member.locator('details > summary').click();
+        page.once('dialog', d => d.accept());
+        await member.locator('form[data-api$="/ics-token"] button').click();
+        await member.locator('.ics-url code').waitFor();
+        const url = await member.locator('.ics-url code').textContent();
+        check(/^http:\/\/127\.0\.0\.1:\d+\/ics\/staff\/[0-9a-f]{64}\.ics$/.test(url), `ICS link: ${url}`);
+        check(await member.locator('.ics-url code').getAttribute('dir') === 'ltr', 'left to right');
+        const feed = await fetch(url);
+        check(feed.ok && (await feed.text()).includes('BEGIN:VCALENDAR'), 'the link is a calendar');
+      }
+      // A closed day, with a note.
+      const closed = israelDay(Date.now() + ahead * 86400000);
+      await page.fill('#closure-first', closed);
+      await page.fill('#closure-note', note);
+      await reloaded(page, page.click('#closure-add button[type=submit]'));
+      const closure = page.locator('[data-closure]', { hasText: note });
+      check(await closure.count() === 1 && (await closure.textContent()).includes('סגור כל היום'), 'the closure is listed');
+      // The settings: a bad template name is refused in Hebrew; then saved.
+      await page.check('#set-holy-days');
+      await page.selectOption('#set-location', 'jerusalem');
+      await page.selectOption('#set-step', '15');
+      await page.check('#set-reminders');
+      await page.fill('#set-reminder-time', '19:00');
+      await page.fill('#set-confirm-template', 'Not A Template!');
+      await page.click('#booking-settings button[type=submit]');
+      await page.waitForFunction(() => document.querySelector('#booking-settings [data-result]').textContent.startsWith('שגיאה'));
+      const refused = await page.textContent('#booking-settings [data-result]');
+      check(refused.includes('תבנית') && !refused.includes('confirm_template'), `said: ${refused}`);
+      await page.fill('#set-confirm-template', 'appt_confirm_he');
+      await wide(page, `the set-up page (${size})`);
+      await shot(page, `appointment-setup-${size}`);
+      await member.locator('details').first().evaluate(d => { d.open = true; });
+      await member.screenshot({ path: join(shots, `appointment-setup-staff-${size}.png`) });
+      await page.locator('#booking-settings').screenshot({ path: join(shots, `appointment-setup-settings-${size}.png`) });
+      await reloaded(page, page.click('#booking-settings button[type=submit]'));
+      check(await page.isChecked('#set-holy-days') && await page.isChecked('#set-reminders'), 'the settings are kept');
+      check(await page.inputValue('#set-location') === 'jerusalem' && await page.inputValue('#set-step') === '15', 'location and step kept');
+      check(await page.inputValue('#set-reminder-time') === '19:00' && await page.inputValue('#set-confirm-template') === 'appt_confirm_he', 'reminder kept');
+      // The calendar: the closed day says so; a weekday has free times for the new service.
+      await page.goto(`${base}/app/biz/calendar?view=day&date=${closed}`);
+      check(await page.locator('#cal-closed').count() === 1, `${closed} is closed on the calendar`);
+      let day = israelDay(Date.now() + 86400000);
+      for (let i = 2; weekday(day) > 4; i++) day = israelDay(Date.now() + i * 86400000);
+      await page.goto(`${base}/app/biz/calendar?view=day&date=${day}`);
+      await page.click('#book > summary');
+      await page.selectOption('#book-service', { label: `${service} (40 דק׳)` });
+      await page.fill('#book-start', `${day}T09:00`);
+      await page.click('#book-free');
+      await page.waitForSelector('#free-slots .slot-button, #free-slots:not(:empty)');
+      await page.waitForFunction(() => document.querySelector('#free-slots').textContent !== '…');
+      const slots = page.locator('#free-slots .slot-button');
+      check(await slots.count() > 0, `free times for ${service} on ${day}: ${await page.textContent('#free-slots')}`);
+      const first = await slots.first().textContent();
+      check(first.includes(person) && /^(0[89]|1\d):[0-5]\d/.test(first), `a free time of ${person} in her hours: ${first}`);
+      await wide(page, `the calendar (${size})`);
+      await shot(page, `appointment-setup-calendar-${size}`);
+      if (size === 'phone') {
+        // The closure deleted, after a confirmation.
+        await page.goto(`${base}/app/biz/settings/appointments`);
+        page.once('dialog', d => d.accept());
+        await reloaded(page, page.locator('[data-closure]', { hasText: note }).locator('button').click());
+        check(await page.locator('[data-closure]', { hasText: note }).count() === 0, 'the closure is gone');
+      }
+    }
+  });
+
   await test('no English on the pages a business sees, at 1366 and 390 px', async () => {
     const paths = ['/app/biz', '/app/biz/leads', '/app/biz/leads/new', '/app/biz/leads/import', '/app/biz/calls',
       '/app/biz/calls/live', '/app/biz/whatsapp', '/app/biz/try', '/app/biz/settings', '/app/biz/settings/webhooks',
       '/app/biz/settings/notifications', '/app/biz/tasks', '/app/biz/leads/deleted',
-      '/app/biz/calendar', '/app/biz/calendar?view=week', '/app/biz/team', '/app/account'];
+      '/app/biz/calendar', '/app/biz/calendar?view=week', '/app/biz/settings/appointments', '/app/biz/team', '/app/account'];
     // A lead's page and a call's page too, whichever exist by now.
     await owner.goto(`${base}/app/biz/leads`);
     const lead = await owner.getAttribute('#leads-table a[href^="/app/biz/leads/"]', 'href').catch(() => null);

@@ -77,6 +77,7 @@ async fn every_page_renders_in_hebrew_rtl(backend: Backend) {
         "/app/biz/whatsapp".into(),
         "/app/biz/settings".into(),
         "/app/biz/settings/webhooks".into(),
+        "/app/biz/settings/appointments".into(),
         "/app/biz/try".into(),
     ];
     for path in &pages {

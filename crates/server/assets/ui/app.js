@@ -26,7 +26,8 @@
     if (status === 404) return 'הפעולה אינה זמינה בשרת הזה.';
     if (status === 429) return 'יותר מדי ניסיונות. נסו שוב בעוד דקה.';
     if (status === 503) return 'השירות אינו זמין כרגע.';
-    const msg = body && body.error && body.error.message;
+    // The API names the field first ("duration_minutes: …"); the page says only the Hebrew.
+    const msg = body && body.error && body.error.message && String(body.error.message).replace(/^[a-z_.]+: /, '');
     return msg ? 'שגיאה: ' + msg : 'שגיאה (' + status + ').';
   }
 
@@ -106,11 +107,22 @@
     const button = form.querySelector('button[type="submit"]');
     const body = {};
     form.querySelectorAll('input[name], textarea[name], select[name]').forEach(el => {
-      if (el.type === 'checkbox' && !el.checked) return;
-      const typed = t => (t === 'number' ? Number(el.value) : t === 'bool' ? el.value === 'true' : el.value);
+      // A checkbox typed "bool" is sent either way (true or false); others only when ticked.
+      const flag = el.type === 'checkbox' && el.dataset.type === 'bool';
+      if (el.type === 'checkbox' && !el.checked && !flag) return;
+      // Prices are typed in shekels and sent in agorot.
+      const typed = t => (flag ? el.checked : t === 'number' ? Number(el.value) : t === 'agorot' ? Math.round(Number(el.value) * 100)
+        : t === 'bool' ? el.value === 'true' : el.value);
       if (el.dataset.list) { (body[el.name] = body[el.name] || []).push(typed(el.dataset.type)); return; }
-      if (el.value === '' && el.type !== 'hidden') return;
+      // An emptied field sent as "" clears it on the server (data-keep-empty).
+      if (el.value === '' && el.type !== 'hidden' && !el.dataset.keepEmpty) return;
       put(body, el.name, typed(el.dataset.type));
+    });
+    // A weekly-hours editor: its rows with a time, as [{day, from, to}] (Sunday = 0).
+    form.querySelectorAll('[data-hours]').forEach(box => {
+      body[box.dataset.hours] = [...box.querySelectorAll('[data-day]')].map(r => ({
+        day: Number(r.dataset.day), from: r.querySelector('[data-from]').value, to: r.querySelector('[data-to]').value,
+      })).filter(h => h.from || h.to);
     });
     if (button) button.disabled = true;
     if (out) out.textContent = '…';

@@ -17,6 +17,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_biz;
 pub mod appointment_lines;
+pub mod appointment_setup;
 pub mod assets;
 pub mod biz;
 pub mod calendar;
@@ -113,6 +114,10 @@ pub fn router() -> Router<WebState> {
             post(wa_pairing::disconnect),
         )
         .route("/app/biz/settings/webhooks", get(webhooks::page))
+        .route(
+            "/app/biz/settings/appointments",
+            get(appointment_setup::page),
+        )
         .route("/app/biz/team", get(team::page))
         .route("/app/biz/team/invite", post(team::invite))
         .route("/app/biz/team/support", post(team::support))
