@@ -163,6 +163,9 @@ pub struct Settings {
     /// addresses, comma-separated; default loopback only). The client is the right-most
     /// forwarded address that is not one of them.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Sign-ins a minute from one address (`MOKDAN_LOGIN_LIMIT_PER_IP`, default 10): an
+    /// office whose staff share one address behind its router may need more.
+    pub login_limit_per_ip: usize,
     /// The bearer token `/metrics` wants (`MOKDAN_METRICS_TOKEN`). Without one, metrics are
     /// open in development and closed in production.
     pub metrics_token: Option<Secret>,
@@ -522,6 +525,12 @@ impl Settings {
             http_header_timeout: secs("MOKDAN_HTTP_HEADER_TIMEOUT_SECS", 30)?,
             http_body_timeout: secs("MOKDAN_HTTP_BODY_TIMEOUT_SECS", 60)?,
             trusted_proxies: trusted_proxies(get("MOKDAN_TRUSTED_PROXIES"))?,
+            login_limit_per_ip: count(
+                "MOKDAN_LOGIN_LIMIT_PER_IP",
+                crate::auth::LOGIN_LIMIT_PER_IP as u64,
+                10_000,
+            )?
+            .max(1) as usize,
             metrics_token: get("MOKDAN_METRICS_TOKEN").map(Secret::new),
             sqlite_in_production,
             smtp_url,

@@ -272,17 +272,21 @@ async fn answers_kept_as_audio_are_heard_once_speech_to_text_comes(backend: Back
     let app = TestApp::spawn_on(db_url, dir, &vars).await;
     // The summary (from the turns) and the whole recording's transcript are separate jobs
     // that may finish in either order: wait for both.
-    let row = wait_for("the summary made again, and the recording transcribed", 60, || async {
-        calls::by_sid(&app.state.db, &sid)
-            .await
-            .unwrap()
-            .filter(|r| {
-                r.status == "transcribed"
-                    && r.call_summary
-                        .as_deref()
-                        .is_some_and(|s| s.contains("דני כהן מבקש לקבוע תור"))
-            })
-    })
+    let row = wait_for(
+        "the summary made again, and the recording transcribed",
+        60,
+        || async {
+            calls::by_sid(&app.state.db, &sid)
+                .await
+                .unwrap()
+                .filter(|r| {
+                    r.status == "transcribed"
+                        && r.call_summary
+                            .as_deref()
+                            .is_some_and(|s| s.contains("דני כהן מבקש לקבוע תור"))
+                })
+        },
+    )
     .await;
     assert_eq!(row.status, "transcribed", "{row:?}");
     let (unheard,): (i64,) = sqlx::query_as(

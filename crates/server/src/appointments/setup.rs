@@ -411,7 +411,7 @@ fn template_setting(
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !(twilio || meta) {
         return Err(bad(format!(
-            "{field}: מזהה תבנית של Twilio (HX…) או שם תבנית של Meta (a-z, 0-9, _)"
+            "{field}: מזהה תבנית של טוויליו או שם תבנית של מטא (אותיות לטיניות קטנות, ספרות וקו תחתון)"
         )));
     }
     Ok(Some(t.to_string()))

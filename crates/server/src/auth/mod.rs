@@ -44,6 +44,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a login session lasts.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// Login attempts per minute from one IP, and failed attempts per minute for one account.
+/// (The default of `MOKDAN_LOGIN_LIMIT_PER_IP`.)
 pub const LOGIN_LIMIT_PER_IP: usize = 10;
 pub const LOGIN_FAILURES_PER_ACCOUNT: usize = 5;
 /// The cookie naming the business an operator helps as support in the web app (#20).

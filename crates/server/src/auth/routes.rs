@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Authenticated, CSRF_COOKIE, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_LIMIT_PER_IP, SESSION_COOKIE,
-    SESSION_TTL, Via, jwt, known, reject,
+    Authenticated, CSRF_COOKIE, LOGIN_FAILURES_PER_ACCOUNT, SESSION_COOKIE, SESSION_TTL, Via, jwt,
+    known, reject,
 };
 use crate::auth::AuthCtx;
 use crate::error::{ApiResult, AppError};
@@ -82,7 +82,7 @@ async fn login(
     let now = Instant::now();
     let limiter = &state.auth.limiter;
     let ip_key = format!("ip:{ip}");
-    if let Err(wait) = limiter.acquire(&ip_key, LOGIN_LIMIT_PER_IP, now) {
+    if let Err(wait) = limiter.acquire(&ip_key, state.settings.login_limit_per_ip, now) {
         tracing::warn!(%ip, "LOGIN_RATE_LIMITED by IP");
         return Ok(too_many(wait));
     }
