@@ -235,7 +235,6 @@ class Skip extends Error {}
 function skip(why) { throw new Skip(why); }
 function check(cond, what) { if (!cond) throw new Error(what); }
 async function shot(page, name) { await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }); }
-async function sideways(page) { return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth); }
 
 const results = { passed: 0, failed: 0, skipped: 0 };
 // E2E_ONLY=<part of a name> runs only the matching tests (the others are reported skipped).
@@ -365,7 +364,7 @@ try {
     }));
     // Each step: nothing scrolls sideways, no English, a screenshot to look at.
     const step = async (page, name) => {
-      const over = await sideways(page);
+      const over = await overflowOf(page);
       check(over <= 1, `${name}: ${over}px wider than the screen`);
       const words = await englishWords(page);
       check(words.length === 0, `${name}: English seen: ${[...new Set(words)].join(' ')}`);
@@ -700,7 +699,7 @@ try {
     const phone = await owner.context().newPage();
     phone.setDefaultTimeout(15000);
     await phone.setViewportSize({ width: 390, height: 844 });
-    const wide = (page, what) => sideways(page).then(o => check(o <= 1, `${what} is ${o}px wider than the screen`));
+    const wide = (page, what) => overflowOf(page).then(o => check(o <= 1, `${what} is ${o}px wider than the screen`));
     const open = async (page, form, summary) => { if (!await page.locator(form).isVisible()) await page.click(summary); };
     const reloaded = (page, click) => Promise.all([page.waitForNavigation(), click]);
     for (const [page, size, service, person, ahead, note] of [[owner, 'wide', 'צביעת שיער', 'עדי', 40, 'חופשת חורף'], [phone, 'phone', 'פן וסירוק', 'נועה', 50, 'יום עיון']]) {
@@ -825,7 +824,7 @@ try {
         const words = await englishWords(page);
         if (words.length) found.push(`${path}: ${[...new Set(words)].join(' ')}`);
       }
-      const overflow = await sideways(page);
+      const overflow = await overflowOf(page);
       check(overflow <= 1, `the last page is ${overflow}px wider than the screen`);
     }
     check(found.length === 0, `English seen: ${found.join(' | ')}`);

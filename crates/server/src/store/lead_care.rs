@@ -116,33 +116,21 @@ pub async fn merge(
         .map(|p| p.local_display())
         .unwrap_or(from_phone);
     let mut moved = Merged::default();
-    for (table, count) in [
-        ("call_logs", &mut moved.calls),
-        ("whatsapp_messages", &mut moved.messages),
-        ("customer_notes", &mut moved.notes),
-        ("appointments", &mut moved.appointments),
-        ("lead_tasks", &mut moved.tasks),
+    // Each table that hangs on a lead, its rows moved over by one fixed statement.
+    const MOVE: &str = "SET customer_id = $3 WHERE business_id = $1 AND customer_id = $2";
+    for (sql, count) in [
+        (formatcp!("UPDATE call_logs {MOVE}"), &mut moved.calls),
+        (
+            formatcp!("UPDATE whatsapp_messages {MOVE}"),
+            &mut moved.messages,
+        ),
+        (formatcp!("UPDATE customer_notes {MOVE}"), &mut moved.notes),
+        (
+            formatcp!("UPDATE appointments {MOVE}"),
+            &mut moved.appointments,
+        ),
+        (formatcp!("UPDATE lead_tasks {MOVE}"), &mut moved.tasks),
     ] {
-        let sql = match table {
-            "call_logs" => {
-                "UPDATE call_logs SET customer_id = $3 WHERE business_id = $1 AND customer_id = $2"
-            }
-            "whatsapp_messages" => {
-                "UPDATE whatsapp_messages SET customer_id = $3 \
-                 WHERE business_id = $1 AND customer_id = $2"
-            }
-            "customer_notes" => {
-                "UPDATE customer_notes SET customer_id = $3 \
-                 WHERE business_id = $1 AND customer_id = $2"
-            }
-            "appointments" => {
-                "UPDATE appointments SET customer_id = $3 \
-                 WHERE business_id = $1 AND customer_id = $2"
-            }
-            _ => {
-                "UPDATE lead_tasks SET customer_id = $3 WHERE business_id = $1 AND customer_id = $2"
-            }
-        };
         *count = sqlx::query(sql)
             .bind(business_id)
             .bind(from)
